@@ -1,0 +1,68 @@
+# OVU — the two commands are `make up` and `make test`; the rest are their steps.
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+
+RUN_DIR ?= $(CURDIR)/.run
+export OVU_RUN_DIR := $(RUN_DIR)
+CARGO ?= cargo
+# Keep test output readable and runs deterministic.
+export CARGO_TERM_COLOR ?= never
+export RUST_BACKTRACE ?= 1
+
+.PHONY: help up down dev test deps services services-stop fmt fmt-check clippy \
+        test-rust test-api build bench
+
+help:
+	@echo "make up     run OVU (today: the local process stack; see README)"
+	@echo "make test   run every test (installs what it needs)"
+	@echo "make down   stop what make up/dev started"
+
+## --- the two commands -------------------------------------------------------
+
+up: dev
+
+test: deps fmt-check clippy test-rust test-api
+	@echo "make test: all suites passed"
+
+## --- steps ------------------------------------------------------------------
+
+deps:
+	@scripts/deps.sh
+
+services: deps
+	@scripts/services.sh start
+
+services-stop:
+	@scripts/services.sh stop
+
+fmt:
+	$(CARGO) fmt --all
+
+fmt-check:
+	$(CARGO) fmt --all -- --check
+
+clippy:
+	$(CARGO) clippy --workspace --all-targets --locked -- -D warnings
+
+build:
+	$(CARGO) build --workspace --locked
+
+# Unit and integration tests: the integration tests need the real PostgreSQL and
+# Redis that scripts/services.sh starts; tests create their own databases.
+test-rust: services
+	source $(RUN_DIR)/env && $(CARGO) test --workspace --locked
+
+# Contract tests: schemathesis against the running services' OpenAPI documents.
+test-api: services build
+	@scripts/test-api.sh
+
+dev: services build
+	@scripts/dev.sh
+
+down:
+	@scripts/dev.sh stop || true
+	@scripts/services.sh stop
+
+bench: services
+	@bench/run.sh

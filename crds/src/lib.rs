@@ -1,0 +1,1 @@
+//! The OvuSystem API types (placeholder until the operator issue lands).

@@ -1,0 +1,1 @@
+//! The OVU operator (placeholder until the operator issue lands).

@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# Installs what building and testing OVU needs on a fresh Debian 12 machine.
+# Idempotent and fast when everything is already present: each step checks first.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+log() { printf '\033[1m[deps]\033[0m %s\n' "$*"; }
+
+APT_PACKAGES=(postgresql redis-server nginx wrk python3-venv git curl ca-certificates)
+missing=()
+for p in "${APT_PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if ((${#missing[@]})); then
+  log "installing Debian packages: ${missing[*]}"
+  if [ "$(id -u)" -ne 0 ]; then echo "deps: need root to install ${missing[*]}" >&2; exit 1; fi
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  # The packages start system-wide daemons; OVU runs its own instances on private ports.
+  for svc in postgresql redis-server nginx; do
+    systemctl disable --now "$svc" >/dev/null 2>&1 || true
+  done
+fi
+
+# Rust toolchain components (rust-toolchain.toml pins the version).
+if ! cargo fmt --version >/dev/null 2>&1 || ! cargo clippy --version >/dev/null 2>&1; then
+  log "adding rustfmt and clippy"
+  rustup component add rustfmt clippy
+fi
+
+# Python tools for API contract testing (schemathesis), in a project-local venv.
+SCHEMATHESIS_VERSION=3.39.16
+if ! .venv/bin/schemathesis --version 2>/dev/null | grep -q "$SCHEMATHESIS_VERSION"; then
+  log "installing schemathesis $SCHEMATHESIS_VERSION into .venv"
+  python3 -m venv .venv
+  .venv/bin/pip install -q --disable-pip-version-check "schemathesis==$SCHEMATHESIS_VERSION"
+fi
+log "ok"

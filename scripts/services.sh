@@ -1,0 +1,78 @@
+#!/usr/bin/env bash
+# Starts and stops the PostgreSQL and Redis that tests and `make dev` use: private
+# instances on loopback ports, data under $OVU_RUN_DIR (default .run/), PIDs recorded
+# there so `stop` ends exactly what `start` began.
+#
+#   scripts/services.sh start   # idempotent; writes $OVU_RUN_DIR/env
+#   scripts/services.sh stop
+#   scripts/services.sh env     # prints the export lines
+set -euo pipefail
+cd "$(dirname "$0")/.."
+RUN_DIR="${OVU_RUN_DIR:-$PWD/.run}"
+PG_PORT="${OVU_PG_PORT:-55432}"
+REDIS_PORT="${OVU_REDIS_PORT:-56379}"
+PG_BIN="$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1)"
+PG_DATA="$RUN_DIR/pg/data"
+# A fixed development password: this Redis listens on loopback only and holds test data.
+REDIS_PASSWORD="ovu-dev-redis"
+
+log() { printf '\033[1m[services]\033[0m %s\n' "$*"; }
+
+as_pg() {
+  # PostgreSQL refuses to run as root; use the postgres account the package created.
+  if [ "$(id -u)" -eq 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi
+}
+
+pg_running() { [ -f "$PG_DATA/postmaster.pid" ] && as_pg "$PG_BIN/pg_ctl" -D "$PG_DATA" status >/dev/null 2>&1; }
+redis_running() { [ -f "$RUN_DIR/redis.pid" ] && kill -0 "$(cat "$RUN_DIR/redis.pid")" 2>/dev/null; }
+
+write_env() {
+  cat > "$RUN_DIR/env" <<ENV
+export DATABASE_URL=postgres://postgres@127.0.0.1:$PG_PORT/postgres?sslmode=disable
+export REDIS_URL=redis://default:$REDIS_PASSWORD@127.0.0.1:$REDIS_PORT/0
+export OVU_PG_PORT=$PG_PORT
+export OVU_REDIS_PORT=$REDIS_PORT
+ENV
+}
+
+start() {
+  [ -n "$PG_BIN" ] || { echo "services: PostgreSQL is not installed (run scripts/deps.sh)" >&2; exit 1; }
+  mkdir -p "$RUN_DIR/pg"
+  if [ "$(id -u)" -eq 0 ]; then chown postgres: "$RUN_DIR/pg"; chmod 755 "$RUN_DIR"; fi
+  if [ ! -f "$PG_DATA/PG_VERSION" ]; then
+    log "initialising PostgreSQL in $PG_DATA"
+    as_pg "$PG_BIN/initdb" -D "$PG_DATA" -U postgres --auth=trust -E UTF8 --locale=C.UTF-8 >/dev/null
+  fi
+  if ! pg_running; then
+    log "starting PostgreSQL on 127.0.0.1:$PG_PORT"
+    as_pg "$PG_BIN/pg_ctl" -D "$PG_DATA" -l "$RUN_DIR/pg/postgres.log" -w -t 60 start \
+      -o "-c listen_addresses=127.0.0.1 -p $PG_PORT -k $RUN_DIR/pg -c max_connections=400 -c shared_buffers=256MB -c fsync=off -c synchronous_commit=off -c full_page_writes=off" >/dev/null \
+      || { tail -20 "$RUN_DIR/pg/postgres.log" >&2; exit 1; }
+  fi
+  if ! redis_running; then
+    log "starting Redis on 127.0.0.1:$REDIS_PORT"
+    redis-server --bind 127.0.0.1 --port "$REDIS_PORT" --requirepass "$REDIS_PASSWORD" \
+      --save '' --appendonly no --daemonize yes --pidfile "$RUN_DIR/redis.pid" \
+      --logfile "$RUN_DIR/redis.log" --dir "$RUN_DIR" >/dev/null
+    for _ in $(seq 50); do redis_running && break; sleep 0.1; done
+    redis_running || { tail -20 "$RUN_DIR/redis.log" >&2; exit 1; }
+  fi
+  write_env
+  log "ready; source $RUN_DIR/env"
+}
+
+stop() {
+  if pg_running; then log "stopping PostgreSQL"; as_pg "$PG_BIN/pg_ctl" -D "$PG_DATA" -m fast -w stop >/dev/null || true; fi
+  if redis_running; then
+    log "stopping Redis"; pid="$(cat "$RUN_DIR/redis.pid")"; kill "$pid"
+    for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+  fi
+  rm -f "$RUN_DIR/redis.pid"
+}
+
+case "${1:-}" in
+  start) start ;;
+  stop) stop ;;
+  env) write_env; cat "$RUN_DIR/env" ;;
+  *) echo "usage: $0 start|stop|env" >&2; exit 2 ;;
+esac
