@@ -1,0 +1,34 @@
+# Shared by build, up, down, smoke and sa-kubeconfig; sourced, not run.
+# Paths are fixed so tests, humans and the Makefile find the same cluster.
+
+CLUSTER_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+BIN_DIR="$CLUSTER_DIR/bin"
+RUN_DIR="$CLUSTER_DIR/_run"
+PKI_DIR="$RUN_DIR/pki"
+LOG_DIR="$RUN_DIR/logs"
+PID_DIR="$RUN_DIR/pids"
+KUBECONFIG_ADMIN="$RUN_DIR/kubeconfig"
+
+# 127.0.0.1 ports away from the defaults (2379/6443/10257/10259) so a developer's own
+# cluster, or CI's PostgreSQL/Redis on 55432/56379, never clash with this one.
+ETCD_CLIENT_PORT=23790
+ETCD_PEER_PORT=23800
+ETCD_METRICS_PORT=23810
+APISERVER_PORT=16443
+KCM_PORT=16257
+SCHEDULER_PORT=16259
+KWOK_PORT=16080
+
+# Addresses for services, pods and nodes come from 198.18.0.0/15 (set aside for network
+# testing), never from private ranges a real network might use.
+SERVICE_CIDR=198.18.128.0/20
+FIRST_SERVICE_IP=198.18.128.1
+POD_CIDR=198.19.0.0/16
+
+export GOTOOLCHAIN=local
+
+log() { printf '[%s] %s\n' "$(basename "$0")" "$*"; }
+die() { printf '[%s] error: %s\n' "$(basename "$0")" "$*" >&2; exit 1; }
+
+# kubectl from this repo's build, never the system wrapper.
+kc() { "$BIN_DIR/kubectl" --kubeconfig "$KUBECONFIG_ADMIN" "$@"; }
