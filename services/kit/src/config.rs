@@ -1,0 +1,289 @@
+//! Typed configuration from environment variables.
+//!
+//! Every service reads its variables through an [`Env`], which records each missing or
+//! malformed variable by name; [`Env::finish`] then fails start-up with one message
+//! listing all of them, so an operator fixes the whole deployment in one go.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::str::FromStr;
+use std::time::Duration;
+
+/// One or more variables were missing or invalid.
+#[derive(Debug, thiserror::Error)]
+#[error("invalid configuration: {}", .problems.join("; "))]
+pub struct ConfigError {
+    pub problems: Vec<String>,
+}
+
+/// Reads variables from the process environment or, in tests, from a map.
+pub struct Env {
+    source: Option<HashMap<String, String>>,
+    problems: Vec<String>,
+}
+
+impl fmt::Debug for Env {
+    // Never print values: some are secrets.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Env")
+            .field("problems", &self.problems)
+            .finish()
+    }
+}
+
+impl Default for Env {
+    fn default() -> Self {
+        Self::from_process()
+    }
+}
+
+impl Env {
+    pub fn from_process() -> Self {
+        Self {
+            source: None,
+            problems: Vec::new(),
+        }
+    }
+
+    pub fn from_map<I, K, V>(vars: I) -> Self
+    where
+        I: IntoIterator<Item = (K, V)>,
+        K: Into<String>,
+        V: Into<String>,
+    {
+        Self {
+            source: Some(
+                vars.into_iter()
+                    .map(|(k, v)| (k.into(), v.into()))
+                    .collect(),
+            ),
+            problems: Vec::new(),
+        }
+    }
+
+    /// The raw value; empty strings count as unset so `FOO=` behaves like no `FOO`.
+    pub fn raw(&self, name: &str) -> Option<String> {
+        let v = match &self.source {
+            Some(map) => map.get(name).cloned(),
+            None => std::env::var(name).ok(),
+        };
+        v.filter(|s| !s.trim().is_empty())
+    }
+
+    fn parse<T: FromStr>(&mut self, name: &str, raw: String) -> Option<T>
+    where
+        T::Err: fmt::Display,
+    {
+        match raw.trim().parse::<T>() {
+            Ok(v) => Some(v),
+            Err(e) => {
+                self.problems.push(format!("{name}: {e}"));
+                None
+            }
+        }
+    }
+
+    /// A variable that must be set.
+    pub fn required<T: FromStr>(&mut self, name: &str) -> Option<T>
+    where
+        T::Err: fmt::Display,
+    {
+        match self.raw(name) {
+            Some(raw) => self.parse(name, raw),
+            None => {
+                self.problems.push(format!("{name} is required"));
+                None
+            }
+        }
+    }
+
+    /// A variable that may be unset.
+    pub fn optional<T: FromStr>(&mut self, name: &str) -> Option<T>
+    where
+        T::Err: fmt::Display,
+    {
+        let raw = self.raw(name)?;
+        self.parse(name, raw)
+    }
+
+    /// A variable with a default.
+    pub fn or<T: FromStr>(&mut self, name: &str, default: T) -> T
+    where
+        T::Err: fmt::Display,
+    {
+        self.optional(name).unwrap_or(default)
+    }
+
+    /// An integer that must fall in `min..=max`.
+    pub fn ranged(&mut self, name: &str, default: u64, min: u64, max: u64) -> u64 {
+        let v = self.or(name, default);
+        if !(min..=max).contains(&v) {
+            self.problems
+                .push(format!("{name}: {v} is outside {min}..={max}"));
+            return default;
+        }
+        v
+    }
+
+    /// A boolean: true/false/1/0/yes/no.
+    pub fn flag(&mut self, name: &str, default: bool) -> bool {
+        match self.raw(name).map(|s| s.trim().to_ascii_lowercase()) {
+            None => default,
+            Some(s) if matches!(s.as_str(), "true" | "1" | "yes" | "on") => true,
+            Some(s) if matches!(s.as_str(), "false" | "0" | "no" | "off") => false,
+            Some(s) => {
+                self.problems
+                    .push(format!("{name}: expected true or false, got {s:?}"));
+                default
+            }
+        }
+    }
+
+    /// One of a fixed set of words.
+    pub fn choice(
+        &mut self,
+        name: &str,
+        default: &'static str,
+        allowed: &[&'static str],
+    ) -> &'static str {
+        match self.raw(name) {
+            None => default,
+            Some(s) => match allowed.iter().find(|a| a.eq_ignore_ascii_case(s.trim())) {
+                Some(a) => a,
+                None => {
+                    self.problems.push(format!(
+                        "{name}: expected one of {}, got {s:?}",
+                        allowed.join("|")
+                    ));
+                    default
+                }
+            },
+        }
+    }
+
+    /// A comma-separated list (empty entries dropped).
+    pub fn list(&self, name: &str) -> Vec<String> {
+        self.raw(name)
+            .map(|s| {
+                s.split(',')
+                    .map(|p| p.trim().to_string())
+                    .filter(|p| !p.is_empty())
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    /// Seconds as a [`Duration`].
+    pub fn seconds(&mut self, name: &str, default: u64) -> Duration {
+        Duration::from_secs(self.or(name, default))
+    }
+
+    /// Record a problem found by the caller's own validation.
+    pub fn problem(&mut self, msg: impl Into<String>) {
+        self.problems.push(msg.into());
+    }
+
+    /// Ok when every read succeeded.
+    pub fn finish(self) -> Result<(), ConfigError> {
+        if self.problems.is_empty() {
+            Ok(())
+        } else {
+            Err(ConfigError {
+                problems: self.problems,
+            })
+        }
+    }
+}
+
+/// Settings every OVU HTTP service shares.
+#[derive(Debug, Clone)]
+pub struct HttpConfig {
+    /// Exact origins allowed by CORS (`CORS_ORIGINS`); empty means no CORS headers.
+    pub cors_origins: Vec<String>,
+    /// Largest accepted request body in bytes (`BODY_LIMIT_BYTES`, default 64 KiB).
+    pub body_limit: usize,
+    /// Proxies whose `X-Forwarded-For` is believed (`TRUSTED_PROXIES`, CIDRs).
+    pub trusted_proxies: Vec<ipnet::IpNet>,
+}
+
+impl HttpConfig {
+    pub fn from_env(env: &mut Env) -> Self {
+        let cors_origins = env.list("CORS_ORIGINS");
+        for o in &cors_origins {
+            if http::HeaderValue::from_str(o).is_err()
+                || !(o.starts_with("http://") || o.starts_with("https://"))
+            {
+                env.problem(format!("CORS_ORIGINS: {o:?} is not an http(s) origin"));
+            }
+        }
+        let mut trusted_proxies = Vec::new();
+        for p in env.list("TRUSTED_PROXIES") {
+            let parsed = p
+                .parse::<ipnet::IpNet>()
+                .or_else(|_| p.parse::<std::net::IpAddr>().map(ipnet::IpNet::from));
+            match parsed {
+                Ok(n) => trusted_proxies.push(n),
+                Err(_) => env.problem(format!(
+                    "TRUSTED_PROXIES: {p:?} is not a CIDR or IP address"
+                )),
+            }
+        }
+        let body_limit = env.ranged("BODY_LIMIT_BYTES", 64 * 1024, 1024, 16 * 1024 * 1024) as usize;
+        Self {
+            cors_origins,
+            body_limit,
+            trusted_proxies,
+        }
+    }
+}
+
+impl Default for HttpConfig {
+    fn default() -> Self {
+        Self {
+            cors_origins: Vec::new(),
+            body_limit: 64 * 1024,
+            trusted_proxies: Vec::new(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reports_every_bad_variable_by_name() {
+        let mut env = Env::from_map([("PORT", "abc"), ("FLAG", "maybe")]);
+        let _: Option<u16> = env.optional("PORT");
+        let _: Option<String> = env.required("DATABASE_URL");
+        let _ = env.flag("FLAG", false);
+        let err = env.finish().unwrap_err().to_string();
+        assert!(err.contains("PORT"), "{err}");
+        assert!(err.contains("DATABASE_URL is required"), "{err}");
+        assert!(err.contains("FLAG"), "{err}");
+    }
+
+    #[test]
+    fn defaults_ranges_and_lists() {
+        let mut env = Env::from_map([("N", "500"), ("L", " a, ,b "), ("E", "")]);
+        assert_eq!(env.ranged("N", 5, 1, 100), 5);
+        assert_eq!(env.list("L"), vec!["a", "b"]);
+        assert_eq!(env.or::<u32>("E", 7), 7);
+        assert!(env.finish().is_err());
+    }
+
+    #[test]
+    fn http_config_rejects_bad_cidr_and_origin() {
+        let mut env = Env::from_map([
+            ("TRUSTED_PROXIES", "198.18.0.0/15,nonsense"),
+            ("CORS_ORIGINS", "ftp://x"),
+        ]);
+        let cfg = HttpConfig::from_env(&mut env);
+        assert_eq!(cfg.trusted_proxies.len(), 1);
+        let err = env.finish().unwrap_err().to_string();
+        assert!(
+            err.contains("TRUSTED_PROXIES") && err.contains("CORS_ORIGINS"),
+            "{err}"
+        );
+    }
+}

@@ -1,0 +1,188 @@
+//! Extractors whose rejections speak the [`ApiError`] shape.
+//!
+//! axum's own `Json`, `Query` and `Path` answer bad input with plain-text bodies; these
+//! wrappers keep the status axum chose (400, 413, 415, 422) and give it a stable code.
+
+use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
+use axum::extract::{FromRequest, FromRequestParts, Request};
+use axum::http::StatusCode;
+use axum::http::request::Parts;
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use crate::error::ApiError;
+
+/// JSON body in, JSON body out.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Json<T>(pub T);
+
+impl<T, S> FromRequest<S> for Json<T>
+where
+    T: DeserializeOwned,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        match axum::Json::<T>::from_request(req, state).await {
+            Ok(axum::Json(v)) => Ok(Json(v)),
+            Err(rejection) => Err(json_rejection(rejection)),
+        }
+    }
+}
+
+impl<T: Serialize> IntoResponse for Json<T> {
+    fn into_response(self) -> Response {
+        axum::Json(self.0).into_response()
+    }
+}
+
+/// Maps axum's JSON rejection onto our codes.
+pub fn json_rejection(rejection: JsonRejection) -> ApiError {
+    match rejection {
+        JsonRejection::JsonDataError(e) => {
+            // serde's message names the field and the expected type; no internals.
+            ApiError::validation(clean(&e.body_text()))
+        }
+        JsonRejection::JsonSyntaxError(e) => ApiError::malformed_json(clean(&e.body_text())),
+        JsonRejection::MissingJsonContentType(_) => ApiError::unsupported_media_type(),
+        other if other.status() == StatusCode::PAYLOAD_TOO_LARGE => ApiError::payload_too_large(),
+        other => ApiError::bad_request(clean(&other.body_text())),
+    }
+}
+
+/// axum prefixes messages with "Failed to deserialize the JSON body into the target type: ";
+/// keep the useful part and bound the length.
+fn clean(s: &str) -> String {
+    let s = s.rsplit_once("target type: ").map(|(_, r)| r).unwrap_or(s);
+    let mut out: String = s.chars().take(300).collect();
+    if out.is_empty() {
+        out.push_str("invalid request body");
+    }
+    out
+}
+
+/// Query string.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Query<T>(pub T);
+
+impl<T, S> FromRequestParts<S> for Query<T>
+where
+    T: DeserializeOwned,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        match axum::extract::Query::<T>::from_request_parts(parts, state).await {
+            Ok(axum::extract::Query(v)) => Ok(Query(v)),
+            Err(e) => Err(query_rejection(e)),
+        }
+    }
+}
+
+fn query_rejection(e: QueryRejection) -> ApiError {
+    let msg = e.body_text();
+    let msg = msg
+        .rsplit_once("query string: ")
+        .map(|(_, r)| r)
+        .unwrap_or(&msg);
+    ApiError::new(
+        StatusCode::BAD_REQUEST,
+        "invalid_query",
+        msg.chars().take(300).collect::<String>(),
+    )
+}
+
+/// Path parameters; a malformed id is answered like an unknown one would be shaped.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Path<T>(pub T);
+
+impl<T, S> FromRequestParts<S> for Path<T>
+where
+    T: DeserializeOwned + Send,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        match axum::extract::Path::<T>::from_request_parts(parts, state).await {
+            Ok(axum::extract::Path(v)) => Ok(Path(v)),
+            Err(e) => Err(path_rejection(e)),
+        }
+    }
+}
+
+fn path_rejection(e: PathRejection) -> ApiError {
+    match e {
+        PathRejection::FailedToDeserializePathParams(inner) => ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_path",
+            inner.body_text().chars().take(300).collect::<String>(),
+        ),
+        other => ApiError::internal(other.body_text()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::Router;
+    use axum::body::Body;
+    use axum::routing::post;
+    use http_body_util::BodyExt;
+    use serde::Deserialize;
+    use tower::ServiceExt;
+
+    #[derive(Deserialize)]
+    struct In {
+        #[allow(dead_code)]
+        n: u32,
+    }
+
+    async fn call(body: &'static str, ct: Option<&str>) -> (StatusCode, serde_json::Value) {
+        let app = Router::new().route("/", post(|Json(_): Json<In>| async { "ok" }));
+        let mut req = Request::builder().method("POST").uri("/");
+        if let Some(ct) = ct {
+            req = req.header("content-type", ct);
+        }
+        let resp = app
+            .oneshot(req.body(Body::from(body)).unwrap())
+            .await
+            .unwrap();
+        let status = resp.status();
+        let bytes = resp.into_body().collect().await.unwrap().to_bytes();
+        (status, serde_json::from_slice(&bytes).unwrap_or_default())
+    }
+
+    #[tokio::test]
+    async fn rejections_use_the_shape() {
+        let (s, v) = call("{", Some("application/json")).await;
+        assert_eq!(
+            (s, v["error"]["code"].as_str()),
+            (StatusCode::BAD_REQUEST, Some("malformed_json"))
+        );
+        let (s, v) = call(r#"{"n":"x"}"#, Some("application/json")).await;
+        assert_eq!(
+            (s, v["error"]["code"].as_str()),
+            (StatusCode::UNPROCESSABLE_ENTITY, Some("validation_failed"))
+        );
+        let (s, v) = call(r#"{}"#, Some("application/json")).await;
+        assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
+        assert!(
+            v["error"]["message"]
+                .as_str()
+                .unwrap()
+                .contains("missing field")
+        );
+        let (s, v) = call(r#"{"n":1}"#, None).await;
+        assert_eq!(
+            (s, v["error"]["code"].as_str()),
+            (
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                Some("unsupported_media_type")
+            )
+        );
+    }
+}
