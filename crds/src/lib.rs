@@ -1,1 +1,749 @@
-//! The OvuSystem API types (placeholder until the operator issue lands).
+//! The OvuSystem API: `ovu.co.il/v1alpha1`, kind `OvuSystem`.
+//!
+//! What flows through this crate: a user's YAML → [`OvuSystemSpec`] (with every default filled
+//! in by the API server from the generated schema) → the operator's renderers. The operator
+//! writes back [`OvuSystemStatus`].
+//!
+//! Validation lives in two places that say the same thing:
+//! - the generated CRD schema (OpenAPI bounds + CEL `x-kubernetes-validations`), so the API
+//!   server rejects a bad spec with a readable message before the operator sees it;
+//! - [`OvuSystemSpec::validate`], the same rules in Rust, so the operator can report a spec that
+//!   slipped past an older CRD as a condition instead of rendering it.
+//!
+//! Every value that can reach a rendered file (nginx config, SQL, shell) is constrained to a
+//! character set that cannot escape its context (see [`rules`]).
+
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
+use kube::CustomResource;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+pub mod rules;
+mod validate;
+
+pub use validate::{ValidationError, ValidationErrors};
+
+/// The annotation that asks for an on-demand backup: set it to any new value.
+pub const BACKUP_NOW_ANNOTATION: &str = "ovu.co.il/backup-now";
+
+/// One OVU system: the frontend (nginx + both web apps), the backend (ULM and AAM) and the
+/// database tier (PostgreSQL + Redis + backups), each pinned to nodes labelled with its tier.
+#[derive(CustomResource, Serialize, Deserialize, Clone, Debug, PartialEq, JsonSchema)]
+#[kube(
+    group = "ovu.co.il",
+    version = "v1alpha1",
+    kind = "OvuSystem",
+    namespaced,
+    shortname = "ovu",
+    status = "OvuSystemStatus",
+    doc = "An OVU system: ULM, AAM, their web apps, PostgreSQL, Redis and backups on three labelled tiers.",
+    printcolumn = r#"{"name":"Phase","type":"string","jsonPath":".status.phase"}"#,
+    printcolumn = r#"{"name":"Ready","type":"string","jsonPath":".status.conditions[?(@.type==\"Ready\")].status"}"#,
+    printcolumn = r#"{"name":"Domain","type":"string","jsonPath":".spec.domain"}"#,
+    printcolumn = r#"{"name":"Last Backup","type":"date","jsonPath":".status.backup.lastSuccessTime"}"#,
+    printcolumn = r#"{"name":"Age","type":"date","jsonPath":".metadata.creationTimestamp"}"#,
+    validation = Rule::new("self.metadata.name.size() <= 40 && self.metadata.name.matches('^[a-z]([-a-z0-9]*[a-z0-9])?$')").message("metadata.name must be a DNS label of at most 40 characters starting with a letter (child objects are named <name>-<component>)")
+)]
+#[serde(rename_all = "camelCase")]
+pub struct OvuSystemSpec {
+    /// The public DNS domain. The system serves `ulm.<domain>`, `aam.<domain>`,
+    /// `api.<domain>`, and redirects `<domain>` and `www.<domain>` to `ulm.<domain>`.
+    /// Lowercase letters, digits, hyphens and dots, e.g. `ovu.co.il`.
+    #[schemars(length(min = 1, max = 253))]
+    #[schemars(extend("x-kubernetes-validations" = [{"rule": rules::CEL_DOMAIN, "message": rules::MSG_DOMAIN}]))]
+    pub domain: String,
+
+    /// Where each tier runs: every pod gets a nodeSelector `<nodeLabel>=<tier>` and tolerates
+    /// a NoSchedule taint with the same key and value.
+    #[serde(default)]
+    pub placement: Placement,
+
+    /// The frontend tier: nginx serving both web apps and proxying `/api/`.
+    #[serde(default)]
+    pub frontend: Frontend,
+
+    /// The backend tier: the ULM and AAM services.
+    #[serde(default)]
+    pub backend: Backend,
+
+    /// The database tier: PostgreSQL, Redis and backups.
+    #[serde(default)]
+    pub database: Database,
+
+    /// What happens to data when the OvuSystem is deleted. `Retain` (default) keeps the
+    /// PostgreSQL volume and the backup volume; `Delete` removes them too.
+    #[serde(default)]
+    pub deletion_policy: DeletionPolicy,
+
+    /// Stop reconciling: the operator changes nothing until this is false again (status still
+    /// says it is paused).
+    #[serde(default)]
+    pub paused: bool,
+}
+
+/// Node placement of the three tiers.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Placement {
+    /// The node label key whose value names a tier (`frontend`, `backend` or `database`).
+    #[serde(default = "default_node_label")]
+    #[schemars(length(min = 1, max = 253))]
+    #[schemars(extend("x-kubernetes-validations" = [{"rule": rules::CEL_LABEL_KEY, "message": rules::MSG_LABEL_KEY}]))]
+    pub node_label: String,
+}
+
+impl Default for Placement {
+    fn default() -> Self {
+        Self {
+            node_label: default_node_label(),
+        }
+    }
+}
+
+/// The frontend tier.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Frontend {
+    /// The web image: nginx plus the built ULM and AAM web apps.
+    #[serde(default = "default_web_image")]
+    #[schemars(length(min = 1, max = 512))]
+    #[schemars(extend("x-kubernetes-validations" = [{"rule": rules::CEL_IMAGE, "message": rules::MSG_IMAGE}]))]
+    pub image: String,
+
+    /// Number of nginx pods (1–20). More than one adds a PodDisruptionBudget.
+    #[serde(default = "default_two")]
+    #[schemars(range(min = 1, max = 20))]
+    pub replicas: i32,
+
+    /// How the frontend Service is exposed.
+    #[serde(default)]
+    pub exposure: Exposure,
+
+    /// TLS for all the sites.
+    #[serde(default)]
+    pub tls: Tls,
+
+    /// Extra origins allowed to call the APIs from a browser (CORS), e.g.
+    /// `https://portal.example.com`. The system's own sites are always allowed.
+    #[serde(default)]
+    #[schemars(length(max = 16))]
+    #[schemars(extend("items" = {"type": "string", "maxLength": 255, "x-kubernetes-validations": [{"rule": rules::CEL_ORIGIN, "message": rules::MSG_ORIGIN}]}))]
+    pub cors_origins: Vec<String>,
+
+    /// CPU and memory for each nginx pod.
+    #[serde(default = "Resources::frontend")]
+    pub resources: Resources,
+}
+
+impl Default for Frontend {
+    fn default() -> Self {
+        Self {
+            image: default_web_image(),
+            replicas: 2,
+            exposure: Exposure::default(),
+            tls: Tls::default(),
+            cors_origins: Vec::new(),
+            resources: Resources::frontend(),
+        }
+    }
+}
+
+/// How the frontend Service is reachable.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Exposure {
+    /// The Service type: `ClusterIP` (default, put your own ingress in front), `NodePort` or
+    /// `LoadBalancer`.
+    #[serde(default, rename = "type")]
+    pub type_: ExposureType,
+
+    /// Service port for HTTP.
+    #[serde(default = "default_http_port")]
+    #[schemars(range(min = 1, max = 65535))]
+    pub http_port: i32,
+
+    /// Service port for HTTPS (unused when TLS is Disabled).
+    #[serde(default = "default_https_port")]
+    #[schemars(range(min = 1, max = 65535))]
+    pub https_port: i32,
+
+    /// Fixed node port for HTTP when type is NodePort (30000–32767); chosen by Kubernetes when unset.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 30000, max = 32767))]
+    pub http_node_port: Option<i32>,
+
+    /// Fixed node port for HTTPS when type is NodePort (30000–32767); chosen by Kubernetes when unset.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 30000, max = 32767))]
+    pub https_node_port: Option<i32>,
+}
+
+impl Default for Exposure {
+    fn default() -> Self {
+        Self {
+            type_: ExposureType::ClusterIP,
+            http_port: 80,
+            https_port: 443,
+            http_node_port: None,
+            https_node_port: None,
+        }
+    }
+}
+
+/// Kubernetes Service type of the frontend.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, Default, PartialEq, Eq, JsonSchema)]
+pub enum ExposureType {
+    /// Reachable inside the cluster only.
+    #[default]
+    ClusterIP,
+    /// Reachable on every node's IP at a node port.
+    NodePort,
+    /// A cloud load balancer.
+    LoadBalancer,
+}
+
+/// TLS settings.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+#[schemars(extend("x-kubernetes-validations" = [
+    {"rule": "self.mode != 'Secret' || has(self.secretName)", "message": "tls.secretName is required when tls.mode is Secret"},
+    {"rule": "self.mode == 'Secret' || !has(self.secretName)", "message": "tls.secretName is only allowed when tls.mode is Secret"},
+    {"rule": "self.mode != 'CertManager' || has(self.issuerRef)", "message": "tls.issuerRef is required when tls.mode is CertManager"},
+    {"rule": "self.mode == 'CertManager' || !has(self.issuerRef)", "message": "tls.issuerRef is only allowed when tls.mode is CertManager"}
+]))]
+pub struct Tls {
+    /// `SelfSigned` (default): the operator runs its own CA and renews the certificate at two
+    /// thirds of its lifetime. `CertManager`: a cert-manager Certificate from `issuerRef`.
+    /// `Secret`: a kubernetes.io/tls Secret you provide (`secretName`). `Disabled`: HTTP only.
+    #[serde(default)]
+    pub mode: TlsMode,
+
+    /// The cert-manager issuer; required when mode is CertManager.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub issuer_ref: Option<IssuerRef>,
+
+    /// Name of a kubernetes.io/tls Secret in this namespace; required when mode is Secret.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 253))]
+    #[schemars(extend("x-kubernetes-validations" = [{"rule": rules::CEL_DNS_SUBDOMAIN, "message": rules::MSG_SECRET_NAME}]))]
+    pub secret_name: Option<String>,
+}
+
+impl Default for Tls {
+    fn default() -> Self {
+        Self {
+            mode: TlsMode::SelfSigned,
+            issuer_ref: None,
+            secret_name: None,
+        }
+    }
+}
+
+/// Where the certificate comes from.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, Default, PartialEq, Eq, JsonSchema)]
+pub enum TlsMode {
+    /// Operator-generated CA and leaf certificate.
+    #[default]
+    SelfSigned,
+    /// A cert-manager Certificate.
+    CertManager,
+    /// A user-provided kubernetes.io/tls Secret.
+    Secret,
+    /// No TLS: plain HTTP.
+    Disabled,
+}
+
+/// A cert-manager issuer reference.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct IssuerRef {
+    /// Issuer name, e.g. `letsencrypt`.
+    #[schemars(length(min = 1, max = 253))]
+    #[schemars(extend("x-kubernetes-validations" = [{"rule": rules::CEL_DNS_SUBDOMAIN, "message": rules::MSG_ISSUER_NAME}]))]
+    pub name: String,
+
+    /// `ClusterIssuer` (default) or `Issuer` (in this namespace).
+    #[serde(default)]
+    pub kind: IssuerKind,
+
+    /// API group of the issuer.
+    #[serde(default = "default_issuer_group")]
+    #[schemars(length(min = 1, max = 253))]
+    #[schemars(extend("x-kubernetes-validations" = [{"rule": rules::CEL_DNS_SUBDOMAIN, "message": "issuerRef.group must be an API group such as cert-manager.io"}]))]
+    pub group: String,
+}
+
+/// cert-manager issuer kind.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, Default, PartialEq, Eq, JsonSchema)]
+pub enum IssuerKind {
+    /// Cluster-wide issuer.
+    #[default]
+    ClusterIssuer,
+    /// Issuer in the OvuSystem's namespace.
+    Issuer,
+}
+
+/// The backend tier.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Backend {
+    /// The User Login Manager service (port 8001).
+    #[serde(default = "App::ulm")]
+    pub ulm: App,
+    /// The Admin Area Manager service (port 8002).
+    #[serde(default = "App::aam")]
+    pub aam: App,
+}
+
+/// One backend service.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct App {
+    /// Container image. Changing it rolls the Deployment; migrations run before the new
+    /// version serves.
+    #[schemars(length(min = 1, max = 512))]
+    #[schemars(extend("x-kubernetes-validations" = [{"rule": rules::CEL_IMAGE, "message": rules::MSG_IMAGE}]))]
+    pub image: String,
+
+    /// Number of pods (1–20). More than one adds a PodDisruptionBudget.
+    #[serde(default = "default_two")]
+    #[schemars(range(min = 1, max = 20))]
+    pub replicas: i32,
+
+    /// CPU and memory for each pod.
+    #[serde(default = "Resources::backend")]
+    pub resources: Resources,
+}
+
+impl App {
+    fn ulm() -> Self {
+        Self {
+            image: "ovu/ulm:0.1.0".into(),
+            replicas: 2,
+            resources: Resources::backend(),
+        }
+    }
+    fn aam() -> Self {
+        Self {
+            image: "ovu/aam:0.1.0".into(),
+            replicas: 2,
+            resources: Resources::backend(),
+        }
+    }
+}
+
+impl Default for Backend {
+    fn default() -> Self {
+        Self {
+            ulm: App::ulm(),
+            aam: App::aam(),
+        }
+    }
+}
+
+/// CPU and memory requests and limits of one container.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Resources {
+    /// What the scheduler reserves.
+    pub requests: ResourceAmounts,
+    /// The most the container may use.
+    pub limits: ResourceAmounts,
+}
+
+/// A CPU and a memory quantity.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ResourceAmounts {
+    /// CPU quantity, e.g. `100m` or `1`.
+    #[schemars(length(min = 1, max = 32))]
+    #[schemars(extend("x-kubernetes-validations" = [{"rule": rules::CEL_QUANTITY, "message": rules::MSG_QUANTITY}]))]
+    pub cpu: String,
+    /// Memory quantity, e.g. `256Mi`.
+    #[schemars(length(min = 1, max = 32))]
+    #[schemars(extend("x-kubernetes-validations" = [{"rule": rules::CEL_QUANTITY, "message": rules::MSG_QUANTITY}]))]
+    pub memory: String,
+}
+
+impl Resources {
+    fn new(rc: &str, rm: &str, lc: &str, lm: &str) -> Self {
+        Self {
+            requests: ResourceAmounts {
+                cpu: rc.into(),
+                memory: rm.into(),
+            },
+            limits: ResourceAmounts {
+                cpu: lc.into(),
+                memory: lm.into(),
+            },
+        }
+    }
+    /// Default for an nginx pod.
+    pub fn frontend() -> Self {
+        Self::new("50m", "64Mi", "500m", "256Mi")
+    }
+    /// Default for a ULM or AAM pod.
+    pub fn backend() -> Self {
+        Self::new("100m", "128Mi", "1", "512Mi")
+    }
+    /// Default for PostgreSQL.
+    pub fn postgres() -> Self {
+        Self::new("250m", "512Mi", "2", "2Gi")
+    }
+    /// Default for Redis.
+    pub fn redis() -> Self {
+        Self::new("50m", "128Mi", "500m", "512Mi")
+    }
+}
+
+/// The database tier.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, JsonSchema, Default)]
+#[serde(rename_all = "camelCase")]
+pub struct Database {
+    /// PostgreSQL (one pod, `ulm_db` and `aam_db` owned by `ovu_user`).
+    #[serde(default)]
+    pub postgres: Postgres,
+    /// Redis (sessions, rate limits), password-protected.
+    #[serde(default)]
+    pub redis: Redis,
+    /// Scheduled `pg_dump` backups of both databases.
+    #[serde(default)]
+    pub backup: Backup,
+}
+
+/// PostgreSQL settings.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Postgres {
+    /// PostgreSQL 16 image: the official `postgres:16` or a compatible Debian build.
+    #[serde(default = "default_postgres_image")]
+    #[schemars(length(min = 1, max = 512))]
+    #[schemars(extend("x-kubernetes-validations" = [{"rule": rules::CEL_IMAGE, "message": rules::MSG_IMAGE}]))]
+    pub image: String,
+    /// The data volume. Fixed once created.
+    #[serde(default = "Storage::postgres")]
+    pub storage: Storage,
+    /// CPU and memory.
+    #[serde(default = "Resources::postgres")]
+    pub resources: Resources,
+}
+
+impl Default for Postgres {
+    fn default() -> Self {
+        Self {
+            image: default_postgres_image(),
+            storage: Storage::postgres(),
+            resources: Resources::postgres(),
+        }
+    }
+}
+
+/// A persistent volume request. Both fields are fixed once the volume exists.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+#[schemars(extend("x-kubernetes-validations" = [
+    {"rule": rules::CEL_STORAGE_IMMUTABLE, "message": "storage.size and storage.storageClassName cannot change once the volume exists"}
+]))]
+pub struct Storage {
+    /// Volume size, e.g. `10Gi`.
+    #[schemars(length(min = 1, max = 32))]
+    #[schemars(extend("x-kubernetes-validations" = [{"rule": rules::CEL_QUANTITY, "message": rules::MSG_QUANTITY}]))]
+    pub size: String,
+    /// StorageClass; the cluster default when unset.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 253))]
+    #[schemars(extend("x-kubernetes-validations" = [{"rule": rules::CEL_DNS_SUBDOMAIN, "message": "storageClassName must be a DNS subdomain name"}]))]
+    pub storage_class_name: Option<String>,
+}
+
+impl Storage {
+    fn postgres() -> Self {
+        Self {
+            size: "10Gi".into(),
+            storage_class_name: None,
+        }
+    }
+    fn backup() -> Self {
+        Self {
+            size: "20Gi".into(),
+            storage_class_name: None,
+        }
+    }
+}
+
+/// Redis settings.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Redis {
+    /// Redis 7 image: the official `redis:7` or a compatible Debian build.
+    #[serde(default = "default_redis_image")]
+    #[schemars(length(min = 1, max = 512))]
+    #[schemars(extend("x-kubernetes-validations" = [{"rule": rules::CEL_IMAGE, "message": rules::MSG_IMAGE}]))]
+    pub image: String,
+    /// Redis `maxmemory`, e.g. `256mb` (digits then kb, mb or gb).
+    #[serde(default = "default_max_memory")]
+    #[schemars(length(min = 1, max = 16))]
+    #[schemars(extend("x-kubernetes-validations" = [{"rule": rules::CEL_REDIS_MEMORY, "message": rules::MSG_REDIS_MEMORY}]))]
+    pub max_memory: String,
+    /// CPU and memory.
+    #[serde(default = "Resources::redis")]
+    pub resources: Resources,
+}
+
+impl Default for Redis {
+    fn default() -> Self {
+        Self {
+            image: default_redis_image(),
+            max_memory: default_max_memory(),
+            resources: Resources::redis(),
+        }
+    }
+}
+
+/// Scheduled backups.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Backup {
+    /// When to back up: a 5-field cron expression (minute hour day-of-month month
+    /// day-of-week), in the cluster's time zone. Default `0 2 * * *`.
+    #[serde(default = "default_schedule")]
+    #[schemars(length(min = 9, max = 100))]
+    #[schemars(extend("x-kubernetes-validations" = [{"rule": rules::CEL_CRON, "message": rules::MSG_CRON}]))]
+    pub schedule: String,
+    /// How many backups to keep (1–365); older ones are deleted after each successful backup.
+    #[serde(default = "default_retain")]
+    #[schemars(range(min = 1, max = 365))]
+    pub retain: i32,
+    /// The backup volume. Fixed once created.
+    #[serde(default = "Storage::backup")]
+    pub storage: Storage,
+    /// Stop scheduled backups (on-demand backups still run).
+    #[serde(default)]
+    pub suspend: bool,
+}
+
+impl Default for Backup {
+    fn default() -> Self {
+        Self {
+            schedule: default_schedule(),
+            retain: default_retain(),
+            storage: Storage::backup(),
+            suspend: false,
+        }
+    }
+}
+
+/// What deleting the OvuSystem does to data.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, Default, PartialEq, Eq, JsonSchema)]
+pub enum DeletionPolicy {
+    /// Keep the PostgreSQL and backup volumes.
+    #[default]
+    Retain,
+    /// Delete the volumes with the system.
+    Delete,
+}
+
+fn default_node_label() -> String {
+    "ovu.co.il/tier".into()
+}
+fn default_web_image() -> String {
+    "ovu/web:0.1.0".into()
+}
+fn default_postgres_image() -> String {
+    "postgres:16".into()
+}
+fn default_redis_image() -> String {
+    "redis:7".into()
+}
+fn default_max_memory() -> String {
+    "256mb".into()
+}
+fn default_schedule() -> String {
+    "0 2 * * *".into()
+}
+fn default_retain() -> i32 {
+    7
+}
+fn default_two() -> i32 {
+    2
+}
+fn default_http_port() -> i32 {
+    80
+}
+fn default_https_port() -> i32 {
+    443
+}
+fn default_issuer_group() -> String {
+    "cert-manager.io".into()
+}
+
+impl Default for IssuerRef {
+    fn default() -> Self {
+        Self {
+            name: String::new(),
+            kind: IssuerKind::ClusterIssuer,
+            group: default_issuer_group(),
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// status
+
+/// What the operator observed and did.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct OvuSystemStatus {
+    /// The metadata.generation this status describes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub observed_generation: Option<i64>,
+    /// Pending, Progressing, Ready, Degraded, Paused or Invalid.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub phase: Option<Phase>,
+    /// The bring-up step the operator is on (Database, Backend, Frontend, Done).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub step: Option<String>,
+    /// Why the operator waits, in a sentence.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+    /// Ready, DatabaseReady, BackendReady, FrontendReady, CertificateReady, BackupHealthy.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub conditions: Vec<Condition>,
+    /// Replicas and nodes per tier.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tiers: Option<Tiers>,
+    /// Public URLs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub endpoints: Option<Endpoints>,
+    /// The serving certificate.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub certificate: Option<CertificateStatus>,
+    /// Backups.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub backup: Option<BackupStatus>,
+    /// Health probes of the services, per component (`ulm`, `aam`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub health: Vec<ComponentHealth>,
+}
+
+/// Overall phase.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, JsonSchema)]
+pub enum Phase {
+    /// Nothing created yet.
+    Pending,
+    /// Bringing tiers up or rolling out a change.
+    Progressing,
+    /// Every tier is ready.
+    Ready,
+    /// Something that was ready is not, or a step failed.
+    Degraded,
+    /// `spec.paused` is true.
+    Paused,
+    /// The spec is invalid; the operator waits for a change.
+    Invalid,
+}
+
+/// Per-tier replica counts.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Tiers {
+    /// PostgreSQL + Redis.
+    pub database: TierStatus,
+    /// ULM + AAM.
+    pub backend: TierStatus,
+    /// nginx.
+    pub frontend: TierStatus,
+}
+
+/// Ready and desired pods of one tier, and the nodes they run on.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct TierStatus {
+    /// Pods ready.
+    pub ready: i32,
+    /// Pods wanted.
+    pub desired: i32,
+    /// Nodes running the tier's pods.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub nodes: Vec<String>,
+}
+
+/// Public URLs.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Endpoints {
+    /// ULM web app.
+    pub ulm: String,
+    /// AAM web app.
+    pub aam: String,
+    /// API documentation host.
+    pub api: String,
+}
+
+/// The serving certificate.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct CertificateStatus {
+    /// TLS mode in force.
+    pub mode: TlsMode,
+    /// Secret holding tls.crt and tls.key.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub secret_name: Option<String>,
+    /// Expiry, when known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub not_after: Option<Time>,
+    /// When the operator renews it (SelfSigned only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub renew_after: Option<Time>,
+}
+
+/// Backups.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct BackupStatus {
+    /// Last time the schedule fired.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_schedule_time: Option<Time>,
+    /// Completion time of the newest successful backup Job.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_success_time: Option<Time>,
+    /// Name of the newest successful backup Job.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_backup: Option<String>,
+    /// The last `ovu.co.il/backup-now` value acted on.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_requested: Option<String>,
+}
+
+/// One health probe result.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ComponentHealth {
+    /// `ulm` or `aam`.
+    pub component: String,
+    /// `Healthy`, `Unhealthy` or `Unreachable`.
+    pub status: String,
+    /// Round trip of the readiness probe in milliseconds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub latency_ms: Option<i64>,
+    /// When the probe ran.
+    pub checked_at: Time,
+    /// Detail when not healthy.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+}
+
+impl TlsMode {
+    /// Whether the sites are served over HTTPS.
+    pub fn enabled(self) -> bool {
+        self != TlsMode::Disabled
+    }
+}
+
+/// The CRD as YAML, exactly as committed in `crds/ovusystem.yaml`.
+pub fn crd_yaml() -> String {
+    use kube::CustomResourceExt;
+    let crd = OvuSystem::crd();
+    let body = serde_yaml::to_string(&crd).expect("a CRD always serializes");
+    format!("# Generated by `ovu-operator crd` from crds/src/lib.rs; do not edit.\n{body}")
+}

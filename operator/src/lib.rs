@@ -1,1 +1,3 @@
-//! The OVU operator (placeholder until the operator issue lands).
+//! The OVU operator (renderers first; controller follows).
+pub mod render;
+pub mod tls;

@@ -1,0 +1,206 @@
+//! The validation rules, once as CEL (for the API server) and once as Rust (for the operator).
+//!
+//! Each `CEL_*` constant is embedded in the CRD schema; the matching `is_*` function accepts
+//! exactly the same strings, so a spec the API server accepts is one the operator accepts.
+//! The character sets are deliberately narrow: these values end up in nginx configuration,
+//! shell arguments and container specs, and none of the allowed characters can break out of
+//! a quoted or unquoted context there (no spaces, quotes, `;`, `$`, braces or newlines).
+
+/// `spec.domain`: a lowercase DNS name with at least two labels.
+pub const CEL_DOMAIN: &str =
+    r"self.matches('^([a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?\\.)+[a-z]([-a-z0-9]{0,61}[a-z0-9])?$')";
+/// Message for [`CEL_DOMAIN`].
+pub const MSG_DOMAIN: &str = "domain must be a lowercase DNS name such as ovu.co.il (letters, digits, hyphens, dots; at least two labels)";
+
+/// A Kubernetes label key (optional DNS prefix, then a name).
+pub const CEL_LABEL_KEY: &str = r"self.matches('^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$')";
+/// Message for [`CEL_LABEL_KEY`].
+pub const MSG_LABEL_KEY: &str = "placement.nodeLabel must be a label key such as ovu.co.il/tier";
+
+/// A container image reference: non-empty, no whitespace or shell characters.
+pub const CEL_IMAGE: &str = r"self.matches('^[A-Za-z0-9][A-Za-z0-9._/:@-]*$')";
+/// Message for [`CEL_IMAGE`].
+pub const MSG_IMAGE: &str = "image must be a non-empty image reference such as ovu/ulm:0.1.0 (letters, digits and . _ / : @ -)";
+
+/// A browser origin for CORS.
+pub const CEL_ORIGIN: &str =
+    r"self.matches('^https?://[a-z0-9]([-a-z0-9.]*[a-z0-9])?(:[0-9]{1,5})?$')";
+/// Message for [`CEL_ORIGIN`].
+pub const MSG_ORIGIN: &str = "each corsOrigins entry must be an origin such as https://portal.example.com (scheme, lowercase host, optional port; no path)";
+
+/// A DNS-1123 subdomain (Secret, issuer, StorageClass names).
+pub const CEL_DNS_SUBDOMAIN: &str = r"self.matches('^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$')";
+/// Message for a Secret name.
+pub const MSG_SECRET_NAME: &str =
+    "tls.secretName must be a Secret name (lowercase letters, digits, hyphens, dots)";
+/// Message for an issuer name.
+pub const MSG_ISSUER_NAME: &str =
+    "issuerRef.name must be an issuer name (lowercase letters, digits, hyphens, dots)";
+
+/// A Kubernetes quantity in the forms people write (`500m`, `1`, `256Mi`, `10Gi`).
+pub const CEL_QUANTITY: &str = r"self.matches('^[0-9]+(\\.[0-9]+)?(m|k|M|G|T|Ki|Mi|Gi|Ti)?$')";
+/// Message for [`CEL_QUANTITY`].
+pub const MSG_QUANTITY: &str = "must be a quantity such as 500m, 1, 256Mi or 10Gi";
+
+/// Redis `maxmemory`.
+pub const CEL_REDIS_MEMORY: &str = r"self.matches('^[0-9]{1,12}(kb|mb|gb)$')";
+/// Message for [`CEL_REDIS_MEMORY`].
+pub const MSG_REDIS_MEMORY: &str =
+    "redis.maxMemory must be digits followed by kb, mb or gb, such as 256mb";
+
+/// A 5-field cron expression.
+pub const CEL_CRON: &str = r"self.matches('^[0-9*/,A-Za-z?-]+( [0-9*/,A-Za-z?-]+){4}$')";
+/// Message for [`CEL_CRON`].
+pub const MSG_CRON: &str = "backup.schedule must be a 5-field cron expression such as \"0 2 * * *\" (minute hour day-of-month month day-of-week, single spaces)";
+
+/// Storage is fixed once created (a transition rule: only checked on update).
+pub const CEL_STORAGE_IMMUTABLE: &str = "self.size == oldSelf.size && (has(self.storageClassName) ? self.storageClassName : '') == (has(oldSelf.storageClassName) ? oldSelf.storageClassName : '')";
+
+/// The OvuSystem name: children are `<name>-<component>` and must stay valid Service names.
+pub const MAX_NAME_LEN: usize = 40;
+
+fn is_dns_label(s: &str, max: usize) -> bool {
+    !s.is_empty()
+        && s.len() <= max
+        && s.bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        && !s.starts_with('-')
+        && !s.ends_with('-')
+}
+
+/// Rust twin of [`CEL_DOMAIN`] (plus its maxLength).
+pub fn is_domain(s: &str) -> bool {
+    if s.is_empty() || s.len() > 253 {
+        return false;
+    }
+    let labels: Vec<&str> = s.split('.').collect();
+    if labels.len() < 2 || !labels.iter().all(|l| is_dns_label(l, 63)) {
+        return false;
+    }
+    labels
+        .last()
+        .is_some_and(|l| l.as_bytes()[0].is_ascii_lowercase())
+}
+
+/// Rust twin of [`CEL_LABEL_KEY`].
+pub fn is_label_key(s: &str) -> bool {
+    if s.is_empty() || s.len() > 253 {
+        return false;
+    }
+    let (prefix, name) = match s.split_once('/') {
+        Some((p, n)) => (Some(p), n),
+        None => (None, s),
+    };
+    if let Some(p) = prefix
+        && (p.is_empty() || !p.split('.').all(|l| is_dns_label(l, 253)))
+    {
+        return false;
+    }
+    let nb = name.as_bytes();
+    !name.is_empty()
+        && name.len() <= 63
+        && nb[0].is_ascii_alphanumeric()
+        && nb[nb.len() - 1].is_ascii_alphanumeric()
+        && nb
+            .iter()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
+}
+
+/// Rust twin of [`CEL_IMAGE`].
+pub fn is_image(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= 512
+        && s.as_bytes()[0].is_ascii_alphanumeric()
+        && s.bytes().all(|b| {
+            b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'/' | b':' | b'@' | b'-')
+        })
+}
+
+/// Rust twin of [`CEL_ORIGIN`].
+pub fn is_origin(s: &str) -> bool {
+    if s.len() > 255 {
+        return false;
+    }
+    let Some(rest) = s
+        .strip_prefix("https://")
+        .or_else(|| s.strip_prefix("http://"))
+    else {
+        return false;
+    };
+    let (host, port) = match rest.split_once(':') {
+        Some((h, p)) => (h, Some(p)),
+        None => (rest, None),
+    };
+    if let Some(p) = port
+        && (p.is_empty() || p.len() > 5 || !p.bytes().all(|b| b.is_ascii_digit()))
+    {
+        return false;
+    }
+    is_dns_subdomain(host)
+}
+
+/// Rust twin of [`CEL_DNS_SUBDOMAIN`].
+pub fn is_dns_subdomain(s: &str) -> bool {
+    let b = s.as_bytes();
+    !s.is_empty()
+        && s.len() <= 253
+        && b[0].is_ascii_alphanumeric()
+        && b[b.len() - 1].is_ascii_alphanumeric()
+        && b.iter()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, b'-' | b'.'))
+}
+
+/// Rust twin of [`CEL_QUANTITY`].
+pub fn is_quantity(s: &str) -> bool {
+    if s.is_empty() || s.len() > 32 {
+        return false;
+    }
+    let num_end = s
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(s.len());
+    let (num, suffix) = s.split_at(num_end);
+    let num_ok = match num.split_once('.') {
+        Some((a, b)) => {
+            !a.is_empty()
+                && !b.is_empty()
+                && a.bytes().all(|c| c.is_ascii_digit())
+                && b.bytes().all(|c| c.is_ascii_digit())
+        }
+        None => !num.is_empty(),
+    };
+    num_ok
+        && matches!(
+            suffix,
+            "" | "m" | "k" | "M" | "G" | "T" | "Ki" | "Mi" | "Gi" | "Ti"
+        )
+}
+
+/// Rust twin of [`CEL_REDIS_MEMORY`].
+pub fn is_redis_memory(s: &str) -> bool {
+    let Some(num) = s
+        .strip_suffix("kb")
+        .or_else(|| s.strip_suffix("mb"))
+        .or_else(|| s.strip_suffix("gb"))
+    else {
+        return false;
+    };
+    !num.is_empty() && num.len() <= 12 && num.bytes().all(|c| c.is_ascii_digit())
+}
+
+/// Rust twin of [`CEL_CRON`].
+pub fn is_cron(s: &str) -> bool {
+    let fields: Vec<&str> = s.split(' ').collect();
+    s.len() <= 100
+        && fields.len() == 5
+        && fields.iter().all(|f| {
+            !f.is_empty()
+                && f.bytes().all(|c| {
+                    c.is_ascii_alphanumeric() || matches!(c, b'*' | b'/' | b',' | b'-' | b'?')
+                })
+        })
+}
+
+/// Whether an OvuSystem name is short and simple enough for every child name.
+pub fn is_system_name(s: &str) -> bool {
+    is_dns_label(s, MAX_NAME_LEN) && s.as_bytes()[0].is_ascii_lowercase()
+}

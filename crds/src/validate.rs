@@ -1,0 +1,239 @@
+//! [`OvuSystemSpec::validate`]: the schema's rules, checked again in Rust.
+//!
+//! The API server enforces the schema; the operator still checks, because a CRD installed from
+//! an older version (or a spec written before a rule existed) can hold values the renderers
+//! must never see. Every failure names the field and says what a good value looks like.
+
+use crate::{OvuSystemSpec, Resources, Storage, TlsMode, rules};
+use std::fmt;
+
+/// One rule a spec breaks.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ValidationError {
+    /// JSON path of the field, e.g. `spec.frontend.replicas`.
+    pub field: String,
+    /// What is wrong, for a person.
+    pub message: String,
+}
+
+/// Every rule a spec breaks (never empty when returned as an error).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ValidationErrors(pub Vec<ValidationError>);
+
+impl fmt::Display for ValidationErrors {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let parts: Vec<String> = self
+            .0
+            .iter()
+            .map(|e| format!("{}: {}", e.field, e.message))
+            .collect();
+        f.write_str(&parts.join("; "))
+    }
+}
+
+impl std::error::Error for ValidationErrors {}
+
+struct Collector(Vec<ValidationError>);
+
+impl Collector {
+    fn check(&mut self, ok: bool, field: &str, message: &str) {
+        if !ok {
+            self.0.push(ValidationError {
+                field: field.into(),
+                message: message.into(),
+            });
+        }
+    }
+    fn resources(&mut self, r: &Resources, field: &str) {
+        for (v, f) in [
+            (&r.requests.cpu, "requests.cpu"),
+            (&r.requests.memory, "requests.memory"),
+            (&r.limits.cpu, "limits.cpu"),
+            (&r.limits.memory, "limits.memory"),
+        ] {
+            self.check(
+                rules::is_quantity(v),
+                &format!("{field}.{f}"),
+                rules::MSG_QUANTITY,
+            );
+        }
+    }
+    fn storage(&mut self, s: &Storage, field: &str) {
+        self.check(
+            rules::is_quantity(&s.size),
+            &format!("{field}.size"),
+            rules::MSG_QUANTITY,
+        );
+        if let Some(sc) = &s.storage_class_name {
+            self.check(
+                rules::is_dns_subdomain(sc),
+                &format!("{field}.storageClassName"),
+                "storageClassName must be a DNS subdomain name",
+            );
+        }
+    }
+    fn replicas(&mut self, n: i32, field: &str) {
+        self.check(
+            (1..=20).contains(&n),
+            field,
+            "replicas must be between 1 and 20",
+        );
+    }
+}
+
+impl OvuSystemSpec {
+    /// Check the spec against every schema rule that does not need the previous version
+    /// (transition rules such as immutable storage are left to the API server).
+    pub fn validate(&self) -> Result<(), ValidationErrors> {
+        let mut c = Collector(Vec::new());
+        c.check(
+            rules::is_domain(&self.domain),
+            "spec.domain",
+            rules::MSG_DOMAIN,
+        );
+        c.check(
+            rules::is_label_key(&self.placement.node_label),
+            "spec.placement.nodeLabel",
+            rules::MSG_LABEL_KEY,
+        );
+
+        let fe = &self.frontend;
+        c.check(
+            rules::is_image(&fe.image),
+            "spec.frontend.image",
+            rules::MSG_IMAGE,
+        );
+        c.replicas(fe.replicas, "spec.frontend.replicas");
+        for (port, f) in [
+            (fe.exposure.http_port, "spec.frontend.exposure.httpPort"),
+            (fe.exposure.https_port, "spec.frontend.exposure.httpsPort"),
+        ] {
+            c.check(
+                (1..=65535).contains(&port),
+                f,
+                "port must be between 1 and 65535",
+            );
+        }
+        for (port, f) in [
+            (
+                fe.exposure.http_node_port,
+                "spec.frontend.exposure.httpNodePort",
+            ),
+            (
+                fe.exposure.https_node_port,
+                "spec.frontend.exposure.httpsNodePort",
+            ),
+        ] {
+            if let Some(p) = port {
+                c.check(
+                    (30000..=32767).contains(&p),
+                    f,
+                    "node port must be between 30000 and 32767",
+                );
+            }
+        }
+        let tls = &fe.tls;
+        c.check(
+            tls.mode != TlsMode::Secret || tls.secret_name.is_some(),
+            "spec.frontend.tls.secretName",
+            "tls.secretName is required when tls.mode is Secret",
+        );
+        c.check(
+            tls.mode == TlsMode::Secret || tls.secret_name.is_none(),
+            "spec.frontend.tls.secretName",
+            "tls.secretName is only allowed when tls.mode is Secret",
+        );
+        c.check(
+            tls.mode != TlsMode::CertManager || tls.issuer_ref.is_some(),
+            "spec.frontend.tls.issuerRef",
+            "tls.issuerRef is required when tls.mode is CertManager",
+        );
+        c.check(
+            tls.mode == TlsMode::CertManager || tls.issuer_ref.is_none(),
+            "spec.frontend.tls.issuerRef",
+            "tls.issuerRef is only allowed when tls.mode is CertManager",
+        );
+        if let Some(s) = &tls.secret_name {
+            c.check(
+                rules::is_dns_subdomain(s),
+                "spec.frontend.tls.secretName",
+                rules::MSG_SECRET_NAME,
+            );
+        }
+        if let Some(i) = &tls.issuer_ref {
+            c.check(
+                rules::is_dns_subdomain(&i.name),
+                "spec.frontend.tls.issuerRef.name",
+                rules::MSG_ISSUER_NAME,
+            );
+            c.check(
+                rules::is_dns_subdomain(&i.group),
+                "spec.frontend.tls.issuerRef.group",
+                "issuerRef.group must be an API group such as cert-manager.io",
+            );
+        }
+        c.check(
+            fe.cors_origins.len() <= 16,
+            "spec.frontend.corsOrigins",
+            "at most 16 corsOrigins",
+        );
+        for (i, o) in fe.cors_origins.iter().enumerate() {
+            c.check(
+                rules::is_origin(o),
+                &format!("spec.frontend.corsOrigins[{i}]"),
+                rules::MSG_ORIGIN,
+            );
+        }
+        c.resources(&fe.resources, "spec.frontend.resources");
+
+        for (app, f) in [
+            (&self.backend.ulm, "spec.backend.ulm"),
+            (&self.backend.aam, "spec.backend.aam"),
+        ] {
+            c.check(
+                rules::is_image(&app.image),
+                &format!("{f}.image"),
+                rules::MSG_IMAGE,
+            );
+            c.replicas(app.replicas, &format!("{f}.replicas"));
+            c.resources(&app.resources, &format!("{f}.resources"));
+        }
+
+        let db = &self.database;
+        c.check(
+            rules::is_image(&db.postgres.image),
+            "spec.database.postgres.image",
+            rules::MSG_IMAGE,
+        );
+        c.storage(&db.postgres.storage, "spec.database.postgres.storage");
+        c.resources(&db.postgres.resources, "spec.database.postgres.resources");
+        c.check(
+            rules::is_image(&db.redis.image),
+            "spec.database.redis.image",
+            rules::MSG_IMAGE,
+        );
+        c.check(
+            rules::is_redis_memory(&db.redis.max_memory),
+            "spec.database.redis.maxMemory",
+            rules::MSG_REDIS_MEMORY,
+        );
+        c.resources(&db.redis.resources, "spec.database.redis.resources");
+        c.check(
+            rules::is_cron(&db.backup.schedule),
+            "spec.database.backup.schedule",
+            rules::MSG_CRON,
+        );
+        c.check(
+            (1..=365).contains(&db.backup.retain),
+            "spec.database.backup.retain",
+            "backup.retain must be between 1 and 365",
+        );
+        c.storage(&db.backup.storage, "spec.database.backup.storage");
+
+        if c.0.is_empty() {
+            Ok(())
+        } else {
+            Err(ValidationErrors(c.0))
+        }
+    }
+}

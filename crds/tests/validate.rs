@@ -1,0 +1,137 @@
+//! `OvuSystemSpec::validate` rejects what the schema rejects, with the field named.
+
+use ovu_crds::{OvuSystemSpec, rules};
+use serde_json::json;
+
+fn spec(v: serde_json::Value) -> OvuSystemSpec {
+    serde_json::from_value(v).unwrap()
+}
+
+fn fields(s: &OvuSystemSpec) -> Vec<String> {
+    match s.validate() {
+        Ok(()) => vec![],
+        Err(e) => e.0.into_iter().map(|e| e.field).collect(),
+    }
+}
+
+#[test]
+fn good_full_spec_passes() {
+    let s = spec(json!({
+        "domain": "ovu.co.il",
+        "placement": {"nodeLabel": "example.com/tier"},
+        "frontend": {"image": "registry.local:5000/ovu/web@sha256:abc", "replicas": 3,
+            "tls": {"mode": "CertManager", "issuerRef": {"name": "letsencrypt"}},
+            "corsOrigins": ["https://portal.example.com", "http://localhost:5173"]},
+        "database": {"redis": {"maxMemory": "1gb"}, "backup": {"schedule": "*/15 1-5 * * MON-FRI", "retain": 30}}
+    }));
+    assert_eq!(fields(&s), Vec::<String>::new());
+}
+
+#[test]
+fn each_bad_value_is_named() {
+    let cases = [
+        (json!({"domain": "OVU.co.il"}), "spec.domain"),
+        (json!({"domain": "localhost"}), "spec.domain"),
+        (json!({"domain": "a.b;c"}), "spec.domain"),
+        (
+            json!({"domain": "ovu.co.il", "frontend": {"image": ""}}),
+            "spec.frontend.image",
+        ),
+        (
+            json!({"domain": "ovu.co.il", "frontend": {"image": "x y"}}),
+            "spec.frontend.image",
+        ),
+        (
+            json!({"domain": "ovu.co.il", "frontend": {"replicas": 0}}),
+            "spec.frontend.replicas",
+        ),
+        (
+            json!({"domain": "ovu.co.il", "backend": {"ulm": {"image": "u", "replicas": 0}}}),
+            "spec.backend.ulm.replicas",
+        ),
+        (
+            json!({"domain": "ovu.co.il", "database": {"backup": {"schedule": "0 2 * *"}}}),
+            "spec.database.backup.schedule",
+        ),
+        (
+            json!({"domain": "ovu.co.il", "database": {"backup": {"schedule": "0 2 * * * *"}}}),
+            "spec.database.backup.schedule",
+        ),
+        (
+            json!({"domain": "ovu.co.il", "database": {"backup": {"schedule": "0 2 * * *; rm"}}}),
+            "spec.database.backup.schedule",
+        ),
+        (
+            json!({"domain": "ovu.co.il", "database": {"backup": {"retain": 0}}}),
+            "spec.database.backup.retain",
+        ),
+        (
+            json!({"domain": "ovu.co.il", "frontend": {"tls": {"mode": "Secret"}}}),
+            "spec.frontend.tls.secretName",
+        ),
+        (
+            json!({"domain": "ovu.co.il", "frontend": {"tls": {"mode": "SelfSigned", "secretName": "x"}}}),
+            "spec.frontend.tls.secretName",
+        ),
+        (
+            json!({"domain": "ovu.co.il", "frontend": {"tls": {"mode": "CertManager"}}}),
+            "spec.frontend.tls.issuerRef",
+        ),
+        (
+            json!({"domain": "ovu.co.il", "frontend": {"tls": {"mode": "Disabled", "issuerRef": {"name": "x"}}}}),
+            "spec.frontend.tls.issuerRef",
+        ),
+        (
+            json!({"domain": "ovu.co.il", "database": {"postgres": {"storage": {"size": "ten gigs"}}}}),
+            "spec.database.postgres.storage.size",
+        ),
+        (
+            json!({"domain": "ovu.co.il", "database": {"redis": {"maxMemory": "256mb\nrequirepass x"}}}),
+            "spec.database.redis.maxMemory",
+        ),
+        (
+            json!({"domain": "ovu.co.il", "frontend": {"corsOrigins": ["https://x.com; add_header"]}}),
+            "spec.frontend.corsOrigins[0]",
+        ),
+        (
+            json!({"domain": "ovu.co.il", "frontend": {"corsOrigins": ["https://x.com/path"]}}),
+            "spec.frontend.corsOrigins[0]",
+        ),
+        (
+            json!({"domain": "ovu.co.il", "placement": {"nodeLabel": "bad key!"}}),
+            "spec.placement.nodeLabel",
+        ),
+    ];
+    for (v, field) in cases {
+        let s = spec(v.clone());
+        let f = fields(&s);
+        assert!(
+            f.iter().any(|x| x == field),
+            "{v} should fail on {field}, got {f:?}"
+        );
+    }
+}
+
+#[test]
+fn error_message_is_readable() {
+    let err = spec(json!({"domain": "ovu.co.il", "frontend": {"tls": {"mode": "Secret"}}}))
+        .validate()
+        .unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "spec.frontend.tls.secretName: tls.secretName is required when tls.mode is Secret"
+    );
+}
+
+#[test]
+fn rust_twins_agree_on_edge_cases() {
+    assert!(
+        rules::is_quantity("500m") && rules::is_quantity("1.5Gi") && !rules::is_quantity("1.Gi")
+    );
+    assert!(rules::is_system_name("ovu") && !rules::is_system_name("1ovu"));
+    assert!(!rules::is_system_name(&"a".repeat(41)));
+    assert!(rules::is_origin("https://a.b:8443") && !rules::is_origin("ftp://a.b"));
+    assert!(
+        rules::is_label_key("tier") && rules::is_label_key("a.b/c_d") && !rules::is_label_key("/x")
+    );
+}

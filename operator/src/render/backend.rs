@@ -1,0 +1,267 @@
+//! Backend tier: the ULM (:8001) and AAM (:8002) Deployments and Services, their
+//! PodDisruptionBudgets, and AAM's ServiceAccount + Role to read its own OvuSystem.
+//!
+//! Env var names are the contract in docs/contracts.md. Database and Redis URLs are composed
+//! by the kubelet from Secret-backed variables (`$(VAR)` expansion), so passwords never appear
+//! in the Deployment object.
+
+use ovu_crds::App;
+use serde_json::{Value, json};
+
+use super::names::{self, Component, Tier, ports};
+use super::pod::{self, APP_UID};
+use super::{Child, Ctx, Kind};
+
+pub fn render(ctx: &Ctx) -> Vec<Child> {
+    let mut out = vec![
+        aam_service_account(ctx),
+        aam_role(ctx),
+        aam_role_binding(ctx),
+    ];
+    for c in [Component::Ulm, Component::Aam] {
+        out.push(service(ctx, c));
+        out.push(deployment(ctx, c));
+        if let Some(pdb) = pdb(ctx, c, app(ctx, c).replicas) {
+            out.push(pdb);
+        }
+    }
+    out
+}
+
+fn app<'a>(ctx: &'a Ctx, c: Component) -> &'a App {
+    match c {
+        Component::Aam => &ctx.sys.spec.backend.aam,
+        _ => &ctx.sys.spec.backend.ulm,
+    }
+}
+
+fn port(c: Component) -> i32 {
+    if c == Component::Aam {
+        ports::AAM
+    } else {
+        ports::ULM
+    }
+}
+
+fn service(ctx: &Ctx, c: Component) -> Child {
+    let name = ctx.names.of(c);
+    ctx.child(
+        Kind::Service,
+        &name,
+        c,
+        json!({"spec": {
+            "type": "ClusterIP",
+            "selector": names::selector(ctx.system(), c),
+            "ports": [{"name": "http", "port": port(c), "targetPort": "http", "protocol": "TCP"}],
+        }}),
+    )
+}
+
+/// A PodDisruptionBudget, only when there is more than one pod (a single-replica budget would
+/// block node drains forever).
+pub fn pdb(ctx: &Ctx, c: Component, replicas: i32) -> Option<Child> {
+    if replicas <= 1 {
+        return None;
+    }
+    let name = ctx.names.of(c);
+    Some(ctx.child(
+        Kind::PodDisruptionBudget,
+        &name,
+        c,
+        json!({"spec": {
+            "maxUnavailable": 1,
+            "selector": {"matchLabels": names::selector(ctx.system(), c)},
+        }}),
+    ))
+}
+
+/// Origins allowed to call the APIs from a browser: our own sites plus the spec's extras.
+pub fn cors_origins(ctx: &Ctx) -> Vec<String> {
+    let mut v = vec![
+        ctx.site_url("ulm"),
+        ctx.site_url("aam"),
+        ctx.site_url("api"),
+    ];
+    for o in &ctx.sys.spec.frontend.cors_origins {
+        if !v.contains(o) {
+            v.push(o.clone());
+        }
+    }
+    v
+}
+
+fn env(ctx: &Ctx, c: Component) -> Vec<Value> {
+    let pg = ctx.names.of(Component::Postgres);
+    let redis = ctx.names.of(Component::Redis);
+    let (db, redis_db) = if c == Component::Aam {
+        ("aam_db", 1)
+    } else {
+        ("ulm_db", 0)
+    };
+    let mut e = vec![
+        pod::secret_env("OVU_DB_PASSWORD", &ctx.names.postgres_secret(), "password"),
+        pod::secret_env("OVU_REDIS_PASSWORD", &ctx.names.redis_secret(), "password"),
+        pod::env(
+            "DATABASE_URL",
+            format!(
+                "postgres://ovu_user:$(OVU_DB_PASSWORD)@{pg}:{}/{db}?sslmode=disable",
+                ports::POSTGRES
+            ),
+        ),
+        pod::env(
+            "REDIS_URL",
+            format!(
+                "redis://default:$(OVU_REDIS_PASSWORD)@{redis}:{}/{redis_db}",
+                ports::REDIS
+            ),
+        ),
+        pod::env("LOG_FORMAT", "json"),
+        pod::env("RUST_LOG", "info"),
+        pod::env("CORS_ORIGINS", cors_origins(ctx).join(",")),
+    ];
+    match c {
+        Component::Aam => e.extend([
+            pod::env("AAM_LISTEN_ADDR", format!("0.0.0.0:{}", ports::AAM)),
+            pod::env(
+                "ULM_URL",
+                format!("http://{}:{}", ctx.names.of(Component::Ulm), ports::ULM),
+            ),
+            pod::env("AAM_JWT_ISSUER", "ovu-ulm"),
+            pod::env("AAM_JWT_AUDIENCE", "ovu"),
+            pod::env("OVU_SYSTEM_NAME", ctx.system()),
+            pod::env("OVU_SYSTEM_NAMESPACE", ctx.ns.clone()),
+        ]),
+        _ => e.extend([
+            pod::env("ULM_LISTEN_ADDR", format!("0.0.0.0:{}", ports::ULM)),
+            pod::env("ULM_ISSUER", "ovu-ulm"),
+            pod::env("ULM_AUDIENCE", "ovu"),
+            pod::env("ULM_PUBLIC_URL", ctx.site_url("ulm")),
+            pod::env("ULM_SIGNING_KEY_FILE", "/etc/ovu/signing/key.pem"),
+            pod::secret_env(
+                "ULM_BOOTSTRAP_ADMIN_EMAIL",
+                &ctx.names.bootstrap_admin_secret(),
+                "email",
+            ),
+            pod::env(
+                "ULM_BOOTSTRAP_ADMIN_PASSWORD_FILE",
+                "/etc/ovu/bootstrap/password",
+            ),
+        ]),
+    }
+    e
+}
+
+fn deployment(ctx: &Ctx, c: Component) -> Child {
+    let name = ctx.names.of(c);
+    let a = app(ctx, c);
+    let binary = format!("ovu-{}", c.as_str());
+    let env = env(ctx, c);
+    let mut mounts = vec![pod::tmp_mount()];
+    let mut volumes = vec![pod::tmp_volume()];
+    if c == Component::Ulm {
+        mounts.push(
+            json!({"name": "signing-key", "mountPath": "/etc/ovu/signing", "readOnly": true}),
+        );
+        mounts.push(
+            json!({"name": "bootstrap-admin", "mountPath": "/etc/ovu/bootstrap", "readOnly": true}),
+        );
+        volumes.push(json!({"name": "signing-key", "secret": {
+            "secretName": ctx.names.signing_key_secret(), "defaultMode": 0o440,
+            "items": [{"key": "key.pem", "path": "key.pem"}]}}));
+        volumes.push(json!({"name": "bootstrap-admin", "secret": {
+            "secretName": ctx.names.bootstrap_admin_secret(), "defaultMode": 0o440,
+            "items": [{"key": "password", "path": "password"}]}}));
+    }
+    let mut body = json!({
+        // Migrations run before the new version serves: an init container of the new pod.
+        "initContainers": [{
+            "name": "migrate",
+            "image": a.image,
+            "command": [binary, "migrate"],
+            "env": env,
+            "volumeMounts": [pod::tmp_mount()],
+            "securityContext": pod::container_security(),
+            "resources": pod::resources(&a.resources),
+        }],
+        "containers": [{
+            "name": c.as_str(),
+            "image": a.image,
+            "command": [binary, "serve"],
+            "env": env,
+            "ports": [{"name": "http", "containerPort": port(c), "protocol": "TCP"}],
+            "readinessProbe": {
+                "httpGet": {"path": "/api/ready", "port": "http"},
+                "periodSeconds": 5, "timeoutSeconds": 3, "failureThreshold": 3,
+            },
+            "livenessProbe": {
+                "httpGet": {"path": "/api/health", "port": "http"},
+                "initialDelaySeconds": 10, "periodSeconds": 10, "timeoutSeconds": 3, "failureThreshold": 6,
+            },
+            "volumeMounts": mounts,
+            "securityContext": pod::container_security(),
+            "resources": pod::resources(&a.resources),
+        }],
+        "volumes": volumes,
+        "terminationGracePeriodSeconds": 30,
+    });
+    if c == Component::Aam {
+        body["serviceAccountName"] = json!(ctx.names.aam_service_account());
+    }
+    let mut spec = pod::pod_spec(ctx, Tier::Backend, APP_UID, body);
+    if c == Component::Aam {
+        // AAM reads its own OvuSystem (backup and certificate status) with this token.
+        spec["automountServiceAccountToken"] = json!(true);
+    }
+    ctx.child(
+        Kind::Deployment,
+        &name,
+        c,
+        json!({"spec": {
+            "replicas": a.replicas,
+            "strategy": {"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": 0, "maxSurge": 1}},
+            "selector": {"matchLabels": names::selector(ctx.system(), c)},
+            "template": {
+                "metadata": {"labels": names::labels(ctx.system(), c)},
+                "spec": spec,
+            },
+        }}),
+    )
+}
+
+fn aam_service_account(ctx: &Ctx) -> Child {
+    let name = ctx.names.aam_service_account();
+    ctx.child(
+        Kind::ServiceAccount,
+        &name,
+        Component::Aam,
+        json!({"automountServiceAccountToken": false}),
+    )
+}
+
+fn aam_role(ctx: &Ctx) -> Child {
+    let name = ctx.names.aam_service_account();
+    ctx.child(
+        Kind::Role,
+        &name,
+        Component::Aam,
+        json!({"rules": [{
+            "apiGroups": ["ovu.co.il"],
+            "resources": ["ovusystems"],
+            "resourceNames": [ctx.system()],
+            "verbs": ["get", "watch"],
+        }]}),
+    )
+}
+
+fn aam_role_binding(ctx: &Ctx) -> Child {
+    let name = ctx.names.aam_service_account();
+    ctx.child(
+        Kind::RoleBinding,
+        &name,
+        Component::Aam,
+        json!({
+            "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": name},
+            "subjects": [{"kind": "ServiceAccount", "name": name, "namespace": ctx.ns}],
+        }),
+    )
+}

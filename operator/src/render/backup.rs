@@ -1,0 +1,129 @@
+//! Backups: a CronJob that `pg_dump`s `ulm_db` and `aam_db` to a backup volume and keeps the
+//! newest `retain` backups; the same Job template serves on-demand backups
+//! (`ovu.co.il/backup-now`). The backup volume has no owner reference: it outlives the
+//! OvuSystem unless `deletionPolicy: Delete`.
+
+use serde_json::{Value, json};
+
+use super::names::{self, Component, Tier};
+use super::pod::{self, DATA_UID};
+use super::{Child, Ctx, Kind};
+
+/// Each backup is a directory `/backups/<UTC timestamp>/` holding one custom-format dump per
+/// database; it only gets its final name once both dumps succeeded, so retention never counts
+/// (or keeps) a partial backup.
+pub const BACKUP_SH: &str = r#"set -eu
+umask 077
+ts=$(date -u +%Y%m%dT%H%M%SZ)
+work="/backups/.partial-$ts"
+rm -rf /backups/.partial-*
+mkdir -p "$work"
+for db in ulm_db aam_db; do
+  pg_dump -h "$PGHOST" -p 5432 -U postgres -Fc -f "$work/$db.dump" "$db"
+  pg_restore --list "$work/$db.dump" > /dev/null
+done
+mv "$work" "/backups/$ts"
+echo "backup /backups/$ts complete"
+# Count-based retention: keep the newest $RETAIN complete backups.
+ls -1d /backups/2*Z 2>/dev/null | sort | head -n "-$RETAIN" | while read -r old; do
+  echo "retention: removing $old"
+  rm -rf -- "$old"
+done
+"#;
+
+pub fn render(ctx: &Ctx) -> Vec<Child> {
+    vec![pvc(ctx), cronjob(ctx)]
+}
+
+fn pvc(ctx: &Ctx) -> Child {
+    let name = ctx.names.backup_pvc();
+    let s = &ctx.sys.spec.database.backup.storage;
+    let mut spec = json!({
+        "accessModes": ["ReadWriteOnce"],
+        "resources": {"requests": {"storage": s.size}},
+    });
+    if let Some(sc) = &s.storage_class_name {
+        spec["storageClassName"] = json!(sc);
+    }
+    ctx.child_with_meta(
+        Kind::PersistentVolumeClaim,
+        &name,
+        ctx.meta_unowned(&name, Component::Backup),
+        json!({"spec": spec}),
+        true,
+    )
+}
+
+/// The Job template both the CronJob and on-demand backups use.
+pub fn job_spec(ctx: &Ctx) -> Value {
+    let pg = &ctx.sys.spec.database.postgres;
+    let b = &ctx.sys.spec.database.backup;
+    let spec = pod::pod_spec(
+        ctx,
+        Tier::Database,
+        DATA_UID,
+        json!({
+            "restartPolicy": "Never",
+            "containers": [{
+                "name": "backup",
+                "image": pg.image,
+                "command": ["sh", "-c", BACKUP_SH],
+                "env": [
+                    pod::env("PATH", "/usr/lib/postgresql/16/bin:/usr/local/bin:/usr/bin:/bin"),
+                    pod::env("PGHOST", ctx.names.of(Component::Postgres)),
+                    pod::secret_env("PGPASSWORD", &ctx.names.postgres_secret(), "superuser-password"),
+                    pod::env("RETAIN", b.retain.to_string()),
+                ],
+                "volumeMounts": [
+                    {"name": "backups", "mountPath": "/backups"},
+                    pod::tmp_mount(),
+                ],
+                "securityContext": pod::container_security(),
+                "resources": pod::small_resources(),
+            }],
+            "volumes": [
+                {"name": "backups", "persistentVolumeClaim": {"claimName": ctx.names.backup_pvc()}},
+                pod::tmp_volume(),
+            ],
+        }),
+    );
+    json!({
+        "backoffLimit": 2,
+        "activeDeadlineSeconds": 3600,
+        "ttlSecondsAfterFinished": 604800,
+        "template": {
+            "metadata": {"labels": names::labels(ctx.system(), Component::Backup)},
+            "spec": spec,
+        },
+    })
+}
+
+fn cronjob(ctx: &Ctx) -> Child {
+    let name = ctx.names.backup_cronjob();
+    let b = &ctx.sys.spec.database.backup;
+    ctx.child(
+        Kind::CronJob,
+        &name,
+        Component::Backup,
+        json!({"spec": {
+            "schedule": b.schedule,
+            "suspend": b.suspend,
+            "concurrencyPolicy": "Forbid",
+            "startingDeadlineSeconds": 3600,
+            "successfulJobsHistoryLimit": 3,
+            "failedJobsHistoryLimit": 3,
+            "jobTemplate": {
+                "metadata": {"labels": names::labels(ctx.system(), Component::Backup)},
+                "spec": job_spec(ctx),
+            },
+        }}),
+    )
+}
+
+/// An on-demand backup Job for one `backup-now` request value.
+pub fn on_demand_job(ctx: &Ctx, request: &str) -> Child {
+    let name = ctx.names.backup_now_job(request);
+    let mut meta = ctx.meta(&name, Component::Backup);
+    meta["annotations"] = json!({ovu_crds::BACKUP_NOW_ANNOTATION: request});
+    ctx.child_with_meta(Kind::Job, &name, meta, json!({"spec": job_spec(ctx)}), true)
+}

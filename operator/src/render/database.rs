@@ -1,0 +1,263 @@
+//! Database tier: PostgreSQL (StatefulSet + headless Service + volume claim + an init step
+//! that creates `ovu_user`, `ulm_db`, `aam_db` idempotently) and Redis (with `requirepass`).
+//!
+//! The pods do not rely on the official images' entrypoint scripts: commands are explicit, so
+//! the same spec runs `postgres:16`/`redis:7` and the Debian-built local images.
+
+use serde_json::json;
+
+use super::names::{Component, Tier, ports};
+use super::pod::{self, DATA_UID};
+use super::{Child, Ctx, Kind};
+
+/// Where PostgreSQL binaries live on Debian builds (the official image has them on PATH too).
+const PG_PATH: &str =
+    "/usr/lib/postgresql/16/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+const PGDATA: &str = "/var/lib/postgresql/data/pgdata";
+
+/// pg_hba: password (SCRAM) for everyone, everywhere; the NetworkPolicy decides who can reach it.
+pub const PG_HBA: &str = "\
+# Rendered by ovu-operator. Reachability is limited by the database NetworkPolicy.
+local all all scram-sha-256
+host  all all 0.0.0.0/0 scram-sha-256
+host  all all ::/0 scram-sha-256
+";
+
+/// Idempotent bootstrap SQL. `:'ovu_password'` is psql's quoted-literal interpolation, so
+/// the password never becomes SQL text.
+pub const INIT_SQL: &str = "\
+-- Rendered by ovu-operator: safe to run on every start.
+SELECT 'CREATE ROLE ovu_user LOGIN' WHERE NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'ovu_user')\\gexec
+ALTER ROLE ovu_user WITH LOGIN PASSWORD :'ovu_password';
+SELECT 'CREATE DATABASE ulm_db OWNER ovu_user' WHERE NOT EXISTS (SELECT FROM pg_database WHERE datname = 'ulm_db')\\gexec
+SELECT 'CREATE DATABASE aam_db OWNER ovu_user' WHERE NOT EXISTS (SELECT FROM pg_database WHERE datname = 'aam_db')\\gexec
+ALTER DATABASE ulm_db OWNER TO ovu_user;
+ALTER DATABASE aam_db OWNER TO ovu_user;
+";
+
+/// The init step: initdb on first start, then run INIT_SQL against a socket-only server.
+pub const INIT_SH: &str = r#"set -eu
+umask 077
+if [ ! -s "$PGDATA/PG_VERSION" ]; then
+  printf '%s\n' "$POSTGRES_SUPERUSER_PASSWORD" > /tmp/pwfile
+  initdb -D "$PGDATA" -U postgres --pwfile=/tmp/pwfile --encoding=UTF8 --locale=C --auth=scram-sha-256
+  rm -f /tmp/pwfile
+fi
+pg_ctl -D "$PGDATA" -w -t 60 -o "-c listen_addresses='' -c unix_socket_directories=/var/run/postgresql -c hba_file=/etc/ovu/postgres/pg_hba.conf" start
+trap 'pg_ctl -D "$PGDATA" -m fast -w stop' EXIT
+PGPASSWORD="$POSTGRES_SUPERUSER_PASSWORD" psql -v ON_ERROR_STOP=1 -h /var/run/postgresql -U postgres -d postgres \
+  -v ovu_password="$OVU_PASSWORD" -f /etc/ovu/postgres/init.sql
+"#;
+
+pub fn render(ctx: &Ctx) -> Vec<Child> {
+    vec![
+        postgres_config(ctx),
+        postgres_service(ctx),
+        postgres_statefulset(ctx),
+        redis_service(ctx),
+        redis_deployment(ctx),
+    ]
+}
+
+fn postgres_config(ctx: &Ctx) -> Child {
+    let name = ctx.names.postgres_init_configmap();
+    ctx.child(
+        Kind::ConfigMap,
+        &name,
+        Component::Postgres,
+        json!({"data": {"init.sh": INIT_SH, "init.sql": INIT_SQL, "pg_hba.conf": PG_HBA}}),
+    )
+}
+
+fn postgres_service(ctx: &Ctx) -> Child {
+    let name = ctx.names.of(Component::Postgres);
+    ctx.child(
+        Kind::Service,
+        &name,
+        Component::Postgres,
+        json!({"spec": {
+            "clusterIP": "None",
+            "selector": super::names::selector(ctx.system(), Component::Postgres),
+            "ports": [{"name": "postgres", "port": ports::POSTGRES, "targetPort": "postgres", "protocol": "TCP"}],
+            "publishNotReadyAddresses": false,
+        }}),
+    )
+}
+
+fn pg_env(ctx: &Ctx) -> Vec<serde_json::Value> {
+    let secret = ctx.names.postgres_secret();
+    vec![
+        pod::env("PATH", PG_PATH),
+        pod::env("PGDATA", PGDATA),
+        pod::secret_env("POSTGRES_SUPERUSER_PASSWORD", &secret, "superuser-password"),
+        pod::secret_env("OVU_PASSWORD", &secret, "password"),
+    ]
+}
+
+fn postgres_statefulset(ctx: &Ctx) -> Child {
+    let name = ctx.names.of(Component::Postgres);
+    let pg = &ctx.sys.spec.database.postgres;
+    let mounts = json!([
+        {"name": "data", "mountPath": "/var/lib/postgresql/data"},
+        {"name": "run", "mountPath": "/var/run/postgresql"},
+        {"name": "config", "mountPath": "/etc/ovu/postgres", "readOnly": true},
+        pod::tmp_mount(),
+    ]);
+    let init_hash = super::short_hash(&[INIT_SH, INIT_SQL, PG_HBA]);
+    let mut pvc_spec = json!({
+        "accessModes": ["ReadWriteOnce"],
+        "resources": {"requests": {"storage": pg.storage.size}},
+    });
+    if let Some(sc) = &pg.storage.storage_class_name {
+        pvc_spec["storageClassName"] = json!(sc);
+    }
+    let spec = pod::pod_spec(
+        ctx,
+        Tier::Database,
+        DATA_UID,
+        json!({
+            "terminationGracePeriodSeconds": 60,
+            // PostgreSQL refuses a data directory with group write; only fix ownership of an
+            // empty volume's root, never chmod the data files recursively.
+            "securityContext": {
+                "runAsNonRoot": true, "runAsUser": DATA_UID, "runAsGroup": DATA_UID, "fsGroup": DATA_UID,
+                "fsGroupChangePolicy": "OnRootMismatch",
+                "seccompProfile": {"type": "RuntimeDefault"},
+            },
+            "initContainers": [{
+                "name": "bootstrap",
+                "image": pg.image,
+                "command": ["sh", "-c", "exec sh /etc/ovu/postgres/init.sh"],
+                "env": pg_env(ctx),
+                "volumeMounts": mounts,
+                "securityContext": pod::container_security(),
+                "resources": pod::resources(&pg.resources),
+            }],
+            "containers": [{
+                "name": "postgres",
+                "image": pg.image,
+                "command": ["postgres"],
+                "args": [
+                    "-c", "listen_addresses=*",
+                    "-c", "unix_socket_directories=/var/run/postgresql",
+                    "-c", "hba_file=/etc/ovu/postgres/pg_hba.conf",
+                    "-c", "password_encryption=scram-sha-256",
+                ],
+                "env": pg_env(ctx),
+                "ports": [{"name": "postgres", "containerPort": ports::POSTGRES, "protocol": "TCP"}],
+                "readinessProbe": {
+                    "exec": {"command": ["pg_isready", "-h", "127.0.0.1", "-p", "5432", "-U", "postgres", "-d", "postgres"]},
+                    "periodSeconds": 5, "timeoutSeconds": 3, "failureThreshold": 3,
+                },
+                "livenessProbe": {
+                    "tcpSocket": {"port": "postgres"},
+                    "initialDelaySeconds": 30, "periodSeconds": 10, "timeoutSeconds": 5, "failureThreshold": 6,
+                },
+                "volumeMounts": mounts,
+                "securityContext": pod::container_security(),
+                "resources": pod::resources(&pg.resources),
+            }],
+            "volumes": [
+                {"name": "run", "emptyDir": {}},
+                {"name": "config", "configMap": {"name": ctx.names.postgres_init_configmap(), "defaultMode": 0o444}},
+                pod::tmp_volume(),
+            ],
+        }),
+    );
+    ctx.child(
+        Kind::StatefulSet,
+        &name,
+        Component::Postgres,
+        json!({"spec": {
+            "serviceName": name,
+            "replicas": 1,
+            "podManagementPolicy": "OrderedReady",
+            "updateStrategy": {"type": "RollingUpdate"},
+            "persistentVolumeClaimRetentionPolicy": {"whenDeleted": "Retain", "whenScaled": "Retain"},
+            "selector": {"matchLabels": super::names::selector(ctx.system(), Component::Postgres)},
+            "template": {
+                "metadata": {
+                    "labels": super::names::labels(ctx.system(), Component::Postgres),
+                    "annotations": {super::names::CONFIG_HASH_ANNOTATION: init_hash},
+                },
+                "spec": spec,
+            },
+            "volumeClaimTemplates": [{
+                "metadata": {"name": "data", "labels": super::names::labels(ctx.system(), Component::Postgres)},
+                "spec": pvc_spec,
+            }],
+        }}),
+    )
+}
+
+fn redis_service(ctx: &Ctx) -> Child {
+    let name = ctx.names.of(Component::Redis);
+    ctx.child(
+        Kind::Service,
+        &name,
+        Component::Redis,
+        json!({"spec": {
+            "type": "ClusterIP",
+            "selector": super::names::selector(ctx.system(), Component::Redis),
+            "ports": [{"name": "redis", "port": ports::REDIS, "targetPort": "redis", "protocol": "TCP"}],
+        }}),
+    )
+}
+
+/// Redis reads its password from a file written at start, so it never appears in argv.
+/// maxmemory comes from an env var the schema restricts to digits + kb|mb|gb.
+pub const REDIS_SH: &str = r#"set -eu
+umask 077
+printf 'requirepass %s\n' "$REDIS_PASSWORD" > /tmp/redis.conf
+exec redis-server /tmp/redis.conf --port 6379 --bind 0.0.0.0 --protected-mode no \
+  --maxmemory "$REDIS_MAXMEMORY" --maxmemory-policy volatile-lru \
+  --save '' --appendonly no --dir /tmp
+"#;
+
+fn redis_deployment(ctx: &Ctx) -> Child {
+    let name = ctx.names.of(Component::Redis);
+    let r = &ctx.sys.spec.database.redis;
+    let spec = pod::pod_spec(
+        ctx,
+        Tier::Database,
+        DATA_UID,
+        json!({
+            "containers": [{
+                "name": "redis",
+                "image": r.image,
+                "command": ["sh", "-c", REDIS_SH],
+                "env": [
+                    pod::secret_env("REDIS_PASSWORD", &ctx.names.redis_secret(), "password"),
+                    pod::env("REDIS_MAXMEMORY", r.max_memory.clone()),
+                ],
+                "ports": [{"name": "redis", "containerPort": ports::REDIS, "protocol": "TCP"}],
+                "readinessProbe": {
+                    "exec": {"command": ["sh", "-c", "redis-cli --no-auth-warning -a \"$REDIS_PASSWORD\" ping | grep -q PONG"]},
+                    "periodSeconds": 5, "timeoutSeconds": 3,
+                },
+                "livenessProbe": {
+                    "tcpSocket": {"port": "redis"},
+                    "initialDelaySeconds": 10, "periodSeconds": 10, "timeoutSeconds": 3,
+                },
+                "volumeMounts": [pod::tmp_mount()],
+                "securityContext": pod::container_security(),
+                "resources": pod::resources(&r.resources),
+            }],
+            "volumes": [pod::tmp_volume()],
+        }),
+    );
+    ctx.child(
+        Kind::Deployment,
+        &name,
+        Component::Redis,
+        json!({"spec": {
+            "replicas": 1,
+            "strategy": {"type": "Recreate"},
+            "selector": {"matchLabels": super::names::selector(ctx.system(), Component::Redis)},
+            "template": {
+                "metadata": {"labels": super::names::labels(ctx.system(), Component::Redis)},
+                "spec": spec,
+            },
+        }}),
+    )
+}

@@ -1,0 +1,218 @@
+//! Frontend tier: nginx (the web image: nginx + both built web apps) with its config in a
+//! ConfigMap, its Service, a PodDisruptionBudget, and — in CertManager mode — the Certificate.
+
+use ovu_crds::{ExposureType, TlsMode};
+use serde_json::{Value, json};
+
+use super::names::{self, Component, Tier, ports};
+use super::nginx::{self, NginxInput, TlsFiles};
+use super::pod::{self, APP_UID};
+use super::{Child, Ctx, Kind};
+
+/// Where the web image keeps the built apps (`ulm/`, `aam/`); see docs/contracts.md.
+pub const HTML_ROOT: &str = "/usr/share/ovu/web";
+const CONF_DIR: &str = "/etc/ovu/nginx";
+const TLS_DIR: &str = "/etc/ovu/tls";
+
+pub fn render(ctx: &Ctx) -> Vec<Child> {
+    let conf = nginx_conf(ctx);
+    let mut out = vec![configmap(ctx, &conf), service(ctx), deployment(ctx, &conf)];
+    if let Some(p) = super::backend::pdb(ctx, Component::Frontend, ctx.sys.spec.frontend.replicas) {
+        out.push(p);
+    }
+    if ctx.sys.spec.frontend.tls.mode == TlsMode::CertManager {
+        out.push(certificate(ctx));
+    }
+    out
+}
+
+/// The nginx input for the in-cluster frontend.
+pub fn nginx_input(ctx: &Ctx) -> NginxInput {
+    let e = &ctx.sys.spec.frontend.exposure;
+    let public_https = match (e.type_, e.https_node_port) {
+        (ExposureType::NodePort, Some(p)) => p,
+        _ => e.https_port,
+    };
+    NginxInput {
+        domain: ctx.sys.spec.domain.clone(),
+        ulm_upstream: format!(
+            "{}:{}",
+            ctx.names.service_host(Component::Ulm, &ctx.ns),
+            ports::ULM
+        ),
+        aam_upstream: format!(
+            "{}:{}",
+            ctx.names.service_host(Component::Aam, &ctx.ns),
+            ports::AAM
+        ),
+        html_root: HTML_ROOT.into(),
+        temp_dir: "/tmp".into(),
+        pid_file: "/tmp/nginx.pid".into(),
+        access_log: "/dev/stdout".into(),
+        listen_http: ports::NGINX_HTTP as u16,
+        listen_https: ports::NGINX_HTTPS as u16,
+        public_https_port: u16::try_from(public_https).unwrap_or(443),
+        tls: ctx.tls_on().then(|| TlsFiles {
+            cert: format!("{TLS_DIR}/tls.crt"),
+            key: format!("{TLS_DIR}/tls.key"),
+        }),
+        cors_origins: super::backend::cors_origins(ctx),
+    }
+}
+
+fn nginx_conf(ctx: &Ctx) -> String {
+    // The spec was validated before rendering; a failure here means validation and renderer
+    // disagree, and the config says so instead of serving something unsafe.
+    nginx::render(&nginx_input(ctx)).unwrap_or_else(|e| format!("# refused to render: {e}\n"))
+}
+
+fn configmap(ctx: &Ctx, conf: &str) -> Child {
+    let name = ctx.names.nginx_configmap();
+    ctx.child(
+        Kind::ConfigMap,
+        &name,
+        Component::Frontend,
+        json!({"data": {"nginx.conf": conf}}),
+    )
+}
+
+fn service(ctx: &Ctx) -> Child {
+    let name = ctx.names.of(Component::Frontend);
+    let e = &ctx.sys.spec.frontend.exposure;
+    let mut http =
+        json!({"name": "http", "port": e.http_port, "targetPort": "http", "protocol": "TCP"});
+    let mut https =
+        json!({"name": "https", "port": e.https_port, "targetPort": "https", "protocol": "TCP"});
+    if e.type_ == ExposureType::NodePort {
+        if let Some(p) = e.http_node_port {
+            http["nodePort"] = json!(p);
+        }
+        if let Some(p) = e.https_node_port {
+            https["nodePort"] = json!(p);
+        }
+    }
+    let mut ports = vec![http];
+    if ctx.tls_on() {
+        ports.push(https);
+    }
+    let t = match e.type_ {
+        ExposureType::ClusterIP => "ClusterIP",
+        ExposureType::NodePort => "NodePort",
+        ExposureType::LoadBalancer => "LoadBalancer",
+    };
+    ctx.child(
+        Kind::Service,
+        &name,
+        Component::Frontend,
+        json!({"spec": {
+            "type": t,
+            "selector": names::selector(ctx.system(), Component::Frontend),
+            "ports": ports,
+        }}),
+    )
+}
+
+fn deployment(ctx: &Ctx, conf: &str) -> Child {
+    let name = ctx.names.of(Component::Frontend);
+    let fe = &ctx.sys.spec.frontend;
+    let mut mounts = vec![
+        json!({"name": "config", "mountPath": CONF_DIR, "readOnly": true}),
+        pod::tmp_mount(),
+    ];
+    let mut volumes: Vec<Value> = vec![
+        json!({"name": "config", "configMap": {"name": ctx.names.nginx_configmap(), "defaultMode": 0o444}}),
+        pod::tmp_volume(),
+    ];
+    let mut container_ports =
+        vec![json!({"name": "http", "containerPort": ports::NGINX_HTTP, "protocol": "TCP"})];
+    if let Some(secret) = ctx.tls_secret_name() {
+        mounts.push(json!({"name": "tls", "mountPath": TLS_DIR, "readOnly": true}));
+        volumes.push(json!({"name": "tls", "secret": {"secretName": secret, "defaultMode": 0o440,
+            "items": [{"key": "tls.crt", "path": "tls.crt"}, {"key": "tls.key", "path": "tls.key"}]}}));
+        container_ports
+            .push(json!({"name": "https", "containerPort": ports::NGINX_HTTPS, "protocol": "TCP"}));
+    }
+    // A new config or a renewed certificate rolls the pods, so nginx loads it.
+    let hash = super::short_hash(&[conf, ctx.facts.tls_hash.as_deref().unwrap_or("")]);
+    let spec = pod::pod_spec(
+        ctx,
+        Tier::Frontend,
+        APP_UID,
+        json!({
+            "containers": [{
+                "name": "nginx",
+                "image": fe.image,
+                "command": ["nginx", "-e", "stderr", "-c", format!("{CONF_DIR}/nginx.conf")],
+                "ports": container_ports,
+                "readinessProbe": {
+                    "httpGet": {"path": "/healthz", "port": "http"},
+                    "periodSeconds": 5, "timeoutSeconds": 2,
+                },
+                "livenessProbe": {
+                    "httpGet": {"path": "/healthz", "port": "http"},
+                    "initialDelaySeconds": 5, "periodSeconds": 10, "timeoutSeconds": 2,
+                },
+                "volumeMounts": mounts,
+                "securityContext": pod::container_security(),
+                "resources": pod::resources(&fe.resources),
+            }],
+            "volumes": volumes,
+            "terminationGracePeriodSeconds": 30,
+        }),
+    );
+    ctx.child(
+        Kind::Deployment,
+        &name,
+        Component::Frontend,
+        json!({"spec": {
+            "replicas": fe.replicas,
+            "strategy": {"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": 0, "maxSurge": 1}},
+            "selector": {"matchLabels": names::selector(ctx.system(), Component::Frontend)},
+            "template": {
+                "metadata": {
+                    "labels": names::labels(ctx.system(), Component::Frontend),
+                    "annotations": {names::CONFIG_HASH_ANNOTATION: hash},
+                },
+                "spec": spec,
+            },
+        }}),
+    )
+}
+
+/// The serving names of the system.
+pub fn dns_names(domain: &str) -> Vec<String> {
+    vec![
+        domain.to_string(),
+        format!("www.{domain}"),
+        format!("ulm.{domain}"),
+        format!("aam.{domain}"),
+        format!("api.{domain}"),
+    ]
+}
+
+fn certificate(ctx: &Ctx) -> Child {
+    let name = ctx.names.certificate();
+    let issuer = ctx
+        .sys
+        .spec
+        .frontend
+        .tls
+        .issuer_ref
+        .clone()
+        .unwrap_or_default();
+    let kind = match issuer.kind {
+        ovu_crds::IssuerKind::ClusterIssuer => "ClusterIssuer",
+        ovu_crds::IssuerKind::Issuer => "Issuer",
+    };
+    ctx.child(
+        Kind::Certificate,
+        &name,
+        Component::Frontend,
+        json!({"spec": {
+            "secretName": ctx.names.tls_secret(),
+            "dnsNames": dns_names(&ctx.sys.spec.domain),
+            "issuerRef": {"name": issuer.name, "kind": kind, "group": issuer.group},
+            "privateKey": {"algorithm": "ECDSA", "size": 256, "rotationPolicy": "Always"},
+        }}),
+    )
+}

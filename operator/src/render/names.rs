@@ -1,0 +1,184 @@
+//! Names, labels and selectors of every child: one place, so the renderers, the controller,
+//! the network policies and the e2e tests agree (docs/contracts.md is the human copy).
+
+use std::collections::BTreeMap;
+
+/// `app.kubernetes.io/managed-by` value on every child; the controller watches by it.
+pub const MANAGED_BY: &str = "ovu-operator";
+/// The server-side-apply field manager.
+pub const FIELD_MANAGER: &str = "ovu-operator";
+/// Pod template annotation carrying the hash of configuration the pods read at start.
+pub const CONFIG_HASH_ANNOTATION: &str = "ovu.co.il/config-hash";
+/// Label selector for everything the operator manages.
+pub const MANAGED_SELECTOR: &str = "app.kubernetes.io/managed-by=ovu-operator";
+
+/// The components, as they appear in `app.kubernetes.io/component`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Component {
+    Postgres,
+    Redis,
+    Ulm,
+    Aam,
+    Frontend,
+    Backup,
+}
+
+impl Component {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Component::Postgres => "postgres",
+            Component::Redis => "redis",
+            Component::Ulm => "ulm",
+            Component::Aam => "aam",
+            Component::Frontend => "frontend",
+            Component::Backup => "backup",
+        }
+    }
+    /// The tier (node label value) the component runs on.
+    pub fn tier(self) -> Tier {
+        match self {
+            Component::Postgres | Component::Redis | Component::Backup => Tier::Database,
+            Component::Ulm | Component::Aam => Tier::Backend,
+            Component::Frontend => Tier::Frontend,
+        }
+    }
+}
+
+/// The three tiers.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Tier {
+    Frontend,
+    Backend,
+    Database,
+}
+
+impl Tier {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Tier::Frontend => "frontend",
+            Tier::Backend => "backend",
+            Tier::Database => "database",
+        }
+    }
+}
+
+/// Names of the children of one OvuSystem.
+#[derive(Clone, Debug)]
+pub struct Names {
+    pub system: String,
+}
+
+impl Names {
+    pub fn new(system: &str) -> Self {
+        Self {
+            system: system.to_string(),
+        }
+    }
+    fn n(&self, suffix: &str) -> String {
+        format!("{}-{suffix}", self.system)
+    }
+    pub fn of(&self, c: Component) -> String {
+        self.n(c.as_str())
+    }
+    pub fn postgres_secret(&self) -> String {
+        self.n("postgres")
+    }
+    pub fn redis_secret(&self) -> String {
+        self.n("redis")
+    }
+    pub fn signing_key_secret(&self) -> String {
+        self.n("ulm-signing-key")
+    }
+    pub fn bootstrap_admin_secret(&self) -> String {
+        self.n("bootstrap-admin")
+    }
+    pub fn ca_secret(&self) -> String {
+        self.n("ca")
+    }
+    /// The Secret the frontend reads tls.crt/tls.key from (SelfSigned and CertManager modes).
+    pub fn tls_secret(&self) -> String {
+        self.n("tls")
+    }
+    pub fn postgres_init_configmap(&self) -> String {
+        self.n("postgres-init")
+    }
+    pub fn nginx_configmap(&self) -> String {
+        self.n("nginx")
+    }
+    pub fn backup_script_configmap(&self) -> String {
+        self.n("backup-script")
+    }
+    pub fn backup_pvc(&self) -> String {
+        self.n("backups")
+    }
+    pub fn backup_cronjob(&self) -> String {
+        self.n("backup")
+    }
+    pub fn aam_service_account(&self) -> String {
+        self.n("aam")
+    }
+    pub fn certificate(&self) -> String {
+        self.n("tls")
+    }
+    pub fn netpol(&self, tier: Tier) -> String {
+        self.n(tier.as_str())
+    }
+    /// The PVC the StatefulSet creates for its only pod (`<template>-<sts>-0`).
+    pub fn postgres_data_pvc(&self) -> String {
+        format!("data-{}-0", self.of(Component::Postgres))
+    }
+    /// The Job an on-demand backup request becomes.
+    pub fn backup_now_job(&self, request: &str) -> String {
+        use sha2::{Digest, Sha256};
+        let h = hex_prefix(&Sha256::digest(request.as_bytes()), 8);
+        self.n(&format!("backup-now-{h}"))
+    }
+    /// In-cluster DNS name of a component's Service.
+    pub fn service_host(&self, c: Component, namespace: &str) -> String {
+        format!("{}.{namespace}.svc", self.of(c))
+    }
+}
+
+pub fn hex_prefix(bytes: &[u8], n: usize) -> String {
+    let mut s = String::with_capacity(bytes.len() * 2);
+    for b in bytes {
+        s.push_str(&format!("{b:02x}"));
+    }
+    s.truncate(n);
+    s
+}
+
+/// Labels that identify a component's pods (also its selector; never change them, selectors
+/// are immutable).
+pub fn selector(system: &str, c: Component) -> BTreeMap<String, String> {
+    BTreeMap::from([
+        ("app.kubernetes.io/name".to_string(), "ovu".to_string()),
+        ("app.kubernetes.io/instance".to_string(), system.to_string()),
+        (
+            "app.kubernetes.io/component".to_string(),
+            c.as_str().to_string(),
+        ),
+    ])
+}
+
+/// Labels on every child object and pod.
+pub fn labels(system: &str, c: Component) -> BTreeMap<String, String> {
+    let mut l = selector(system, c);
+    l.insert(
+        "app.kubernetes.io/managed-by".to_string(),
+        MANAGED_BY.to_string(),
+    );
+    l.insert("app.kubernetes.io/part-of".to_string(), "ovu".to_string());
+    l
+}
+
+/// Well-known ports.
+pub mod ports {
+    pub const POSTGRES: i32 = 5432;
+    pub const REDIS: i32 = 6379;
+    pub const ULM: i32 = 8001;
+    pub const AAM: i32 = 8002;
+    /// nginx listens unprivileged inside the pod; the Service maps 80/443 to these.
+    pub const NGINX_HTTP: i32 = 8080;
+    pub const NGINX_HTTPS: i32 = 8443;
+}

@@ -1,0 +1,388 @@
+//! The nginx configuration of the frontend: one pure renderer, used by the operator (into a
+//! ConfigMap) and by the local stack (`ovu-operator render-nginx`).
+//!
+//! Sites, for a domain `d`: `d` and `www.d` redirect to `ulm.d`; `ulm.d` and `aam.d` serve
+//! their web app with SPA fallback and proxy `/api/` to their service; `api.d` proxies to ULM
+//! (API and docs at `/api/docs`) and `/aam/` to AAM. With TLS, plain HTTP redirects to HTTPS
+//! and HSTS is sent. Every path the config names comes from [`NginxInput`], so tests can point
+//! them at a temporary directory and run the real `nginx -t`.
+//!
+//! Inputs that come from users (domain, CORS origins) are validated by the CRD schema to a
+//! character set that cannot break out of an nginx token; [`render`] checks again and refuses.
+
+use std::fmt::Write;
+
+/// Certificate files.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TlsFiles {
+    pub cert: String,
+    pub key: String,
+}
+
+/// Everything the nginx config depends on.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NginxInput {
+    pub domain: String,
+    /// `host:port` of ULM.
+    pub ulm_upstream: String,
+    /// `host:port` of AAM.
+    pub aam_upstream: String,
+    /// Directory holding `ulm/` and `aam/` (each a built web app with `index.html`).
+    pub html_root: String,
+    /// Writable directory for nginx's temp files.
+    pub temp_dir: String,
+    pub pid_file: String,
+    /// `off`, `/dev/stdout` or a file.
+    pub access_log: String,
+    pub listen_http: u16,
+    pub listen_https: u16,
+    /// Port browsers use for HTTPS (redirect target); 443 is left out of URLs.
+    pub public_https_port: u16,
+    pub tls: Option<TlsFiles>,
+    /// Origins allowed by CORS on `/api/` (exact match).
+    pub cors_origins: Vec<String>,
+}
+
+/// Why a config cannot be rendered.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum NginxError {
+    #[error("{field} contains characters that are not allowed in the nginx config: {value:?}")]
+    Unsafe { field: &'static str, value: String },
+}
+
+fn safe(field: &'static str, value: &str, extra: &[u8]) -> Result<(), NginxError> {
+    let ok = !value.is_empty()
+        && value
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-._".contains(&b) || extra.contains(&b));
+    if ok {
+        Ok(())
+    } else {
+        Err(NginxError::Unsafe {
+            field,
+            value: value.to_string(),
+        })
+    }
+}
+
+const MIME_TYPES: &str = "\
+        text/html                 html htm;
+        text/css                  css;
+        text/plain                txt;
+        application/javascript    js mjs;
+        application/json          json map;
+        application/manifest+json webmanifest;
+        application/wasm          wasm;
+        image/svg+xml             svg;
+        image/png                 png;
+        image/jpeg                jpg jpeg;
+        image/webp                webp;
+        image/x-icon              ico;
+        font/woff2                woff2;
+        font/woff                 woff;
+";
+
+/// Render `nginx.conf`.
+pub fn render(i: &NginxInput) -> Result<String, NginxError> {
+    safe("domain", &i.domain, &[])?;
+    safe("ulm_upstream", &i.ulm_upstream, b":")?;
+    safe("aam_upstream", &i.aam_upstream, b":")?;
+    for (f, v) in [
+        ("html_root", &i.html_root),
+        ("temp_dir", &i.temp_dir),
+        ("pid_file", &i.pid_file),
+        ("access_log", &i.access_log),
+    ] {
+        safe(f, v, b"/")?;
+    }
+    if let Some(t) = &i.tls {
+        safe("tls.cert", &t.cert, b"/")?;
+        safe("tls.key", &t.key, b"/")?;
+    }
+    for o in &i.cors_origins {
+        safe("cors_origins", o, b":/")?;
+    }
+
+    let d = &i.domain;
+    let tls = i.tls.is_some();
+    let scheme = if tls { "https" } else { "http" };
+    let port_suffix = if tls && i.public_https_port != 443 {
+        format!(":{}", i.public_https_port)
+    } else {
+        String::new()
+    };
+    let t = &i.temp_dir;
+    let mut c = String::new();
+    let w = &mut c;
+
+    let _ = write!(
+        w,
+        "# Rendered by ovu-operator from the OvuSystem spec; do not edit.
+worker_processes auto;
+pid {pid};
+error_log stderr warn;
+daemon off;
+
+events {{
+    worker_connections 1024;
+}}
+
+http {{
+    types {{
+{MIME_TYPES}    }}
+    default_type application/octet-stream;
+    charset utf-8;
+
+    access_log {log};
+    server_tokens off;
+    sendfile on;
+    tcp_nopush on;
+
+    client_body_temp_path {t}/client_body;
+    proxy_temp_path {t}/proxy;
+    fastcgi_temp_path {t}/fastcgi;
+    uwsgi_temp_path {t}/uwsgi;
+    scgi_temp_path {t}/scgi;
+
+    # Timeouts and body limits: small requests, bounded waits.
+    client_max_body_size 10m;
+    client_body_timeout 30s;
+    client_header_timeout 30s;
+    send_timeout 30s;
+    keepalive_timeout 65s;
+    proxy_connect_timeout 5s;
+    proxy_send_timeout 60s;
+    proxy_read_timeout 60s;
+
+    gzip on;
+    gzip_vary on;
+    gzip_proxied any;
+    gzip_comp_level 5;
+    gzip_min_length 1024;
+    gzip_types text/plain text/css application/javascript application/json image/svg+xml application/manifest+json;
+
+    # The seed's rate limits: bursts of 20 on the API, 2 on login and registration.
+    limit_req_zone $binary_remote_addr zone=ovu_api:10m rate=10r/s;
+    limit_req_zone $binary_remote_addr zone=ovu_auth:10m rate=1r/s;
+    limit_req_status 429;
+
+    map $http_origin $ovu_cors_origin {{
+        default \"\";
+",
+        pid = i.pid_file,
+        log = i.access_log,
+    );
+    for o in &i.cors_origins {
+        let _ = writeln!(w, "        \"{o}\" $http_origin;");
+    }
+    let _ = write!(
+        w,
+        "    }}
+
+    upstream ovu_ulm {{
+        server {ulm};
+        keepalive 16;
+    }}
+    upstream ovu_aam {{
+        server {aam};
+        keepalive 16;
+    }}
+",
+        ulm = i.ulm_upstream,
+        aam = i.aam_upstream,
+    );
+    if tls {
+        let tf = i.tls.as_ref().expect("tls checked");
+        let _ = write!(
+            w,
+            "
+    ssl_certificate {cert};
+    ssl_certificate_key {key};
+    ssl_protocols TLSv1.2 TLSv1.3;
+    ssl_prefer_server_ciphers off;
+    ssl_session_cache shared:ovu_tls:10m;
+    ssl_session_timeout 1d;
+    ssl_session_tickets off;
+",
+            cert = tf.cert,
+            key = tf.key,
+        );
+    }
+
+    // Default server: health endpoint for the kubelet, nothing else.
+    let _ = write!(
+        w,
+        "
+    server {{
+        listen {http} default_server;
+        server_name _;
+        location = /healthz {{
+            access_log off;
+            default_type text/plain;
+            return 200 \"ok\\n\";
+        }}
+        location / {{
+            return 404;
+        }}
+    }}
+",
+        http = i.listen_http,
+    );
+    if tls {
+        let _ = write!(
+            w,
+            "
+    # Plain HTTP on the system's names goes to HTTPS.
+    server {{
+        listen {http};
+        server_name {d} www.{d} ulm.{d} aam.{d} api.{d};
+        location / {{
+            return 301 https://$host{port_suffix}$request_uri;
+        }}
+    }}
+",
+            http = i.listen_http,
+        );
+    }
+
+    let listen = if tls {
+        format!("listen {} ssl http2;", i.listen_https)
+    } else {
+        format!("listen {};", i.listen_http)
+    };
+    let headers = security_headers(i, tls);
+
+    // Apex and www redirect to the ULM app.
+    let _ = write!(
+        w,
+        "
+    server {{
+        {listen}
+        server_name {d} www.{d};
+        location / {{
+{headers}            return 301 {scheme}://ulm.{d}{port_suffix}$request_uri;
+        }}
+    }}
+"
+    );
+    for (site, upstream) in [("ulm", "ovu_ulm"), ("aam", "ovu_aam")] {
+        let api = api_location("/api/", upstream, "", &headers);
+        let _ = write!(
+            w,
+            "
+    server {{
+        {listen}
+        server_name {site}.{d};
+        root {root}/{site};
+        index index.html;
+
+        location / {{
+{headers}            try_files $uri $uri/ /index.html;
+        }}
+        location = /index.html {{
+{headers}            add_header Cache-Control \"no-cache\" always;
+        }}
+        location /assets/ {{
+{headers}            add_header Cache-Control \"public, max-age=31536000, immutable\" always;
+            try_files $uri =404;
+        }}
+{api}    }}
+",
+            root = i.html_root,
+        );
+    }
+    let ulm_api = api_location("/", "ovu_ulm", "", &headers);
+    let aam_api = api_location("/aam/", "ovu_aam", "/", &headers);
+    let _ = write!(
+        w,
+        "
+    # API host: ULM's API and docs (/api/docs), AAM's under /aam/.
+    server {{
+        {listen}
+        server_name api.{d};
+{ulm_api}{aam_api}    }}
+}}
+"
+    );
+    Ok(c)
+}
+
+fn security_headers(i: &NginxInput, tls: bool) -> String {
+    let d = &i.domain;
+    let scheme = if tls { "https" } else { "http" };
+    let mut h = String::new();
+    let p = "            ";
+    if tls {
+        let _ = writeln!(
+            h,
+            "{p}add_header Strict-Transport-Security \"max-age=31536000; includeSubDomains\" always;"
+        );
+    }
+    let _ = writeln!(
+        h,
+        "{p}add_header X-Content-Type-Options \"nosniff\" always;"
+    );
+    let _ = writeln!(h, "{p}add_header X-Frame-Options \"DENY\" always;");
+    let _ = writeln!(
+        h,
+        "{p}add_header Referrer-Policy \"strict-origin-when-cross-origin\" always;"
+    );
+    let _ = writeln!(
+        h,
+        "{p}add_header Content-Security-Policy \"default-src 'self'; connect-src 'self' {scheme}://ulm.{d} {scheme}://aam.{d} {scheme}://api.{d}; img-src 'self' data:; style-src 'self' 'unsafe-inline'; frame-ancestors 'none'; base-uri 'self'; form-action 'self'\" always;"
+    );
+    h
+}
+
+/// A proxied API location with CORS and rate limits. `strip` is the path that replaces the
+/// location prefix upstream (empty: keep the path).
+fn api_location(prefix: &str, upstream: &str, strip: &str, headers: &str) -> String {
+    let p = "            ";
+    let auth_prefix = if prefix == "/aam/" { "/aam" } else { "" };
+    let common = format!(
+        "{headers}{p}add_header Access-Control-Allow-Origin $ovu_cors_origin always;
+{p}add_header Access-Control-Allow-Credentials \"true\" always;
+{p}add_header Access-Control-Allow-Methods \"GET, POST, PUT, PATCH, DELETE, OPTIONS\" always;
+{p}add_header Access-Control-Allow-Headers \"Authorization, Content-Type, X-Request-ID, X-API-Key, X-Language, Accept-Language\" always;
+{p}add_header Access-Control-Expose-Headers \"X-Total-Count, X-Request-ID, Content-Language, X-Text-Direction, Retry-After\" always;
+{p}add_header Access-Control-Max-Age \"600\" always;
+{p}add_header Vary \"Origin\" always;
+{p}if ($request_method = OPTIONS) {{
+{p}    return 204;
+{p}}}
+{p}proxy_hide_header Access-Control-Allow-Origin;
+{p}proxy_hide_header Access-Control-Allow-Credentials;
+{p}proxy_hide_header Access-Control-Allow-Methods;
+{p}proxy_hide_header Access-Control-Allow-Headers;
+{p}proxy_hide_header Access-Control-Expose-Headers;
+{p}proxy_hide_header Access-Control-Max-Age;
+{p}proxy_http_version 1.1;
+{p}proxy_set_header Connection \"\";
+{p}proxy_set_header Host $host;
+{p}proxy_set_header X-Real-IP $remote_addr;
+{p}proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
+{p}proxy_set_header X-Forwarded-Proto $scheme;
+{p}proxy_set_header X-Request-ID $request_id;
+"
+    );
+    let (auth_re, auth_rewrite) = if auth_prefix.is_empty() {
+        ("^/api/v1/auth/(login|register)$".to_string(), String::new())
+    } else {
+        // A regex location cannot carry a URI in proxy_pass; strip the prefix with a rewrite.
+        (
+            format!("^{auth_prefix}/api/v1/auth/(login|register)$"),
+            format!("{p}rewrite ^{auth_prefix}(/.*)$ $1 break;\n"),
+        )
+    };
+    format!(
+        "        location ~ {auth_re} {{
+{p}limit_req zone=ovu_auth burst=2 nodelay;
+{common}{auth_rewrite}{p}proxy_pass http://{upstream};
+        }}
+        location {prefix} {{
+{p}limit_req zone=ovu_api burst=20 nodelay;
+{common}{p}proxy_pass http://{upstream}{strip};
+        }}
+"
+    )
+}

@@ -1,0 +1,75 @@
+//! The binary's offline subcommands.
+
+use std::process::Command;
+
+const BIN: &str = env!("CARGO_BIN_EXE_ovu-operator");
+
+#[test]
+fn crd_subcommand_prints_the_committed_crd() {
+    let out = Command::new(BIN).arg("crd").output().unwrap();
+    assert!(out.status.success());
+    let committed = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../crds/ovusystem.yaml"),
+    )
+    .unwrap();
+    assert_eq!(String::from_utf8(out.stdout).unwrap(), committed);
+}
+
+#[test]
+fn render_nginx_subcommand_renders_local_config() {
+    let out = Command::new(BIN)
+        .args([
+            "render-nginx",
+            "--domain",
+            "ovu.localhost",
+            "--html-root",
+            "/srv/web",
+            "--temp-dir",
+            "/tmp/ovu-nginx",
+            "--pid-file",
+            "/tmp/ovu-nginx.pid",
+        ])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let conf = String::from_utf8(out.stdout).unwrap();
+    assert!(conf.contains("server 127.0.0.1:8001;"));
+    assert!(conf.contains("server_name ulm.ovu.localhost;"));
+    assert!(!conf.contains("ssl_certificate"));
+}
+
+#[test]
+fn render_nginx_rejects_an_unsafe_domain() {
+    let out = Command::new(BIN)
+        .args([
+            "render-nginx",
+            "--domain",
+            "x;y",
+            "--html-root",
+            "/srv",
+            "--temp-dir",
+            "/tmp",
+            "--pid-file",
+            "/tmp/p",
+        ])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("domain contains characters"));
+}
+
+#[test]
+fn render_subcommand_rejects_an_invalid_spec_with_the_field_named() {
+    let dir = std::env::temp_dir().join(format!("ovu-cli-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let f = dir.join("bad.yaml");
+    std::fs::write(
+        &f,
+        "apiVersion: ovu.co.il/v1alpha1\nkind: OvuSystem\nmetadata: {name: ovu}\nspec: {domain: ovu.co.il, database: {backup: {retain: 0}}}\n",
+    )
+    .unwrap();
+    let out = Command::new(BIN).arg("render").arg(&f).output().unwrap();
+    let _ = std::fs::remove_dir_all(&dir);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("spec.database.backup.retain"));
+}

@@ -1,0 +1,177 @@
+//! The rendered nginx configs pass the real `nginx -t` (Debian's nginx), with and without TLS,
+//! and the self-signed chain verifies with openssl.
+
+mod common;
+
+use std::path::Path;
+use std::process::Command;
+
+use k8s_openapi::jiff::{SignedDuration, Timestamp};
+use ovu_operator::render::{self, Ctx, Facts, frontend, nginx};
+use ovu_operator::tls;
+
+const NGINX: &str = "/usr/sbin/nginx";
+
+struct Tmp(std::path::PathBuf);
+impl Tmp {
+    fn new(tag: &str) -> Self {
+        let p = std::env::temp_dir().join(format!(
+            "ovu-nginx-{tag}-{}-{}",
+            std::process::id(),
+            Timestamp::now().as_nanosecond()
+        ));
+        std::fs::create_dir_all(&p).unwrap();
+        Tmp(p)
+    }
+    fn path(&self, rel: &str) -> String {
+        self.0.join(rel).to_string_lossy().into_owned()
+    }
+}
+impl Drop for Tmp {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// The sample's own input, with every path moved into `dir` and upstreams on loopback
+/// (nginx -t resolves upstream names; cluster DNS does not exist here).
+fn localize(mut i: nginx::NginxInput, dir: &Tmp) -> nginx::NginxInput {
+    i.ulm_upstream = "127.0.0.1:8001".into();
+    i.aam_upstream = "127.0.0.1:8002".into();
+    i.html_root = dir.path("html");
+    i.temp_dir = dir.path("tmp");
+    i.pid_file = dir.path("nginx.pid");
+    i.access_log = dir.path("access.log");
+    if i.tls.is_some() {
+        i.tls = Some(nginx::TlsFiles {
+            cert: dir.path("tls.crt"),
+            key: dir.path("tls.key"),
+        });
+    }
+    i
+}
+
+fn nginx_t(input: &nginx::NginxInput, dir: &Tmp) -> String {
+    std::fs::create_dir_all(dir.path("html/ulm")).unwrap();
+    std::fs::create_dir_all(dir.path("html/aam")).unwrap();
+    std::fs::create_dir_all(dir.path("tmp")).unwrap();
+    if let Some(t) = &input.tls {
+        let now = Timestamp::now();
+        let ca = tls::generate_ca("ovu", now).unwrap();
+        let leaf = tls::issue_leaf(&ca, "ovu", &frontend::dns_names(&input.domain), now).unwrap();
+        std::fs::write(&t.cert, &leaf.pem.cert).unwrap();
+        std::fs::write(&t.key, &leaf.pem.key).unwrap();
+    }
+    let conf = nginx::render(input).unwrap();
+    let conf_path = dir.path("nginx.conf");
+    std::fs::write(&conf_path, &conf).unwrap();
+    let out = Command::new(NGINX)
+        .args(["-t", "-e", "stderr", "-p", &dir.path(""), "-c", &conf_path])
+        .output()
+        .expect("run /usr/sbin/nginx (Debian package nginx)");
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(
+        out.status.success(),
+        "nginx -t failed:\n{stderr}\n--- config ---\n{conf}"
+    );
+    assert!(stderr.contains("test is successful"), "{stderr}");
+    conf
+}
+
+fn input_for(sys: &ovu_crds::OvuSystem) -> nginx::NginxInput {
+    let facts = Facts::default();
+    let ctx = Ctx::new(sys, &facts).unwrap();
+    frontend::nginx_input(&ctx)
+}
+
+#[test]
+fn minimal_sample_with_tls_passes_nginx_t() {
+    let dir = Tmp::new("tls");
+    let i = localize(input_for(&common::minimal()), &dir);
+    assert!(i.tls.is_some());
+    let conf = nginx_t(&i, &dir);
+    assert!(conf.contains("return 301 https://$host$request_uri;"));
+    assert!(conf.contains("Strict-Transport-Security"));
+    assert!(conf.contains("server_name ulm.ovu.co.il;"));
+    assert!(conf.contains("try_files $uri $uri/ /index.html;"));
+}
+
+#[test]
+fn full_sample_passes_nginx_t_and_redirects_to_its_node_port() {
+    let dir = Tmp::new("full");
+    let i = localize(input_for(&common::full()), &dir);
+    let conf = nginx_t(&i, &dir);
+    assert!(conf.contains("return 301 https://$host:30443$request_uri;"));
+    assert!(conf.contains("\"https://portal.ovu.co.il\" $http_origin;"));
+}
+
+#[test]
+fn tls_disabled_passes_nginx_t_without_hsts() {
+    let mut sys = common::minimal();
+    sys.spec.frontend.tls.mode = ovu_crds::TlsMode::Disabled;
+    let dir = Tmp::new("plain");
+    let i = localize(input_for(&sys), &dir);
+    assert!(i.tls.is_none());
+    let conf = nginx_t(&i, &dir);
+    assert!(!conf.contains("Strict-Transport-Security"));
+    assert!(!conf.contains("ssl_certificate"));
+    assert!(conf.contains("X-Content-Type-Options \"nosniff\""));
+    assert!(conf.contains("frame-ancestors 'none'"));
+}
+
+#[test]
+fn renderer_refuses_injection() {
+    let dir = Tmp::new("bad");
+    let mut i = localize(input_for(&common::minimal()), &dir);
+    i.domain = "ovu.co.il; include /etc/passwd".into();
+    assert!(nginx::render(&i).is_err());
+    let mut i = localize(input_for(&common::minimal()), &dir);
+    i.cors_origins.push("https://x.com\" $x; #".into());
+    assert!(nginx::render(&i).is_err());
+}
+
+#[test]
+fn the_configmap_holds_the_same_renderer_output() {
+    let sys = common::minimal();
+    let facts = Facts::default();
+    let d = render::build(&sys, &facts).unwrap();
+    let cm = d.all().find(|c| c.name == "ovu-nginx").unwrap();
+    let ctx = Ctx::new(&sys, &facts).unwrap();
+    let want = nginx::render(&frontend::nginx_input(&ctx)).unwrap();
+    assert_eq!(cm.object["data"]["nginx.conf"], want);
+}
+
+/// A leaf issued later, from the CA key alone, still chains to the stored CA certificate.
+#[test]
+fn renewed_leaf_verifies_against_the_original_ca() {
+    let dir = Tmp::new("chain");
+    let t0 = Timestamp::now() - SignedDuration::from_hours(24 * 30);
+    let ca = tls::generate_ca("ovu", t0).unwrap();
+    let leaf = tls::issue_leaf(
+        &ca,
+        "ovu",
+        &frontend::dns_names("ovu.co.il"),
+        Timestamp::now(),
+    )
+    .unwrap();
+    std::fs::write(dir.path("ca.crt"), &ca.cert).unwrap();
+    std::fs::write(dir.path("leaf.crt"), &leaf.pem.cert).unwrap();
+    let out = Command::new("openssl")
+        .args([
+            "verify",
+            "-CAfile",
+            &dir.path("ca.crt"),
+            "-verify_hostname",
+            "ulm.ovu.co.il",
+            &dir.path("leaf.crt"),
+        ])
+        .output()
+        .expect("openssl");
+    assert!(
+        out.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(Path::new(&dir.path("leaf.crt")).exists());
+}

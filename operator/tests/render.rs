@@ -1,0 +1,272 @@
+//! Snapshot and property tests of the rendered children of both samples.
+
+mod common;
+
+use ovu_operator::render::{self, Child, Facts, Kind};
+use serde_json::Value;
+
+fn facts() -> Facts {
+    Facts {
+        operator_namespace: "ovu-system".into(),
+        tls_hash: Some("0123456789abcdef".into()),
+    }
+}
+
+fn children(sys: &ovu_crds::OvuSystem) -> Vec<Child> {
+    render::build(sys, &facts())
+        .unwrap()
+        .all()
+        .cloned()
+        .collect()
+}
+
+fn as_yaml_docs(children: &[Child]) -> Vec<Value> {
+    children.iter().map(|c| c.object.clone()).collect()
+}
+
+#[test]
+fn snapshot_minimal() {
+    insta::assert_yaml_snapshot!("minimal", as_yaml_docs(&children(&common::minimal())));
+}
+
+#[test]
+fn snapshot_full() {
+    insta::assert_yaml_snapshot!("full", as_yaml_docs(&children(&common::full())));
+}
+
+fn strip_nulls(v: &Value) -> Value {
+    match v {
+        Value::Object(m) => Value::Object(
+            m.iter()
+                .filter(|(_, v)| !v.is_null())
+                .map(|(k, v)| (k.clone(), strip_nulls(v)))
+                .collect(),
+        ),
+        Value::Array(a) => Value::Array(a.iter().map(strip_nulls).collect()),
+        other => other.clone(),
+    }
+}
+
+fn roundtrip<T: serde::de::DeserializeOwned + serde::Serialize>(v: &Value) -> Value {
+    let typed: T = serde_json::from_value(v.clone()).unwrap();
+    strip_nulls(&serde_json::to_value(typed).unwrap())
+}
+
+/// A misspelt field would be silently dropped by the typed round trip: catch it here, not in
+/// the cluster.
+#[test]
+fn every_child_round_trips_through_its_kubernetes_type() {
+    use k8s_openapi::api::{apps::v1 as apps, batch::v1 as batch, core::v1 as core};
+    use k8s_openapi::api::{networking::v1 as net, policy::v1 as policy, rbac::v1 as rbac};
+    for sys in [common::minimal(), common::full()] {
+        for c in children(&sys) {
+            let v = &c.object;
+            let mut v = v.clone();
+            // k8s-openapi writes apiVersion/kind into volumeClaimTemplates; we leave them out
+            // (the API server does not echo them), so compare without.
+            if let Some(vcts) = v
+                .pointer_mut("/spec/volumeClaimTemplates")
+                .and_then(Value::as_array_mut)
+            {
+                for t in vcts {
+                    t.as_object_mut()
+                        .unwrap()
+                        .insert("apiVersion".into(), "v1".into());
+                    t.as_object_mut()
+                        .unwrap()
+                        .insert("kind".into(), "PersistentVolumeClaim".into());
+                }
+            }
+            let v = &v;
+            let back = match c.kind {
+                Kind::Secret => roundtrip::<core::Secret>(v),
+                Kind::ConfigMap => roundtrip::<core::ConfigMap>(v),
+                Kind::Service => roundtrip::<core::Service>(v),
+                Kind::ServiceAccount => roundtrip::<core::ServiceAccount>(v),
+                Kind::PersistentVolumeClaim => roundtrip::<core::PersistentVolumeClaim>(v),
+                Kind::StatefulSet => roundtrip::<apps::StatefulSet>(v),
+                Kind::Deployment => roundtrip::<apps::Deployment>(v),
+                Kind::CronJob => roundtrip::<batch::CronJob>(v),
+                Kind::Job => roundtrip::<batch::Job>(v),
+                Kind::NetworkPolicy => roundtrip::<net::NetworkPolicy>(v),
+                Kind::PodDisruptionBudget => roundtrip::<policy::PodDisruptionBudget>(v),
+                Kind::Role => roundtrip::<rbac::Role>(v),
+                Kind::RoleBinding => roundtrip::<rbac::RoleBinding>(v),
+                Kind::Certificate => continue,
+            };
+            assert_eq!(
+                &back, v,
+                "{:?} {} has fields its type does not know",
+                c.kind, c.name
+            );
+        }
+    }
+}
+
+fn pod_specs(children: &[Child]) -> Vec<(String, Value)> {
+    let mut out = vec![];
+    for c in children {
+        let spec = &c.object["spec"];
+        let pod = match c.kind {
+            Kind::Deployment | Kind::StatefulSet | Kind::Job => &spec["template"]["spec"],
+            Kind::CronJob => &spec["jobTemplate"]["spec"]["template"]["spec"],
+            _ => continue,
+        };
+        out.push((c.name.clone(), pod.clone()));
+    }
+    out
+}
+
+#[test]
+fn every_pod_is_pinned_to_its_tier_and_tolerates_its_taint() {
+    let cs = children(&common::full());
+    let want = [
+        ("ovu-postgres", "database"),
+        ("ovu-redis", "database"),
+        ("ovu-backup", "database"),
+        ("ovu-ulm", "backend"),
+        ("ovu-aam", "backend"),
+        ("ovu-frontend", "frontend"),
+    ];
+    let pods = pod_specs(&cs);
+    assert_eq!(pods.len(), want.len());
+    for (name, tier) in want {
+        let (_, p) = pods.iter().find(|(n, _)| n == name).unwrap();
+        assert_eq!(p["nodeSelector"]["ovu.co.il/tier"], tier, "{name}");
+        let t = &p["tolerations"][0];
+        assert_eq!(
+            (t["key"].as_str(), t["value"].as_str(), t["effect"].as_str()),
+            (Some("ovu.co.il/tier"), Some(tier), Some("NoSchedule")),
+            "{name}"
+        );
+    }
+}
+
+#[test]
+fn every_pod_meets_pod_security_restricted() {
+    for sys in [common::minimal(), common::full()] {
+        for (name, p) in pod_specs(&children(&sys)) {
+            let sc = &p["securityContext"];
+            assert_eq!(sc["runAsNonRoot"], true, "{name}");
+            assert_eq!(sc["seccompProfile"]["type"], "RuntimeDefault", "{name}");
+            let containers = p["containers"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .chain(p["initContainers"].as_array().into_iter().flatten());
+            for c in containers {
+                let cs = &c["securityContext"];
+                assert_eq!(cs["allowPrivilegeEscalation"], false, "{name}");
+                assert_eq!(cs["capabilities"]["drop"][0], "ALL", "{name}");
+                assert_eq!(cs["readOnlyRootFilesystem"], true, "{name}");
+                assert!(c["resources"]["limits"]["memory"].is_string(), "{name}");
+                assert!(c["resources"]["requests"]["cpu"].is_string(), "{name}");
+            }
+        }
+    }
+}
+
+#[test]
+fn pdbs_only_where_replicas_exceed_one() {
+    let pdbs: Vec<String> = children(&common::full())
+        .into_iter()
+        .filter(|c| c.kind == Kind::PodDisruptionBudget)
+        .map(|c| c.name)
+        .collect();
+    // full sample: ulm 3, aam 1, frontend 2
+    assert_eq!(pdbs, vec!["ovu-ulm", "ovu-frontend"]);
+}
+
+#[test]
+fn every_child_is_labelled_and_owned_except_the_backup_volume() {
+    for c in children(&common::full()) {
+        let m = &c.object["metadata"];
+        assert_eq!(m["labels"]["app.kubernetes.io/managed-by"], "ovu-operator");
+        assert_eq!(m["labels"]["app.kubernetes.io/instance"], "ovu");
+        let owned = m["ownerReferences"][0]["uid"] == common::UID;
+        assert_eq!(owned, c.kind != Kind::PersistentVolumeClaim, "{}", c.name);
+    }
+}
+
+#[test]
+fn services_match_the_contract() {
+    let cs = children(&common::minimal());
+    let port = |name: &str| {
+        let s = cs
+            .iter()
+            .find(|c| c.kind == Kind::Service && c.name == name)
+            .unwrap();
+        s.object["spec"]["ports"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| p["port"].as_i64().unwrap())
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(port("ovu-postgres"), vec![5432]);
+    assert_eq!(port("ovu-redis"), vec![6379]);
+    assert_eq!(port("ovu-ulm"), vec![8001]);
+    assert_eq!(port("ovu-aam"), vec![8002]);
+    assert_eq!(port("ovu-frontend"), vec![80, 443]);
+}
+
+#[test]
+fn passwords_reach_pods_only_through_secret_refs() {
+    fn walk(v: &Value, found: &mut usize) {
+        match v {
+            Value::Object(m) => {
+                if let (Some(Value::String(n)), true) = (
+                    m.get("name"),
+                    m.contains_key("value") || m.contains_key("valueFrom"),
+                ) && n.contains("PASSWORD")
+                    && !n.ends_with("_FILE")
+                {
+                    {
+                        *found += 1;
+                        assert!(m.get("value").is_none(), "{n} has a literal value");
+                        assert!(
+                            m["valueFrom"]["secretKeyRef"].is_object(),
+                            "{n} is not from a Secret"
+                        );
+                    }
+                }
+                m.values().for_each(|x| walk(x, found));
+            }
+            Value::Array(a) => a.iter().for_each(|x| walk(x, found)),
+            _ => {}
+        }
+    }
+    let mut found = 0;
+    for c in children(&common::full()) {
+        walk(&c.object, &mut found);
+    }
+    assert!(found >= 8, "expected password env vars, found {found}");
+}
+
+#[test]
+fn backend_database_urls_point_at_the_contract_services() {
+    let cs = children(&common::minimal());
+    let d = cs
+        .iter()
+        .find(|c| c.kind == Kind::Deployment && c.name == "ovu-aam")
+        .unwrap();
+    let env = d.object["spec"]["template"]["spec"]["containers"][0]["env"]
+        .as_array()
+        .unwrap();
+    let get = |k: &str| {
+        env.iter()
+            .find(|e| e["name"] == k)
+            .map(|e| e["value"].as_str().unwrap().to_string())
+            .unwrap()
+    };
+    assert_eq!(
+        get("DATABASE_URL"),
+        "postgres://ovu_user:$(OVU_DB_PASSWORD)@ovu-postgres:5432/aam_db?sslmode=disable"
+    );
+    assert_eq!(
+        get("REDIS_URL"),
+        "redis://default:$(OVU_REDIS_PASSWORD)@ovu-redis:6379/1"
+    );
+    assert_eq!(get("ULM_URL"), "http://ovu-ulm:8001");
+    assert_eq!(get("OVU_SYSTEM_NAMESPACE"), common::NS);
+}
