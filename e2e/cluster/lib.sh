@@ -1,3 +1,4 @@
+# shellcheck shell=bash disable=SC2034  # the variables are for the scripts that source this
 # Shared by build, up, down, smoke and sa-kubeconfig; sourced, not run.
 # Paths are fixed so tests, humans and the Makefile find the same cluster.
 

@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # PKI for the local cluster, made with Debian's openssl; sourced by `up`.
 # One CA signs everything (serving and client certificates, and the controller-manager's
 # CSR signer): this is a throwaway test cluster, and one CA keeps every kubeconfig simple.
