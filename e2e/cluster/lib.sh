@@ -28,8 +28,12 @@ POD_CIDR=198.19.0.0/16
 
 export GOTOOLCHAIN=local
 
-log() { printf '[%s] %s\n' "$(basename "$0")" "$*"; }
+# Progress goes to stderr so that stdout carries only results (up prints the kubeconfig path).
+log() { printf '[%s] %s\n' "$(basename "$0")" "$*" >&2; }
 die() { printf '[%s] error: %s\n' "$(basename "$0")" "$*" >&2; exit 1; }
 
 # kubectl from this repo's build, never the system wrapper.
 kc() { "$BIN_DIR/kubectl" --kubeconfig "$KUBECONFIG_ADMIN" "$@"; }
+
+# usage: prints the comment block at the top of the running script.
+usage() { awk 'NR > 1 && /^#/ { if ($0 !~ /shellcheck/) { sub(/^# ?/, ""); print }; next } NR > 1 { exit }' "$0"; }
