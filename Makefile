@@ -66,3 +66,19 @@ down:
 
 bench: services
 	@bench/run.sh
+
+## --- local Kubernetes cluster (e2e/cluster/, see its README) ------------------
+
+.PHONY: cluster-build cluster-up cluster-smoke cluster-down
+
+cluster-build:
+	@e2e/cluster/build
+
+cluster-up:
+	@e2e/cluster/up
+
+cluster-smoke: cluster-up
+	@e2e/cluster/smoke
+
+cluster-down:
+	@e2e/cluster/down
