@@ -1,1 +1,50 @@
-//! ULM (placeholder).
+//! ovu-ulm: the User Login Manager, OVU's authority on identity.
+//!
+//! What flows through it: a request passes the kit's envelope (request id, metrics,
+//! security headers), reaches a handler in [`routes`], which authenticates the caller in
+//! [`auth`] (Ed25519 JWT bound to a live session, or a scoped API key), checks a
+//! permission, and changes PostgreSQL in one transaction together with its [`audit`]
+//! record. Passwords go through argon2id in [`crypto`] on blocking threads; rate limits
+//! and lockouts live in Redis ([`ratelimit`]); tokens are minted in [`sessions`] and
+//! signed by [`signing`], whose public key is published as a JWKS for AAM. Mail goes to
+//! the outbox table ([`mail`]). A background task ([`jobs`]) applies scheduled
+//! deactivations.
+
+use axum::Router;
+use ovu_kit::health::{self, Deps};
+
+pub mod audit;
+pub mod auth;
+pub mod bootstrap;
+pub mod config;
+pub mod crypto;
+pub mod jobs;
+pub mod mail;
+pub mod models;
+pub mod password_policy;
+pub mod ratelimit;
+pub mod routes;
+pub mod sessions;
+pub mod signing;
+pub mod state;
+pub mod totp;
+pub mod validate;
+
+pub use config::Config;
+pub use state::AppState;
+
+/// The embedded migrations; `migrate`/`serve` apply them under sqlx's advisory lock.
+pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../../migrations/ulm");
+
+/// The whole HTTP application, without a listener (tests drive it with `oneshot`).
+pub fn app(state: AppState) -> Router {
+    let ops = health::router(
+        Deps {
+            db: state.db.clone(),
+            redis: state.redis.clone(),
+        },
+        state.metrics.clone(),
+    );
+    let api = routes::api().with_state(state.clone());
+    ovu_kit::http::finish(api.merge(ops), &state.cfg.http, state.metrics.clone())
+}

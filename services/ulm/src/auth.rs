@@ -1,0 +1,217 @@
+//! Who is calling: a bearer access token (Ed25519 JWT) bound to a live session, or an API
+//! key limited to its scopes. Permissions are read fresh from the database on every
+//! authenticated request, so revoking a role or ending a session takes effect at once
+//! rather than when the 15-minute token expires.
+
+use std::sync::Arc;
+
+use axum::extract::FromRequestParts;
+use axum::http::HeaderMap;
+use axum::http::request::Parts;
+use chrono::{DateTime, Utc};
+use ovu_kit::ApiError;
+use ovu_kit::jwt::{AccessClaims, bearer};
+use uuid::Uuid;
+
+use crate::crypto::token_hash;
+use crate::state::AppState;
+
+pub const API_KEY_PREFIX: &str = "ovuk_";
+
+/// The permissions of a user, as `resource:action` strings.
+pub const PERMISSIONS_OF_USER: &str = "ARRAY(SELECT DISTINCT p.resource || ':' || p.action
+       FROM user_roles ur JOIN role_permissions rp ON rp.role_id = ur.role_id
+       JOIN permissions p ON p.id = rp.permission_id WHERE ur.user_id = u.id)";
+
+#[derive(Debug, Clone)]
+pub struct Principal {
+    pub user_id: Uuid,
+    pub username: String,
+    pub email: String,
+    /// Set for bearer tokens: the session the token belongs to.
+    pub session_id: Option<Uuid>,
+    /// Set for API keys.
+    pub api_key_id: Option<Uuid>,
+    pub permissions: Vec<String>,
+    /// The session passed a second factor (or, for a key, its owner has MFA on).
+    pub mfa: bool,
+}
+
+impl Principal {
+    pub fn has(&self, permission: &str) -> bool {
+        self.permissions.iter().any(|p| p == permission)
+    }
+
+    /// Function-level access check (ASVS 8.2.1). Admin permissions additionally need MFA
+    /// when `ULM_ADMIN_MFA=required`.
+    pub fn require(&self, state: &AppState, permission: &str) -> Result<(), ApiError> {
+        if !self.has(permission) {
+            tracing::warn!(user_id = %self.user_id, permission, "permission denied");
+            return Err(ApiError::missing_permission(permission));
+        }
+        if state.cfg.admin_mfa_required && !permission.starts_with("api_keys:") && !self.mfa {
+            return Err(ApiError::mfa_required());
+        }
+        Ok(())
+    }
+
+    /// Self-service actions on credentials need an interactive session, not an API key,
+    /// so a leaked key cannot change passwords, MFA or mint more keys.
+    pub fn require_session(&self) -> Result<Uuid, ApiError> {
+        self.session_id
+            .ok_or_else(|| ApiError::forbidden().with_detail("reason", "session_required"))
+    }
+}
+
+#[derive(sqlx::FromRow)]
+struct SessionRow {
+    username: String,
+    email: String,
+    status: String,
+    session_ok: bool,
+    mfa: bool,
+    permissions: Vec<String>,
+}
+
+#[derive(sqlx::FromRow)]
+struct KeyRow {
+    id: Uuid,
+    user_id: Uuid,
+    scopes: Vec<String>,
+    expires_at: Option<DateTime<Utc>>,
+    last_used_at: Option<DateTime<Utc>>,
+    username: String,
+    email: String,
+    status: String,
+    mfa_enabled: bool,
+    permissions: Vec<String>,
+}
+
+pub enum Presented<'a> {
+    Bearer(&'a str),
+    ApiKey(&'a str),
+    None,
+}
+
+pub fn presented(headers: &HeaderMap) -> Presented<'_> {
+    if let Some(k) = headers.get("x-api-key").and_then(|v| v.to_str().ok()) {
+        return Presented::ApiKey(k.trim());
+    }
+    if let Some(v) = headers
+        .get(axum::http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+    {
+        if let Some(t) = bearer(v) {
+            return Presented::Bearer(t);
+        }
+        if let Some((scheme, k)) = v.split_once(' ')
+            && scheme.eq_ignore_ascii_case("apikey")
+        {
+            return Presented::ApiKey(k.trim());
+        }
+        // Some other scheme: treat as a bad credential rather than none at all.
+        return Presented::Bearer("");
+    }
+    Presented::None
+}
+
+/// Verifies a bearer token's signature and claims (no database).
+pub fn verify_bearer(state: &AppState, token: &str) -> Result<Arc<AccessClaims>, ApiError> {
+    Ok(state.verifier.verify(token)?)
+}
+
+pub async fn authenticate(state: &AppState, headers: &HeaderMap) -> Result<Principal, ApiError> {
+    match presented(headers) {
+        Presented::Bearer(t) => {
+            let claims = verify_bearer(state, t)?;
+            let row: Option<SessionRow> = sqlx::query_as(&format!(
+                "SELECT u.username, u.email, u.status, s.mfa,
+                        (s.revoked_at IS NULL AND s.expires_at > now()) AS session_ok,
+                        {PERMISSIONS_OF_USER} AS permissions
+                 FROM users u JOIN sessions s ON s.id = $2 AND s.user_id = u.id
+                 WHERE u.id = $1"
+            ))
+            .bind(claims.sub)
+            .bind(claims.sid)
+            .fetch_optional(&state.db)
+            .await?;
+            match row {
+                Some(r) if r.session_ok && r.status == "active" => Ok(Principal {
+                    user_id: claims.sub,
+                    username: r.username,
+                    email: r.email,
+                    session_id: Some(claims.sid),
+                    api_key_id: None,
+                    permissions: r.permissions,
+                    mfa: r.mfa,
+                }),
+                _ => Err(ApiError::invalid_token().with_detail("reason", "session_ended")),
+            }
+        }
+        Presented::ApiKey(k) => authenticate_key(state, k).await,
+        Presented::None => Err(ApiError::unauthorized()),
+    }
+}
+
+async fn authenticate_key(state: &AppState, key: &str) -> Result<Principal, ApiError> {
+    if !key.starts_with(API_KEY_PREFIX) || key.len() > 128 {
+        return Err(ApiError::invalid_token());
+    }
+    let row: Option<KeyRow> = sqlx::query_as(&format!(
+        "SELECT k.id, k.user_id, k.scopes, k.expires_at, k.last_used_at,
+                u.username, u.email, u.status, u.mfa_enabled, {PERMISSIONS_OF_USER} AS permissions
+         FROM api_keys k JOIN users u ON u.id = k.user_id
+         WHERE k.key_hash = $1 AND k.revoked_at IS NULL"
+    ))
+    .bind(token_hash(key))
+    .fetch_optional(&state.db)
+    .await?;
+    let Some(r) = row else {
+        return Err(ApiError::invalid_token());
+    };
+    let now = Utc::now();
+    if r.expires_at.is_some_and(|e| e <= now) {
+        return Err(ApiError::token_expired());
+    }
+    if r.status != "active" {
+        return Err(ApiError::invalid_token());
+    }
+    // last_used_at is informational: write it at most once a minute per key.
+    if r.last_used_at
+        .is_none_or(|t| now - t > chrono::Duration::seconds(60))
+    {
+        sqlx::query("UPDATE api_keys SET last_used_at = now() WHERE id = $1")
+            .bind(r.id)
+            .execute(&state.db)
+            .await?;
+    }
+    // A key can never do more than its owner can do today.
+    let permissions = r
+        .permissions
+        .into_iter()
+        .filter(|p| r.scopes.contains(p))
+        .collect();
+    Ok(Principal {
+        user_id: r.user_id,
+        username: r.username,
+        email: r.email,
+        session_id: None,
+        api_key_id: Some(r.id),
+        permissions,
+        mfa: r.mfa_enabled,
+    })
+}
+
+/// Extractor: any authenticated caller.
+pub struct Auth(pub Principal);
+
+impl FromRequestParts<AppState> for Auth {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        authenticate(state, &parts.headers).await.map(Auth)
+    }
+}

@@ -1,0 +1,72 @@
+//! Background work: applying scheduled deactivations.
+//!
+//! Each tick claims due rows with `FOR UPDATE SKIP LOCKED`, so several replicas can run
+//! the job at once without doing the same user twice.
+
+use std::time::Duration;
+
+use serde_json::json;
+use tokio::sync::watch;
+use uuid::Uuid;
+
+use crate::audit::{self, Event, Meta};
+use crate::state::AppState;
+
+const BATCH: i64 = 100;
+
+/// Deactivates every user whose scheduled time has passed; returns how many.
+pub async fn deactivation_tick(state: &AppState) -> Result<u64, sqlx::Error> {
+    let mut done = 0;
+    loop {
+        let mut tx = state.db.begin().await?;
+        let due: Vec<(Uuid, Option<String>)> = sqlx::query_as(
+            "SELECT id, scheduled_deactivation_reason FROM users
+             WHERE scheduled_deactivation_at <= now() AND status = 'active'
+             ORDER BY scheduled_deactivation_at LIMIT $1 FOR UPDATE SKIP LOCKED",
+        )
+        .bind(BATCH)
+        .fetch_all(&mut *tx)
+        .await?;
+        let n = due.len();
+        let meta = Meta {
+            ip: std::net::IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED),
+            user_agent: "ovu-ulm scheduler".into(),
+            request_id: String::new(),
+        };
+        for (id, reason) in due {
+            let reason = reason.unwrap_or_else(|| "scheduled".into());
+            crate::routes::users::deactivate_now(&mut tx, id, &reason).await?;
+            audit::record(
+                &mut *tx,
+                &meta,
+                Event::new("user_deactivated")
+                    .subject(id)
+                    .details(json!({ "reason": reason, "scheduled": true })),
+            )
+            .await?;
+        }
+        tx.commit().await?;
+        done += n as u64;
+        if (n as i64) < BATCH {
+            return Ok(done);
+        }
+    }
+}
+
+/// Runs the tick every `interval` until `stop` flips.
+pub async fn run(state: AppState, interval: Duration, mut stop: watch::Receiver<bool>) {
+    let mut ticker = tokio::time::interval(interval);
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = ticker.tick() => {
+                match deactivation_tick(&state).await {
+                    Ok(0) => {}
+                    Ok(n) => tracing::info!(users = n, "scheduled deactivations applied"),
+                    Err(e) => tracing::warn!(error = %e, "scheduled deactivation tick failed"),
+                }
+            }
+            _ = stop.changed() => return,
+        }
+    }
+}

@@ -1,0 +1,282 @@
+//! The signed-in person's own account: profile, password, sessions.
+//!
+//! `GET /users/me` is the hot path (every page load of both web apps): the token is
+//! verified from the in-memory cache and the profile, session liveness and roles come
+//! from one indexed query.
+
+use axum::Router;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use axum::routing::{delete, get, post};
+use ovu_kit::ApiError;
+use ovu_kit::extract::{Json, Path};
+use serde_json::json;
+use uuid::Uuid;
+
+use crate::audit::{self, Event, Meta};
+use crate::auth::{Auth, Presented, authenticate, presented, verify_bearer};
+use crate::models::*;
+use crate::state::AppState;
+use crate::{routes::auth::send_verification, routes::auth::set_password, sessions, validate};
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/api/v1/users/me", get(get_me).patch(update_me))
+        .route("/api/v1/users/me/password", post(change_password))
+        .route("/api/v1/users/me/sessions", get(list_sessions))
+        .route("/api/v1/users/me/sessions/{id}", delete(end_session))
+}
+
+#[derive(sqlx::FromRow)]
+struct MeRow {
+    #[sqlx(flatten)]
+    user: User,
+    session_ok: bool,
+}
+
+/// The signed-in user.
+#[utoipa::path(get, path = "/api/v1/users/me", tag = "me",
+    security(("bearer" = []), ("api_key" = [])),
+    responses((status = 200, description = "the caller's account", body = User)))]
+pub async fn get_me(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+) -> Result<Json<User>, ApiError> {
+    if let Presented::Bearer(t) = presented(&headers) {
+        let claims = verify_bearer(&state, t)?;
+        let row: Option<MeRow> = sqlx::query_as(&format!(
+            "SELECT {USER_COLUMNS}, (s.revoked_at IS NULL AND s.expires_at > now()) AS session_ok
+             FROM users u JOIN sessions s ON s.id = $2 AND s.user_id = u.id WHERE u.id = $1"
+        ))
+        .bind(claims.sub)
+        .bind(claims.sid)
+        .fetch_optional(&state.db)
+        .await?;
+        return match row {
+            Some(r) if r.session_ok && r.user.status == "active" => Ok(Json(r.user)),
+            _ => Err(ApiError::invalid_token().with_detail("reason", "session_ended")),
+        };
+    }
+    let p = authenticate(&state, &headers).await?;
+    let user = sessions::load_user(&state.db, p.user_id)
+        .await?
+        .ok_or_else(ApiError::invalid_token)?;
+    Ok(Json(user))
+}
+
+/// Update the caller's profile. Changing the e-mail needs `current_password` and starts a
+/// new verification.
+#[utoipa::path(patch, path = "/api/v1/users/me", tag = "me", request_body = UpdateMeRequest,
+    security(("bearer" = [])),
+    responses((status = 200, description = "updated account", body = User)))]
+pub async fn update_me(
+    State(state): State<AppState>,
+    meta: Meta,
+    Auth(p): Auth,
+    Json(req): Json<UpdateMeRequest>,
+) -> Result<Json<User>, ApiError> {
+    p.require_session()?;
+    let display_name = req
+        .display_name
+        .as_deref()
+        .map(|d| validate::display_name("display_name", d))
+        .transpose()?;
+    let lang = req
+        .preferred_language
+        .as_deref()
+        .map(|l| validate::language("preferred_language", l))
+        .transpose()?;
+    let username = req
+        .username
+        .as_deref()
+        .map(|u| validate::username("username", u))
+        .transpose()?;
+    let email = req
+        .email
+        .as_deref()
+        .map(|e| validate::email("email", e))
+        .transpose()?;
+    let email_changes = email
+        .as_ref()
+        .is_some_and(|e| !e.eq_ignore_ascii_case(&p.email));
+    if email_changes {
+        // Re-authentication before an e-mail change (ASVS 7.5.1).
+        let hash: String = sqlx::query_scalar("SELECT password_hash FROM users WHERE id = $1")
+            .bind(p.user_id)
+            .fetch_one(&state.db)
+            .await?;
+        let given = req.current_password.clone().unwrap_or_default();
+        if given.is_empty()
+            || given.chars().count() > 1024
+            || !state.passwords.verify(given, Some(hash)).await?
+        {
+            return Err(ApiError::field(
+                "current_password",
+                "the current password is needed to change the e-mail address",
+            ));
+        }
+    }
+    let mut tx = state.db.begin().await?;
+    let res = sqlx::query(
+        "UPDATE users SET display_name = COALESCE($2, display_name), preferred_language = COALESCE($3, preferred_language),
+                username = COALESCE($4, username), email = COALESCE($5, email),
+                email_verified_at = CASE WHEN $6 THEN NULL ELSE email_verified_at END
+         WHERE id = $1",
+    )
+    .bind(p.user_id)
+    .bind(&display_name)
+    .bind(&lang)
+    .bind(&username)
+    .bind(&email)
+    .bind(email_changes && state.cfg.email_verification_required)
+    .execute(&mut *tx)
+    .await;
+    if let Err(e) = res {
+        return Err(match ovu_kit::error::unique_violation(&e) {
+            Some(c) if c.contains("email") => {
+                ApiError::conflict("that e-mail address is taken").with_detail("field", "email")
+            }
+            Some(_) => {
+                ApiError::conflict("that username is taken").with_detail("field", "username")
+            }
+            None => e.into(),
+        });
+    }
+    if email_changes
+        && state.cfg.email_verification_required
+        && let Some(e) = &email
+    {
+        send_verification(&state, &mut tx, p.user_id, e).await?;
+    }
+    let fields: Vec<&str> = [
+        display_name.as_ref().map(|_| "display_name"),
+        lang.as_ref().map(|_| "preferred_language"),
+        username.as_ref().map(|_| "username"),
+        email.as_ref().map(|_| "email"),
+    ]
+    .into_iter()
+    .flatten()
+    .collect();
+    audit::record(
+        &mut *tx,
+        &meta,
+        Event::new("profile_updated")
+            .by_self(p.user_id)
+            .details(json!({ "fields": fields })),
+    )
+    .await?;
+    let user = sessions::load_user(&mut *tx, p.user_id)
+        .await?
+        .ok_or_else(ApiError::not_found)?;
+    tx.commit().await?;
+    Ok(Json(user))
+}
+
+/// Change the password (needs the current one). Ends every other session.
+#[utoipa::path(post, path = "/api/v1/users/me/password", tag = "me", request_body = ChangePasswordRequest,
+    security(("bearer" = [])),
+    responses((status = 204, description = "password changed")))]
+pub async fn change_password(
+    State(state): State<AppState>,
+    meta: Meta,
+    Auth(p): Auth,
+    Json(req): Json<ChangePasswordRequest>,
+) -> Result<StatusCode, ApiError> {
+    let sid = p.require_session()?;
+    let hash: String = sqlx::query_scalar("SELECT password_hash FROM users WHERE id = $1")
+        .bind(p.user_id)
+        .fetch_one(&state.db)
+        .await?;
+    if req.current_password.chars().count() > 1024
+        || !state
+            .passwords
+            .verify(req.current_password, Some(hash))
+            .await?
+    {
+        audit::record(
+            &state.db,
+            &meta,
+            Event::new("password_change_failed").by_self(p.user_id),
+        )
+        .await?;
+        return Err(
+            ApiError::field("current_password", "the current password is wrong")
+                .with_detail("reason", "wrong_password"),
+        );
+    }
+    let mut tx = state.db.begin().await?;
+    set_password(&state, &mut tx, p.user_id, "new_password", req.new_password).await?;
+    let ended = sessions::revoke_all(&mut *tx, p.user_id, Some(sid), "password_changed").await?;
+    audit::record(
+        &mut *tx,
+        &meta,
+        Event::new("password_changed")
+            .by_self(p.user_id)
+            .details(json!({ "sessions_ended": ended })),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+pub async fn sessions_of(
+    state: &AppState,
+    user_id: Uuid,
+    current: Option<Uuid>,
+) -> Result<Vec<Session>, ApiError> {
+    Ok(sqlx::query_as(
+        "SELECT id, created_at, last_used_at, expires_at, ip, user_agent, mfa, (id = $2) AS current
+         FROM sessions WHERE user_id = $1 AND revoked_at IS NULL AND expires_at > now()
+         ORDER BY created_at DESC LIMIT 500",
+    )
+    .bind(user_id)
+    .bind(current.unwrap_or(Uuid::nil()))
+    .fetch_all(&state.db)
+    .await?)
+}
+
+/// The caller's live sessions.
+#[utoipa::path(get, path = "/api/v1/users/me/sessions", tag = "me",
+    security(("bearer" = []), ("api_key" = [])),
+    responses((status = 200, description = "live sessions, newest first", body = [Session])))]
+pub async fn list_sessions(
+    State(state): State<AppState>,
+    Auth(p): Auth,
+) -> Result<Json<Vec<Session>>, ApiError> {
+    Ok(Json(sessions_of(&state, p.user_id, p.session_id).await?))
+}
+
+/// End one of the caller's sessions.
+#[utoipa::path(delete, path = "/api/v1/users/me/sessions/{id}", tag = "me",
+    params(("id" = Uuid, Path, description = "session id")),
+    security(("bearer" = [])),
+    responses((status = 204, description = "session ended")))]
+pub async fn end_session(
+    State(state): State<AppState>,
+    meta: Meta,
+    Auth(p): Auth,
+    Path(id): Path<Uuid>,
+) -> Result<StatusCode, ApiError> {
+    p.require_session()?;
+    let n = sqlx::query(
+        "UPDATE sessions SET revoked_at = now(), revoked_reason = 'ended_by_user'
+         WHERE id = $1 AND user_id = $2 AND revoked_at IS NULL",
+    )
+    .bind(id)
+    .bind(p.user_id)
+    .execute(&state.db)
+    .await?
+    .rows_affected();
+    if n == 0 {
+        return Err(ApiError::not_found());
+    }
+    audit::record(
+        &state.db,
+        &meta,
+        Event::new("session_revoked")
+            .by_self(p.user_id)
+            .details(json!({ "session_id": id })),
+    )
+    .await?;
+    Ok(StatusCode::NO_CONTENT)
+}

@@ -1,0 +1,653 @@
+//! User administration (permission-checked): list/search, create, edit, delete,
+//! deactivate (now or scheduled), reactivate, sessions, role assignment.
+
+use axum::Router;
+use axum::extract::State;
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::routing::{delete, get, post, put};
+use chrono::Utc;
+use ovu_kit::ApiError;
+use ovu_kit::extract::{Json, Path, Query};
+use serde_json::json;
+use uuid::Uuid;
+
+use crate::audit::{self, Event, Meta};
+use crate::auth::{Auth, Principal};
+use crate::models::*;
+use crate::state::AppState;
+use crate::{password_policy, routes::me::sessions_of, sessions, validate};
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/api/v1/users", get(list).post(create))
+        .route(
+            "/api/v1/users/{id}",
+            get(get_user).patch(update).delete(remove),
+        )
+        .route("/api/v1/users/{id}/deactivate", post(deactivate))
+        .route("/api/v1/users/{id}/reactivate", post(reactivate))
+        .route(
+            "/api/v1/users/{id}/sessions",
+            get(list_sessions).delete(end_all_sessions),
+        )
+        .route("/api/v1/users/{id}/sessions/{sid}", delete(end_session))
+        .route(
+            "/api/v1/users/{id}/roles/{role_id}",
+            put(assign_role).delete(unassign_role),
+        )
+}
+
+fn unique_conflict(e: sqlx::Error) -> ApiError {
+    match ovu_kit::error::unique_violation(&e) {
+        Some(c) if c.contains("email") => {
+            ApiError::conflict("that e-mail address is taken").with_detail("field", "email")
+        }
+        Some(_) => ApiError::conflict("that username is taken").with_detail("field", "username"),
+        None => e.into(),
+    }
+}
+
+/// Permissions that `roles` grant but the actor lacks: assigning them would be an escalation.
+async fn escalation<'e>(
+    db: impl sqlx::PgExecutor<'e>,
+    actor: &Principal,
+    role_ids: &[Uuid],
+) -> Result<Vec<String>, sqlx::Error> {
+    let perms: Vec<String> = sqlx::query_scalar(
+        "SELECT DISTINCT p.resource || ':' || p.action FROM role_permissions rp JOIN permissions p ON p.id = rp.permission_id
+         WHERE rp.role_id = ANY($1)",
+    )
+    .bind(role_ids)
+    .fetch_all(db)
+    .await?;
+    Ok(perms.into_iter().filter(|p| !actor.has(p)).collect())
+}
+
+/// List and search users. The total is in `X-Total-Count`.
+#[utoipa::path(get, path = "/api/v1/users", tag = "users", params(ListUsersQuery),
+    security(("bearer" = []), ("api_key" = [])),
+    responses((status = 200, description = "a page of users", body = [User],
+        headers(("X-Total-Count" = i64, description = "users matching the filter")))))]
+pub async fn list(
+    State(state): State<AppState>,
+    Auth(p): Auth,
+    Query(q): Query<ListUsersQuery>,
+) -> Result<(HeaderMap, Json<Vec<User>>), ApiError> {
+    p.require(&state, "users:read")?;
+    let limit = q.limit.unwrap_or(50);
+    if !(1..=200).contains(&limit) {
+        return Err(ApiError::field("limit", "must be between 1 and 200"));
+    }
+    let offset = q.offset.unwrap_or(0);
+    if !(0..=1_000_000).contains(&offset) {
+        return Err(ApiError::field("offset", "must be between 0 and 1000000"));
+    }
+    let pattern =
+        q.q.as_deref()
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(validate::like_pattern);
+    let status = q.status.map(|s| match s {
+        StatusFilter::Active => "active",
+        StatusFilter::Deactivated => "deactivated",
+    });
+    let filter =
+        "($1::text IS NULL OR u.email ILIKE $1 OR u.username ILIKE $1 OR u.display_name ILIKE $1)
+                  AND ($2::text IS NULL OR u.status = $2)";
+    let total: i64 = sqlx::query_scalar(&format!("SELECT count(*) FROM users u WHERE {filter}"))
+        .bind(&pattern)
+        .bind(status)
+        .fetch_one(&state.db)
+        .await?;
+    let users: Vec<User> = sqlx::query_as(&format!(
+        "SELECT {USER_COLUMNS} FROM users u WHERE {filter} ORDER BY {} LIMIT $3 OFFSET $4",
+        q.sort.unwrap_or_default().sql()
+    ))
+    .bind(&pattern)
+    .bind(status)
+    .bind(limit)
+    .bind(offset)
+    .fetch_all(&state.db)
+    .await?;
+    let mut headers = HeaderMap::new();
+    headers.insert("x-total-count", HeaderValue::from(total));
+    Ok((headers, Json(users)))
+}
+
+/// Create a user (verified by default: the admin vouches for the address).
+#[utoipa::path(post, path = "/api/v1/users", tag = "users", request_body = CreateUserRequest,
+    security(("bearer" = []), ("api_key" = [])),
+    responses((status = 201, description = "created", body = User)))]
+pub async fn create(
+    State(state): State<AppState>,
+    meta: Meta,
+    Auth(p): Auth,
+    Json(req): Json<CreateUserRequest>,
+) -> Result<(StatusCode, Json<User>), ApiError> {
+    p.require(&state, "users:write")?;
+    let email = validate::email("email", &req.email)?;
+    let username = validate::username("username", &req.username)?;
+    let display_name =
+        validate::display_name("display_name", req.display_name.as_deref().unwrap_or(""))?;
+    let lang = validate::language(
+        "preferred_language",
+        req.preferred_language.as_deref().unwrap_or("en"),
+    )?;
+    password_policy::check("password", &req.password, &[&email, &username])?;
+    let role_names = req.roles.clone().unwrap_or_else(|| vec!["user".into()]);
+    if role_names.len() > 50 {
+        return Err(ApiError::field("roles", "too many roles"));
+    }
+    let hash = state.passwords.hash(req.password).await?;
+    let mut tx = state.db.begin().await?;
+    let role_ids: Vec<Uuid> = sqlx::query_scalar("SELECT id FROM roles WHERE name = ANY($1)")
+        .bind(&role_names)
+        .fetch_all(&mut *tx)
+        .await?;
+    let mut unique_names = role_names.clone();
+    unique_names.sort();
+    unique_names.dedup();
+    if role_ids.len() != unique_names.len() {
+        return Err(ApiError::field("roles", "unknown role"));
+    }
+    let missing = escalation(&mut *tx, &p, &role_ids).await?;
+    if !missing.is_empty() {
+        return Err(ApiError::forbidden()
+            .with_detail("reason", "role_exceeds_your_permissions")
+            .with_detail("permissions", missing));
+    }
+    let verified = req.email_verified.unwrap_or(true).then(Utc::now);
+    let id: Uuid = sqlx::query_scalar(
+        "INSERT INTO users (email, username, password_hash, display_name, preferred_language, email_verified_at, created_by)
+         VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id",
+    )
+    .bind(&email)
+    .bind(&username)
+    .bind(&hash)
+    .bind(&display_name)
+    .bind(&lang)
+    .bind(verified)
+    .bind(p.user_id)
+    .fetch_one(&mut *tx)
+    .await
+    .map_err(unique_conflict)?;
+    sqlx::query("INSERT INTO password_history (user_id, password_hash) VALUES ($1, $2)")
+        .bind(id)
+        .bind(&hash)
+        .execute(&mut *tx)
+        .await?;
+    sqlx::query(
+        "INSERT INTO user_roles (user_id, role_id, assigned_by) SELECT $1, unnest($2::uuid[]), $3",
+    )
+    .bind(id)
+    .bind(&role_ids)
+    .bind(p.user_id)
+    .execute(&mut *tx)
+    .await?;
+    audit::record(
+        &mut *tx,
+        &meta,
+        Event::new("user_created")
+            .actor(p.user_id)
+            .subject(id)
+            .details(json!({ "roles": unique_names })),
+    )
+    .await?;
+    let user = sessions::load_user(&mut *tx, id)
+        .await?
+        .ok_or_else(ApiError::not_found)?;
+    tx.commit().await?;
+    Ok((StatusCode::CREATED, Json(user)))
+}
+
+/// One user.
+#[utoipa::path(get, path = "/api/v1/users/{id}", tag = "users",
+    params(("id" = Uuid, Path, description = "user id")),
+    security(("bearer" = []), ("api_key" = [])),
+    responses((status = 200, description = "the user", body = User)))]
+pub async fn get_user(
+    State(state): State<AppState>,
+    Auth(p): Auth,
+    Path(id): Path<Uuid>,
+) -> Result<Json<User>, ApiError> {
+    p.require(&state, "users:read")?;
+    sessions::load_user(&state.db, id)
+        .await?
+        .map(Json)
+        .ok_or_else(ApiError::not_found)
+}
+
+/// Edit a user.
+#[utoipa::path(patch, path = "/api/v1/users/{id}", tag = "users", request_body = UpdateUserRequest,
+    params(("id" = Uuid, Path, description = "user id")),
+    security(("bearer" = []), ("api_key" = [])),
+    responses((status = 200, description = "updated", body = User)))]
+pub async fn update(
+    State(state): State<AppState>,
+    meta: Meta,
+    Auth(p): Auth,
+    Path(id): Path<Uuid>,
+    Json(req): Json<UpdateUserRequest>,
+) -> Result<Json<User>, ApiError> {
+    p.require(&state, "users:write")?;
+    let email = req
+        .email
+        .as_deref()
+        .map(|e| validate::email("email", e))
+        .transpose()?;
+    let username = req
+        .username
+        .as_deref()
+        .map(|u| validate::username("username", u))
+        .transpose()?;
+    let display_name = req
+        .display_name
+        .as_deref()
+        .map(|d| validate::display_name("display_name", d))
+        .transpose()?;
+    let lang = req
+        .preferred_language
+        .as_deref()
+        .map(|l| validate::language("preferred_language", l))
+        .transpose()?;
+    let mut tx = state.db.begin().await?;
+    let n = sqlx::query(
+        "UPDATE users SET email = COALESCE($2, email), username = COALESCE($3, username),
+                display_name = COALESCE($4, display_name), preferred_language = COALESCE($5, preferred_language),
+                email_verified_at = CASE WHEN $6::boolean IS NULL THEN email_verified_at
+                                         WHEN $6 THEN COALESCE(email_verified_at, now()) ELSE NULL END
+         WHERE id = $1",
+    )
+    .bind(id)
+    .bind(&email)
+    .bind(&username)
+    .bind(&display_name)
+    .bind(&lang)
+    .bind(req.email_verified)
+    .execute(&mut *tx)
+    .await
+    .map_err(unique_conflict)?
+    .rows_affected();
+    if n == 0 {
+        return Err(ApiError::not_found());
+    }
+    let fields: Vec<&str> = [
+        email.as_ref().map(|_| "email"),
+        username.as_ref().map(|_| "username"),
+        display_name.as_ref().map(|_| "display_name"),
+        lang.as_ref().map(|_| "preferred_language"),
+        req.email_verified.map(|_| "email_verified"),
+    ]
+    .into_iter()
+    .flatten()
+    .collect();
+    audit::record(
+        &mut *tx,
+        &meta,
+        Event::new("user_updated")
+            .actor(p.user_id)
+            .subject(id)
+            .details(json!({ "fields": fields })),
+    )
+    .await?;
+    let user = sessions::load_user(&mut *tx, id)
+        .await?
+        .ok_or_else(ApiError::not_found)?;
+    tx.commit().await?;
+    Ok(Json(user))
+}
+
+/// Delete a user and everything that belongs to them (sessions, keys, codes).
+#[utoipa::path(delete, path = "/api/v1/users/{id}", tag = "users",
+    params(("id" = Uuid, Path, description = "user id")),
+    security(("bearer" = []), ("api_key" = [])),
+    responses((status = 204, description = "deleted")))]
+pub async fn remove(
+    State(state): State<AppState>,
+    meta: Meta,
+    Auth(p): Auth,
+    Path(id): Path<Uuid>,
+) -> Result<StatusCode, ApiError> {
+    p.require(&state, "users:write")?;
+    if id == p.user_id {
+        return Err(ApiError::conflict(
+            "you cannot delete your own account here",
+        ));
+    }
+    let mut tx = state.db.begin().await?;
+    let email: Option<String> =
+        sqlx::query_scalar("DELETE FROM users WHERE id = $1 RETURNING email")
+            .bind(id)
+            .fetch_optional(&mut *tx)
+            .await?;
+    if email.is_none() {
+        return Err(ApiError::not_found());
+    }
+    // The subject row is gone, so the id goes into details for the record.
+    audit::record(
+        &mut *tx,
+        &meta,
+        Event::new("user_deleted")
+            .actor(p.user_id)
+            .details(json!({ "user_id": id })),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Deactivate now, or schedule it (`at` in the future; a background job applies it).
+#[utoipa::path(post, path = "/api/v1/users/{id}/deactivate", tag = "users", request_body = DeactivateRequest,
+    params(("id" = Uuid, Path, description = "user id")),
+    security(("bearer" = []), ("api_key" = [])),
+    responses((status = 200, description = "deactivated or scheduled", body = User)))]
+pub async fn deactivate(
+    State(state): State<AppState>,
+    meta: Meta,
+    Auth(p): Auth,
+    Path(id): Path<Uuid>,
+    Json(req): Json<DeactivateRequest>,
+) -> Result<Json<User>, ApiError> {
+    p.require(&state, "users:write")?;
+    let reason = validate::text("reason", &req.reason, 500)?;
+    if id == p.user_id {
+        return Err(ApiError::conflict("you cannot deactivate your own account"));
+    }
+    let mut tx = state.db.begin().await?;
+    let status: Option<String> =
+        sqlx::query_scalar("SELECT status FROM users WHERE id = $1 FOR UPDATE")
+            .bind(id)
+            .fetch_optional(&mut *tx)
+            .await?;
+    match status.as_deref() {
+        None => return Err(ApiError::not_found()),
+        Some("deactivated") => return Err(ApiError::conflict("the user is already deactivated")),
+        _ => {}
+    }
+    match req.at.filter(|at| *at > Utc::now()) {
+        Some(at) => {
+            sqlx::query("UPDATE users SET scheduled_deactivation_at = $2, scheduled_deactivation_reason = $3 WHERE id = $1")
+                .bind(id)
+                .bind(at)
+                .bind(&reason)
+                .execute(&mut *tx)
+                .await?;
+            audit::record(
+                &mut *tx,
+                &meta,
+                Event::new("user_deactivation_scheduled")
+                    .actor(p.user_id)
+                    .subject(id)
+                    .details(json!({ "at": at, "reason": reason })),
+            )
+            .await?;
+        }
+        None => {
+            deactivate_now(&mut tx, id, &reason).await?;
+            audit::record(
+                &mut *tx,
+                &meta,
+                Event::new("user_deactivated")
+                    .actor(p.user_id)
+                    .subject(id)
+                    .details(json!({ "reason": reason })),
+            )
+            .await?;
+        }
+    }
+    let user = sessions::load_user(&mut *tx, id)
+        .await?
+        .ok_or_else(ApiError::not_found)?;
+    tx.commit().await?;
+    Ok(Json(user))
+}
+
+/// Deactivates and ends every session (used by the handler and the scheduled job).
+pub async fn deactivate_now(
+    conn: &mut sqlx::PgConnection,
+    id: Uuid,
+    reason: &str,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "UPDATE users SET status = 'deactivated', deactivated_at = now(), deactivation_reason = $2,
+                scheduled_deactivation_at = NULL, scheduled_deactivation_reason = NULL
+         WHERE id = $1",
+    )
+    .bind(id)
+    .bind(reason)
+    .execute(&mut *conn)
+    .await?;
+    sessions::revoke_all(&mut *conn, id, None, "deactivated").await?;
+    Ok(())
+}
+
+/// Reactivate a user (also cancels a scheduled deactivation).
+#[utoipa::path(post, path = "/api/v1/users/{id}/reactivate", tag = "users",
+    params(("id" = Uuid, Path, description = "user id")),
+    security(("bearer" = []), ("api_key" = [])),
+    responses((status = 200, description = "active again", body = User)))]
+pub async fn reactivate(
+    State(state): State<AppState>,
+    meta: Meta,
+    Auth(p): Auth,
+    Path(id): Path<Uuid>,
+) -> Result<Json<User>, ApiError> {
+    p.require(&state, "users:write")?;
+    let mut tx = state.db.begin().await?;
+    let n = sqlx::query(
+        "UPDATE users SET status = 'active', deactivated_at = NULL, deactivation_reason = NULL,
+                scheduled_deactivation_at = NULL, scheduled_deactivation_reason = NULL
+         WHERE id = $1",
+    )
+    .bind(id)
+    .execute(&mut *tx)
+    .await?
+    .rows_affected();
+    if n == 0 {
+        return Err(ApiError::not_found());
+    }
+    audit::record(
+        &mut *tx,
+        &meta,
+        Event::new("user_reactivated").actor(p.user_id).subject(id),
+    )
+    .await?;
+    let user = sessions::load_user(&mut *tx, id)
+        .await?
+        .ok_or_else(ApiError::not_found)?;
+    tx.commit().await?;
+    Ok(Json(user))
+}
+
+async fn ensure_user(state: &AppState, id: Uuid) -> Result<(), ApiError> {
+    let exists: bool = sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM users WHERE id = $1)")
+        .bind(id)
+        .fetch_one(&state.db)
+        .await?;
+    if exists {
+        Ok(())
+    } else {
+        Err(ApiError::not_found())
+    }
+}
+
+/// A user's live sessions.
+#[utoipa::path(get, path = "/api/v1/users/{id}/sessions", tag = "users",
+    params(("id" = Uuid, Path, description = "user id")),
+    security(("bearer" = []), ("api_key" = [])),
+    responses((status = 200, description = "live sessions", body = [Session])))]
+pub async fn list_sessions(
+    State(state): State<AppState>,
+    Auth(p): Auth,
+    Path(id): Path<Uuid>,
+) -> Result<Json<Vec<Session>>, ApiError> {
+    p.require(&state, "users:read")?;
+    ensure_user(&state, id).await?;
+    Ok(Json(sessions_of(&state, id, p.session_id).await?))
+}
+
+/// End every session of a user.
+#[utoipa::path(delete, path = "/api/v1/users/{id}/sessions", tag = "users",
+    params(("id" = Uuid, Path, description = "user id")),
+    security(("bearer" = []), ("api_key" = [])),
+    responses((status = 204, description = "sessions ended")))]
+pub async fn end_all_sessions(
+    State(state): State<AppState>,
+    meta: Meta,
+    Auth(p): Auth,
+    Path(id): Path<Uuid>,
+) -> Result<StatusCode, ApiError> {
+    p.require(&state, "users:write")?;
+    ensure_user(&state, id).await?;
+    let mut tx = state.db.begin().await?;
+    let n = sessions::revoke_all(&mut *tx, id, None, "ended_by_admin").await?;
+    audit::record(
+        &mut *tx,
+        &meta,
+        Event::new("sessions_revoked")
+            .actor(p.user_id)
+            .subject(id)
+            .details(json!({ "sessions": n })),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// End one session of a user.
+#[utoipa::path(delete, path = "/api/v1/users/{id}/sessions/{sid}", tag = "users",
+    params(("id" = Uuid, Path, description = "user id"), ("sid" = Uuid, Path, description = "session id")),
+    security(("bearer" = []), ("api_key" = [])),
+    responses((status = 204, description = "session ended")))]
+pub async fn end_session(
+    State(state): State<AppState>,
+    meta: Meta,
+    Auth(p): Auth,
+    Path((id, sid)): Path<(Uuid, Uuid)>,
+) -> Result<StatusCode, ApiError> {
+    p.require(&state, "users:write")?;
+    let n = sqlx::query(
+        "UPDATE sessions SET revoked_at = now(), revoked_reason = 'ended_by_admin' WHERE id = $1 AND user_id = $2 AND revoked_at IS NULL",
+    )
+    .bind(sid)
+    .bind(id)
+    .execute(&state.db)
+    .await?
+    .rows_affected();
+    if n == 0 {
+        return Err(ApiError::not_found());
+    }
+    audit::record(
+        &state.db,
+        &meta,
+        Event::new("session_revoked")
+            .actor(p.user_id)
+            .subject(id)
+            .details(json!({ "session_id": sid })),
+    )
+    .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Give a user a role. You can only hand out permissions you hold yourself.
+#[utoipa::path(put, path = "/api/v1/users/{id}/roles/{role_id}", tag = "users",
+    params(("id" = Uuid, Path, description = "user id"), ("role_id" = Uuid, Path, description = "role id")),
+    security(("bearer" = []), ("api_key" = [])),
+    responses((status = 204, description = "assigned (idempotent)")))]
+pub async fn assign_role(
+    State(state): State<AppState>,
+    meta: Meta,
+    Auth(p): Auth,
+    Path((id, role_id)): Path<(Uuid, Uuid)>,
+) -> Result<StatusCode, ApiError> {
+    p.require(&state, "roles:write")?;
+    let mut tx = state.db.begin().await?;
+    let role: Option<String> = sqlx::query_scalar("SELECT name FROM roles WHERE id = $1")
+        .bind(role_id)
+        .fetch_optional(&mut *tx)
+        .await?;
+    let Some(role) = role else {
+        return Err(ApiError::not_found().with_detail("resource", "role"));
+    };
+    let missing = escalation(&mut *tx, &p, &[role_id]).await?;
+    if !missing.is_empty() {
+        return Err(ApiError::forbidden()
+            .with_detail("reason", "role_exceeds_your_permissions")
+            .with_detail("permissions", missing));
+    }
+    let res = sqlx::query("INSERT INTO user_roles (user_id, role_id, assigned_by) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING")
+        .bind(id)
+        .bind(role_id)
+        .bind(p.user_id)
+        .execute(&mut *tx)
+        .await;
+    match res {
+        Ok(r) if r.rows_affected() == 1 => {
+            audit::record(
+                &mut *tx,
+                &meta,
+                Event::new("role_assigned")
+                    .actor(p.user_id)
+                    .subject(id)
+                    .details(json!({ "role": role })),
+            )
+            .await?;
+        }
+        Ok(_) => {}
+        Err(e) if ovu_kit::error::foreign_key_violation(&e) => {
+            return Err(ApiError::not_found().with_detail("resource", "user"));
+        }
+        Err(e) => return Err(e.into()),
+    }
+    tx.commit().await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Take a role away from a user.
+#[utoipa::path(delete, path = "/api/v1/users/{id}/roles/{role_id}", tag = "users",
+    params(("id" = Uuid, Path, description = "user id"), ("role_id" = Uuid, Path, description = "role id")),
+    security(("bearer" = []), ("api_key" = [])),
+    responses((status = 204, description = "removed")))]
+pub async fn unassign_role(
+    State(state): State<AppState>,
+    meta: Meta,
+    Auth(p): Auth,
+    Path((id, role_id)): Path<(Uuid, Uuid)>,
+) -> Result<StatusCode, ApiError> {
+    p.require(&state, "roles:write")?;
+    let mut tx = state.db.begin().await?;
+    let role: Option<String> = sqlx::query_scalar(
+        "DELETE FROM user_roles ur USING roles r WHERE ur.user_id = $1 AND ur.role_id = $2 AND r.id = ur.role_id RETURNING r.name",
+    )
+    .bind(id)
+    .bind(role_id)
+    .fetch_optional(&mut *tx)
+    .await?;
+    let Some(role) = role else {
+        return Err(ApiError::not_found());
+    };
+    if role == "super_admin" {
+        let left: i64 = sqlx::query_scalar(
+            "SELECT count(*) FROM user_roles ur JOIN roles r ON r.id = ur.role_id JOIN users u ON u.id = ur.user_id
+             WHERE r.name = 'super_admin' AND u.status = 'active'",
+        )
+        .fetch_one(&mut *tx)
+        .await?;
+        if left == 0 {
+            return Err(ApiError::conflict(
+                "the last super_admin cannot lose the role",
+            ));
+        }
+    }
+    audit::record(
+        &mut *tx,
+        &meta,
+        Event::new("role_unassigned")
+            .actor(p.user_id)
+            .subject(id)
+            .details(json!({ "role": role })),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(StatusCode::NO_CONTENT)
+}

@@ -1,0 +1,63 @@
+//! Everything a handler needs, behind one cheap-to-clone handle.
+
+use std::ops::Deref;
+use std::sync::Arc;
+
+use ovu_kit::jwt::JwtVerifier;
+use ovu_kit::metrics::Metrics;
+use redis::aio::ConnectionManager;
+use sqlx::PgPool;
+
+use crate::config::Config;
+use crate::crypto::Passwords;
+use crate::signing::Signer;
+
+#[derive(Clone)]
+pub struct AppState(Arc<Inner>);
+
+pub struct Inner {
+    pub cfg: Config,
+    pub db: PgPool,
+    pub redis: ConnectionManager,
+    pub signer: Signer,
+    pub verifier: JwtVerifier,
+    pub passwords: Passwords,
+    pub metrics: Metrics,
+}
+
+impl Deref for AppState {
+    type Target = Inner;
+    fn deref(&self) -> &Inner {
+        &self.0
+    }
+}
+
+impl AppState {
+    pub fn new(
+        cfg: Config,
+        db: PgPool,
+        redis: ConnectionManager,
+        signer: Signer,
+    ) -> anyhow::Result<Self> {
+        let verifier = JwtVerifier::new(&cfg.issuer, &cfg.audience);
+        verifier.set_jwks(signer.jwks())?;
+        let passwords =
+            Passwords::new(cfg.argon2).map_err(|e| anyhow::anyhow!("argon2 parameters: {e}"))?;
+        Ok(Self(Arc::new(Inner {
+            cfg,
+            db,
+            redis,
+            signer,
+            verifier,
+            passwords,
+            metrics: Metrics::new("ulm"),
+        })))
+    }
+
+    /// Redis key under this deployment's prefix.
+    pub fn key(&self, parts: &[&str]) -> String {
+        let mut k = self.cfg.redis_prefix.clone();
+        k.push_str(&parts.join(":"));
+        k
+    }
+}
