@@ -37,3 +37,53 @@ kc() { "$BIN_DIR/kubectl" --kubeconfig "$KUBECONFIG_ADMIN" "$@"; }
 
 # usage: prints the comment block at the top of the running script.
 usage() { awk 'NR > 1 && /^#/ { if ($0 !~ /shellcheck/) { sub(/^# ?/, ""); print }; next } NR > 1 { exit }' "$0"; }
+
+# component_pid NAME: the PID recorded for NAME if that process still runs our binary (also
+# when the binary has since been rebuilt), else nothing. Checking the executable guards
+# against a PID the kernel has since given to another program.
+component_pid() {
+  local name=$1 pid exe
+  [[ -s $PID_DIR/$name.pid ]] || return 0
+  pid=$(<"$PID_DIR/$name.pid")
+  exe=$(readlink "/proc/$pid/exe" 2>/dev/null) || return 0
+  [[ ${exe% (deleted)} == "$BIN_DIR/$name" ]] && echo "$pid"
+  return 0
+}
+
+# alive PID: running and not a zombie waiting for its parent to reap it.
+alive() {
+  local state
+  [[ -r /proc/$1/stat ]] || return 1
+  read -r _ _ state _ <"/proc/$1/stat" 2>/dev/null || return 1
+  [[ $state != Z ]]
+}
+
+# stop_component NAME: TERM, up to 15 s, then KILL, for the recorded process only. Returns 1
+# when nothing of ours was running.
+stop_component() {
+  local name=$1 pid
+  pid=$(component_pid "$name")
+  if [[ -z $pid ]]; then
+    rm -f "$PID_DIR/$name.pid"
+    return 1
+  fi
+  kill -TERM "$pid" 2>/dev/null || true
+  for _ in $(seq 1 150); do
+    alive "$pid" || break
+    sleep 0.1
+  done
+  if alive "$pid"; then
+    log "$name (pid $pid) ignored TERM for 15s; sending KILL"
+    kill -KILL "$pid" 2>/dev/null || true
+    for _ in $(seq 1 50); do alive "$pid" || break; sleep 0.1; done
+  fi
+  rm -f "$PID_DIR/$name.pid"
+  log "stopped $name (pid $pid)"
+}
+
+# lock_run_dir: one up/down at a time, so parallel test runners cannot start two clusters.
+lock_run_dir() {
+  mkdir -p "$RUN_DIR"
+  exec 9>"$RUN_DIR/.lock"
+  flock -w 600 9 || die "another up/down holds $RUN_DIR/.lock"
+}
