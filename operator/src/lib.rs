@@ -1,3 +1,20 @@
-//! The OVU operator (renderers first; controller follows).
+//! The OVU operator: one `OvuSystem` in, a running three-tier system out.
+//!
+//! What flows through it, per reconcile (Stackable's pipeline):
+//! read the OvuSystem → validate its spec → build the desired children (pure, [`render`]) →
+//! server-side apply what differs ([`apply`]) → write status when it changed ([`status`]).
+//! Generated Secrets ([`secrets`]) and TLS material ([`tls`]) are made once and never
+//! rewritten by a pure function. [`controller`] wires it to kube-runtime; [`leader`] makes two
+//! replicas safe; [`metrics`], [`health`] and [`telemetry`] make it observable.
+
+pub mod apply;
+pub mod controller;
+pub mod health;
+pub mod leader;
+pub mod metrics;
 pub mod render;
+pub mod secrets;
+pub mod server;
+pub mod status;
+pub mod telemetry;
 pub mod tls;

@@ -14,6 +14,8 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Run the controller (leader-elected), with /metrics, /healthz and /readyz.
+    Run(Run),
     /// Print the OvuSystem CustomResourceDefinition as YAML.
     Crd,
     /// Render the frontend nginx.conf (the same renderer the operator uses) to stdout.
@@ -26,6 +28,28 @@ enum Command {
         #[arg(long, default_value = "default")]
         namespace: String,
     },
+}
+
+#[derive(clap::Args)]
+struct Run {
+    /// Address of the /metrics, /healthz and /readyz server.
+    #[arg(long, env = "OVU_LISTEN_ADDR", default_value = "0.0.0.0:8080")]
+    listen: std::net::SocketAddr,
+    /// Namespace the operator runs in (its Lease lives there).
+    #[arg(long, env = "POD_NAMESPACE", default_value = "ovu-system")]
+    namespace: String,
+    /// This replica's identity in the Lease (the pod name in the cluster).
+    #[arg(long, env = "POD_NAME")]
+    identity: Option<String>,
+    /// Name of the leader-election Lease.
+    #[arg(long, env = "OVU_LEASE_NAME", default_value = "ovu-operator")]
+    lease_name: String,
+    /// Lease duration in seconds; a standby takes over this long after the leader stops renewing.
+    #[arg(long, env = "OVU_LEASE_SECONDS", default_value_t = 15)]
+    lease_seconds: u64,
+    /// Timeout of each ULM/AAM health probe, in milliseconds.
+    #[arg(long, env = "OVU_PROBE_TIMEOUT_MS", default_value_t = 2000)]
+    probe_timeout_ms: u64,
 }
 
 #[derive(clap::Args)]
@@ -67,6 +91,12 @@ struct RenderNginx {
 fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     match cli.command {
+        Command::Run(args) => {
+            let rt = tokio::runtime::Builder::new_multi_thread()
+                .enable_all()
+                .build()?;
+            rt.block_on(run(args))
+        }
         Command::Crd => write_stdout(&ovu_crds::crd_yaml()),
         Command::RenderNginx(a) => {
             let tls = match (a.tls_cert, a.tls_key) {
@@ -130,4 +160,76 @@ fn write_stdout(s: &str) -> anyhow::Result<()> {
         Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
         r => Ok(r?),
     }
+}
+
+async fn run(args: Run) -> anyhow::Result<()> {
+    use std::sync::Arc;
+    use std::sync::atomic::Ordering;
+    use std::time::Duration;
+
+    use ovu_operator::{controller, health, leader, metrics, server, telemetry};
+
+    telemetry::init();
+    let client = kube::Client::try_default()
+        .await
+        .context("no Kubernetes configuration (in-cluster or KUBECONFIG)")?;
+    let mut registry = prometheus_client::registry::Registry::default();
+    let metrics = metrics::Metrics::new(&mut registry);
+    let readiness = Arc::new(server::Readiness::default());
+
+    let listener = tokio::net::TcpListener::bind(args.listen)
+        .await
+        .with_context(|| format!("binding {}", args.listen))?;
+    let app = server::app(Arc::new(registry), readiness.clone());
+    tokio::spawn(async move {
+        if let Err(e) = axum::serve(listener, app).await {
+            tracing::error!(error = %e, "http server stopped");
+        }
+    });
+    tracing::info!(listen = %args.listen, "serving /metrics, /healthz, /readyz");
+
+    let identity = args.identity.unwrap_or_else(|| {
+        format!(
+            "ovu-operator-{}",
+            ovu_operator::secrets::password(8).to_lowercase()
+        )
+    });
+    let elector = leader::LeaderElector::new(
+        client.clone(),
+        leader::LeaseConfig {
+            namespace: args.namespace.clone(),
+            name: args.lease_name,
+            identity: identity.clone(),
+            lease_duration: Duration::from_secs(args.lease_seconds),
+            renew_every: Duration::from_secs((args.lease_seconds / 3).max(1)),
+        },
+    );
+    tokio::select! {
+        _ = elector.acquire() => {}
+        _ = tokio::signal::ctrl_c() => return Ok(()),
+    }
+    readiness.leader.store(true, Ordering::Relaxed);
+    metrics.leader.set(1);
+
+    let prober = health::Prober::new(Duration::from_millis(args.probe_timeout_ms))?;
+    let ctx = Arc::new(controller::Context::new(
+        client,
+        metrics.clone(),
+        args.namespace,
+        Some(identity),
+        Some(prober),
+    ));
+    let lost = tokio::select! {
+        _ = controller::run(ctx, readiness.clone()) => false,
+        _ = elector.hold() => true,
+    };
+    metrics.leader.set(0);
+    readiness.leader.store(false, Ordering::Relaxed);
+    if lost {
+        // Another replica may already be reconciling: stop at once, restart as a candidate.
+        anyhow::bail!("lost the leader lease");
+    }
+    elector.release().await;
+    tracing::info!("stopped");
+    Ok(())
 }

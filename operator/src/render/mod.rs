@@ -23,7 +23,7 @@ use serde_json::{Value, json};
 use names::{Component, Names};
 
 /// The kinds of object the operator creates.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Kind {
     Secret,
     ConfigMap,

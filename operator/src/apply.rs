@@ -1,0 +1,152 @@
+//! Server-side apply of desired children, quietly.
+//!
+//! Each child is read first; the write happens only when the live object does not already
+//! carry every field we want with the value we want ([`covers`]). So a reconcile with nothing
+//! to change performs no writes (no resourceVersion churn, no watch events), and a child that
+//! someone edited or deleted is put back. Writes use field manager `ovu-operator` with force:
+//! the operator owns the fields it renders.
+
+use kube::Client;
+use kube::api::{Api, DynamicObject, Patch, PatchParams};
+use serde_json::Value;
+
+use crate::render::Child;
+use crate::render::names::FIELD_MANAGER;
+
+/// What happened to one child.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Outcome {
+    Unchanged,
+    Created,
+    Updated,
+}
+
+/// The result of ensuring one child.
+#[derive(Clone, Debug)]
+pub struct Applied {
+    pub outcome: Outcome,
+    /// The live object after the step (status included when the API server has one).
+    pub live: Value,
+}
+
+fn api(client: &Client, child: &Child) -> Api<DynamicObject> {
+    let ar = child.kind.api_resource();
+    let ns = child.object["metadata"]["namespace"]
+        .as_str()
+        .unwrap_or("default")
+        .to_string();
+    Api::namespaced_with(client.clone(), &ns, &ar)
+}
+
+/// Make the live child match the desired one, writing only when needed.
+pub async fn ensure(client: &Client, child: &Child) -> Result<Applied, kube::Error> {
+    let api = api(client, child);
+    let live = api.get_opt(&child.name).await?;
+    if let Some(live) = &live {
+        let live = serde_json::to_value(live).map_err(kube::Error::SerdeError)?;
+        if child.create_only || covers(&live, &child.object) {
+            return Ok(Applied {
+                outcome: Outcome::Unchanged,
+                live,
+            });
+        }
+    }
+    let params = PatchParams::apply(FIELD_MANAGER).force();
+    let applied = api
+        .patch(&child.name, &params, &Patch::Apply(&child.object))
+        .await?;
+    Ok(Applied {
+        outcome: if live.is_some() {
+            Outcome::Updated
+        } else {
+            Outcome::Created
+        },
+        live: serde_json::to_value(applied).map_err(kube::Error::SerdeError)?,
+    })
+}
+
+/// Whether `live` already has every field of `desired` with an equal value. Lists must hold
+/// at least the desired elements, in order, each covered; scalars must be equal, except that
+/// quantities compare by value (`0.5` and `500m` are the same CPU).
+pub fn covers(live: &Value, desired: &Value) -> bool {
+    match (live, desired) {
+        (Value::Object(l), Value::Object(d)) => d
+            .iter()
+            .all(|(k, dv)| l.get(k).is_some_and(|lv| covers(lv, dv))),
+        (Value::Array(l), Value::Array(d)) => {
+            l.len() >= d.len() && d.iter().zip(l.iter()).all(|(dv, lv)| covers(lv, dv))
+        }
+        (Value::String(l), Value::String(d)) => {
+            l == d
+                || matches!((quantity(l), quantity(d)), (Some(a), Some(b)) if (a - b).abs() < 1e-9 * a.abs().max(1.0))
+        }
+        (Value::Number(l), Value::Number(d)) => l.as_f64() == d.as_f64(),
+        (l, d) => l == d,
+    }
+}
+
+/// The value of a Kubernetes quantity, when the string is one.
+fn quantity(s: &str) -> Option<f64> {
+    let split = s
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(s.len());
+    let (num, suffix) = s.split_at(split);
+    if num.is_empty() {
+        return None;
+    }
+    let n: f64 = num.parse().ok()?;
+    let mult = match suffix {
+        "" => 1.0,
+        "m" => 1e-3,
+        "k" => 1e3,
+        "M" => 1e6,
+        "G" => 1e9,
+        "T" => 1e12,
+        "Ki" => 1024.0,
+        "Mi" => 1024f64.powi(2),
+        "Gi" => 1024f64.powi(3),
+        "Ti" => 1024f64.powi(4),
+        _ => return None,
+    };
+    Some(n * mult)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn covers_ignores_server_defaults_and_extra_fields() {
+        let desired = json!({"spec": {"replicas": 2, "template": {"spec": {"containers": [{"name": "a", "ports": [{"containerPort": 80}]}]}}}});
+        let live = json!({"spec": {"replicas": 2, "revisionHistoryLimit": 10, "template": {"spec": {"dnsPolicy": "ClusterFirst", "containers": [{"name": "a", "terminationMessagePath": "/dev/termination-log", "ports": [{"containerPort": 80, "protocol": "TCP"}]}]}}}, "status": {"readyReplicas": 2}});
+        assert!(covers(&live, &desired));
+    }
+
+    #[test]
+    fn covers_detects_drift() {
+        let desired = json!({"spec": {"replicas": 2, "env": [{"name": "A", "value": "1"}]}});
+        assert!(!covers(
+            &json!({"spec": {"replicas": 3, "env": [{"name": "A", "value": "1"}]}}),
+            &desired
+        ));
+        assert!(!covers(
+            &json!({"spec": {"replicas": 2, "env": []}}),
+            &desired
+        ));
+        assert!(!covers(&json!({"spec": {"replicas": 2}}), &desired));
+        assert!(!covers(
+            &json!({"spec": {"replicas": 2, "env": [{"name": "A", "value": "2"}]}}),
+            &desired
+        ));
+    }
+
+    #[test]
+    fn quantities_compare_by_value() {
+        assert!(covers(&json!("500m"), &json!("0.5")));
+        assert!(covers(&json!("1"), &json!("1000m")));
+        assert!(covers(&json!("1Gi"), &json!("1024Mi")));
+        assert!(!covers(&json!("1G"), &json!("1Gi")));
+        assert!(!covers(&json!("ovu"), &json!("ovu2")));
+    }
+}

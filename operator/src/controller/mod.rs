@@ -1,0 +1,268 @@
+//! The controller: kube-runtime wiring, the per-object error policy, and the reconcile
+//! pipeline (read → validate → build → apply → status) in [`reconcile`].
+
+mod pipeline;
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+
+use futures::StreamExt;
+use k8s_openapi::api::apps::v1::{Deployment, StatefulSet};
+use k8s_openapi::api::batch::v1::{CronJob, Job};
+use k8s_openapi::api::core::v1::{ConfigMap, Secret, Service, ServiceAccount};
+use k8s_openapi::api::networking::v1::NetworkPolicy;
+use k8s_openapi::api::policy::v1::PodDisruptionBudget;
+use k8s_openapi::api::rbac::v1::{Role, RoleBinding};
+use kube::runtime::controller::{Action, Controller};
+use kube::runtime::events::{Event, EventType, Recorder, Reporter};
+use kube::runtime::finalizer::{self, finalizer};
+use kube::runtime::watcher;
+use kube::{Api, Client, Resource, ResourceExt};
+use ovu_crds::OvuSystem;
+use std::sync::Mutex;
+use tracing::{debug, info, warn};
+
+use crate::health::Prober;
+use crate::metrics::Metrics;
+use crate::render::RenderError;
+use crate::render::names::MANAGED_SELECTOR;
+use crate::server::Readiness;
+use crate::tls::TlsError;
+
+pub use pipeline::{apply_system, cleanup_system};
+
+/// Finalizer that lets the operator decide what happens to data on delete.
+pub const FINALIZER: &str = "ovu.co.il/cleanup";
+
+/// Everything a reconcile needs.
+pub struct Context {
+    pub client: Client,
+    pub reporter: Reporter,
+    pub metrics: Metrics,
+    /// Namespace the operator runs in (NetworkPolicies admit its health probes).
+    pub operator_namespace: String,
+    /// Health prober; `None` disables probing (tests without network).
+    pub prober: Option<Prober>,
+    /// Longest a recorded health result may age before it is rewritten.
+    pub health_max_age: Duration,
+    /// Consecutive failures per object, for exponential backoff.
+    backoff: Mutex<HashMap<String, u32>>,
+}
+
+impl std::fmt::Debug for Context {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Context")
+            .field("operator_namespace", &self.operator_namespace)
+            .finish()
+    }
+}
+
+impl Context {
+    pub fn new(
+        client: Client,
+        metrics: Metrics,
+        operator_namespace: String,
+        instance: Option<String>,
+        prober: Option<Prober>,
+    ) -> Self {
+        Self {
+            client,
+            reporter: Reporter {
+                controller: "ovu-operator".into(),
+                instance,
+            },
+            metrics,
+            operator_namespace,
+            prober,
+            health_max_age: Duration::from_secs(300),
+            backoff: Mutex::new(HashMap::new()),
+        }
+    }
+}
+
+/// Reconcile errors. Secrets never appear in them.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("kubernetes api: {0}")]
+    Kube(#[from] kube::Error),
+    #[error("render: {0}")]
+    Render(#[from] RenderError),
+    #[error("tls: {0}")]
+    Tls(#[from] TlsError),
+    #[error("key generation failed")]
+    KeyGen,
+    #[error("object has no {0}")]
+    Metadata(&'static str),
+    #[error("finalizer: {0}")]
+    Finalizer(#[source] Box<finalizer::Error<Error>>),
+}
+
+impl Error {
+    /// The `reason` label of the failure metric.
+    pub fn metric_label(&self) -> &'static str {
+        match self {
+            Error::Kube(kube::Error::Api(s)) if s.code == 409 => "conflict",
+            Error::Kube(kube::Error::Api(s)) if s.code == 403 => "forbidden",
+            Error::Kube(kube::Error::Api(s)) if s.code == 422 => "invalid",
+            Error::Kube(_) => "kube",
+            Error::Render(_) => "render",
+            Error::Tls(_) => "tls",
+            Error::KeyGen => "keygen",
+            Error::Metadata(_) => "metadata",
+            Error::Finalizer(e) => match &**e {
+                finalizer::Error::ApplyFailed(inner) | finalizer::Error::CleanupFailed(inner) => {
+                    inner.metric_label()
+                }
+                _ => "finalizer",
+            },
+        }
+    }
+}
+
+fn key(sys: &OvuSystem) -> String {
+    format!("{}/{}", sys.namespace().unwrap_or_default(), sys.name_any())
+}
+
+/// One reconcile of one OvuSystem, wrapped in the finalizer.
+pub async fn reconcile(sys: Arc<OvuSystem>, ctx: Arc<Context>) -> Result<Action, Error> {
+    let start = Instant::now();
+    ctx.metrics.reconciles.inc();
+    let ns = sys.namespace().ok_or(Error::Metadata("namespace"))?;
+    let api: Api<OvuSystem> = Api::namespaced(ctx.client.clone(), &ns);
+    let recorder = Recorder::new(ctx.client.clone(), ctx.reporter.clone());
+    let res = finalizer(&api, FINALIZER, sys.clone(), |event| async {
+        match event {
+            finalizer::Event::Apply(s) => apply_system(s, &ctx, &api, &recorder).await,
+            finalizer::Event::Cleanup(s) => cleanup_system(s, &ctx, &recorder).await,
+        }
+    })
+    .await
+    .map_err(|e| Error::Finalizer(Box::new(e)));
+    ctx.metrics.duration.observe(start.elapsed().as_secs_f64());
+    match &res {
+        Ok(_) => {
+            if let Ok(mut m) = ctx.backoff.lock() {
+                m.remove(&key(&sys));
+            }
+        }
+        Err(e) => {
+            ctx.metrics.failure(e.metric_label());
+            publish(
+                &recorder,
+                &sys,
+                EventType::Warning,
+                "ReconcileFailed",
+                "Reconcile",
+                e.to_string(),
+            )
+            .await;
+        }
+    }
+    res
+}
+
+/// Requeue a failed object with its own exponential backoff (5 s doubling to 5 min), so one
+/// broken object neither spins nor delays the others.
+pub fn error_policy(sys: Arc<OvuSystem>, err: &Error, ctx: Arc<Context>) -> Action {
+    // A std mutex: it is never held across an await.
+    let n = match ctx.backoff.lock() {
+        Ok(mut map) => {
+            let e = map.entry(key(&sys)).or_insert(0);
+            *e = e.saturating_add(1);
+            *e
+        }
+        Err(_) => 1,
+    };
+    let delay = backoff_delay(n);
+    warn!(system = %key(&sys), error = %err, attempt = n, retry_in_s = delay.as_secs(), "reconcile failed");
+    Action::requeue(delay)
+}
+
+/// 5 s, 10 s, 20 s, … capped at 300 s.
+pub fn backoff_delay(attempt: u32) -> Duration {
+    let exp = attempt.saturating_sub(1).min(6);
+    Duration::from_secs((5u64 << exp).min(300))
+}
+
+/// Publish an Event on the OvuSystem; a failure to publish is logged, never fatal.
+pub async fn publish(
+    recorder: &Recorder,
+    sys: &OvuSystem,
+    type_: EventType,
+    reason: &str,
+    action: &str,
+    note: String,
+) {
+    let mut note = note;
+    if note.len() > 1000 {
+        let mut cut = 997;
+        while !note.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        note.truncate(cut);
+        note.push_str("...");
+    }
+    let ev = Event {
+        type_,
+        reason: reason.into(),
+        note: Some(note),
+        action: action.into(),
+        secondary: None,
+    };
+    if let Err(e) = recorder.publish(&ev, &sys.object_ref(&())).await {
+        debug!(error = %e, "could not publish event");
+    }
+}
+
+/// Run the controller until a shutdown signal. Watches the OvuSystems and, metadata-only and
+/// filtered by `app.kubernetes.io/managed-by=ovu-operator`, the kinds it owns.
+pub async fn run(ctx: Arc<Context>, readiness: Arc<Readiness>) {
+    let client = ctx.client.clone();
+    let owned = watcher::Config::default().labels(MANAGED_SELECTOR);
+    let controller = Controller::new(
+        Api::<OvuSystem>::all(client.clone()),
+        watcher::Config::default().any_semantic(),
+    );
+    let store = controller.store();
+    let r = readiness.clone();
+    tokio::spawn(async move {
+        if store.wait_until_ready().await.is_ok() {
+            r.store_ready.store(true, Ordering::Relaxed);
+            info!("ovusystem watch synced");
+        }
+    });
+    controller
+        .owns(Api::<StatefulSet>::all(client.clone()), owned.clone())
+        .owns(Api::<Deployment>::all(client.clone()), owned.clone())
+        .owns(Api::<Service>::all(client.clone()), owned.clone())
+        .owns(Api::<ConfigMap>::all(client.clone()), owned.clone())
+        .owns(Api::<Secret>::all(client.clone()), owned.clone())
+        .owns(Api::<CronJob>::all(client.clone()), owned.clone())
+        .owns(Api::<Job>::all(client.clone()), owned.clone())
+        .owns(Api::<NetworkPolicy>::all(client.clone()), owned.clone())
+        .owns(
+            Api::<PodDisruptionBudget>::all(client.clone()),
+            owned.clone(),
+        )
+        .owns(Api::<ServiceAccount>::all(client.clone()), owned.clone())
+        .owns(Api::<Role>::all(client.clone()), owned.clone())
+        .owns(Api::<RoleBinding>::all(client.clone()), owned)
+        .shutdown_on_signal()
+        .run(reconcile, error_policy, ctx)
+        .for_each(|res| {
+            let readiness = readiness.clone();
+            async move {
+                match res {
+                    Ok((obj, _)) => debug!(system = %obj.name, "reconciled"),
+                    Err(kube::runtime::controller::Error::QueueError(e)) => {
+                        readiness.watch_error();
+                        warn!(error = %e, "watch error");
+                    }
+                    Err(e) => debug!(error = %e, "reconcile error"),
+                }
+            }
+        })
+        .await;
+}

@@ -1,0 +1,282 @@
+//! An in-memory Kubernetes API behind kube's tower-test mock service.
+//!
+//! It stores objects by path, answers GET/LIST/POST/PATCH/DELETE the way the API server
+//! does for the operations the operator uses, and logs every request, so tests can assert
+//! which writes a reconcile made. With `auto_ready` it plays the workload controllers:
+//! a StatefulSet or Deployment is reported ready as soon as it is applied.
+#![allow(dead_code)]
+
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+
+use http::{Method, Request, Response, StatusCode};
+use kube::Client;
+use kube::client::Body;
+use serde_json::{Value, json};
+
+#[derive(Default)]
+pub struct Fake {
+    pub objects: Mutex<BTreeMap<String, Value>>,
+    pub log: Mutex<Vec<(Method, String)>>,
+    pub auto_ready: AtomicBool,
+    rv: AtomicU64,
+}
+
+impl Fake {
+    pub fn start() -> (Client, Arc<Fake>) {
+        let (svc, handle) = tower_test::mock::pair::<Request<Body>, Response<Body>>();
+        let fake = Arc::new(Fake::default());
+        let f = fake.clone();
+        tokio::spawn(async move {
+            let mut handle = std::pin::pin!(handle);
+            while let Some((req, send)) = handle.next_request().await {
+                let resp = f.serve(req).await;
+                send.send_response(resp);
+            }
+        });
+        (Client::new(svc, "default"), fake)
+    }
+
+    pub fn put(&self, path: &str, obj: Value) {
+        let obj = self.stamp(obj, None);
+        self.objects.lock().unwrap().insert(path.to_string(), obj);
+    }
+
+    pub fn get(&self, path: &str) -> Option<Value> {
+        self.objects.lock().unwrap().get(path).cloned()
+    }
+
+    pub fn remove(&self, path: &str) -> Option<Value> {
+        self.objects.lock().unwrap().remove(path)
+    }
+
+    pub fn clear_log(&self) {
+        self.log.lock().unwrap().clear();
+    }
+
+    /// (method, path) of every non-GET request since the last clear.
+    pub fn writes(&self) -> Vec<(Method, String)> {
+        self.log
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|(m, _)| *m != Method::GET)
+            .cloned()
+            .collect()
+    }
+
+    pub fn requests(&self) -> usize {
+        self.log.lock().unwrap().len()
+    }
+
+    fn stamp(&self, mut obj: Value, prev: Option<&Value>) -> Value {
+        let rv = self.rv.fetch_add(1, Ordering::Relaxed) + 1;
+        let uid = prev
+            .and_then(|p| p.pointer("/metadata/uid").cloned())
+            .unwrap_or_else(|| json!(format!("uid-{rv}")));
+        if let Some(m) = obj.get_mut("metadata").and_then(Value::as_object_mut) {
+            m.insert("resourceVersion".into(), json!(rv.to_string()));
+            m.entry("uid").or_insert(uid);
+            m.entry("creationTimestamp")
+                .or_insert(json!("2026-01-01T00:00:00Z"));
+        }
+        if self.auto_ready.load(Ordering::Relaxed) {
+            let kind = obj["kind"].as_str().unwrap_or_default().to_string();
+            if kind == "StatefulSet" || kind == "Deployment" {
+                let n = obj.pointer("/spec/replicas").cloned().unwrap_or(json!(1));
+                obj["status"] = json!({"replicas": n, "readyReplicas": n,
+                    "availableReplicas": n, "updatedReplicas": n});
+            }
+        }
+        obj
+    }
+
+    async fn serve(&self, req: Request<Body>) -> Response<Body> {
+        let method = req.method().clone();
+        let uri = req.uri().clone();
+        let path = uri.path().to_string();
+        let query = uri.query().unwrap_or("").to_string();
+        self.log
+            .lock()
+            .unwrap()
+            .push((method.clone(), path.clone()));
+        let ctype = req
+            .headers()
+            .get(http::header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+            .to_string();
+        let body = req.into_body().collect_bytes().await.unwrap();
+        let body: Value = if body.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_slice(&body).unwrap_or(Value::Null)
+        };
+        let (status_sub, key) = match path.strip_suffix("/status") {
+            Some(k) => (true, k.to_string()),
+            None => (false, path.clone()),
+        };
+        let mut objects = self.objects.lock().unwrap();
+        match method {
+            Method::GET => {
+                if let Some(o) = objects.get(&key) {
+                    return ok(o);
+                }
+                if is_collection(&key) {
+                    let sel = label_selector(&query);
+                    let items: Vec<Value> = objects
+                        .iter()
+                        .filter(|(k, _)| {
+                            k.strip_prefix(&format!("{key}/"))
+                                .is_some_and(|rest| !rest.contains('/'))
+                        })
+                        .map(|(_, v)| v.clone())
+                        .filter(|v| matches(v, &sel))
+                        .collect();
+                    return ok(&json!({"apiVersion": "v1", "kind": "List",
+                        "metadata": {"resourceVersion": "1"}, "items": items}));
+                }
+                not_found(&key)
+            }
+            Method::POST => {
+                let name = body
+                    .pointer("/metadata/name")
+                    .and_then(Value::as_str)
+                    .unwrap_or("x");
+                let k = format!("{key}/{name}");
+                if objects.contains_key(&k) {
+                    return status(StatusCode::CONFLICT, "AlreadyExists");
+                }
+                let o = self.stamp(body, None);
+                objects.insert(k, o.clone());
+                respond(StatusCode::CREATED, &o)
+            }
+            Method::PUT => {
+                let prev = objects.get(&key).cloned();
+                let (Some(prev), true) = (prev, true) else {
+                    return not_found(&key);
+                };
+                let want = body.pointer("/metadata/resourceVersion");
+                if want.is_some() && want != prev.pointer("/metadata/resourceVersion") {
+                    return status(StatusCode::CONFLICT, "Conflict");
+                }
+                let o = self.stamp(body, Some(&prev));
+                objects.insert(key, o.clone());
+                ok(&o)
+            }
+            Method::PATCH => {
+                let prev = objects.get(&key).cloned();
+                if status_sub {
+                    let Some(mut o) = prev else {
+                        return not_found(&key);
+                    };
+                    o["status"] = body["status"].clone();
+                    let o = self.stamp(o, None);
+                    objects.insert(key, o.clone());
+                    return ok(&o);
+                }
+                if ctype.contains("apply-patch") {
+                    let mut o = body;
+                    if let Some(p) = &prev {
+                        if let Some(s) = p.get("status") {
+                            o["status"] = s.clone();
+                        }
+                        if let Some(u) = p.pointer("/metadata/uid") {
+                            o["metadata"]["uid"] = u.clone();
+                        }
+                    }
+                    let o = self.stamp(o, prev.as_ref());
+                    objects.insert(key, o.clone());
+                    return ok(&o);
+                }
+                // json / merge patches (finalizers, events): accept, apply finalizer removal.
+                let Some(mut o) = prev else {
+                    return ok(&body);
+                };
+                if ctype.contains("json-patch") {
+                    for op in body.as_array().into_iter().flatten() {
+                        if op["op"] == "remove"
+                            && op["path"]
+                                .as_str()
+                                .is_some_and(|p| p.starts_with("/metadata/finalizers"))
+                        {
+                            o["metadata"]["finalizers"] = json!([]);
+                        }
+                    }
+                }
+                let o = self.stamp(o, None);
+                objects.insert(key, o.clone());
+                ok(&o)
+            }
+            Method::DELETE => match objects.remove(&key) {
+                Some(o) => ok(&o),
+                None => not_found(&key),
+            },
+            _ => status(StatusCode::METHOD_NOT_ALLOWED, "MethodNotAllowed"),
+        }
+    }
+}
+
+fn is_collection(path: &str) -> bool {
+    let parts: Vec<&str> = path.trim_matches('/').split('/').collect();
+    // api/v1/namespaces/ns/plural  or  apis/g/v/namespaces/ns/plural
+    (parts.first() == Some(&"api") && parts.len() == 5)
+        || (parts.first() == Some(&"apis") && parts.len() == 6)
+}
+
+fn label_selector(query: &str) -> Vec<(String, String)> {
+    query
+        .split('&')
+        .filter_map(|kv| kv.strip_prefix("labelSelector="))
+        .flat_map(|v| {
+            let v = v
+                .replace("%3D", "=")
+                .replace("%2C", ",")
+                .replace("%2F", "/");
+            v.split(',')
+                .filter_map(|p| {
+                    p.split_once('=')
+                        .map(|(a, b)| (a.to_string(), b.to_string()))
+                })
+                .collect::<Vec<_>>()
+        })
+        .collect()
+}
+
+fn matches(v: &Value, sel: &[(String, String)]) -> bool {
+    sel.iter().all(|(k, want)| {
+        v.pointer("/metadata/labels")
+            .and_then(|l| l.get(k))
+            .and_then(Value::as_str)
+            == Some(want)
+    })
+}
+
+fn respond(code: StatusCode, v: &Value) -> Response<Body> {
+    Response::builder()
+        .status(code)
+        .header("content-type", "application/json")
+        .body(Body::from(serde_json::to_vec(v).unwrap()))
+        .unwrap()
+}
+
+fn ok(v: &Value) -> Response<Body> {
+    respond(StatusCode::OK, v)
+}
+
+fn status(code: StatusCode, reason: &str) -> Response<Body> {
+    respond(
+        code,
+        &json!({"apiVersion": "v1", "kind": "Status", "status": "Failure",
+            "message": reason, "reason": reason, "code": code.as_u16()}),
+    )
+}
+
+fn not_found(path: &str) -> Response<Body> {
+    respond(
+        StatusCode::NOT_FOUND,
+        &json!({"apiVersion": "v1", "kind": "Status", "status": "Failure",
+            "message": format!("{path} not found"), "reason": "NotFound", "code": 404}),
+    )
+}

@@ -1,0 +1,320 @@
+//! Reconcile scenarios against an in-memory API behind kube's tower-test mock service:
+//! a fresh system, a no-op reconcile (zero writes), drift repair, an invalid spec, ordered
+//! bring-up, pause, on-demand backup and deletion.
+
+mod common;
+mod fake;
+
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+
+use fake::Fake;
+use http::Method;
+use ovu_crds::OvuSystem;
+use ovu_operator::controller::{self, Context};
+use ovu_operator::metrics::Metrics;
+use serde_json::{Value, json};
+
+const SYS_PATH: &str = "/apis/ovu.co.il/v1alpha1/namespaces/ovu-test/ovusystems/ovu";
+
+fn ctx(client: kube::Client) -> Arc<Context> {
+    let mut reg = prometheus_client::registry::Registry::default();
+    Arc::new(Context::new(
+        client,
+        Metrics::new(&mut reg),
+        "ovu-system".into(),
+        None,
+        None,
+    ))
+}
+
+fn with_finalizer(mut sys: OvuSystem) -> OvuSystem {
+    sys.metadata.finalizers = Some(vec![controller::FINALIZER.into()]);
+    sys
+}
+
+/// Store the system in the fake and reconcile what the fake holds (as the controller would).
+async fn reconcile(fake: &Fake, ctx: &Arc<Context>) -> Result<(), controller::Error> {
+    let sys: OvuSystem = serde_json::from_value(fake.get(SYS_PATH).unwrap()).unwrap();
+    controller::reconcile(Arc::new(sys), ctx.clone())
+        .await
+        .map(|_| ())
+}
+
+fn setup(sys: OvuSystem, auto_ready: bool) -> (Arc<Fake>, Arc<Context>) {
+    let (client, fake) = Fake::start();
+    fake.auto_ready.store(auto_ready, Ordering::Relaxed);
+    fake.put(SYS_PATH, serde_json::to_value(with_finalizer(sys)).unwrap());
+    (fake.clone(), ctx(client))
+}
+
+fn status(fake: &Fake) -> Value {
+    fake.get(SYS_PATH).unwrap()["status"].clone()
+}
+
+fn cond<'a>(st: &'a Value, t: &str) -> &'a Value {
+    st["conditions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["type"] == t)
+        .unwrap_or_else(|| panic!("no condition {t} in {st}"))
+}
+
+fn child_writes(fake: &Fake) -> Vec<String> {
+    fake.writes()
+        .into_iter()
+        .filter(|(_, p)| !p.ends_with("/status") && !p.contains("/events"))
+        .map(|(m, p)| format!("{m} {p}"))
+        .collect()
+}
+
+const ULM: &str = "/apis/apps/v1/namespaces/ovu-test/deployments/ovu-ulm";
+const FRONTEND: &str = "/apis/apps/v1/namespaces/ovu-test/deployments/ovu-frontend";
+
+#[tokio::test]
+async fn fresh_system_creates_every_child_and_reports_ready() {
+    let (fake, ctx) = setup(common::minimal(), true);
+    reconcile(&fake, &ctx).await.unwrap();
+    for path in [
+        "/api/v1/namespaces/ovu-test/secrets/ovu-postgres",
+        "/api/v1/namespaces/ovu-test/secrets/ovu-redis",
+        "/api/v1/namespaces/ovu-test/secrets/ovu-ulm-signing-key",
+        "/api/v1/namespaces/ovu-test/secrets/ovu-bootstrap-admin",
+        "/api/v1/namespaces/ovu-test/secrets/ovu-ca",
+        "/api/v1/namespaces/ovu-test/secrets/ovu-tls",
+        "/apis/apps/v1/namespaces/ovu-test/statefulsets/ovu-postgres",
+        "/apis/apps/v1/namespaces/ovu-test/deployments/ovu-redis",
+        ULM,
+        "/apis/apps/v1/namespaces/ovu-test/deployments/ovu-aam",
+        FRONTEND,
+        "/api/v1/namespaces/ovu-test/configmaps/ovu-nginx",
+        "/api/v1/namespaces/ovu-test/persistentvolumeclaims/ovu-backups",
+        "/apis/batch/v1/namespaces/ovu-test/cronjobs/ovu-backup",
+        "/apis/networking.k8s.io/v1/namespaces/ovu-test/networkpolicies/ovu-database",
+        "/apis/networking.k8s.io/v1/namespaces/ovu-test/networkpolicies/ovu-backend",
+        "/apis/networking.k8s.io/v1/namespaces/ovu-test/networkpolicies/ovu-frontend",
+        "/apis/policy/v1/namespaces/ovu-test/poddisruptionbudgets/ovu-ulm",
+        "/apis/rbac.authorization.k8s.io/v1/namespaces/ovu-test/roles/ovu-aam",
+    ] {
+        assert!(fake.get(path).is_some(), "missing {path}");
+    }
+    let st = status(&fake);
+    assert_eq!(st["phase"], "Ready", "{st}");
+    assert_eq!(st["step"], "Done");
+    assert_eq!(st["observedGeneration"], 1);
+    for t in [
+        "Ready",
+        "DatabaseReady",
+        "BackendReady",
+        "FrontendReady",
+        "CertificateReady",
+    ] {
+        let c = cond(&st, t);
+        assert_eq!(c["status"], "True", "{t}: {c}");
+        assert_eq!(c["observedGeneration"], 1);
+    }
+    assert_eq!(cond(&st, "BackupHealthy")["status"], "Unknown");
+    assert_eq!(st["endpoints"]["ulm"], "https://ulm.ovu.co.il");
+    assert!(st["certificate"]["notAfter"].is_string());
+    // Secrets carry values; the TLS secret is a real kubernetes.io/tls secret.
+    let tls = fake
+        .get("/api/v1/namespaces/ovu-test/secrets/ovu-tls")
+        .unwrap();
+    assert_eq!(tls["type"], "kubernetes.io/tls");
+    // nginx rolls when the certificate changes: its pod template carries the hash.
+    let fe = fake.get(FRONTEND).unwrap();
+    assert!(
+        fe.pointer("/spec/template/metadata/annotations/ovu.co.il~1config-hash")
+            .is_some()
+    );
+}
+
+#[tokio::test]
+async fn no_op_reconcile_performs_zero_writes() {
+    let (fake, ctx) = setup(common::minimal(), true);
+    reconcile(&fake, &ctx).await.unwrap();
+    fake.clear_log();
+    reconcile(&fake, &ctx).await.unwrap();
+    assert_eq!(
+        fake.writes(),
+        vec![],
+        "a reconcile with nothing to change wrote"
+    );
+    assert!(fake.requests() > 10, "it did read the children");
+}
+
+#[tokio::test]
+async fn deleted_or_edited_child_is_repaired_and_nothing_else_written() {
+    let (fake, ctx) = setup(common::minimal(), true);
+    reconcile(&fake, &ctx).await.unwrap();
+    fake.remove(ULM).unwrap();
+    let mut fe = fake.get(FRONTEND).unwrap();
+    fe["spec"]["replicas"] = json!(7);
+    fake.put(FRONTEND, fe);
+    let secret_before = fake
+        .get("/api/v1/namespaces/ovu-test/secrets/ovu-postgres")
+        .unwrap();
+    fake.clear_log();
+    reconcile(&fake, &ctx).await.unwrap();
+    let mut w = child_writes(&fake);
+    w.sort();
+    assert_eq!(w, vec![format!("PATCH {FRONTEND}"), format!("PATCH {ULM}")]);
+    assert!(fake.get(ULM).is_some());
+    assert_eq!(fake.get(FRONTEND).unwrap()["spec"]["replicas"], 2);
+    // generated secrets are never regenerated
+    let secret_after = fake
+        .get("/api/v1/namespaces/ovu-test/secrets/ovu-postgres")
+        .unwrap();
+    assert_eq!(secret_before["data"], secret_after["data"]);
+}
+
+#[tokio::test]
+async fn deleted_secret_is_recreated_but_existing_ones_never_change() {
+    let (fake, ctx) = setup(common::minimal(), true);
+    reconcile(&fake, &ctx).await.unwrap();
+    let redis = "/api/v1/namespaces/ovu-test/secrets/ovu-redis";
+    let mut s = fake.get(redis).unwrap();
+    s["data"]["password"] = json!("dXNlci1jaG9zZW4=");
+    fake.put(redis, s);
+    fake.clear_log();
+    reconcile(&fake, &ctx).await.unwrap();
+    assert_eq!(child_writes(&fake), Vec::<String>::new());
+    assert_eq!(
+        fake.get(redis).unwrap()["data"]["password"],
+        "dXNlci1jaG9zZW4="
+    );
+}
+
+#[tokio::test]
+async fn invalid_spec_sets_a_condition_and_writes_no_child() {
+    let mut sys = common::minimal();
+    sys.spec.database.backup.retain = 0;
+    sys.spec.frontend.tls.mode = ovu_crds::TlsMode::Secret;
+    let (fake, ctx) = setup(sys, true);
+    reconcile(&fake, &ctx).await.unwrap();
+    assert_eq!(child_writes(&fake), Vec::<String>::new());
+    let st = status(&fake);
+    assert_eq!(st["phase"], "Invalid");
+    let ready = cond(&st, "Ready");
+    assert_eq!(ready["status"], "False");
+    assert_eq!(ready["reason"], "InvalidSpec");
+    let msg = ready["message"].as_str().unwrap();
+    assert!(msg.contains("spec.database.backup.retain"), "{msg}");
+    assert!(msg.contains("tls.secretName is required"), "{msg}");
+    // and it does not repeat itself
+    fake.clear_log();
+    reconcile(&fake, &ctx).await.unwrap();
+    assert_eq!(fake.writes(), vec![]);
+}
+
+#[tokio::test]
+async fn bring_up_waits_for_the_database_before_the_backend() {
+    let (fake, ctx) = setup(common::minimal(), false);
+    reconcile(&fake, &ctx).await.unwrap();
+    assert!(
+        fake.get("/apis/apps/v1/namespaces/ovu-test/statefulsets/ovu-postgres")
+            .is_some()
+    );
+    assert!(
+        fake.get(ULM).is_none(),
+        "backend applied before the database was ready"
+    );
+    assert!(fake.get(FRONTEND).is_none());
+    let st = status(&fake);
+    assert_eq!(st["phase"], "Progressing");
+    assert_eq!(st["step"], "Database");
+    assert!(
+        st["message"].as_str().unwrap().contains("postgres 0/1"),
+        "{st}"
+    );
+    assert_eq!(cond(&st, "BackendReady")["reason"], "WaitingForDatabase");
+
+    // The database becomes ready: the backend is applied, the frontend still waits.
+    let pg = "/apis/apps/v1/namespaces/ovu-test/statefulsets/ovu-postgres";
+    let mut o = fake.get(pg).unwrap();
+    o["status"] = json!({"readyReplicas": 1, "replicas": 1});
+    fake.put(pg, o);
+    let rd = "/apis/apps/v1/namespaces/ovu-test/deployments/ovu-redis";
+    let mut o = fake.get(rd).unwrap();
+    o["status"] = json!({"availableReplicas": 1, "readyReplicas": 1, "replicas": 1});
+    fake.put(rd, o);
+    reconcile(&fake, &ctx).await.unwrap();
+    assert!(fake.get(ULM).is_some());
+    assert!(fake.get(FRONTEND).is_none());
+    let st = status(&fake);
+    assert_eq!(st["step"], "Backend");
+    assert_eq!(cond(&st, "DatabaseReady")["status"], "True");
+    assert_eq!(cond(&st, "FrontendReady")["reason"], "WaitingForBackend");
+}
+
+#[tokio::test]
+async fn paused_system_is_left_alone() {
+    let mut sys = common::minimal();
+    sys.spec.paused = true;
+    let (fake, ctx) = setup(sys, true);
+    reconcile(&fake, &ctx).await.unwrap();
+    assert_eq!(child_writes(&fake), Vec::<String>::new());
+    assert_eq!(status(&fake)["phase"], "Paused");
+}
+
+#[tokio::test]
+async fn backup_now_annotation_starts_one_job_per_value() {
+    let (fake, ctx) = setup(common::minimal(), true);
+    reconcile(&fake, &ctx).await.unwrap();
+    let mut sys = fake.get(SYS_PATH).unwrap();
+    sys["metadata"]["annotations"] = json!({"ovu.co.il/backup-now": "2026-01-01T10:00"});
+    fake.put(SYS_PATH, sys);
+    fake.clear_log();
+    reconcile(&fake, &ctx).await.unwrap();
+    let jobs: Vec<String> = child_writes(&fake)
+        .into_iter()
+        .filter(|w| w.contains("/jobs/"))
+        .collect();
+    assert_eq!(jobs.len(), 1, "{jobs:?}");
+    assert!(jobs[0].contains("/jobs/ovu-backup-now-"));
+    assert_eq!(status(&fake)["backup"]["lastRequested"], "2026-01-01T10:00");
+    fake.clear_log();
+    reconcile(&fake, &ctx).await.unwrap();
+    assert_eq!(fake.writes(), vec![]);
+}
+
+#[tokio::test]
+async fn delete_with_policy_delete_removes_volumes_and_data_secrets() {
+    let mut sys = common::minimal();
+    sys.spec.deletion_policy = ovu_crds::DeletionPolicy::Delete;
+    let (fake, ctx) = setup(sys, true);
+    reconcile(&fake, &ctx).await.unwrap();
+    let mut o = fake.get(SYS_PATH).unwrap();
+    o["metadata"]["deletionTimestamp"] = json!("2026-01-02T00:00:00Z");
+    fake.put(SYS_PATH, o);
+    reconcile(&fake, &ctx).await.unwrap();
+    assert!(
+        fake.get("/api/v1/namespaces/ovu-test/persistentvolumeclaims/ovu-backups")
+            .is_none()
+    );
+    assert!(
+        fake.get("/api/v1/namespaces/ovu-test/secrets/ovu-postgres")
+            .is_none()
+    );
+    assert_eq!(
+        fake.get(SYS_PATH).unwrap()["metadata"]["finalizers"],
+        json!([])
+    );
+}
+
+#[tokio::test]
+async fn delete_with_policy_retain_keeps_volumes() {
+    let (fake, ctx) = setup(common::minimal(), true);
+    reconcile(&fake, &ctx).await.unwrap();
+    let mut o = fake.get(SYS_PATH).unwrap();
+    o["metadata"]["deletionTimestamp"] = json!("2026-01-02T00:00:00Z");
+    fake.put(SYS_PATH, o);
+    fake.clear_log();
+    reconcile(&fake, &ctx).await.unwrap();
+    assert!(
+        fake.get("/api/v1/namespaces/ovu-test/persistentvolumeclaims/ovu-backups")
+            .is_some()
+    );
+    assert!(!fake.writes().iter().any(|(m, _)| *m == Method::DELETE));
+}
