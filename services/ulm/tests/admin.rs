@@ -1,0 +1,758 @@
+//! Administration: users, roles, permissions, audit, stats, token policy, outbox,
+//! scheduled deactivation, bootstrap admin, admin MFA.
+
+mod common;
+
+use common::*;
+use serde_json::json;
+use sqlx::PgPool;
+use uuid::Uuid;
+
+#[sqlx::test(migrator = "ovu_ulm::MIGRATOR")]
+async fn user_admin_needs_permission(db: PgPool) {
+    let t = setup(db).await;
+    t.user("plain", PW).await;
+    let tok = t.token("plain", PW).await;
+    for (m, u) in [
+        ("GET", "/api/v1/users".to_string()),
+        ("GET", format!("/api/v1/users/{}", Uuid::new_v4())),
+        ("GET", "/api/v1/roles".to_string()),
+        ("GET", "/api/v1/permissions".to_string()),
+        ("GET", "/api/v1/audit".to_string()),
+        ("GET", "/api/v1/admin/stats".to_string()),
+        ("GET", "/api/v1/admin/token-policy".to_string()),
+        ("GET", "/api/v1/admin/outbox".to_string()),
+    ] {
+        t.send(req(m, &u).bearer(&tok))
+            .await
+            .error(403, "forbidden");
+        t.send(req(m, &u)).await.error(401, "unauthorized");
+    }
+    t.send(
+        req("POST", "/api/v1/users")
+            .bearer(&tok)
+            .json(json!({"email": "x@example.com", "username": "xx1", "password": PW})),
+    )
+    .await
+    .error(403, "forbidden");
+    // Support can read users but not change them.
+    let (_, support) = t.with_role("helper", "support").await;
+    t.send(req("GET", "/api/v1/users").bearer(&support))
+        .await
+        .expect(200);
+    t.send(
+        req("POST", "/api/v1/users")
+            .bearer(&support)
+            .json(json!({"email": "x@example.com", "username": "xx1", "password": PW})),
+    )
+    .await
+    .error(403, "forbidden");
+}
+
+#[sqlx::test(migrator = "ovu_ulm::MIGRATOR")]
+async fn list_search_sort_paginate(db: PgPool) {
+    let t = setup(db).await;
+    let (_, admin) = t.with_role("boss", "admin").await;
+    for n in ["alpha", "bravo", "charlie"] {
+        t.send(
+            req("POST", "/api/v1/users")
+                .bearer(&admin)
+                .json(json!({"email": format!("{n}@corp.example"), "username": n, "password": PW})),
+        )
+        .await
+        .expect(201);
+    }
+    let r = t
+        .send(req("GET", "/api/v1/users?limit=2&offset=0&sort=username").bearer(&admin))
+        .await
+        .expect(200);
+    assert_eq!(r.headers["x-total-count"], "4");
+    let names: Vec<&str> = r
+        .body
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|u| u["username"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["alpha", "boss"]);
+    let r = t
+        .send(req("GET", "/api/v1/users?q=CORP.example&sort=-username").bearer(&admin))
+        .await
+        .expect(200);
+    assert_eq!(r.headers["x-total-count"], "3");
+    assert_eq!(r.body[0]["username"], "charlie");
+    // LIKE wildcards are literal.
+    let r = t
+        .send(req("GET", "/api/v1/users?q=%25").bearer(&admin))
+        .await
+        .expect(200);
+    assert_eq!(r.headers["x-total-count"], "0");
+    let r = t
+        .send(req("GET", "/api/v1/users?status=deactivated").bearer(&admin))
+        .await
+        .expect(200);
+    assert_eq!(r.headers["x-total-count"], "0");
+    t.send(req("GET", "/api/v1/users?limit=0").bearer(&admin))
+        .await
+        .error(422, "validation_failed");
+    t.send(req("GET", "/api/v1/users?limit=abc").bearer(&admin))
+        .await
+        .error(400, "invalid_query");
+    t.send(req("GET", "/api/v1/users?sort=password_hash").bearer(&admin))
+        .await
+        .error(400, "invalid_query");
+    t.send(req("GET", "/api/v1/users?status=zombie").bearer(&admin))
+        .await
+        .error(400, "invalid_query");
+}
+
+#[sqlx::test(migrator = "ovu_ulm::MIGRATOR")]
+async fn create_edit_deactivate_reactivate_delete(db: PgPool) {
+    let t = setup(db).await;
+    let (admin_id, admin) = t.with_role("chief", "admin").await;
+    let body = json!({"email": "dov@example.com", "username": "dov", "password": PW, "roles": ["developer"]});
+    let u = t
+        .send(
+            req("POST", "/api/v1/users")
+                .bearer(&admin)
+                .json(body.clone()),
+        )
+        .await
+        .expect(201)
+        .body;
+    assert_eq!(u["roles"], json!(["developer"]));
+    assert_eq!(u["email_verified"], true);
+    let id = u["id"].as_str().unwrap().to_string();
+    t.send(req("POST", "/api/v1/users").bearer(&admin).json(body))
+        .await
+        .error(409, "conflict");
+    t.send(req("POST", "/api/v1/users").bearer(&admin).json(
+        json!({"email": "e@example.com", "username": "eee", "password": PW, "roles": ["nope"]}),
+    ))
+    .await
+    .error(422, "validation_failed");
+    // An admin cannot create a super_admin (it would grant settings:write, which admin lacks).
+    t.send(req("POST", "/api/v1/users").bearer(&admin).json(json!({"email": "e@example.com", "username": "eee", "password": PW, "roles": ["super_admin"]})))
+        .await
+        .error(403, "forbidden");
+
+    let r = t
+        .send(
+            req("PATCH", &format!("/api/v1/users/{id}"))
+                .bearer(&admin)
+                .json(json!({"display_name": "Dov B", "email_verified": false})),
+        )
+        .await
+        .expect(200);
+    assert_eq!(r.body["display_name"], "Dov B");
+    assert_eq!(r.body["email_verified"], false);
+    t.send(
+        req("PATCH", &format!("/api/v1/users/{id}"))
+            .bearer(&admin)
+            .json(json!({"username": "chief"})),
+    )
+    .await
+    .error(409, "conflict");
+    t.send(
+        req("PATCH", &format!("/api/v1/users/{}", Uuid::new_v4()))
+            .bearer(&admin)
+            .json(json!({"display_name": "x"})),
+    )
+    .await
+    .error(404, "not_found");
+    t.send(
+        req("PATCH", &format!("/api/v1/users/{id}"))
+            .bearer(&admin)
+            .json(json!({"email_verified": true})),
+    )
+    .await
+    .expect(200);
+
+    // Deactivation ends the user's sessions and blocks login.
+    let dov = t.token("dov", PW).await;
+    let r = t
+        .send(
+            req("POST", &format!("/api/v1/users/{id}/deactivate"))
+                .bearer(&admin)
+                .json(json!({"reason": "left the company"})),
+        )
+        .await
+        .expect(200);
+    assert_eq!(r.body["status"], "deactivated");
+    t.send(req("GET", "/api/v1/users/me").bearer(&dov))
+        .await
+        .expect(401);
+    t.post(
+        "/api/v1/auth/login",
+        json!({"login": "dov", "password": PW}),
+    )
+    .await
+    .error(403, "account_disabled");
+    t.send(
+        req("POST", &format!("/api/v1/users/{id}/deactivate"))
+            .bearer(&admin)
+            .json(json!({"reason": "again"})),
+    )
+    .await
+    .error(409, "conflict");
+    t.send(
+        req("POST", &format!("/api/v1/users/{admin_id}/deactivate"))
+            .bearer(&admin)
+            .json(json!({"reason": "me"})),
+    )
+    .await
+    .error(409, "conflict");
+    t.send(
+        req("POST", &format!("/api/v1/users/{id}/deactivate"))
+            .bearer(&admin)
+            .json(json!({"reason": ""})),
+    )
+    .await
+    .error(422, "validation_failed");
+    let r = t
+        .send(req("POST", &format!("/api/v1/users/{id}/reactivate")).bearer(&admin))
+        .await
+        .expect(200);
+    assert_eq!(r.body["status"], "active");
+    t.login("dov", PW).await;
+
+    t.send(req("DELETE", &format!("/api/v1/users/{admin_id}")).bearer(&admin))
+        .await
+        .error(409, "conflict");
+    t.send(req("DELETE", &format!("/api/v1/users/{id}")).bearer(&admin))
+        .await
+        .expect(204);
+    t.send(req("GET", &format!("/api/v1/users/{id}")).bearer(&admin))
+        .await
+        .error(404, "not_found");
+    t.send(req("DELETE", &format!("/api/v1/users/{id}")).bearer(&admin))
+        .await
+        .error(404, "not_found");
+    t.send(req("POST", &format!("/api/v1/users/{id}/reactivate")).bearer(&admin))
+        .await
+        .error(404, "not_found");
+    for kind in [
+        "user_created",
+        "user_updated",
+        "user_deactivated",
+        "user_reactivated",
+        "user_deleted",
+    ] {
+        assert!(t.audit_count(kind).await >= 1, "{kind}");
+    }
+}
+
+#[sqlx::test(migrator = "ovu_ulm::MIGRATOR")]
+async fn scheduled_deactivation_is_applied_by_the_job(db: PgPool) {
+    let t = setup(db).await;
+    let (_, admin) = t.with_role("sched", "admin").await;
+    let id = t.user("later", PW).await;
+    let at = (chrono::Utc::now() + chrono::Duration::hours(1)).to_rfc3339();
+    let r = t
+        .send(
+            req("POST", &format!("/api/v1/users/{id}/deactivate"))
+                .bearer(&admin)
+                .json(json!({"reason": "contract ends", "at": at})),
+        )
+        .await
+        .expect(200);
+    assert_eq!(r.body["status"], "active");
+    assert!(r.body["scheduled_deactivation_at"].is_string());
+    // Not due yet.
+    assert_eq!(ovu_ulm::jobs::deactivation_tick(&t.state).await.unwrap(), 0);
+    sqlx::query(
+        "UPDATE users SET scheduled_deactivation_at = now() - interval '1 minute' WHERE id = $1",
+    )
+    .bind(id)
+    .execute(&t.db)
+    .await
+    .unwrap();
+    let tok = t.token("later", PW).await;
+    assert_eq!(ovu_ulm::jobs::deactivation_tick(&t.state).await.unwrap(), 1);
+    let u = t
+        .send(req("GET", &format!("/api/v1/users/{id}")).bearer(&admin))
+        .await
+        .expect(200)
+        .body;
+    assert_eq!(u["status"], "deactivated");
+    assert_eq!(u["deactivation_reason"], "contract ends");
+    assert!(u["scheduled_deactivation_at"].is_null());
+    t.send(req("GET", "/api/v1/users/me").bearer(&tok))
+        .await
+        .expect(401);
+    assert_eq!(ovu_ulm::jobs::deactivation_tick(&t.state).await.unwrap(), 0);
+}
+
+#[sqlx::test(migrator = "ovu_ulm::MIGRATOR")]
+async fn admin_sessions_of_a_user(db: PgPool) {
+    let t = setup(db).await;
+    let (_, admin) = t.with_role("ops", "admin").await;
+    let id = t.user("vered", PW).await;
+    let a = t.login("vered", PW).await;
+    t.login("vered", PW).await;
+    let list = t
+        .send(req("GET", &format!("/api/v1/users/{id}/sessions")).bearer(&admin))
+        .await
+        .expect(200)
+        .body;
+    assert_eq!(list.as_array().unwrap().len(), 2);
+    let sid = list[0]["id"].as_str().unwrap();
+    t.send(req("DELETE", &format!("/api/v1/users/{id}/sessions/{sid}")).bearer(&admin))
+        .await
+        .expect(204);
+    t.send(req("DELETE", &format!("/api/v1/users/{id}/sessions/{sid}")).bearer(&admin))
+        .await
+        .error(404, "not_found");
+    t.send(req("DELETE", &format!("/api/v1/users/{id}/sessions")).bearer(&admin))
+        .await
+        .expect(204);
+    t.send(req("GET", "/api/v1/users/me").bearer(a["access_token"].as_str().unwrap()))
+        .await
+        .expect(401);
+    let list = t
+        .send(req("GET", &format!("/api/v1/users/{id}/sessions")).bearer(&admin))
+        .await
+        .expect(200)
+        .body;
+    assert_eq!(list.as_array().unwrap().len(), 0);
+    t.send(req("GET", &format!("/api/v1/users/{}/sessions", Uuid::new_v4())).bearer(&admin))
+        .await
+        .error(404, "not_found");
+    t.send(
+        req(
+            "DELETE",
+            &format!("/api/v1/users/{}/sessions", Uuid::new_v4()),
+        )
+        .bearer(&admin),
+    )
+    .await
+    .error(404, "not_found");
+}
+
+#[sqlx::test(migrator = "ovu_ulm::MIGRATOR")]
+async fn roles_and_assignments(db: PgPool) {
+    let t = setup(db).await;
+    let (_, admin) = t.with_role("roleadmin", "admin").await;
+    let roles = t
+        .send(req("GET", "/api/v1/roles").bearer(&admin))
+        .await
+        .expect(200)
+        .body;
+    let names: Vec<&str> = roles
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        names,
+        ["admin", "developer", "super_admin", "support", "user"]
+    );
+    let perms = t
+        .send(req("GET", "/api/v1/permissions").bearer(&admin))
+        .await
+        .expect(200)
+        .body;
+    assert!(
+        perms
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|p| p["name"] == "aam:access")
+    );
+
+    let role = t
+        .send(req("POST", "/api/v1/roles").bearer(&admin).json(
+            json!({"name": "auditor", "description": "reads logs", "permissions": ["audit:read"]}),
+        ))
+        .await
+        .expect(201)
+        .body;
+    let rid = role["id"].as_str().unwrap().to_string();
+    assert_eq!(role["permissions"], json!(["audit:read"]));
+    t.send(
+        req("POST", "/api/v1/roles")
+            .bearer(&admin)
+            .json(json!({"name": "auditor", "permissions": []})),
+    )
+    .await
+    .error(409, "conflict");
+    t.send(
+        req("POST", "/api/v1/roles")
+            .bearer(&admin)
+            .json(json!({"name": "Bad Name", "permissions": []})),
+    )
+    .await
+    .error(422, "validation_failed");
+    t.send(
+        req("POST", "/api/v1/roles")
+            .bearer(&admin)
+            .json(json!({"name": "x2", "permissions": ["made:up"]})),
+    )
+    .await
+    .error(422, "validation_failed");
+    // Cannot grant what you do not hold.
+    t.send(
+        req("POST", "/api/v1/roles")
+            .bearer(&admin)
+            .json(json!({"name": "x3", "permissions": ["settings:write"]})),
+    )
+    .await
+    .error(403, "forbidden");
+    let r = t
+        .send(
+            req("PATCH", &format!("/api/v1/roles/{rid}"))
+                .bearer(&admin)
+                .json(json!({"name": "log_reader", "permissions": ["audit:read", "users:read"]})),
+        )
+        .await
+        .expect(200);
+    assert_eq!(r.body["name"], "log_reader");
+    assert_eq!(r.body["permissions"], json!(["audit:read", "users:read"]));
+    let user_role = roles
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["name"] == "user")
+        .unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    t.send(
+        req("PATCH", &format!("/api/v1/roles/{user_role}"))
+            .bearer(&admin)
+            .json(json!({"name": "member"})),
+    )
+    .await
+    .error(409, "conflict");
+    t.send(req("DELETE", &format!("/api/v1/roles/{user_role}")).bearer(&admin))
+        .await
+        .error(409, "conflict");
+
+    // Assign: permissions apply at once, even to tokens minted before.
+    let uid = t.user("yael", PW).await;
+    let yael = t.token("yael", PW).await;
+    t.send(req("GET", "/api/v1/audit").bearer(&yael))
+        .await
+        .error(403, "forbidden");
+    t.send(req("PUT", &format!("/api/v1/users/{uid}/roles/{rid}")).bearer(&admin))
+        .await
+        .expect(204);
+    t.send(req("PUT", &format!("/api/v1/users/{uid}/roles/{rid}")).bearer(&admin))
+        .await
+        .expect(204);
+    t.send(req("GET", "/api/v1/audit").bearer(&yael))
+        .await
+        .expect(200);
+    t.send(
+        req(
+            "PUT",
+            &format!("/api/v1/users/{}/roles/{rid}", Uuid::new_v4()),
+        )
+        .bearer(&admin),
+    )
+    .await
+    .error(404, "not_found");
+    t.send(
+        req(
+            "PUT",
+            &format!("/api/v1/users/{uid}/roles/{}", Uuid::new_v4()),
+        )
+        .bearer(&admin),
+    )
+    .await
+    .error(404, "not_found");
+    let sa = roles
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["name"] == "super_admin")
+        .unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    t.send(req("PUT", &format!("/api/v1/users/{uid}/roles/{sa}")).bearer(&admin))
+        .await
+        .error(403, "forbidden");
+    t.send(req("DELETE", &format!("/api/v1/users/{uid}/roles/{rid}")).bearer(&admin))
+        .await
+        .expect(204);
+    t.send(req("DELETE", &format!("/api/v1/users/{uid}/roles/{rid}")).bearer(&admin))
+        .await
+        .error(404, "not_found");
+    t.send(req("GET", "/api/v1/audit").bearer(&yael))
+        .await
+        .error(403, "forbidden");
+
+    t.send(req("DELETE", &format!("/api/v1/roles/{rid}")).bearer(&admin))
+        .await
+        .expect(204);
+    t.send(req("GET", &format!("/api/v1/roles/{rid}")).bearer(&admin))
+        .await
+        .error(404, "not_found");
+    t.send(req("DELETE", &format!("/api/v1/roles/{rid}")).bearer(&admin))
+        .await
+        .error(404, "not_found");
+    for kind in [
+        "role_created",
+        "role_updated",
+        "role_deleted",
+        "role_assigned",
+        "role_unassigned",
+    ] {
+        assert_eq!(t.audit_count(kind).await, 1, "{kind}");
+    }
+}
+
+#[sqlx::test(migrator = "ovu_ulm::MIGRATOR")]
+async fn audit_stats_policy_outbox(db: PgPool) {
+    let t = setup(db).await;
+    let (root_id, root) = t.with_role("root", "super_admin").await;
+    t.post(
+        "/api/v1/auth/login",
+        json!({"login": "root", "password": "wrong password!"}),
+    )
+    .await
+    .expect(401);
+
+    let ev = t
+        .send(req("GET", &format!("/api/v1/audit?user_id={root_id}&limit=50")).bearer(&root))
+        .await
+        .expect(200)
+        .body;
+    let types: Vec<&str> = ev
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["type"].as_str().unwrap())
+        .collect();
+    assert!(
+        types.contains(&"login_succeeded")
+            && types.contains(&"login_failed")
+            && types.contains(&"user_registered")
+    );
+    let e = &ev[0];
+    assert!(e["ip"].as_str().unwrap().starts_with("198.18."));
+    assert!(!e["request_id"].as_str().unwrap().is_empty());
+    let only = t
+        .send(req("GET", "/api/v1/audit?type=login_failed").bearer(&root))
+        .await
+        .expect(200)
+        .body;
+    assert_eq!(only.as_array().unwrap().len(), 1);
+    let none = t
+        .send(req("GET", "/api/v1/audit?since=2999-01-01T00:00:00Z").bearer(&root))
+        .await
+        .expect(200)
+        .body;
+    assert_eq!(none.as_array().unwrap().len(), 0);
+    t.send(req("GET", "/api/v1/audit?limit=5000").bearer(&root))
+        .await
+        .error(422, "validation_failed");
+    t.send(req("GET", "/api/v1/audit?since=yesterday").bearer(&root))
+        .await
+        .error(400, "invalid_query");
+
+    let s = t
+        .send(req("GET", "/api/v1/admin/stats?days=7").bearer(&root))
+        .await
+        .expect(200)
+        .body;
+    assert_eq!(s["totals"]["users"], 1);
+    assert_eq!(s["daily"].as_array().unwrap().len(), 7);
+    let today = s["daily"].as_array().unwrap().last().unwrap();
+    assert_eq!(today["registrations"], 1);
+    assert_eq!(today["failed_logins"], 1);
+    t.send(req("GET", "/api/v1/admin/stats?days=0").bearer(&root))
+        .await
+        .error(422, "validation_failed");
+
+    let p = t
+        .send(req("GET", "/api/v1/admin/token-policy").bearer(&root))
+        .await
+        .expect(200)
+        .body;
+    assert_eq!(
+        (
+            p["access_ttl_minutes"].as_i64(),
+            p["refresh_ttl_days"].as_i64()
+        ),
+        (Some(15), Some(7))
+    );
+    for bad in [
+        json!({"access_ttl_minutes": 4, "refresh_ttl_days": 7}),
+        json!({"access_ttl_minutes": 15, "refresh_ttl_days": 91}),
+    ] {
+        t.send(
+            req("PUT", "/api/v1/admin/token-policy")
+                .bearer(&root)
+                .json(bad),
+        )
+        .await
+        .error(422, "validation_failed");
+    }
+    t.send(
+        req("PUT", "/api/v1/admin/token-policy")
+            .bearer(&root)
+            .json(json!({"access_ttl_minutes": 60, "refresh_ttl_days": 30})),
+    )
+    .await
+    .expect(200);
+    assert_eq!(t.login("root", PW).await["expires_in"], 3600);
+    // Admin may read but not change the policy.
+    let (_, admin) = t.with_role("deputy", "admin").await;
+    t.send(req("GET", "/api/v1/admin/token-policy").bearer(&admin))
+        .await
+        .expect(200);
+    t.send(
+        req("PUT", "/api/v1/admin/token-policy")
+            .bearer(&admin)
+            .json(json!({"access_ttl_minutes": 60, "refresh_ttl_days": 30})),
+    )
+    .await
+    .error(403, "forbidden");
+
+    let mail = t
+        .send(req("GET", "/api/v1/admin/outbox?to=deputy@example.com").bearer(&root))
+        .await
+        .expect(200)
+        .body;
+    assert_eq!(mail.as_array().unwrap().len(), 1);
+    assert_eq!(mail[0]["kind"], "verify_email");
+}
+
+#[sqlx::test(migrator = "ovu_ulm::MIGRATOR")]
+async fn admin_mfa_policy(db: PgPool) {
+    let t = setup_with(
+        db,
+        &[
+            ("ULM_ADMIN_MFA", "required"),
+            ("ULM_RATE_LOGIN_PER_MIN", "100"),
+        ],
+    )
+    .await;
+    let (id, admin) = t.with_role("strict", "admin").await;
+    t.send(req("GET", "/api/v1/users").bearer(&admin))
+        .await
+        .error(403, "mfa_required");
+    // Self-service still works, so the admin can enrol.
+    t.send(req("GET", "/api/v1/users/me").bearer(&admin))
+        .await
+        .expect(200);
+    t.send(req("POST", "/api/v1/auth/mfa/setup").bearer(&admin))
+        .await
+        .expect(200);
+    let secret: Vec<u8> = sqlx::query_scalar("SELECT mfa_pending_secret FROM users WHERE id = $1")
+        .bind(id)
+        .fetch_one(&t.db)
+        .await
+        .unwrap();
+    let step = chrono::Utc::now().timestamp() as u64 / ovu_ulm::totp::STEP;
+    t.send(
+        req("POST", "/api/v1/auth/mfa/enable")
+            .bearer(&admin)
+            .json(json!({"code": ovu_ulm::totp::code_at_step(&secret, step)})),
+    )
+    .await
+    .expect(200);
+    // The enrolling session proved the factor.
+    t.send(req("GET", "/api/v1/users").bearer(&admin))
+        .await
+        .expect(200);
+}
+
+#[sqlx::test(migrator = "ovu_ulm::MIGRATOR")]
+async fn bootstrap_admin_once(db: PgPool) {
+    let dir = std::env::temp_dir().join(format!("ulm-boot-{}", Uuid::new_v4()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("password");
+    std::fs::write(&file, "bootstrap secret pw\n").unwrap();
+    let t = setup_with(
+        db,
+        &[
+            ("ULM_BOOTSTRAP_ADMIN_EMAIL", "root@ovu.example"),
+            ("ULM_BOOTSTRAP_ADMIN_PASSWORD_FILE", file.to_str().unwrap()),
+        ],
+    )
+    .await;
+    let id = ovu_ulm::bootstrap::ensure_admin(&t.state)
+        .await
+        .unwrap()
+        .expect("created");
+    assert_eq!(
+        ovu_ulm::bootstrap::ensure_admin(&t.state).await.unwrap(),
+        None
+    );
+    let body = t.login("root@ovu.example", "bootstrap secret pw").await;
+    assert_eq!(body["user"]["id"], id.to_string());
+    assert!(
+        body["user"]["roles"]
+            .as_array()
+            .unwrap()
+            .contains(&json!("super_admin"))
+    );
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+#[sqlx::test(migrator = "ovu_ulm::MIGRATOR")]
+async fn the_last_super_admin_keeps_the_role(db: PgPool) {
+    let t = setup(db).await;
+    let (id, root) = t.with_role("only", "super_admin").await;
+    let sa: String = sqlx::query_scalar("SELECT id::text FROM roles WHERE name = 'super_admin'")
+        .fetch_one(&t.db)
+        .await
+        .unwrap();
+    t.send(req("DELETE", &format!("/api/v1/users/{id}/roles/{sa}")).bearer(&root))
+        .await
+        .error(409, "conflict");
+}
+
+#[sqlx::test(migrator = "ovu_ulm::MIGRATOR")]
+async fn audit_records_hold_no_secrets(db: PgPool) {
+    let t = setup_with(db, &[("ULM_RATE_LOGIN_PER_MIN", "100")]).await;
+    let (_, root) = t.with_role("secretive", "super_admin").await;
+    let login = t.login("secretive", PW).await;
+    t.post(
+        "/api/v1/auth/refresh",
+        json!({"refresh_token": login["refresh_token"]}),
+    )
+    .await
+    .expect(200);
+    t.post(
+        "/api/v1/auth/refresh",
+        json!({"refresh_token": login["refresh_token"]}),
+    )
+    .await
+    .expect(401);
+    let key = t
+        .send(
+            req("POST", "/api/v1/api-keys")
+                .bearer(&root)
+                .json(json!({"name": "k", "scopes": []})),
+        )
+        .await
+        .expect(201)
+        .body;
+    t.post(
+        "/api/v1/auth/login",
+        json!({"login": "secretive", "password": "my wrong guess"}),
+    )
+    .await
+    .expect(401);
+    let all: Vec<String> = sqlx::query_scalar(
+        "SELECT details::text || ip || user_agent || request_id FROM audit_events",
+    )
+    .fetch_all(&t.db)
+    .await
+    .unwrap();
+    let joined = all.join("\n");
+    for secret in [
+        PW,
+        "my wrong guess",
+        login["refresh_token"].as_str().unwrap(),
+        key["key"].as_str().unwrap(),
+        &root,
+    ] {
+        assert!(!joined.contains(secret), "audit leaks a secret");
+    }
+}
