@@ -4,6 +4,7 @@
  */
 import { useId, useState, type InputHTMLAttributes, type ReactNode, type SelectHTMLAttributes, type TextareaHTMLAttributes } from 'react';
 import { useTranslation } from 'react-i18next';
+import { fieldError } from '../errorText';
 
 interface FieldProps extends Omit<InputHTMLAttributes<HTMLInputElement>, 'id'> {
   label: string;
@@ -105,4 +106,14 @@ export function CheckboxField({ label, ...rest }: Omit<InputHTMLAttributes<HTMLI
       <label htmlFor={id}>{label}</label>
     </div>
   );
+}
+
+/**
+ * The message for one field from a failed request (server validation) or a local check,
+ * so forms can write `error={fieldErr('password')}`.
+ */
+export function useFieldErrors(err: unknown, local: Record<string, string | undefined> = {}): (field: string) => string | undefined {
+  const { t } = useTranslation();
+  const fe = fieldError(t, err);
+  return (field) => local[field] ?? (fe && fe.field === field ? fe.message : undefined);
 }

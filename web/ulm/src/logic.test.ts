@@ -1,0 +1,38 @@
+import { describe, expect, it } from 'vitest';
+import { describeAgent, expiryFromDays, groupSecret, recoveryCodesFile, safeNext, scopeGroups } from './logic';
+
+describe('account logic', () => {
+  it('writes the recovery codes file one code a line', () => {
+    expect(recoveryCodesFile('H', ['a', 'b'])).toBe('H\n\na\nb\n');
+  });
+
+  it('computes key expiry, or none', () => {
+    expect(expiryFromDays(0)).toBeNull();
+    expect(expiryFromDays(30, Date.parse('2026-01-01T00:00:00Z'))).toBe('2026-01-31T00:00:00.000Z');
+  });
+
+  it('groups scopes by resource, sorted and unique', () => {
+    expect(scopeGroups(['users:write', 'audit:read', 'users:read', 'users:read'])).toEqual([
+      ['audit', ['audit:read']],
+      ['users', ['users:read', 'users:write']],
+    ]);
+  });
+
+  it('names browsers and systems', () => {
+    expect(describeAgent('Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0 Safari/537.36')).toBe('Chrome · Linux');
+    expect(describeAgent('curl/8.0')).toBe('curl');
+    expect(describeAgent('')).toBe('—');
+  });
+
+  it('only follows next= inside the app (no open redirect)', () => {
+    expect(safeNext('/account/mfa')).toBe('/account/mfa');
+    expect(safeNext('//evil.example')).toBe('/');
+    expect(safeNext('https://evil.example')).toBe('/');
+    expect(safeNext('/\\evil')).toBe('/');
+    expect(safeNext(null)).toBe('/');
+  });
+
+  it('groups a base32 secret in fours', () => {
+    expect(groupSecret('ABCDEFGHIJ')).toBe('ABCD EFGH IJ');
+  });
+});

@@ -1,0 +1,69 @@
+/** Pure helpers of the account app, kept out of components so they are unit-tested. */
+
+/** Text of the recovery-codes file: a header line, then one code per line. */
+export function recoveryCodesFile(header: string, codes: readonly string[]): string {
+  return `${header}\n\n${codes.join('\n')}\n`;
+}
+
+/** Expiry choices for a new API key, in days; 0 means it never expires. */
+export const KEY_EXPIRY_DAYS = [30, 90, 365, 0] as const;
+
+/** ISO timestamp `days` after `now`, or null for a key that never expires. */
+export function expiryFromDays(days: number, now: number = Date.now()): string | null {
+  return days > 0 ? new Date(now + days * 86_400_000).toISOString() : null;
+}
+
+/**
+ * The scopes a key may be given: the permissions the person holds (ULM refuses any other),
+ * sorted and grouped by resource for the checkbox list.
+ */
+export function scopeGroups(permissions: readonly string[]): [string, string[]][] {
+  const groups = new Map<string, string[]>();
+  for (const p of [...new Set(permissions)].sort()) {
+    const resource = p.split(':')[0] ?? p;
+    const list = groups.get(resource) ?? [];
+    list.push(p);
+    groups.set(resource, list);
+  }
+  return [...groups.entries()];
+}
+
+/** A short description of a browser's user agent for the sessions table. */
+export function describeAgent(ua: string): string {
+  if (!ua) return '—';
+  const browser = /Edg\//.test(ua)
+    ? 'Edge'
+    : /Chrome\//.test(ua)
+      ? 'Chrome'
+      : /Firefox\//.test(ua)
+        ? 'Firefox'
+        : /Safari\//.test(ua)
+          ? 'Safari'
+          : /curl\//.test(ua)
+            ? 'curl'
+            : null;
+  const os = /Android/.test(ua)
+    ? 'Android'
+    : /iPhone|iPad/.test(ua)
+      ? 'iOS'
+      : /Windows/.test(ua)
+        ? 'Windows'
+        : /Mac OS X/.test(ua)
+          ? 'macOS'
+          : /Linux/.test(ua)
+            ? 'Linux'
+            : null;
+  if (browser && os) return `${browser} · ${os}`;
+  return browser ?? os ?? ua.slice(0, 40);
+}
+
+/** Where to go after signing in: only a path inside this app, never another site. */
+export function safeNext(next: string | null): string {
+  if (!next || !next.startsWith('/') || next.startsWith('//') || next.startsWith('/\\')) return '/';
+  return next;
+}
+
+/** The secret from an otpauth URI, grouped in fours for typing by hand. */
+export function groupSecret(secret: string): string {
+  return secret.replace(/\s+/g, '').replace(/(.{4})(?=.)/g, '$1 ');
+}
