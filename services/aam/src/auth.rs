@@ -1,0 +1,111 @@
+//! Who is calling: a ULM access token, verified with ULM's published keys, whose
+//! permissions include `aam:access`. Each route then asks for its own permission.
+//!
+//! AAM trusts the token's `permissions` claim for its own routes (tokens are short-lived);
+//! routes that go through ULM are checked again by ULM, which reads permissions live.
+
+use std::net::IpAddr;
+use std::sync::Arc;
+
+use axum::extract::FromRequestParts;
+use axum::http::HeaderValue;
+use axum::http::request::Parts;
+use ovu_kit::ApiError;
+use ovu_kit::jwt::{AccessClaims, bearer};
+use ovu_kit::net::{ClientIp, RequestId, UserAgent};
+
+use crate::state::AppState;
+
+/// Permission names (ULM's `resource:action` strings) each AAM route asks for.
+pub mod perm {
+    /// Every AAM route.
+    pub const ACCESS: &str = "aam:access";
+    pub const USERS_READ: &str = "users:read";
+    pub const USERS_WRITE: &str = "users:write";
+    pub const ROLES_READ: &str = "roles:read";
+    pub const ROLES_WRITE: &str = "roles:write";
+    /// Dashboard figures and the audit feed.
+    pub const AUDIT_READ: &str = "audit:read";
+    pub const SETTINGS_READ: &str = "settings:read";
+    pub const SETTINGS_WRITE: &str = "settings:write";
+    /// The application registry is system configuration: reading it needs only admin-area
+    /// access, changing it the same permission as settings (ULM seeds no `apps:*`).
+    pub const APPS_READ: &str = ACCESS;
+    pub const APPS_WRITE: &str = SETTINGS_WRITE;
+    pub const SYSTEM_READ: &str = ACCESS;
+}
+
+/// Where a request came from, for the audit log.
+#[derive(Debug, Clone)]
+pub struct Meta {
+    pub ip: IpAddr,
+    pub user_agent: String,
+    pub request_id: String,
+}
+
+/// An authenticated caller with `aam:access`.
+#[derive(Debug, Clone)]
+pub struct Caller {
+    pub claims: Arc<AccessClaims>,
+    /// The caller's own `Authorization` header, forwarded to ULM as is.
+    pub authorization: HeaderValue,
+    pub meta: Meta,
+}
+
+impl Caller {
+    /// Function-level access check; the denial names the missing permission.
+    pub fn require(&self, permission: &str) -> Result<(), ApiError> {
+        if self.claims.has(permission) {
+            Ok(())
+        } else {
+            tracing::info!(user_id = %self.claims.sub, permission, "permission denied");
+            Err(ApiError::missing_permission(permission))
+        }
+    }
+
+    pub fn name(&self) -> &str {
+        &self.claims.username
+    }
+}
+
+impl FromRequestParts<AppState> for Caller {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let header = parts
+            .headers
+            .get(axum::http::header::AUTHORIZATION)
+            .ok_or_else(ApiError::unauthorized)?
+            .clone();
+        let token = header
+            .to_str()
+            .ok()
+            .and_then(bearer)
+            .ok_or_else(ApiError::invalid_token)?;
+        let claims = state.keys.verify(token).await?;
+        let ClientIp(ip) = ClientIp::from_request_parts(parts, state)
+            .await
+            .unwrap_or(ClientIp(IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED)));
+        let UserAgent(user_agent) = UserAgent::from_request_parts(parts, state)
+            .await
+            .unwrap_or_default();
+        let request_id = RequestId::from_request_parts(parts, state)
+            .await
+            .map(|r| r.0.to_string())
+            .unwrap_or_default();
+        let caller = Caller {
+            claims,
+            authorization: header,
+            meta: Meta {
+                ip,
+                user_agent,
+                request_id,
+            },
+        };
+        caller.require(perm::ACCESS)?;
+        Ok(caller)
+    }
+}
