@@ -222,6 +222,26 @@ async fn operational_endpoints_and_headers(db: PgPool) {
         assert!(paths.contains_key(p), "{p}");
     }
     assert!(doc["components"]["schemas"]["ErrorBody"].is_object());
+    // Every $ref resolves (a dangling one makes clients and schemathesis give up).
+    fn refs(v: &serde_json::Value, out: &mut Vec<String>) {
+        match v {
+            serde_json::Value::Object(m) => {
+                if let Some(serde_json::Value::String(r)) = m.get("$ref") {
+                    out.push(r.clone());
+                }
+                m.values().for_each(|x| refs(x, out));
+            }
+            serde_json::Value::Array(a) => a.iter().for_each(|x| refs(x, out)),
+            _ => {}
+        }
+    }
+    let mut all = vec![];
+    refs(&doc, &mut all);
+    assert!(!all.is_empty());
+    for r in all {
+        let name = r.strip_prefix("#/components/schemas/").expect("local schema ref");
+        assert!(doc["components"]["schemas"][name].is_object(), "dangling {r}");
+    }
     assert!(doc["paths"]["/api/v1/users"]["get"]["responses"]["403"].is_object());
     let r = t.send(req("GET", "/api/docs")).await.expect(200);
     assert!(r.body.as_str().unwrap().contains("/api/openapi.json"));

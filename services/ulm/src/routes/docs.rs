@@ -42,7 +42,7 @@ pub fn router() -> Router<AppState> {
         roles::list, roles::create, roles::get_role, roles::update, roles::remove, roles::permissions,
         admin::audit_log, admin::stats, admin::get_policy, admin::put_policy, admin::outbox,
     ),
-    components(schemas(ErrorBody, Jwks, LoginResponse, TokenResponse, MfaChallenge, User)),
+    components(schemas(ErrorBody, Jwks, LoginResponse, TokenResponse, MfaChallenge, User, StatusFilter, UserSort)),
     modifiers(&Security, &ErrorResponses),
     tags((name = "auth"), (name = "mfa"), (name = "me"), (name = "api_keys"), (name = "users"),
          (name = "roles"), (name = "admin"), (name = "health"), (name = "keys"))
