@@ -70,9 +70,11 @@ pub async fn ensure(client: &Client, child: &Child) -> Result<Applied, kube::Err
 /// quantities compare by value (`0.5` and `500m` are the same CPU).
 pub fn covers(live: &Value, desired: &Value) -> bool {
     match (live, desired) {
-        (Value::Object(l), Value::Object(d)) => d
-            .iter()
-            .all(|(k, dv)| l.get(k).is_some_and(|lv| covers(lv, dv))),
+        (Value::Object(l), Value::Object(d)) => d.iter().all(|(k, dv)| match l.get(k) {
+            Some(lv) => covers(lv, dv),
+            // The API server omits zero values of optional fields (omitempty).
+            None => is_zero(dv),
+        }),
         (Value::Array(l), Value::Array(d)) => {
             l.len() >= d.len() && d.iter().zip(l.iter()).all(|(dv, lv)| covers(lv, dv))
         }
@@ -82,6 +84,17 @@ pub fn covers(live: &Value, desired: &Value) -> bool {
         }
         (Value::Number(l), Value::Number(d)) => l.as_f64() == d.as_f64(),
         (l, d) => l == d,
+    }
+}
+
+fn is_zero(v: &Value) -> bool {
+    match v {
+        Value::Null => true,
+        Value::Bool(b) => !b,
+        Value::Number(n) => n.as_f64() == Some(0.0),
+        Value::String(s) => s.is_empty(),
+        Value::Array(a) => a.is_empty(),
+        Value::Object(_) => false,
     }
 }
 
@@ -138,6 +151,16 @@ mod tests {
         assert!(!covers(
             &json!({"spec": {"replicas": 2, "env": [{"name": "A", "value": "2"}]}}),
             &desired
+        ));
+    }
+
+    #[test]
+    fn omitted_zero_values_are_covered() {
+        let desired = json!({"spec": {"publishNotReadyAddresses": false, "ports": []}});
+        assert!(covers(&json!({"spec": {}}), &desired));
+        assert!(!covers(
+            &json!({"spec": {}}),
+            &json!({"spec": {"suspend": true}})
         ));
     }
 

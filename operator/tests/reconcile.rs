@@ -318,3 +318,22 @@ async fn delete_with_policy_retain_keeps_volumes() {
     );
     assert!(!fake.writes().iter().any(|(m, _)| *m == Method::DELETE));
 }
+
+#[tokio::test]
+async fn scaling_to_one_pod_removes_its_disruption_budget() {
+    let (fake, ctx) = setup(common::minimal(), true);
+    reconcile(&fake, &ctx).await.unwrap();
+    let pdb = "/apis/policy/v1/namespaces/ovu-test/poddisruptionbudgets/ovu-aam";
+    assert!(fake.get(pdb).is_some());
+    let mut sys = fake.get(SYS_PATH).unwrap();
+    sys["spec"]["backend"]["aam"]["replicas"] = json!(1);
+    fake.put(SYS_PATH, sys);
+    reconcile(&fake, &ctx).await.unwrap();
+    assert!(
+        fake.get(pdb).is_none(),
+        "single-replica PDB would block drains"
+    );
+    fake.clear_log();
+    reconcile(&fake, &ctx).await.unwrap();
+    assert_eq!(fake.writes(), vec![]);
+}

@@ -308,7 +308,21 @@ pub async fn apply_system(
         } else {
             // 3. frontend
             for c in &desired.frontend {
-                run.ensure(c).await?;
+                match run.ensure(c).await {
+                    // No cert-manager API in this cluster: say so instead of failing the
+                    // whole reconcile in a loop.
+                    Err(Error::Kube(kube::Error::Api(s)))
+                        if c.kind == Kind::Certificate && s.code == 404 =>
+                    {
+                        conds[0] = Cond::new(
+                            status::CERTIFICATE_READY,
+                            false,
+                            "CertManagerMissing",
+                            "tls.mode is CertManager but the cluster has no cert-manager.io/v1 Certificate API; install cert-manager or pick another mode",
+                        );
+                    }
+                    r => r?,
+                }
             }
             let fe = workload(
                 &run,
@@ -336,6 +350,9 @@ pub async fn apply_system(
             }
         }
     };
+
+    // Children an earlier spec needed and this one does not.
+    prune(&mut run, &sys, &rctx).await?;
 
     // Where the pods run.
     place_nodes(&ctx.client, &rctx, &mut tiers).await?;
@@ -728,6 +745,43 @@ async fn backups(
     };
     st.backup = Some(BackupStatus { ..bs });
     Ok(cond)
+}
+
+/// Delete optional children the current spec no longer wants: PodDisruptionBudgets of
+/// components scaled to one pod, and the cert-manager Certificate when the mode changed.
+async fn prune(run: &mut Run<'_>, sys: &OvuSystem, rctx: &Ctx<'_>) -> Result<(), Error> {
+    let spec = &sys.spec;
+    let mut unwanted: Vec<(Kind, String)> = Vec::new();
+    for (c, replicas) in [
+        (Component::Ulm, spec.backend.ulm.replicas),
+        (Component::Aam, spec.backend.aam.replicas),
+        (Component::Frontend, spec.frontend.replicas),
+    ] {
+        if replicas <= 1 {
+            unwanted.push((Kind::PodDisruptionBudget, rctx.names.of(c)));
+        }
+    }
+    if spec.frontend.tls.mode != TlsMode::CertManager {
+        unwanted.push((Kind::Certificate, rctx.names.certificate()));
+    }
+    for (kind, name) in unwanted {
+        if get_dynamic(run.client, kind, &rctx.ns, &name)
+            .await?
+            .is_none()
+        {
+            continue;
+        }
+        let api: Api<DynamicObject> =
+            Api::namespaced_with(run.client.clone(), &rctx.ns, &kind.api_resource());
+        match api.delete(&name, &DeleteParams::default()).await {
+            Ok(_) => run
+                .changes
+                .push(format!("deleted {} {name}", kind.api_resource().kind)),
+            Err(kube::Error::Api(s)) if s.code == 404 => {}
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Ok(())
 }
 
 /// Record the nodes each tier's pods run on.

@@ -79,7 +79,6 @@ fn postgres_service(ctx: &Ctx) -> Child {
             "clusterIP": "None",
             "selector": super::names::selector(ctx.system(), Component::Postgres),
             "ports": [{"name": "postgres", "port": ports::POSTGRES, "targetPort": "postgres", "protocol": "TCP"}],
-            "publishNotReadyAddresses": false,
         }}),
     )
 }

@@ -42,6 +42,41 @@ pub enum Kind {
 }
 
 impl Kind {
+    /// Every kind, for RBAC checks.
+    pub const ALL: [Kind; 14] = [
+        Kind::Secret,
+        Kind::ConfigMap,
+        Kind::Service,
+        Kind::ServiceAccount,
+        Kind::PersistentVolumeClaim,
+        Kind::StatefulSet,
+        Kind::Deployment,
+        Kind::CronJob,
+        Kind::Job,
+        Kind::NetworkPolicy,
+        Kind::PodDisruptionBudget,
+        Kind::Role,
+        Kind::RoleBinding,
+        Kind::Certificate,
+    ];
+
+    /// Kinds the controller watches (metadata only, label-filtered) to repair drift.
+    /// Volumes are not owned (they outlive the system) and cert-manager may be absent.
+    pub fn watched(self) -> bool {
+        !matches!(self, Kind::PersistentVolumeClaim | Kind::Certificate)
+    }
+
+    /// Kinds the operator deletes (pruning, `deletionPolicy: Delete`).
+    pub fn deleted(self) -> bool {
+        matches!(
+            self,
+            Kind::PersistentVolumeClaim
+                | Kind::Secret
+                | Kind::PodDisruptionBudget
+                | Kind::Certificate
+        )
+    }
+
     pub fn api_resource(self) -> ApiResource {
         let (group, version, kind, plural) = match self {
             Kind::Secret => ("", "v1", "Secret", "secrets"),

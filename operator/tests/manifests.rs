@@ -1,0 +1,179 @@
+//! The install manifests: the ClusterRole grants exactly what the operator uses, the
+//! operator Deployment meets Pod Security "restricted", kustomize lists files that exist.
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+
+use ovu_operator::render::Kind;
+use serde::Deserialize;
+use serde_yaml::Value;
+
+fn dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../manifests")
+}
+
+fn docs(file: &str) -> Vec<Value> {
+    let text = std::fs::read_to_string(dir().join(file)).unwrap();
+    serde_yaml::Deserializer::from_str(&text)
+        .map(|d| Value::deserialize(d).unwrap())
+        .filter(|v| !v.is_null())
+        .collect()
+}
+
+fn find<'a>(docs: &'a [Value], kind: &str, name: &str) -> &'a Value {
+    docs.iter()
+        .find(|d| d["kind"] == kind && d["metadata"]["name"] == name)
+        .unwrap_or_else(|| panic!("no {kind} {name}"))
+}
+
+type Grant = (String, String, String);
+
+fn grants(role: &Value) -> BTreeSet<Grant> {
+    let mut out = BTreeSet::new();
+    for r in role["rules"].as_sequence().unwrap() {
+        assert!(r.get("resourceNames").is_none() || role["kind"] == "Role");
+        for g in r["apiGroups"].as_sequence().unwrap() {
+            for res in r["resources"].as_sequence().unwrap() {
+                for v in r["verbs"].as_sequence().unwrap() {
+                    let s = |x: &Value| x.as_str().unwrap().to_string();
+                    assert_ne!(s(v), "*", "no wildcards");
+                    out.insert((s(g), s(res), s(v)));
+                }
+            }
+        }
+    }
+    out
+}
+
+fn needed() -> BTreeSet<Grant> {
+    let mut n = BTreeSet::new();
+    let mut add = |g: &str, r: &str, verbs: &[&str]| {
+        for v in verbs {
+            n.insert((g.to_string(), r.to_string(), v.to_string()));
+        }
+    };
+    add(
+        "ovu.co.il",
+        "ovusystems",
+        &["get", "list", "watch", "patch"],
+    );
+    add("ovu.co.il", "ovusystems/status", &["get", "patch"]);
+    add("", "pods", &["list"]);
+    add("events.k8s.io", "events", &["create", "patch"]);
+    for k in Kind::ALL {
+        let ar = k.api_resource();
+        add(&ar.group, &ar.plural, &["get", "create", "patch"]);
+        if k.watched() {
+            add(&ar.group, &ar.plural, &["list", "watch"]);
+        }
+        if k.deleted() {
+            add(&ar.group, &ar.plural, &["delete"]);
+        }
+    }
+    // backup Jobs and volumes are listed to report backups / clean up
+    add("batch", "jobs", &["list"]);
+    add("", "persistentvolumeclaims", &["list"]);
+    n
+}
+
+#[test]
+fn cluster_role_is_exactly_what_the_operator_uses() {
+    let d = docs("rbac.yaml");
+    let have = grants(find(&d, "ClusterRole", "ovu-operator"));
+    let want = needed();
+    let missing: Vec<_> = want.difference(&have).collect();
+    let extra: Vec<_> = have.difference(&want).collect();
+    assert!(missing.is_empty(), "ClusterRole lacks {missing:?}");
+    assert!(
+        extra.is_empty(),
+        "ClusterRole grants more than needed: {extra:?}"
+    );
+}
+
+#[test]
+fn lease_role_is_namespaced_and_named() {
+    let d = docs("rbac.yaml");
+    let role = find(&d, "Role", "ovu-operator-leader");
+    assert_eq!(role["metadata"]["namespace"], "ovu-system");
+    let text = serde_yaml::to_string(role).unwrap();
+    assert!(text.contains("coordination.k8s.io") && text.contains("resourceNames"));
+    let b = find(&d, "ClusterRoleBinding", "ovu-operator");
+    assert_eq!(b["subjects"][0]["name"], "ovu-operator");
+}
+
+#[test]
+fn operator_deployment_is_restricted_and_leader_elected() {
+    let d = docs("deployment.yaml");
+    let dep = find(&d, "Deployment", "ovu-operator");
+    let pod = &dep["spec"]["template"]["spec"];
+    assert_eq!(dep["spec"]["replicas"], 2);
+    assert_eq!(pod["securityContext"]["runAsNonRoot"], true);
+    assert_eq!(
+        pod["securityContext"]["seccompProfile"]["type"],
+        "RuntimeDefault"
+    );
+    let c = &pod["containers"][0];
+    let sc = &c["securityContext"];
+    assert_eq!(sc["allowPrivilegeEscalation"], false);
+    assert_eq!(sc["readOnlyRootFilesystem"], true);
+    assert_eq!(sc["capabilities"]["drop"][0], "ALL");
+    assert!(c["resources"]["limits"]["memory"].is_string());
+    assert_eq!(c["readinessProbe"]["httpGet"]["path"], "/readyz");
+    assert_eq!(c["livenessProbe"]["httpGet"]["path"], "/healthz");
+    let env = serde_yaml::to_string(&c["env"]).unwrap();
+    assert!(env.contains("POD_NAME") && env.contains("POD_NAMESPACE"));
+    // The backend NetworkPolicy admits the operator's health probes by this label.
+    assert_eq!(
+        dep["spec"]["template"]["metadata"]["labels"]["app.kubernetes.io/name"],
+        "ovu-operator"
+    );
+}
+
+#[test]
+fn kustomization_lists_files_that_exist() {
+    let k = &docs("kustomization.yaml")[0];
+    for r in k["resources"].as_sequence().unwrap() {
+        let p = dir().join(r.as_str().unwrap());
+        assert!(p.exists(), "{} missing", p.display());
+        if p.is_dir() {
+            assert!(p.join("kustomization.yaml").exists());
+        }
+    }
+}
+
+#[test]
+fn samples_parse_validate_and_cover_every_field() {
+    for f in ["samples/ovusystem.yaml", "samples/ovusystem-full.yaml"] {
+        let text = std::fs::read_to_string(dir().join(f)).unwrap();
+        let sys: ovu_crds::OvuSystem = serde_yaml::from_str(&text).unwrap();
+        sys.spec.validate().unwrap();
+        assert_eq!(sys.metadata.name.as_deref(), Some("ovu"));
+    }
+    // The full sample names every spec field the schema has.
+    let full: Value = serde_yaml::from_str(
+        &std::fs::read_to_string(dir().join("samples/ovusystem-full.yaml")).unwrap(),
+    )
+    .unwrap();
+    let schema =
+        serde_json::to_value(<ovu_crds::OvuSystem as kube::CustomResourceExt>::crd()).unwrap();
+    let spec_schema =
+        &schema["spec"]["versions"][0]["schema"]["openAPIV3Schema"]["properties"]["spec"];
+    fn walk(s: &serde_json::Value, v: &Value, path: &str, missing: &mut Vec<String>) {
+        let Some(props) = s["properties"].as_object() else {
+            return;
+        };
+        for (k, sub) in props {
+            let child = &v[k.as_str()];
+            if child.is_null() {
+                missing.push(format!("{path}.{k}"));
+            } else {
+                walk(sub, child, &format!("{path}.{k}"), missing);
+            }
+        }
+    }
+    let mut missing = Vec::new();
+    walk(spec_schema, &full["spec"], "spec", &mut missing);
+    // secretName and issuerRef exclude each other; the sample shows secretName in a comment.
+    missing.retain(|m| m != "spec.frontend.tls.secretName");
+    assert!(missing.is_empty(), "ovusystem-full.yaml lacks {missing:?}");
+}
