@@ -8,17 +8,9 @@ const ar: DeepStrings<typeof en> = {
     nav: { profile: 'الملف الشخصي', password: 'كلمة المرور', security: 'التحقق بخطوتين', sessions: 'الجلسات', apiKeys: 'مفاتيح API' },
     signIn: {
       title: 'تسجيل الدخول',
-      login: 'اسم المستخدم أو البريد الإلكتروني',
-      password: 'كلمة المرور',
-      submit: 'تسجيل الدخول',
       forgot: 'نسيت كلمة المرور؟',
       noAccount: 'ليس لديك حساب بعد؟',
       register: 'إنشاء حساب',
-      mfaTitle: 'التحقق بخطوتين',
-      mfaHelp: 'أدخل الرمز المكوّن من 6 أرقام من تطبيق المصادقة، أو أحد رموز الاسترداد.',
-      code: 'الرمز',
-      verify: 'تحقّق',
-      startOver: 'استخدام حساب آخر',
     },
     register: {
       title: 'إنشاء حساب',

@@ -5,17 +5,9 @@ export default {
     nav: { profile: 'Profile', password: 'Password', security: 'Two-step verification', sessions: 'Sessions', apiKeys: 'API keys' },
     signIn: {
       title: 'Sign in',
-      login: 'Username or e-mail',
-      password: 'Password',
-      submit: 'Sign in',
       forgot: 'Forgot your password?',
       noAccount: 'No account yet?',
       register: 'Create an account',
-      mfaTitle: 'Two-step verification',
-      mfaHelp: 'Enter the 6-digit code from your authenticator app, or one of your recovery codes.',
-      code: 'Code',
-      verify: 'Verify',
-      startOver: 'Use another account',
     },
     register: {
       title: 'Create an account',

@@ -8,17 +8,9 @@ const he: DeepStrings<typeof en> = {
     nav: { profile: 'פרופיל', password: 'סיסמה', security: 'אימות דו־שלבי', sessions: 'התחברויות', apiKeys: 'מפתחות API' },
     signIn: {
       title: 'התחברות',
-      login: 'שם משתמש או דוא״ל',
-      password: 'סיסמה',
-      submit: 'התחברות',
       forgot: 'שכחת את הסיסמה?',
       noAccount: 'אין לך חשבון עדיין?',
       register: 'יצירת חשבון',
-      mfaTitle: 'אימות דו־שלבי',
-      mfaHelp: 'יש להזין את הקוד בן 6 הספרות מאפליקציית האימות, או אחד מקודי השחזור.',
-      code: 'קוד',
-      verify: 'אימות',
-      startOver: 'התחברות עם חשבון אחר',
     },
     register: {
       title: 'יצירת חשבון',

@@ -52,12 +52,12 @@ export function SignIn() {
       second.mutate();
     };
     return (
-      <PublicPage title={t('ulm.signIn.mfaTitle')}>
-        <p>{t('ulm.signIn.mfaHelp')}</p>
+      <PublicPage title={t('auth.mfaTitle')}>
+        <p>{t('auth.mfaHelp')}</p>
         <ErrorNote error={second.error} />
         <form onSubmit={submit} noValidate>
           <TextField
-            label={t('ulm.signIn.code')}
+            label={t('auth.code')}
             name="code"
             value={code}
             onChange={(e) => setCode(e.target.value)}
@@ -68,7 +68,7 @@ export function SignIn() {
             autoFocus
           />
           <div className="actions">
-            <Button busy={second.isPending}>{t('ulm.signIn.verify')}</Button>
+            <Button busy={second.isPending}>{t('auth.verify')}</Button>
             <button
               type="button"
               className="link-button"
@@ -78,7 +78,7 @@ export function SignIn() {
                 second.reset();
               }}
             >
-              {t('ulm.signIn.startOver')}
+              {t('auth.startOver')}
             </button>
           </div>
         </form>
@@ -96,7 +96,7 @@ export function SignIn() {
       <ErrorNote error={first.error} />
       <form onSubmit={submit}>
         <TextField
-          label={t('ulm.signIn.login')}
+          label={t('auth.login')}
           name="login"
           value={login}
           onChange={(e) => setLogin(e.target.value)}
@@ -105,7 +105,7 @@ export function SignIn() {
           ltr
         />
         <PasswordField
-          label={t('ulm.signIn.password')}
+          label={t('auth.password')}
           name="password"
           value={password}
           onChange={(e) => setPassword(e.target.value)}
@@ -113,7 +113,7 @@ export function SignIn() {
           required
         />
         <div className="actions">
-          <Button busy={first.isPending}>{t('ulm.signIn.submit')}</Button>
+          <Button busy={first.isPending}>{t('auth.submit')}</Button>
           <Link to="/forgot-password">{t('ulm.signIn.forgot')}</Link>
         </div>
       </form>

@@ -1,0 +1,144 @@
+/** Routes of the admin panel; every page needs a session whose token carries `aam:access`. */
+import { useEffect, type ReactNode } from 'react';
+import { BrowserRouter, Navigate, NavLink, Outlet, Route, Routes, useLocation, useNavigate } from 'react-router';
+import { useQueryClient } from '@tanstack/react-query';
+import { useTranslation } from 'react-i18next';
+import { Shell, useApis, useClaims } from '@ovu/shared';
+import { ulmAuth } from './api';
+import { hasPanelAccess } from './logic';
+import { SignIn } from './pages/SignIn';
+import { DashboardPage } from './pages/Dashboard';
+import { UsersPage } from './pages/Users';
+import { UserDetail } from './pages/UserDetail';
+import { RolesPage } from './pages/Roles';
+import { AppsPage } from './pages/Apps';
+import { AppDetail } from './pages/AppDetail';
+import { SettingsPage } from './pages/Settings';
+import { AuditPage } from './pages/Audit';
+import { SystemPage } from './pages/System';
+
+export type Notice = 'sessionExpired' | 'signedOut' | 'noAccess';
+
+function SessionWatcher() {
+  const { session } = useApis();
+  const navigate = useNavigate();
+  const qc = useQueryClient();
+  useEffect(
+    () =>
+      session.subscribe((e) => {
+        if (e.type === 'expired') {
+          qc.clear();
+          void navigate('/signin', { replace: true, state: { notice: 'sessionExpired' satisfies Notice } });
+        }
+      }),
+    [session, navigate, qc],
+  );
+  return null;
+}
+
+function RequireAdmin({ children }: { children: ReactNode }) {
+  const claims = useClaims();
+  const loc = useLocation();
+  if (!claims) return <Navigate to={`/signin?next=${encodeURIComponent(loc.pathname + loc.search)}`} replace />;
+  if (!hasPanelAccess(claims)) return <Navigate to="/signin" replace state={{ notice: 'noAccess' satisfies Notice }} />;
+  return <>{children}</>;
+}
+
+export function useTitle(title: string) {
+  const { t } = useTranslation();
+  useEffect(() => {
+    document.title = `${title} · ${t('aam.title')}`;
+  }, [title, t]);
+}
+
+function Layout() {
+  const { t } = useTranslation();
+  const { ulm, session } = useApis();
+  const claims = useClaims();
+  const navigate = useNavigate();
+  const qc = useQueryClient();
+  const signOut = async () => {
+    try {
+      await ulmAuth(ulm).logout();
+    } catch {
+      // The local session ends regardless; ULM's copy expires on its own.
+    }
+    session.clear('signed-out');
+    qc.clear();
+    void navigate('/signin', { state: { notice: 'signedOut' satisfies Notice } });
+  };
+  const links: [string, string][] = [
+    ['/', t('aam.nav.dashboard')],
+    ['/users', t('aam.nav.users')],
+    ['/roles', t('aam.nav.roles')],
+    ['/apps', t('aam.nav.apps')],
+    ['/settings', t('aam.nav.settings')],
+    ['/audit', t('aam.nav.audit')],
+    ['/system', t('aam.nav.system')],
+  ];
+  return (
+    <Shell
+      title={t('aam.title')}
+      nav={
+        <ul>
+          {links.map(([to, label]) => (
+            <li key={to}>
+              <NavLink to={to} end={to === '/'}>
+                {label}
+              </NavLink>
+            </li>
+          ))}
+        </ul>
+      }
+      actions={
+        <>
+          {claims?.username ? <bdi className="hint">{claims.username}</bdi> : null}
+          <button type="button" className="button secondary" onClick={() => void signOut()} data-testid="sign-out">
+            {t('common.signOut')}
+          </button>
+        </>
+      }
+    >
+      <Outlet />
+    </Shell>
+  );
+}
+
+function NotFound() {
+  const { t } = useTranslation();
+  return (
+    <>
+      <h1>{t('common.notFound')}</h1>
+      <NavLink to="/">{t('common.goHome')}</NavLink>
+    </>
+  );
+}
+
+export function App() {
+  return (
+    <BrowserRouter>
+      <SessionWatcher />
+      <Routes>
+        <Route path="/signin" element={<SignIn />} />
+        <Route
+          element={
+            <RequireAdmin>
+              <Layout />
+            </RequireAdmin>
+          }
+        >
+          <Route index element={<DashboardPage />} />
+          <Route path="users" element={<UsersPage />} />
+          <Route path="users/:id" element={<UserDetail />} />
+          <Route path="roles" element={<RolesPage />} />
+          <Route path="apps" element={<AppsPage />} />
+          <Route path="apps/:id" element={<AppDetail />} />
+          <Route path="settings" element={<SettingsPage />} />
+          <Route path="audit" element={<AuditPage />} />
+          <Route path="system" element={<SystemPage />} />
+          <Route path="*" element={<NotFound />} />
+        </Route>
+      </Routes>
+    </BrowserRouter>
+  );
+}

@@ -1,0 +1,41 @@
+/** Boots the admin panel: one in-memory session shared by the ULM (sign-in) and AAM clients. */
+import { StrictMode } from 'react';
+import { createRoot } from 'react-dom/client';
+import { QueryClient, QueryClientProvider } from '@tanstack/react-query';
+import { I18nextProvider } from 'react-i18next';
+import { ApiClient, ApiContext, ApiError, Session, applyTheme, createI18n, storedTheme, ulmBaseFor } from '@ovu/shared';
+import '@ovu/shared/styles.css';
+import { App } from './App';
+import en from './locales/en';
+import he from './locales/he';
+import ar from './locales/ar';
+
+applyTheme(storedTheme());
+const i18n = createI18n({ en, he, ar });
+const session = new Session();
+const ulmBase = ulmBaseFor(window.location, document.querySelector<HTMLMetaElement>('meta[name="ovu-ulm-url"]')?.content);
+const language = () => i18n.language;
+const refreshUrl = `${ulmBase}/api/v1/auth/refresh`;
+const ulm = new ApiClient({ baseUrl: ulmBase, session, refreshUrl, language });
+const app = new ApiClient({ baseUrl: '', session, refreshUrl, language });
+const queryClient = new QueryClient({
+  defaultOptions: {
+    queries: {
+      retry: (n, e) => n < 1 && !(e instanceof ApiError && e.status >= 400 && e.status < 500),
+      refetchOnWindowFocus: false,
+      staleTime: 10_000,
+    },
+  },
+});
+
+createRoot(document.getElementById('root')!).render(
+  <StrictMode>
+    <I18nextProvider i18n={i18n}>
+      <ApiContext.Provider value={{ session, ulm, app }}>
+        <QueryClientProvider client={queryClient}>
+          <App />
+        </QueryClientProvider>
+      </ApiContext.Provider>
+    </I18nextProvider>
+  </StrictMode>,
+);
