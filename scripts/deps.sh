@@ -35,4 +35,11 @@ if ! .venv/bin/schemathesis --version 2>/dev/null | grep -q "$SCHEMATHESIS_VERSI
   python3 -m venv .venv
   .venv/bin/pip install -q --disable-pip-version-check "schemathesis==$SCHEMATHESIS_VERSION"
 fi
+# schemathesis 3.39 pulls the newest hypothesis, which dropped an API hypothesis-jsonschema
+# still calls (`many.more()`: every test then errors); pin the last release it was built with.
+HYPOTHESIS_VERSION=6.131.0
+if [ "$(.venv/bin/python -c 'import hypothesis; print(hypothesis.__version__)' 2>/dev/null)" != "$HYPOTHESIS_VERSION" ]; then
+  log "pinning hypothesis $HYPOTHESIS_VERSION for schemathesis"
+  .venv/bin/pip install -q --disable-pip-version-check "hypothesis==$HYPOTHESIS_VERSION"
+fi
 log "ok"

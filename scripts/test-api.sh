@@ -54,16 +54,23 @@ fresh_db() { # name
     -c "DROP DATABASE IF EXISTS $1 WITH (FORCE)" -c "CREATE DATABASE $1" >/dev/null
 }
 
+# Positive and negative data, every check except negative_data_rejection: schemathesis
+# 3.39 counts an optional query parameter "negated" to null — which is simply left out of
+# the URL — as accepted bad input (a false positive seen on GET /audit). Negative cases
+# still run through every other check, so bad input that causes a 5xx or an undocumented
+# answer still fails the run.
 run_schemathesis() { # name base_url token [extra args...]
   local name="$1" base="$2" token="$3"; shift 3
   log "$name: schemathesis --checks all, $MAX_EXAMPLES examples per operation"
   "$SCHEMATHESIS" run "$base/api/openapi.json" \
     --base-url "$base" \
     --checks all \
+    --exclude-checks negative_data_rejection \
     --experimental=openapi-3.1 \
     -H "Authorization: Bearer $token" \
     --hypothesis-max-examples "$MAX_EXAMPLES" \
     --hypothesis-derandomize \
+    --data-generation-method=all \
     --request-timeout 10000 \
     --generation-with-security-parameters=false \
     --no-color \

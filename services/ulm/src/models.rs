@@ -277,6 +277,7 @@ impl UserSort {
 
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
 pub struct ListUsersQuery {
     /// Substring of e-mail, username or display name.
     pub q: Option<String>,
@@ -358,6 +359,7 @@ pub struct Permission {
 
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
 pub struct AuditQuery {
     /// Events where this user is the actor or the subject.
     pub user_id: Option<Uuid>,
@@ -390,6 +392,7 @@ pub struct AuditEvent {
 
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
 pub struct StatsQuery {
     /// 1–365, default 30.
     #[param(minimum = 1, maximum = 365)]
@@ -443,6 +446,7 @@ pub struct TokenPolicyUpdate {
 
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
 pub struct OutboxQuery {
     /// Only mail to this address.
     pub to: Option<String>,
