@@ -27,7 +27,19 @@ enum Command {
 }
 
 #[tokio::main]
-async fn main() -> anyhow::Result<()> {
+async fn main() -> std::process::ExitCode {
+    match run().await {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            // One readable line naming the cause chain (e.g. the bad variable), no backtrace.
+            eprintln!("ovu-ulm: {e:#}");
+            tracing::error!(error = format!("{e:#}"), "ulm failed");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run() -> anyhow::Result<()> {
     let cli = Cli::parse();
     if let Command::GenKey = cli.command {
         print!("{}", Signer::generate_pem());

@@ -239,8 +239,13 @@ async fn operational_endpoints_and_headers(db: PgPool) {
     refs(&doc, &mut all);
     assert!(!all.is_empty());
     for r in all {
-        let name = r.strip_prefix("#/components/schemas/").expect("local schema ref");
-        assert!(doc["components"]["schemas"][name].is_object(), "dangling {r}");
+        let name = r
+            .strip_prefix("#/components/schemas/")
+            .expect("local schema ref");
+        assert!(
+            doc["components"]["schemas"][name].is_object(),
+            "dangling {r}"
+        );
     }
     assert!(doc["paths"]["/api/v1/users"]["get"]["responses"]["403"].is_object());
     let r = t.send(req("GET", "/api/docs")).await.expect(200);

@@ -1,0 +1,93 @@
+#!/usr/bin/env bash
+# `make dev` / `make up` (until the cluster issue lands): PostgreSQL and Redis from
+# scripts/services.sh, then the OVU services as background processes on loopback.
+# Each service's PID is recorded under $OVU_RUN_DIR/dev/ so `stop` ends exactly those.
+#
+#   scripts/dev.sh          # start (idempotent)
+#   scripts/dev.sh stop     # stop the services started here (PostgreSQL/Redis stay up)
+#   scripts/dev.sh status
+set -euo pipefail
+cd "$(dirname "$0")/.."
+RUN_DIR="${OVU_RUN_DIR:-$PWD/.run}"
+DEV="$RUN_DIR/dev"
+ULM_ADDR="${ULM_ADDR:-127.0.0.1:8001}"
+
+log() { printf '\033[1m[dev]\033[0m %s\n' "$*"; }
+running() { [ -f "$1" ] && kill -0 "$(cat "$1")" 2>/dev/null; }
+
+stop_pidfile() { # name pidfile
+  if running "$2"; then
+    local pid; pid="$(cat "$2")"
+    log "stopping $1 (pid $pid)"
+    kill "$pid"
+    for _ in $(seq 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+  fi
+  rm -f "$2"
+}
+
+ensure_db() { # name
+  local base="${DATABASE_URL%%\?*}"; base="${base%/*}"
+  if ! psql "$base/postgres?sslmode=disable" -tAX -c "SELECT 1 FROM pg_database WHERE datname = '$1'" | grep -q 1; then
+    log "creating database $1" >&2
+    psql "$base/postgres?sslmode=disable" -qX -c "CREATE DATABASE $1"
+  fi
+  echo "$base/$1?sslmode=disable"
+}
+
+start_ulm() {
+  local bin=target/debug/ovu-ulm
+  [ -x "$bin" ] || cargo build -p ovu-ulm --locked
+  local pidfile="$DEV/ulm.pid"
+  if running "$pidfile"; then log "ulm already running (pid $(cat "$pidfile"))"; return; fi
+  # Development secrets, made once and kept under .run/ (never committed).
+  if [ ! -s "$DEV/ulm-signing-key.pem" ]; then
+    (umask 077; "$bin" gen-key > "$DEV/ulm-signing-key.pem")
+  fi
+  if [ ! -s "$DEV/ulm-admin-password" ]; then
+    (umask 077; python3 -c 'import secrets; print(secrets.token_urlsafe(18))' > "$DEV/ulm-admin-password")
+  fi
+  local db_url; db_url="$(ensure_db ulm_db)"
+  export DATABASE_URL="$db_url" ULM_LISTEN_ADDR="$ULM_ADDR" REDIS_KEY_PREFIX="ulm:" \
+    ULM_SIGNING_KEY_FILE="$DEV/ulm-signing-key.pem" \
+    ULM_BOOTSTRAP_ADMIN_EMAIL="${ULM_BOOTSTRAP_ADMIN_EMAIL:-admin@ovu.local}" \
+    ULM_BOOTSTRAP_ADMIN_PASSWORD_FILE="$DEV/ulm-admin-password" \
+    ULM_PUBLIC_URL="${ULM_PUBLIC_URL:-http://$ULM_ADDR}"
+  "$bin" migrate > "$DEV/ulm-migrate.log" 2>&1 || { cat "$DEV/ulm-migrate.log" >&2; exit 1; }
+  log "starting ulm on http://$ULM_ADDR (log: $DEV/ulm.log)"
+  "$bin" serve >> "$DEV/ulm.log" 2>&1 &
+  echo $! > "$pidfile"
+  for _ in $(seq 100); do
+    curl -fsS "http://$ULM_ADDR/api/ready" >/dev/null 2>&1 && break
+    running "$pidfile" || { tail -20 "$DEV/ulm.log" >&2; exit 1; }
+    sleep 0.2
+  done
+  curl -fsS "http://$ULM_ADDR/api/ready" >/dev/null || { tail -20 "$DEV/ulm.log" >&2; exit 1; }
+}
+
+start() {
+  scripts/services.sh start
+  # shellcheck disable=SC1091
+  source "$RUN_DIR/env"
+  mkdir -p "$DEV"
+  start_ulm
+  # Hook: AAM and nginx get started here by their issues (same pattern, PID in $DEV).
+  log "ULM     http://$ULM_ADDR  (API docs: http://$ULM_ADDR/api/docs)"
+  log "admin   ${ULM_BOOTSTRAP_ADMIN_EMAIL:-admin@ovu.local}, password in $DEV/ulm-admin-password"
+  log "mail    not sent: read it at GET /api/v1/admin/outbox"
+  log "stop    make down   (or scripts/dev.sh stop)"
+}
+
+stop() {
+  stop_pidfile ulm "$DEV/ulm.pid"
+}
+
+status() {
+  if running "$DEV/ulm.pid"; then echo "ulm: running (pid $(cat "$DEV/ulm.pid")) on $ULM_ADDR"; else echo "ulm: stopped"; fi
+}
+
+case "${1:-start}" in
+  start) start ;;
+  stop) stop ;;
+  status) status ;;
+  *) echo "usage: $0 [start|stop|status]" >&2; exit 2 ;;
+esac
