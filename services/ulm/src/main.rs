@@ -24,6 +24,12 @@ enum Command {
     Migrate,
     /// Print a new Ed25519 signing key as PKCS#8 PEM.
     GenKey,
+    /// Measure argon2id hashes per second with the configured cost, one thread per core
+    /// (the ceiling for login throughput on this machine).
+    HashRate {
+        #[arg(long, default_value_t = 10)]
+        seconds: u64,
+    },
 }
 
 #[tokio::main]
@@ -45,6 +51,9 @@ async fn run() -> anyhow::Result<()> {
         print!("{}", Signer::generate_pem());
         return Ok(());
     }
+    if let Command::HashRate { seconds } = cli.command {
+        return hash_rate(seconds);
+    }
     ovu_kit::telemetry::init("info");
     let cfg = Config::from_env()?;
     let pool = db::with_retry("postgres", Duration::from_secs(30), || {
@@ -59,7 +68,7 @@ async fn run() -> anyhow::Result<()> {
             Ok(())
         }
         Command::Serve => serve(cfg, pool).await,
-        Command::GenKey => unreachable!("handled above"),
+        Command::GenKey | Command::HashRate { .. } => unreachable!("handled above"),
     }
 }
 
@@ -103,5 +112,43 @@ async fn serve(cfg: Config, pool: sqlx::PgPool) -> anyhow::Result<()> {
     let _ = job.await;
     state.db.close().await;
     tracing::info!("ulm stopped");
+    Ok(())
+}
+
+fn hash_rate(seconds: u64) -> anyhow::Result<()> {
+    let mut env = ovu_kit::config::Env::from_process();
+    let cost = ovu_ulm::config::Argon2Cost {
+        m_kib: env.ranged("ULM_ARGON2_M_KIB", 19456, 8, 4 * 1024 * 1024) as u32,
+        t: env.ranged("ULM_ARGON2_T", 2, 1, 64) as u32,
+        p: env.ranged("ULM_ARGON2_P", 1, 1, 16) as u32,
+    };
+    env.finish()?;
+    let pw = std::sync::Arc::new(ovu_ulm::crypto::Passwords::new(cost).map_err(|e| anyhow::anyhow!("{e}"))?);
+    let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2);
+    let until = std::time::Instant::now() + Duration::from_secs(seconds);
+    let start = std::time::Instant::now();
+    let threads: Vec<_> = (0..cores)
+        .map(|_| {
+            let pw = pw.clone();
+            std::thread::spawn(move || {
+                let mut n = 0u64;
+                while std::time::Instant::now() < until {
+                    // Verification is what login does; it costs the same as hashing.
+                    let _ = pw.hash_blocking("bench password 123");
+                    n += 1;
+                }
+                n
+            })
+        })
+        .collect();
+    let total: u64 = threads.into_iter().map(|t| t.join().unwrap_or(0)).sum();
+    let secs = start.elapsed().as_secs_f64();
+    println!(
+        "argon2id m={} t={} p={}: {total} hashes in {secs:.1}s on {cores} threads = {:.1} hashes/s",
+        cost.m_kib,
+        cost.t,
+        cost.p,
+        total as f64 / secs
+    );
     Ok(())
 }
