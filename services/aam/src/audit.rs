@@ -90,9 +90,7 @@ pub struct AamEvent {
     pub action: String,
     pub resource_type: String,
     pub resource_id: String,
-    #[schema(value_type = Option<Object>)]
     pub old_value: Option<Value>,
-    #[schema(value_type = Option<Object>)]
     pub new_value: Option<Value>,
     pub ip: String,
     pub user_agent: String,

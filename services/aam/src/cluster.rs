@@ -20,13 +20,10 @@ pub struct ClusterStatus {
     pub phase: Option<String>,
     pub message: Option<String>,
     /// Kubernetes conditions (type, status, reason, message, lastTransitionTime).
-    #[schema(value_type = Vec<Object>)]
     pub conditions: Vec<Value>,
     /// Last schedule and last success of the backup CronJob.
-    #[schema(value_type = Option<Object>)]
     pub backup: Option<Value>,
     /// Serving certificate, including `notAfter` (expiry).
-    #[schema(value_type = Option<Object>)]
     pub certificate: Option<Value>,
     /// Set when the resource could not be read (RBAC, missing object); the other fields are then empty.
     pub error: Option<String>,

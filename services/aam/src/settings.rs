@@ -226,12 +226,9 @@ pub struct Setting {
     #[schema(rename = "type")]
     pub type_: String,
     /// JSON Schema of the value.
-    #[schema(value_type = Object)]
     pub schema: Value,
     /// The value in force (masked when sensitive).
-    #[schema(value_type = Object)]
     pub value: Value,
-    #[schema(value_type = Object)]
     pub default_value: Value,
     pub is_default: bool,
     pub sensitive: bool,

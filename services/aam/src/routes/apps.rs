@@ -196,6 +196,7 @@ impl AppSort {
 
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
 pub struct ListAppsQuery {
     /// Substring of code, name or display name (case-insensitive).
     pub q: Option<String>,

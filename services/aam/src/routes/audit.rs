@@ -68,13 +68,10 @@ pub struct FeedItem {
     pub user_agent: String,
     pub request_id: String,
     /// AAM: the value before the change (masked where sensitive).
-    #[schema(value_type = Option<Object>)]
     pub old_value: Option<Value>,
     /// AAM: the value after the change (masked where sensitive).
-    #[schema(value_type = Option<Object>)]
     pub new_value: Option<Value>,
     /// ULM: the event's details.
-    #[schema(value_type = Option<Object>)]
     pub details: Option<Value>,
     #[serde(skip)]
     seq: i64,
@@ -120,6 +117,7 @@ impl Cursor {
 
 #[derive(Debug, Clone, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
 pub struct FeedQuery {
     /// Events by this user (ULM: also events about them).
     pub actor: Option<Uuid>,

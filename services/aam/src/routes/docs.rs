@@ -29,7 +29,8 @@ use crate::state::AppState;
         super::audit::feed, super::audit::export,
         super::system::health, super::system::history,
     ),
-    components(schemas(ovu_kit::ErrorBody)),
+    components(schemas(ovu_kit::ErrorBody, super::apps::AppSort, super::apps::AppStatus, super::apps::AppType,
+        super::system::Component, super::users::StatusFilter, super::users::UserSort, super::audit::Source)),
     tags((name = "dashboard"), (name = "users"), (name = "roles"), (name = "apps"), (name = "settings"),
          (name = "audit"), (name = "system"), (name = "health"))
 )]
@@ -179,4 +180,46 @@ pub fn router() -> Router<AppState> {
         .route("/api/openapi.json", get(openapi_json))
         .route("/api/docs", get(docs_page))
         .route("/api/docs/app.js", get(docs_js))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn refs(v: &serde_json::Value, out: &mut Vec<String>) {
+        match v {
+            serde_json::Value::Object(m) => {
+                for (k, v) in m {
+                    if k == "$ref"
+                        && let Some(s) = v.as_str()
+                    {
+                        out.push(s.to_string());
+                    }
+                    refs(v, out);
+                }
+            }
+            serde_json::Value::Array(a) => a.iter().for_each(|v| refs(v, out)),
+            _ => {}
+        }
+    }
+
+    #[test]
+    fn every_reference_resolves_and_protected_routes_document_errors() {
+        let doc = serde_json::to_value(openapi()).unwrap();
+        let mut all = Vec::new();
+        refs(&doc, &mut all);
+        assert!(!all.is_empty());
+        for r in all {
+            let name = r.trim_start_matches("#/components/schemas/");
+            assert!(
+                doc["components"]["schemas"][name].is_object(),
+                "unresolved {r}"
+            );
+        }
+        let op = &doc["paths"]["/api/v1/users"]["get"];
+        for code in ["401", "403", "503"] {
+            assert!(op["responses"][code].is_object(), "{code}");
+        }
+        assert!(op["security"].is_array());
+    }
 }

@@ -163,7 +163,6 @@ pub async fn get_one(
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct PutSetting {
     /// Must satisfy the key's schema.
-    #[schema(value_type = Object)]
     pub value: Value,
 }
 
@@ -293,9 +292,7 @@ pub async fn reset(
 #[derive(Debug, Serialize, ToSchema, sqlx::FromRow)]
 pub struct HistoryEntry {
     pub id: i64,
-    #[schema(value_type = Object)]
     pub old_value: Option<Value>,
-    #[schema(value_type = Object)]
     pub new_value: Option<Value>,
     pub changed_by: Option<Uuid>,
     pub changed_by_name: String,
@@ -305,6 +302,7 @@ pub struct HistoryEntry {
 
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
 pub struct HistoryQuery {
     /// 1–500, default 100.
     #[param(minimum = 1, maximum = 500)]

@@ -91,6 +91,7 @@ pub enum Component {
 
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
 pub struct HistoryQuery {
     /// Only this component.
     pub component: Option<Component>,

@@ -104,6 +104,7 @@ fn word<T: Serialize>(v: T) -> String {
 
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
 pub struct ListUsersQuery {
     /// Substring of e-mail, username or display name.
     pub q: Option<String>,
