@@ -262,6 +262,59 @@ mod tests {
         assert_eq!(code(resp).await, "method_not_allowed");
     }
 
+    #[derive(Clone, Default)]
+    struct Buf(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+    impl std::io::Write for Buf {
+        fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(b);
+            Ok(b.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn request_logs_carry_no_credentials() {
+        let buf = Buf::default();
+        let writer = buf.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .json()
+            .with_max_level(tracing::Level::TRACE)
+            .with_current_span(true)
+            .with_span_list(true)
+            .with_writer(move || writer.clone())
+            .finish();
+        let _guard = tracing::subscriber::set_default(subscriber);
+        let body = r#"{"password":"hunter2-secret"}"#;
+        for uri in ["/echo?token=query-secret", "/nope?token=query-secret"] {
+            app()
+                .oneshot(
+                    Request::post(uri)
+                        .header("authorization", "Bearer header-secret")
+                        .header("cookie", "sid=cookie-secret")
+                        .header("content-type", "application/json")
+                        .body(Body::from(body))
+                        .unwrap(),
+                )
+                .await
+                .unwrap();
+        }
+        let logged = String::from_utf8(buf.0.lock().unwrap().clone()).unwrap();
+        assert!(logged.contains("request"), "nothing logged: {logged}");
+        for secret in [
+            "hunter2-secret",
+            "query-secret",
+            "header-secret",
+            "cookie-secret",
+        ] {
+            assert!(
+                !logged.contains(secret),
+                "{secret} leaked into logs: {logged}"
+            );
+        }
+    }
+
     #[tokio::test]
     async fn oversize_body_is_413_in_the_shape() {
         let big = format!("{{\"a\":\"{}\"}}", "x".repeat(4096));
