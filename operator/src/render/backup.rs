@@ -14,18 +14,23 @@ use super::{Child, Ctx, Kind};
 /// (or keeps) a partial backup.
 pub const BACKUP_SH: &str = r#"set -eu
 umask 077
+dir="${BACKUP_DIR:-/backups}"
 ts=$(date -u +%Y%m%dT%H%M%SZ)
-work="/backups/.partial-$ts"
-rm -rf /backups/.partial-*
+work="$dir/.partial-$ts"
+rm -rf "$dir"/.partial-*
 mkdir -p "$work"
 for db in ulm_db aam_db; do
-  pg_dump -h "$PGHOST" -p 5432 -U postgres -Fc -f "$work/$db.dump" "$db"
+  pg_dump -h "$PGHOST" -p "${PGPORT:-5432}" -U postgres -Fc -f "$work/$db.dump" "$db"
   pg_restore --list "$work/$db.dump" > /dev/null
 done
-mv "$work" "/backups/$ts"
-echo "backup /backups/$ts complete"
+# A second backup within the same second gets a suffix rather than replacing the first.
+final="$dir/$ts"
+n=1
+while [ -e "$final" ]; do final="$dir/${ts%Z}_${n}Z"; n=$((n+1)); done
+mv "$work" "$final"
+echo "backup $final complete"
 # Count-based retention: keep the newest $RETAIN complete backups.
-ls -1d /backups/2*Z 2>/dev/null | sort | head -n "-$RETAIN" | while read -r old; do
+ls -1d "$dir"/2*Z 2>/dev/null | sort | head -n "-$RETAIN" | while read -r old; do
   echo "retention: removing $old"
   rm -rf -- "$old"
 done

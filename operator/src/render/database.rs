@@ -38,15 +38,21 @@ ALTER DATABASE aam_db OWNER TO ovu_user;
 /// The init step: initdb on first start, then run INIT_SQL against a socket-only server.
 pub const INIT_SH: &str = r#"set -eu
 umask 077
+# Paths default to the pod's mounts; tests point them elsewhere.
+conf="${OVU_PG_CONFIG_DIR:-/etc/ovu/postgres}"
+sock="${OVU_PG_SOCKET_DIR:-/var/run/postgresql}"
+tmp="${OVU_TMP_DIR:-/tmp}"
+port="${PGPORT:-5432}"
 if [ ! -s "$PGDATA/PG_VERSION" ]; then
-  printf '%s\n' "$POSTGRES_SUPERUSER_PASSWORD" > /tmp/pwfile
-  initdb -D "$PGDATA" -U postgres --pwfile=/tmp/pwfile --encoding=UTF8 --locale=C --auth=scram-sha-256
-  rm -f /tmp/pwfile
+  printf '%s\n' "$POSTGRES_SUPERUSER_PASSWORD" > "$tmp/pwfile"
+  initdb -D "$PGDATA" -U postgres --pwfile="$tmp/pwfile" --encoding=UTF8 --locale=C --auth=scram-sha-256 > /dev/null
+  rm -f "$tmp/pwfile"
 fi
-pg_ctl -D "$PGDATA" -w -t 60 -o "-c listen_addresses='' -c unix_socket_directories=/var/run/postgresql -c hba_file=/etc/ovu/postgres/pg_hba.conf" start
-trap 'pg_ctl -D "$PGDATA" -m fast -w stop' EXIT
-PGPASSWORD="$POSTGRES_SUPERUSER_PASSWORD" psql -v ON_ERROR_STOP=1 -h /var/run/postgresql -U postgres -d postgres \
-  -v ovu_password="$OVU_PASSWORD" -f /etc/ovu/postgres/init.sql
+pg_ctl -D "$PGDATA" -w -t 60 -l "$tmp/bootstrap.log" -o "-p $port -c listen_addresses='' -c unix_socket_directories=$sock -c hba_file=$conf/pg_hba.conf" start > /dev/null
+trap 'pg_ctl -D "$PGDATA" -m fast -w stop > /dev/null' EXIT
+PGPASSWORD="$POSTGRES_SUPERUSER_PASSWORD" psql -q -v ON_ERROR_STOP=1 -h "$sock" -p "$port" -U postgres -d postgres \
+  -v ovu_password="$OVU_PASSWORD" -f "$conf/init.sql"
+echo "bootstrap: ovu_user, ulm_db and aam_db are in place"
 "#;
 
 pub fn render(ctx: &Ctx) -> Vec<Child> {
@@ -207,10 +213,11 @@ fn redis_service(ctx: &Ctx) -> Child {
 /// maxmemory comes from an env var the schema restricts to digits + kb|mb|gb.
 pub const REDIS_SH: &str = r#"set -eu
 umask 077
-printf 'requirepass %s\n' "$REDIS_PASSWORD" > /tmp/redis.conf
-exec redis-server /tmp/redis.conf --port 6379 --bind 0.0.0.0 --protected-mode no \
-  --maxmemory "$REDIS_MAXMEMORY" --maxmemory-policy volatile-lru \
-  --save '' --appendonly no --dir /tmp
+tmp="${OVU_TMP_DIR:-/tmp}"
+printf 'requirepass %s\n' "$REDIS_PASSWORD" > "$tmp/redis.conf"
+exec redis-server "$tmp/redis.conf" --port "${REDIS_PORT:-6379}" --bind "${REDIS_BIND:-0.0.0.0}" \
+  --protected-mode no --maxmemory "$REDIS_MAXMEMORY" --maxmemory-policy volatile-lru \
+  --save '' --appendonly no --dir "$tmp"
 "#;
 
 fn redis_deployment(ctx: &Ctx) -> Child {

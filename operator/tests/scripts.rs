@@ -1,0 +1,235 @@
+//! The shell and SQL the operator renders, run for real: the PostgreSQL bootstrap against
+//! Debian's PostgreSQL binaries (twice, it must be idempotent), the backup script with its
+//! count-based retention against that server, and the Redis start script against
+//! redis-server. Nothing here is simulated; the scripts are exactly what the pods run.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use ovu_operator::render::{backup, database};
+
+fn pg_bin() -> PathBuf {
+    let base = Path::new("/usr/lib/postgresql");
+    let mut versions: Vec<PathBuf> = std::fs::read_dir(base)
+        .expect("Debian's postgresql package (scripts/deps.sh installs it)")
+        .filter_map(|e| e.ok().map(|e| e.path().join("bin")))
+        .filter(|p| p.join("initdb").exists())
+        .collect();
+    versions.sort();
+    versions
+        .pop()
+        .expect("an initdb under /usr/lib/postgresql/*/bin")
+}
+
+fn is_root() -> bool {
+    Command::new("id")
+        .arg("-u")
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
+        .unwrap_or(false)
+}
+
+struct Dir(PathBuf);
+impl Dir {
+    fn new(tag: &str) -> Self {
+        let p = std::env::temp_dir().join(format!("ovu-scripts-{tag}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&p);
+        std::fs::create_dir_all(&p).unwrap();
+        Dir(p)
+    }
+    fn sub(&self, s: &str) -> PathBuf {
+        let p = self.0.join(s);
+        std::fs::create_dir_all(&p).unwrap();
+        p
+    }
+}
+impl Drop for Dir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// Run `sh -c script` with env, as the `postgres` user when we are root (initdb refuses root).
+fn sh(script: &str, env: &[(&str, String)], owner_dir: &Path) -> Output {
+    let mut cmd = if is_root() {
+        let _ = Command::new("chown")
+            .args(["-R", "postgres:postgres"])
+            .arg(owner_dir)
+            .status();
+        let runuser = ["/usr/sbin/runuser", "/sbin/runuser"]
+            .into_iter()
+            .find(|p| Path::new(p).exists())
+            .expect("runuser (util-linux)");
+        let mut c = Command::new(runuser);
+        c.args(["-u", "postgres", "--", "sh", "-c", script]);
+        c
+    } else {
+        let mut c = Command::new("sh");
+        c.args(["-c", script]);
+        c
+    };
+    cmd.env_clear();
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    cmd.current_dir("/");
+    cmd.output().unwrap()
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn ok(o: &Output, what: &str) -> String {
+    let out = format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert!(o.status.success(), "{what} failed:\n{out}");
+    out
+}
+
+#[test]
+fn postgres_bootstrap_is_idempotent_and_backups_keep_the_newest() {
+    let d = Dir::new("pg");
+    let conf = d.sub("conf");
+    std::fs::write(conf.join("init.sql"), database::INIT_SQL).unwrap();
+    std::fs::write(conf.join("pg_hba.conf"), database::PG_HBA).unwrap();
+    let sock = d.sub("sock");
+    let tmp = d.sub("tmp");
+    let data = d.0.join("data/pgdata");
+    std::fs::create_dir_all(data.parent().unwrap()).unwrap();
+    let port = free_port();
+    let bin = pg_bin();
+    let env = vec![
+        ("PATH", format!("{}:/usr/bin:/bin", bin.display())),
+        ("PGDATA", data.display().to_string()),
+        ("PGPORT", port.to_string()),
+        ("POSTGRES_SUPERUSER_PASSWORD", "Su9perSecret".to_string()),
+        ("OVU_PASSWORD", "0vuUserPass".to_string()),
+        ("OVU_PG_CONFIG_DIR", conf.display().to_string()),
+        ("OVU_PG_SOCKET_DIR", sock.display().to_string()),
+        ("OVU_TMP_DIR", tmp.display().to_string()),
+    ];
+    let first = ok(&sh(database::INIT_SH, &env, &d.0), "first bootstrap");
+    assert!(first.contains("ulm_db and aam_db are in place"), "{first}");
+    // Second start: existing data, same script, a changed ovu_user password is applied.
+    let mut env2 = env.clone();
+    env2.retain(|(k, _)| *k != "OVU_PASSWORD");
+    env2.push(("OVU_PASSWORD", "r0tatedPass".to_string()));
+    ok(&sh(database::INIT_SH, &env2, &d.0), "second bootstrap");
+
+    // Start the server as the pod does (TCP, our pg_hba) and check what the services rely on.
+    let start = format!(
+        "pg_ctl -D \"$PGDATA\" -w -l {tmp}/server.log -o \"-p {port} -c listen_addresses=127.0.0.1 -c unix_socket_directories={sock} -c hba_file={conf}/pg_hba.conf\" start",
+        tmp = tmp.display(),
+        sock = sock.display(),
+        conf = conf.display()
+    );
+    ok(&sh(&start, &env2, &d.0), "server start");
+    let stop = "pg_ctl -D \"$PGDATA\" -m fast -w stop";
+    let check = |db: &str, pass: &str| {
+        let q = format!(
+            "PGPASSWORD={pass} psql -tA -h 127.0.0.1 -p {port} -U ovu_user -d {db} -c 'create table t(x int); drop table t; select current_user'"
+        );
+        sh(&q, &env2, &d.0)
+    };
+    let result = std::panic::catch_unwind(|| {
+        for db in ["ulm_db", "aam_db"] {
+            let out = ok(&check(db, "r0tatedPass"), db);
+            assert!(out.contains("ovu_user"), "{out}");
+        }
+        assert!(
+            !check("ulm_db", "0vuUserPass").status.success(),
+            "old password still works"
+        );
+        assert!(!check("ulm_db", "wrong").status.success());
+
+        // Backups: three runs with RETAIN=2 keep the newest two complete backups.
+        let backups = d.sub("backups");
+        let mut benv = env2.clone();
+        benv.push(("PGHOST", "127.0.0.1".into()));
+        benv.push(("PGPASSWORD", "Su9perSecret".into()));
+        benv.push(("RETAIN", "2".into()));
+        benv.push(("BACKUP_DIR", backups.display().to_string()));
+        let mut made = Vec::new();
+        for _ in 0..3 {
+            let out = ok(&sh(backup::BACKUP_SH, &benv, &d.0), "backup");
+            made.push(out);
+        }
+        let mut left: Vec<String> = std::fs::read_dir(&backups)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        left.sort();
+        assert_eq!(left.len(), 2, "retention kept {left:?}; runs: {made:?}");
+        for b in &left {
+            for db in ["ulm_db", "aam_db"] {
+                let f = backups.join(b).join(format!("{db}.dump"));
+                assert!(std::fs::metadata(&f).unwrap().len() > 0, "{}", f.display());
+            }
+        }
+        assert!(made[2].contains(&left[1]), "the newest backup is kept");
+    });
+    ok(&sh(stop, &env2, &d.0), "server stop");
+    if let Err(e) = result {
+        std::panic::resume_unwind(e);
+    }
+}
+
+#[test]
+fn redis_starts_with_the_generated_password_only() {
+    let d = Dir::new("redis");
+    let tmp = d.sub("tmp");
+    let port = free_port();
+    let env = [
+        ("PATH", "/usr/bin:/bin".to_string()),
+        ("REDIS_PASSWORD", "RedisPass123".to_string()),
+        ("REDIS_MAXMEMORY", "64mb".to_string()),
+        ("REDIS_PORT", port.to_string()),
+        ("REDIS_BIND", "127.0.0.1".to_string()),
+        ("OVU_TMP_DIR", tmp.display().to_string()),
+    ];
+    let mut child = Command::new("sh")
+        .args(["-c", database::REDIS_SH])
+        .env_clear()
+        .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .expect("redis-server (Debian package redis-server)");
+    let cli = |args: &[&str]| {
+        Command::new("redis-cli")
+            .args([
+                "-h",
+                "127.0.0.1",
+                "-p",
+                &port.to_string(),
+                "--no-auth-warning",
+            ])
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    let mut pong = String::new();
+    for _ in 0..50 {
+        pong = String::from_utf8_lossy(&cli(&["-a", "RedisPass123", "ping"]).stdout).into_owned();
+        if pong.contains("PONG") {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    let noauth = String::from_utf8_lossy(&cli(&["ping"]).stdout).into_owned();
+    let maxmem =
+        String::from_utf8_lossy(&cli(&["-a", "RedisPass123", "config", "get", "maxmemory"]).stdout)
+            .into_owned();
+    let _ = child.kill();
+    let _ = child.wait();
+    assert!(pong.contains("PONG"), "authenticated ping: {pong}");
+    assert!(noauth.contains("NOAUTH"), "unauthenticated ping: {noauth}");
+    assert!(maxmem.contains(&(64 * 1024 * 1024).to_string()), "{maxmem}");
+}
