@@ -23,6 +23,7 @@ export default tseslint.config(
   },
   {
     files: ['scripts/**/*.mjs', 'e2e/**/*.{mjs,ts}', '*.config.{js,ts}', '**/vite.config.ts'],
-    languageOptions: { globals: { ...globals.node } },
+    // e2e files also hold functions that run inside the page.
+    languageOptions: { globals: { ...globals.node, ...globals.browser } },
   },
 );

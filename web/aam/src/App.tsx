@@ -1,6 +1,6 @@
 /** Routes of the admin panel; every page needs a session whose token carries `aam:access`. */
 import { useEffect, type ReactNode } from 'react';
-import { BrowserRouter, Navigate, NavLink, Outlet, Route, Routes, useLocation, useNavigate } from 'react-router';
+import { BrowserRouter, Navigate, NavLink, Outlet, Route, Routes, useLocation } from 'react-router';
 import { useQueryClient } from '@tanstack/react-query';
 import { useTranslation } from 'react-i18next';
 import { Shell, useApis, useClaims } from '@ovu/shared';
@@ -19,27 +19,34 @@ import { SystemPage } from './pages/System';
 
 export type Notice = 'sessionExpired' | 'signedOut' | 'noAccess';
 
+/**
+ * Drops cached data of an ended session. The redirect to sign-in (with the reason) is made by
+ * the route guard, which re-renders when the session changes.
+ */
 function SessionWatcher() {
   const { session } = useApis();
-  const navigate = useNavigate();
   const qc = useQueryClient();
   useEffect(
     () =>
       session.subscribe((e) => {
-        if (e.type === 'expired') {
-          qc.clear();
-          void navigate('/signin', { replace: true, state: { notice: 'sessionExpired' satisfies Notice } });
-        }
+        if (e.type === 'expired' || e.type === 'signed-out') qc.clear();
       }),
-    [session, navigate, qc],
+    [session, qc],
   );
   return null;
 }
 
 function RequireAdmin({ children }: { children: ReactNode }) {
   const claims = useClaims();
+  const { session } = useApis();
   const loc = useLocation();
-  if (!claims) return <Navigate to={`/signin?next=${encodeURIComponent(loc.pathname + loc.search)}`} replace />;
+  if (!claims) {
+    const ended = session.lastEnd;
+    // After an explicit sign-out there is nothing to come back to.
+    const next = ended === 'signed-out' ? '' : `?next=${encodeURIComponent(loc.pathname + loc.search)}`;
+    const notice: Notice | undefined = ended === 'expired' ? 'sessionExpired' : ended === 'signed-out' ? 'signedOut' : undefined;
+    return <Navigate to={`/signin${next}`} replace state={notice ? { notice } : null} />;
+  }
   if (!hasPanelAccess(claims)) return <Navigate to="/signin" replace state={{ notice: 'noAccess' satisfies Notice }} />;
   return <>{children}</>;
 }
@@ -55,8 +62,6 @@ function Layout() {
   const { t } = useTranslation();
   const { ulm, session } = useApis();
   const claims = useClaims();
-  const navigate = useNavigate();
-  const qc = useQueryClient();
   const signOut = async () => {
     try {
       await ulmAuth(ulm).logout();
@@ -64,8 +69,6 @@ function Layout() {
       // The local session ends regardless; ULM's copy expires on its own.
     }
     session.clear('signed-out');
-    qc.clear();
-    void navigate('/signin', { state: { notice: 'signedOut' satisfies Notice } });
   };
   const links: [string, string][] = [
     ['/', t('aam.nav.dashboard')],

@@ -1,6 +1,6 @@
 /** Routes of the ULM app; account pages need a session, and an ended session returns to sign-in. */
 import { useEffect, type ReactNode } from 'react';
-import { BrowserRouter, Navigate, NavLink, Outlet, Route, Routes, useLocation, useNavigate } from 'react-router';
+import { BrowserRouter, Navigate, NavLink, Outlet, Route, Routes, useLocation } from 'react-router';
 import { useQueryClient } from '@tanstack/react-query';
 import { useTranslation } from 'react-i18next';
 import { Shell, useApis, useClaims } from '@ovu/shared';
@@ -17,28 +17,34 @@ import { ApiKeys } from './pages/ApiKeys';
 
 export type Notice = 'sessionExpired' | 'signedOut' | 'verified' | 'passwordReset';
 
-/** Sends the person to sign-in with an explanation when ULM ends the session. */
+/**
+ * Drops cached data of an ended session. The redirect to sign-in (with the reason) is made by
+ * the route guard, which re-renders when the session changes.
+ */
 function SessionWatcher() {
   const { session } = useApis();
-  const navigate = useNavigate();
   const qc = useQueryClient();
   useEffect(
     () =>
       session.subscribe((e) => {
-        if (e.type === 'expired') {
-          qc.clear();
-          void navigate('/signin', { replace: true, state: { notice: 'sessionExpired' satisfies Notice } });
-        }
+        if (e.type === 'expired' || e.type === 'signed-out') qc.clear();
       }),
-    [session, navigate, qc],
+    [session, qc],
   );
   return null;
 }
 
 function RequireSession({ children }: { children: ReactNode }) {
   const claims = useClaims();
+  const { session } = useApis();
   const loc = useLocation();
-  if (!claims) return <Navigate to={`/signin?next=${encodeURIComponent(loc.pathname)}`} replace />;
+  if (!claims) {
+    const ended = session.lastEnd;
+    // After an explicit sign-out there is nothing to come back to.
+    const next = ended === 'signed-out' ? '' : `?next=${encodeURIComponent(loc.pathname)}`;
+    const notice: Notice | undefined = ended === 'expired' ? 'sessionExpired' : ended === 'signed-out' ? 'signedOut' : undefined;
+    return <Navigate to={`/signin${next}`} replace state={notice ? { notice } : null} />;
+  }
   return <>{children}</>;
 }
 
@@ -65,8 +71,6 @@ export function useTitle(title: string) {
 function AccountLayout() {
   const { t } = useTranslation();
   const { ulm, session } = useApis();
-  const navigate = useNavigate();
-  const qc = useQueryClient();
   const signOut = async () => {
     try {
       await ulmApi(ulm).logout();
@@ -74,8 +78,6 @@ function AccountLayout() {
       // Signing out locally still happens; the session then expires on its own at ULM.
     }
     session.clear('signed-out');
-    qc.clear();
-    void navigate('/signin', { state: { notice: 'signedOut' satisfies Notice } });
   };
   const links: [string, string][] = [
     ['/account', t('ulm.nav.profile')],

@@ -55,6 +55,7 @@ export class Session {
   private expiresAt = 0;
   private listeners = new Set<(e: SessionEvent) => void>();
   private inflight: Promise<boolean> | null = null;
+  private ended: 'signed-out' | 'expired' | null = null;
   private readonly now: () => number;
 
   constructor(now: () => number = Date.now) {
@@ -67,6 +68,11 @@ export class Session {
 
   get refreshToken(): string | null {
     return this.refresh;
+  }
+
+  /** Why the last session ended, so the sign-in page can say so; null before any. */
+  get lastEnd(): 'signed-out' | 'expired' | null {
+    return this.ended;
   }
 
   get signedIn(): boolean {
@@ -88,6 +94,7 @@ export class Session {
 
   set(t: TokenSet): void {
     const first = this.refresh === null;
+    this.ended = null;
     this.access = t.access_token;
     this.refresh = t.refresh_token;
     this.expiresAt = this.now() + t.expires_in * 1000;
@@ -97,6 +104,7 @@ export class Session {
   /** Forget the tokens; `expired` tells the app to explain why it shows the sign-in page. */
   clear(reason: 'signed-out' | 'expired' = 'signed-out'): void {
     const had = this.refresh !== null;
+    if (had) this.ended = reason;
     this.access = null;
     this.refresh = null;
     this.expiresAt = 0;

@@ -1,0 +1,262 @@
+// Browser tests of both apps against the real stack (see stack.mjs), in English and Hebrew,
+// light and dark: register → verify via the outbox → sign in → enable MFA → sign out →
+// sign in with TOTP; an admin finds that user in AAM, assigns a role and deactivates them,
+// and the user's open session ends; a settings change shows in the audit feed and the CSV
+// export downloads. Every screen is checked with axe-core and saved as a screenshot under
+// test-artifacts/screenshots/<lang>-<theme>/.
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import { up, down, ULM_ORIGIN, AAM_ORIGIN, ADMIN_EMAIL, ADMIN_PASSWORD } from './stack.mjs';
+import { adminToken, checkScreen, context, currentStep, launch, mailedLink, newPage, totp, userByEmail } from './lib.mjs';
+
+const VARIANTS = [
+  { lang: 'en', theme: 'light' },
+  { lang: 'he', theme: 'dark' },
+  { lang: 'en', theme: 'dark' },
+  { lang: 'he', theme: 'light' },
+];
+const only = process.env.E2E_VARIANTS?.split(',');
+const variants = only ? VARIANTS.filter((v) => only.includes(`${v.lang}-${v.theme}`)) : VARIANTS;
+
+let stack;
+let browser;
+let ulmBase; // ULM directly, for the test's own mailbox and checks
+const PASSWORD = 'correct horse battery staple 42';
+
+before(async () => {
+  stack = await up();
+  ulmBase = `http://127.0.0.1:${stack.ulmPort}`;
+  browser = await launch();
+});
+
+after(async () => {
+  await browser?.close();
+  if (!process.env.E2E_KEEP_STACK) await down();
+});
+
+/** A translated message: not a raw i18n key, and in Hebrew letters for Hebrew. */
+function assertTranslated(text, v, what) {
+  assert.ok(text && text.trim().length > 0, `${what}: empty`);
+  assert.doesNotMatch(text.trim(), /^[a-z]+\.[a-zA-Z_.]+$/, `${what}: shows a raw key`);
+  if (v.lang === 'he') assert.match(text, /[\u0590-\u05FF]/, `${what}: not in Hebrew`);
+}
+
+const submit = (page) => page.locator('main form button[type=submit]').first().click();
+
+for (const v of variants) {
+  describe(`${v.lang} / ${v.theme}`, () => {
+    const id = `${v.lang}${v.theme}${Date.now().toString(36)}`;
+    const email = `e2e-${id}@example.com`;
+    const username = `e2e_${id}`;
+    let userCtx;
+    let userPage;
+    let mfaStep = 0;
+
+    it('a person registers, verifies, signs in, turns on MFA, signs out and signs in with TOTP', async () => {
+      userCtx = await context(browser, v);
+      const page = (userPage = await newPage(userCtx));
+
+      await page.goto(`${ULM_ORIGIN}/forgot-password`);
+      await checkScreen(page, v, 'ulm-01-forgot-password', assert);
+      await page.goto(`${ULM_ORIGIN}/reset-password`);
+      await checkScreen(page, v, 'ulm-02-reset-password', assert);
+      await page.goto(`${ULM_ORIGIN}/no-such-page`);
+      await checkScreen(page, v, 'ulm-03-not-found', assert);
+
+      await page.goto(`${ULM_ORIGIN}/register`);
+      await checkScreen(page, v, 'ulm-04-register', assert);
+      await page.fill('input[name=email]', email);
+      await page.fill('input[name=username]', username);
+      await page.fill('input[name=display_name]', v.lang === 'he' ? 'בודקת אוטומטית' : 'E2E Tester');
+      await page.fill('input[name=password]', PASSWORD);
+      await page.fill('input[name=confirm]', 'not the same');
+      await submit(page);
+      // A local check: the mismatch is shown beside the field and tied to it.
+      const confirm = page.locator('input[name=confirm]');
+      await assert.doesNotReject(confirm.and(page.locator('[aria-invalid=true]')).waitFor());
+      const describedBy = await confirm.getAttribute('aria-describedby');
+      assertTranslated(await page.locator(`[id="${describedBy.split(' ').pop()}"]`).textContent(), v, 'mismatch error');
+      await page.fill('input[name=confirm]', PASSWORD);
+      await submit(page);
+      await page.locator('.alert-success').waitFor();
+      await checkScreen(page, v, 'ulm-05-register-done', assert);
+
+      const token = await adminToken(ulmBase, ADMIN_EMAIL, ADMIN_PASSWORD);
+      const link = await mailedLink(ulmBase, token, email, '/verify-email');
+      assert.ok(link.startsWith(`${ULM_ORIGIN}/verify-email?token=`), link);
+      await page.goto(link);
+      await page.locator('.alert-success').waitFor();
+      await checkScreen(page, v, 'ulm-06-verified', assert);
+
+      await page.click('[data-testid=to-signin]');
+      await page.waitForURL(/\/signin/);
+      // Wrong password first: the API's code comes back as a translated message.
+      await page.fill('input[name=login]', username);
+      await page.fill('input[name=password]', 'wrong password here');
+      await submit(page);
+      const err = page.locator('.alert-error');
+      await err.waitFor();
+      assertTranslated(await err.textContent(), v, 'invalid_credentials');
+      await checkScreen(page, v, 'ulm-07-signin-error', assert);
+      await page.fill('input[name=password]', PASSWORD);
+      await submit(page);
+      await page.waitForURL(/\/account$/);
+      await page.locator('[data-testid=profile-email]').waitFor();
+      assert.equal(await page.locator('[data-testid=profile-email]').textContent(), email);
+      await checkScreen(page, v, 'ulm-08-profile', assert);
+
+      await page.click('a[href="/account/password"]');
+      await page.locator('input[name=current_password]').waitFor();
+      await checkScreen(page, v, 'ulm-09-password', assert);
+
+      await page.click('a[href="/account/mfa"]');
+      await page.locator('main .card button').first().click();
+      const secretEl = page.locator('[data-testid=mfa-secret]');
+      await secretEl.waitFor();
+      await page.locator('[data-testid=mfa-qr]').waitFor();
+      await checkScreen(page, v, 'ulm-10-mfa-setup', assert);
+      const secret = await secretEl.getAttribute('data-secret');
+      mfaStep = currentStep();
+      await page.fill('input[name=code]', totp(secret, mfaStep));
+      await submit(page);
+      const codes = page.locator('[data-testid=recovery-codes] li');
+      await codes.first().waitFor();
+      assert.equal(await codes.count(), 10);
+      await checkScreen(page, v, 'ulm-11-mfa-recovery-codes', assert);
+      const [download] = await Promise.all([page.waitForEvent('download'), page.locator('main .actions button').nth(1).click()]);
+      const codesFile = fs.readFileSync(await download.path(), 'utf8');
+      assert.ok(codesFile.includes(await codes.first().textContent()), 'downloaded file holds the codes');
+      await page.locator('main .actions button.primary').click();
+
+      await page.click('a[href="/account/sessions"]');
+      await page.locator('main table').waitFor();
+      await checkScreen(page, v, 'ulm-12-sessions', assert);
+
+      await page.click('a[href="/account/api-keys"]');
+      await page.locator('main > p > button.primary').click();
+      await page.locator('dialog[open] input[name=name]').waitFor();
+      await checkScreen(page, v, 'ulm-13-api-key-create', assert);
+      await page.fill('dialog[open] input[name=name]', 'e2e key');
+      await page.locator('dialog[open] input[name=scopes]').first().check();
+      await page.locator('dialog[open] button[type=submit]').click();
+      const key = page.locator('[data-testid=new-api-key]');
+      await key.waitFor();
+      assert.match(await key.textContent(), /^ovuk_/);
+      await checkScreen(page, v, 'ulm-14-api-keys', assert);
+
+      await page.click('[data-testid=sign-out]');
+      await page.waitForURL(/\/signin/);
+      await checkScreen(page, v, 'ulm-15-signed-out', assert);
+
+      await page.fill('input[name=login]', email);
+      await page.fill('input[name=password]', PASSWORD);
+      await submit(page);
+      await page.locator('input[name=code]').waitFor();
+      await checkScreen(page, v, 'ulm-16-signin-mfa', assert);
+      // A used step cannot be replayed: take the step after the one that turned MFA on
+      // (ULM accepts ±1 step), or the current one if time has moved past it.
+      await page.fill('input[name=code]', totp(secret, Math.max(currentStep(), mfaStep + 1)));
+      await submit(page);
+      await page.waitForURL(/\/account$/);
+      await page.locator('[data-testid=profile-email]').waitFor();
+      assert.deepEqual(userCtx.cspViolations, []);
+    });
+
+    it('an admin finds the user, assigns a role, deactivates them, and the session ends; settings show in audit; CSV downloads', async () => {
+      const ctx = await context(browser, v);
+      const page = await newPage(ctx);
+      await page.goto(`${AAM_ORIGIN}/`);
+      await page.waitForURL(/\/signin/);
+      await checkScreen(page, v, 'aam-01-signin', assert);
+      await page.fill('input[name=login]', ADMIN_EMAIL);
+      await page.fill('input[name=password]', ADMIN_PASSWORD);
+      await submit(page);
+      await page.waitForURL(`${AAM_ORIGIN}/`);
+      await page.locator('.grid-cards .stat').first().waitFor();
+      await page.locator('svg.chart').waitFor();
+      await checkScreen(page, v, 'aam-02-dashboard', assert);
+
+      await page.click('nav a[href="/users"]');
+      await page.fill('input[name=q]', email);
+      await page.locator('form[role=search] button[type=submit]').click();
+      const row = page.locator('main table tbody tr');
+      await page.waitForFunction((n) => document.querySelectorAll('main table tbody tr').length === n, 1);
+      await checkScreen(page, v, 'aam-03-users', assert);
+      await row.locator('a').first().click();
+      await page.waitForURL(/\/users\/[0-9a-f-]{36}$/);
+      await page.locator('[data-testid=deactivate]').waitFor();
+      await checkScreen(page, v, 'aam-04-user', assert);
+
+      const developer = page.locator('input[name=role][value=developer]');
+      // The box follows ULM's answer (it is checked once ULM has the role), so click and wait.
+      await developer.click();
+      await page.locator('section:has(#user-roles) .alert-success').waitFor();
+      await page.waitForFunction(() => document.querySelector('input[name=role][value=developer]')?.checked === true);
+      const token = await adminToken(ulmBase, ADMIN_EMAIL, ADMIN_PASSWORD);
+      assert.ok((await userByEmail(ulmBase, token, email)).roles.includes('developer'), 'ULM has the role');
+
+      await page.click('[data-testid=deactivate]');
+      await page.fill('dialog[open] input[name=reason]', 'e2e: leaving the company');
+      await checkScreen(page, v, 'aam-05-deactivate-dialog', assert);
+      await page.locator('dialog[open] button[type=submit]').click();
+      await page.locator('main h1 .badge.bad').waitFor();
+      assert.equal((await userByEmail(ulmBase, token, email)).status, 'deactivated');
+      await checkScreen(page, v, 'aam-06-user-deactivated', assert);
+
+      // The person's tab is still open: their next request finds the session ended and
+      // the app returns them to sign-in with a message.
+      await userPage.click('a[href="/account/sessions"]');
+      await userPage.waitForURL(/\/signin/);
+      const notice = userPage.locator('.alert-warning');
+      await notice.waitFor();
+      assertTranslated(await notice.textContent(), v, 'session-expired notice');
+      await checkScreen(userPage, v, 'ulm-17-session-ended', assert);
+      await userCtx.close();
+
+      await page.click('nav a[href="/settings"]');
+      const site = page.locator('form[data-setting="general.site_name"]');
+      await site.waitFor();
+      await checkScreen(page, v, 'aam-07-settings', assert);
+      const newName = `OVU e2e ${id}`;
+      await site.locator('input').fill(newName);
+      await site.locator('button[type=submit]').click();
+      await site.locator('.alert-success').waitFor();
+      await site.locator('.actions button').nth(2).click();
+      await page.locator('dialog[open] table tbody tr').first().waitFor();
+      await checkScreen(page, v, 'aam-08-setting-history', assert);
+      await page.keyboard.press('Escape');
+
+      await page.click('nav a[href="/audit"]');
+      await page.fill('input[name=resource]', 'setting');
+      await page.locator('main form button[type=submit]').click();
+      const auditRow = page.locator('main table tbody tr', { hasText: 'site_name' }).first();
+      await auditRow.waitFor();
+      assert.match(await auditRow.textContent(), new RegExp(id));
+      await checkScreen(page, v, 'aam-09-audit', assert);
+      const [csv] = await Promise.all([page.waitForEvent('download'), page.click('[data-testid=export-csv]')]);
+      const body = fs.readFileSync(await csv.path(), 'utf8');
+      assert.match(csv.suggestedFilename(), /\.csv$/);
+      assert.match(body.split('\n')[0], /action/i, 'CSV header');
+      assert.ok(body.includes('site_name'), 'CSV holds the settings change');
+
+      await page.click('nav a[href="/roles"]');
+      await page.locator('main table').waitFor();
+      await checkScreen(page, v, 'aam-10-roles', assert);
+      await page.click('nav a[href="/apps"]');
+      await page.locator('main table tbody tr').first().waitFor();
+      await checkScreen(page, v, 'aam-11-apps', assert);
+      await page.locator('main table tbody tr a').first().click();
+      await page.locator('#deps').waitFor();
+      await checkScreen(page, v, 'aam-12-app', assert);
+      await page.click('nav a[href="/system"]');
+      await page.locator('main table').first().waitFor();
+      await checkScreen(page, v, 'aam-13-system', assert);
+
+      await page.click('[data-testid=sign-out]');
+      await page.waitForURL(/\/signin/);
+      assert.deepEqual(ctx.cspViolations, []);
+      await ctx.close();
+    });
+  });
+}
