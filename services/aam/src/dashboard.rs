@@ -3,7 +3,8 @@
 //! The figures are the same for every administrator (ULM's `/admin/stats` is not scoped to
 //! the caller), and AAM checks `audit:read` before serving them, so one fetch can serve all
 //! admins for `AAM_DASHBOARD_CACHE_MS`. That keeps the dashboard's latency AAM's own, not
-//! ULM's, under load. Only successful fetches are cached.
+//! ULM's, under load. A failure (ULM down) is remembered for a second; a refusal (4xx) is
+//! never shared.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -61,10 +62,16 @@ pub struct UlmFigures {
 /// The 24-hour counts read ULM's audit feed, one page of at most this many events.
 const EVENT_PAGE: usize = 1000;
 
+type Outcome = Result<Arc<UlmFigures>, ovu_kit::ApiError>;
+
 pub struct StatsCache {
     ttl: Duration,
-    slot: Mutex<Option<(Instant, Arc<UlmFigures>)>>,
+    slot: Mutex<Option<(Instant, Outcome)>>,
 }
+
+/// How long "ULM is unavailable" is remembered: without it, callers queued behind a failed
+/// fetch would each wait out the ULM timeout again, one after the other.
+const FAILURE_TTL: Duration = Duration::from_secs(1);
 
 impl StatsCache {
     pub fn new(ttl: Duration) -> Self {
@@ -83,14 +90,22 @@ impl StatsCache {
         // Holding the lock across the fetch makes concurrent misses wait for one fetch
         // instead of stampeding ULM.
         let mut slot = self.slot.lock().await;
-        if let Some((at, f)) = &*slot
-            && at.elapsed() < self.ttl
-        {
-            return Ok(f.clone());
+        if let Some((at, outcome)) = &*slot {
+            let ttl = if outcome.is_ok() {
+                self.ttl
+            } else {
+                FAILURE_TTL
+            };
+            if at.elapsed() < ttl {
+                return outcome.clone();
+            }
         }
-        let f = Arc::new(fetch(state, caller).await?);
-        *slot = Some((Instant::now(), f.clone()));
-        Ok(f)
+        let outcome = fetch(state, caller).await.map(Arc::new);
+        // A refusal (4xx) is about this caller's rights, so it is never shared.
+        if outcome.as_ref().is_ok() || outcome.as_ref().is_err_and(|e| e.status.is_server_error()) {
+            *slot = Some((Instant::now(), outcome.clone()));
+        }
+        outcome
     }
 }
 

@@ -69,7 +69,16 @@ impl JwksKeys {
     /// Fetches the key set unless another caller just did. `force` skips the freshness
     /// check (unknown kid) but never the rate limit.
     async fn refresh(&self, force: bool) -> Result<(), JwtError> {
-        let mut st = self.state.lock().await;
+        let mut st = if !force && self.loaded() {
+            // Keys are stale but usable: one caller refreshes, the rest keep verifying with
+            // what they have instead of queueing behind a slow ULM.
+            match self.state.try_lock() {
+                Ok(g) => g,
+                Err(_) => return Ok(()),
+            }
+        } else {
+            self.state.lock().await
+        };
         // Someone else may have refreshed while we waited for the lock.
         if !force && self.is_fresh() {
             return Ok(());
@@ -105,7 +114,14 @@ impl JwksKeys {
         }
     }
 
-    /// Whether any key is loaded (for readiness reporting).
+    /// Whether a key set was ever fetched.
+    pub fn loaded(&self) -> bool {
+        self.fresh_until
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .is_some()
+    }
+
     pub fn has_kid(&self, kid: &str) -> bool {
         self.verifier.has_kid(kid)
     }

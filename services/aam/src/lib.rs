@@ -12,7 +12,7 @@
 //! 24 hours of history; [`cluster`] reads the OvuSystem's status when running in a cluster.
 
 use axum::Router;
-use ovu_kit::health::Deps;
+use axum::routing::get;
 
 pub mod audit;
 pub mod auth;
@@ -21,6 +21,7 @@ pub mod config;
 pub mod dashboard;
 pub mod jwks;
 pub mod poller;
+pub mod ready;
 pub mod routes;
 pub mod settings;
 pub mod state;
@@ -32,13 +33,16 @@ pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../../migrations/
 
 /// The whole HTTP surface; tests call it with `oneshot`.
 pub fn app(state: AppState) -> Router {
-    let ops = ovu_kit::health::router(
-        Deps {
-            db: state.db.clone(),
-            redis: state.redis.clone(),
-        },
-        state.metrics.clone(),
-    );
-    let router = routes::api().with_state(state.clone()).merge(ops);
+    // Liveness and metrics are kit's; readiness is AAM's own (it also reports ULM).
+    let ops = Router::new()
+        .route("/api/health", get(ovu_kit::health::health))
+        .route(
+            "/metrics",
+            get(ovu_kit::metrics::metrics_handler).with_state(state.metrics.clone()),
+        );
+    let router = routes::api()
+        .route("/api/ready", get(ready::ready))
+        .with_state(state.clone())
+        .merge(ops);
     ovu_kit::http::finish(router, &state.cfg.http, state.metrics.clone())
 }

@@ -38,6 +38,7 @@ async fn ops_endpoints_answer_without_a_token(db: PgPool) {
     let r = t.send(req("GET", "/api/ready")).await.expect(200);
     assert_eq!(r.body["postgres"]["ok"], true);
     assert_eq!(r.body["redis"]["ok"], true);
+    assert_eq!(r.body["ulm"]["ok"], true);
     t.get("/api/v1/apps", &w.admin).await.expect(200);
     let m = t.send(req("GET", "/metrics")).await.expect(200);
     assert!(m.text.contains("http_requests_total"), "{}", m.text);

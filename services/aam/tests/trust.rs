@@ -152,6 +152,13 @@ async fn ulm_down_gives_503_while_registry_and_settings_work(db: PgPool) {
     .await
     .error(503, "upstream_unavailable");
 
+    // AAM stays ready and says ULM is not.
+    let r = t.send(req("GET", "/api/ready")).await.expect(200);
+    assert_eq!(
+        (r.body["status"].as_str(), r.body["ulm"]["ok"].as_bool()),
+        (Some("ok"), Some(false))
+    );
+
     // AAM's own routes keep working.
     t.get("/api/v1/apps", &admin).await.expect(200);
     t.with(
@@ -225,4 +232,17 @@ async fn hung_ulm_answers_503_within_the_timeout(db: PgPool) {
         "took {took:?}"
     );
     t.get("/api/v1/apps", &admin).await.expect(200);
+
+    // Concurrent dashboards share one failed ULM fetch instead of waiting it out in turn.
+    let start = Instant::now();
+    let (a, b, c) = tokio::join!(
+        t.get("/api/v1/dashboard", &admin),
+        t.get("/api/v1/dashboard", &admin),
+        t.get("/api/v1/dashboard", &admin)
+    );
+    for r in [a, b, c] {
+        assert_eq!(r.expect(200).body["ulm_available"], false);
+    }
+    let took = start.elapsed();
+    assert!(took < Duration::from_millis(1000), "took {took:?}");
 }

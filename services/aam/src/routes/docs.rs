@@ -15,7 +15,7 @@ use crate::state::AppState;
 #[openapi(
     info(title = "OVU AAM", description = "Admin Area Manager: the admin panel's API. Every /api/v1 route needs a ULM access token with aam:access."),
     paths(
-        ovu_kit::health::health, ovu_kit::health::ready,
+        ovu_kit::health::health, crate::ready::ready,
         super::dashboard::dashboard,
         super::users::list_users, super::users::create_user, super::users::get_user, super::users::update_user,
         super::users::deactivate, super::users::reactivate, super::users::assign_role, super::users::unassign_role,
