@@ -82,3 +82,8 @@ cluster-smoke: cluster-up
 
 cluster-down:
 	@e2e/cluster/down
+
+# Regenerate the committed CRD from the Rust types (a test fails when it is stale).
+.PHONY: crd
+crd:
+	$(CARGO) run -q -p ovu-operator -- crd > crds/ovusystem.yaml
