@@ -70,6 +70,7 @@ start() {
   source "$RUN_DIR/env"
   mkdir -p "$DEV"
   start_ulm
+  scripts/dev-aam.sh start
   # Hook: AAM and nginx get started here by their issues (same pattern, PID in $DEV).
   log "ULM     http://$ULM_ADDR  (API docs: http://$ULM_ADDR/api/docs)"
   log "admin   ${ULM_BOOTSTRAP_ADMIN_EMAIL:-admin@ovu.local}, password in $DEV/ulm-admin-password"
@@ -78,11 +79,13 @@ start() {
 }
 
 stop() {
+  scripts/dev-aam.sh stop
   stop_pidfile ulm "$DEV/ulm.pid"
 }
 
 status() {
   if running "$DEV/ulm.pid"; then echo "ulm: running (pid $(cat "$DEV/ulm.pid")) on $ULM_ADDR"; else echo "ulm: stopped"; fi
+  scripts/dev-aam.sh status
 }
 
 case "${1:-start}" in
