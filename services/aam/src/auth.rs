@@ -106,6 +106,11 @@ impl FromRequestParts<AppState> for Caller {
             },
         };
         caller.require(perm::ACCESS)?;
+        // The whole admin area is administration: with AAM_ADMIN_MFA=required a password-only
+        // session is not enough, whatever its permissions.
+        if state.cfg.admin_mfa_required && !caller.claims.mfa {
+            return Err(ApiError::mfa_required());
+        }
         Ok(caller)
     }
 }

@@ -246,3 +246,25 @@ async fn hung_ulm_answers_503_within_the_timeout(db: PgPool) {
     let took = start.elapsed();
     assert!(took < Duration::from_millis(1000), "took {took:?}");
 }
+
+#[sqlx::test(migrator = "ovu_aam::MIGRATOR")]
+async fn admin_mfa_policy_refuses_password_only_sessions(db: PgPool) {
+    let k = TestKey::new("k1");
+    let jwks = JwksServer::start(vec![k.jwk.clone()]).await;
+    let ulm = closed_port().await;
+    let t = aam(
+        db.clone(),
+        &ulm,
+        &[("AAM_JWKS_URL", &jwks.url), ("AAM_ADMIN_MFA", "required")],
+    )
+    .await;
+    t.get("/api/v1/apps", &k.token_without_mfa(ALL))
+        .await
+        .error(403, "mfa_required");
+    t.get("/api/v1/apps", &k.token(ALL)).await.expect(200);
+    // Optional (the default): the same password-only token is fine.
+    let t = aam(db, &ulm, &[("AAM_JWKS_URL", &jwks.url)]).await;
+    t.get("/api/v1/apps", &k.token_without_mfa(ALL))
+        .await
+        .expect(200);
+}

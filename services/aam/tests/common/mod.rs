@@ -366,6 +366,15 @@ impl TestKey {
 
     /// A token as ULM would mint it, with `permissions`, naming `kid`.
     pub fn token_as(&self, kid: &str, permissions: &[&str]) -> String {
+        self.token_full(kid, permissions, true)
+    }
+
+    /// A token from a session that did not pass a second factor.
+    pub fn token_without_mfa(&self, permissions: &[&str]) -> String {
+        self.token_full(&self.kid.clone(), permissions, false)
+    }
+
+    fn token_full(&self, kid: &str, permissions: &[&str], mfa: bool) -> String {
         let now = chrono::Utc::now().timestamp();
         let claims = AccessClaims {
             sub: Uuid::new_v4(),
@@ -380,7 +389,7 @@ impl TestKey {
             email: "tester@example.com".into(),
             roles: vec!["super_admin".into()],
             permissions: permissions.iter().map(|p| p.to_string()).collect(),
-            mfa: true,
+            mfa,
         };
         let mut h = Header::new(Algorithm::EdDSA);
         h.kid = Some(kid.into());
