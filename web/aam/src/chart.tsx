@@ -4,7 +4,7 @@
  * and labels follow the page direction. A table of the same numbers is one click away.
  */
 import { useTranslation } from 'react-i18next';
-import { formatDay, formatNumber } from '@ovu/shared';
+import { formatDay, formatNumber, TableWrap } from '@ovu/shared';
 import { chartPaths, niceMax, type Series } from './logic';
 
 const W = 640;
@@ -58,7 +58,7 @@ export function LineChart({ labels, series, names, title }: { labels: string[]; 
       </ul>
       <details>
         <summary>{t('aam.dashboard.asTable')}</summary>
-        <div className="table-wrap">
+        <TableWrap label={title}>
           <table>
             <thead>
               <tr>
@@ -81,7 +81,7 @@ export function LineChart({ labels, series, names, title }: { labels: string[]; 
               ))}
             </tbody>
           </table>
-        </div>
+        </TableWrap>
       </details>
     </figure>
   );

@@ -3,7 +3,7 @@ import { useState, type FormEvent } from 'react';
 import { Link, useNavigate, useParams } from 'react-router';
 import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import { useTranslation } from 'react-i18next';
-import { Button, Dialog, Empty, ErrorNote, Loading, SelectField, TextField, formatDateTime, useApis } from '@ovu/shared';
+import { Button, Dialog, Empty, ErrorNote, Loading, SelectField, TextField, formatDateTime, useApis, TableWrap } from '@ovu/shared';
 import { CRITICALITIES, DEP_TYPES, aamApi, type App, type Criticality, type Dependency, type DependencyType } from '../api';
 import { useTitle } from '../App';
 import { AppForm } from './AppForm';
@@ -140,7 +140,7 @@ function Dependencies({ app: a }: { app: App }) {
     rows.length === 0 ? (
       <Empty>{t('aam.apps.noDeps')}</Empty>
     ) : (
-      <div className="table-wrap">
+      <TableWrap label={t('aam.apps.dependsOn')}>
         <table>
           <thead>
             <tr>
@@ -174,7 +174,7 @@ function Dependencies({ app: a }: { app: App }) {
             })}
           </tbody>
         </table>
-      </div>
+      </TableWrap>
     );
   return (
     <section className="card" aria-labelledby="deps">

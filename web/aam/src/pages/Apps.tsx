@@ -3,7 +3,7 @@ import { useState, type FormEvent } from 'react';
 import { Link, useNavigate } from 'react-router';
 import { useQuery } from '@tanstack/react-query';
 import { useTranslation } from 'react-i18next';
-import { Button, Dialog, Empty, ErrorNote, Loading, SelectField, TextField, useApis } from '@ovu/shared';
+import { Button, Dialog, Empty, ErrorNote, Loading, SelectField, TextField, useApis, TableWrap } from '@ovu/shared';
 import { APP_STATUSES, APP_TYPES, aamApi } from '../api';
 import { useTitle } from '../App';
 import { AppForm } from './AppForm';
@@ -58,7 +58,7 @@ export function AppsPage() {
       {list.isPending ? <Loading /> : null}
       {list.data && list.data.items.length === 0 ? <Empty /> : null}
       {list.data && list.data.items.length > 0 ? (
-        <div className="table-wrap">
+        <TableWrap label={t('aam.apps.title')}>
           <table>
             <caption className="visually-hidden">{t('aam.apps.title')}</caption>
             <thead>
@@ -94,7 +94,7 @@ export function AppsPage() {
               ))}
             </tbody>
           </table>
-        </div>
+        </TableWrap>
       ) : null}
       <Dialog open={creating} title={t('aam.apps.create')} onClose={() => setCreating(false)}>
         <AppForm onSaved={(a) => void navigate(`/apps/${a.id}`)} />

@@ -2,7 +2,7 @@
 import { useState, type FormEvent } from 'react';
 import { useInfiniteQuery, useMutation } from '@tanstack/react-query';
 import { useTranslation } from 'react-i18next';
-import { Button, Empty, ErrorNote, Loading, Notice, SelectField, TextField, formatDateTime, saveBlob, useApis } from '@ovu/shared';
+import { Button, Empty, ErrorNote, Loading, Notice, SelectField, TextField, formatDateTime, saveBlob, useApis, TableWrap } from '@ovu/shared';
 import { aamApi, type AuditFilters } from '../api';
 import { useTitle } from '../App';
 import { localToIso, shortJson } from '../logic';
@@ -95,7 +95,7 @@ export function AuditPage() {
       {feed.isPending ? <Loading /> : null}
       {feed.data && items.length === 0 ? <Empty /> : null}
       {items.length > 0 ? (
-        <div className="table-wrap">
+        <TableWrap label={t('aam.audit.title')}>
           <table aria-busy={feed.isFetching || undefined}>
             <caption className="visually-hidden">{t('aam.audit.title')}</caption>
             <thead>
@@ -135,7 +135,7 @@ export function AuditPage() {
               ))}
             </tbody>
           </table>
-        </div>
+        </TableWrap>
       ) : null}
       {feed.hasNextPage ? (
         <p>

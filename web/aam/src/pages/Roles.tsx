@@ -2,7 +2,7 @@
 import { useState, type FormEvent } from 'react';
 import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import { useTranslation } from 'react-i18next';
-import { Button, CheckboxField, Dialog, Empty, ErrorNote, Loading, TextField, useApis, useFieldErrors } from '@ovu/shared';
+import { Button, CheckboxField, Dialog, Empty, ErrorNote, Loading, TextField, useApis, useFieldErrors, TableWrap } from '@ovu/shared';
 import { aamApi, type Permission, type Role } from '../api';
 import { useTitle } from '../App';
 
@@ -33,7 +33,7 @@ export function RolesPage() {
       {roles.isPending ? <Loading /> : null}
       {roles.data && roles.data.length === 0 ? <Empty /> : null}
       {roles.data && roles.data.length > 0 ? (
-        <div className="table-wrap">
+        <TableWrap label={t('aam.roles.title')}>
           <table>
             <caption className="visually-hidden">{t('aam.roles.title')}</caption>
             <thead>
@@ -70,7 +70,7 @@ export function RolesPage() {
               ))}
             </tbody>
           </table>
-        </div>
+        </TableWrap>
       ) : null}
       <Dialog open={editing !== null} title={editing === 'new' ? t('aam.roles.create') : t('aam.roles.edit')} onClose={() => setEditing(null)}>
         {editing !== null ? <RoleForm role={editing === 'new' ? null : editing} permissions={perms.data ?? []} onDone={() => setEditing(null)} /> : null}

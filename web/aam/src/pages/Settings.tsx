@@ -2,7 +2,7 @@
 import { useState, type FormEvent } from 'react';
 import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import { useTranslation } from 'react-i18next';
-import { Button, CheckboxField, Dialog, Empty, ErrorNote, Loading, Notice, SelectField, TextArea, TextField, formatDateTime, useApis, useFieldErrors } from '@ovu/shared';
+import { Button, CheckboxField, Dialog, Empty, ErrorNote, Loading, Notice, SelectField, TextArea, TextField, formatDateTime, useApis, useFieldErrors, TableWrap } from '@ovu/shared';
 import { aamApi, type Setting } from '../api';
 import { useTitle } from '../App';
 import { enumValues, groupSettings, inputToSetting, schemaBounds, settingToInput, shortJson } from '../logic';
@@ -135,7 +135,7 @@ function History({ category, k }: { category: string; k: string }) {
       <ErrorNote error={q.error} />
       {q.data && q.data.length === 0 ? <Empty /> : null}
       {q.data && q.data.length > 0 ? (
-        <div className="table-wrap">
+        <TableWrap label={t('aam.settings.history')}>
           <table>
             <thead>
               <tr>
@@ -162,7 +162,7 @@ function History({ category, k }: { category: string; k: string }) {
               ))}
             </tbody>
           </table>
-        </div>
+        </TableWrap>
       ) : null}
     </>
   );

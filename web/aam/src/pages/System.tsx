@@ -1,7 +1,7 @@
 /** System health: services, database and cache now and over 24 h; the OvuSystem's status in a cluster. */
 import { useQuery } from '@tanstack/react-query';
 import { useTranslation } from 'react-i18next';
-import { ErrorNote, Loading, Notice, formatDateTime, formatNumber, formatPercent, formatRelative, useApis } from '@ovu/shared';
+import { ErrorNote, Loading, Notice, formatDateTime, formatNumber, formatPercent, formatRelative, useApis, TableWrap } from '@ovu/shared';
 import { aamApi, type ClusterStatus } from '../api';
 import { useTitle } from '../App';
 import { StatusBadge, componentName } from '../widgets';
@@ -24,7 +24,7 @@ export function SystemPage() {
           <p>
             {t('aam.system.overall')}: <StatusBadge status={h.status} /> <span className="hint">{formatDateTime(lng, h.checked_at)}</span>
           </p>
-          <div className="table-wrap">
+          <TableWrap label={t('aam.system.title')}>
             <table>
               <caption className="visually-hidden">{t('aam.system.title')}</caption>
               <thead>
@@ -52,9 +52,9 @@ export function SystemPage() {
                 ))}
               </tbody>
             </table>
-          </div>
+          </TableWrap>
           <h2>{t('aam.system.uptime')}</h2>
-          <div className="table-wrap">
+          <TableWrap label={t('aam.system.uptime')}>
             <table>
               <thead>
                 <tr>
@@ -75,7 +75,7 @@ export function SystemPage() {
                 ))}
               </tbody>
             </table>
-          </div>
+          </TableWrap>
           <h2>{t('aam.system.cluster')}</h2>
           {h.cluster ? <Cluster c={h.cluster} /> : <Notice>{t('aam.system.noCluster')}</Notice>}
         </>

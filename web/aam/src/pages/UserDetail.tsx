@@ -17,6 +17,7 @@ import {
   formatDateTime,
   useApis,
   useFieldErrors,
+  TableWrap,
 } from '@ovu/shared';
 import { aamApi, type User } from '../api';
 import { useTitle } from '../App';
@@ -251,7 +252,7 @@ function UserSessions({ userId }: { userId: string }) {
       {q.data && q.data.length === 0 ? <Empty /> : null}
       {q.data && q.data.length > 0 ? (
         <>
-          <div className="table-wrap">
+          <TableWrap label={t('aam.users.sessions')}>
             <table>
               <thead>
                 <tr>
@@ -276,7 +277,7 @@ function UserSessions({ userId }: { userId: string }) {
                 ))}
               </tbody>
             </table>
-          </div>
+          </TableWrap>
           <p>
             <button type="button" className="button danger" disabled={end.isPending} onClick={() => end.mutate()}>
               {t('aam.users.endSessions')}

@@ -19,6 +19,7 @@ import {
   formatDateTime,
   useApis,
   useFieldErrors,
+  TableWrap,
 } from '@ovu/shared';
 import { aamApi, type Role, type User } from '../api';
 import { useTitle } from '../App';
@@ -98,7 +99,7 @@ export function UsersPage() {
           <p className="hint" aria-live="polite">
             {t('common.totalItems', { count: list.data.total })}
           </p>
-          <div className="table-wrap">
+          <TableWrap label={t('aam.users.title')}>
             <table aria-busy={list.isFetching || undefined}>
               <caption className="visually-hidden">{t('aam.users.title')}</caption>
               <thead>
@@ -134,7 +135,7 @@ export function UsersPage() {
                 ))}
               </tbody>
             </table>
-          </div>
+          </TableWrap>
           <Pager offset={offset} limit={LIMIT} total={list.data.total} onChange={(o) => update({ offset: o })} />
         </>
       ) : null}

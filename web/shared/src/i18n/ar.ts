@@ -40,6 +40,7 @@ const ar: DeepStrings<typeof en> = {
     actions: 'إجراءات',
     mainNav: 'التنقل الرئيسي',
     pageOf: 'صفحة {{page}} من {{pages}}',
+    totalItems_one: 'عنصر واحد',
     totalItems: '{{count, number}} عنصر',
     rowsPerPage: 'صفوف في الصفحة',
     sessionExpired: 'انتهت جلستك. يرجى تسجيل الدخول مرة أخرى.',

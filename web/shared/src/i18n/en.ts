@@ -37,6 +37,7 @@ export default {
     actions: 'Actions',
     mainNav: 'Main navigation',
     pageOf: 'Page {{page}} of {{pages}}',
+    totalItems_one: '{{count, number}} item',
     totalItems: '{{count, number}} items',
     rowsPerPage: 'Rows per page',
     sessionExpired: 'Your session has ended. Please sign in again.',

@@ -40,6 +40,7 @@ const he: DeepStrings<typeof en> = {
     actions: 'פעולות',
     mainNav: 'ניווט ראשי',
     pageOf: 'עמוד {{page}} מתוך {{pages}}',
+    totalItems_one: 'פריט אחד',
     totalItems: '{{count, number}} פריטים',
     rowsPerPage: 'שורות בעמוד',
     sessionExpired: 'ההתחברות שלך הסתיימה. יש להתחבר שוב.',

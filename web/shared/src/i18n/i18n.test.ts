@@ -42,6 +42,12 @@ describe('i18n', () => {
     expect(document.documentElement.dir).toBe('rtl');
   });
 
+  it('formats counts through Intl and picks the plural form', () => {
+    const i = createI18n({ en: {}, he: {}, ar: {} }, 'en');
+    expect(i.t('common.totalItems', { count: 1 })).toBe('1 item');
+    expect(i.t('common.totalItems', { count: 12345 })).toBe('12,345 items');
+  });
+
   it('merges app strings over shared ones without losing siblings', () => {
     expect(deepMerge({ a: { b: '1', c: '2' } }, { a: { c: '3' } })).toEqual({ a: { b: '1', c: '3' } });
   });

@@ -46,3 +46,15 @@ export function Pager({ offset, limit, total, onChange }: { offset: number; limi
     </nav>
   );
 }
+
+/**
+ * A table's scroll container. Wide tables scroll sideways on small screens, and a scrolling
+ * region must be reachable by keyboard (WCAG 2.1.1), so it is focusable and named.
+ */
+export function TableWrap({ label, children }: { label: string; children: ReactNode }) {
+  return (
+    <div className="table-wrap" tabIndex={0} role="region" aria-label={label}>
+      {children}
+    </div>
+  );
+}

@@ -2,7 +2,7 @@
 import { useState, type FormEvent } from 'react';
 import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import { useTranslation } from 'react-i18next';
-import { Button, CheckboxField, Dialog, Empty, ErrorNote, Loading, Notice, SelectField, TextField, copyText, formatDateTime, useApis, useClaims, useFieldErrors } from '@ovu/shared';
+import { Button, CheckboxField, Dialog, Empty, ErrorNote, Loading, Notice, SelectField, TextField, copyText, formatDateTime, useApis, useClaims, useFieldErrors, TableWrap } from '@ovu/shared';
 import { ulmApi, type ApiKey, type CreatedApiKey } from '../api';
 import { useTitle } from '../App';
 import { KEY_EXPIRY_DAYS, expiryFromDays, scopeGroups } from '../logic';
@@ -38,7 +38,7 @@ export function ApiKeys() {
       {q.isPending ? <Loading /> : null}
       {q.data && q.data.length === 0 ? <Empty /> : null}
       {q.data && q.data.length > 0 ? (
-        <div className="table-wrap">
+        <TableWrap label={t('ulm.apiKeys.title')}>
           <table>
             <caption className="visually-hidden">{t('ulm.apiKeys.title')}</caption>
             <thead>
@@ -79,7 +79,7 @@ export function ApiKeys() {
               ))}
             </tbody>
           </table>
-        </div>
+        </TableWrap>
       ) : null}
       <Dialog open={creating} title={t('ulm.apiKeys.create')} onClose={() => setCreating(false)}>
         <CreateKey

@@ -2,7 +2,7 @@
 import { useState } from 'react';
 import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import { useTranslation } from 'react-i18next';
-import { Dialog, Empty, ErrorNote, Loading, Notice, formatDateTime, useApis } from '@ovu/shared';
+import { Dialog, Empty, ErrorNote, Loading, Notice, formatDateTime, useApis, TableWrap } from '@ovu/shared';
 import { ulmApi } from '../api';
 import { useTitle } from '../App';
 import { describeAgent } from '../logic';
@@ -45,7 +45,7 @@ export function Sessions() {
       {q.data && q.data.length === 0 ? <Empty /> : null}
       {q.data && q.data.length > 0 ? (
         <>
-          <div className="table-wrap">
+          <TableWrap label={t('ulm.sessions.title')}>
             <table>
               <caption className="visually-hidden">{t('ulm.sessions.title')}</caption>
               <thead>
@@ -80,7 +80,7 @@ export function Sessions() {
                 ))}
               </tbody>
             </table>
-          </div>
+          </TableWrap>
           <p>
             <button type="button" className="button danger" disabled={others === 0} onClick={() => setConfirm(true)}>
               {t('ulm.sessions.endOthers')}
