@@ -42,6 +42,17 @@ function assertTranslated(text, v, what) {
   if (v.lang === 'he') assert.match(text, /[\u0590-\u05FF]/, `${what}: not in Hebrew`);
 }
 
+it('the committed OpenAPI snapshots match the running services (regenerate with scripts/fetch-openapi.sh)', async () => {
+  for (const [name, port] of [
+    ['ulm', stack.ulmPort],
+    ['aam', stack.aamPort],
+  ]) {
+    const live = await (await fetch(`http://127.0.0.1:${port}/api/openapi.json`)).json();
+    const committed = JSON.parse(fs.readFileSync(new URL(`../openapi/${name}.json`, import.meta.url), 'utf8'));
+    assert.deepEqual(live, committed, `openapi/${name}.json is stale`);
+  }
+});
+
 const submit = (page) => page.locator('main form button[type=submit]').first().click();
 
 for (const v of variants) {
@@ -104,6 +115,19 @@ for (const v of variants) {
       await page.waitForURL(/\/account$/);
       await page.locator('[data-testid=profile-email]').waitFor();
       assert.equal(await page.locator('[data-testid=profile-email]').textContent(), email);
+
+      // A person without aam:access cannot use the admin panel, and is told why.
+      const panel = await newPage(userCtx);
+      await panel.goto(`${AAM_ORIGIN}/`);
+      await panel.waitForURL(/\/signin/);
+      await panel.fill('input[name=login]', username);
+      await panel.fill('input[name=password]', PASSWORD);
+      await submit(panel);
+      const denied = panel.locator('.alert-error');
+      await denied.waitFor();
+      assertTranslated(await denied.textContent(), v, 'no_access');
+      await checkScreen(panel, v, 'aam-00-no-access', assert);
+      await panel.close();
       await checkScreen(page, v, 'ulm-08-profile', assert);
 
       await page.click('a[href="/account/password"]');
@@ -169,9 +193,20 @@ for (const v of variants) {
       await page.goto(`${AAM_ORIGIN}/`);
       await page.waitForURL(/\/signin/);
       await checkScreen(page, v, 'aam-01-signin', assert);
-      await page.fill('input[name=login]', ADMIN_EMAIL);
-      await page.fill('input[name=password]', ADMIN_PASSWORD);
-      await submit(page);
+      // Keyboard only: the skip link comes first, then the switches, then the form.
+      await page.keyboard.press('Tab');
+      assert.equal(await page.evaluate(() => document.activeElement?.className), 'skip-link');
+      for (const expected of ['lang-switch', 'theme-switch']) {
+        await page.keyboard.press('Tab');
+        assert.equal(await page.evaluate(() => document.activeElement?.getAttribute('data-testid')), expected);
+      }
+      await page.keyboard.press('Tab');
+      assert.equal(await page.evaluate(() => document.activeElement?.getAttribute('name')), 'login');
+      await page.keyboard.type(ADMIN_EMAIL);
+      await page.keyboard.press('Tab');
+      assert.equal(await page.evaluate(() => document.activeElement?.getAttribute('name')), 'password');
+      await page.keyboard.type(ADMIN_PASSWORD);
+      await page.keyboard.press('Enter');
       await page.waitForURL(`${AAM_ORIGIN}/`);
       await page.locator('.grid-cards .stat').first().waitFor();
       await page.locator('svg.chart').waitFor();
