@@ -1,0 +1,80 @@
+/** The admin panel wired to a scripted ULM and AAM: only tokens with `aam:access` get in. */
+import { describe, expect, it } from 'vitest';
+import { render, screen, waitFor } from '@testing-library/react';
+import userEvent from '@testing-library/user-event';
+import { QueryClient, QueryClientProvider } from '@tanstack/react-query';
+import { I18nextProvider } from 'react-i18next';
+import { ApiClient, ApiContext, Session, createI18n } from '@ovu/shared';
+import { App } from './App';
+import en from './locales/en';
+import he from './locales/he';
+import ar from './locales/ar';
+
+function jwt(claims: object): string {
+  const b = (o: object) => btoa(JSON.stringify(o)).replace(/=+$/, '').replace(/\+/g, '-').replace(/\//g, '_');
+  return `${b({ alg: 'EdDSA' })}.${b(claims)}.sig`;
+}
+const json = (status: number, body: unknown) => new Response(JSON.stringify(body), { status, headers: { 'Content-Type': 'application/json' } });
+
+function mount(permissions: string[]) {
+  const seen: string[] = [];
+  const fetch = (async (input: RequestInfo | URL, init?: RequestInit) => {
+    const url = String(input);
+    seen.push(`${init?.method ?? 'GET'} ${url}`);
+    if (url.endsWith('/api/v1/auth/login'))
+      return json(200, { access_token: jwt({ sub: 'u1', username: 'sam', permissions }), refresh_token: 'r1', token_type: 'Bearer', expires_in: 900, user: {} });
+    if (url.endsWith('/api/v1/auth/logout')) return new Response(null, { status: 204 });
+    if (url.endsWith('/api/v1/dashboard'))
+      return json(200, {
+        ulm_available: false,
+        users: null,
+        logins_capped: false,
+        daily: [],
+        services: [{ component: 'redis', status: 'healthy', latency_ms: 1, checked_at: '2026-01-01T00:00:00Z', message: '' }],
+        apps: { total: 2, by_status: [] },
+        generated_at: '2026-01-01T00:00:00Z',
+      });
+    return json(404, { error: { code: 'not_found', message: 'not found', details: {} } });
+  }) as typeof globalThis.fetch;
+  const session = new Session();
+  const i18n = createI18n({ en, he, ar }, 'en');
+  const c = (baseUrl: string) => new ApiClient({ baseUrl, session, refreshUrl: 'http://ulm.test/api/v1/auth/refresh', fetch });
+  window.history.replaceState(null, '', '/');
+  render(
+    <I18nextProvider i18n={i18n}>
+      <ApiContext.Provider value={{ session, ulm: c('http://ulm.test'), app: c('') }}>
+        <QueryClientProvider client={new QueryClient({ defaultOptions: { queries: { retry: false } } })}>
+          <App />
+        </QueryClientProvider>
+      </ApiContext.Provider>
+    </I18nextProvider>,
+  );
+  return { seen, session };
+}
+
+async function signIn() {
+  await waitFor(() => expect(window.location.pathname).toBe('/signin'));
+  await userEvent.type(screen.getByLabelText(/Username or e-mail/), 'sam');
+  await userEvent.type(screen.getByLabelText(/^Password/), 'pw-long-enough');
+  await userEvent.click(screen.getByRole('button', { name: 'Sign in' }));
+}
+
+describe('AAM app', () => {
+  it('refuses a token without aam:access and ends that session at ULM', async () => {
+    const { seen, session } = mount(['api_keys:read']);
+    await signIn();
+    expect(await screen.findByText('Your account cannot use the admin panel.')).toBeTruthy();
+    expect(session.signedIn).toBe(false);
+    expect(seen).toContain('POST http://ulm.test/api/v1/auth/logout');
+    expect(window.location.pathname).toBe('/signin');
+  });
+
+  it('lets an admin in; ULM being down shows as a notice, not a failure', async () => {
+    const { seen } = mount(['aam:access', 'audit:read']);
+    await signIn();
+    expect(await screen.findByText('ULM cannot be reached: user figures are not available.')).toBeTruthy();
+    expect(seen).toContain('POST http://ulm.test/api/v1/auth/login');
+    expect(seen).toContain('GET /api/v1/dashboard');
+    expect(screen.getByRole('heading', { level: 1 }).textContent).toBe('Dashboard');
+  });
+});

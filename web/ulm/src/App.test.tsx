@@ -1,0 +1,98 @@
+/**
+ * The account app wired to a scripted ULM: sign-in lands on the profile; when ULM ends the
+ * session, the next request sends the person back to sign-in with a message; the tokens are
+ * never written to storage.
+ */
+import { describe, expect, it } from 'vitest';
+import { render, screen, waitFor } from '@testing-library/react';
+import userEvent from '@testing-library/user-event';
+import { QueryClient, QueryClientProvider } from '@tanstack/react-query';
+import { I18nextProvider } from 'react-i18next';
+import { ApiClient, ApiContext, Session, createI18n } from '@ovu/shared';
+import { App } from './App';
+import en from './locales/en';
+import he from './locales/he';
+import ar from './locales/ar';
+import type { User } from './api';
+
+function jwt(claims: object): string {
+  const b = (o: object) => btoa(JSON.stringify(o)).replace(/=+$/, '').replace(/\+/g, '-').replace(/\//g, '_');
+  return `${b({ alg: 'EdDSA' })}.${b(claims)}.sig`;
+}
+
+const user: User = {
+  id: '00000000-0000-0000-0000-000000000001',
+  email: 'dana@example.com',
+  username: 'dana',
+  display_name: 'Dana',
+  preferred_language: 'en',
+  status: 'active',
+  email_verified: true,
+  mfa_enabled: false,
+  roles: ['user'],
+  created_at: '2026-01-01T00:00:00Z',
+  updated_at: '2026-01-01T00:00:00Z',
+  last_login_at: null,
+  deactivated_at: null,
+  deactivation_reason: null,
+  scheduled_deactivation_at: null,
+  scheduled_deactivation_reason: null,
+};
+
+const json = (status: number, body: unknown) => new Response(JSON.stringify(body), { status, headers: { 'Content-Type': 'application/json' } });
+const ended = () => json(401, { error: { code: 'invalid_token', message: 'token is invalid', details: { reason: 'session_ended' } } });
+
+describe('ULM app', () => {
+  it('signs in, and returns to sign-in with a message when ULM ends the session', async () => {
+    let sessionAlive = true;
+    const seen: string[] = [];
+    const fetch = (async (input: RequestInfo | URL, init?: RequestInit) => {
+      const url = String(input);
+      seen.push(`${init?.method ?? 'GET'} ${url}`);
+      if (url.endsWith('/api/v1/auth/login')) {
+        expect(JSON.parse(String(init?.body))).toEqual({ login: 'dana', password: 'pw-long-enough' });
+        return json(200, { access_token: jwt({ sub: user.id, username: 'dana', permissions: [] }), refresh_token: 'r1', token_type: 'Bearer', expires_in: 900, user });
+      }
+      if (url.endsWith('/api/v1/auth/refresh')) return ended();
+      if (!sessionAlive) return ended();
+      if (url.endsWith('/api/v1/users/me')) return json(200, user);
+      return json(200, []);
+    }) as typeof globalThis.fetch;
+
+    const session = new Session();
+    const i18n = createI18n({ en, he, ar }, 'en');
+    const ulm = new ApiClient({ baseUrl: '', session, refreshUrl: '/api/v1/auth/refresh', fetch });
+    window.history.replaceState(null, '', '/account');
+    render(
+      <I18nextProvider i18n={i18n}>
+        <ApiContext.Provider value={{ session, ulm, app: ulm }}>
+          <QueryClientProvider client={new QueryClient({ defaultOptions: { queries: { retry: false } } })}>
+            <App />
+          </QueryClientProvider>
+        </ApiContext.Provider>
+      </I18nextProvider>,
+    );
+
+    // No session: the account page sends the person to sign-in, remembering where they were.
+    await waitFor(() => expect(window.location.pathname).toBe('/signin'));
+    expect(window.location.search).toBe('?next=%2Faccount');
+    await userEvent.type(screen.getByLabelText(/Username or e-mail/), 'dana');
+    await userEvent.type(screen.getByLabelText(/^Password/), 'pw-long-enough');
+    await userEvent.click(screen.getByRole('button', { name: 'Sign in' }));
+    await waitFor(() => expect(screen.getByText('dana@example.com')).toBeTruthy());
+    expect(window.location.pathname).toBe('/account');
+    expect(session.refreshToken).toBe('r1');
+    // eslint-disable-next-line no-restricted-properties -- the test checks storage stays free of tokens
+    expect(JSON.stringify({ ...window.localStorage })).not.toContain('r1');
+    // eslint-disable-next-line no-restricted-properties -- as above
+    expect(JSON.stringify({ ...window.sessionStorage })).not.toContain('r1');
+
+    // ULM ends the session (deactivation): the next request fails, the refresh is refused.
+    sessionAlive = false;
+    await userEvent.click(screen.getByRole('link', { name: 'Sessions' }));
+    await waitFor(() => expect(window.location.pathname).toBe('/signin'));
+    expect(await screen.findByText('Your session has ended. Please sign in again.')).toBeTruthy();
+    expect(session.signedIn).toBe(false);
+    expect(seen).toContain('POST /api/v1/auth/refresh');
+  });
+});
