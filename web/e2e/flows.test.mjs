@@ -237,6 +237,7 @@ for (const v of variants) {
       await page.locator('dialog[open] button[type=submit]').click();
       await page.locator('main h1 .badge.bad').waitFor();
       assert.equal((await userByEmail(ulmBase, token, email)).status, 'deactivated');
+      await page.locator('section:has(#user-history) li', { hasText: 'user_deactivated' }).waitFor();
       await checkScreen(page, v, 'aam-06-user-deactivated', assert);
 
       // The person's tab is still open: their next request finds the session ended and

@@ -119,7 +119,7 @@ export function shortJson(v: unknown, max = 80): string {
 // ---- users ---------------------------------------------------------------------------------
 
 /** ULM audit types that change a user's status, for the status history. */
-const STATUS_EVENTS = /deactivat|reactivat|user_created|locked|unlock|scheduled/;
+const STATUS_EVENTS = /deactivat|reactivat|user_created|user_registered|locked|unlock|scheduled/;
 
 export function isStatusEvent(action: string): boolean {
   return STATUS_EVENTS.test(action);

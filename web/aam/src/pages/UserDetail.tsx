@@ -292,11 +292,14 @@ function UserSessions({ userId }: { userId: string }) {
 function StatusHistory({ userId }: { userId: string }) {
   const { t, i18n } = useTranslation();
   const { app } = useApis();
+  // The feed's `actor` filter keeps only what the user did; a status change is done *to*
+  // them by an admin. AAM has no filter on the subject yet, so the newest ULM user events
+  // are read and narrowed here (an older change can fall outside the page).
   const q = useQuery({
     queryKey: ['user-history', userId],
-    queryFn: () => aamApi(app).audit({ actor: userId, source: 'ulm' }, null, 200),
+    queryFn: () => aamApi(app).audit({ resource: 'user', source: 'ulm' }, null, 500),
   });
-  const items = (q.data?.items ?? []).filter((e) => isStatusEvent(e.action));
+  const items = (q.data?.items ?? []).filter((e) => e.resource_id === userId && isStatusEvent(e.action));
   return (
     <section className="card" aria-labelledby="user-history">
       <h2 id="user-history" style={{ marginBlockStart: 0 }}>
