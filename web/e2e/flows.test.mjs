@@ -23,6 +23,7 @@ let stack;
 let browser;
 let ulmBase; // ULM directly, for the test's own mailbox and checks
 const PASSWORD = 'correct horse battery staple 42';
+const NEW_PASSWORD = 'another long passphrase 2026';
 
 before(async () => {
   stack = await up();
@@ -100,8 +101,33 @@ for (const v of variants) {
       await page.locator('.alert-success').waitFor();
       await checkScreen(page, v, 'ulm-06-verified', assert);
 
-      await page.click('[data-testid=to-signin]');
+      // Forgot the password already: the reset link comes through the outbox too.
+      await page.goto(`${ULM_ORIGIN}/forgot-password`);
+      await page.fill('input[name=email]', email);
+      await submit(page);
+      await page.locator('.alert-success').waitFor();
+      const reset = await mailedLink(ulmBase, token, email, '/reset-password');
+      await page.goto(reset);
+      await page.fill('input[name=new_password]', 'password');
+      await page.fill('input[name=confirm]', 'password');
+      await submit(page);
+      // ULM refuses a common password; the reason is shown beside the field, translated.
+      const np = page.locator('input[name=new_password][aria-invalid=true]');
+      await np.waitFor();
+      const npErr = (await np.getAttribute('aria-describedby')).split(' ').pop();
+      assertTranslated(await page.locator(`[id="${npErr}"]`).textContent(), v, 'too_common');
+      await checkScreen(page, v, 'ulm-06b-reset-refused', assert);
+      await page.fill('input[name=new_password]', NEW_PASSWORD);
+      await page.fill('input[name=confirm]', NEW_PASSWORD);
+      await submit(page);
       await page.waitForURL(/\/signin/);
+      await page.locator('.alert-success').waitFor();
+      await checkScreen(page, v, 'ulm-06c-password-reset', assert);
+
+      await page.goto(link.replace(/token=.*/, 'token=used-or-wrong'));
+      await page.locator('.alert-error').waitFor();
+      assertTranslated(await page.locator('.alert-error').textContent(), v, 'invalid_token');
+      await page.goto(`${ULM_ORIGIN}/signin`);
       // Wrong password first: the API's code comes back as a translated message.
       await page.fill('input[name=login]', username);
       await page.fill('input[name=password]', 'wrong password here');
@@ -110,7 +136,7 @@ for (const v of variants) {
       await err.waitFor();
       assertTranslated(await err.textContent(), v, 'invalid_credentials');
       await checkScreen(page, v, 'ulm-07-signin-error', assert);
-      await page.fill('input[name=password]', PASSWORD);
+      await page.fill('input[name=password]', NEW_PASSWORD);
       await submit(page);
       await page.waitForURL(/\/account$/);
       await page.locator('[data-testid=profile-email]').waitFor();
@@ -121,7 +147,7 @@ for (const v of variants) {
       await panel.goto(`${AAM_ORIGIN}/`);
       await panel.waitForURL(/\/signin/);
       await panel.fill('input[name=login]', username);
-      await panel.fill('input[name=password]', PASSWORD);
+      await panel.fill('input[name=password]', NEW_PASSWORD);
       await submit(panel);
       const denied = panel.locator('.alert-error');
       await denied.waitFor();
@@ -174,7 +200,7 @@ for (const v of variants) {
       await checkScreen(page, v, 'ulm-15-signed-out', assert);
 
       await page.fill('input[name=login]', email);
-      await page.fill('input[name=password]', PASSWORD);
+      await page.fill('input[name=password]', NEW_PASSWORD);
       await submit(page);
       await page.locator('input[name=code]').waitFor();
       await checkScreen(page, v, 'ulm-16-signin-mfa', assert);
