@@ -101,8 +101,19 @@ async function waitFor(url, what, ms = 60_000) {
   throw new Error(`${what} did not become ready at ${url} (${last}); see ${RUN}/*.log`);
 }
 
+async function assertPortFree(port) {
+  await new Promise((resolve, reject) => {
+    const s = net.createServer();
+    s.once('error', (e) =>
+      reject(new Error(e.code === 'EADDRINUSE' ? `port ${port} is in use; nginx needs it (E2E_HTTP_PORT)` : `port ${port}: ${e.message}`)),
+    );
+    s.listen(port, () => s.close(resolve));
+  });
+}
+
 export async function up() {
   await down();
+  await assertPortFree(HTTP_PORT);
   fs.mkdirSync(path.join(RUN, 'tmp'), { recursive: true });
   fs.mkdirSync(path.join(RUN, 'html'), { recursive: true });
   const env = readEnv();
