@@ -32,7 +32,7 @@ export function launch() {
 /** A browser context in one language and colour scheme, with CSP violations collected. */
 export async function context(browser, v) {
   const ctx = await browser.newContext({
-    locale: v.lang === 'he' ? 'he-IL' : 'en-US',
+    locale: { he: 'he-IL', ar: 'ar' }[v.lang] ?? 'en-US',
     colorScheme: v.theme,
     viewport: { width: 1280, height: 900 },
     acceptDownloads: true,
@@ -66,7 +66,7 @@ export async function checkScreen(page, v, name, assert) {
     theme: document.documentElement.dataset.theme,
   }));
   assert.equal(html.lang, v.lang, `${name}: <html lang>`);
-  assert.equal(html.dir, v.lang === 'he' ? 'rtl' : 'ltr', `${name}: <html dir>`);
+  assert.equal(html.dir, v.lang === 'en' ? 'ltr' : 'rtl', `${name}: <html dir>`);
   assert.equal(html.theme, v.theme, `${name}: theme`);
   // Evaluated as a script through the DevTools protocol, so the page's CSP (no inline
   // scripts, no eval) stays in force for the app itself.

@@ -125,6 +125,39 @@ const ar: DeepStrings<typeof en> = {
       criticalities: { critical: 'حرجة', high: 'عالية', medium: 'متوسطة', low: 'منخفضة' },
     },
     settings: {
+      categories: {
+        general: 'عام',
+        maintenance: 'الصيانة',
+        audit: 'التدقيق',
+        dashboard: 'لوحة المعلومات',
+        notifications: 'الإشعارات',
+        security: 'الأمان',
+      },
+      keys: {
+        general: {
+          default_language: 'اللغة الافتراضية لتطبيقات الويب',
+          site_name: 'اسم المنتج في العناوين والبريد',
+          support_email: 'بريد الدعم الإلكتروني',
+        },
+        maintenance: {
+          banner_enabled: 'إظهار شريط الصيانة',
+          banner_message: 'نص شريط الصيانة',
+          banner_level: 'درجة خطورة شريط الصيانة',
+        },
+        audit: {
+          retention_days: 'أيام الاحتفاظ بأحداث التدقيق',
+        },
+        dashboard: {
+          refresh_seconds: 'فترة تحديث لوحة المعلومات (ثوانٍ)',
+        },
+        notifications: {
+          alert_webhook_url: 'Webhook يُستدعى عندما تصبح خدمة غير سليمة',
+        },
+        security: {
+          session_policy: 'أعمار رموز الوصول والتحديث (تُضبط في ULM)',
+        },
+      },
+      newSecret: 'اكتب قيمة جديدة لاستبدال القيمة المخفية.',
       title: 'الإعدادات',
       value: 'القيمة',
       default: 'الافتراضي: {{value}}',

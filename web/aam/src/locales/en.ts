@@ -122,6 +122,39 @@ export default {
       criticalities: { critical: 'Critical', high: 'High', medium: 'Medium', low: 'Low' },
     },
     settings: {
+      categories: {
+        general: 'General',
+        maintenance: 'Maintenance',
+        audit: 'Audit',
+        dashboard: 'Dashboard',
+        notifications: 'Notifications',
+        security: 'Security',
+      },
+      keys: {
+        general: {
+          default_language: 'Default language of the web apps',
+          site_name: 'Product name in page titles and e-mails',
+          support_email: 'Support e-mail address',
+        },
+        maintenance: {
+          banner_enabled: 'Show the maintenance banner',
+          banner_message: 'Maintenance banner text',
+          banner_level: 'Maintenance banner severity',
+        },
+        audit: {
+          retention_days: 'Days to keep audit events',
+        },
+        dashboard: {
+          refresh_seconds: 'Dashboard refresh interval (seconds)',
+        },
+        notifications: {
+          alert_webhook_url: 'Webhook called when a service turns unhealthy',
+        },
+        security: {
+          session_policy: 'Access- and refresh-token lifetimes (set in ULM)',
+        },
+      },
+      newSecret: 'Type a new value to replace the hidden one.',
       title: 'Settings',
       value: 'Value',
       default: 'Default: {{value}}',

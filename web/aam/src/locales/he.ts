@@ -125,6 +125,39 @@ const he: DeepStrings<typeof en> = {
       criticalities: { critical: 'קריטית', high: 'גבוהה', medium: 'בינונית', low: 'נמוכה' },
     },
     settings: {
+      categories: {
+        general: 'כללי',
+        maintenance: 'תחזוקה',
+        audit: 'ביקורת',
+        dashboard: 'לוח בקרה',
+        notifications: 'התראות',
+        security: 'אבטחה',
+      },
+      keys: {
+        general: {
+          default_language: 'שפת ברירת המחדל של האפליקציות',
+          site_name: 'שם המוצר בכותרות ובדוא״ל',
+          support_email: 'כתובת דוא״ל לתמיכה',
+        },
+        maintenance: {
+          banner_enabled: 'הצגת באנר תחזוקה',
+          banner_message: 'טקסט באנר התחזוקה',
+          banner_level: 'רמת החומרה של באנר התחזוקה',
+        },
+        audit: {
+          retention_days: 'מספר הימים לשמירת אירועי ביקורת',
+        },
+        dashboard: {
+          refresh_seconds: 'תדירות רענון לוח הבקרה (שניות)',
+        },
+        notifications: {
+          alert_webhook_url: 'Webhook שנקרא כששירות אינו תקין',
+        },
+        security: {
+          session_policy: 'משך חיי אסימוני גישה ורענון (נקבע ב־ULM)',
+        },
+      },
+      newSecret: 'יש להקליד ערך חדש כדי להחליף את הערך המוסתר.',
       title: 'הגדרות',
       value: 'ערך',
       default: 'ברירת מחדל: {{value}}',

@@ -20,8 +20,8 @@ export function SettingsPage() {
       {q.data && q.data.length === 0 ? <Empty /> : null}
       {groupSettings(q.data ?? []).map(([category, items]) => (
         <section key={category} className="card" aria-labelledby={`cat-${category}`}>
-          <h2 id={`cat-${category}`} style={{ marginBlockStart: 0 }} className="mono">
-            {category}
+          <h2 id={`cat-${category}`} style={{ marginBlockStart: 0 }}>
+            {t(`aam.settings.categories.${category}`, { defaultValue: category })}
           </h2>
           {items.map((s) => (
             <SettingRow key={`${s.category}.${s.key}`} setting={s} />
@@ -37,13 +37,14 @@ function SettingRow({ setting: s }: { setting: Setting }) {
   const { app } = useApis();
   const api = aamApi(app);
   const qc = useQueryClient();
-  const [input, setInput] = useState(settingToInput(s.type, s.value));
+  // A sensitive value comes back masked: the box starts empty and a new value replaces it.
+  const [input, setInput] = useState(s.sensitive ? '' : settingToInput(s.type, s.value));
   const [localErr, setLocalErr] = useState<string | undefined>();
   const [history, setHistory] = useState(false);
   const readOnly = s.source !== 'aam';
   const saved = (n: Setting) => {
     qc.setQueryData<Setting[]>(['settings'], (old) => old?.map((x) => (x.category === n.category && x.key === n.key ? n : x)));
-    setInput(settingToInput(n.type, n.value));
+    setInput(n.sensitive ? '' : settingToInput(n.type, n.value));
     void qc.invalidateQueries({ queryKey: ['history', s.category, s.key] });
   };
   const put = useMutation({ mutationFn: (value: unknown) => api.putSetting(s.category, s.key, value), onSuccess: saved });
@@ -60,7 +61,8 @@ function SettingRow({ setting: s }: { setting: Setting }) {
     put.mutate(parsed.value);
   };
   const id = `${s.category}.${s.key}`;
-  const label = `${s.key} — ${s.description}`;
+  // Known keys have translated labels; a key this build does not know shows the server's description.
+  const label = t(`aam.settings.keys.${s.category}.${s.key}`, { defaultValue: s.description || s.key });
   const error = localErr ?? fe('value') ?? (put.error ? ' ' : undefined);
   const b = schemaBounds(s.schema);
   let control;
@@ -85,7 +87,9 @@ function SettingRow({ setting: s }: { setting: Setting }) {
         label={label}
         name={id}
         type={type}
-        readOnly={readOnly || s.sensitive}
+        readOnly={readOnly}
+        placeholder={s.sensitive && !s.is_default ? '••••••' : undefined}
+        hint={s.sensitive ? t('aam.settings.newSecret') : undefined}
         ltr={type !== 'text'}
         min={b.min}
         max={b.max}
@@ -100,7 +104,7 @@ function SettingRow({ setting: s }: { setting: Setting }) {
     <form onSubmit={submit} className="setting" data-setting={id} style={{ borderBlockEnd: '1px solid var(--border)', paddingBlockEnd: '0.75rem', marginBlockEnd: '0.75rem' }}>
       {control}
       <p className="hint">
-        {s.is_default ? t('aam.settings.isDefault') : t('aam.settings.default', { value: shortJson(s.default_value) })}
+        <bdi className="mono">{id}</bdi> · {s.is_default ? t('aam.settings.isDefault') : t('aam.settings.default', { value: shortJson(s.default_value) })}
         {s.updated_at ? ` · ${t('aam.settings.lastChanged', { time: formatDateTime(i18n.language, s.updated_at) })}` : ''}
         {s.sensitive ? ` · ${t('aam.settings.sensitive')}` : ''}
         {readOnly ? ` · ${t('aam.settings.readOnly')}` : ''}
@@ -109,7 +113,9 @@ function SettingRow({ setting: s }: { setting: Setting }) {
       {put.isSuccess || reset.isSuccess ? <Notice kind="success">{t('common.saved')}</Notice> : null}
       {readOnly ? null : (
         <div className="actions">
-          <Button busy={put.isPending}>{t('common.save')}</Button>
+          <Button busy={put.isPending} disabled={s.sensitive && input === ''}>
+            {t('common.save')}
+          </Button>
           <button type="button" className="button secondary" disabled={s.is_default || reset.isPending} onClick={() => reset.mutate()}>
             {t('aam.settings.reset')}
           </button>
