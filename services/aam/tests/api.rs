@@ -183,6 +183,10 @@ async fn registry_crud_filters_dependencies_and_audit(db: PgPool) {
     assert_eq!(r.body[0]["code"], "ulm");
     let r = t.get("/api/v1/apps?limit=1&offset=1", a).await.expect(200);
     assert_eq!((r.total(), r.body.as_array().unwrap().len()), (3, 1));
+    let r = t.get("/api/v1/apps?limit=5&offset=10", a).await.expect(200);
+    assert_eq!((r.total(), r.body.as_array().unwrap().len()), (3, 0));
+    let r = t.get("/api/v1/apps?tag=nothing", a).await.expect(200);
+    assert_eq!((r.total(), r.body.as_array().unwrap().len()), (0, 0));
     t.get("/api/v1/apps?limit=0", a)
         .await
         .error(422, "validation_failed");

@@ -110,6 +110,13 @@ pub struct App {
     pub updated_at: DateTime<Utc>,
 }
 
+#[derive(sqlx::FromRow)]
+struct Counted {
+    #[sqlx(flatten)]
+    app: App,
+    total: i64,
+}
+
 const APP_COLUMNS: &str =
     "id, code, name, display_name, description, app_type, status, category, owner,
     version, frontend_url, backend_url, docs_url, tech_stack, icon, color, tags, display_order,
@@ -393,8 +400,10 @@ pub async fn list(
         AND ($4::text IS NULL OR category = $4) AND ($5::text IS NULL OR tags @> ARRAY[$5])";
     let status = q.status.map(as_str);
     let app_type = q.app_type.map(as_str);
-    let rows = sqlx::query_as::<_, App>(&format!(
-        "SELECT {APP_COLUMNS} FROM apps WHERE {filter} ORDER BY {} LIMIT $6 OFFSET $7",
+    // The total rides along on every row (one round trip); only a page past the end
+    // needs its own count.
+    let rows = sqlx::query_as::<_, Counted>(&format!(
+        "SELECT {APP_COLUMNS}, count(*) OVER () AS total FROM apps WHERE {filter} ORDER BY {} LIMIT $6 OFFSET $7",
         q.sort.unwrap_or_default().sql()
     ))
     .bind(&pattern)
@@ -406,19 +415,21 @@ pub async fn list(
     .bind(offset)
     .fetch_all(&state.db)
     .await?;
-    // The count only needs its own query when the page does not tell it.
-    let total: i64 = if offset == 0 && (rows.len() as i64) < limit {
-        rows.len() as i64
-    } else {
-        sqlx::query_scalar(&format!("SELECT count(*) FROM apps WHERE {filter}"))
-            .bind(&pattern)
-            .bind(&status)
-            .bind(&app_type)
-            .bind(&q.category)
-            .bind(&q.tag)
-            .fetch_one(&state.db)
-            .await?
+    let total: i64 = match rows.first() {
+        Some(r) => r.total,
+        None if offset == 0 => 0,
+        None => {
+            sqlx::query_scalar(&format!("SELECT count(*) FROM apps WHERE {filter}"))
+                .bind(&pattern)
+                .bind(&status)
+                .bind(&app_type)
+                .bind(&q.category)
+                .bind(&q.tag)
+                .fetch_one(&state.db)
+                .await?
+        }
     };
+    let rows: Vec<App> = rows.into_iter().map(|r| r.app).collect();
     let mut headers = HeaderMap::new();
     headers.insert(crate::ulm::TOTAL_COUNT, HeaderValue::from(total));
     Ok((headers, Json(rows)).into_response())
