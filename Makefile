@@ -11,7 +11,7 @@ export CARGO_TERM_COLOR ?= never
 export RUST_BACKTRACE ?= 1
 
 .PHONY: help up down dev test deps services services-stop fmt fmt-check clippy \
-        test-rust test-api build bench
+        test-rust test-api test-web test-web-e2e build bench
 
 help:
 	@echo "make up     run OVU (today: the local process stack; see README)"
@@ -22,7 +22,7 @@ help:
 
 up: dev
 
-test: deps fmt-check clippy test-rust test-api
+test: deps fmt-check clippy test-rust test-api test-web test-web-e2e
 	@echo "make test: all suites passed"
 
 ## --- steps ------------------------------------------------------------------
@@ -56,6 +56,15 @@ test-rust: services
 # Contract tests: schemathesis against the running services' OpenAPI documents.
 test-api: services build
 	@scripts/test-api.sh
+
+# Web apps: lint, typecheck, unit tests, production build and the JS size budget.
+test-web: deps
+	cd web && npm ci --no-audit --no-fund --loglevel=error && npm run lint && npm run typecheck && npm test && npm run build && npm run size
+
+# Browser tests (Debian's Chromium) against the real services behind nginx rendered by
+# the operator's renderer; needs port 80 on 127.0.0.1.
+test-web-e2e: services build test-web
+	cd web && npm run e2e
 
 dev: services build
 	@scripts/dev.sh

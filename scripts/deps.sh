@@ -6,7 +6,7 @@ cd "$(dirname "$0")/.."
 
 log() { printf '\033[1m[deps]\033[0m %s\n' "$*"; }
 
-APT_PACKAGES=(postgresql redis-server nginx wrk python3-venv git curl ca-certificates)
+APT_PACKAGES=(postgresql redis-server nginx wrk python3-venv git curl ca-certificates openssl util-linux chromium)
 missing=()
 for p in "${APT_PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -21,6 +21,18 @@ if ((${#missing[@]})); then
     systemctl disable --now "$svc" >/dev/null 2>&1 || true
   done
 fi
+
+# Toolchains the machine brings (Go for the local cluster, Node for the web apps): check,
+# and say which one is missing or too old rather than failing later in a build.
+need_version() { # name have want
+  if [ "$(printf '%s\n%s\n' "$3" "$2" | sort -V | head -1)" != "$3" ]; then
+    echo "deps: $1 $2 is older than the required $3" >&2; exit 1
+  fi
+}
+command -v go >/dev/null || { echo "deps: Go (>= 1.26) is required for e2e/cluster" >&2; exit 1; }
+need_version go "$(go env GOVERSION | sed 's/^go//')" 1.26
+command -v node >/dev/null || { echo "deps: Node.js (>= 20.19) is required for web/" >&2; exit 1; }
+need_version node "$(node --version | sed 's/^v//')" 20.19
 
 # Rust toolchain components (rust-toolchain.toml pins the version).
 if ! cargo fmt --version >/dev/null 2>&1 || ! cargo clippy --version >/dev/null 2>&1; then
