@@ -56,9 +56,13 @@ fresh_db() { # name
     -c "DROP DATABASE IF EXISTS $1 WITH (FORCE)" -c "CREATE DATABASE $1" >/dev/null
 }
 
+# Given binaries are used as they are; otherwise build (a no-op when up to date), so the
+# run never tests a stale binary.
+if [ -z "${ULM_BIN:-}" ] || [ -z "${AAM_BIN:-}" ]; then
+  cargo build -p ovu-ulm -p ovu-aam --locked
+fi
 ULM_BIN="${ULM_BIN:-target/debug/ovu-ulm}"
 AAM_BIN="${AAM_BIN:-target/debug/ovu-aam}"
-[ -x "$ULM_BIN" ] && [ -x "$AAM_BIN" ] || cargo build -p ovu-ulm -p ovu-aam --locked
 
 ulm_port="$(free_port)"; aam_port="$(free_port)"
 ulm="http://127.0.0.1:$ulm_port"; aam="http://127.0.0.1:$aam_port"
