@@ -96,3 +96,11 @@ cluster-down:
 .PHONY: crd
 crd:
 	$(CARGO) run -q -p ovu-operator -- crd > crds/ovusystem.yaml
+
+## --- operator end-to-end tests (e2e/, see e2e/run) ----------------------------
+
+# Builds and starts the local cluster, runs the ovu-e2e tests with the operator under its own
+# ServiceAccount, and stops everything again (also on failure).
+.PHONY: test-e2e
+test-e2e:
+	@e2e/run

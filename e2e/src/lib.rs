@@ -1,0 +1,477 @@
+//! `ovu-e2e`: the operator's end-to-end tests against a real Kubernetes API server.
+//!
+//! What flows through this crate: a kubeconfig (`OVU_E2E_KUBECONFIG`, else `KUBECONFIG`) →
+//! a [`Cluster`] handle (kube client + the repo's `kubectl`) → each test gets its own
+//! namespace from [`with_temp_ns`], creates OvuSystems in it, and watches what the operator
+//! (running under its own ServiceAccount, see `e2e/run`) and the real controllers make of them.
+//!
+//! Nothing here assumes the local kwok cluster: the same tests run against kind or any other
+//! cluster. The tests live behind the `cluster` feature so `cargo test --workspace` does not
+//! need a cluster; `e2e/run` (and `make test-e2e`) bring one up and run them.
+
+pub mod operator;
+
+use std::collections::BTreeMap;
+use std::future::Future;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context as _, anyhow, bail};
+use k8s_openapi::api::apps::v1::{Deployment, StatefulSet};
+use k8s_openapi::api::batch::v1::{CronJob, Job};
+use k8s_openapi::api::coordination::v1::Lease;
+use k8s_openapi::api::core::v1::{
+    ConfigMap, Namespace, PersistentVolumeClaim, Secret, Service, ServiceAccount,
+};
+use k8s_openapi::api::networking::v1::NetworkPolicy;
+use k8s_openapi::api::policy::v1::PodDisruptionBudget;
+use k8s_openapi::api::rbac::v1::{Role, RoleBinding};
+use kube::api::{
+    Api, ApiResource, DeleteParams, DynamicObject, ListParams, Patch, PatchParams, PostParams,
+};
+use kube::config::{KubeConfigOptions, Kubeconfig};
+use kube::{Client, Config, Resource, ResourceExt};
+use ovu_crds::{OvuSystem, Phase};
+use serde_json::{Value, json};
+
+/// Namespace the operator runs in (its Lease lives there).
+pub const OPERATOR_NAMESPACE: &str = "ovu-system";
+/// The operator's ServiceAccount and Lease name, from manifests/.
+pub const OPERATOR_SA: &str = "ovu-operator";
+/// Label selector of every object the operator manages.
+pub const MANAGED: &str = "app.kubernetes.io/managed-by=ovu-operator";
+
+/// The repository root (this crate lives in `<root>/e2e`).
+pub fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| PathBuf::from("."))
+}
+
+/// A cluster the tests run against.
+#[derive(Clone)]
+pub struct Cluster {
+    pub client: Client,
+    /// Admin kubeconfig (tests act as the cluster admin; the operator does not).
+    pub kubeconfig: PathBuf,
+    /// The `kubectl` binary: `OVU_E2E_KUBECTL`, else `e2e/cluster/bin/kubectl`, else PATH.
+    pub kubectl: PathBuf,
+}
+
+impl std::fmt::Debug for Cluster {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Cluster")
+            .field("kubeconfig", &self.kubeconfig)
+            .finish()
+    }
+}
+
+/// The kubeconfig the tests use, if any.
+pub fn kubeconfig_path() -> Option<PathBuf> {
+    ["OVU_E2E_KUBECONFIG", "KUBECONFIG"]
+        .iter()
+        .filter_map(std::env::var_os)
+        .find(|v| !v.is_empty())
+        .map(PathBuf::from)
+}
+
+fn kubectl_path() -> PathBuf {
+    if let Some(p) = std::env::var_os("OVU_E2E_KUBECTL").filter(|p| !p.is_empty()) {
+        return p.into();
+    }
+    let local = repo_root().join("e2e/cluster/bin/kubectl");
+    if local.exists() {
+        local
+    } else {
+        "kubectl".into()
+    }
+}
+
+impl Cluster {
+    /// Connect with the test kubeconfig; `Ok(None)` when none is configured.
+    pub async fn connect() -> anyhow::Result<Option<Cluster>> {
+        let Some(path) = kubeconfig_path() else {
+            return Ok(None);
+        };
+        let kc = Kubeconfig::read_from(&path)
+            .with_context(|| format!("reading kubeconfig {}", path.display()))?;
+        let config = Config::from_custom_kubeconfig(kc, &KubeConfigOptions::default())
+            .await
+            .with_context(|| format!("loading kubeconfig {}", path.display()))?;
+        let client = Client::try_from(config)?;
+        Ok(Some(Cluster {
+            client,
+            kubeconfig: path,
+            kubectl: kubectl_path(),
+        }))
+    }
+
+    /// Run kubectl against this cluster; returns stdout, fails with stderr.
+    pub fn kubectl(&self, args: &[&str]) -> anyhow::Result<String> {
+        let out = self.kubectl_output(args)?;
+        if !out.status.success() {
+            bail!(
+                "kubectl {} failed ({}): {}",
+                args.join(" "),
+                out.status,
+                String::from_utf8_lossy(&out.stderr).trim()
+            );
+        }
+        Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+    }
+
+    /// Run kubectl from the repository root and return whatever it did.
+    pub fn kubectl_output(&self, args: &[&str]) -> anyhow::Result<std::process::Output> {
+        Command::new(&self.kubectl)
+            .args(args)
+            .env("KUBECONFIG", &self.kubeconfig)
+            .current_dir(repo_root())
+            .output()
+            .with_context(|| format!("running {}", self.kubectl.display()))
+    }
+
+    pub fn systems(&self, ns: &str) -> Api<OvuSystem> {
+        Api::namespaced(self.client.clone(), ns)
+    }
+
+    /// OvuSystems as untyped objects, so tests can send what the Rust types cannot express.
+    pub fn raw_systems(&self, ns: &str) -> Api<DynamicObject> {
+        Api::namespaced_with(
+            self.client.clone(),
+            ns,
+            &ApiResource::erase::<OvuSystem>(&()),
+        )
+    }
+
+    /// Create an OvuSystem from JSON (see [`system`]).
+    pub async fn try_create(&self, ns: &str, obj: &Value) -> Result<DynamicObject, kube::Error> {
+        let dyn_obj: DynamicObject =
+            serde_json::from_value(obj.clone()).map_err(kube::Error::SerdeError)?;
+        self.raw_systems(ns)
+            .create(&PostParams::default(), &dyn_obj)
+            .await
+    }
+
+    pub async fn create(&self, ns: &str, obj: &Value) -> anyhow::Result<DynamicObject> {
+        self.try_create(ns, obj)
+            .await
+            .with_context(|| format!("creating OvuSystem {}", obj["metadata"]["name"]))
+    }
+
+    /// Merge-patch an OvuSystem (spec or metadata).
+    pub async fn patch_system(&self, ns: &str, name: &str, patch: Value) -> anyhow::Result<()> {
+        self.raw_systems(ns)
+            .patch(name, &PatchParams::default(), &Patch::Merge(&patch))
+            .await
+            .with_context(|| format!("patching OvuSystem {ns}/{name} with {patch}"))?;
+        Ok(())
+    }
+
+    pub async fn get_system(&self, ns: &str, name: &str) -> anyhow::Result<OvuSystem> {
+        self.systems(ns)
+            .get(name)
+            .await
+            .with_context(|| format!("reading OvuSystem {ns}/{name}"))
+    }
+
+    /// Wait until the OvuSystem is Ready for its current generation: phase Ready, Ready
+    /// condition True, and every condition's observedGeneration current.
+    pub async fn wait_ready(
+        &self,
+        ns: &str,
+        name: &str,
+        timeout: Duration,
+    ) -> anyhow::Result<OvuSystem> {
+        let api = self.systems(ns);
+        wait_for(timeout, &format!("OvuSystem {ns}/{name} Ready"), || {
+            let api = api.clone();
+            async move {
+                let s = api.get(name).await?;
+                let verdict = ready_verdict(&s);
+                Ok(match verdict {
+                    Ok(()) => Ok(s),
+                    Err(why) => Err(why),
+                })
+            }
+        })
+        .await
+    }
+
+    /// resourceVersion of every child the operator manages for `system`, by `Kind/name`.
+    pub async fn child_versions(
+        &self,
+        ns: &str,
+        system: &str,
+    ) -> anyhow::Result<BTreeMap<String, String>> {
+        let lp =
+            ListParams::default().labels(&format!("app.kubernetes.io/instance={system},{MANAGED}"));
+        let mut out = BTreeMap::new();
+        macro_rules! kinds {
+            ($($k:ty),*) => {$(
+                let api: Api<$k> = Api::namespaced(self.client.clone(), ns);
+                for o in api.list(&lp).await? {
+                    out.insert(
+                        format!("{}/{}", <$k as Resource>::kind(&()), o.name_any()),
+                        o.resource_version().unwrap_or_default(),
+                    );
+                }
+            )*};
+        }
+        kinds!(
+            StatefulSet,
+            Deployment,
+            Service,
+            ConfigMap,
+            Secret,
+            CronJob,
+            Job,
+            NetworkPolicy,
+            PodDisruptionBudget,
+            ServiceAccount,
+            Role,
+            RoleBinding,
+            PersistentVolumeClaim
+        );
+        Ok(out)
+    }
+
+    /// Who holds the operator's Lease, if anyone renewed it recently.
+    pub async fn lease_holder(&self) -> anyhow::Result<Option<String>> {
+        let api: Api<Lease> = Api::namespaced(self.client.clone(), OPERATOR_NAMESPACE);
+        let Some(lease) = api.get_opt(OPERATOR_SA).await? else {
+            return Ok(None);
+        };
+        let Some(spec) = lease.spec else {
+            return Ok(None);
+        };
+        let (Some(holder), Some(renew)) = (spec.holder_identity, spec.renew_time) else {
+            return Ok(None);
+        };
+        let duration = i64::from(spec.lease_duration_seconds.unwrap_or(15));
+        let age = k8s_openapi::jiff::Timestamp::now().as_second() - renew.0.as_second();
+        Ok((!holder.is_empty() && age <= duration).then_some(holder))
+    }
+
+    /// Print what a person debugging a failed test wants to see first.
+    pub fn dump(&self, ns: &str) {
+        for args in [
+            vec!["-n", ns, "get", "ovusystems", "-o", "yaml"],
+            vec![
+                "-n",
+                ns,
+                "get",
+                "all,pvc,cm,secret,netpol,pdb,cronjob,job",
+                "-o",
+                "wide",
+            ],
+            vec!["-n", ns, "get", "events", "--sort-by=.lastTimestamp"],
+        ] {
+            match self.kubectl_output(&args) {
+                Ok(o) => eprintln!(
+                    "--- kubectl {}\n{}{}",
+                    args.join(" "),
+                    String::from_utf8_lossy(&o.stdout),
+                    String::from_utf8_lossy(&o.stderr)
+                ),
+                Err(e) => eprintln!("--- kubectl {}: {e:#}", args.join(" ")),
+            }
+        }
+    }
+}
+
+/// Why an OvuSystem is not (yet) Ready for its current generation.
+pub fn ready_verdict(s: &OvuSystem) -> Result<(), String> {
+    let generation = s.metadata.generation;
+    let Some(st) = &s.status else {
+        return Err("no status yet".into());
+    };
+    if st.observed_generation != generation {
+        return Err(format!(
+            "observedGeneration {:?} != generation {generation:?} (phase {:?})",
+            st.observed_generation, st.phase
+        ));
+    }
+    if st.phase != Some(Phase::Ready) {
+        return Err(format!(
+            "phase {:?}, step {:?}: {}",
+            st.phase,
+            st.step,
+            st.message.as_deref().unwrap_or("")
+        ));
+    }
+    let ready = st.conditions.iter().find(|c| c.type_ == "Ready");
+    if ready.map(|c| c.status.as_str()) != Some("True") {
+        return Err(format!("Ready condition is {ready:?}"));
+    }
+    if let Some(stale) = st
+        .conditions
+        .iter()
+        .find(|c| c.observed_generation != generation)
+    {
+        return Err(format!(
+            "condition {} has observedGeneration {:?}, generation is {generation:?}",
+            stale.type_, stale.observed_generation
+        ));
+    }
+    Ok(())
+}
+
+/// Poll `f` every half second until it yields `Ok(Ok(v))`; `Ok(Err(why))` means "not yet"
+/// (the last `why` is in the timeout error), `Err` ends the wait at once.
+pub async fn wait_for<T, F, Fut>(timeout: Duration, what: &str, mut f: F) -> anyhow::Result<T>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = anyhow::Result<Result<T, String>>>,
+{
+    let start = Instant::now();
+    let mut last;
+    loop {
+        match f().await {
+            Ok(Ok(v)) => return Ok(v),
+            Ok(Err(why)) => last = why,
+            // The API server can be briefly busy; a transient error is another "not yet".
+            Err(e) => last = format!("error: {e:#}"),
+        }
+        if start.elapsed() >= timeout {
+            bail!("timed out after {timeout:?} waiting for {what}; last: {last}");
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+}
+
+/// An OvuSystem manifest with small resource requests (so many fit on the test nodes) and
+/// everything else at its default; `patch` is merged over the spec.
+pub fn system(name: &str, domain: &str, patch: Value) -> Value {
+    let small = json!({"requests": {"cpu": "10m", "memory": "16Mi"}, "limits": {"cpu": "100m", "memory": "64Mi"}});
+    let mut spec = json!({
+        "domain": domain,
+        "frontend": {"resources": small},
+        "backend": {
+            "ulm": {"image": "ovu/ulm:0.1.0", "resources": small},
+            "aam": {"image": "ovu/aam:0.1.0", "resources": small},
+        },
+        "database": {
+            "postgres": {"resources": small, "storage": {"size": "1Gi"}},
+            "redis": {"resources": small},
+            "backup": {"storage": {"size": "1Gi"}},
+        },
+    });
+    merge(&mut spec, patch);
+    json!({
+        "apiVersion": "ovu.co.il/v1alpha1",
+        "kind": "OvuSystem",
+        "metadata": {"name": name},
+        "spec": spec,
+    })
+}
+
+/// JSON merge patch (RFC 7386) of `patch` into `target`.
+pub fn merge(target: &mut Value, patch: Value) {
+    match patch {
+        Value::Object(p) => {
+            if !target.is_object() {
+                *target = json!({});
+            }
+            if let Value::Object(t) = target {
+                for (k, v) in p {
+                    if v.is_null() {
+                        t.remove(&k);
+                    } else {
+                        merge(t.entry(k).or_insert(Value::Null), v);
+                    }
+                }
+            }
+        }
+        other => *target = other,
+    }
+}
+
+/// Run `f` in a fresh namespace (Pod Security "restricted" enforced, as a real tenant would
+/// have it), print diagnostics when it fails, delete the namespace afterwards.
+///
+/// With `needs_operator`, first check that an operator holds the Lease (a missing operator is
+/// a setup error, not a hundred timeouts). Without a kubeconfig the test is skipped — loudly.
+pub async fn with_temp_ns<F, Fut>(prefix: &str, needs_operator: bool, f: F)
+where
+    F: FnOnce(Cluster, String) -> Fut,
+    Fut: Future<Output = anyhow::Result<()>>,
+{
+    let cluster = match Cluster::connect().await {
+        Ok(Some(c)) => c,
+        Ok(None) => {
+            eprintln!(
+                "\n!!! SKIPPED {prefix}: neither OVU_E2E_KUBECONFIG nor KUBECONFIG is set; \
+                 run e2e/run (make test-e2e) to test against a real cluster !!!\n"
+            );
+            return;
+        }
+        Err(e) => panic!("cannot connect to the test cluster: {e:#}"),
+    };
+    if needs_operator {
+        match cluster.lease_holder().await {
+            Ok(Some(_)) => {}
+            Ok(None) => panic!(
+                "no operator holds the Lease {OPERATOR_NAMESPACE}/{OPERATOR_SA}: start one \
+                 (e2e/run does) before running these tests"
+            ),
+            Err(e) => panic!("reading the operator Lease: {e:#}"),
+        }
+    }
+    let ns = match create_namespace(&cluster, prefix).await {
+        Ok(ns) => ns,
+        Err(e) => panic!("creating a test namespace: {e:#}"),
+    };
+    let result = f(cluster.clone(), ns.clone()).await;
+    if let Err(e) = &result {
+        eprintln!("test in namespace {ns} failed: {e:#}");
+        cluster.dump(&ns);
+    }
+    if std::env::var_os("OVU_E2E_KEEP_NS").is_none() {
+        let api: Api<Namespace> = Api::all(cluster.client.clone());
+        if let Err(e) = api.delete(&ns, &DeleteParams::background()).await {
+            eprintln!("could not delete namespace {ns}: {e}");
+        }
+    }
+    if let Err(e) = result {
+        panic!("{e:#}");
+    }
+}
+
+async fn create_namespace(cluster: &Cluster, prefix: &str) -> anyhow::Result<String> {
+    let suffix = &uuid::Uuid::new_v4().simple().to_string()[..6];
+    let prefix: String = prefix
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() {
+                c.to_ascii_lowercase()
+            } else {
+                '-'
+            }
+        })
+        .take(50)
+        .collect();
+    let name = format!("e2e-{}-{suffix}", prefix.trim_matches('-'));
+    let ns: Namespace = serde_json::from_value(json!({
+        "metadata": {
+            "name": name,
+            "labels": {
+                "ovu.co.il/e2e": "true",
+                "pod-security.kubernetes.io/enforce": "restricted",
+                "pod-security.kubernetes.io/enforce-version": "latest",
+            },
+        },
+    }))?;
+    let api: Api<Namespace> = Api::all(cluster.client.clone());
+    api.create(&PostParams::default(), &ns).await?;
+    Ok(name)
+}
+
+/// The message of a refused API request (for asserting it is one a person can act on).
+pub fn api_message(e: &kube::Error) -> anyhow::Result<String> {
+    match e {
+        kube::Error::Api(s) => Ok(format!("{} ({})", s.message, s.code)),
+        other => Err(anyhow!("expected the API server to refuse, got {other}")),
+    }
+}
