@@ -4,4 +4,5 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bench/ulm.sh
+bench/aam.sh
 # Hook: AAM and operator benchmarks add their scripts here.
