@@ -348,3 +348,101 @@ async fn scaling_to_one_pod_removes_its_disruption_budget() {
     reconcile(&fake, &ctx).await.unwrap();
     assert_eq!(fake.writes(), vec![]);
 }
+
+const TLS: &str = "/api/v1/namespaces/ovu-test/secrets/ovu-tls";
+
+#[tokio::test]
+async fn self_signed_certificate_is_renewed_at_two_thirds_and_nginx_rolls() {
+    let (fake, ctx) = setup(common::minimal(), true);
+    reconcile(&fake, &ctx).await.unwrap();
+    let before = fake.get(TLS).unwrap();
+    let hash_before = fake.get(FRONTEND).unwrap()["spec"]["template"]["metadata"]["annotations"]
+        ["ovu.co.il/config-hash"]
+        .clone();
+    // Pretend the certificate was issued 61 days ago (90-day lifetime: renew after 60).
+    let mut s = before.clone();
+    s["metadata"]["annotations"]["ovu.co.il/not-before"] = json!("2020-01-01T00:00:00Z");
+    s["metadata"]["annotations"]["ovu.co.il/not-after"] = json!("2020-03-31T00:00:00Z");
+    fake.put(TLS, s);
+    fake.clear_log();
+    reconcile(&fake, &ctx).await.unwrap();
+    let after = fake.get(TLS).unwrap();
+    assert_ne!(
+        before["data"]["tls.crt"], after["data"]["tls.crt"],
+        "not renewed"
+    );
+    assert_eq!(
+        before["data"]["ca.crt"], after["data"]["ca.crt"],
+        "the CA stays"
+    );
+    let hash_after = fake.get(FRONTEND).unwrap()["spec"]["template"]["metadata"]["annotations"]
+        ["ovu.co.il/config-hash"]
+        .clone();
+    assert_ne!(
+        hash_before, hash_after,
+        "nginx pods must roll to load the new certificate"
+    );
+    let mut w = child_writes(&fake);
+    w.sort();
+    assert_eq!(w, vec![format!("PATCH {TLS}"), format!("PATCH {FRONTEND}")]);
+    // Fresh again: quiet.
+    fake.clear_log();
+    reconcile(&fake, &ctx).await.unwrap();
+    assert_eq!(fake.writes(), vec![]);
+}
+
+#[tokio::test]
+async fn cert_manager_mode_creates_a_certificate_and_reports_its_readiness() {
+    let mut sys = common::minimal();
+    sys.spec.frontend.tls.mode = ovu_crds::TlsMode::CertManager;
+    sys.spec.frontend.tls.issuer_ref = Some(ovu_crds::IssuerRef {
+        name: "letsencrypt".into(),
+        ..Default::default()
+    });
+    let (fake, ctx) = setup(sys, true);
+    reconcile(&fake, &ctx).await.unwrap();
+    let cert_path = "/apis/cert-manager.io/v1/namespaces/ovu-test/certificates/ovu-tls";
+    let cert = fake.get(cert_path).expect("Certificate created");
+    assert_eq!(cert["spec"]["issuerRef"]["name"], "letsencrypt");
+    assert_eq!(cert["spec"]["issuerRef"]["kind"], "ClusterIssuer");
+    assert_eq!(cert["spec"]["secretName"], "ovu-tls");
+    assert_eq!(cert["spec"]["dnsNames"][2], "ulm.ovu.co.il");
+    assert!(
+        fake.get("/api/v1/namespaces/ovu-test/secrets/ovu-ca")
+            .is_none()
+    );
+    let st = status(&fake);
+    assert_eq!(cond(&st, "CertificateReady")["status"], "False");
+    assert_eq!(st["phase"], "Progressing");
+
+    // cert-manager issues it.
+    let mut c = fake.get(cert_path).unwrap();
+    c["status"] = json!({"conditions": [{"type": "Ready", "status": "True"}],
+        "notAfter": "2027-01-01T00:00:00Z", "renewalTime": "2026-12-01T00:00:00Z"});
+    fake.put(cert_path, c);
+    reconcile(&fake, &ctx).await.unwrap();
+    let st = status(&fake);
+    assert_eq!(cond(&st, "CertificateReady")["status"], "True");
+    assert_eq!(st["certificate"]["notAfter"], "2027-01-01T00:00:00Z");
+    assert_eq!(st["phase"], "Ready");
+}
+
+#[tokio::test]
+async fn failures_back_off_per_object() {
+    let (client, _fake) = Fake::start();
+    let ctx = ctx(client);
+    let a = Arc::new(with_finalizer(common::minimal()));
+    let mut other = common::minimal();
+    other.metadata.name = Some("other".into());
+    let b = Arc::new(other);
+    let err = || controller::Error::Metadata("namespace");
+    use kube::runtime::controller::Action;
+    use std::time::Duration;
+    for want in [5, 10, 20, 40, 80, 160, 300, 300] {
+        let got = controller::error_policy(a.clone(), &err(), ctx.clone());
+        assert_eq!(got, Action::requeue(Duration::from_secs(want)));
+    }
+    // Another object is not slowed down by the first one's failures.
+    let d = controller::error_policy(b, &err(), ctx.clone());
+    assert_eq!(d, Action::requeue(Duration::from_secs(5)));
+}
