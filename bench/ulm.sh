@@ -33,7 +33,7 @@ printf '%s\n' "$PASSWORD" > "$WORK/admin-password"
 env DATABASE_URL="$PG_BASE/ulm_bench?sslmode=disable" ULM_LISTEN_ADDR="127.0.0.1:$PORT" \
     REDIS_KEY_PREFIX="ulm-bench:$$:" RUST_LOG=warn \
     ULM_BOOTSTRAP_ADMIN_EMAIL=bench@ovu.test ULM_BOOTSTRAP_ADMIN_PASSWORD_FILE="$WORK/admin-password" \
-    ULM_RATE_LOGIN_PER_MIN=100000000 ULM_LOCKOUT_THRESHOLD=100000000 \
+    ULM_RATE_LOGIN_PER_MIN=1000000 ULM_LOCKOUT_THRESHOLD=1000000 \
     "$BIN" serve > "$WORK/ulm.log" 2>&1 &
 echo $! > "$WORK/ulm.pid"
 stop() {
@@ -43,6 +43,7 @@ stop() {
 }
 trap stop EXIT
 for _ in $(seq 100); do curl -fsS "$BASE/api/ready" >/dev/null 2>&1 && break; sleep 0.2; done
+curl -fsS "$BASE/api/ready" >/dev/null || { echo "bench: ulm did not start:" >&2; tail -5 "$WORK/ulm.log" >&2; exit 1; }
 
 LOGIN_BODY="{\"login\":\"bench@ovu.test\",\"password\":\"$PASSWORD\"}"
 resp="$(curl -fsS -H 'content-type: application/json' -d "$LOGIN_BODY" "$BASE/api/v1/auth/login")"

@@ -46,6 +46,9 @@ pub async fn deactivation_tick(state: &AppState) -> Result<u64, sqlx::Error> {
             .await?;
         }
         tx.commit().await?;
+        if n > 0 {
+            state.me_cache.bump();
+        }
         done += n as u64;
         if (n as i64) < BATCH {
             return Ok(done);

@@ -20,6 +20,7 @@ pub mod config;
 pub mod crypto;
 pub mod jobs;
 pub mod mail;
+pub mod me_cache;
 pub mod models;
 pub mod password_policy;
 pub mod ratelimit;
@@ -45,6 +46,29 @@ pub fn app(state: AppState) -> Router {
         },
         state.metrics.clone(),
     );
-    let api = routes::api().with_state(state.clone());
+    let api = routes::api()
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            invalidate_on_write,
+        ))
+        .with_state(state.clone());
     ovu_kit::http::finish(api.merge(ops), &state.cfg.http, state.metrics.clone())
+}
+
+/// Any write on this replica invalidates the `/users/me` cache before the client sees the
+/// answer, so "log out, then reload" can never show the old session as live.
+async fn invalidate_on_write(
+    axum::extract::State(state): axum::extract::State<AppState>,
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    let write = !matches!(
+        *req.method(),
+        axum::http::Method::GET | axum::http::Method::HEAD
+    );
+    let resp = next.run(req).await;
+    if write {
+        state.me_cache.bump();
+    }
+    resp
 }

@@ -123,8 +123,12 @@ fn hash_rate(seconds: u64) -> anyhow::Result<()> {
         p: env.ranged("ULM_ARGON2_P", 1, 1, 16) as u32,
     };
     env.finish()?;
-    let pw = std::sync::Arc::new(ovu_ulm::crypto::Passwords::new(cost).map_err(|e| anyhow::anyhow!("{e}"))?);
-    let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2);
+    let pw = std::sync::Arc::new(
+        ovu_ulm::crypto::Passwords::new(cost).map_err(|e| anyhow::anyhow!("{e}"))?,
+    );
+    let cores = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(2);
     let until = std::time::Instant::now() + Duration::from_secs(seconds);
     let start = std::time::Instant::now();
     let threads: Vec<_> = (0..cores)

@@ -10,6 +10,7 @@ use sqlx::PgPool;
 
 use crate::config::Config;
 use crate::crypto::Passwords;
+use crate::me_cache::MeCache;
 use crate::signing::Signer;
 
 #[derive(Clone)]
@@ -23,6 +24,7 @@ pub struct Inner {
     pub verifier: JwtVerifier,
     pub passwords: Passwords,
     pub metrics: Metrics,
+    pub me_cache: MeCache,
 }
 
 impl Deref for AppState {
@@ -43,7 +45,9 @@ impl AppState {
         verifier.set_jwks(signer.jwks())?;
         let passwords =
             Passwords::new(cfg.argon2).map_err(|e| anyhow::anyhow!("argon2 parameters: {e}"))?;
+        let me_cache = MeCache::new(std::time::Duration::from_millis(cfg.me_cache_ms));
         Ok(Self(Arc::new(Inner {
+            me_cache,
             cfg,
             db,
             redis,

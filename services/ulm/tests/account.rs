@@ -466,3 +466,37 @@ async fn api_keys_scoped_hashed_revocable(db: PgPool) {
     assert_eq!(t.audit_count("api_key_created").await, 2);
     assert_eq!(t.audit_count("api_key_revoked").await, 1);
 }
+
+#[sqlx::test(migrator = "ovu_ulm::MIGRATOR")]
+async fn me_is_fresh_after_writes_through_this_replica(db: PgPool) {
+    let t = setup(db).await;
+    t.user("vika", PW).await;
+    let tok = t.token("vika", PW).await;
+    assert_eq!(
+        t.send(req("GET", "/api/v1/users/me").bearer(&tok))
+            .await
+            .expect(200)
+            .body["display_name"],
+        ""
+    );
+    t.send(
+        req("PATCH", "/api/v1/users/me")
+            .bearer(&tok)
+            .json(json!({"display_name": "Vika"})),
+    )
+    .await
+    .expect(200);
+    assert_eq!(
+        t.send(req("GET", "/api/v1/users/me").bearer(&tok))
+            .await
+            .expect(200)
+            .body["display_name"],
+        "Vika"
+    );
+    t.send(req("POST", "/api/v1/auth/logout").bearer(&tok))
+        .await
+        .expect(204);
+    t.send(req("GET", "/api/v1/users/me").bearer(&tok))
+        .await
+        .error(401, "invalid_token");
+}

@@ -5,8 +5,11 @@
 //! from one indexed query.
 
 use axum::Router;
+use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
+use axum::http::{HeaderValue, header};
+use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, post};
 use ovu_kit::ApiError;
 use ovu_kit::extract::{Json, Path};
@@ -41,9 +44,13 @@ struct MeRow {
 pub async fn get_me(
     State(state): State<AppState>,
     headers: HeaderMap,
-) -> Result<Json<User>, ApiError> {
+) -> Result<Response, ApiError> {
     if let Presented::Bearer(t) = presented(&headers) {
         let claims = verify_bearer(&state, t)?;
+        if let Some(body) = state.me_cache.get(claims.sid, claims.sub) {
+            return Ok(json_bytes(body));
+        }
+        let generation = state.me_cache.generation();
         let row: Option<MeRow> = sqlx::query_as(&format!(
             "SELECT {USER_COLUMNS}, (s.revoked_at IS NULL AND s.expires_at > now()) AS session_ok
              FROM users u JOIN sessions s ON s.id = $2 AND s.user_id = u.id WHERE u.id = $1"
@@ -53,7 +60,13 @@ pub async fn get_me(
         .fetch_optional(&state.db)
         .await?;
         return match row {
-            Some(r) if r.session_ok && r.user.status == "active" => Ok(Json(r.user)),
+            Some(r) if r.session_ok && r.user.status == "active" => {
+                let body = Bytes::from(serde_json::to_vec(&r.user).map_err(ApiError::internal)?);
+                state
+                    .me_cache
+                    .put(claims.sid, claims.sub, generation, body.clone());
+                Ok(json_bytes(body))
+            }
             _ => Err(ApiError::invalid_token().with_detail("reason", "session_ended")),
         };
     }
@@ -61,7 +74,18 @@ pub async fn get_me(
     let user = sessions::load_user(&state.db, p.user_id)
         .await?
         .ok_or_else(ApiError::invalid_token)?;
-    Ok(Json(user))
+    Ok(Json(user).into_response())
+}
+
+fn json_bytes(body: Bytes) -> Response {
+    (
+        [(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        )],
+        body,
+    )
+        .into_response()
 }
 
 /// Update the caller's profile. Changing the e-mail needs `current_password` and starts a
