@@ -140,6 +140,8 @@ async fn registry_crud_filters_dependencies_and_audit(db: PgPool) {
         json!({"code": "okcode", "name": "x", "type": "web", "tags": [""]}),
         json!({"code": "okcode", "name": "x", "type": "web", "display_order": 100001}),
         json!({"code": "okcode", "name": "x\u{0000}", "type": "web"}),
+        json!({"code": "okcode", "name": "x", "type": "web", "frontend_url": "https://a.example/\u{0000}"}),
+        json!({"code": "okcode", "name": "x", "type": "web", "description": "nul \u{0000} inside"}),
     ] {
         t.with("POST", "/api/v1/apps", a, bad)
             .await

@@ -247,7 +247,9 @@ fn url(field: &str, v: &str) -> ApiResult<()> {
     if v.is_empty() {
         return Ok(());
     }
+    // The parser would percent-encode control characters, but the text itself is stored.
     let ok = v.len() <= 2000
+        && !v.chars().any(|c| c.is_control() || c.is_whitespace())
         && (v.starts_with("http://") || v.starts_with("https://"))
         && reqwest::Url::parse(v).is_ok_and(|u| u.host().is_some());
     if !ok {
