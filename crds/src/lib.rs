@@ -151,6 +151,9 @@ impl Default for Frontend {
 /// How the frontend Service is reachable.
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, JsonSchema)]
 #[serde(rename_all = "camelCase")]
+#[schemars(extend("x-kubernetes-validations" = [
+    {"rule": rules::CEL_NODE_PORTS, "message": "exposure.httpNodePort and httpsNodePort are only allowed when exposure.type is NodePort"}
+]))]
 pub struct Exposure {
     /// The Service type: `ClusterIP` (default, put your own ingress in front), `NodePort` or
     /// `LoadBalancer`.

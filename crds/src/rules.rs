@@ -56,6 +56,10 @@ pub const MSG_CRON: &str = "backup.schedule must be a 5-field cron expression su
 /// Storage is fixed once created (a transition rule: only checked on update).
 pub const CEL_STORAGE_IMMUTABLE: &str = "self.size == oldSelf.size && (has(self.storageClassName) ? self.storageClassName : '') == (has(oldSelf.storageClassName) ? oldSelf.storageClassName : '')";
 
+/// Node ports only make sense for a NodePort Service.
+pub const CEL_NODE_PORTS: &str =
+    "self.type == 'NodePort' || (!has(self.httpNodePort) && !has(self.httpsNodePort))";
+
 /// The OvuSystem name: children are `<name>-<component>` and must stay valid Service names.
 pub const MAX_NAME_LEN: usize = 40;
 

@@ -132,6 +132,12 @@ impl OvuSystemSpec {
                 );
             }
         }
+        c.check(
+            fe.exposure.type_ == crate::ExposureType::NodePort
+                || (fe.exposure.http_node_port.is_none() && fe.exposure.https_node_port.is_none()),
+            "spec.frontend.exposure",
+            "exposure.httpNodePort and httpsNodePort are only allowed when exposure.type is NodePort",
+        );
         let tls = &fe.tls;
         c.check(
             tls.mode != TlsMode::Secret || tls.secret_name.is_some(),

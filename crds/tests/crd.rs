@@ -133,6 +133,11 @@ fn tls_requirements_follow_mode() {
 }
 
 #[test]
+fn node_ports_only_with_node_port_services() {
+    has_rule(&["spec", "frontend", "exposure"], rules::CEL_NODE_PORTS);
+}
+
+#[test]
 fn storage_sizes_are_quantities_and_immutable() {
     for base in [
         &["spec", "database", "postgres", "storage"][..],

@@ -101,6 +101,10 @@ fn each_bad_value_is_named() {
             json!({"domain": "ovu.co.il", "placement": {"nodeLabel": "bad key!"}}),
             "spec.placement.nodeLabel",
         ),
+        (
+            json!({"domain": "ovu.co.il", "frontend": {"exposure": {"httpNodePort": 30080}}}),
+            "spec.frontend.exposure",
+        ),
     ];
     for (v, field) in cases {
         let s = spec(v.clone());

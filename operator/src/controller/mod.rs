@@ -39,7 +39,8 @@ pub const FINALIZER: &str = "ovu.co.il/cleanup";
 /// Everything a reconcile needs.
 pub struct Context {
     pub client: Client,
-    pub reporter: Reporter,
+    /// One recorder for all objects, so repeated events become a series instead of new ones.
+    pub recorder: Recorder,
     pub metrics: Metrics,
     /// Namespace the operator runs in (NetworkPolicies admit its health probes).
     pub operator_namespace: String,
@@ -67,12 +68,13 @@ impl Context {
         instance: Option<String>,
         prober: Option<Prober>,
     ) -> Self {
+        let reporter = Reporter {
+            controller: "ovu-operator".into(),
+            instance,
+        };
         Self {
+            recorder: Recorder::new(client.clone(), reporter),
             client,
-            reporter: Reporter {
-                controller: "ovu-operator".into(),
-                instance,
-            },
             metrics,
             operator_namespace,
             prober,
@@ -131,11 +133,11 @@ pub async fn reconcile(sys: Arc<OvuSystem>, ctx: Arc<Context>) -> Result<Action,
     ctx.metrics.reconciles.inc();
     let ns = sys.namespace().ok_or(Error::Metadata("namespace"))?;
     let api: Api<OvuSystem> = Api::namespaced(ctx.client.clone(), &ns);
-    let recorder = Recorder::new(ctx.client.clone(), ctx.reporter.clone());
+    let recorder = &ctx.recorder;
     let res = finalizer(&api, FINALIZER, sys.clone(), |event| async {
         match event {
-            finalizer::Event::Apply(s) => apply_system(s, &ctx, &api, &recorder).await,
-            finalizer::Event::Cleanup(s) => cleanup_system(s, &ctx, &recorder).await,
+            finalizer::Event::Apply(s) => apply_system(s, &ctx, &api, recorder).await,
+            finalizer::Event::Cleanup(s) => cleanup_system(s, &ctx, recorder).await,
         }
     })
     .await
@@ -150,7 +152,7 @@ pub async fn reconcile(sys: Arc<OvuSystem>, ctx: Arc<Context>) -> Result<Action,
         Err(e) => {
             ctx.metrics.failure(e.metric_label());
             publish(
-                &recorder,
+                recorder,
                 &sys,
                 EventType::Warning,
                 "ReconcileFailed",
