@@ -124,6 +124,13 @@ impl UlmClient {
         if !caller.meta.request_id.is_empty() {
             req = req.header(REQUEST_ID, caller.meta.request_id.as_str());
         }
+        // The admin's own address and browser, so ULM's audit log and its per-IP limits see
+        // the person rather than AAM. ULM believes this only when AAM's address is in its
+        // TRUSTED_PROXIES.
+        req = req.header("x-forwarded-for", caller.meta.ip.to_string());
+        if !caller.meta.user_agent.is_empty() {
+            req = req.header(header::USER_AGENT, caller.meta.user_agent.as_str());
+        }
         if !query.is_empty() {
             req = req.query(query);
         }

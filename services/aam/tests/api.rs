@@ -307,7 +307,8 @@ async fn registry_crud_filters_dependencies_and_audit(db: PgPool) {
     .await
     .unwrap();
     assert_eq!((ip.as_str(), ua.as_str()), ("198.18.0.7", "aam-tests"));
-    assert!(!rid.is_empty());
+    // One request id across both services.
+    assert_eq!(rid, created.headers["x-request-id"].to_str().unwrap());
 }
 
 #[sqlx::test(migrator = "ovu_aam::MIGRATOR")]
@@ -556,6 +557,15 @@ async fn users_and_roles_go_through_ulm_as_the_caller(db: PgPool) {
             .await
             .unwrap();
     assert_eq!(actor, Some(w.admin_id));
+    // …and sees the admin's address and browser, not AAM's.
+    let (ip, ua, rid): (String, String, String) = sqlx::query_as(
+        "SELECT ip, user_agent, request_id FROM audit_events WHERE event_type = 'user_created'",
+    )
+    .fetch_one(&w.ulm.db)
+    .await
+    .unwrap();
+    assert_eq!((ip.as_str(), ua.as_str()), ("198.18.0.7", "aam-tests"));
+    assert!(!rid.is_empty());
 
     // Roles and permissions.
     let perms = t.get("/api/v1/permissions", a).await.expect(200);

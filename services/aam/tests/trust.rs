@@ -268,3 +268,32 @@ async fn admin_mfa_policy_refuses_password_only_sessions(db: PgPool) {
         .await
         .expect(200);
 }
+
+#[sqlx::test(migrator = "ovu_aam::MIGRATOR")]
+async fn stale_keys_keep_working_while_the_jwks_cannot_be_fetched(db: PgPool) {
+    let k = TestKey::new("k1");
+    let jwks = JwksServer::start(vec![k.jwk.clone()]).await;
+    let ulm = closed_port().await;
+    let t = aam(
+        db,
+        &ulm,
+        &[("AAM_JWKS_URL", &jwks.url), ("AAM_JWKS_TTL_SECS", "1")],
+    )
+    .await;
+    t.get("/api/v1/apps", &k.token(ALL)).await.expect(200);
+    jwks.failing
+        .store(true, std::sync::atomic::Ordering::SeqCst);
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    // The set is past its TTL and the refresh fails: the known key still verifies.
+    let hits = jwks.hits.load(std::sync::atomic::Ordering::SeqCst);
+    t.get("/api/v1/apps", &k.token(ALL)).await.expect(200);
+    assert!(
+        jwks.hits.load(std::sync::atomic::Ordering::SeqCst) > hits,
+        "a refresh was attempted"
+    );
+    // An unknown kid cannot be looked up: ULM's key service is down, so 503, not 401.
+    let other = TestKey::new("k2");
+    t.get("/api/v1/apps", &other.token(ALL))
+        .await
+        .error(503, "upstream_unavailable");
+}

@@ -119,6 +119,9 @@ impl Ulm {
             ("ULM_RATE_REGISTER_PER_HOUR".into(), "100000".into()),
             ("ULM_RATE_RESET_PER_HOUR".into(), "100000".into()),
             ("ULM_PUBLIC_URL".into(), "https://ulm.example".into()),
+            // AAM calls from loopback: ULM believes its X-Forwarded-For, as in a cluster
+            // where AAM's pods are ULM's trusted proxies.
+            ("TRUSTED_PROXIES".into(), "127.0.0.1/32".into()),
         ];
         let cfg = ovu_ulm::Config::from(Env::from_map(vars)).expect("ulm config");
         let redis = ovu_kit::db::connect_redis(&cfg.db).await.expect("redis");
@@ -417,20 +420,27 @@ pub struct JwksServer {
     pub url: String,
     pub keys: Arc<RwLock<Jwks>>,
     pub hits: Arc<std::sync::atomic::AtomicUsize>,
+    /// While true the server answers 503, like a ULM whose database is down.
+    pub failing: Arc<std::sync::atomic::AtomicBool>,
 }
 
 impl JwksServer {
     pub async fn start(keys: Vec<Jwk>) -> JwksServer {
         let set = Arc::new(RwLock::new(Jwks { keys }));
         let hits = Arc::new(std::sync::atomic::AtomicUsize::new(0));
-        let (s2, h2) = (set.clone(), hits.clone());
+        let failing = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let (s2, h2, f2) = (set.clone(), hits.clone(), failing.clone());
         let app = Router::new().route(
             "/jwks.json",
             get(move || {
-                let (s, h) = (s2.clone(), h2.clone());
+                let (s, h, f) = (s2.clone(), h2.clone(), f2.clone());
                 async move {
+                    use axum::response::IntoResponse;
                     h.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-                    axum::Json(s.read().unwrap().clone())
+                    if f.load(std::sync::atomic::Ordering::SeqCst) {
+                        return StatusCode::SERVICE_UNAVAILABLE.into_response();
+                    }
+                    axum::Json(s.read().unwrap().clone()).into_response()
                 }
             }),
         );
@@ -443,6 +453,7 @@ impl JwksServer {
             url,
             keys: set,
             hits,
+            failing,
         }
     }
 
