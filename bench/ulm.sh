@@ -66,7 +66,7 @@ run() { # label connections [wrk args...]
 }
 
 echo "machine: $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo), $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ //')"
-echo "date: $(date -u +%Y-%m-%dT%H:%MZ), ulm $(git rev-parse --short HEAD)"
+echo "date: $(date -u +%Y-%m-%dT%H:%MZ), ulm $(git rev-parse --short HEAD), load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
 echo
 echo "| endpoint | connections | req/s | p50 | p99 | non-2xx |"
 echo "|---|---|---|---|---|---|"
