@@ -297,6 +297,21 @@ async fn admin_sessions_of_a_user(db: PgPool) {
         .body;
     assert_eq!(list.as_array().unwrap().len(), 2);
     let sid = list[0]["id"].as_str().unwrap();
+    let one = t
+        .send(req("GET", &format!("/api/v1/users/{id}/sessions/{sid}")).bearer(&admin))
+        .await
+        .expect(200)
+        .body;
+    assert_eq!(one["id"], sid);
+    t.send(
+        req(
+            "GET",
+            &format!("/api/v1/users/{id}/sessions/{}", Uuid::new_v4()),
+        )
+        .bearer(&admin),
+    )
+    .await
+    .error(404, "not_found");
     t.send(req("DELETE", &format!("/api/v1/users/{id}/sessions/{sid}")).bearer(&admin))
         .await
         .expect(204);

@@ -37,7 +37,7 @@ pub fn router() -> Router<AppState> {
         me::get_me, me::update_me, me::change_password, me::list_sessions, me::end_session,
         api_keys::create, api_keys::list, api_keys::revoke,
         users::list, users::create, users::get_user, users::update, users::remove, users::deactivate,
-        users::reactivate, users::list_sessions, users::end_all_sessions, users::end_session,
+        users::reactivate, users::list_sessions, users::end_all_sessions, users::get_session, users::end_session,
         users::assign_role, users::unassign_role,
         roles::list, roles::create, roles::get_role, roles::update, roles::remove, roles::permissions,
         admin::audit_log, admin::stats, admin::get_policy, admin::put_policy, admin::outbox,

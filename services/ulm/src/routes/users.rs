@@ -30,7 +30,10 @@ pub fn router() -> Router<AppState> {
             "/api/v1/users/{id}/sessions",
             get(list_sessions).delete(end_all_sessions),
         )
-        .route("/api/v1/users/{id}/sessions/{sid}", delete(end_session))
+        .route(
+            "/api/v1/users/{id}/sessions/{sid}",
+            get(get_session).delete(end_session),
+        )
         .route(
             "/api/v1/users/{id}/roles/{role_id}",
             put(assign_role).delete(unassign_role),
@@ -512,6 +515,29 @@ pub async fn end_all_sessions(
     .await?;
     tx.commit().await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// One live session of a user.
+#[utoipa::path(get, path = "/api/v1/users/{id}/sessions/{sid}", tag = "users",
+    params(("id" = Uuid, Path, description = "user id"), ("sid" = Uuid, Path, description = "session id")),
+    security(("bearer" = []), ("api_key" = [])),
+    responses((status = 200, description = "the session", body = Session)))]
+pub async fn get_session(
+    State(state): State<AppState>,
+    Auth(p): Auth,
+    Path((id, sid)): Path<(Uuid, Uuid)>,
+) -> Result<Json<Session>, ApiError> {
+    p.require(&state, "users:read")?;
+    let s: Option<Session> = sqlx::query_as(
+        "SELECT id, created_at, last_used_at, expires_at, ip, user_agent, mfa, (id = $3) AS current
+         FROM sessions WHERE id = $1 AND user_id = $2 AND revoked_at IS NULL AND expires_at > now()",
+    )
+    .bind(sid)
+    .bind(id)
+    .bind(p.session_id.unwrap_or(Uuid::nil()))
+    .fetch_optional(&state.db)
+    .await?;
+    s.map(Json).ok_or_else(ApiError::not_found)
 }
 
 /// End one session of a user.
