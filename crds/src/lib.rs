@@ -600,7 +600,7 @@ pub struct OvuSystemStatus {
     /// The metadata.generation this status describes.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub observed_generation: Option<i64>,
-    /// Pending, Progressing, Ready, Degraded, Paused or Invalid.
+    /// Progressing, Ready, Degraded, Paused or Invalid.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub phase: Option<Phase>,
     /// The bring-up step the operator is on (Database, Backend, Frontend, Done).
@@ -632,8 +632,6 @@ pub struct OvuSystemStatus {
 /// Overall phase.
 #[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, JsonSchema)]
 pub enum Phase {
-    /// Nothing created yet.
-    Pending,
     /// Bringing tiers up or rolling out a change.
     Progressing,
     /// Every tier is ready.
