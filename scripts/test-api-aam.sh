@@ -9,6 +9,7 @@
 #
 #   scripts/test-api-aam.sh
 #   MAX_EXAMPLES=50 scripts/test-api-aam.sh
+#   SCHEMATHESIS_EXTRA="--include-path /api/v1/apps --cassette-path /tmp/c.yaml" scripts/test-api-aam.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
 RUN_DIR="${OVU_RUN_DIR:-$PWD/.run}"
@@ -112,7 +113,8 @@ log "aam: schemathesis --checks all, $MAX_EXAMPLES examples per operation"
   --data-generation-method=all \
   --request-timeout 10000 \
   --generation-with-security-parameters=false \
-  --no-color
+  --no-color \
+  ${SCHEMATHESIS_EXTRA:-}
 
 if grep -a -q 'ERROR' "$WORK/aam.log"; then
   echo "test-api-aam: aam logged errors during the run:" >&2
