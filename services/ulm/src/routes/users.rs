@@ -4,7 +4,7 @@
 use axum::Router;
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
-use axum::routing::{delete, get, post, put};
+use axum::routing::{get, post, put};
 use chrono::Utc;
 use ovu_kit::ApiError;
 use ovu_kit::extract::{Json, Path, Query};
