@@ -327,9 +327,11 @@ fn security_headers(i: &NginxInput, tls: bool) -> String {
         h,
         "{p}add_header Referrer-Policy \"strict-origin-when-cross-origin\" always;"
     );
+    // `:*` because the public port is not known here: a NodePort, a port-forward or a
+    // local run on a high port must still let ULM's app call AAM and the reverse.
     let _ = writeln!(
         h,
-        "{p}add_header Content-Security-Policy \"default-src 'self'; connect-src 'self' {scheme}://ulm.{d} {scheme}://aam.{d} {scheme}://api.{d}; img-src 'self' data:; style-src 'self' 'unsafe-inline'; frame-ancestors 'none'; base-uri 'self'; form-action 'self'\" always;"
+        "{p}add_header Content-Security-Policy \"default-src 'self'; connect-src 'self' {scheme}://ulm.{d}:* {scheme}://aam.{d}:* {scheme}://api.{d}:*; img-src 'self' data:; style-src 'self' 'unsafe-inline'; frame-ancestors 'none'; base-uri 'self'; form-action 'self'\" always;"
     );
     h
 }
