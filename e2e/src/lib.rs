@@ -475,3 +475,47 @@ pub fn api_message(e: &kube::Error) -> anyhow::Result<String> {
         other => Err(anyhow!("expected the API server to refuse, got {other}")),
     }
 }
+
+/// The API resource of a kind the operator manages, by its `kind`.
+pub fn api_resource(kind: &str) -> anyhow::Result<ApiResource> {
+    Ok(match kind {
+        "StatefulSet" => ApiResource::erase::<StatefulSet>(&()),
+        "Deployment" => ApiResource::erase::<Deployment>(&()),
+        "Service" => ApiResource::erase::<Service>(&()),
+        "ConfigMap" => ApiResource::erase::<ConfigMap>(&()),
+        "Secret" => ApiResource::erase::<Secret>(&()),
+        "CronJob" => ApiResource::erase::<CronJob>(&()),
+        "Job" => ApiResource::erase::<Job>(&()),
+        "NetworkPolicy" => ApiResource::erase::<NetworkPolicy>(&()),
+        "PodDisruptionBudget" => ApiResource::erase::<PodDisruptionBudget>(&()),
+        "ServiceAccount" => ApiResource::erase::<ServiceAccount>(&()),
+        "Role" => ApiResource::erase::<Role>(&()),
+        "RoleBinding" => ApiResource::erase::<RoleBinding>(&()),
+        "PersistentVolumeClaim" => ApiResource::erase::<PersistentVolumeClaim>(&()),
+        other => bail!("no API resource known for kind {other}"),
+    })
+}
+
+impl Cluster {
+    /// One object by kind and name, untyped; `None` when it does not exist.
+    pub async fn get_obj(
+        &self,
+        ns: &str,
+        kind: &str,
+        name: &str,
+    ) -> anyhow::Result<Option<DynamicObject>> {
+        let api: Api<DynamicObject> =
+            Api::namespaced_with(self.client.clone(), ns, &api_resource(kind)?);
+        Ok(api.get_opt(name).await?)
+    }
+
+    /// Delete one object by kind and name (background propagation).
+    pub async fn delete_obj(&self, ns: &str, kind: &str, name: &str) -> anyhow::Result<()> {
+        let api: Api<DynamicObject> =
+            Api::namespaced_with(self.client.clone(), ns, &api_resource(kind)?);
+        api.delete(name, &DeleteParams::background())
+            .await
+            .with_context(|| format!("deleting {kind} {ns}/{name}"))?;
+        Ok(())
+    }
+}

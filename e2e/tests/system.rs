@@ -1,0 +1,1015 @@
+//! One OvuSystem through its life, with the real controllers doing their part: every child
+//! made and owned, pods placed by the real scheduler on their tier's node, status truthful,
+//! drift repaired, spec changes followed, pause honoured, deletion by policy, quiet resyncs
+//! and backups. The operator runs under its own ServiceAccount (e2e/run).
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use anyhow::{Context as _, bail, ensure};
+use k8s_openapi::api::apps::v1::Deployment;
+use k8s_openapi::api::batch::v1::Job;
+use k8s_openapi::api::core::v1::{ConfigMap, Node, Pod, Service};
+use kube::ResourceExt;
+use kube::api::{Api, DeleteParams, ListParams};
+use ovu_crds::Phase;
+use ovu_e2e::operator::{metric_sum, metrics_text};
+use ovu_e2e::{Cluster, system, wait_for, with_temp_ns};
+use serde_json::json;
+
+const READY: Duration = Duration::from_secs(180);
+const SOON: Duration = Duration::from_secs(60);
+
+/// Every child of a default system `n` (TLS SelfSigned, two replicas of each service), and
+/// whether it carries an owner reference (data and its credentials deliberately do not).
+fn expected_children(n: &str) -> Vec<(&'static str, String, bool)> {
+    let owned = |k: &'static str, s: &str| (k, format!("{n}-{s}"), true);
+    let mut v = vec![
+        owned("StatefulSet", "postgres"),
+        owned("Deployment", "redis"),
+        owned("Deployment", "ulm"),
+        owned("Deployment", "aam"),
+        owned("Deployment", "frontend"),
+        owned("Service", "postgres"),
+        owned("Service", "redis"),
+        owned("Service", "ulm"),
+        owned("Service", "aam"),
+        owned("Service", "frontend"),
+        owned("ConfigMap", "nginx"),
+        owned("ConfigMap", "postgres-init"),
+        owned("Secret", "redis"),
+        owned("Secret", "ulm-signing-key"),
+        owned("Secret", "ca"),
+        owned("Secret", "tls"),
+        owned("CronJob", "backup"),
+        owned("NetworkPolicy", "frontend"),
+        owned("NetworkPolicy", "backend"),
+        owned("NetworkPolicy", "database"),
+        owned("PodDisruptionBudget", "ulm"),
+        owned("PodDisruptionBudget", "aam"),
+        owned("PodDisruptionBudget", "frontend"),
+        owned("ServiceAccount", "aam"),
+        owned("Role", "aam"),
+        owned("RoleBinding", "aam"),
+    ];
+    for (k, s) in [
+        ("Secret", format!("{n}-postgres")),
+        ("Secret", format!("{n}-bootstrap-admin")),
+        ("PersistentVolumeClaim", format!("{n}-backups")),
+        ("PersistentVolumeClaim", format!("data-{n}-postgres-0")),
+    ] {
+        v.push((k, s, false));
+    }
+    v
+}
+
+/// The tier each component's pods belong on.
+fn tier_of(component: &str) -> Option<&'static str> {
+    match component {
+        "postgres" | "redis" | "backup" => Some("database"),
+        "ulm" | "aam" => Some("backend"),
+        "frontend" => Some("frontend"),
+        _ => None,
+    }
+}
+
+fn instance(n: &str) -> ListParams {
+    ListParams::default().labels(&format!("app.kubernetes.io/instance={n}"))
+}
+
+async fn deployment(c: &Cluster, ns: &str, name: &str) -> anyhow::Result<Deployment> {
+    let api: Api<Deployment> = Api::namespaced(c.client.clone(), ns);
+    Ok(api.get(name).await?)
+}
+
+/// Wait until `n`'s pods are all scheduled and Ready, `want` of them per component.
+async fn wait_pods(
+    c: &Cluster,
+    ns: &str,
+    n: &str,
+    want: &[(&str, usize)],
+) -> anyhow::Result<Vec<Pod>> {
+    let pods: Api<Pod> = Api::namespaced(c.client.clone(), ns);
+    wait_for(READY, &format!("pods of {n}"), || {
+        let pods = pods.clone();
+        async move {
+            let list: Vec<Pod> = pods
+                .list(&instance(n))
+                .await?
+                .items
+                .into_iter()
+                .filter(|p| p.metadata.deletion_timestamp.is_none())
+                .filter(|p| {
+                    p.labels()
+                        .get("app.kubernetes.io/component")
+                        .map(String::as_str)
+                        != Some("backup")
+                })
+                .collect();
+            for (comp, count) in want {
+                let ready = list
+                    .iter()
+                    .filter(|p| {
+                        p.labels()
+                            .get("app.kubernetes.io/component")
+                            .map(String::as_str)
+                            == Some(*comp)
+                    })
+                    .filter(|p| {
+                        p.status
+                            .as_ref()
+                            .and_then(|s| s.conditions.as_ref())
+                            .is_some_and(|cs| {
+                                cs.iter().any(|c| c.type_ == "Ready" && c.status == "True")
+                            })
+                    })
+                    .count();
+                if ready != *count {
+                    return Ok(Err(format!("{comp}: {ready} ready pods, want {count}")));
+                }
+            }
+            Ok(Ok(list))
+        }
+    })
+    .await
+}
+
+#[tokio::test]
+async fn a_sample_system_gets_every_child_on_its_tier_and_a_truthful_status() {
+    with_temp_ns("children", true, |c, ns| async move {
+        let n = "ovu";
+        c.create(&ns, &system(n, "ovu.example.com", json!({})))
+            .await?;
+        let sys = c.wait_ready(&ns, n, READY).await?;
+        let uid = sys.metadata.uid.clone().context("no uid")?;
+
+        for (kind, name, owned) in expected_children(n) {
+            let obj = c
+                .get_obj(&ns, kind, &name)
+                .await?
+                .with_context(|| format!("{kind} {name} missing"))?;
+            let owner = obj
+                .metadata
+                .owner_references
+                .unwrap_or_default()
+                .into_iter()
+                .find(|o| o.uid == uid);
+            if owned {
+                let o = owner.with_context(|| {
+                    format!("{kind} {name} has no owner reference to the OvuSystem")
+                })?;
+                ensure!(
+                    o.kind == "OvuSystem" && o.controller == Some(true),
+                    "{kind} {name}: owner {o:?}"
+                );
+            } else {
+                ensure!(
+                    owner.is_none(),
+                    "{kind} {name} must outlive the OvuSystem but is owned by it"
+                );
+            }
+            let labels = obj.metadata.labels.unwrap_or_default();
+            if kind != "PersistentVolumeClaim" || name.ends_with("-backups") {
+                ensure!(
+                    labels
+                        .get("app.kubernetes.io/managed-by")
+                        .map(String::as_str)
+                        == Some("ovu-operator"),
+                    "{kind} {name} lacks the managed-by label: {labels:?}"
+                );
+            }
+        }
+
+        // The real scheduler put each pod on a node of its tier.
+        let pods = wait_pods(
+            &c,
+            &ns,
+            n,
+            &[
+                ("postgres", 1),
+                ("redis", 1),
+                ("ulm", 2),
+                ("aam", 2),
+                ("frontend", 2),
+            ],
+        )
+        .await?;
+        let nodes: Api<Node> = Api::all(c.client.clone());
+        let mut placed: BTreeMap<&str, Vec<String>> = BTreeMap::new();
+        for p in &pods {
+            let comp = p
+                .labels()
+                .get("app.kubernetes.io/component")
+                .cloned()
+                .unwrap_or_default();
+            let tier = tier_of(&comp)
+                .with_context(|| format!("pod {} has component {comp:?}", p.name_any()))?;
+            let node = p
+                .spec
+                .as_ref()
+                .and_then(|s| s.node_name.clone())
+                .with_context(|| format!("pod {} is not scheduled", p.name_any()))?;
+            let node_tier = nodes
+                .get(&node)
+                .await?
+                .labels()
+                .get("ovu.co.il/tier")
+                .cloned();
+            ensure!(
+                node_tier.as_deref() == Some(tier),
+                "pod {} ({comp}) runs on {node} labelled {node_tier:?}, want tier {tier}",
+                p.name_any()
+            );
+            placed.entry(tier).or_default().push(node);
+        }
+
+        // Status: tiers and where they run, endpoints, certificate, conditions.
+        let st = c.get_system(&ns, n).await?.status.context("no status")?;
+        let tiers = st.tiers.context("no status.tiers")?;
+        for (t, ts, want) in [
+            ("database", &tiers.database, 2),
+            ("backend", &tiers.backend, 4),
+            ("frontend", &tiers.frontend, 2),
+        ] {
+            ensure!(ts.ready == want && ts.desired == want, "tier {t}: {ts:?}");
+            let mut nodes = placed.get(t).cloned().unwrap_or_default();
+            nodes.sort();
+            nodes.dedup();
+            ensure!(
+                ts.nodes == nodes,
+                "status.tiers.{t}.nodes {:?}, pods run on {nodes:?}",
+                ts.nodes
+            );
+        }
+        let ep = st.endpoints.context("no endpoints")?;
+        ensure!(
+            ep.ulm == "https://ulm.ovu.example.com" && ep.aam == "https://aam.ovu.example.com",
+            "{ep:?}"
+        );
+        let cert = st.certificate.context("no certificate status")?;
+        ensure!(
+            cert.secret_name.as_deref() == Some("ovu-tls") && cert.not_after.is_some(),
+            "{cert:?}"
+        );
+        let types: Vec<&str> = st.conditions.iter().map(|c| c.type_.as_str()).collect();
+        ensure!(
+            types
+                == [
+                    "Ready",
+                    "DatabaseReady",
+                    "BackendReady",
+                    "FrontendReady",
+                    "CertificateReady",
+                    "BackupHealthy"
+                ],
+            "conditions {types:?}"
+        );
+        for cond in &st.conditions {
+            ensure!(
+                cond.observed_generation == sys.metadata.generation,
+                "{cond:?}"
+            );
+            ensure!(
+                !cond.message.is_empty() && !cond.reason.is_empty(),
+                "condition without reason/message: {cond:?}"
+            );
+        }
+        // Health probes ran and say what they found (on kwok nothing listens, so not Healthy).
+        let comps: Vec<&str> = st.health.iter().map(|h| h.component.as_str()).collect();
+        ensure!(comps == ["ulm", "aam"], "status.health {:?}", st.health);
+        Ok(())
+    })
+    .await;
+}
+
+/// Delete `n` and wait until the object is gone (the operator removed its finalizer).
+async fn delete_system(c: &Cluster, ns: &str, n: &str) -> anyhow::Result<()> {
+    c.systems(ns).delete(n, &DeleteParams::default()).await?;
+    let api = c.systems(ns);
+    wait_for(SOON, &format!("OvuSystem {n} to be gone"), || {
+        let api = api.clone();
+        async move {
+            Ok(match api.get_opt(n).await? {
+                None => Ok(()),
+                Some(s) => Err(format!(
+                    "still there, finalizers {:?}",
+                    s.metadata.finalizers
+                )),
+            })
+        }
+    })
+    .await
+}
+
+#[tokio::test]
+async fn deletion_with_retain_keeps_data_and_the_garbage_collector_removes_the_rest() {
+    with_temp_ns("retain", true, |c, ns| async move {
+        let n = "keep";
+        c.create(
+            &ns,
+            &system(n, "keep.example.com", json!({"deletionPolicy": "Retain"})),
+        )
+        .await?;
+        c.wait_ready(&ns, n, READY).await?;
+        delete_system(&c, &ns, n).await?;
+        let children = expected_children(n);
+        let c2 = c.clone();
+        let ns2 = ns.clone();
+        wait_for(
+            SOON,
+            "the garbage collector to remove the owned children",
+            || {
+                let (c, ns, children) = (c2.clone(), ns2.clone(), children.clone());
+                async move {
+                    for (kind, name, owned) in &children {
+                        if *owned && c.get_obj(&ns, kind, name).await?.is_some() {
+                            return Ok(Err(format!("{kind} {name} still exists")));
+                        }
+                    }
+                    Ok(Ok(()))
+                }
+            },
+        )
+        .await?;
+        for (kind, name, owned) in &children {
+            if !owned {
+                ensure!(
+                    c.get_obj(&ns, kind, name).await?.is_some(),
+                    "Retain lost {kind} {name}"
+                );
+            }
+        }
+        Ok(())
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn deletion_with_delete_removes_the_volumes_and_data_secrets() {
+    with_temp_ns("delete", true, |c, ns| async move {
+        let n = "gone";
+        c.create(
+            &ns,
+            &system(n, "gone.example.com", json!({"deletionPolicy": "Delete"})),
+        )
+        .await?;
+        c.wait_ready(&ns, n, READY).await?;
+        for (kind, name) in [
+            ("PersistentVolumeClaim", format!("data-{n}-postgres-0")),
+            ("PersistentVolumeClaim", format!("{n}-backups")),
+        ] {
+            ensure!(
+                c.get_obj(&ns, kind, &name).await?.is_some(),
+                "{kind} {name} missing before delete"
+            );
+        }
+        delete_system(&c, &ns, n).await?;
+        let (c2, ns2) = (c.clone(), ns.clone());
+        wait_for(SOON, "the data to be deleted", || {
+            let (c, ns) = (c2.clone(), ns2.clone());
+            async move {
+                for (kind, name) in [
+                    ("PersistentVolumeClaim", format!("data-{n}-postgres-0")),
+                    ("PersistentVolumeClaim", format!("{n}-backups")),
+                    ("Secret", format!("{n}-postgres")),
+                    ("Secret", format!("{n}-bootstrap-admin")),
+                    ("StatefulSet", format!("{n}-postgres")),
+                ] {
+                    if let Some(o) = c.get_obj(&ns, kind, &name).await? {
+                        return Ok(Err(format!(
+                            "{kind} {name} still exists (deleting: {})",
+                            o.metadata.deletion_timestamp.is_some()
+                        )));
+                    }
+                }
+                Ok(Ok(()))
+            }
+        })
+        .await
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_deleted_deployment_is_restored() {
+    with_temp_ns("drift-deploy", true, |c, ns| async move {
+        let n = "drift";
+        c.create(&ns, &system(n, "drift.example.com", json!({})))
+            .await?;
+        c.wait_ready(&ns, n, READY).await?;
+        let old = deployment(&c, &ns, "drift-ulm").await?.metadata.uid;
+        c.delete_obj(&ns, "Deployment", "drift-ulm").await?;
+        let (c2, ns2) = (c.clone(), ns.clone());
+        wait_for(SOON, "Deployment drift-ulm to come back", || {
+            let (c, ns, old) = (c2.clone(), ns2.clone(), old.clone());
+            async move {
+                Ok(match c.get_obj(&ns, "Deployment", "drift-ulm").await? {
+                    Some(d) if d.metadata.uid != old && d.metadata.deletion_timestamp.is_none() => {
+                        Ok(())
+                    }
+                    Some(_) => Err("the old one is still there".into()),
+                    None => Err("absent".into()),
+                })
+            }
+        })
+        .await?;
+        c.wait_ready(&ns, n, READY).await?;
+        Ok(())
+    })
+    .await;
+}
+
+/// Edit Service `drift-ulm` with a JSON patch and wait until the operator has put back port
+/// 8001 and the ulm selector.
+async fn edited_service_is_restored(prefix: &str, patch: serde_json::Value) {
+    with_temp_ns(prefix, true, |c, ns| async move {
+        let n = "drift";
+        c.create(&ns, &system(n, "drift.example.com", json!({})))
+            .await?;
+        c.wait_ready(&ns, n, READY).await?;
+        let svcs: Api<Service> = Api::namespaced(c.client.clone(), &ns);
+        let port = |s: &Service| {
+            s.spec
+                .as_ref()
+                .and_then(|s| s.ports.as_ref())
+                .map(|p| p.iter().map(|p| p.port).collect::<Vec<_>>())
+                .unwrap_or_default()
+        };
+        ensure!(port(&svcs.get("drift-ulm").await?) == [8001]);
+        c.kubectl(&[
+            "-n",
+            &ns,
+            "patch",
+            "service",
+            "drift-ulm",
+            "--type=json",
+            "-p",
+            &patch.to_string(),
+        ])?;
+        wait_for(SOON, "Service drift-ulm to be repaired", || {
+            let svcs = svcs.clone();
+            async move {
+                let s = svcs.get("drift-ulm").await?;
+                let sel = s
+                    .spec
+                    .as_ref()
+                    .and_then(|s| s.selector.clone())
+                    .unwrap_or_default();
+                Ok(
+                    if port(&s) == [8001]
+                        && sel.get("app.kubernetes.io/component").map(String::as_str) == Some("ulm")
+                    {
+                        Ok(())
+                    } else {
+                        Err(format!("ports {:?}, selector {sel:?}", port(&s)))
+                    },
+                )
+            }
+        })
+        .await?;
+        c.wait_ready(&ns, n, READY).await?;
+        Ok(())
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn an_edited_service_selector_is_restored() {
+    edited_service_is_restored(
+        "drift-svc-sel",
+        json!([{"op": "replace", "path": "/spec/selector/app.kubernetes.io~1component", "value": "aam"}]),
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn an_edited_service_port_is_restored() {
+    // Service ports are a list keyed by port number: the edited entry belongs to another
+    // field manager, so re-applying ours alone does not remove it.
+    edited_service_is_restored(
+        "drift-svc-port",
+        json!([{"op": "replace", "path": "/spec/ports/0/port", "value": 9999}]),
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn a_deleted_nginx_configmap_is_restored() {
+    with_temp_ns("drift-cm", true, |c, ns| async move {
+        let n = "drift";
+        c.create(&ns, &system(n, "drift.example.com", json!({})))
+            .await?;
+        c.wait_ready(&ns, n, READY).await?;
+        let cms: Api<ConfigMap> = Api::namespaced(c.client.clone(), &ns);
+        let before = cms.get("drift-nginx").await?;
+        cms.delete("drift-nginx", &DeleteParams::default()).await?;
+        let old_uid = before.metadata.uid.clone();
+        let restored = wait_for(SOON, "ConfigMap drift-nginx to come back", || {
+            let (cms, old_uid) = (cms.clone(), old_uid.clone());
+            async move {
+                Ok(match cms.get_opt("drift-nginx").await? {
+                    Some(cm) if cm.metadata.uid != old_uid => Ok(cm),
+                    Some(_) => Err("the old one is still there".into()),
+                    None => Err("absent".into()),
+                })
+            }
+        })
+        .await?;
+        ensure!(
+            restored.metadata.uid != before.metadata.uid,
+            "same ConfigMap"
+        );
+        ensure!(
+            restored.data == before.data,
+            "restored nginx config differs from the original"
+        );
+        Ok(())
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn replicas_image_and_domain_changes_are_followed() {
+    with_temp_ns("changes", true, |c, ns| async move {
+        let n = "chg";
+        c.create(&ns, &system(n, "old.example.com", json!({})))
+            .await?;
+        let before = c.wait_ready(&ns, n, READY).await?;
+        c.patch_system(
+            &ns,
+            n,
+            json!({"spec": {
+                "domain": "new.example.com",
+                "backend": {"ulm": {"replicas": 3}, "aam": {"image": "ovu/aam:0.2.0"}},
+            }}),
+        )
+        .await?;
+        // Record the phases the status goes through on the way to Ready for the new generation.
+        let api = c.systems(&ns);
+        let mut seen: Vec<String> = Vec::new();
+        let start = std::time::Instant::now();
+        let after = loop {
+            let s = api.get(n).await?;
+            if let Some(st) = &s.status
+                && st.observed_generation == s.metadata.generation
+            {
+                let p = format!("{:?}", st.phase);
+                if seen.last() != Some(&p) {
+                    seen.push(p);
+                }
+            }
+            if ovu_e2e::ready_verdict(&s).is_ok() {
+                break s;
+            }
+            if start.elapsed() > READY {
+                bail!(
+                    "not Ready after the change; phases seen {seen:?}; {:?}",
+                    ovu_e2e::ready_verdict(&s)
+                );
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        };
+        eprintln!(
+            "phases for generation {:?}: {seen:?}",
+            after.metadata.generation
+        );
+        ensure!(after.metadata.generation > before.metadata.generation);
+
+        let ulm = deployment(&c, &ns, "chg-ulm").await?;
+        ensure!(
+            ulm.spec.as_ref().and_then(|s| s.replicas) == Some(3),
+            "ulm replicas {:?}",
+            ulm.spec.map(|s| s.replicas)
+        );
+        wait_pods(&c, &ns, n, &[("ulm", 3)]).await?;
+        let aam = deployment(&c, &ns, "chg-aam").await?;
+        let pod_spec = aam
+            .spec
+            .and_then(|s| s.template.spec)
+            .context("aam has no pod spec")?;
+        let images: Vec<String> = pod_spec
+            .containers
+            .iter()
+            .chain(pod_spec.init_containers.iter().flatten())
+            .filter_map(|c| c.image.clone())
+            .collect();
+        ensure!(
+            !images.is_empty() && images.iter().all(|i| i == "ovu/aam:0.2.0"),
+            "aam images {images:?}"
+        );
+
+        let cms: Api<ConfigMap> = Api::namespaced(c.client.clone(), &ns);
+        let conf = cms
+            .get("chg-nginx")
+            .await?
+            .data
+            .unwrap_or_default()
+            .into_values()
+            .collect::<Vec<_>>()
+            .join("\n");
+        ensure!(
+            conf.contains("ulm.new.example.com") && !conf.contains("old.example.com"),
+            "nginx config still names the old domain"
+        );
+        let st = after.status.context("no status")?;
+        let ep = st.endpoints.context("no endpoints")?;
+        ensure!(ep.ulm == "https://ulm.new.example.com", "{ep:?}");
+        let tiers = st.tiers.context("no tiers")?;
+        ensure!(
+            tiers.backend.desired == 5,
+            "backend desired {:?}",
+            tiers.backend
+        );
+        // The serving certificate must name the new sites.
+        let secret = c
+            .get_obj(&ns, "Secret", "chg-tls")
+            .await?
+            .context("no chg-tls")?;
+        let crt = secret
+            .data
+            .pointer("/data/tls.crt")
+            .and_then(|v| v.as_str())
+            .context("no tls.crt")?;
+        let sans = subject_alt_names(crt)?;
+        ensure!(
+            sans.contains("DNS:ulm.new.example.com"),
+            "certificate SANs after the domain change: {sans}"
+        );
+        Ok(())
+    })
+    .await;
+}
+
+/// The subjectAltName extension of a base64 PEM certificate, as openssl prints it.
+fn subject_alt_names(b64_pem: &str) -> anyhow::Result<String> {
+    use std::io::Write;
+    use std::process::{Command, Stdio};
+    let pem = String::from_utf8(base64_decode(b64_pem)?)?;
+    let mut child = Command::new("openssl")
+        .args(["x509", "-noout", "-ext", "subjectAltName"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .context("running openssl")?;
+    child
+        .stdin
+        .take()
+        .context("stdin")?
+        .write_all(pem.as_bytes())?;
+    let out = child.wait_with_output()?;
+    ensure!(
+        out.status.success(),
+        "openssl could not read the certificate"
+    );
+    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+fn base64_decode(s: &str) -> anyhow::Result<Vec<u8>> {
+    let v: k8s_openapi::ByteString = serde_json::from_value(json!(s))?;
+    Ok(v.0)
+}
+
+#[tokio::test]
+async fn paused_means_no_writes_until_unpaused() {
+    with_temp_ns("paused", true, |c, ns| async move {
+        let n = "still";
+        c.create(&ns, &system(n, "still.example.com", json!({})))
+            .await?;
+        c.wait_ready(&ns, n, READY).await?;
+        c.patch_system(&ns, n, json!({"spec": {"paused": true}}))
+            .await?;
+        let api = c.systems(&ns);
+        wait_for(SOON, "phase Paused", || {
+            let api = api.clone();
+            async move {
+                let s = api.get(n).await?;
+                let st = s.status.unwrap_or_default();
+                Ok(
+                    if st.phase == Some(Phase::Paused)
+                        && st.observed_generation == s.metadata.generation
+                    {
+                        Ok(())
+                    } else {
+                        Err(format!("phase {:?}", st.phase))
+                    },
+                )
+            }
+        })
+        .await?;
+        let before = c.child_versions(&ns, n).await?;
+        // Drift and a spec change the operator would act on if it were not paused.
+        c.delete_obj(&ns, "ConfigMap", "still-nginx").await?;
+        c.patch_system(
+            &ns,
+            n,
+            json!({"spec": {"backend": {"ulm": {"replicas": 4}}}}),
+        )
+        .await?;
+        tokio::time::sleep(Duration::from_secs(10)).await;
+        let mut after = c.child_versions(&ns, n).await?;
+        ensure!(
+            after.remove("ConfigMap/still-nginx").is_none(),
+            "the paused operator restored the ConfigMap"
+        );
+        let mut expected = before.clone();
+        expected.remove("ConfigMap/still-nginx");
+        let changed: Vec<&String> = expected
+            .keys()
+            .filter(|k| after.get(*k) != expected.get(*k))
+            .collect();
+        ensure!(
+            changed.is_empty(),
+            "children written while paused: {changed:?}"
+        );
+        ensure!(
+            after.len() == expected.len(),
+            "children appeared while paused: {after:?}"
+        );
+
+        c.patch_system(&ns, n, json!({"spec": {"paused": false}}))
+            .await?;
+        c.wait_ready(&ns, n, READY).await?;
+        ensure!(
+            c.get_obj(&ns, "ConfigMap", "still-nginx").await?.is_some(),
+            "ConfigMap not restored after unpausing"
+        );
+        let ulm = deployment(&c, &ns, "still-ulm").await?;
+        ensure!(
+            ulm.spec.and_then(|s| s.replicas) == Some(4),
+            "replicas not followed after unpausing"
+        );
+        Ok(())
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_no_op_resync_writes_nothing() {
+    with_temp_ns("noop", true, |c, ns| async move {
+        let n = "quiet";
+        c.create(&ns, &system(n, "quiet.example.com", json!({})))
+            .await?;
+        c.wait_ready(&ns, n, READY).await?;
+        settle(&c, &ns, n).await?;
+        // Snapshot, then make the operator reconcile without a spec change.
+        let before = c.child_versions(&ns, n).await?;
+        let metrics = std::env::var("OVU_E2E_OPERATOR_METRICS").ok();
+        let reconciles_before = match &metrics {
+            Some(m) => Some(metric_sum(
+                &metrics_text(m).await?,
+                "ovu_operator_reconciles_total",
+                &[],
+            )),
+            None => None,
+        };
+        c.patch_system(
+            &ns,
+            n,
+            json!({"metadata": {"annotations": {"e2e.ovu.co.il/nudge": "1"}}}),
+        )
+        .await?;
+        let rv_after_nudge = c.get_system(&ns, n).await?.resource_version();
+        tokio::time::sleep(Duration::from_secs(8)).await;
+        if let (Some(m), Some(b)) = (&metrics, reconciles_before) {
+            let after = metric_sum(
+                &metrics_text(m).await?,
+                "ovu_operator_reconciles_total",
+                &[],
+            );
+            ensure!(
+                after > b,
+                "the operator did not reconcile after the annotation ({b} → {after})"
+            );
+        }
+        let after = c.child_versions(&ns, n).await?;
+        let changed: Vec<String> = before
+            .iter()
+            .filter(|(k, v)| after.get(*k) != Some(*v))
+            .map(|(k, v)| format!("{k} {v} → {:?}", after.get(k)))
+            .collect();
+        ensure!(
+            changed.is_empty() && after.len() == before.len(),
+            "a no-op resync wrote: {changed:?}"
+        );
+        let rv_now = c.get_system(&ns, n).await?.resource_version();
+        ensure!(
+            rv_now == rv_after_nudge,
+            "the resync rewrote the OvuSystem (status churn): {rv_after_nudge:?} → {rv_now:?}"
+        );
+        Ok(())
+    })
+    .await;
+}
+
+/// Wait until neither the children nor the OvuSystem have changed for 5 seconds (Deployment
+/// status, the first health probe and the like have settled).
+async fn settle(c: &Cluster, ns: &str, n: &str) -> anyhow::Result<()> {
+    let snapshot = || async {
+        let mut v = c.child_versions(ns, n).await?;
+        v.insert(
+            "OvuSystem".into(),
+            c.get_system(ns, n)
+                .await?
+                .resource_version()
+                .unwrap_or_default(),
+        );
+        Ok::<_, anyhow::Error>(v)
+    };
+    let start = std::time::Instant::now();
+    let mut prev = snapshot().await?;
+    loop {
+        tokio::time::sleep(Duration::from_secs(5)).await;
+        let now = snapshot().await?;
+        if now == prev {
+            return Ok(());
+        }
+        if start.elapsed() > READY {
+            bail!("children still change after {READY:?}: {prev:?} → {now:?}");
+        }
+        prev = now;
+    }
+}
+
+/// Wait until a backup Job named by `pick` has completed; returns its name.
+async fn wait_backup_job(
+    c: &Cluster,
+    ns: &str,
+    n: &str,
+    what: &str,
+    timeout: Duration,
+    pick: impl Fn(&Job) -> bool + Clone,
+) -> anyhow::Result<String> {
+    let jobs: Api<Job> = Api::namespaced(c.client.clone(), ns);
+    let lp = ListParams::default().labels(&format!(
+        "app.kubernetes.io/instance={n},app.kubernetes.io/component=backup"
+    ));
+    wait_for(timeout, what, || {
+        let (jobs, lp, pick) = (jobs.clone(), lp.clone(), pick.clone());
+        async move {
+            let list = jobs.list(&lp).await?;
+            let done = list.items.iter().filter(|j| pick(j)).find(|j| {
+                j.status
+                    .as_ref()
+                    .and_then(|s| s.conditions.as_ref())
+                    .is_some_and(|cs| {
+                        cs.iter()
+                            .any(|c| c.type_ == "Complete" && c.status == "True")
+                    })
+            });
+            Ok(match done {
+                Some(j) => Ok(j.name_any()),
+                None => Err(format!(
+                    "jobs: {:?}",
+                    list.items.iter().map(|j| j.name_any()).collect::<Vec<_>>()
+                )),
+            })
+        }
+    })
+    .await
+}
+
+#[tokio::test]
+async fn scheduled_backups_run_and_status_records_them() {
+    with_temp_ns("backup-cron", true, |c, ns| async move {
+        let n = "bk";
+        c.create(
+            &ns,
+            &system(
+                n,
+                "bk.example.com",
+                json!({"database": {"backup": {"schedule": "* * * * *"}}}),
+            ),
+        )
+        .await?;
+        c.wait_ready(&ns, n, READY).await?;
+        // The CronJob controller starts a Job within the minute; kwok (or a real node) runs it.
+        let job = wait_backup_job(
+            &c,
+            &ns,
+            n,
+            "a scheduled backup Job to complete",
+            Duration::from_secs(150),
+            |j| {
+                j.owner_references()
+                    .iter()
+                    .any(|o| o.kind == "CronJob" && o.name == "bk-backup")
+            },
+        )
+        .await?;
+        let api = c.systems(&ns);
+        let st = wait_for(
+            Duration::from_secs(120),
+            "status.backup to record the backup",
+            || {
+                let api = api.clone();
+                async move {
+                    let st = api.get(n).await?.status.unwrap_or_default();
+                    let b = st.backup.clone().unwrap_or_default();
+                    let healthy = st
+                        .conditions
+                        .iter()
+                        .any(|c| c.type_ == "BackupHealthy" && c.status == "True");
+                    Ok(
+                        if b.last_schedule_time.is_some()
+                            && b.last_success_time.is_some()
+                            && b.last_backup.is_some()
+                            && healthy
+                        {
+                            Ok(st)
+                        } else {
+                            Err(format!(
+                                "backup status {b:?}, BackupHealthy {:?}",
+                                st.conditions.iter().find(|c| c.type_ == "BackupHealthy")
+                            ))
+                        },
+                    )
+                }
+            },
+        )
+        .await?;
+        let last = st.backup.and_then(|b| b.last_backup).unwrap_or_default();
+        ensure!(
+            last.starts_with("bk-backup-"),
+            "lastBackup {last:?} (a completed Job: {job})"
+        );
+        Ok(())
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn backup_now_runs_a_backup_and_status_records_it() {
+    with_temp_ns("backup-now", true, |c, ns| async move {
+        let n = "bn";
+        c.create(&ns, &system(n, "bn.example.com", json!({})))
+            .await?;
+        c.wait_ready(&ns, n, READY).await?;
+        for request in ["first", "second"] {
+            c.patch_system(
+                &ns,
+                n,
+                json!({"metadata": {"annotations": {"ovu.co.il/backup-now": request}}}),
+            )
+            .await?;
+            let seen = c.child_versions(&ns, n).await?;
+            let known: Vec<String> = seen
+                .keys()
+                .filter(|k| k.starts_with("Job/"))
+                .cloned()
+                .collect();
+            let job = wait_backup_job(
+                &c,
+                &ns,
+                n,
+                &format!("the on-demand backup {request:?}"),
+                Duration::from_secs(90),
+                move |j| {
+                    j.name_any().starts_with("bn-backup-now-")
+                        && !known.contains(&format!("Job/{}", j.name_any()))
+                },
+            )
+            .await?;
+            let api = c.systems(&ns);
+            let job2 = job.clone();
+            wait_for(SOON, "status.backup to record the on-demand backup", || {
+                let (api, job) = (api.clone(), job2.clone());
+                async move {
+                    let b = api
+                        .get(n)
+                        .await?
+                        .status
+                        .unwrap_or_default()
+                        .backup
+                        .unwrap_or_default();
+                    Ok(
+                        if b.last_requested.as_deref() == Some(request)
+                            && b.last_backup.as_deref() == Some(job.as_str())
+                            && b.last_success_time.is_some()
+                        {
+                            Ok(())
+                        } else {
+                            Err(format!("{b:?}"))
+                        },
+                    )
+                }
+            })
+            .await?;
+        }
+        // Exactly one Job per request: a resync does not start another.
+        tokio::time::sleep(Duration::from_secs(5)).await;
+        let jobs: Api<Job> = Api::namespaced(c.client.clone(), &ns);
+        let on_demand = jobs
+            .list(&instance(n))
+            .await?
+            .items
+            .into_iter()
+            .filter(|j| j.name_any().starts_with("bn-backup-now-"))
+            .count();
+        ensure!(
+            on_demand == 2,
+            "{on_demand} on-demand Jobs for two requests"
+        );
+        Ok(())
+    })
+    .await;
+}
