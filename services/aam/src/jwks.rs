@@ -86,7 +86,12 @@ impl JwksKeys {
         if let Some(t) = st.last_attempt
             && t.elapsed() < self.min_refetch
         {
-            return Ok(());
+            // Rate-limited. Without any key yet that is ULM's outage, not the token's fault.
+            return if self.loaded() {
+                Ok(())
+            } else {
+                Err(JwtError::Jwks("ulm keys not fetched yet".into()))
+            };
         }
         st.last_attempt = Some(Instant::now());
         let jwks = JwtVerifier::fetch_jwks(&self.client, &self.url).await?;

@@ -297,3 +297,17 @@ async fn stale_keys_keep_working_while_the_jwks_cannot_be_fetched(db: PgPool) {
         .await
         .error(503, "upstream_unavailable");
 }
+
+#[sqlx::test(migrator = "ovu_aam::MIGRATOR")]
+async fn no_keys_yet_is_an_outage_not_a_bad_token(db: PgPool) {
+    let k = TestKey::new("k1");
+    let ulm = closed_port().await;
+    let t = aam(db, &ulm, &[("AAM_JWKS_MIN_REFETCH_MS", "60000")]).await;
+    // ULM (and so its JWKS) unreachable from the start: 503 every time, also within the
+    // refetch interval, never a 401 that would log the admin out.
+    for _ in 0..3 {
+        t.get("/api/v1/apps", &k.token(ALL))
+            .await
+            .error(503, "upstream_unavailable");
+    }
+}
