@@ -56,6 +56,7 @@ test-rust: services
 # Contract tests: schemathesis against the running services' OpenAPI documents.
 test-api: services build
 	@scripts/test-api.sh
+	@scripts/test-api-aam.sh
 
 # Web apps: lint, typecheck, unit tests, production build and the JS size budget.
 test-web: deps

@@ -103,9 +103,14 @@ token="$(curl -fsS -H 'content-type: application/json' \
 log "aam: schemathesis --checks all, $MAX_EXAMPLES examples per operation"
 # Ending every session of a random user is harmless, but ending the run's own admin's
 # sessions would fail the rest of the run; ids are random UUIDs, so that cannot happen.
+# negative_data_rejection is excluded for the reason given in scripts/test-api.sh: 3.39
+# reports an optional query parameter "negated" to null (left out of the URL) as accepted
+# bad input (seen here on GET /system/health/history). Negative cases still go through
+# every other check.
 "$SCHEMATHESIS" run "$aam/api/openapi.json" \
   --base-url "$aam" \
   --checks all \
+  --exclude-checks negative_data_rejection \
   --experimental=openapi-3.1 \
   -H "Authorization: Bearer $token" \
   --hypothesis-max-examples "$MAX_EXAMPLES" \
