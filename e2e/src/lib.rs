@@ -74,7 +74,17 @@ pub fn kubeconfig_path() -> Option<PathBuf> {
         .iter()
         .filter_map(std::env::var_os)
         .find(|v| !v.is_empty())
-        .map(PathBuf::from)
+        .map(|p| absolute(p.into()))
+}
+
+/// Paths from the environment are taken relative to the repository root (where e2e/run and
+/// make run), not to the test binary's working directory (`e2e/`).
+pub fn absolute(p: PathBuf) -> PathBuf {
+    if p.is_relative() {
+        repo_root().join(p)
+    } else {
+        p
+    }
 }
 
 fn kubectl_path() -> PathBuf {

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use anyhow::{Context as _, bail};
 
-use crate::{OPERATOR_NAMESPACE, repo_root};
+use crate::{OPERATOR_NAMESPACE, absolute, repo_root};
 
 /// One running operator process; killed when dropped.
 #[derive(Debug)]
@@ -24,7 +24,7 @@ pub struct OperatorProcess {
 /// The ServiceAccount kubeconfig the operator must run under.
 pub fn operator_kubeconfig() -> anyhow::Result<PathBuf> {
     match std::env::var_os("OVU_E2E_OPERATOR_KUBECONFIG").filter(|v| !v.is_empty()) {
-        Some(p) => Ok(p.into()),
+        Some(p) => Ok(absolute(p.into())),
         None => bail!(
             "OVU_E2E_OPERATOR_KUBECONFIG is not set: it must name a kubeconfig for the \
              ovu-system/ovu-operator ServiceAccount (e2e/run makes one with e2e/cluster/sa-kubeconfig)"
@@ -35,14 +35,14 @@ pub fn operator_kubeconfig() -> anyhow::Result<PathBuf> {
 fn operator_binary() -> PathBuf {
     std::env::var_os("OVU_E2E_OPERATOR_BIN")
         .filter(|v| !v.is_empty())
-        .map(PathBuf::from)
+        .map(|p| absolute(p.into()))
         .unwrap_or_else(|| repo_root().join("target/debug/ovu-operator"))
 }
 
 fn log_dir() -> PathBuf {
     std::env::var_os("OVU_E2E_LOG_DIR")
         .filter(|v| !v.is_empty())
-        .map(PathBuf::from)
+        .map(|p| absolute(p.into()))
         .unwrap_or_else(|| repo_root().join("target/e2e-logs"))
 }
 
