@@ -29,7 +29,13 @@ pub struct MeCache {
     ttl: Duration,
     generation: AtomicU64,
     map: RwLock<HashMap<Uuid, Entry>>,
+    /// Single-flight fills: when an entry expires under load, one request per session
+    /// queries the database and the others wait for its answer instead of all queueing
+    /// on the pool at once. Striped so sessions rarely wait on each other.
+    fills: Vec<tokio::sync::Mutex<()>>,
 }
+
+const STRIPES: usize = 64;
 
 impl std::fmt::Debug for MeCache {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -45,7 +51,14 @@ impl MeCache {
             ttl,
             generation: AtomicU64::new(0),
             map: RwLock::new(HashMap::new()),
+            fills: (0..STRIPES).map(|_| tokio::sync::Mutex::new(())).collect(),
         }
+    }
+
+    /// The lock that serialises cache fills for `session_id`.
+    pub fn fill_lock(&self, session_id: Uuid) -> &tokio::sync::Mutex<()> {
+        let b = session_id.as_bytes();
+        &self.fills[usize::from(b[15]) % STRIPES]
     }
 
     pub fn enabled(&self) -> bool {

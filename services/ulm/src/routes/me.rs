@@ -50,6 +50,14 @@ pub async fn get_me(
         if let Some(body) = state.me_cache.get(claims.sid, claims.sub) {
             return Ok(json_bytes(body));
         }
+        let _fill = match state.me_cache.enabled() {
+            true => Some(state.me_cache.fill_lock(claims.sid).lock().await),
+            false => None,
+        };
+        // Someone else may have filled it while we waited.
+        if let Some(body) = state.me_cache.get(claims.sid, claims.sub) {
+            return Ok(json_bytes(body));
+        }
         let generation = state.me_cache.generation();
         let row: Option<MeRow> = sqlx::query_as(&format!(
             "SELECT {USER_COLUMNS}, (s.revoked_at IS NULL AND s.expires_at > now()) AS session_ok
