@@ -1,0 +1,160 @@
+#!/usr/bin/env bash
+# Operator at scale (a benchmark, not a test): on the local kwok cluster, apply 100 and then
+# 500 OvuSystems and record
+#   - time until every system is Ready,
+#   - the operator's peak RSS (VmHWM) and CPU time,
+#   - API requests per reconcile (the API server's flow-control count for the operator's
+#     ServiceAccount, divided by the operator's reconcile counter),
+#   - writes during a no-op resync (operator restarted with 500 Ready systems: it reconciles
+#     every one again; changed resourceVersions of OvuSystems and children are counted).
+#
+#   bench/operator-scale.sh [--counts "100 500"] [--keep]
+#
+# Runs the release operator (cargo build --release -p ovu-operator) under the operator's
+# ServiceAccount, like the e2e tests. Starts the cluster with node capacity for the pods and
+# stops it at the end (--keep leaves it up). Results: stdout and bench/results/operator-scale-*.txt.
+set -euo pipefail
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+cd "$ROOT"
+CLUSTER=$ROOT/e2e/cluster
+KUBECTL=$CLUSTER/bin/kubectl
+STATE=$CLUSTER/_run/bench
+NS=ovu-bench
+counts="100 500" keep=0
+while (($#)); do
+  case $1 in
+    --counts) counts=$2; shift 2 ;;
+    --keep) keep=1; shift ;;
+    *) echo "usage: $0 [--counts \"100 500\"] [--keep]" >&2; exit 2 ;;
+  esac
+done
+mkdir -p "$STATE" bench/results
+out=bench/results/operator-scale-$(date -u +%Y%m%dT%H%M%SZ).txt
+say() { printf '%s\n' "$*" | tee -a "$out"; }
+log() { printf '[bench] %s\n' "$*" >&2; }
+
+operator_pid=""
+stop_operator() {
+  [[ -n $operator_pid ]] || return 0
+  kill -TERM "$operator_pid" 2>/dev/null || true
+  for _ in $(seq 1 100); do kill -0 "$operator_pid" 2>/dev/null || break; sleep 0.1; done
+  kill -KILL "$operator_pid" 2>/dev/null || true
+  wait "$operator_pid" 2>/dev/null || true
+  operator_pid=""
+}
+cleanup() {
+  local rc=$?
+  stop_operator
+  ((keep)) || "$CLUSTER/down" || true
+  exit "$rc"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+"$CLUSTER/build"
+# Replicas of 1 per service: 500 systems put 1000 pods on the database and backend nodes each.
+export KUBECONFIG
+KUBECONFIG=$("$CLUSTER/up" --node-capacity cpu=64,memory=256Gi,pods=1500)
+kc() { "$KUBECTL" "$@"; }
+cargo build --release --locked -p ovu-operator >&2
+kc apply -f crds/ovusystem.yaml >/dev/null
+kc wait --for=condition=Established crd/ovusystems.ovu.co.il >/dev/null
+kc apply -k manifests/ >/dev/null
+kc -n ovu-system scale deployment/ovu-operator --replicas=0 >/dev/null
+"$CLUSTER/sa-kubeconfig" --output "$STATE/operator.kubeconfig" ovu-system ovu-operator >/dev/null
+kc create namespace "$NS" --dry-run=client -o yaml | kc apply -f - >/dev/null
+
+port=18180
+while (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; do port=$((port + 1)); done
+start_operator() {
+  KUBECONFIG=$STATE/operator.kubeconfig POD_NAMESPACE=ovu-system RUST_LOG=warn LOG_FORMAT=text \
+    "$ROOT/target/release/ovu-operator" run --listen "127.0.0.1:$port" --identity bench >>"$STATE/operator.log" 2>&1 &
+  operator_pid=$!
+  for _ in $(seq 1 120); do
+    curl -fsS "http://127.0.0.1:$port/metrics" 2>/dev/null | grep -q '^ovu_operator_leader 1' && return 0
+    sleep 0.5
+  done
+  echo "operator did not lead" >&2; tail -n 30 "$STATE/operator.log" >&2; exit 1
+}
+metric() { curl -fsS "http://127.0.0.1:$port/metrics" | awk -v m="$1" '$1 == m { s += $2 } END { print s + 0 }'; }
+# Requests the API server dispatched for ServiceAccounts outside kube-system: here, only the operator.
+sa_requests() {
+  kc get --raw /metrics | awk '/^apiserver_flowcontrol_dispatched_requests_total\{/ && /flow_schema="service-accounts"/ { s += $NF } END { print s + 0 }'
+}
+cpu_seconds() { awk '{ printf "%.1f", ($14 + $15) / 100 }' "/proc/$operator_pid/stat"; }
+hwm_kib() { awk '/^VmHWM/ { print $2 }' "/proc/$operator_pid/status"; }
+rss_kib() { awk '/^VmRSS/ { print $2 }' "/proc/$operator_pid/status"; }
+ready_count() { kc -n "$NS" get ovusystems -o jsonpath='{range .items[*]}{.status.phase}{"\n"}{end}' | grep -c '^Ready$' || true; }
+system_yaml() {
+  local i
+  for i in $(seq "$1" "$2"); do
+    cat <<YAML
+---
+apiVersion: ovu.co.il/v1alpha1
+kind: OvuSystem
+metadata: {name: s$(printf %04d "$i"), namespace: $NS}
+spec:
+  domain: s$i.bench.example.com
+  frontend: {replicas: 1, resources: {requests: {cpu: 1m, memory: 4Mi}, limits: {cpu: 10m, memory: 16Mi}}}
+  backend:
+    ulm: {image: "ovu/ulm:0.1.0", replicas: 1, resources: {requests: {cpu: 1m, memory: 4Mi}, limits: {cpu: 10m, memory: 16Mi}}}
+    aam: {image: "ovu/aam:0.1.0", replicas: 1, resources: {requests: {cpu: 1m, memory: 4Mi}, limits: {cpu: 10m, memory: 16Mi}}}
+  database:
+    postgres: {storage: {size: 1Gi}, resources: {requests: {cpu: 1m, memory: 4Mi}, limits: {cpu: 10m, memory: 16Mi}}}
+    redis: {resources: {requests: {cpu: 1m, memory: 4Mi}, limits: {cpu: 10m, memory: 16Mi}}}
+    backup: {storage: {size: 1Gi}}
+YAML
+  done
+}
+# resourceVersions of every OvuSystem and managed child in the bench namespace.
+versions() {
+  kc -n "$NS" get ovusystems,statefulsets,deployments,services,configmaps,secrets,cronjobs,networkpolicies,poddisruptionbudgets,serviceaccounts,roles,rolebindings,persistentvolumeclaims \
+    -o jsonpath='{range .items[*]}{.kind}/{.metadata.name} {.metadata.resourceVersion}{"\n"}{end}' | sort
+}
+
+start_operator
+say "# operator at scale, $(date -u +%FT%TZ), $(nproc) cores, kwok nodes with pods=1500"
+have=0
+for n in $counts; do
+  ((n > have)) || continue
+  r0=$(sa_requests) c0=$(metric ovu_operator_reconciles_total) cpu0=$(cpu_seconds)
+  t0=$(date +%s.%N)
+  system_yaml $((have + 1)) "$n" | kc apply -f - >/dev/null
+  t_applied=$(date +%s.%N)
+  while :; do
+    ready=$(ready_count)
+    ((ready >= n)) && break
+    log "$n systems: $ready Ready after $(awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN { printf "%.0f", b - a }') s; operator RSS $(( $(rss_kib) / 1024 )) MiB"
+    sleep 5
+  done
+  t1=$(date +%s.%N)
+  r1=$(sa_requests) c1=$(metric ovu_operator_reconciles_total) cpu1=$(cpu_seconds)
+  say "$n systems ($((n - have)) new): all Ready $(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.1f", b - a }') s after apply (kubectl apply took $(awk -v a="$t0" -v b="$t_applied" 'BEGIN { printf "%.1f", b - a }') s)"
+  say "  reconciles $((c1 - c0)), operator API requests $((r1 - r0)) → $(awk -v r=$((r1 - r0)) -v c=$((c1 - c0)) 'BEGIN { printf "%.1f", r / (c ? c : 1) }') per reconcile"
+  say "  operator CPU $(awk -v a="$cpu0" -v b="$cpu1" 'BEGIN { printf "%.1f", b - a }') s, RSS now $(( $(rss_kib) / 1024 )) MiB, peak (VmHWM) $(( $(hwm_kib) / 1024 )) MiB"
+  have=$n
+done
+
+# No-op resync: a fresh operator process reconciles every Ready system once more.
+sleep 20
+before=$(versions)
+stop_operator
+start_operator
+r0=$(sa_requests) c0=$(metric ovu_operator_reconciles_total)
+target=$have
+for _ in $(seq 1 240); do
+  c=$(metric ovu_operator_reconciles_total)
+  ((c >= target)) && break
+  sleep 1
+done
+sleep 10
+after=$(versions)
+r1=$(sa_requests) c1=$(metric ovu_operator_reconciles_total)
+changed=$(comm -13 <(echo "$before") <(echo "$after") | wc -l)
+writes=$(metric ovu_operator_child_writes_total)
+say "no-op resync of $have Ready systems (operator restarted): reconciles $((c1 - c0)), objects whose resourceVersion changed: $changed, child writes counted by the operator: $writes"
+say "  API requests $((r1 - r0)) → $(awk -v r=$((r1 - r0)) -v c=$((c1 - c0)) 'BEGIN { printf "%.1f", r / (c ? c : 1) }') per reconcile; operator peak RSS $(( $(hwm_kib) / 1024 )) MiB, CPU $(cpu_seconds) s"
+if ((changed > 0)); then
+  comm -13 <(echo "$before") <(echo "$after") | head -20 | sed 's/^/  changed: /' | tee -a "$out"
+fi
+say "results in $out"
