@@ -34,6 +34,7 @@ say() { printf '%s\n' "$*" | tee -a "$out"; }
 log() { printf '[bench] %s\n' "$*" >&2; }
 
 operator_pid=""
+# shellcheck disable=SC2317  # called by the EXIT trap
 stop_operator() {
   [[ -n $operator_pid ]] || return 0
   kill -TERM "$operator_pid" 2>/dev/null || true
@@ -42,6 +43,7 @@ stop_operator() {
   wait "$operator_pid" 2>/dev/null || true
   operator_pid=""
 }
+# shellcheck disable=SC2317  # called by the EXIT trap
 cleanup() {
   local rc=$?
   stop_operator
