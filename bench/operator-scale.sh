@@ -8,11 +8,12 @@
 #   - writes during a no-op resync (operator restarted with 500 Ready systems: it reconciles
 #     every one again; changed resourceVersions of OvuSystems and children are counted).
 #
-#   bench/operator-scale.sh [--counts "100 500"] [--keep]
+#   bench/operator-scale.sh [--counts "100 500"] [--keep] [--external]
 #
 # Runs the release operator (cargo build --release -p ovu-operator) under the operator's
 # ServiceAccount, like the e2e tests. Starts the cluster with node capacity for the pods and
-# stops it at the end (--keep leaves it up). Results: stdout and bench/results/operator-scale-*.txt.
+# stops it at the end (--keep leaves it up). --external uses the cluster already up at
+# $KUBECONFIG (this repo's kwok nodes) and only raises its nodes' capacity. Results: stdout and bench/results/operator-scale-*.txt.
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 cd "$ROOT"
@@ -20,12 +21,13 @@ CLUSTER=$ROOT/e2e/cluster
 KUBECTL=$CLUSTER/bin/kubectl
 STATE=$CLUSTER/_run/bench
 NS=ovu-bench
-counts="100 500" keep=0
+counts="100 500" keep=0 external=0
 while (($#)); do
   case $1 in
     --counts) counts=$2; shift 2 ;;
     --keep) keep=1; shift ;;
-    *) echo "usage: $0 [--counts \"100 500\"] [--keep]" >&2; exit 2 ;;
+    --external) external=1 keep=1; shift ;;
+    *) echo "usage: $0 [--counts \"100 500\"] [--keep] [--external]" >&2; exit 2 ;;
   esac
 done
 mkdir -p "$STATE" bench/results
@@ -53,11 +55,20 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-"$CLUSTER/build"
 # Replicas of 1 per service: 500 systems put 1000 pods on the database and backend nodes each.
+capacity='{"cpu":"64","memory":"256Gi","pods":"1500","ephemeral-storage":"100Gi"}'
 export KUBECONFIG
-KUBECONFIG=$("$CLUSTER/up" --node-capacity cpu=64,memory=256Gi,pods=1500)
 kc() { "$KUBECTL" "$@"; }
+if ((external)); then
+  [[ -n ${KUBECONFIG:-} ]] || { echo "--external needs KUBECONFIG" >&2; exit 2; }
+  for tier in frontend backend database; do
+    kc patch node "ovu-$tier" --subresource=status --type=merge \
+      -p "{\"status\":{\"capacity\":$capacity,\"allocatable\":$capacity}}" >/dev/null
+  done
+else
+  "$CLUSTER/build"
+  KUBECONFIG=$("$CLUSTER/up" --node-capacity cpu=64,memory=256Gi,pods=1500)
+fi
 cargo build --release --locked -p ovu-operator >&2
 kc apply -f crds/ovusystem.yaml >/dev/null
 kc wait --for=condition=Established crd/ovusystems.ovu.co.il >/dev/null
@@ -121,7 +132,7 @@ for n in $counts; do
   ((n > have)) || continue
   r0=$(sa_requests) c0=$(metric ovu_operator_reconciles_total) cpu0=$(cpu_seconds)
   t0=$(date +%s.%N)
-  system_yaml $((have + 1)) "$n" | kc apply -f - >/dev/null
+  system_yaml $((have + 1)) "$n" | kc create -f - >/dev/null
   t_applied=$(date +%s.%N)
   while :; do
     ready=$(ready_count)
@@ -131,7 +142,7 @@ for n in $counts; do
   done
   t1=$(date +%s.%N)
   r1=$(sa_requests) c1=$(metric ovu_operator_reconciles_total) cpu1=$(cpu_seconds)
-  say "$n systems ($((n - have)) new): all Ready $(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.1f", b - a }') s after apply (kubectl apply took $(awk -v a="$t0" -v b="$t_applied" 'BEGIN { printf "%.1f", b - a }') s)"
+  say "$n systems ($((n - have)) new): all Ready $(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.1f", b - a }') s after apply (kubectl create took $(awk -v a="$t0" -v b="$t_applied" 'BEGIN { printf "%.1f", b - a }') s)"
   say "  reconciles $((c1 - c0)), operator API requests $((r1 - r0)) → $(awk -v r=$((r1 - r0)) -v c=$((c1 - c0)) 'BEGIN { printf "%.1f", r / (c ? c : 1) }') per reconcile"
   say "  operator CPU $(awk -v a="$cpu0" -v b="$cpu1" 'BEGIN { printf "%.1f", b - a }') s, RSS now $(( $(rss_kib) / 1024 )) MiB, peak (VmHWM) $(( $(hwm_kib) / 1024 )) MiB"
   have=$n
@@ -160,3 +171,14 @@ if ((changed > 0)); then
   comm -13 <(echo "$before") <(echo "$after") | head -20 | sed 's/^/  changed: /' | tee -a "$out"
 fi
 say "results in $out"
+if ((external)); then
+  # Leave the shared cluster as it was: the operator removes its finalizers, then the nodes
+  # get the default capacity back.
+  kc delete namespace "$NS" --wait=false >/dev/null
+  kc wait --for=delete "namespace/$NS" --timeout=600s >/dev/null || echo "namespace $NS still terminating" >&2
+  default='{"cpu":"4","memory":"8Gi","pods":"110","ephemeral-storage":"100Gi"}'
+  for tier in frontend backend database; do
+    kc patch node "ovu-$tier" --subresource=status --type=merge \
+      -p "{\"status\":{\"capacity\":$default,\"allocatable\":$default}}" >/dev/null
+  done
+fi
