@@ -20,7 +20,8 @@ cd "$ROOT"
 CLUSTER=$ROOT/e2e/cluster
 KUBECTL=$CLUSTER/bin/kubectl
 STATE=$CLUSTER/_run/bench
-NS=ovu-bench
+# A fresh namespace per run: up keeps etcd data, so an interrupted run leaves its systems behind.
+NS=ovu-bench-$(date -u +%H%M%S)
 counts="100 500" keep=0 external=0
 while (($#)); do
   case $1 in
