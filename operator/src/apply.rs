@@ -10,8 +10,8 @@ use kube::Client;
 use kube::api::{Api, DynamicObject, Patch, PatchParams};
 use serde_json::Value;
 
-use crate::render::Child;
 use crate::render::names::FIELD_MANAGER;
+use crate::render::{Child, Kind};
 
 /// What happened to one child.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -49,6 +49,26 @@ pub async fn ensure(client: &Client, child: &Child) -> Result<Applied, kube::Err
                 outcome: Outcome::Unchanged,
                 live,
             });
+        }
+    }
+    if let (Some(live), Kind::Service) = (&live, child.kind) {
+        let live = serde_json::to_value(live).map_err(kube::Error::SerdeError)?;
+        let desired_ports = &child.object["spec"]["ports"];
+        if !desired_ports.is_null() && !covers(&live["spec"]["ports"], desired_ports) {
+            // Someone edited a port: that list entry now belongs to their field manager, so
+            // applying ours would add a second entry with the same name (422 on every
+            // reconcile). A JSON merge patch replaces the whole list; the apply below then
+            // takes ownership of it again.
+            let merge = serde_json::json!({"spec": {"ports": desired_ports}});
+            api.patch(
+                &child.name,
+                &PatchParams {
+                    field_manager: Some(FIELD_MANAGER.to_string()),
+                    ..PatchParams::default()
+                },
+                &Patch::Merge(&merge),
+            )
+            .await?;
         }
     }
     let params = PatchParams::apply(FIELD_MANAGER).force();

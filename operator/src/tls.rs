@@ -19,6 +19,8 @@ pub const CA_LIFETIME: SignedDuration = SignedDuration::from_hours(3650 * 24);
 
 pub const NOT_BEFORE_ANNOTATION: &str = "ovu.co.il/not-before";
 pub const NOT_AFTER_ANNOTATION: &str = "ovu.co.il/not-after";
+/// The names the leaf was issued for (comma-separated), so a domain change reissues it.
+pub const DNS_NAMES_ANNOTATION: &str = "ovu.co.il/dns-names";
 
 #[derive(Debug, thiserror::Error)]
 pub enum TlsError {

@@ -136,7 +136,15 @@ fn kustomization_lists_files_that_exist() {
         let p = dir().join(r.as_str().unwrap());
         assert!(p.exists(), "{} missing", p.display());
         if p.is_dir() {
-            assert!(p.join("kustomization.yaml").exists());
+            // Any name kustomize reads; crds/ uses `Kustomization` so that
+            // `kubectl apply -f crds/` (which skips files without .yaml/.yml) applies only the CRD.
+            assert!(
+                ["kustomization.yaml", "kustomization.yml", "Kustomization"]
+                    .iter()
+                    .any(|n| p.join(n).exists()),
+                "{} has no kustomization",
+                p.display()
+            );
         }
     }
 }

@@ -591,10 +591,16 @@ async fn ensure_tls(
                     ca
                 }
             };
-            // The leaf: issued when missing or two thirds through its life.
+            // The leaf: issued when missing, two thirds through its life, or issued for
+            // other names (the domain changed).
+            let dns_names = render::frontend::dns_names(&sys.spec.domain);
+            let dns_joined = dns_names.join(",");
             let leaf_live = get_dynamic(client, Kind::Secret, &ns, &names.tls_secret()).await?;
             let window = leaf_live.as_ref().and_then(|s| {
                 let a = s.pointer("/metadata/annotations")?;
+                if a.get(tls::DNS_NAMES_ANNOTATION)?.as_str()? != dns_joined {
+                    return None;
+                }
                 let nb = ts(a.get(tls::NOT_BEFORE_ANNOTATION)?.as_str()?)?;
                 let na = ts(a.get(tls::NOT_AFTER_ANNOTATION)?.as_str()?)?;
                 s.pointer("/data/tls.crt")?;
@@ -605,16 +611,12 @@ async fn ensure_tls(
                     (nb, na, hash_secret_cert(s))
                 }
                 _ => {
-                    let leaf = tls::issue_leaf(
-                        &ca,
-                        &system,
-                        &render::frontend::dns_names(&sys.spec.domain),
-                        now,
-                    )?;
+                    let leaf = tls::issue_leaf(&ca, &system, &dns_names, now)?;
                     let mut meta = rctx.meta(&names.tls_secret(), Component::Frontend);
                     meta["annotations"] = json!({
                         tls::NOT_BEFORE_ANNOTATION: leaf.not_before.to_string(),
                         tls::NOT_AFTER_ANNOTATION: leaf.not_after.to_string(),
+                        tls::DNS_NAMES_ANNOTATION: dns_joined,
                     });
                     let obj = json!({
                         "apiVersion": "v1", "kind": "Secret", "metadata": meta,
