@@ -11,7 +11,7 @@ export CARGO_TERM_COLOR ?= never
 export RUST_BACKTRACE ?= 1
 
 .PHONY: help up down dev test deps services services-stop fmt fmt-check clippy \
-        test-rust test-api test-web test-web-e2e build bench
+        test-rust test-api test-web test-web-e2e test-e2e build bench
 
 help:
 	@echo "make up     run OVU (today: the local process stack; see README)"
@@ -22,7 +22,7 @@ help:
 
 up: dev
 
-test: deps fmt-check clippy test-rust test-api test-web test-web-e2e
+test: deps fmt-check clippy test-rust test-api test-web test-web-e2e test-e2e
 	@echo "make test: all suites passed"
 
 ## --- steps ------------------------------------------------------------------
