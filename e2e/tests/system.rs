@@ -945,18 +945,20 @@ async fn backup_now_runs_a_backup_and_status_records_it() {
             .await?;
         c.wait_ready(&ns, n, READY).await?;
         for request in ["first", "second"] {
-            c.patch_system(
-                &ns,
-                n,
-                json!({"metadata": {"annotations": {"ovu.co.il/backup-now": request}}}),
-            )
-            .await?;
+            // The Jobs that exist before the request: read first, because the operator may
+            // create the new Job before a read that follows the patch.
             let seen = c.child_versions(&ns, n).await?;
             let known: Vec<String> = seen
                 .keys()
                 .filter(|k| k.starts_with("Job/"))
                 .cloned()
                 .collect();
+            c.patch_system(
+                &ns,
+                n,
+                json!({"metadata": {"annotations": {"ovu.co.il/backup-now": request}}}),
+            )
+            .await?;
             let job = wait_backup_job(
                 &c,
                 &ns,
