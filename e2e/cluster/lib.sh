@@ -1,10 +1,11 @@
 # shellcheck shell=bash disable=SC2034  # the variables are for the scripts that source this
 # Shared by build, up, down, smoke and sa-kubeconfig; sourced, not run.
-# Paths are fixed so tests, humans and the Makefile find the same cluster.
+# Paths are fixed so tests, humans and the Makefile find the same cluster. A second cluster
+# (a benchmark next to the test cluster) sets OVU_CLUSTER_RUN_DIR and OVU_CLUSTER_PORT_OFFSET.
 
 CLUSTER_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 BIN_DIR="$CLUSTER_DIR/bin"
-RUN_DIR="$CLUSTER_DIR/_run"
+RUN_DIR="${OVU_CLUSTER_RUN_DIR:-$CLUSTER_DIR/_run}"
 PKI_DIR="$RUN_DIR/pki"
 LOG_DIR="$RUN_DIR/logs"
 PID_DIR="$RUN_DIR/pids"
@@ -12,13 +13,13 @@ KUBECONFIG_ADMIN="$RUN_DIR/kubeconfig"
 
 # 127.0.0.1 ports away from the defaults (2379/6443/10257/10259) so a developer's own
 # cluster, or CI's PostgreSQL/Redis on 55432/56379, never clash with this one.
-ETCD_CLIENT_PORT=23790
-ETCD_PEER_PORT=23800
-ETCD_METRICS_PORT=23810
-APISERVER_PORT=16443
-KCM_PORT=16257
-SCHEDULER_PORT=16259
-KWOK_PORT=16080
+ETCD_CLIENT_PORT=$((23790 + ${OVU_CLUSTER_PORT_OFFSET:-0}))
+ETCD_PEER_PORT=$((23800 + ${OVU_CLUSTER_PORT_OFFSET:-0}))
+ETCD_METRICS_PORT=$((23810 + ${OVU_CLUSTER_PORT_OFFSET:-0}))
+APISERVER_PORT=$((16443 + ${OVU_CLUSTER_PORT_OFFSET:-0}))
+KCM_PORT=$((16257 + ${OVU_CLUSTER_PORT_OFFSET:-0}))
+SCHEDULER_PORT=$((16259 + ${OVU_CLUSTER_PORT_OFFSET:-0}))
+KWOK_PORT=$((16080 + ${OVU_CLUSTER_PORT_OFFSET:-0}))
 
 # Addresses for services, pods and nodes come from 198.18.0.0/15 (set aside for network
 # testing), never from private ranges a real network might use.
