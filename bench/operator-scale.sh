@@ -19,7 +19,7 @@ ROOT=$(cd "$(dirname "$0")/.." && pwd)
 cd "$ROOT"
 CLUSTER=$ROOT/e2e/cluster
 KUBECTL=$CLUSTER/bin/kubectl
-STATE=$CLUSTER/_run/bench
+STATE=${OVU_CLUSTER_RUN_DIR:-$CLUSTER/_run}/bench
 # A fresh namespace per run: up keeps etcd data, so an interrupted run leaves its systems behind.
 NS=ovu-bench-$(date -u +%H%M%S)
 counts="100 500" keep=0 external=0
