@@ -14,15 +14,16 @@ export RUST_BACKTRACE ?= 1
         test-rust test-api test-web test-web-e2e test-e2e build bench
 
 help:
-	@echo "make up     run OVU (today: the local process stack; see README)"
+	@echo "make up     run OVU on a local Kubernetes cluster with real nodes (see README)"
 	@echo "make test   run every test (installs what it needs)"
 	@echo "make down   stop what make up/dev started"
 
 ## --- the two commands -------------------------------------------------------
 
-up: dev
+up:
+	@scripts/up.sh
 
-test: deps fmt-check clippy test-rust test-api test-web test-web-e2e test-e2e
+test: deps fmt-check clippy test-rust test-api test-web test-web-e2e test-e2e test-e2e-real
 	@echo "make test: all suites passed"
 
 ## --- steps ------------------------------------------------------------------
@@ -70,7 +71,9 @@ test-web-e2e: services build test-web
 dev: services build
 	@scripts/dev.sh
 
+# Stops what `make up` and `make dev` started; the cluster's data stays for the next `make up`.
 down:
+	@scripts/up.sh down
 	@scripts/dev.sh stop || true
 	@scripts/services.sh stop
 
@@ -102,6 +105,10 @@ crd:
 
 # Builds and starts the local cluster, runs the ovu-e2e tests with the operator under its own
 # ServiceAccount, and stops everything again (also on failure).
-.PHONY: test-e2e
+.PHONY: test-e2e test-e2e-real
 test-e2e:
-	@e2e/run
+	@e2e/run --mode kwok
+
+# `make up` on real nodes, the `real` tests through nginx over TLS, then `make down`.
+test-e2e-real:
+	@e2e/run-real

@@ -1,0 +1,411 @@
+//! The whole OVU system on real nodes, as `make up` leaves it (e2e/run-real runs `make up`
+//! first): the OvuSystem `ovu/ovu` on domain `ovu.localhost`, its frontend a NodePort on
+//! 127.0.0.1:30443. Everything goes the way a user's browser goes: through kube-proxy to the
+//! real nginx over TLS, trusting only the CA the operator generated.
+//!
+//! `OVU_E2E_REAL_NAMESPACE`, `OVU_E2E_REAL_SYSTEM`, `OVU_E2E_REAL_DOMAIN` and
+//! `OVU_E2E_REAL_HTTPS_PORT` point the tests at another system (kind, a customer cluster).
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use anyhow::{Context as _, ensure};
+use k8s_openapi::api::batch::v1::Job;
+use k8s_openapi::api::core::v1::{Node, Pod, Secret};
+use kube::api::{Api, ListParams, Patch, PatchParams};
+use ovu_crds::BACKUP_NOW_ANNOTATION;
+use ovu_e2e::{Cluster, wait_for};
+use serde_json::{Value, json};
+
+struct Target {
+    cluster: Cluster,
+    ns: String,
+    system: String,
+    domain: String,
+    port: u16,
+}
+
+fn env_or(name: &str, default: &str) -> String {
+    std::env::var(name)
+        .ok()
+        .filter(|v| !v.is_empty())
+        .unwrap_or_else(|| default.to_string())
+}
+
+async fn target() -> Target {
+    let cluster = Cluster::connect()
+        .await
+        .expect("connecting to the cluster")
+        .expect("no kubeconfig: run these through e2e/run-real (or set OVU_E2E_KUBECONFIG)");
+    Target {
+        cluster,
+        ns: env_or("OVU_E2E_REAL_NAMESPACE", "ovu"),
+        system: env_or("OVU_E2E_REAL_SYSTEM", "ovu"),
+        domain: env_or("OVU_E2E_REAL_DOMAIN", "ovu.localhost"),
+        port: env_or("OVU_E2E_REAL_HTTPS_PORT", "30443")
+            .parse()
+            .expect("OVU_E2E_REAL_HTTPS_PORT is not a port number"),
+    }
+}
+
+impl Target {
+    async fn secret(&self, name: &str, key: &str) -> anyhow::Result<String> {
+        let s = Api::<Secret>::namespaced(self.cluster.client.clone(), &self.ns)
+            .get(name)
+            .await
+            .with_context(|| format!("reading Secret {}/{name}", self.ns))?;
+        let v = s
+            .data
+            .as_ref()
+            .and_then(|d| d.get(key))
+            .with_context(|| format!("Secret {name} has no {key}"))?;
+        Ok(String::from_utf8(v.0.clone())?)
+    }
+
+    fn host(&self, app: &str) -> String {
+        format!("{app}.{}", self.domain)
+    }
+
+    fn url(&self, app: &str, path: &str) -> String {
+        format!("https://{}:{}{path}", self.host(app), self.port)
+    }
+
+    /// An HTTPS client that trusts only the system's CA (from `<system>-tls`'s `ca.crt`) and
+    /// sends both site names to 127.0.0.1, as a browser on this machine does for *.localhost.
+    async fn client(&self) -> anyhow::Result<reqwest::Client> {
+        let ca = self.secret(&format!("{}-tls", self.system), "ca.crt").await?;
+        let ca = reqwest::Certificate::from_pem(ca.as_bytes()).context("parsing ca.crt")?;
+        let addr = SocketAddr::from(([127, 0, 0, 1], self.port));
+        Ok(reqwest::Client::builder()
+            .tls_built_in_root_certs(false)
+            .add_root_certificate(ca)
+            .resolve(&self.host("ulm"), addr)
+            .resolve(&self.host("aam"), addr)
+            .timeout(Duration::from_secs(20))
+            .build()?)
+    }
+
+    async fn admin_token(&self, http: &reqwest::Client) -> anyhow::Result<String> {
+        let secret = format!("{}-bootstrap-admin", self.system);
+        let email = self.secret(&secret, "email").await?;
+        let password = self.secret(&secret, "password").await?;
+        let r = http
+            .post(self.url("ulm", "/api/v1/auth/login"))
+            .json(&json!({"login": email, "password": password}))
+            .send()
+            .await?;
+        let status = r.status();
+        let body: Value = r.json().await?;
+        ensure!(status.is_success(), "admin login: {status} {body}");
+        body["access_token"]
+            .as_str()
+            .map(str::to_string)
+            .context("login answered without access_token")
+    }
+}
+
+/// The tier a component runs on (the operator's placement rule, restated independently).
+fn tier_of(component: &str) -> Option<&'static str> {
+    match component {
+        "frontend" => Some("frontend"),
+        "ulm" | "aam" => Some("backend"),
+        "postgres" | "redis" | "backup" => Some("database"),
+        _ => None,
+    }
+}
+
+#[tokio::test]
+async fn every_pod_runs_ready_on_the_node_of_its_tier() {
+    let t = target().await;
+    let nodes = Api::<Node>::all(t.cluster.client.clone())
+        .list(&ListParams::default())
+        .await
+        .expect("listing nodes");
+    let tier_by_node: std::collections::HashMap<String, String> = nodes
+        .items
+        .iter()
+        .filter_map(|n| {
+            let tier = n.metadata.labels.as_ref()?.get("ovu.co.il/tier")?;
+            Some((n.metadata.name.clone()?, tier.clone()))
+        })
+        .collect();
+    assert_eq!(tier_by_node.len(), 3, "three tier nodes: {tier_by_node:?}");
+    let pods = Api::<Pod>::namespaced(t.cluster.client.clone(), &t.ns)
+        .list(&ListParams::default().labels(&format!("app.kubernetes.io/instance={}", t.system)))
+        .await
+        .expect("listing pods");
+    let mut seen = std::collections::BTreeSet::new();
+    for p in &pods.items {
+        let name = p.metadata.name.clone().unwrap_or_default();
+        let component = p
+            .metadata
+            .labels
+            .as_ref()
+            .and_then(|l| l.get("app.kubernetes.io/component"))
+            .cloned()
+            .unwrap_or_default();
+        let want = tier_of(&component)
+            .unwrap_or_else(|| panic!("pod {name} has an unknown component {component:?}"));
+        let node = p.spec.as_ref().and_then(|s| s.node_name.clone());
+        let node = node.unwrap_or_else(|| panic!("pod {name} is not scheduled"));
+        assert_eq!(
+            tier_by_node.get(&node).map(String::as_str),
+            Some(want),
+            "pod {name} ({component}) runs on {node}"
+        );
+        let status = p.status.clone().unwrap_or_default();
+        let phase = status.phase.clone().unwrap_or_default();
+        if component == "backup" {
+            // Backup Job pods run to completion; a failed one is a failed backup.
+            assert_ne!(phase, "Failed", "backup pod {name} failed");
+            continue;
+        }
+        assert_eq!(phase, "Running", "pod {name} phase");
+        let ready = status
+            .conditions
+            .unwrap_or_default()
+            .iter()
+            .any(|c| c.type_ == "Ready" && c.status == "True");
+        assert!(ready, "pod {name} is Running but not Ready");
+        seen.insert(component);
+    }
+    for c in ["frontend", "ulm", "aam", "postgres", "redis"] {
+        assert!(seen.contains(c), "no running {c} pod (saw {seen:?})");
+    }
+}
+
+#[tokio::test]
+async fn nginx_serves_both_apps_and_proxies_the_api_over_tls() {
+    let t = target().await;
+    let http = t.client().await.expect("https client");
+    for app in ["ulm", "aam"] {
+        let r = http.get(t.url(app, "/")).send().await.expect("GET /");
+        assert_eq!(r.status(), 200, "{app}: GET /");
+        let ct = r.headers()["content-type"].to_str().unwrap_or("").to_string();
+        let hsts = r.headers().get("strict-transport-security").is_some();
+        let html = r.text().await.unwrap_or_default();
+        assert!(ct.starts_with("text/html"), "{app}: content-type {ct}");
+        assert!(html.contains("<div id=\"root\"") || html.contains("id=\"app\""), "{app}: not the app shell: {html:.300}");
+        assert!(hsts, "{app}: no Strict-Transport-Security over TLS");
+        // A client route falls back to the app shell (SPA routing), not a 404 from nginx.
+        let r = http.get(t.url(app, "/some/client/route")).send().await.expect("GET route");
+        assert_eq!(r.status(), 200, "{app}: SPA fallback");
+        let r = http.get(t.url(app, "/api/health")).send().await.expect("GET /api/health");
+        assert_eq!(r.status(), 200, "{app}: /api/health through nginx");
+        let body: Value = r.json().await.expect("health JSON");
+        assert!(body.is_object(), "{app}: health answer {body}");
+    }
+    // The same name without the CA is refused: the certificate is the operator's, not a
+    // public one, and the client really verified it.
+    let strict = reqwest::Client::builder()
+        .resolve(&t.host("ulm"), SocketAddr::from(([127, 0, 0, 1], t.port)))
+        .timeout(Duration::from_secs(10))
+        .build()
+        .unwrap();
+    assert!(strict.get(t.url("ulm", "/api/health")).send().await.is_err(), "TLS verified without the CA");
+}
+
+#[tokio::test]
+async fn a_user_registers_verifies_and_signs_in_through_nginx() {
+    let t = target().await;
+    let http = t.client().await.expect("https client");
+    let admin = t.admin_token(&http).await.expect("bootstrap admin signs in");
+    let id = uuid::Uuid::new_v4().simple().to_string();
+    let email = format!("real-{}@example.com", &id[..12]);
+    let password = format!("Real-e2e-{id}!");
+    let r = http
+        .post(t.url("ulm", "/api/v1/auth/register"))
+        .json(&json!({"email": email, "username": format!("real{}", &id[..10]), "password": password}))
+        .send()
+        .await
+        .expect("register");
+    assert!(r.status().is_success(), "register: {} {}", r.status(), r.text().await.unwrap_or_default());
+
+    // The verification mail, read from ULM's outbox as the admin (the test's mailbox).
+    let token = wait_for(Duration::from_secs(30), "verification mail", || {
+        let http = http.clone();
+        let url = t.url("ulm", &format!("/api/v1/admin/outbox?to={email}"));
+        let admin = admin.clone();
+        async move {
+            let mails: Value = http.get(url).bearer_auth(admin).send().await?.error_for_status()?.json().await?;
+            for m in mails.as_array().cloned().unwrap_or_default() {
+                let body = m["body"].as_str().unwrap_or("");
+                if let Some(i) = body.find("verify-email?token=") {
+                    let tok: String = body[i + "verify-email?token=".len()..]
+                        .chars()
+                        .take_while(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_')
+                        .collect();
+                    return Ok(Ok(tok));
+                }
+            }
+            Ok(Err(format!("{} mails, none with a verify link", mails.as_array().map_or(0, Vec::len))))
+        }
+    })
+    .await
+    .expect("the verification mail arrives");
+    // Before verifying, sign-in is refused with a stable code.
+    let r = http
+        .post(t.url("ulm", "/api/v1/auth/login"))
+        .json(&json!({"login": email, "password": password}))
+        .send()
+        .await
+        .unwrap();
+    assert!(r.status().is_client_error(), "unverified sign-in: {}", r.status());
+    let r = http
+        .post(t.url("ulm", "/api/v1/auth/verify-email"))
+        .json(&json!({"token": token}))
+        .send()
+        .await
+        .unwrap();
+    assert!(r.status().is_success(), "verify: {} {}", r.status(), r.text().await.unwrap_or_default());
+    let r = http
+        .post(t.url("ulm", "/api/v1/auth/login"))
+        .json(&json!({"login": email, "password": password}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200, "sign-in after verifying");
+    let body: Value = r.json().await.unwrap();
+    let access = body["access_token"].as_str().expect("access_token").to_string();
+    let me: Value = http
+        .get(t.url("ulm", "/api/v1/users/me"))
+        .bearer_auth(&access)
+        .send()
+        .await
+        .unwrap()
+        .error_for_status()
+        .expect("GET /users/me")
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(me["email"], json!(email), "{me}");
+}
+
+#[tokio::test]
+async fn aam_reports_every_component_healthy() {
+    let t = target().await;
+    let http = t.client().await.expect("https client");
+    let admin = t.admin_token(&http).await.expect("bootstrap admin signs in");
+    // AAM's poller samples on an interval: right after `make up` the first sample may not be in.
+    let health = wait_for(Duration::from_secs(120), "AAM system health: all healthy", || {
+        let http = http.clone();
+        let url = t.url("aam", "/api/v1/system/health");
+        let admin = admin.clone();
+        async move {
+            let h: Value = http.get(url).bearer_auth(admin).send().await?.error_for_status()?.json().await?;
+            let comps = h["components"].as_array().cloned().unwrap_or_default();
+            let names: Vec<&str> = comps.iter().filter_map(|c| c["component"].as_str()).collect();
+            let all = ["ulm", "aam", "postgres", "redis"].iter().all(|w| names.contains(w));
+            if h["status"] == "healthy" && all {
+                Ok(Ok(h))
+            } else {
+                Ok(Err(h.to_string()))
+            }
+        }
+    })
+    .await
+    .expect("every component healthy");
+    let comps = health["components"].as_array().unwrap();
+    assert!(comps.iter().all(|c| c["status"] == "healthy"), "{health}");
+    // In a cluster AAM also reads the OvuSystem's status (backups, certificate expiry).
+    assert!(health["cluster"].is_object(), "no cluster status in {health}");
+}
+
+/// A pod outside the system is stopped by the operator's NetworkPolicies from reaching the
+/// database, while the same pod reaches the public frontend: the rules are really enforced.
+#[tokio::test]
+async fn network_policies_keep_strangers_off_the_database() {
+    let t = target().await;
+    let ns = format!("ovu-e2e-np-{}", &uuid::Uuid::new_v4().simple().to_string()[..8]);
+    let c = &t.cluster;
+    c.kubectl(&["create", "namespace", &ns]).expect("create namespace");
+    let probe = |target: &str| {
+        format!(
+            "for i in 1 2 3; do if timeout 3 bash -c '</dev/tcp/{target}' 2>/dev/null; then echo open; exit 0; fi; done; echo closed"
+        )
+    };
+    let fqdn = |svc: &str| format!("{svc}.{}.svc.cluster.local", t.ns);
+    let script = format!(
+        "echo frontend=$({}); echo postgres=$({}); echo redis=$({}); sleep 1",
+        probe(&format!("{}/443", fqdn(&format!("{}-frontend", t.system)))),
+        probe(&format!("{}/5432", fqdn(&format!("{}-postgres", t.system)))),
+        probe(&format!("{}/6379", fqdn(&format!("{}-redis", t.system)))),
+    );
+    let pod = json!({
+        "apiVersion": "v1", "kind": "Pod",
+        "metadata": {"name": "stranger", "namespace": ns},
+        "spec": {
+            "restartPolicy": "Never",
+            "nodeSelector": {"ovu.co.il/tier": "backend"},
+            "tolerations": [{"key": "ovu.co.il/tier", "operator": "Exists", "effect": "NoSchedule"}],
+            "securityContext": {"runAsNonRoot": true, "runAsUser": 10001, "seccompProfile": {"type": "RuntimeDefault"}},
+            "containers": [{
+                "name": "probe", "image": "ovu/redis-local:7", "imagePullPolicy": "Never",
+                "command": ["bash", "-c", script],
+                "securityContext": {"allowPrivilegeEscalation": false, "capabilities": {"drop": ["ALL"]}},
+            }],
+        },
+    });
+    let pods = Api::<Pod>::namespaced(c.client.clone(), &ns);
+    let result = async {
+        pods.create(&Default::default(), &serde_json::from_value(pod)?).await?;
+        wait_for(Duration::from_secs(90), "probe pod finished", || {
+            let pods = pods.clone();
+            async move {
+                let p = pods.get("stranger").await?;
+                let phase = p.status.and_then(|s| s.phase).unwrap_or_default();
+                Ok(if phase == "Succeeded" || phase == "Failed" { Ok(phase) } else { Err(phase) })
+            }
+        })
+        .await?;
+        let log = c.kubectl(&["-n", &ns, "logs", "stranger"])?;
+        anyhow::Ok(log)
+    }
+    .await;
+    let _ = c.kubectl(&["delete", "namespace", &ns, "--wait=false"]);
+    let log = result.expect("probe pod ran");
+    assert!(log.contains("frontend=open"), "the frontend must be reachable (control): {log}");
+    assert!(log.contains("postgres=closed"), "postgres reachable from a stranger: {log}");
+    assert!(log.contains("redis=closed"), "redis reachable from a stranger: {log}");
+}
+
+/// `ovu.co.il/backup-now` runs a real pg_dump in a Job on the database node and the status
+/// records it.
+#[tokio::test]
+async fn backup_now_runs_a_real_dump() {
+    let t = target().await;
+    let c = &t.cluster;
+    let stamp = uuid::Uuid::new_v4().simple().to_string();
+    c.systems(&t.ns)
+        .patch(
+            &t.system,
+            &PatchParams::default(),
+            &Patch::Merge(json!({"metadata": {"annotations": {BACKUP_NOW_ANNOTATION: stamp}}})),
+        )
+        .await
+        .expect("annotating backup-now");
+    let jobs = Api::<Job>::namespaced(c.client.clone(), &t.ns);
+    let sys = c.systems(&t.ns);
+    let status = wait_for(Duration::from_secs(240), "backup recorded in status", || {
+        let sys = sys.clone();
+        let stamp = stamp.clone();
+        async move {
+            let s = sys.get(&t.system).await?;
+            let b = s.status.and_then(|s| s.backup).unwrap_or_default();
+            Ok(if b.last_requested.as_deref() == Some(&stamp) && b.last_backup.is_some() && b.last_success_time.is_some() {
+                Ok(b)
+            } else {
+                Err(format!("{b:?}"))
+            })
+        }
+    })
+    .await
+    .expect("backup-now completes");
+    let job = jobs.get(status.last_backup.as_deref().unwrap()).await.expect("the recorded Job");
+    let succeeded = job.status.and_then(|s| s.succeeded).unwrap_or(0);
+    assert!(succeeded >= 1, "Job {:?} did not succeed", job.metadata.name);
+    let log = c
+        .kubectl(&["-n", &t.ns, "logs", &format!("job/{}", job.metadata.name.unwrap())])
+        .expect("Job log");
+    assert!(!log.to_lowercase().contains("error"), "backup log: {log}");
+}

@@ -1,0 +1,130 @@
+#!/usr/bin/env bash
+# `make up`: the whole OVU system on a real Kubernetes cluster built on this machine.
+#
+#   scripts/up.sh            # install, build, start, deploy, wait for Ready, print the URLs
+#   scripts/up.sh down       # stop everything up started (the cluster keeps its data on disk)
+#   scripts/up.sh status     # the OvuSystem's conditions and pods
+#
+# Steps (each a no-op when already done, so a second `make up` is fast):
+#   1. scripts/deps.sh                      Debian packages, toolchains
+#   2. e2e/cluster/build                    kube-apiserver, kubelet, ... from the Go module proxy
+#   3. images/build                         release binaries, web bundles, the OCI images
+#   4. e2e/cluster/up --mode real           etcd + control plane + 3 real nodes + addons
+#   5. e2e/cluster/load-images              the OVU images into each node's containerd
+#   6. kubectl apply -k deploy/local/operator   CRD, RBAC, the operator from its image
+#   7. kubectl apply -k deploy/local/system     manifests/samples/ovusystem.yaml on ovu.localhost
+#   8. wait for Ready (printing the conditions as they change), then print the URLs.
+# Environment: OVU_UP_TIMEOUT (seconds to wait for Ready, default 900).
+set -euo pipefail
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+cd "$ROOT"
+CLUSTER=$ROOT/e2e/cluster
+KUBECTL=$CLUSTER/bin/kubectl
+OUT=${OVU_RUN_DIR:-$ROOT/.run}/up
+NS=ovu
+NAME=ovu
+DOMAIN=ovu.localhost
+HTTPS_PORT=30443
+TIMEOUT=${OVU_UP_TIMEOUT:-900}
+
+step() { printf '\033[1m[up]\033[0m %s\n' "$*" >&2; }
+die() { printf '\033[1m[up]\033[0m error: %s\n' "$*" >&2; exit 1; }
+kc() { "$KUBECTL" --kubeconfig "$KUBECONFIG" "$@"; }
+
+case ${1:-up} in
+  down)
+    step "stopping the local cluster (its data stays in e2e/cluster/_run; e2e/cluster/down --purge deletes it)"
+    [[ -x $CLUSTER/down ]] && "$CLUSTER/down"
+    exit 0
+    ;;
+  status)
+    export KUBECONFIG=$CLUSTER/_run/kubeconfig
+    kc -n "$NS" get ovusystem "$NAME" -o wide
+    kc -n "$NS" get ovusystem "$NAME" -o jsonpath='{range .status.conditions[*]}{.type}={.status} {.reason}: {.message}{"\n"}{end}'
+    kc -n "$NS" get pods -o wide
+    exit 0
+    ;;
+  up) ;;
+  -h | --help) awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$0"; exit 0 ;;
+  *) die "unknown command $1 (up, down, status)" ;;
+esac
+
+[[ $(id -u) == 0 ]] || die "make up runs containers and node networking: run it as root"
+t0=$SECONDS
+step "1/8 dependencies"
+scripts/deps.sh
+step "2/8 Kubernetes binaries (built once from the Go module proxy)"
+"$CLUSTER/build"
+step "3/8 images (release build, web bundles, images/build; cached)"
+images/build >&2
+step "4/8 the local cluster, real nodes"
+KUBECONFIG=$("$CLUSTER/up" --mode real)
+export KUBECONFIG
+step "5/8 loading the OVU images into the nodes"
+"$CLUSTER/load-images" images/_build/oci/{operator,ulm,aam,web,postgres,redis}.tar
+
+step "6/8 the CRD, RBAC and the operator (in-cluster, from its image)"
+kc apply -f crds/ovusystem.yaml >/dev/null
+kc wait --for=condition=Established --timeout=60s crd/ovusystems.ovu.co.il >/dev/null
+kc apply -k deploy/local/operator >/dev/null
+# A rebuilt image keeps its tag: restart the operator when the image in the node differs from
+# what its pods run, so a second `make up` after a code change runs the new code.
+want=$(kc -n ovu-system get deploy ovu-operator -o jsonpath='{.spec.template.metadata.annotations.ovu\.co\.il/image-id}' 2>/dev/null || true)
+have=$(sha256sum images/_build/oci/operator.tar | cut -c1-16)
+if [[ $want != "$have" ]]; then
+  kc -n ovu-system patch deploy ovu-operator --type merge \
+    -p "{\"spec\":{\"template\":{\"metadata\":{\"annotations\":{\"ovu.co.il/image-id\":\"$have\"}}}}}" >/dev/null
+fi
+kc -n ovu-system rollout status deploy/ovu-operator --timeout=300s >&2 ||
+  { kc -n ovu-system get pods -o wide >&2; kc -n ovu-system logs deploy/ovu-operator --tail=40 >&2 || true; die "the operator did not become ready"; }
+
+step "7/8 the OvuSystem (manifests/samples/ovusystem.yaml on $DOMAIN)"
+kc apply -k deploy/local/system >/dev/null
+# Services run the image the node holds; after an image rebuild under the same tag, restart them.
+for c in ulm aam frontend; do
+  id=$(sha256sum "images/_build/oci/$([[ $c == frontend ]] && echo web || echo "$c").tar" | cut -c1-16)
+  if kc -n "$NS" get deploy "$NAME-$c" >/dev/null 2>&1; then
+    cur=$(kc -n "$NS" get deploy "$NAME-$c" -o jsonpath='{.metadata.annotations.ovu\.co\.il/local-image-id}')
+    if [[ -n $cur && $cur != "$id" ]]; then kc -n "$NS" rollout restart deploy "$NAME-$c" >/dev/null; fi
+    kc -n "$NS" annotate --overwrite deploy "$NAME-$c" "ovu.co.il/local-image-id=$id" >/dev/null
+  fi
+done
+
+step "8/8 waiting for Ready (up to ${TIMEOUT}s)"
+deadline=$((SECONDS + TIMEOUT))
+last=""
+while :; do
+  now=$(kc -n "$NS" get ovusystem "$NAME" -o jsonpath='{.status.phase}{"|"}{range .status.conditions[*]}{.type}={.status} ({.reason}) {end}' 2>/dev/null || true)
+  if [[ $now != "$last" ]]; then
+    printf '  %s\n' "${now//|/  }" >&2
+    last=$now
+  fi
+  [[ $(kc -n "$NS" get ovusystem "$NAME" -o jsonpath='{.status.conditions[?(@.type=="Ready")].status}' 2>/dev/null) == True ]] && break
+  if ((SECONDS > deadline)); then
+    kc -n "$NS" get pods -o wide >&2 || true
+    kc -n "$NS" get events --sort-by=.lastTimestamp 2>/dev/null | tail -20 >&2 || true
+    kc -n ovu-system logs deploy/ovu-operator --tail=30 >&2 || true
+    die "the OvuSystem is not Ready after ${TIMEOUT}s (above: pods, events, operator log)"
+  fi
+  sleep 2
+done
+
+mkdir -p "$OUT"
+kc -n "$NS" get secret "$NAME-tls" -o jsonpath='{.data.ca\.crt}' | base64 -d >"$OUT/ca.crt"
+# The answer a user would see first: the health endpoint through nginx, over TLS, trusting only
+# the generated CA.
+curl -fsS --cacert "$OUT/ca.crt" --resolve "ulm.$DOMAIN:$HTTPS_PORT:127.0.0.1" \
+  "https://ulm.$DOMAIN:$HTTPS_PORT/api/health" >/dev/null ||
+  die "the system is Ready but https://ulm.$DOMAIN:$HTTPS_PORT/api/health does not answer"
+cat >&2 <<EOF
+
+OVU is up ($((SECONDS - t0)) s).
+  ULM app:   https://ulm.$DOMAIN:$HTTPS_PORT/
+  AAM panel: https://aam.$DOMAIN:$HTTPS_PORT/
+  (both on 127.0.0.1; *.localhost names resolve there)
+  CA certificate: $OUT/ca.crt   (e.g. curl --cacert $OUT/ca.crt https://ulm.$DOMAIN:$HTTPS_PORT/api/health)
+  Bootstrap admin: e-mail and password in Secret $NS/$NAME-bootstrap-admin:
+    $KUBECTL --kubeconfig $KUBECONFIG -n $NS get secret $NAME-bootstrap-admin -o jsonpath='{.data.password}' | base64 -d
+  kubectl:   export KUBECONFIG=$KUBECONFIG PATH=$CLUSTER/bin:\$PATH
+  Stop:      make down
+EOF
