@@ -73,7 +73,9 @@ impl Target {
     /// An HTTPS client that trusts only the system's CA (from `<system>-tls`'s `ca.crt`) and
     /// sends both site names to 127.0.0.1, as a browser on this machine does for *.localhost.
     async fn client(&self) -> anyhow::Result<reqwest::Client> {
-        let ca = self.secret(&format!("{}-tls", self.system), "ca.crt").await?;
+        let ca = self
+            .secret(&format!("{}-tls", self.system), "ca.crt")
+            .await?;
         let ca = reqwest::Certificate::from_pem(ca.as_bytes()).context("parsing ca.crt")?;
         let addr = SocketAddr::from(([127, 0, 0, 1], self.port));
         Ok(reqwest::Client::builder()
@@ -181,16 +183,30 @@ async fn nginx_serves_both_apps_and_proxies_the_api_over_tls() {
     for app in ["ulm", "aam"] {
         let r = http.get(t.url(app, "/")).send().await.expect("GET /");
         assert_eq!(r.status(), 200, "{app}: GET /");
-        let ct = r.headers()["content-type"].to_str().unwrap_or("").to_string();
+        let ct = r.headers()["content-type"]
+            .to_str()
+            .unwrap_or("")
+            .to_string();
         let hsts = r.headers().get("strict-transport-security").is_some();
         let html = r.text().await.unwrap_or_default();
         assert!(ct.starts_with("text/html"), "{app}: content-type {ct}");
-        assert!(html.contains("<div id=\"root\"") || html.contains("id=\"app\""), "{app}: not the app shell: {html:.300}");
+        assert!(
+            html.contains("<div id=\"root\"") || html.contains("id=\"app\""),
+            "{app}: not the app shell: {html:.300}"
+        );
         assert!(hsts, "{app}: no Strict-Transport-Security over TLS");
         // A client route falls back to the app shell (SPA routing), not a 404 from nginx.
-        let r = http.get(t.url(app, "/some/client/route")).send().await.expect("GET route");
+        let r = http
+            .get(t.url(app, "/some/client/route"))
+            .send()
+            .await
+            .expect("GET route");
         assert_eq!(r.status(), 200, "{app}: SPA fallback");
-        let r = http.get(t.url(app, "/api/health")).send().await.expect("GET /api/health");
+        let r = http
+            .get(t.url(app, "/api/health"))
+            .send()
+            .await
+            .expect("GET /api/health");
         assert_eq!(r.status(), 200, "{app}: /api/health through nginx");
         let body: Value = r.json().await.expect("health JSON");
         assert!(body.is_object(), "{app}: health answer {body}");
@@ -202,14 +218,24 @@ async fn nginx_serves_both_apps_and_proxies_the_api_over_tls() {
         .timeout(Duration::from_secs(10))
         .build()
         .unwrap();
-    assert!(strict.get(t.url("ulm", "/api/health")).send().await.is_err(), "TLS verified without the CA");
+    assert!(
+        strict
+            .get(t.url("ulm", "/api/health"))
+            .send()
+            .await
+            .is_err(),
+        "TLS verified without the CA"
+    );
 }
 
 #[tokio::test]
 async fn a_user_registers_verifies_and_signs_in_through_nginx() {
     let t = target().await;
     let http = t.client().await.expect("https client");
-    let admin = t.admin_token(&http).await.expect("bootstrap admin signs in");
+    let admin = t
+        .admin_token(&http)
+        .await
+        .expect("bootstrap admin signs in");
     let id = uuid::Uuid::new_v4().simple().to_string();
     let email = format!("real-{}@example.com", &id[..12]);
     let password = format!("Real-e2e-{id}!");
@@ -219,7 +245,12 @@ async fn a_user_registers_verifies_and_signs_in_through_nginx() {
         .send()
         .await
         .expect("register");
-    assert!(r.status().is_success(), "register: {} {}", r.status(), r.text().await.unwrap_or_default());
+    assert!(
+        r.status().is_success(),
+        "register: {} {}",
+        r.status(),
+        r.text().await.unwrap_or_default()
+    );
 
     // The verification mail, read from ULM's outbox as the admin (the test's mailbox).
     let token = wait_for(Duration::from_secs(30), "verification mail", || {
@@ -227,7 +258,14 @@ async fn a_user_registers_verifies_and_signs_in_through_nginx() {
         let url = t.url("ulm", &format!("/api/v1/admin/outbox?to={email}"));
         let admin = admin.clone();
         async move {
-            let mails: Value = http.get(url).bearer_auth(admin).send().await?.error_for_status()?.json().await?;
+            let mails: Value = http
+                .get(url)
+                .bearer_auth(admin)
+                .send()
+                .await?
+                .error_for_status()?
+                .json()
+                .await?;
             for m in mails.as_array().cloned().unwrap_or_default() {
                 let body = m["body"].as_str().unwrap_or("");
                 if let Some(i) = body.find("verify-email?token=") {
@@ -238,7 +276,10 @@ async fn a_user_registers_verifies_and_signs_in_through_nginx() {
                     return Ok(Ok(tok));
                 }
             }
-            Ok(Err(format!("{} mails, none with a verify link", mails.as_array().map_or(0, Vec::len))))
+            Ok(Err(format!(
+                "{} mails, none with a verify link",
+                mails.as_array().map_or(0, Vec::len)
+            )))
         }
     })
     .await
@@ -250,14 +291,23 @@ async fn a_user_registers_verifies_and_signs_in_through_nginx() {
         .send()
         .await
         .unwrap();
-    assert!(r.status().is_client_error(), "unverified sign-in: {}", r.status());
+    assert!(
+        r.status().is_client_error(),
+        "unverified sign-in: {}",
+        r.status()
+    );
     let r = http
         .post(t.url("ulm", "/api/v1/auth/verify-email"))
         .json(&json!({"token": token}))
         .send()
         .await
         .unwrap();
-    assert!(r.status().is_success(), "verify: {} {}", r.status(), r.text().await.unwrap_or_default());
+    assert!(
+        r.status().is_success(),
+        "verify: {} {}",
+        r.status(),
+        r.text().await.unwrap_or_default()
+    );
     let r = http
         .post(t.url("ulm", "/api/v1/auth/login"))
         .json(&json!({"login": email, "password": password}))
@@ -266,7 +316,10 @@ async fn a_user_registers_verifies_and_signs_in_through_nginx() {
         .unwrap();
     assert_eq!(r.status(), 200, "sign-in after verifying");
     let body: Value = r.json().await.unwrap();
-    let access = body["access_token"].as_str().expect("access_token").to_string();
+    let access = body["access_token"]
+        .as_str()
+        .expect("access_token")
+        .to_string();
     let me: Value = http
         .get(t.url("ulm", "/api/v1/users/me"))
         .bearer_auth(&access)
@@ -285,30 +338,52 @@ async fn a_user_registers_verifies_and_signs_in_through_nginx() {
 async fn aam_reports_every_component_healthy() {
     let t = target().await;
     let http = t.client().await.expect("https client");
-    let admin = t.admin_token(&http).await.expect("bootstrap admin signs in");
+    let admin = t
+        .admin_token(&http)
+        .await
+        .expect("bootstrap admin signs in");
     // AAM's poller samples on an interval: right after `make up` the first sample may not be in.
-    let health = wait_for(Duration::from_secs(120), "AAM system health: all healthy", || {
-        let http = http.clone();
-        let url = t.url("aam", "/api/v1/system/health");
-        let admin = admin.clone();
-        async move {
-            let h: Value = http.get(url).bearer_auth(admin).send().await?.error_for_status()?.json().await?;
-            let comps = h["components"].as_array().cloned().unwrap_or_default();
-            let names: Vec<&str> = comps.iter().filter_map(|c| c["component"].as_str()).collect();
-            let all = ["ulm", "aam", "postgres", "redis"].iter().all(|w| names.contains(w));
-            if h["status"] == "healthy" && all {
-                Ok(Ok(h))
-            } else {
-                Ok(Err(h.to_string()))
+    let health = wait_for(
+        Duration::from_secs(120),
+        "AAM system health: all healthy",
+        || {
+            let http = http.clone();
+            let url = t.url("aam", "/api/v1/system/health");
+            let admin = admin.clone();
+            async move {
+                let h: Value = http
+                    .get(url)
+                    .bearer_auth(admin)
+                    .send()
+                    .await?
+                    .error_for_status()?
+                    .json()
+                    .await?;
+                let comps = h["components"].as_array().cloned().unwrap_or_default();
+                let names: Vec<&str> = comps
+                    .iter()
+                    .filter_map(|c| c["component"].as_str())
+                    .collect();
+                let all = ["ulm", "aam", "postgres", "redis"]
+                    .iter()
+                    .all(|w| names.contains(w));
+                if h["status"] == "healthy" && all {
+                    Ok(Ok(h))
+                } else {
+                    Ok(Err(h.to_string()))
+                }
             }
-        }
-    })
+        },
+    )
     .await
     .expect("every component healthy");
     let comps = health["components"].as_array().unwrap();
     assert!(comps.iter().all(|c| c["status"] == "healthy"), "{health}");
     // In a cluster AAM also reads the OvuSystem's status (backups, certificate expiry).
-    assert!(health["cluster"].is_object(), "no cluster status in {health}");
+    assert!(
+        health["cluster"].is_object(),
+        "no cluster status in {health}"
+    );
 }
 
 /// A pod outside the system is stopped by the operator's NetworkPolicies from reaching the
@@ -316,9 +391,13 @@ async fn aam_reports_every_component_healthy() {
 #[tokio::test]
 async fn network_policies_keep_strangers_off_the_database() {
     let t = target().await;
-    let ns = format!("ovu-e2e-np-{}", &uuid::Uuid::new_v4().simple().to_string()[..8]);
+    let ns = format!(
+        "ovu-e2e-np-{}",
+        &uuid::Uuid::new_v4().simple().to_string()[..8]
+    );
     let c = &t.cluster;
-    c.kubectl(&["create", "namespace", &ns]).expect("create namespace");
+    c.kubectl(&["create", "namespace", &ns])
+        .expect("create namespace");
     let probe = |target: &str| {
         format!(
             "for i in 1 2 3; do if timeout 3 bash -c '</dev/tcp/{target}' 2>/dev/null; then echo open; exit 0; fi; done; echo closed"
@@ -348,13 +427,18 @@ async fn network_policies_keep_strangers_off_the_database() {
     });
     let pods = Api::<Pod>::namespaced(c.client.clone(), &ns);
     let result = async {
-        pods.create(&Default::default(), &serde_json::from_value(pod)?).await?;
+        pods.create(&Default::default(), &serde_json::from_value(pod)?)
+            .await?;
         wait_for(Duration::from_secs(90), "probe pod finished", || {
             let pods = pods.clone();
             async move {
                 let p = pods.get("stranger").await?;
                 let phase = p.status.and_then(|s| s.phase).unwrap_or_default();
-                Ok(if phase == "Succeeded" || phase == "Failed" { Ok(phase) } else { Err(phase) })
+                Ok(if phase == "Succeeded" || phase == "Failed" {
+                    Ok(phase)
+                } else {
+                    Err(phase)
+                })
             }
         })
         .await?;
@@ -364,9 +448,18 @@ async fn network_policies_keep_strangers_off_the_database() {
     .await;
     let _ = c.kubectl(&["delete", "namespace", &ns, "--wait=false"]);
     let log = result.expect("probe pod ran");
-    assert!(log.contains("frontend=open"), "the frontend must be reachable (control): {log}");
-    assert!(log.contains("postgres=closed"), "postgres reachable from a stranger: {log}");
-    assert!(log.contains("redis=closed"), "redis reachable from a stranger: {log}");
+    assert!(
+        log.contains("frontend=open"),
+        "the frontend must be reachable (control): {log}"
+    );
+    assert!(
+        log.contains("postgres=closed"),
+        "postgres reachable from a stranger: {log}"
+    );
+    assert!(
+        log.contains("redis=closed"),
+        "redis reachable from a stranger: {log}"
+    );
 }
 
 /// `ovu.co.il/backup-now` runs a real pg_dump in a Job on the database node and the status
@@ -376,6 +469,13 @@ async fn backup_now_runs_a_real_dump() {
     let t = target().await;
     let c = &t.cluster;
     let stamp = uuid::Uuid::new_v4().simple().to_string();
+    let before = c
+        .get_system(&t.ns, &t.system)
+        .await
+        .expect("reading the OvuSystem")
+        .status
+        .and_then(|s| s.backup)
+        .and_then(|b| b.last_backup);
     c.systems(&t.ns)
         .patch(
             &t.system,
@@ -386,26 +486,50 @@ async fn backup_now_runs_a_real_dump() {
         .expect("annotating backup-now");
     let jobs = Api::<Job>::namespaced(c.client.clone(), &t.ns);
     let sys = c.systems(&t.ns);
-    let status = wait_for(Duration::from_secs(240), "backup recorded in status", || {
-        let sys = sys.clone();
-        let stamp = stamp.clone();
-        async move {
-            let s = sys.get(&t.system).await?;
-            let b = s.status.and_then(|s| s.backup).unwrap_or_default();
-            Ok(if b.last_requested.as_deref() == Some(&stamp) && b.last_backup.is_some() && b.last_success_time.is_some() {
-                Ok(b)
-            } else {
-                Err(format!("{b:?}"))
-            })
-        }
-    })
+    let status = wait_for(
+        Duration::from_secs(240),
+        "backup recorded in status",
+        || {
+            let sys = sys.clone();
+            let stamp = stamp.clone();
+            let name = t.system.clone();
+            let before = before.clone();
+            async move {
+                let s = sys.get(&name).await?;
+                let b = s.status.and_then(|s| s.backup).unwrap_or_default();
+                let new_backup = b.last_backup.is_some() && b.last_backup != before;
+                Ok(
+                    if b.last_requested.as_deref() == Some(&stamp)
+                        && new_backup
+                        && b.last_success_time.is_some()
+                    {
+                        Ok(b)
+                    } else {
+                        Err(format!("{b:?}"))
+                    },
+                )
+            }
+        },
+    )
     .await
     .expect("backup-now completes");
-    let job = jobs.get(status.last_backup.as_deref().unwrap()).await.expect("the recorded Job");
+    let job = jobs
+        .get(status.last_backup.as_deref().unwrap())
+        .await
+        .expect("the recorded Job");
     let succeeded = job.status.and_then(|s| s.succeeded).unwrap_or(0);
-    assert!(succeeded >= 1, "Job {:?} did not succeed", job.metadata.name);
+    assert!(
+        succeeded >= 1,
+        "Job {:?} did not succeed",
+        job.metadata.name
+    );
     let log = c
-        .kubectl(&["-n", &t.ns, "logs", &format!("job/{}", job.metadata.name.unwrap())])
+        .kubectl(&[
+            "-n",
+            &t.ns,
+            "logs",
+            &format!("job/{}", job.metadata.name.unwrap()),
+        ])
         .expect("Job log");
     assert!(!log.to_lowercase().contains("error"), "backup log: {log}");
 }
