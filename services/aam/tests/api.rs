@@ -500,11 +500,13 @@ async fn users_and_roles_go_through_ulm_as_the_caller(db: PgPool) {
             "POST",
             "/api/v1/users",
             a,
-            json!({"email": "dana@example.com", "username": "dana", "password": PW, "display_name": "Dana"}),
+            json!({"email": "dana@example.com", "username": "dana", "password": PW, "display_name": "Dana", "phone": "+972 50-123-4567"}),
         )
         .await
         .expect(201);
     let uid = created.body["id"].as_str().unwrap().to_string();
+    // The phone crosses AAM both ways, as ULM normalised it.
+    assert_eq!(created.body["phone"], "+972501234567");
     // ULM's errors pass through in the shared shape.
     t.with(
         "POST",
@@ -548,6 +550,41 @@ async fn users_and_roles_go_through_ulm_as_the_caller(db: PgPool) {
         .await
         .expect(200);
     assert_eq!(r.body["display_name"], "Dana K");
+    assert_eq!(r.body["phone"], "+972501234567", "untouched by the edit");
+    let r = t.get(&format!("/api/v1/users/{uid}"), a).await.expect(200);
+    assert_eq!(r.body["phone"], "+972501234567");
+    let r = t
+        .with(
+            "PATCH",
+            &format!("/api/v1/users/{uid}"),
+            a,
+            json!({"phone": "+1 (415) 555-0100"}),
+        )
+        .await
+        .expect(200);
+    assert_eq!(r.body["phone"], "+14155550100");
+    // ULM's refusal keeps its shape, field and reason through AAM.
+    let bad = t
+        .with(
+            "PATCH",
+            &format!("/api/v1/users/{uid}"),
+            a,
+            json!({"phone": "0501234567"}),
+        )
+        .await
+        .error(422, "validation_failed");
+    assert_eq!(bad.body["error"]["details"]["field"], "phone");
+    assert_eq!(bad.body["error"]["details"]["reason"], "invalid_phone");
+    let r = t
+        .with(
+            "PATCH",
+            &format!("/api/v1/users/{uid}"),
+            a,
+            json!({"phone": ""}),
+        )
+        .await
+        .expect(200);
+    assert_eq!(r.body["phone"], "", "empty clears it");
 
     // ULM's audit names the admin as the actor: AAM used the caller's own token.
     let actor: Option<Uuid> =

@@ -74,6 +74,11 @@ pub struct Config {
     /// `ULM_ME_CACHE_MS` (default 1000, 0 = off): how long this replica may reuse a
     /// `GET /users/me` answer for a session (see `me_cache`).
     pub me_cache_ms: u64,
+    /// `ULM_ACCESS_TTL_SECS` (unset by default; 10–86400): when set, access tokens live this
+    /// many seconds instead of the token policy's minutes. The policy's floor is 5 minutes,
+    /// which is right for operators but makes a test of silent token refresh wait that long;
+    /// the browser tests set it, deployments do not.
+    pub access_ttl_secs: Option<u64>,
 }
 
 impl Config {
@@ -140,6 +145,13 @@ impl Config {
             job_interval_secs: env.ranged("ULM_JOB_INTERVAL_SECS", 60, 1, 86_400),
             session_max_days: env.ranged("ULM_SESSION_MAX_DAYS", 30, 1, 365),
             me_cache_ms: env.ranged("ULM_ME_CACHE_MS", 1000, 0, 10_000),
+            access_ttl_secs: match env.optional::<u64>("ULM_ACCESS_TTL_SECS") {
+                Some(s) if !(10..=86_400).contains(&s) => {
+                    env.problem("ULM_ACCESS_TTL_SECS must be 10–86400 seconds");
+                    None
+                }
+                other => other,
+            },
             db: match db {
                 Some(db) => db,
                 None => {
@@ -179,6 +191,28 @@ mod tests {
         assert_eq!(cfg.rate.login_per_min, 5);
         assert_eq!(cfg.rate.register_per_hour, 3);
         assert_eq!(cfg.listen.port(), 8001);
+        assert_eq!(
+            cfg.access_ttl_secs, None,
+            "the token policy decides by default"
+        );
+    }
+
+    #[test]
+    fn access_ttl_override_is_bounded() {
+        let base = [
+            ("DATABASE_URL", "postgres://u@127.0.0.1/db?sslmode=disable"),
+            ("REDIS_URL", "redis://127.0.0.1/0"),
+        ];
+        let with = |v: &'static str| {
+            Config::from(Env::from_map(
+                base.into_iter().chain([("ULM_ACCESS_TTL_SECS", v)]),
+            ))
+        };
+        assert_eq!(with("40").unwrap().access_ttl_secs, Some(40));
+        for bad in ["9", "86401", "soon"] {
+            let err = with(bad).unwrap_err().to_string();
+            assert!(err.contains("ULM_ACCESS_TTL_SECS"), "{bad}: {err}");
+        }
     }
 
     #[test]

@@ -16,6 +16,9 @@ pub struct User {
     pub display_name: String,
     /// `en`, `he` or `ar`.
     pub preferred_language: String,
+    /// E.164 (`+` and 8–15 digits), or empty when none is set.
+    #[schema(example = "+972501234567")]
+    pub phone: String,
     /// `active` or `deactivated`.
     pub status: String,
     pub email_verified: bool,
@@ -33,7 +36,7 @@ pub struct User {
 
 /// Columns selecting a [`User`] from `users u`.
 pub const USER_COLUMNS: &str =
-    "u.id, u.email, u.username, u.display_name, u.preferred_language, u.status,
+    "u.id, u.email, u.username, u.display_name, u.preferred_language, u.phone, u.status,
     (u.email_verified_at IS NOT NULL) AS email_verified, u.mfa_enabled,
     ARRAY(SELECT r.name FROM user_roles ur JOIN roles r ON r.id = ur.role_id
           WHERE ur.user_id = u.id ORDER BY r.name) AS roles,
@@ -169,6 +172,10 @@ pub struct MfaDisableRequest {
 pub struct UpdateMeRequest {
     pub display_name: Option<String>,
     pub preferred_language: Option<String>,
+    /// International number: `+` and 8–15 digits; spaces, `-`, `.` and brackets between
+    /// digits are dropped. Empty clears it. Anything else is `validation_failed` with
+    /// `details.field = "phone"` and `details.reason = "invalid_phone"`.
+    pub phone: Option<String>,
     pub username: Option<String>,
     /// Changing the e-mail needs `current_password` and a new verification.
     pub email: Option<String>,
@@ -298,6 +305,10 @@ pub struct CreateUserRequest {
     pub password: String,
     pub display_name: Option<String>,
     pub preferred_language: Option<String>,
+    /// International number: `+` and 8–15 digits; spaces, `-`, `.` and brackets between
+    /// digits are dropped. Empty clears it. Anything else is `validation_failed` with
+    /// `details.field = "phone"` and `details.reason = "invalid_phone"`.
+    pub phone: Option<String>,
     /// Role names to assign (default `user`).
     pub roles: Option<Vec<String>>,
     /// Mark the e-mail as verified (default true: an admin vouches for it).
@@ -310,6 +321,10 @@ pub struct UpdateUserRequest {
     pub username: Option<String>,
     pub display_name: Option<String>,
     pub preferred_language: Option<String>,
+    /// International number: `+` and 8–15 digits; spaces, `-`, `.` and brackets between
+    /// digits are dropped. Empty clears it. Anything else is `validation_failed` with
+    /// `details.field = "phone"` and `details.reason = "invalid_phone"`.
+    pub phone: Option<String>,
     pub email_verified: Option<bool>,
 }
 

@@ -67,7 +67,10 @@ async fn access_token(
 ) -> Result<(String, i64), ApiError> {
     let az = authz(conn, user.id).await?;
     let now = Utc::now().timestamp();
-    let ttl = i64::from(policy.access_ttl_minutes) * 60;
+    let ttl = match state.cfg.access_ttl_secs {
+        Some(s) => s as i64,
+        None => i64::from(policy.access_ttl_minutes) * 60,
+    };
     let claims = AccessClaims {
         sub: user.id,
         iss: state.cfg.issuer.clone(),

@@ -58,6 +58,46 @@ pub fn language(field: &str, raw: &str) -> Result<String, ApiError> {
     }
 }
 
+/// A phone number in E.164 form: `+`, then 8–15 digits, the first not 0. People type
+/// numbers with spaces, dashes, dots or brackets between the digits; those are dropped so
+/// the stored value is canonical (one number, one spelling). Arabic-Indic digits (what an
+/// Arabic keyboard types) become ASCII digits. Empty (after trimming) clears it.
+pub fn phone(field: &str, raw: &str) -> Result<String, ApiError> {
+    let p = raw.trim();
+    if p.is_empty() {
+        return Ok(String::new());
+    }
+    let bad = || {
+        ApiError::field(
+            field,
+            format!(
+                "{field} must be an international number: '+' and 8–15 digits, e.g. +972501234567"
+            ),
+        )
+        .with_detail("reason", "invalid_phone")
+    };
+    let rest = p.strip_prefix('+').ok_or_else(bad)?;
+    // Bound the work before looking at characters: a valid number with separators is short.
+    if rest.len() > 64 {
+        return Err(bad());
+    }
+    let mut digits = String::with_capacity(15);
+    for c in rest.chars() {
+        match c {
+            '0'..='9' => digits.push(c),
+            // Arabic-Indic (U+0660–0669) and Eastern Arabic-Indic (U+06F0–06F9) digits.
+            '\u{0660}'..='\u{0669}' => digits.push(char::from(b'0' + (c as u32 - 0x0660) as u8)),
+            '\u{06F0}'..='\u{06F9}' => digits.push(char::from(b'0' + (c as u32 - 0x06F0) as u8)),
+            ' ' | '-' | '.' | '(' | ')' => {}
+            _ => return Err(bad()),
+        }
+    }
+    if !(8..=15).contains(&digits.len()) || digits.starts_with('0') {
+        return Err(bad());
+    }
+    Ok(format!("+{digits}"))
+}
+
 /// Free text such as a deactivation reason.
 pub fn text(field: &str, raw: &str, max: usize) -> Result<String, ApiError> {
     let t = raw.trim();
@@ -97,6 +137,38 @@ mod tests {
             "", "a", "a@b", "@x.io", "a@@x.io", "a b@x.io", "a@x..io", "a@.x.io",
         ] {
             assert!(email("e", bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn phones() {
+        assert_eq!(phone("phone", "").unwrap(), "");
+        assert_eq!(phone("phone", "   ").unwrap(), "");
+        assert_eq!(
+            phone("phone", " +972 (50) 123-45.67 ").unwrap(),
+            "+972501234567"
+        );
+        assert_eq!(phone("phone", "+12345678").unwrap(), "+12345678");
+        assert_eq!(phone("phone", "+٩٧٢٥٠١٢٣٤٥٦٧").unwrap(), "+972501234567");
+        assert_eq!(
+            phone("phone", "+123456789012345").unwrap(),
+            "+123456789012345"
+        );
+        for bad in [
+            "0501234567",
+            "+",
+            "+1234567",
+            "+1234567890123456",
+            "+0501234567",
+            "+972-50-abc-4567",
+            "++972501234567",
+            "+97250123456\u{0}",
+        ] {
+            let e = phone("phone", bad).unwrap_err();
+            assert_eq!(e.code, "validation_failed", "{bad}");
+            assert_eq!(e.details["field"], "phone", "{bad}");
+            assert_eq!(e.details["reason"], "invalid_phone", "{bad}");
+            assert!(e.message.contains("phone"), "{bad}");
         }
     }
 

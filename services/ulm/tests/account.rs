@@ -500,3 +500,104 @@ async fn me_is_fresh_after_writes_through_this_replica(db: PgPool) {
         .await
         .error(401, "invalid_token");
 }
+
+#[sqlx::test(migrator = "ovu_ulm::MIGRATOR")]
+async fn profile_phone_is_normalised_validated_and_cleared(db: PgPool) {
+    let t = setup(db).await;
+    t.user("noa", PW).await;
+    let tok = t.token("noa", PW).await;
+    let me = t
+        .send(req("GET", "/api/v1/users/me").bearer(&tok))
+        .await
+        .expect(200);
+    assert_eq!(me.body["phone"], "", "no phone until one is set");
+
+    let r = t
+        .send(
+            req("PATCH", "/api/v1/users/me")
+                .bearer(&tok)
+                .json(json!({"phone": " +972 (50) 123-4567 "})),
+        )
+        .await
+        .expect(200);
+    assert_eq!(r.body["phone"], "+972501234567");
+    let me = t
+        .send(req("GET", "/api/v1/users/me").bearer(&tok))
+        .await
+        .expect(200);
+    assert_eq!(me.body["phone"], "+972501234567");
+
+    // Another field's edit leaves the phone alone.
+    let r = t
+        .send(
+            req("PATCH", "/api/v1/users/me")
+                .bearer(&tok)
+                .json(json!({"display_name": "Noa"})),
+        )
+        .await
+        .expect(200);
+    assert_eq!(r.body["phone"], "+972501234567");
+
+    // Bad input: the shared shape, the field, a stable reason, and a message naming it.
+    for bad in [
+        json!("0501234567"),
+        json!("+123"),
+        json!("+9725012345678901"),
+        json!("+972-50-CALL-ME"),
+    ] {
+        let e = t
+            .send(
+                req("PATCH", "/api/v1/users/me")
+                    .bearer(&tok)
+                    .json(json!({ "phone": bad })),
+            )
+            .await
+            .error(422, "validation_failed");
+        assert_eq!(e.body["error"]["details"]["field"], "phone", "{bad}");
+        assert_eq!(
+            e.body["error"]["details"]["reason"], "invalid_phone",
+            "{bad}"
+        );
+        assert!(
+            e.body["error"]["message"]
+                .as_str()
+                .unwrap()
+                .contains("phone"),
+            "{}",
+            e.body
+        );
+    }
+    // A wrong type is refused before it reaches the rules, still in the shared shape.
+    t.send(
+        req("PATCH", "/api/v1/users/me")
+            .bearer(&tok)
+            .json(json!({"phone": 972501234567_u64})),
+    )
+    .await
+    .error(422, "validation_failed");
+    // A refused edit changed nothing.
+    let me = t
+        .send(req("GET", "/api/v1/users/me").bearer(&tok))
+        .await
+        .expect(200);
+    assert_eq!(me.body["phone"], "+972501234567");
+
+    // The audit names the field, never the number.
+    let details: serde_json::Value = sqlx::query_scalar(
+        "SELECT details FROM audit_events WHERE event_type = 'profile_updated' ORDER BY id LIMIT 1",
+    )
+    .fetch_one(&t.db)
+    .await
+    .unwrap();
+    assert_eq!(details["fields"], json!(["phone"]));
+
+    let r = t
+        .send(
+            req("PATCH", "/api/v1/users/me")
+                .bearer(&tok)
+                .json(json!({"phone": ""})),
+        )
+        .await
+        .expect(200);
+    assert_eq!(r.body["phone"], "", "empty clears it");
+}

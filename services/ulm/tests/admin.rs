@@ -146,6 +146,55 @@ async fn create_edit_deactivate_reactivate_delete(db: PgPool) {
         .expect(200);
     assert_eq!(r.body["display_name"], "Dov B");
     assert_eq!(r.body["email_verified"], false);
+    assert_eq!(r.body["phone"], "", "created without one");
+    // The admin sets, normalises and clears a phone; bad input names the field.
+    let r = t
+        .send(
+            req("PATCH", &format!("/api/v1/users/{id}"))
+                .bearer(&admin)
+                .json(json!({"phone": "+44 20 7946 0958"})),
+        )
+        .await
+        .expect(200);
+    assert_eq!(r.body["phone"], "+442079460958");
+    let r = t
+        .send(req("GET", &format!("/api/v1/users/{id}")).bearer(&admin))
+        .await
+        .expect(200);
+    assert_eq!(r.body["phone"], "+442079460958");
+    let e = t
+        .send(
+            req("PATCH", &format!("/api/v1/users/{id}"))
+                .bearer(&admin)
+                .json(json!({"phone": "+0 20 7946 0958"})),
+        )
+        .await
+        .error(422, "validation_failed");
+    assert_eq!(e.body["error"]["details"]["field"], "phone");
+    assert_eq!(e.body["error"]["details"]["reason"], "invalid_phone");
+    let e = t
+        .send(req("POST", "/api/v1/users").bearer(&admin).json(
+            json!({"email": "p@example.com", "username": "ppp", "password": PW, "phone": "call me"}),
+        ))
+        .await
+        .error(422, "validation_failed");
+    assert_eq!(e.body["error"]["details"]["field"], "phone");
+    let r = t
+        .send(req("POST", "/api/v1/users").bearer(&admin).json(
+            json!({"email": "p@example.com", "username": "ppp", "password": PW, "phone": "+1 415 555 0100"}),
+        ))
+        .await
+        .expect(201);
+    assert_eq!(r.body["phone"], "+14155550100");
+    let r = t
+        .send(
+            req("PATCH", &format!("/api/v1/users/{id}"))
+                .bearer(&admin)
+                .json(json!({"phone": ""})),
+        )
+        .await
+        .expect(200);
+    assert_eq!(r.body["phone"], "");
     t.send(
         req("PATCH", &format!("/api/v1/users/{id}"))
             .bearer(&admin)

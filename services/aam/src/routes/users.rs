@@ -54,6 +54,11 @@ pub struct User {
     pub username: String,
     pub display_name: String,
     pub preferred_language: String,
+    /// E.164 (`+` and 8–15 digits), or empty when none is set. Defaults to empty so a ULM
+    /// from before the field still relays.
+    #[serde(default)]
+    #[schema(example = "+972501234567")]
+    pub phone: String,
     /// `active` or `deactivated`.
     pub status: String,
     pub email_verified: bool,
@@ -127,6 +132,10 @@ pub struct CreateUserRequest {
     pub display_name: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub preferred_language: Option<String>,
+    /// International number (`+` and 8–15 digits); empty clears it. ULM validates and
+    /// normalises it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub phone: Option<String>,
     /// Role names (default `user`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub roles: Option<Vec<String>>,
@@ -144,6 +153,10 @@ pub struct UpdateUserRequest {
     pub display_name: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub preferred_language: Option<String>,
+    /// International number (`+` and 8–15 digits); empty clears it. ULM validates and
+    /// normalises it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub phone: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub email_verified: Option<bool>,
 }

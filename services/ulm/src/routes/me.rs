@@ -118,6 +118,11 @@ pub async fn update_me(
         .as_deref()
         .map(|l| validate::language("preferred_language", l))
         .transpose()?;
+    let phone = req
+        .phone
+        .as_deref()
+        .map(|v| validate::phone("phone", v))
+        .transpose()?;
     let username = req
         .username
         .as_deref()
@@ -152,7 +157,8 @@ pub async fn update_me(
     let res = sqlx::query(
         "UPDATE users SET display_name = COALESCE($2, display_name), preferred_language = COALESCE($3, preferred_language),
                 username = COALESCE($4, username), email = COALESCE($5, email),
-                email_verified_at = CASE WHEN $6 THEN NULL ELSE email_verified_at END
+                email_verified_at = CASE WHEN $6 THEN NULL ELSE email_verified_at END,
+                phone = COALESCE($7, phone)
          WHERE id = $1",
     )
     .bind(p.user_id)
@@ -161,6 +167,7 @@ pub async fn update_me(
     .bind(&username)
     .bind(&email)
     .bind(email_changes && state.cfg.email_verification_required)
+    .bind(&phone)
     .execute(&mut *tx)
     .await;
     if let Err(e) = res {
@@ -183,6 +190,7 @@ pub async fn update_me(
     let fields: Vec<&str> = [
         display_name.as_ref().map(|_| "display_name"),
         lang.as_ref().map(|_| "preferred_language"),
+        phone.as_ref().map(|_| "phone"),
         username.as_ref().map(|_| "username"),
         email.as_ref().map(|_| "email"),
     ]

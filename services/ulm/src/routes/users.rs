@@ -136,6 +136,7 @@ pub async fn create(
         "preferred_language",
         req.preferred_language.as_deref().unwrap_or("en"),
     )?;
+    let phone = validate::phone("phone", req.phone.as_deref().unwrap_or(""))?;
     password_policy::check("password", &req.password, &[&email, &username])?;
     let role_names = req.roles.clone().unwrap_or_else(|| vec!["user".into()]);
     if role_names.len() > 50 {
@@ -161,8 +162,8 @@ pub async fn create(
     }
     let verified = req.email_verified.unwrap_or(true).then(Utc::now);
     let id: Uuid = sqlx::query_scalar(
-        "INSERT INTO users (email, username, password_hash, display_name, preferred_language, email_verified_at, created_by)
-         VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id",
+        "INSERT INTO users (email, username, password_hash, display_name, preferred_language, email_verified_at, created_by, phone)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id",
     )
     .bind(&email)
     .bind(&username)
@@ -171,6 +172,7 @@ pub async fn create(
     .bind(&lang)
     .bind(verified)
     .bind(p.user_id)
+    .bind(&phone)
     .fetch_one(&mut *tx)
     .await
     .map_err(unique_conflict)?;
@@ -253,12 +255,18 @@ pub async fn update(
         .as_deref()
         .map(|l| validate::language("preferred_language", l))
         .transpose()?;
+    let phone = req
+        .phone
+        .as_deref()
+        .map(|v| validate::phone("phone", v))
+        .transpose()?;
     let mut tx = state.db.begin().await?;
     let n = sqlx::query(
         "UPDATE users SET email = COALESCE($2, email), username = COALESCE($3, username),
                 display_name = COALESCE($4, display_name), preferred_language = COALESCE($5, preferred_language),
                 email_verified_at = CASE WHEN $6::boolean IS NULL THEN email_verified_at
-                                         WHEN $6 THEN COALESCE(email_verified_at, now()) ELSE NULL END
+                                         WHEN $6 THEN COALESCE(email_verified_at, now()) ELSE NULL END,
+                phone = COALESCE($7, phone)
          WHERE id = $1",
     )
     .bind(id)
@@ -267,6 +275,7 @@ pub async fn update(
     .bind(&display_name)
     .bind(&lang)
     .bind(req.email_verified)
+    .bind(&phone)
     .execute(&mut *tx)
     .await
     .map_err(unique_conflict)?
@@ -279,6 +288,7 @@ pub async fn update(
         username.as_ref().map(|_| "username"),
         display_name.as_ref().map(|_| "display_name"),
         lang.as_ref().map(|_| "preferred_language"),
+        phone.as_ref().map(|_| "phone"),
         req.email_verified.map(|_| "email_verified"),
     ]
     .into_iter()
