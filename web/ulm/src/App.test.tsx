@@ -26,6 +26,7 @@ const user: User = {
   username: 'dana',
   display_name: 'Dana',
   preferred_language: 'en',
+  phone: '',
   status: 'active',
   email_verified: true,
   mfa_enabled: false,
@@ -94,5 +95,55 @@ describe('ULM app', () => {
     expect(await screen.findByText('Your session has ended. Please sign in again.')).toBeTruthy();
     expect(session.signedIn).toBe(false);
     expect(seen).toContain('POST /api/v1/auth/refresh');
+  });
+
+  it('edits the phone: sends it, shows ULM\'s normalised form, and ties a refusal to the field', async () => {
+    const patches: unknown[] = [];
+    let current: User = { ...user };
+    const fetch = (async (input: RequestInfo | URL, init?: RequestInit) => {
+      const url = String(input);
+      if (url.endsWith('/api/v1/users/me') && init?.method === 'PATCH') {
+        const body = JSON.parse(String(init.body)) as { phone: string };
+        patches.push(body);
+        if (!body.phone.startsWith('+')) {
+          return json(422, { error: { code: 'validation_failed', message: 'phone must be an international number', details: { field: 'phone', reason: 'invalid_phone' } } });
+        }
+        current = { ...current, phone: body.phone.replace(/[^+0-9]/g, '') };
+        return json(200, current);
+      }
+      if (url.endsWith('/api/v1/users/me')) return json(200, current);
+      return json(200, []);
+    }) as typeof globalThis.fetch;
+    const session = new Session();
+    session.set({ access_token: jwt({ sub: user.id, username: 'dana', permissions: [] }), refresh_token: 'r1', expires_in: 900 });
+    const i18n = createI18n({ en, he, ar }, 'en');
+    const ulm = new ApiClient({ baseUrl: '', session, refreshUrl: '/api/v1/auth/refresh', fetch });
+    window.history.replaceState(null, '', '/account');
+    render(
+      <I18nextProvider i18n={i18n}>
+        <ApiContext.Provider value={{ session, ulm, app: ulm }}>
+          <QueryClientProvider client={new QueryClient({ defaultOptions: { queries: { retry: false } } })}>
+            <App />
+          </QueryClientProvider>
+        </ApiContext.Provider>
+      </I18nextProvider>,
+    );
+    const input = await screen.findByLabelText('Phone');
+    expect(input.getAttribute('type')).toBe('tel');
+    expect(input.getAttribute('autocomplete')).toBe('tel');
+    expect(input.getAttribute('dir')).toBe('ltr');
+
+    await userEvent.type(input, '050 123 4567');
+    await userEvent.click(screen.getByRole('button', { name: 'Save' }));
+    const msg = await screen.findByText(/Enter an international number/);
+    expect(input.getAttribute('aria-invalid')).toBe('true');
+    expect(input.getAttribute('aria-describedby')).toContain(msg.id);
+
+    await userEvent.clear(input);
+    await userEvent.type(input, ' +972 50-123-4567 ');
+    await userEvent.click(screen.getByRole('button', { name: 'Save' }));
+    await waitFor(() => expect((input as HTMLInputElement).value).toBe('+972501234567'));
+    expect(patches.at(-1)).toMatchObject({ phone: '+972 50-123-4567' });
+    expect(input.getAttribute('aria-invalid')).toBeNull();
   });
 });

@@ -40,6 +40,8 @@ const ar: DeepStrings<typeof en> = {
       email: 'البريد الإلكتروني',
       username: 'اسم المستخدم',
       displayName: 'الاسم الكامل',
+      phone: 'الهاتف',
+      phoneHint: 'بالصيغة الدولية، يبدأ بـ ‎+‎ ورمز البلد. تركه فارغًا يحذفه.',
       roles: 'الأدوار',
       created: 'أُنشئ',
       lastLogin: 'آخر دخول',

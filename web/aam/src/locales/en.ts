@@ -37,6 +37,8 @@ export default {
       email: 'E-mail',
       username: 'Username',
       displayName: 'Full name',
+      phone: 'Phone',
+      phoneHint: 'International format, starting with + and the country code. Empty removes it.',
       roles: 'Roles',
       created: 'Created',
       lastLogin: 'Last sign-in',

@@ -40,6 +40,8 @@ const he: DeepStrings<typeof en> = {
       email: 'דוא״ל',
       username: 'שם משתמש',
       displayName: 'שם מלא',
+      phone: 'טלפון',
+      phoneHint: 'בפורמט בין־לאומי, מתחיל ב־‎+‎ ובקידומת המדינה. ריק מסיר אותו.',
       roles: 'תפקידים',
       created: 'נוצר',
       lastLogin: 'התחברות אחרונה',

@@ -45,6 +45,17 @@ export function UserDetail() {
           <h1>
             <bdi>{u.display_name || u.username}</bdi> <StatusBadge status={u.status} />
           </h1>
+          <dl className="props">
+            <dt>{t('aam.users.email')}</dt>
+            <dd>
+              <bdi>{u.email}</bdi>
+            </dd>
+            <dt>{t('aam.users.phone')}</dt>
+            <dd data-testid="user-phone">
+              {/* A number reads left to right inside Hebrew and Arabic text too. */}
+              {u.phone ? <bdi dir="ltr">{u.phone}</bdi> : '—'}
+            </dd>
+          </dl>
           {u.scheduled_deactivation_at ? (
             <Notice kind="warning">
               {t('aam.users.scheduledFor', { time: formatDateTime(lng, u.scheduled_deactivation_at), reason: u.scheduled_deactivation_reason ?? '' })}
@@ -147,18 +158,27 @@ function EditUser({ user }: { user: User }) {
   const { t } = useTranslation();
   const { app } = useApis();
   const qc = useQueryClient();
-  const [f, setF] = useState({ email: user.email, username: user.username, display_name: user.display_name, lang: user.preferred_language, verified: user.email_verified });
+  const [f, setF] = useState({
+    email: user.email,
+    username: user.username,
+    display_name: user.display_name,
+    phone: user.phone ?? '',
+    lang: user.preferred_language,
+    verified: user.email_verified,
+  });
   const m = useMutation({
     mutationFn: () =>
       aamApi(app).updateUser(user.id, {
         email: f.email.trim() !== user.email ? f.email.trim() : null,
         username: f.username.trim() !== user.username ? f.username.trim() : null,
         display_name: f.display_name.trim(),
+        phone: f.phone.trim(),
         preferred_language: f.lang,
         email_verified: f.verified,
       }),
     onSuccess: (u) => {
       qc.setQueryData(['user', user.id], u);
+      setF((x) => ({ ...x, phone: u.phone ?? '' }));
       void qc.invalidateQueries({ queryKey: ['users'] });
     },
   });
@@ -178,6 +198,18 @@ function EditUser({ user }: { user: User }) {
         <TextField label={t('aam.users.email')} name="email" type="email" autoComplete="off" required ltr value={f.email} onChange={(e) => setF({ ...f, email: e.target.value })} error={err('email')} />
         <TextField label={t('aam.users.username')} name="username" autoComplete="off" required ltr value={f.username} onChange={(e) => setF({ ...f, username: e.target.value })} error={err('username')} />
         <TextField label={t('aam.users.displayName')} name="display_name" autoComplete="off" value={f.display_name} onChange={(e) => setF({ ...f, display_name: e.target.value })} error={err('display_name')} />
+        <TextField
+          label={t('aam.users.phone')}
+          name="phone"
+          type="tel"
+          autoComplete="off"
+          inputMode="tel"
+          ltr
+          hint={t('aam.users.phoneHint')}
+          value={f.phone}
+          onChange={(e) => setF({ ...f, phone: e.target.value })}
+          error={err('phone')}
+        />
         <SelectField label={t('aam.users.language')} value={f.lang} onChange={(e) => setF({ ...f, lang: e.target.value })}>
           {LANGS.map((l) => (
             <option key={l} value={l} lang={l}>

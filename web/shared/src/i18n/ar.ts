@@ -99,6 +99,7 @@ const ar: DeepStrings<typeof en> = {
     taken: 'مستخدم بالفعل.',
     mismatch: 'كلمتا المرور غير متطابقتين.',
     required: 'املأ هذا الحقل.',
+    invalid_phone: 'أدخل رقمًا دوليًا: ‎+‎ ورمز البلد، ثم من 8 إلى 15 رقمًا إجمالًا.',
   },
 };
 export default ar;

@@ -96,5 +96,6 @@ export default {
     taken: 'Already taken.',
     mismatch: 'The passwords do not match.',
     required: 'Fill in this field.',
+    invalid_phone: 'Enter an international number: + and the country code, then 8–15 digits in all.',
   },
 };

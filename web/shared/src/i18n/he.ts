@@ -99,6 +99,7 @@ const he: DeepStrings<typeof en> = {
     taken: 'כבר תפוס.',
     mismatch: 'הסיסמאות אינן תואמות.',
     required: 'יש למלא שדה זה.',
+    invalid_phone: 'יש להזין מספר בין־לאומי: ‎+‎ וקידומת המדינה, ובסך הכול 8–15 ספרות.',
   },
 };
 export default he;

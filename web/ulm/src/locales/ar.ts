@@ -50,6 +50,8 @@ const ar: DeepStrings<typeof en> = {
       email: 'البريد الإلكتروني',
       username: 'اسم المستخدم',
       displayName: 'الاسم الكامل',
+      phone: 'الهاتف',
+      phoneHint: 'بالصيغة الدولية: ‎+‎ ورمز البلد، مثل ‎+972 50 123 4567‎. اتركه فارغًا لحذفه.',
       language: 'اللغة المفضلة',
       verified: 'مؤكَّد',
       notVerified: 'غير مؤكَّد',

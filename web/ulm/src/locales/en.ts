@@ -47,6 +47,8 @@ export default {
       email: 'E-mail',
       username: 'Username',
       displayName: 'Full name',
+      phone: 'Phone',
+      phoneHint: 'International format: + and the country code, e.g. +972 50 123 4567. Leave it empty to remove it.',
       language: 'Preferred language',
       verified: 'Confirmed',
       notVerified: 'Not confirmed',

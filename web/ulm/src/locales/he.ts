@@ -50,6 +50,8 @@ const he: DeepStrings<typeof en> = {
       email: 'דוא״ל',
       username: 'שם משתמש',
       displayName: 'שם מלא',
+      phone: 'טלפון',
+      phoneHint: 'בפורמט בין־לאומי: ‎+‎ וקידומת המדינה, למשל ‎+972 50 123 4567‎. השאירו ריק כדי להסיר.',
       language: 'שפה מועדפת',
       verified: 'מאושרת',
       notVerified: 'לא מאושרת',

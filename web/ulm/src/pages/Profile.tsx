@@ -1,4 +1,4 @@
-/** The person's profile: name and preferred language editable; the rest shown. */
+/** The person's profile: name, phone and preferred language editable; the rest shown. */
 import { useState, type FormEvent } from 'react';
 import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import { useTranslation } from 'react-i18next';
@@ -31,10 +31,13 @@ function ProfileForm({ user }: { user: User }) {
   const qc = useQueryClient();
   const [name, setName] = useState(user.display_name);
   const [lang, setLang] = useState(user.preferred_language);
+  const [phone, setPhone] = useState(user.phone);
   const m = useMutation({
-    mutationFn: () => ulmApi(ulm).updateMe({ display_name: name.trim(), preferred_language: lang }),
+    // ULM normalises the number (drops spaces and dashes); empty removes it.
+    mutationFn: () => ulmApi(ulm).updateMe({ display_name: name.trim(), preferred_language: lang, phone: phone.trim() }),
     onSuccess: (u) => {
       qc.setQueryData(['me'], u);
+      setPhone(u.phone);
       if (u.preferred_language !== i18n.language) void i18n.changeLanguage(u.preferred_language);
     },
   });
@@ -67,6 +70,19 @@ function ProfileForm({ user }: { user: User }) {
       </dl>
       <form onSubmit={submit}>
         <TextField label={t('ulm.profile.displayName')} name="display_name" autoComplete="name" value={name} onChange={(e) => setName(e.target.value)} error={err('display_name')} />
+        <TextField
+          label={t('ulm.profile.phone')}
+          name="phone"
+          type="tel"
+          autoComplete="tel"
+          inputMode="tel"
+          ltr
+          placeholder="+972 50 123 4567"
+          hint={t('ulm.profile.phoneHint')}
+          value={phone}
+          onChange={(e) => setPhone(e.target.value)}
+          error={err('phone')}
+        />
         <SelectField label={t('ulm.profile.language')} name="preferred_language" value={lang} onChange={(e) => setLang(e.target.value)} error={err('preferred_language')}>
           {LANGS.map((l) => (
             <option key={l} value={l} lang={l}>
