@@ -10,6 +10,10 @@
 #
 #   bench/operator-scale.sh [--counts "100 500"] [--keep] [--external]
 #
+# OPERATOR_BIN=<path> runs that binary instead of building target/release/ovu-operator (to
+# measure an older build next to a newer one). OVU_CLUSTER_RUN_DIR/OVU_CLUSTER_PORT_OFFSET
+# put the cluster next to the test cluster (see e2e/cluster/up).
+#
 # Runs the release operator (cargo build --release -p ovu-operator) under the operator's
 # ServiceAccount, like the e2e tests. Starts the cluster with node capacity for the pods and
 # stops it at the end (--keep leaves it up). --external uses the cluster already up at
@@ -68,9 +72,12 @@ if ((external)); then
   done
 else
   "$CLUSTER/build"
-  KUBECONFIG=$("$CLUSTER/up" --node-capacity cpu=64,memory=256Gi,pods=1500)
+  KUBECONFIG=$("$CLUSTER/up" --mode kwok --node-capacity cpu=64,memory=256Gi,pods=1500)
 fi
-cargo build --release --locked -p ovu-operator >&2
+if [[ -z ${OPERATOR_BIN:-} ]]; then
+  cargo build --release --locked -p ovu-operator >&2
+  OPERATOR_BIN=$ROOT/target/release/ovu-operator
+fi
 kc apply -f crds/ovusystem.yaml >/dev/null
 kc wait --for=condition=Established crd/ovusystems.ovu.co.il >/dev/null
 kc apply -k manifests/ >/dev/null
@@ -82,7 +89,7 @@ port=18180
 while (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; do port=$((port + 1)); done
 start_operator() {
   KUBECONFIG=$STATE/operator.kubeconfig POD_NAMESPACE=ovu-system RUST_LOG=warn LOG_FORMAT=text \
-    "$ROOT/target/release/ovu-operator" run --listen "127.0.0.1:$port" --identity bench >>"$STATE/operator.log" 2>&1 &
+    "$OPERATOR_BIN" run --listen "127.0.0.1:$port" --identity bench >>"$STATE/operator.log" 2>&1 &
   operator_pid=$!
   for _ in $(seq 1 120); do
     curl -fsS "http://127.0.0.1:$port/metrics" 2>/dev/null | grep -q '^ovu_operator_leader 1' && return 0

@@ -41,7 +41,11 @@ fn api(client: &Client, child: &Child) -> Api<DynamicObject> {
 /// Make the live child match the desired one, writing only when needed.
 pub async fn ensure(client: &Client, child: &Child) -> Result<Applied, kube::Error> {
     let api = api(client, child);
-    let live = api.get_opt(&child.name).await?;
+    let mut live = api.get_opt(&child.name).await?;
+    if let Some(l) = live.as_mut() {
+        // Never compared (desired objects carry none), often the largest part of an object.
+        l.metadata.managed_fields = None;
+    }
     if let Some(live) = &live {
         let live = serde_json::to_value(live).map_err(kube::Error::SerdeError)?;
         if child.create_only || covers(&live, &child.object) {
@@ -72,9 +76,10 @@ pub async fn ensure(client: &Client, child: &Child) -> Result<Applied, kube::Err
         }
     }
     let params = PatchParams::apply(FIELD_MANAGER).force();
-    let applied = api
+    let mut applied = api
         .patch(&child.name, &params, &Patch::Apply(&child.object))
         .await?;
+    applied.metadata.managed_fields = None;
     Ok(Applied {
         outcome: if live.is_some() {
             Outcome::Updated

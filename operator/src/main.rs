@@ -50,6 +50,14 @@ struct Run {
     /// Timeout of each ULM/AAM health probe, in milliseconds.
     #[arg(long, env = "OVU_PROBE_TIMEOUT_MS", default_value_t = 2000)]
     probe_timeout_ms: u64,
+    /// Reconciles running at the same time. Bounds memory: each one holds a system's rendered
+    /// and live children while it runs.
+    #[arg(long, env = "OVU_RECONCILE_CONCURRENCY", default_value_t = 8, value_parser = clap::value_parser!(u16).range(1..))]
+    concurrency: u16,
+    /// Debounce of reconcile requests in milliseconds (a burst of child events becomes one
+    /// reconcile).
+    #[arg(long, env = "OVU_RECONCILE_DEBOUNCE_MS", default_value_t = 500)]
+    debounce_ms: u64,
 }
 
 #[derive(clap::Args)]
@@ -92,7 +100,18 @@ fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     match cli.command {
         Command::Run(args) => {
+            // The operator waits on the API server almost all the time: two workers are
+            // plenty, and each extra thread means another malloc arena (memory) on big nodes.
+            // TOKIO_WORKER_THREADS overrides.
+            let workers = std::env::var("TOKIO_WORKER_THREADS")
+                .ok()
+                .and_then(|v| v.parse::<usize>().ok())
+                .filter(|n| *n > 0)
+                .unwrap_or(2);
             let rt = tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(workers)
+                // Blocking threads only resolve DNS for health probes and read files.
+                .max_blocking_threads(8)
                 .enable_all()
                 .build()?;
             rt.block_on(run(args))
@@ -211,6 +230,11 @@ async fn run(args: Run) -> anyhow::Result<()> {
     readiness.leader.store(true, Ordering::Relaxed);
     metrics.leader.set(1);
 
+    let tuning = controller::Tuning {
+        concurrency: args.concurrency,
+        debounce: Duration::from_millis(args.debounce_ms),
+        ..controller::Tuning::default()
+    };
     let prober = health::Prober::new(Duration::from_millis(args.probe_timeout_ms))?;
     let ctx = Arc::new(controller::Context::new(
         client,
@@ -220,7 +244,7 @@ async fn run(args: Run) -> anyhow::Result<()> {
         Some(prober),
     ));
     let lost = tokio::select! {
-        _ = controller::run(ctx, readiness.clone()) => false,
+        _ = controller::run(ctx, readiness.clone(), tuning) => false,
         _ = elector.hold() => true,
     };
     metrics.leader.set(0);

@@ -15,10 +15,10 @@ use k8s_openapi::api::core::v1::{ConfigMap, Secret, Service, ServiceAccount};
 use k8s_openapi::api::networking::v1::NetworkPolicy;
 use k8s_openapi::api::policy::v1::PodDisruptionBudget;
 use k8s_openapi::api::rbac::v1::{Role, RoleBinding};
-use kube::runtime::controller::{Action, Controller};
+use kube::runtime::controller::{self, Action, Controller};
 use kube::runtime::events::{Event, EventType, Recorder, Reporter};
 use kube::runtime::finalizer::{self, finalizer};
-use kube::runtime::watcher;
+use kube::runtime::{WatchStreamExt, reflector, watcher};
 use kube::{Api, Client, Resource, ResourceExt};
 use ovu_crds::OvuSystem;
 use std::sync::Mutex;
@@ -218,16 +218,64 @@ pub async fn publish(
     }
 }
 
-/// Run the controller until a shutdown signal. Watches the OvuSystems and, metadata-only and
-/// filtered by `app.kubernetes.io/managed-by=ovu-operator`, the kinds it owns.
-pub async fn run(ctx: Arc<Context>, readiness: Arc<Readiness>) {
+/// How hard the controller works at once. Bounded so memory stays flat with the number of
+/// systems: an unbounded controller starts one reconcile per system at start-up, each holding
+/// its rendered children and the live objects it read (hundreds of kB each).
+#[derive(Clone, Copy, Debug)]
+pub struct Tuning {
+    /// Reconciles running at the same time (never two for the same system).
+    pub concurrency: u16,
+    /// Trailing-edge debounce of reconcile requests: a burst of child events (a rollout
+    /// touches a Deployment, its ReplicaSets' pods and status several times a second)
+    /// becomes one reconcile.
+    pub debounce: Duration,
+    /// Page size of the initial lists of the owned kinds (metadata only).
+    pub page_size: u32,
+}
+
+impl Default for Tuning {
+    fn default() -> Self {
+        Self {
+            concurrency: 8,
+            debounce: Duration::from_millis(500),
+            page_size: 100,
+        }
+    }
+}
+
+/// What the OvuSystem cache keeps of each object: everything a reconcile reads, minus the
+/// server-side-apply bookkeeping and kubectl's copy of the last applied manifest (together
+/// often larger than the spec and status).
+pub fn slim_system(sys: &mut OvuSystem) {
+    sys.metadata.managed_fields = None;
+    if let Some(a) = sys.metadata.annotations.as_mut() {
+        a.remove("kubectl.kubernetes.io/last-applied-configuration");
+    }
+}
+
+/// Run the controller until a shutdown signal. Watches the OvuSystems (cached, slimmed by
+/// [`slim_system`]) and, metadata-only and filtered by
+/// `app.kubernetes.io/managed-by=ovu-operator`, the kinds it owns: a child event only names
+/// the owner to reconcile, no child is cached. The reconcile reads the children it needs.
+pub async fn run(ctx: Arc<Context>, readiness: Arc<Readiness>, tuning: Tuning) {
     let client = ctx.client.clone();
-    let owned = watcher::Config::default().labels(MANAGED_SELECTOR);
-    let controller = Controller::new(
+    let owned = watcher::Config::default()
+        .labels(MANAGED_SELECTOR)
+        .page_size(tuning.page_size);
+    let (store, writer) = reflector::store();
+    let systems = watcher(
         Api::<OvuSystem>::all(client.clone()),
         watcher::Config::default().any_semantic(),
+    )
+    .default_backoff()
+    .modify(slim_system)
+    .reflect(writer)
+    .applied_objects();
+    let controller = Controller::for_stream(systems, store.clone()).with_config(
+        controller::Config::default()
+            .concurrency(tuning.concurrency)
+            .debounce(tuning.debounce),
     );
-    let store = controller.store();
     let r = readiness.clone();
     tokio::spawn(async move {
         if store.wait_until_ready().await.is_ok() {

@@ -66,7 +66,15 @@ impl<'a> Run<'a> {
                 ));
             }
         }
-        self.live.insert((c.kind, c.name.clone()), a.live);
+        // Only the status is read later (rollout state, CronJob schedule); keeping whole
+        // objects (Secrets, the nginx config) for the rest of the reconcile costs memory per
+        // concurrent reconcile.
+        if let Some(status) = a.live.get("status").filter(|s| !s.is_null()) {
+            self.live.insert(
+                (c.kind, c.name.clone()),
+                json!({"status": status, "metadata": {"generation": a.live.pointer("/metadata/generation")}}),
+            );
+        }
         Ok(())
     }
 
@@ -82,35 +90,173 @@ fn int(v: Option<&Value>, ptr: &str) -> i32 {
         .unwrap_or(0)
 }
 
-/// Ready pods of a workload (StatefulSet readyReplicas, Deployment availableReplicas).
-fn workload(run: &Run, kind: Kind, name: &str, desired: i32) -> TierStatus {
-    let v = run.get(kind, name);
+/// One workload (Deployment or StatefulSet) as its live status shows it.
+#[derive(Clone, Debug, PartialEq)]
+struct Workload {
+    label: &'static str,
+    counts: TierStatus,
+    /// At least one pod serves.
+    serving: bool,
+    /// The controller has seen the current spec and every pod runs it and is ready, with no
+    /// pods of an older revision left.
+    rolled_out: bool,
+    /// What the rollout still waits for (empty when rolled out).
+    pending: String,
+}
+
+/// Read the rollout state of a workload from its live object (`None`: not there yet).
+/// Fields the API server omits count as zero.
+fn workload(label: &'static str, kind: Kind, live: Option<&Value>, desired: i32) -> Workload {
+    let generation = live
+        .and_then(|v| v.pointer("/metadata/generation"))
+        .and_then(Value::as_i64)
+        .unwrap_or(0);
+    let observed = live
+        .and_then(|v| v.pointer("/status/observedGeneration"))
+        .and_then(Value::as_i64)
+        .unwrap_or(0);
+    let replicas = int(live, "/status/replicas");
+    let updated = int(live, "/status/updatedReplicas");
+    let ready_pods = int(live, "/status/readyReplicas");
+    // What the tier reports as ready: Deployments count available pods (ready for
+    // minReadySeconds), StatefulSets ready ones.
     let ready = match kind {
-        Kind::Deployment => int(v, "/status/availableReplicas"),
-        _ => int(v, "/status/readyReplicas"),
+        Kind::Deployment => int(live, "/status/availableReplicas"),
+        _ => ready_pods,
     };
-    TierStatus {
-        ready,
-        desired,
-        nodes: vec![],
+    // A StatefulSet also names its revisions; they differ until the last pod is replaced.
+    let revisions_match = match kind {
+        Kind::StatefulSet => {
+            let cur = live.and_then(|v| v.pointer("/status/currentRevision"));
+            let upd = live.and_then(|v| v.pointer("/status/updateRevision"));
+            cur.is_none() || upd.is_none() || cur == upd
+        }
+        _ => true,
+    };
+    let mut pending = Vec::new();
+    if live.is_none() {
+        pending.push("not created yet".to_string());
+    } else if observed < generation {
+        pending.push("the controller has not seen the new spec yet".to_string());
+    } else {
+        if updated < desired {
+            pending.push(format!("{updated} of {desired} pods updated"));
+        }
+        if ready_pods < desired || ready < desired {
+            pending.push(format!("{} of {desired} ready", ready.min(ready_pods)));
+        }
+        if replicas > desired {
+            pending.push(format!("{} old pods left", replicas - desired));
+        }
+        if !revisions_match && pending.is_empty() {
+            pending.push("pods of the previous revision left".to_string());
+        }
+    }
+    Workload {
+        label,
+        counts: TierStatus {
+            ready,
+            desired,
+            nodes: vec![],
+        },
+        serving: ready >= 1,
+        rolled_out: pending.is_empty(),
+        pending: pending.join(", "),
     }
 }
 
-fn sum(parts: &[&TierStatus]) -> TierStatus {
-    TierStatus {
-        ready: parts.iter().map(|p| p.ready).sum(),
-        desired: parts.iter().map(|p| p.desired).sum(),
+/// One tier as its workloads show it.
+#[derive(Clone, Debug, PartialEq)]
+struct TierView {
+    counts: TierStatus,
+    serving: bool,
+    rolled_out: bool,
+    /// `postgres 1/1, redis 1/1`, plus what a rollout waits for.
+    message: String,
+}
+
+fn tier_view(parts: &[Workload]) -> TierView {
+    let counts = TierStatus {
+        ready: parts.iter().map(|p| p.counts.ready).sum(),
+        desired: parts.iter().map(|p| p.counts.desired).sum(),
         nodes: vec![],
+    };
+    let mut message = parts
+        .iter()
+        .map(|p| format!("{} {}/{}", p.label, p.counts.ready, p.counts.desired))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let pending: Vec<String> = parts
+        .iter()
+        .filter(|p| !p.rolled_out)
+        .map(|p| format!("{}: {}", p.label, p.pending))
+        .collect();
+    if !pending.is_empty() {
+        message.push_str("; rolling out ");
+        message.push_str(&pending.join("; "));
+    }
+    TierView {
+        counts,
+        serving: parts.iter().all(|p| p.serving),
+        rolled_out: parts.iter().all(|p| p.rolled_out),
+        message,
     }
 }
 
-/// Every part has at least one pod serving.
-fn serving(parts: &[&TierStatus]) -> bool {
-    parts.iter().all(|p| p.ready >= 1)
+/// The tier condition: True only when every pod serves the current spec; a tier that serves
+/// while it rolls out is `RollingOut`.
+fn tier_cond(type_: &'static str, t: &TierView) -> Cond {
+    let reason = match (t.serving, t.rolled_out) {
+        (true, true) => "Ready",
+        (true, false) => "RollingOut",
+        (false, _) => "Waiting",
+    };
+    Cond::new(type_, t.serving && t.rolled_out, reason, t.message.clone())
 }
 
-fn counts(label: &str, t: &TierStatus) -> String {
-    format!("{label} {}/{}", t.ready, t.desired)
+/// The overall verdict once every tier serves (bring-up is done): Ready when no tier rolls
+/// out and the certificate is good; otherwise Progressing with a reason naming the first
+/// tier still rolling out.
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct Verdict {
+    phase: Phase,
+    step: &'static str,
+    reason: String,
+    message: String,
+}
+
+fn serving_verdict(tiers: &[(&'static str, &TierView)], cert_ok: bool, was_ready: bool) -> Verdict {
+    if let Some((name, t)) = tiers.iter().find(|(_, t)| !t.rolled_out) {
+        let step = match *name {
+            "database" => "Database",
+            "backend" => "Backend",
+            _ => "Frontend",
+        };
+        return Verdict {
+            phase: Phase::Progressing,
+            step,
+            reason: format!("{step}RollingOut"),
+            message: format!("rolling out the {name} tier: {}", t.message),
+        };
+    }
+    Verdict {
+        phase: if cert_ok {
+            Phase::Ready
+        } else if was_ready {
+            // A certificate that stopped being good is a fault, not progress.
+            Phase::Degraded
+        } else {
+            Phase::Progressing
+        },
+        step: "Done",
+        reason: if cert_ok {
+            "AllTiersReady"
+        } else {
+            "CertificateNotReady"
+        }
+        .to_string(),
+        message: "all tiers are serving".to_string(),
+    }
 }
 
 pub async fn apply_system(
@@ -229,18 +375,23 @@ pub async fn apply_system(
     for c in &desired.database {
         run.ensure(c).await?;
     }
-    let pg = workload(&run, Kind::StatefulSet, &names.of(Component::Postgres), 1);
-    let redis = workload(&run, Kind::Deployment, &names.of(Component::Redis), 1);
-    let db_ok = serving(&[&pg, &redis]);
-    let db_msg = format!("{}, {}", counts("postgres", &pg), counts("redis", &redis));
-    conds.push(Cond::new(
-        status::DATABASE_READY,
-        db_ok,
-        if db_ok { "Ready" } else { "Waiting" },
-        db_msg.clone(),
-    ));
+    let db = tier_view(&[
+        workload(
+            "postgres",
+            Kind::StatefulSet,
+            run.get(Kind::StatefulSet, &names.of(Component::Postgres)),
+            1,
+        ),
+        workload(
+            "redis",
+            Kind::Deployment,
+            run.get(Kind::Deployment, &names.of(Component::Redis)),
+            1,
+        ),
+    ]);
+    conds.push(tier_cond(status::DATABASE_READY, &db));
     let mut tiers = Tiers {
-        database: sum(&[&pg, &redis]),
+        database: db.counts.clone(),
         ..Default::default()
     };
 
@@ -248,8 +399,11 @@ pub async fn apply_system(
     let backup_cond = backups(&sys, &rctx, &mut run, &mut st).await?;
     conds.push(backup_cond);
 
+    // Bring-up goes tier by tier, each once the one below serves (a rollout of a serving
+    // tier does not hold the others back).
     let spec = &sys.spec;
-    let (step, message, all_ok) = if !db_ok {
+    let mut views: Vec<(&'static str, TierView)> = vec![("database", db.clone())];
+    let bring_up: Option<(&'static str, String)> = if !db.serving {
         conds.push(Cond::new(
             status::BACKEND_READY,
             false,
@@ -262,49 +416,46 @@ pub async fn apply_system(
             "WaitingForBackend",
             "waits for the backend tier",
         ));
-        (
+        Some((
             "Database",
-            format!("waiting for the database tier: {db_msg}"),
-            false,
-        )
+            format!("waiting for the database tier: {}", db.message),
+        ))
     } else {
         // 2. backend
         for c in &desired.backend {
             run.ensure(c).await?;
         }
-        let ulm = workload(
-            &run,
-            Kind::Deployment,
-            &names.of(Component::Ulm),
-            spec.backend.ulm.replicas,
-        );
-        let aam = workload(
-            &run,
-            Kind::Deployment,
-            &names.of(Component::Aam),
-            spec.backend.aam.replicas,
-        );
-        let be_ok = serving(&[&ulm, &aam]);
-        let be_msg = format!("{}, {}", counts("ulm", &ulm), counts("aam", &aam));
-        conds.push(Cond::new(
-            status::BACKEND_READY,
-            be_ok,
-            if be_ok { "Ready" } else { "Waiting" },
-            be_msg.clone(),
-        ));
-        tiers.backend = sum(&[&ulm, &aam]);
-        if !be_ok {
+        let be = tier_view(&[
+            workload(
+                "ulm",
+                Kind::Deployment,
+                run.get(Kind::Deployment, &names.of(Component::Ulm)),
+                spec.backend.ulm.replicas,
+            ),
+            workload(
+                "aam",
+                Kind::Deployment,
+                run.get(Kind::Deployment, &names.of(Component::Aam)),
+                spec.backend.aam.replicas,
+            ),
+        ]);
+        conds.push(tier_cond(status::BACKEND_READY, &be));
+        tiers.backend = be.counts.clone();
+        views.push(("backend", be.clone()));
+        if !be.serving {
             conds.push(Cond::new(
                 status::FRONTEND_READY,
                 false,
                 "WaitingForBackend",
                 "waits for the backend tier",
             ));
-            (
+            Some((
                 "Backend",
-                format!("waiting for the backend tier (migrations, readiness): {be_msg}"),
-                false,
-            )
+                format!(
+                    "waiting for the backend tier (migrations, readiness): {}",
+                    be.message
+                ),
+            ))
         } else {
             // 3. frontend
             for c in &desired.frontend {
@@ -324,32 +475,26 @@ pub async fn apply_system(
                     r => r?,
                 }
             }
-            let fe = workload(
-                &run,
+            let fe = tier_view(&[workload(
+                "frontend",
                 Kind::Deployment,
-                &names.of(Component::Frontend),
+                run.get(Kind::Deployment, &names.of(Component::Frontend)),
                 spec.frontend.replicas,
-            );
-            let fe_ok = serving(&[&fe]);
-            let fe_msg = counts("frontend", &fe);
-            conds.push(Cond::new(
-                status::FRONTEND_READY,
-                fe_ok,
-                if fe_ok { "Ready" } else { "Waiting" },
-                fe_msg.clone(),
-            ));
-            tiers.frontend = fe;
-            if fe_ok {
-                ("Done", "all tiers are serving".to_string(), true)
+            )]);
+            conds.push(tier_cond(status::FRONTEND_READY, &fe));
+            tiers.frontend = fe.counts.clone();
+            views.push(("frontend", fe.clone()));
+            if fe.serving {
+                None
             } else {
-                (
+                Some((
                     "Frontend",
-                    format!("waiting for the frontend tier: {fe_msg}"),
-                    false,
-                )
+                    format!("waiting for the frontend tier: {}", fe.message),
+                ))
             }
         }
     };
+    let all_serving = bring_up.is_none();
 
     // Children an earlier spec needed and this one does not.
     prune(&mut run, &sys, &rctx).await?;
@@ -359,37 +504,44 @@ pub async fn apply_system(
     st.tiers = Some(tiers);
 
     // Health of the services, once they exist.
-    if all_ok {
+    if all_serving {
         probe_health(ctx, &rctx, &mut st).await;
     }
 
     let cert_ok = conds
         .iter()
         .any(|c| c.type_ == status::CERTIFICATE_READY && c.status);
-    let ready = all_ok && cert_ok;
+    let was_ready = matches!(old.phase, Some(Phase::Ready) | Some(Phase::Degraded));
+    let verdict = match bring_up {
+        // Something that served does not any more: Degraded, not "bringing up".
+        Some((step, message)) => Verdict {
+            phase: if was_ready {
+                Phase::Degraded
+            } else {
+                Phase::Progressing
+            },
+            step,
+            reason: "BringingUp".into(),
+            message,
+        },
+        None => {
+            let v: Vec<(&'static str, &TierView)> = views.iter().map(|(n, t)| (*n, t)).collect();
+            serving_verdict(&v, cert_ok, was_ready)
+        }
+    };
+    let ready = verdict.phase == Phase::Ready;
     conds.insert(
         0,
         Cond::new(
             status::READY,
             ready,
-            if ready {
-                "AllTiersReady"
-            } else if all_ok {
-                "CertificateNotReady"
-            } else {
-                "BringingUp"
-            },
-            message.clone(),
+            &verdict.reason,
+            verdict.message.clone(),
         ),
     );
-    let was_ready = matches!(old.phase, Some(Phase::Ready) | Some(Phase::Degraded));
-    st.phase = Some(if ready {
-        Phase::Ready
-    } else if was_ready {
-        Phase::Degraded
-    } else {
-        Phase::Progressing
-    });
+    let step = verdict.step;
+    let message = verdict.message;
+    st.phase = Some(verdict.phase);
     st.step = Some(step.to_string());
     st.message = Some(message.clone());
     st.conditions = status::merge_conditions(&old.conditions, &conds, generation, now);
@@ -410,7 +562,7 @@ pub async fn apply_system(
     if wrote && old.step.as_deref() != Some(step) {
         let t = if ready {
             EventType::Normal
-        } else if was_ready {
+        } else if st.phase == Some(Phase::Degraded) {
             EventType::Warning
         } else {
             EventType::Normal
@@ -914,4 +1066,127 @@ pub async fn cleanup_system(
         }
     }
     Ok(Action::await_change())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn deploy(generation: i64, observed: i64, replicas: i32, updated: i32, ready: i32) -> Value {
+        json!({
+            "metadata": {"generation": generation},
+            "status": {
+                "observedGeneration": observed,
+                "replicas": replicas,
+                "updatedReplicas": updated,
+                "readyReplicas": ready,
+                "availableReplicas": ready,
+            }
+        })
+    }
+
+    #[test]
+    fn a_settled_deployment_is_rolled_out() {
+        let w = workload("ulm", Kind::Deployment, Some(&deploy(3, 3, 2, 2, 2)), 2);
+        assert!(w.serving && w.rolled_out, "{w:?}");
+        assert_eq!(w.counts.ready, 2);
+    }
+
+    #[test]
+    fn an_unobserved_generation_is_still_rolling_out() {
+        // Just patched: the Deployment controller has not looked at the new spec yet, so the
+        // counts describe the old one.
+        let w = workload("ulm", Kind::Deployment, Some(&deploy(4, 3, 2, 2, 2)), 2);
+        assert!(w.serving && !w.rolled_out);
+        assert!(w.pending.contains("not seen"), "{}", w.pending);
+    }
+
+    #[test]
+    fn old_pods_or_missing_updates_mean_rolling_out() {
+        // maxSurge: 3 pods for 2 wanted, 1 of them new.
+        let w = workload("ulm", Kind::Deployment, Some(&deploy(4, 4, 3, 1, 2)), 2);
+        assert!(w.serving && !w.rolled_out);
+        assert!(w.pending.contains("1 of 2 pods updated"), "{}", w.pending);
+        assert!(w.pending.contains("1 old pods left"), "{}", w.pending);
+        // Scaled up: the new pod is not ready yet.
+        let w = workload("ulm", Kind::Deployment, Some(&deploy(5, 5, 3, 3, 2)), 3);
+        assert!(w.serving && !w.rolled_out);
+        assert!(w.pending.contains("2 of 3 ready"), "{}", w.pending);
+    }
+
+    #[test]
+    fn missing_or_empty_workloads_do_not_serve() {
+        let w = workload("redis", Kind::Deployment, None, 1);
+        assert!(!w.serving && !w.rolled_out);
+        // The API server omits zero counts.
+        let v = json!({"metadata": {"generation": 1}, "status": {"observedGeneration": 1}});
+        let w = workload("redis", Kind::Deployment, Some(&v), 1);
+        assert!(!w.serving && !w.rolled_out);
+    }
+
+    #[test]
+    fn statefulset_revisions_must_match() {
+        let mut v = json!({
+            "metadata": {"generation": 2},
+            "status": {"observedGeneration": 2, "replicas": 1, "updatedReplicas": 1,
+                       "readyReplicas": 1, "currentRevision": "pg-a", "updateRevision": "pg-b"}
+        });
+        let w = workload("postgres", Kind::StatefulSet, Some(&v), 1);
+        assert!(w.serving && !w.rolled_out, "{w:?}");
+        v["status"]["currentRevision"] = json!("pg-b");
+        let w = workload("postgres", Kind::StatefulSet, Some(&v), 1);
+        assert!(w.rolled_out, "{w:?}");
+    }
+
+    fn view(rolled_out: bool) -> TierView {
+        let parts = [workload(
+            "ulm",
+            Kind::Deployment,
+            Some(&if rolled_out {
+                deploy(2, 2, 1, 1, 1)
+            } else {
+                deploy(2, 1, 1, 1, 1)
+            }),
+            1,
+        )];
+        tier_view(&parts)
+    }
+
+    #[test]
+    fn a_rolling_tier_makes_the_system_progressing_and_names_the_tier() {
+        let db = view(true);
+        let be = view(false);
+        let fe = view(true);
+        let v = serving_verdict(
+            &[("database", &db), ("backend", &be), ("frontend", &fe)],
+            true,
+            true,
+        );
+        assert_eq!(v.phase, Phase::Progressing);
+        assert_eq!(v.reason, "BackendRollingOut");
+        assert_eq!(v.step, "Backend");
+        assert!(v.message.contains("backend tier"), "{}", v.message);
+        let c = tier_cond(status::BACKEND_READY, &be);
+        assert!(!c.status);
+        assert_eq!(c.reason, "RollingOut");
+        assert!(c.message.contains("rolling out ulm"), "{}", c.message);
+    }
+
+    #[test]
+    fn rolled_out_tiers_are_ready() {
+        let t = view(true);
+        let v = serving_verdict(
+            &[("database", &t), ("backend", &t), ("frontend", &t)],
+            true,
+            true,
+        );
+        assert_eq!(v.phase, Phase::Ready);
+        assert_eq!(v.step, "Done");
+        assert!(tier_cond(status::FRONTEND_READY, &t).status);
+        // The certificate still gates Ready; one that went bad after Ready is a fault.
+        let v = serving_verdict(&[("database", &t)], false, false);
+        assert_eq!(v.phase, Phase::Progressing);
+        let v = serving_verdict(&[("database", &t)], false, true);
+        assert_eq!(v.phase, Phase::Degraded);
+    }
 }
