@@ -27,6 +27,13 @@ SERVICE_CIDR=198.18.128.0/20
 FIRST_SERVICE_IP=198.18.128.1
 POD_CIDR=198.19.0.0/16
 
+# Where the API server listens and what kubeconfigs name. kwok mode: loopback. Real mode: a
+# host address on the bridge ovuhost0 that pods can route to (the `kubernetes` Service's
+# endpoint); it is a local address of this machine, so the host reaches it as well.
+REAL_APISERVER_HOST=198.18.0.1
+run_mode() { cat "$RUN_DIR/mode" 2>/dev/null || true; }
+if [[ $(run_mode) == real ]]; then APISERVER_HOST=$REAL_APISERVER_HOST; else APISERVER_HOST=127.0.0.1; fi
+
 export GOTOOLCHAIN=local
 
 # Progress goes to stderr so that stdout carries only results (up prints the kubeconfig path).
@@ -41,13 +48,15 @@ usage() { awk 'NR > 1 && /^#/ { if ($0 !~ /shellcheck/) { sub(/^# ?/, ""); print
 
 # component_pid NAME: the PID recorded for NAME if that process still runs our binary (also
 # when the binary has since been rebuilt), else nothing. Checking the executable guards
-# against a PID the kernel has since given to another program.
+# against a PID the kernel has since given to another program. The binary is bin/NAME unless
+# _run/pids/NAME.exe names another (real mode: containerd, kubelet-<tier> -> bin/kubelet).
 component_pid() {
-  local name=$1 pid exe
+  local name=$1 pid exe want="$BIN_DIR/$1"
   [[ -s $PID_DIR/$name.pid ]] || return 0
+  [[ -s $PID_DIR/$name.exe ]] && want=$(<"$PID_DIR/$name.exe")
   pid=$(<"$PID_DIR/$name.pid")
   exe=$(readlink "/proc/$pid/exe" 2>/dev/null) || return 0
-  [[ ${exe% (deleted)} == "$BIN_DIR/$name" ]] && echo "$pid"
+  [[ ${exe% (deleted)} == "$want" ]] && echo "$pid"
   return 0
 }
 
@@ -65,7 +74,7 @@ stop_component() {
   local name=$1 pid
   pid=$(component_pid "$name")
   if [[ -z $pid ]]; then
-    rm -f "$PID_DIR/$name.pid"
+    rm -f "$PID_DIR/$name.pid" "$PID_DIR/$name.exe"
     return 1
   fi
   kill -TERM "$pid" 2>/dev/null || true
@@ -78,7 +87,7 @@ stop_component() {
     kill -KILL "$pid" 2>/dev/null || true
     for _ in $(seq 1 50); do alive "$pid" || break; sleep 0.1; done
   fi
-  rm -f "$PID_DIR/$name.pid"
+  rm -f "$PID_DIR/$name.pid" "$PID_DIR/$name.exe"
   log "stopped $name (pid $pid)"
 }
 

@@ -48,7 +48,7 @@ kind: Config
 clusters:
 - name: ovu-local
   cluster:
-    server: https://127.0.0.1:$APISERVER_PORT
+    server: https://$APISERVER_HOST:$APISERVER_PORT
     certificate-authority-data: $(base64 -w0 <"$PKI_DIR/ca.crt")
 users:
 - name: $user
@@ -76,8 +76,12 @@ ensure_pki() {
   # and scheduler read it for delegated authentication and log errors every second without it.
   new_ca front-proxy-ca ovu-local-front-proxy-ca
   new_cert front-proxy-client front-proxy-client "" "" front-proxy-ca
+  # Real mode serves on $REAL_APISERVER_HOST too; a certificate from before that SAN is replaced.
+  if [[ -s $PKI_DIR/apiserver.crt ]] && ! openssl x509 -noout -ext subjectAltName -in "$PKI_DIR/apiserver.crt" | grep -q "IP Address:$REAL_APISERVER_HOST"; then
+    rm -f "$PKI_DIR/apiserver.crt" "$PKI_DIR/apiserver.key"
+  fi
   new_cert apiserver kube-apiserver "" \
-    "DNS:localhost,DNS:kubernetes,DNS:kubernetes.default,DNS:kubernetes.default.svc,DNS:kubernetes.default.svc.cluster.local,IP:127.0.0.1,IP:$FIRST_SERVICE_IP"
+    "DNS:localhost,DNS:kubernetes,DNS:kubernetes.default,DNS:kubernetes.default.svc,DNS:kubernetes.default.svc.cluster.local,IP:127.0.0.1,IP:$FIRST_SERVICE_IP,IP:$REAL_APISERVER_HOST"
   new_cert apiserver-kubelet-client kube-apiserver-kubelet-client system:masters
   new_cert admin ovu-admin system:masters
   new_cert kube-controller-manager system:kube-controller-manager
