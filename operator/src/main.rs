@@ -3,6 +3,7 @@
 
 use anyhow::Context as _;
 use clap::{Parser, Subcommand};
+use ovu_operator::health;
 use ovu_operator::render::nginx;
 
 #[derive(Parser)]
@@ -50,6 +51,11 @@ struct Run {
     /// Timeout of each ULM/AAM health probe, in milliseconds.
     #[arg(long, env = "OVU_PROBE_TIMEOUT_MS", default_value_t = 2000)]
     probe_timeout_ms: u64,
+    /// Health probes of ULM/AAM by their cluster DNS names: `auto` probes only when the
+    /// operator runs in a pod (out of the cluster those names do not resolve), `on` always,
+    /// `off` never (status.health then says probes are off).
+    #[arg(long, env = "OVU_HEALTH_PROBES", value_enum, default_value = "auto")]
+    health_probes: health::ProbeMode,
     /// Reconciles running at the same time. Bounds memory: each one holds a system's rendered
     /// and live children while it runs.
     #[arg(long, env = "OVU_RECONCILE_CONCURRENCY", default_value_t = 8, value_parser = clap::value_parser!(u16).range(1..))]
@@ -186,7 +192,7 @@ async fn run(args: Run) -> anyhow::Result<()> {
     use std::sync::atomic::Ordering;
     use std::time::Duration;
 
-    use ovu_operator::{controller, health, leader, metrics, server, telemetry};
+    use ovu_operator::{controller, leader, metrics, server, telemetry};
 
     telemetry::init();
     let client = kube::Client::try_default()
@@ -235,7 +241,15 @@ async fn run(args: Run) -> anyhow::Result<()> {
         debounce: Duration::from_millis(args.debounce_ms),
         ..controller::Tuning::default()
     };
-    let prober = health::Prober::new(Duration::from_millis(args.probe_timeout_ms))?;
+    let in_cluster = std::env::var_os("KUBERNETES_SERVICE_HOST").is_some();
+    let prober = if args.health_probes.probes(in_cluster) {
+        health::Prober::new(Duration::from_millis(args.probe_timeout_ms))?
+    } else {
+        tracing::info!("health probes are off (OVU_HEALTH_PROBES, or auto outside a pod)");
+        health::Prober::disabled(
+            "health probes are off: the operator runs outside the cluster, where service DNS names do not resolve (OVU_HEALTH_PROBES=on forces them)",
+        )?
+    };
     let ctx = Arc::new(controller::Context::new(
         client,
         metrics.clone(),

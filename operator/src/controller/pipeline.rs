@@ -975,20 +975,21 @@ async fn probe_health(ctx: &Context, rctx: &Ctx<'_>, st: &mut OvuSystemStatus) {
     let Some(prober) = &ctx.prober else { return };
     let mut out: Vec<ComponentHealth> = Vec::new();
     for (c, port) in [(Component::Ulm, ports::ULM), (Component::Aam, ports::AAM)] {
-        let url = format!(
-            "http://{}:{port}/api/ready",
-            rctx.names.service_host(c, &rctx.ns)
-        );
-        let h = prober.probe(c.as_str(), &url).await;
+        let host = rctx.names.service_host(c, &rctx.ns);
+        // The port constants are small positive numbers.
+        let port = u16::try_from(port).unwrap_or_default();
+        let h = prober.probe(c.as_str(), &host, port).await;
         let labels = crate::metrics::ComponentLabels {
             namespace: rctx.ns.clone(),
             system: rctx.system().to_string(),
             component: c.as_str().into(),
         };
-        ctx.metrics
-            .health_up
-            .get_or_create(&labels)
-            .set(i64::from(h.status == "Healthy"));
+        if prober.enabled() {
+            ctx.metrics
+                .health_up
+                .get_or_create(&labels)
+                .set(i64::from(h.status == "Healthy"));
+        }
         if let Some(ms) = h.latency_ms {
             #[allow(clippy::cast_precision_loss)]
             ctx.metrics
