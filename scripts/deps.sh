@@ -6,7 +6,12 @@ cd "$(dirname "$0")/.."
 
 log() { printf '\033[1m[deps]\033[0m %s\n' "$*"; }
 
-APT_PACKAGES=(postgresql redis-server nginx wrk python3-venv git curl ca-certificates openssl util-linux chromium)
+APT_PACKAGES=(postgresql redis-server nginx wrk python3-venv git curl ca-certificates openssl util-linux chromium
+  # images/build: buildah, a debootstrap'd base, the pause image compiled with gcc.
+  buildah debootstrap gcc libc6-dev
+  # e2e/cluster real mode: a containerd per node, runc, the CNI plugins (bridge, host-local,
+  # portmap, loopback), iptables (kube-proxy, the NetworkPolicy queue rule), jq, ip.
+  containerd runc containernetworking-plugins iptables jq iproute2)
 missing=()
 for p in "${APT_PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -17,7 +22,7 @@ if ((${#missing[@]})); then
   apt-get update -qq
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
   # The packages start system-wide daemons; OVU runs its own instances on private ports.
-  for svc in postgresql redis-server nginx; do
+  for svc in postgresql redis-server nginx containerd; do
     systemctl disable --now "$svc" >/dev/null 2>&1 || true
   done
 fi

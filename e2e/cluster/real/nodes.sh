@@ -14,7 +14,7 @@ CLUSTER_DOMAIN=cluster.local
 # cgroup v1 controllers a kubelet with the cgroupfs driver creates its hierarchy in.
 CGROUP_CONTROLLERS=(blkio cpu cpuacct cpuset devices freezer hugetlb memory net_cls net_prio perf_event pids systemd)
 # The images every node needs before pods can start: the sandbox and the add-ons.
-NODE_IMAGES=(pause)
+NODE_IMAGES=(pause coredns local-path kube-network-policies)
 
 # tier_index TIER: 1, 2 or 3 (the node's address 198.18.0.1N and pod subnet 198.19.N.0/24).
 tier_index() {
@@ -170,13 +170,18 @@ archive_digest() { tar -xOf "$1" index.json | jq -r '.manifests[0].digest'; }
 archive_ref() { tar -xOf "$1" index.json | jq -r '.manifests[0].annotations["org.opencontainers.image.ref.name"]'; }
 
 # import_images TIER ARCHIVE...: imports each archive unless the node's containerd already
-# holds its image with the same digest.
+# holds its image with the same digest. An archive's name and digest are read once (its
+# index.json sits behind the layers, so tar reads the whole file) and kept for the next node.
+declare -A ARCHIVE_INFO=()
 import_images() {
   local tier=$1 a ref digest have
   shift
   for a in "$@"; do
     [[ -s $a ]] || die "image archive $a is missing (images/build)"
-    ref=$(archive_ref "$a") digest=$(archive_digest "$a")
+    if [[ -z ${ARCHIVE_INFO[$a]:-} ]]; then
+      ARCHIVE_INFO[$a]="$(archive_ref "$a") $(archive_digest "$a")"
+    fi
+    read -r ref digest <<<"${ARCHIVE_INFO[$a]}"
     [[ -n $ref && $ref != null ]] || die "$a names no image (not an images/build archive?)"
     # docker.io/ovu/x:1 in the archive; containerd lists it under that full name.
     have=$(nctr "$tier" images ls "name==$ref" 2>/dev/null | awk 'NR > 1 { print $3 }')
@@ -280,8 +285,51 @@ YAML
     --config="$RUN_DIR/kube-proxy.yaml"
 }
 
-real_network_policies() { :; }
-real_addons() { :; }
+# real_network_policies: the rule that hands the first packet of every pod connection to
+# kube-network-policies (NFQUEUE 100), in mangle POSTROUTING: after kube-proxy's DNAT (so
+# the destination is the serving pod) and before any SNAT, where its own nftables chain
+# would hook. Its own rule uses the nft `queue` expression (CONFIG_NFT_QUEUE), which this
+# kernel lacks; the xtables NFQUEUE target (CONFIG_NETFILTER_XT_TARGET_NFQUEUE) is there.
+# --queue-bypass: while no kube-network-policies listens, packets pass (fail open).
+# Packets from root's own sockets (the kubelets' probes) pass, as in its own rules.
+NETPOL_CHAIN=OVU-NETPOL
+real_network_policies() {
+  iptables -t mangle -N "$NETPOL_CHAIN" 2>/dev/null || iptables -t mangle -F "$NETPOL_CHAIN"
+  iptables -t mangle -A "$NETPOL_CHAIN" -m conntrack --ctstate ESTABLISHED,RELATED -j RETURN
+  iptables -t mangle -A "$NETPOL_CHAIN" -m owner --uid-owner 0 -j RETURN
+  iptables -t mangle -A "$NETPOL_CHAIN" -s "$POD_CIDR" -j NFQUEUE --queue-num 100 --queue-bypass
+  iptables -t mangle -A "$NETPOL_CHAIN" -d "$POD_CIDR" -j NFQUEUE --queue-num 100 --queue-bypass
+  iptables -t mangle -C POSTROUTING -j "$NETPOL_CHAIN" 2>/dev/null ||
+    iptables -t mangle -A POSTROUTING -j "$NETPOL_CHAIN"
+}
+real_network_policies_cleanup() {
+  while iptables -t mangle -D POSTROUTING -j "$NETPOL_CHAIN" 2>/dev/null; do :; done
+  iptables -t mangle -F "$NETPOL_CHAIN" 2>/dev/null && iptables -t mangle -X "$NETPOL_CHAIN" 2>/dev/null
+  return 0
+}
+
+# real_addons: CoreDNS, local-path-provisioner and kube-network-policies as Deployments from
+# real/addons.yaml, with the image tags images/build gave them; waits for them to be ready.
+real_addons() {
+  local manifest="$RUN_DIR/addons.yaml" d
+  tag_of() { archive_ref "$IMAGES_OCI/$1.tar" | sed 's/.*://'; }
+  mkdir -p "$RUN_DIR/volumes"
+  sed -e "s|@RUN_DIR@|$RUN_DIR|g" -e "s|@COREDNS_TAG@|$(tag_of coredns)|g" \
+    -e "s|@LOCAL_PATH_TAG@|$(tag_of local-path)|g" -e "s|@NETPOL_TAG@|$(tag_of kube-network-policies)|g" \
+    "$CLUSTER_DIR/real/addons.yaml" >"$manifest"
+  apply_or_fail "applying the add-ons (real/addons.yaml)" kc apply -f "$manifest"
+  for d in kube-system/coredns local-path-storage/local-path-provisioner kube-system/kube-network-policies; do
+    kc -n "${d%/*}" rollout status "deployment/${d#*/}" --timeout=120s >/dev/null 2>&1 || {
+      {
+        echo "[up] error: add-on ${d#*/} not ready within 120s"
+        kc -n "${d%/*}" get pods -o wide 2>&1 | sed 's/^/    /'
+        kc -n "${d%/*}" logs "deployment/${d#*/}" --tail=30 2>&1 | sed 's/^/    /'
+      } >&2
+      exit 1
+    }
+  done
+  log "add-ons ready: coredns (kube-dns 198.18.128.10), local-path-provisioner (default StorageClass local-path), kube-network-policies"
+}
 
 # sandbox_netns TIER: the network namespace files of the node's pod sandboxes (to remove those
 # the kubelet could not tear down).
@@ -333,7 +381,7 @@ real_down() {
     # The kubelets confirm each deletion; left over are pods of nodes that were down.
     kc delete pods -A --field-selector spec.nodeName!= --grace-period=0 --force >/dev/null 2>&1 || true
   fi
-  stop_component kube-network-policies || true
+  real_network_policies_cleanup
   if [[ -n $(component_pid kube-proxy) ]]; then
     stop_component kube-proxy || true
   fi
