@@ -198,11 +198,22 @@ import_images() {
 real_up() {
   local tier node archives=() img t0
   command -v jq >/dev/null || die "jq is missing; run scripts/deps.sh"
-  # The add-on images, built from Dockerfiles in images/ (a no-op when up to date).
+  # The add-on images, built from Dockerfiles in images/. images/build is a no-op when they are
+  # up to date but takes seconds to find that out; an archive newer than its Dockerfile and
+  # than the add-on binary in it needs no asking.
   t0=$SECONDS
-  "$REPO_DIR/images/build" --no-compile "${NODE_IMAGES[@]}" >/dev/null || die "images/build ${NODE_IMAGES[*]} failed"
-  log "node images ready ($((SECONDS - t0))s)"
-  for img in "${NODE_IMAGES[@]}"; do archives+=("$IMAGES_OCI/$img.tar"); done
+  local stale=0 bin
+  "$CLUSTER_DIR/addons/build" >/dev/null || die "e2e/cluster/addons/build failed"
+  for img in "${NODE_IMAGES[@]}"; do
+    archives+=("$IMAGES_OCI/$img.tar")
+    case $img in local-path) bin=$BIN_DIR/local-path-provisioner ;; pause) bin="" ;; *) bin=$BIN_DIR/$img ;; esac
+    [[ -s $IMAGES_OCI/$img.tar && $IMAGES_OCI/$img.tar -nt $REPO_DIR/images/$img/Dockerfile ]] || stale=1
+    [[ -z $bin || $IMAGES_OCI/$img.tar -nt $bin ]] || stale=1
+  done
+  if ((stale)); then
+    "$REPO_DIR/images/build" --no-compile "${NODE_IMAGES[@]}" >/dev/null || die "images/build ${NODE_IMAGES[*]} failed"
+    log "node images built ($((SECONDS - t0))s)"
+  fi
 
   for tier in "${TIERS[@]}"; do
     node_files "$tier"
@@ -223,24 +234,26 @@ real_up() {
 
   # Node registration, then what a kubelet may not set itself: spec.podCIDR (set once; the
   # controller-manager's allocator is off so each tier keeps its documented /24).
-  local deadline=$((SECONDS + 90))
+  # Labels and taints come from the kubelets' flags; checked here so that an edited or lost
+  # one on a long-lived node is repaired by the next `up`.
+  local deadline=$((SECONDS + 90)) state want
   for tier in "${TIERS[@]}"; do
     node="ovu-$tier"
-    until kc get node "$node" >/dev/null 2>&1; do
+    want="$tier $(pod_subnet "$tier") ovu.co.il/tier=$tier:NoSchedule, True"
+    state_of() { kc get node "$node" -o jsonpath='{.metadata.labels.ovu\.co\.il/tier} {.spec.podCIDR} {range .spec.taints[*]}{.key}={.value}:{.effect},{end} {.status.conditions[?(@.type=="Ready")].status}' 2>/dev/null; }
+    until state=$(state_of) && [[ -n $state ]]; do
       ((SECONDS < deadline)) || fail_component "kubelet-$tier" "did not register node $node within 90s"
       sleep 0.5
     done
-    if [[ -z $(kc get node "$node" -o jsonpath='{.spec.podCIDR}') ]]; then
-      kc patch node "$node" --type=merge -p "{\"spec\":{\"podCIDR\":\"$(pod_subnet "$tier")\",\"podCIDRs\":[\"$(pod_subnet "$tier")\"]}}" >/dev/null
+    [[ $state == "$want" ]] && continue
+    if [[ $state != "$tier $(pod_subnet "$tier") "* ]]; then
+      [[ $(kc get node "$node" -o jsonpath='{.spec.podCIDR}') == "" ]] &&
+        kc patch node "$node" --type=merge -p "{\"spec\":{\"podCIDR\":\"$(pod_subnet "$tier")\",\"podCIDRs\":[\"$(pod_subnet "$tier")\"]}}" >/dev/null
+      kc label node "$node" --overwrite "ovu.co.il/tier=$tier" >/dev/null
     fi
-    # Labels and taints come from the kubelet config; re-applied here so that an edited or
-    # lost label on a long-lived node is repaired by the next `up`.
-    kc label node "$node" --overwrite "ovu.co.il/tier=$tier" >/dev/null
-    kc taint node "$node" --overwrite "ovu.co.il/tier=$tier:NoSchedule" >/dev/null
-  done
-  for tier in "${TIERS[@]}"; do
-    until [[ $(kc get node "ovu-$tier" -o jsonpath='{.status.conditions[?(@.type=="Ready")].status}' 2>/dev/null) == True ]]; do
-      ((SECONDS < deadline)) || fail_component "kubelet-$tier" "node ovu-$tier not Ready within 90s"
+    [[ $state == *" ovu.co.il/tier=$tier:NoSchedule, "* ]] || kc taint node "$node" --overwrite "ovu.co.il/tier=$tier:NoSchedule" >/dev/null
+    until [[ $(state_of) == "$want" ]]; do
+      ((SECONDS < deadline)) || fail_component "kubelet-$tier" "node $node not Ready with its label, taint and podCIDR within 90s (now: $(state_of))"
       sleep 0.5
     done
   done
@@ -294,11 +307,18 @@ YAML
 # Packets from root's own sockets (the kubelets' probes) pass, as in its own rules.
 NETPOL_CHAIN=OVU-NETPOL
 real_network_policies() {
-  iptables -t mangle -N "$NETPOL_CHAIN" 2>/dev/null || iptables -t mangle -F "$NETPOL_CHAIN"
-  iptables -t mangle -A "$NETPOL_CHAIN" -m conntrack --ctstate ESTABLISHED,RELATED -j RETURN
-  iptables -t mangle -A "$NETPOL_CHAIN" -m owner --uid-owner 0 -j RETURN
-  iptables -t mangle -A "$NETPOL_CHAIN" -s "$POD_CIDR" -j NFQUEUE --queue-num 100 --queue-bypass
-  iptables -t mangle -A "$NETPOL_CHAIN" -d "$POD_CIDR" -j NFQUEUE --queue-num 100 --queue-bypass
+  local rules=(
+    "-m conntrack --ctstate RELATED,ESTABLISHED -j RETURN"
+    "-m owner --uid-owner 0 -j RETURN"
+    "-s $POD_CIDR -j NFQUEUE --queue-num 100 --queue-bypass"
+    "-d $POD_CIDR -j NFQUEUE --queue-num 100 --queue-bypass"
+  ) r
+  # Rewritten only when it differs (iptables-nft prints the rules as given here).
+  if [[ $(iptables -t mangle -S "$NETPOL_CHAIN" 2>/dev/null) != "$(printf -- '-N %s\n' "$NETPOL_CHAIN"; printf -- "-A $NETPOL_CHAIN %s\n" "${rules[@]}")" ]]; then
+    iptables -t mangle -N "$NETPOL_CHAIN" 2>/dev/null || iptables -t mangle -F "$NETPOL_CHAIN"
+    # shellcheck disable=SC2086 # each rule is a list of iptables words
+    for r in "${rules[@]}"; do iptables -t mangle -A "$NETPOL_CHAIN" $r; done
+  fi
   iptables -t mangle -C POSTROUTING -j "$NETPOL_CHAIN" 2>/dev/null ||
     iptables -t mangle -A POSTROUTING -j "$NETPOL_CHAIN"
 }
@@ -312,12 +332,30 @@ real_network_policies_cleanup() {
 # real/addons.yaml, with the image tags images/build gave them; waits for them to be ready.
 real_addons() {
   local manifest="$RUN_DIR/addons.yaml" d
-  tag_of() { archive_ref "$IMAGES_OCI/$1.tar" | sed 's/.*://'; }
+  tag_of() {
+    local a="$IMAGES_OCI/$1.tar"
+    [[ -n ${ARCHIVE_INFO[$a]:-} ]] || ARCHIVE_INFO[$a]="$(archive_ref "$a") $(archive_digest "$a")"
+    local ref=${ARCHIVE_INFO[$a]%% *}
+    echo "${ref##*:}"
+  }
   mkdir -p "$RUN_DIR/volumes"
   sed -e "s|@RUN_DIR@|$RUN_DIR|g" -e "s|@COREDNS_TAG@|$(tag_of coredns)|g" \
     -e "s|@LOCAL_PATH_TAG@|$(tag_of local-path)|g" -e "s|@NETPOL_TAG@|$(tag_of kube-network-policies)|g" \
     "$CLUSTER_DIR/real/addons.yaml" >"$manifest"
-  apply_or_fail "applying the add-ons (real/addons.yaml)" kc apply -f "$manifest"
+  # kubectl apply takes seconds here; when the manifest is the one applied last time and all
+  # its objects still exist, there is nothing to apply.
+  local sum
+  sum=$(sha256sum "$manifest" | cut -d' ' -f1)
+  if [[ $(cat "$RUN_DIR/addons.applied" 2>/dev/null) != "$sum" ]] ||
+    [[ $(kc get -f "$manifest" -o name 2>/dev/null | wc -l) != $(grep -c '^kind:' "$manifest") ]]; then
+    apply_or_fail "applying the add-ons (real/addons.yaml)" kc apply -f "$manifest"
+    echo "$sum" >"$RUN_DIR/addons.applied"
+  fi
+  # All three up to date and available: one request instead of three rollout watches.
+  [[ $(kc get deployments -A -l '!ovu.co.il/none' -o json | jq '[.items[] | select(.metadata.name == "coredns" or .metadata.name == "local-path-provisioner" or .metadata.name == "kube-network-policies") | select(.status.observedGeneration == .metadata.generation and .status.updatedReplicas == .spec.replicas and .status.availableReplicas == .spec.replicas)] | length') == 3 ]] && {
+    log "add-ons ready: coredns (kube-dns $CLUSTER_DNS), local-path-provisioner (default StorageClass local-path), kube-network-policies"
+    return 0
+  }
   for d in kube-system/coredns local-path-storage/local-path-provisioner kube-system/kube-network-policies; do
     kc -n "${d%/*}" rollout status "deployment/${d#*/}" --timeout=120s >/dev/null 2>&1 || {
       {
@@ -328,7 +366,7 @@ real_addons() {
       exit 1
     }
   done
-  log "add-ons ready: coredns (kube-dns 198.18.128.10), local-path-provisioner (default StorageClass local-path), kube-network-policies"
+  log "add-ons ready: coredns (kube-dns $CLUSTER_DNS), local-path-provisioner (default StorageClass local-path), kube-network-policies"
 }
 
 # sandbox_netns TIER: the network namespace files of the node's pod sandboxes (to remove those
