@@ -2,13 +2,16 @@
 // light and dark: register → verify via the outbox → sign in → enable MFA → sign out →
 // sign in with TOTP; an admin finds that user in AAM, assigns a role and deactivates them,
 // and the user's open session ends; a settings change shows in the audit feed and the CSV
-// export downloads. Every screen is checked with axe-core and saved as a screenshot under
+// export downloads; a second person edits their phone, turns MFA off, keeps working while
+// their short-lived access tokens expire and are refreshed silently, and is sent to sign-in
+// when another device ends their session; the admin sees the phone, schedules a deactivation
+// and cancels it. Every screen is checked with axe-core and saved as a screenshot under
 // test-artifacts/screenshots/<lang>-<theme>/.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
-import { up, down, ULM_ORIGIN, AAM_ORIGIN, ADMIN_EMAIL, ADMIN_PASSWORD } from './stack.mjs';
-import { adminToken, checkScreen, context, currentStep, launch, mailedLink, newPage, totp, userByEmail } from './lib.mjs';
+import { up, down, ULM_ORIGIN, AAM_ORIGIN, ADMIN_EMAIL, ADMIN_PASSWORD, ACCESS_TTL_SECS } from './stack.mjs';
+import { adminToken, checkScreen, context, currentStep, launch, mailedLink, newPage, totp, userByEmail, waitUntil } from './lib.mjs';
 
 const VARIANTS = [
   { lang: 'en', theme: 'light' },
@@ -29,6 +32,9 @@ let browser;
 let ulmBase; // ULM directly, for the test's own mailbox and checks
 const PASSWORD = 'correct horse battery staple 42';
 const NEW_PASSWORD = 'another long passphrase 2026';
+// The stack's access tokens live ACCESS_TTL_SECS (stack.mjs), so the back channel signs in
+// afresh right before each use instead of keeping a token across screens.
+const admin = () => adminToken(ulmBase, ADMIN_EMAIL, ADMIN_PASSWORD);
 
 before(async () => {
   stack = await up();
@@ -59,6 +65,16 @@ it('the committed OpenAPI snapshots match the running services (regenerate with 
     assert.deepEqual(live, committed, `openapi/${name}.json is stale`);
   }
 });
+
+/** ULM's API directly (the back channel): status and parsed body. */
+async function api(method, p, token, body) {
+  const headers = { Accept: 'application/json' };
+  if (token) headers.Authorization = `Bearer ${token}`;
+  if (body !== undefined) headers['Content-Type'] = 'application/json';
+  const r = await fetch(`${ulmBase}${p}`, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
+  const text = await r.text();
+  return { status: r.status, body: text ? JSON.parse(text) : null };
+}
 
 const submit = (page) => page.locator('main form button[type=submit]').first().click();
 
@@ -100,8 +116,7 @@ for (const v of variants) {
       await page.locator('.alert-success').waitFor();
       await checkScreen(page, v, 'ulm-05-register-done', assert);
 
-      const token = await adminToken(ulmBase, ADMIN_EMAIL, ADMIN_PASSWORD);
-      const link = await mailedLink(ulmBase, token, email, '/verify-email');
+      const link = await mailedLink(ulmBase, await admin(), email, '/verify-email');
       assert.ok(link.startsWith(`${ULM_ORIGIN}/verify-email?token=`), link);
       await page.goto(link);
       await page.locator('.alert-success').waitFor();
@@ -112,7 +127,7 @@ for (const v of variants) {
       await page.fill('input[name=email]', email);
       await submit(page);
       await page.locator('.alert-success').waitFor();
-      const reset = await mailedLink(ulmBase, token, email, '/reset-password');
+      const reset = await mailedLink(ulmBase, await admin(), email, '/reset-password');
       await page.goto(reset);
       await page.fill('input[name=new_password]', 'password');
       await page.fill('input[name=confirm]', 'password');
@@ -260,15 +275,14 @@ for (const v of variants) {
       await developer.click();
       await page.locator('section:has(#user-roles) .alert-success').waitFor();
       await page.waitForFunction(() => document.querySelector('input[name=role][value=developer]')?.checked === true);
-      const token = await adminToken(ulmBase, ADMIN_EMAIL, ADMIN_PASSWORD);
-      assert.ok((await userByEmail(ulmBase, token, email)).roles.includes('developer'), 'ULM has the role');
+      assert.ok((await userByEmail(ulmBase, await admin(), email)).roles.includes('developer'), 'ULM has the role');
 
       await page.click('[data-testid=deactivate]');
       await page.fill('dialog[open] input[name=reason]', 'e2e: leaving the company');
       await checkScreen(page, v, 'aam-05-deactivate-dialog', assert);
       await page.locator('dialog[open] button[type=submit]').click();
       await page.locator('main h1 .badge.bad').waitFor();
-      assert.equal((await userByEmail(ulmBase, token, email)).status, 'deactivated');
+      assert.equal((await userByEmail(ulmBase, await admin(), email)).status, 'deactivated');
       await page.locator('section:has(#user-history) li', { hasText: 'user_deactivated' }).waitFor();
       await checkScreen(page, v, 'aam-06-user-deactivated', assert);
 
@@ -321,6 +335,178 @@ for (const v of variants) {
       await page.locator('main table').first().waitFor();
       await checkScreen(page, v, 'aam-13-system', assert);
 
+      await page.click('[data-testid=sign-out]');
+      await page.waitForURL(/\/signin/);
+      assert.deepEqual(ctx.cspViolations, []);
+      await ctx.close();
+    });
+
+    // A second person, made by the admin through ULM's API (the UI of that is flow 2's).
+    const person = { username: `p_${id}`, email: `p-${id}@example.com` };
+    const PHONE = '+972501234567';
+
+    it('a person edits their phone, turns MFA off, stays signed in while tokens expire, and a revoked session returns them to sign-in', async () => {
+      const created = await api('POST', '/api/v1/users', await admin(), { email: person.email, username: person.username, password: PASSWORD, preferred_language: v.lang });
+      assert.equal(created.status, 201, JSON.stringify(created.body));
+      person.id = created.body.id;
+
+      const ctx = await context(browser, v);
+      const page = await newPage(ctx);
+      // What the tab sends: the bearer tokens it uses and the answers to its refreshes.
+      const bearers = [];
+      const refreshes = [];
+      page.on('request', (r) => {
+        const a = r.headers()['authorization'];
+        if (a?.startsWith('Bearer ') && r.url().startsWith(`${ULM_ORIGIN}/api/`)) bearers.push(a.slice(7));
+      });
+      page.on('response', (r) => {
+        if (r.url() === `${ULM_ORIGIN}/api/v1/auth/refresh`) refreshes.push(r.status());
+      });
+      await page.goto(`${ULM_ORIGIN}/signin`);
+      await page.fill('input[name=login]', person.username);
+      await page.fill('input[name=password]', PASSWORD);
+      await submit(page);
+      await page.waitForURL(/\/account$/);
+
+      // Phone: a telephone input, left to right even in Hebrew; a local number is refused
+      // beside the field in the person's language, then the international one is saved in
+      // ULM's normalised form.
+      const phone = page.locator('main input[name=phone]');
+      await phone.waitFor();
+      assert.equal(await phone.getAttribute('type'), 'tel');
+      assert.equal(await phone.getAttribute('autocomplete'), 'tel');
+      assert.equal(await phone.getAttribute('dir'), 'ltr');
+      await phone.fill('050-123-4567');
+      await submit(page);
+      await page.locator('main input[name=phone][aria-invalid=true]').waitFor();
+      const phoneErr = (await phone.getAttribute('aria-describedby')).split(' ').pop();
+      assertTranslated(await page.locator(`[id="${phoneErr}"]`).textContent(), v, 'invalid_phone');
+      assert.equal((await userByEmail(ulmBase, await admin(), person.email)).phone, '', 'the refused number was not stored');
+      await checkScreen(page, v, 'ulm-18-profile-phone-refused', assert);
+      await phone.fill(' +972 50-123-4567 ');
+      await submit(page);
+      await page.locator('main .alert-success').waitFor();
+      await page.waitForFunction((p) => document.querySelector('main input[name=phone]')?.value === p, PHONE);
+      assert.equal(await phone.getAttribute('aria-invalid'), null);
+      assert.equal((await userByEmail(ulmBase, await admin(), person.email)).phone, PHONE);
+      await checkScreen(page, v, 'ulm-19-profile-phone-saved', assert);
+
+      // MFA on, then off again with the password and a recovery code.
+      await page.click('a[href="/account/mfa"]');
+      await page.locator('main .card button').first().click();
+      const secretEl = page.locator('[data-testid=mfa-secret]');
+      await secretEl.waitFor();
+      await page.fill('input[name=code]', totp(await secretEl.getAttribute('data-secret')));
+      await submit(page);
+      const codes = page.locator('[data-testid=recovery-codes] li');
+      await codes.first().waitFor();
+      const recovery = (await codes.first().textContent()).trim();
+      await page.locator('main .actions button.primary').click();
+      await page.locator('main input[name=password]').waitFor();
+      assert.equal((await userByEmail(ulmBase, await admin(), person.email)).mfa_enabled, true);
+      await checkScreen(page, v, 'ulm-20-mfa-disable', assert);
+      // A wrong password is refused with a translated message and MFA stays on.
+      await page.fill('main input[name=password]', 'not my password at all');
+      await page.fill('main input[name=code]', recovery);
+      await submit(page);
+      await page.locator('main .alert-error').waitFor();
+      assertTranslated(await page.locator('main .alert-error').textContent(), v, 'mfa disable refused');
+      assert.equal((await userByEmail(ulmBase, await admin(), person.email)).mfa_enabled, true);
+      await page.fill('main input[name=password]', PASSWORD);
+      await submit(page);
+      await page.locator('[data-testid=mfa-off]').waitFor();
+      assert.equal((await userByEmail(ulmBase, await admin(), person.email)).mfa_enabled, false);
+      await checkScreen(page, v, 'ulm-21-mfa-off', assert);
+
+      // Silent refresh: wait until ULM refuses the newest access token this tab has used as
+      // expired; the tab's next screen must still load, through a refresh, with no message.
+      const stale = bearers.at(-1);
+      const refused = await waitUntil(async () => {
+        const r = await api('GET', '/api/v1/users/me', stale);
+        return r.status === 401 ? r.body : null;
+      }, (ACCESS_TTL_SECS + 30) * 1000, 'the access token to expire');
+      assert.equal(refused.error.code, 'token_expired');
+      const refreshedBefore = refreshes.length;
+      await page.click('a[href="/account/sessions"]');
+      await page.locator('main table tbody tr').first().waitFor();
+      assert.match(page.url(), /\/account\/sessions$/);
+      assert.ok(refreshes.length > refreshedBefore, 'the tab refreshed its token');
+      assert.ok(refreshes.every((s) => s === 200), `refresh answers: ${refreshes}`);
+      assert.notEqual(bearers.at(-1), stale, 'the sessions list was fetched with a new token');
+      assert.equal(await page.locator('main .alert-warning, main .alert-error').count(), 0, 'nothing told the person');
+      await checkScreen(page, v, 'ulm-22-after-silent-refresh', assert);
+
+      // Another device of the same person ends this tab's session.
+      const other = await api('POST', '/api/v1/auth/login', null, { login: person.email, password: PASSWORD });
+      assert.equal(other.status, 200, JSON.stringify(other.body));
+      const mine = await api('GET', '/api/v1/users/me/sessions', other.body.access_token);
+      const tabs = mine.body.filter((x) => !x.current);
+      assert.equal(tabs.length, 1, 'the browser tab holds the only other session');
+      const ended = await api('DELETE', `/api/v1/users/me/sessions/${tabs[0].id}`, other.body.access_token);
+      assert.ok(ended.status === 204 || ended.status === 200, `end session: HTTP ${ended.status}`);
+      await page.click('a[href="/account/api-keys"]');
+      await page.waitForURL(/\/signin/);
+      const notice = page.locator('.alert-warning');
+      await notice.waitFor();
+      assertTranslated(await notice.textContent(), v, 'session-ended notice');
+      await checkScreen(page, v, 'ulm-23-session-revoked', assert);
+      assert.deepEqual(ctx.cspViolations, []);
+      await ctx.close();
+    });
+
+    it('an admin sees the phone, schedules a deactivation and cancels it', async () => {
+      assert.ok(person.id, 'the previous test made the person');
+      const ctx = await context(browser, v);
+      const page = await newPage(ctx);
+      await page.goto(`${AAM_ORIGIN}/`);
+      await page.waitForURL(/\/signin/);
+      await page.fill('input[name=login]', ADMIN_EMAIL);
+      await page.fill('input[name=password]', ADMIN_PASSWORD);
+      await submit(page);
+      await page.waitForURL(`${AAM_ORIGIN}/`);
+      await page.click('nav a[href="/users"]');
+      await page.fill('input[name=q]', person.email);
+      await page.locator('form[role=search] button[type=submit]').click();
+      await page.waitForFunction(() => document.querySelectorAll('main table tbody tr').length === 1);
+      await page.locator('main table tbody tr a').first().click();
+      await page.waitForURL(new RegExp(`/users/${person.id}$`));
+
+      // The number the person saved, left to right inside RTL text, and in the edit form.
+      const shown = page.locator('[data-testid=user-phone] bdi');
+      await shown.waitFor();
+      assert.equal(await shown.textContent(), PHONE);
+      assert.equal(await shown.getAttribute('dir'), 'ltr');
+      assert.equal(await page.locator('main input[name=phone]').inputValue(), PHONE);
+      await checkScreen(page, v, 'aam-14-user-phone', assert);
+
+      // Deactivation tomorrow at this minute, in the browser's time zone.
+      const at = new Date(Date.now() + 24 * 3600 * 1000);
+      at.setSeconds(0, 0);
+      const pad = (n) => String(n).padStart(2, '0');
+      const local = `${at.getFullYear()}-${pad(at.getMonth() + 1)}-${pad(at.getDate())}T${pad(at.getHours())}:${pad(at.getMinutes())}`;
+      await page.click('[data-testid=deactivate]');
+      await page.fill('dialog[open] input[name=reason]', 'e2e: contract ends');
+      await page.fill('dialog[open] input[name=at]', local);
+      await checkScreen(page, v, 'aam-15-schedule-dialog', assert);
+      await page.locator('dialog[open] button[type=submit]').click();
+      const scheduled = page.locator('[data-testid=scheduled-deactivation]');
+      await scheduled.waitFor();
+      const text = await scheduled.textContent();
+      assertTranslated(text, v, 'scheduled notice');
+      assert.ok(text.includes('e2e: contract ends'), text);
+      let u = await userByEmail(ulmBase, await admin(), person.email);
+      assert.equal(u.status, 'active', 'still active until the date');
+      assert.equal(Date.parse(u.scheduled_deactivation_at), at.getTime());
+      assert.equal(await page.locator('main h1 .badge.bad').count(), 0);
+      await checkScreen(page, v, 'aam-16-user-scheduled', assert);
+
+      await page.click('[data-testid=reactivate]');
+      await scheduled.waitFor({ state: 'detached' });
+      await page.locator('main .alert-success').first().waitFor();
+      u = await userByEmail(ulmBase, await admin(), person.email);
+      assert.equal(u.status, 'active');
+      assert.equal(u.scheduled_deactivation_at, null);
+      await checkScreen(page, v, 'aam-17-schedule-cancelled', assert);
       await page.click('[data-testid=sign-out]');
       await page.waitForURL(/\/signin/);
       assert.deepEqual(ctx.cspViolations, []);

@@ -141,3 +141,14 @@ export async function userByEmail(ulmBase, token, email) {
   const list = await r.json();
   return list.find((u) => u.email === email);
 }
+
+/** Polls `probe` until it returns something other than null/false; fails after `ms`. */
+export async function waitUntil(probe, ms, what) {
+  const until = Date.now() + ms;
+  for (;;) {
+    const v = await probe();
+    if (v !== null && v !== false && v !== undefined) return v;
+    if (Date.now() > until) throw new Error(`gave up waiting for ${what}`);
+    await new Promise((res) => setTimeout(res, 500));
+  }
+}

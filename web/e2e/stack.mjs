@@ -26,6 +26,9 @@ const portSuffix = HTTP_PORT === 80 ? '' : `:${HTTP_PORT}`;
 export const ULM_ORIGIN = `http://ulm.${DOMAIN}${portSuffix}`;
 export const AAM_ORIGIN = `http://aam.${DOMAIN}${portSuffix}`;
 export const ADMIN_EMAIL = 'admin@example.com';
+// Access tokens live this long (ULM_ACCESS_TTL_SECS) so the flows cross several expiries and
+// the silent-refresh test does not wait the token policy's 5-minute floor.
+export const ACCESS_TTL_SECS = Number(process.env.E2E_ACCESS_TTL_SECS ?? 20);
 // Local, per-run test credential: a fresh database is bootstrapped with it and dropped after.
 export const ADMIN_PASSWORD = 'e2e-admin-passphrase-for-ovu';
 
@@ -145,6 +148,7 @@ export async function up() {
     ULM_BOOTSTRAP_ADMIN_EMAIL: ADMIN_EMAIL,
     ULM_BOOTSTRAP_ADMIN_PASSWORD_FILE: pass,
     ULM_ADMIN_MFA: 'optional',
+    ULM_ACCESS_TTL_SECS: String(ACCESS_TTL_SECS),
     // Four variants of each flow sign in from one address within minutes.
     ULM_RATE_LOGIN_PER_MIN: '1000',
     ULM_RATE_REGISTER_PER_HOUR: '1000',

@@ -40,6 +40,7 @@ const ar: DeepStrings<typeof en> = {
       email: 'البريد الإلكتروني',
       username: 'اسم المستخدم',
       displayName: 'الاسم الكامل',
+      cancelScheduled: 'إلغاء التعطيل المجدول',
       phone: 'الهاتف',
       phoneHint: 'بالصيغة الدولية، يبدأ بـ ‎+‎ ورمز البلد. تركه فارغًا يحذفه.',
       roles: 'الأدوار',

@@ -37,6 +37,7 @@ export default {
       email: 'E-mail',
       username: 'Username',
       displayName: 'Full name',
+      cancelScheduled: 'Cancel the scheduled deactivation',
       phone: 'Phone',
       phoneHint: 'International format, starting with + and the country code. Empty removes it.',
       roles: 'Roles',

@@ -40,6 +40,7 @@ const he: DeepStrings<typeof en> = {
       email: 'דוא״ל',
       username: 'שם משתמש',
       displayName: 'שם מלא',
+      cancelScheduled: 'ביטול ההשבתה המתוזמנת',
       phone: 'טלפון',
       phoneHint: 'בפורמט בין־לאומי, מתחיל ב־‎+‎ ובקידומת המדינה. ריק מסיר אותו.',
       roles: 'תפקידים',

@@ -57,9 +57,11 @@ export function UserDetail() {
             </dd>
           </dl>
           {u.scheduled_deactivation_at ? (
-            <Notice kind="warning">
-              {t('aam.users.scheduledFor', { time: formatDateTime(lng, u.scheduled_deactivation_at), reason: u.scheduled_deactivation_reason ?? '' })}
-            </Notice>
+            <div data-testid="scheduled-deactivation">
+              <Notice kind="warning">
+                {t('aam.users.scheduledFor', { time: formatDateTime(lng, u.scheduled_deactivation_at), reason: u.scheduled_deactivation_reason ?? '' })}
+              </Notice>
+            </div>
           ) : null}
           {u.status === 'deactivated' && u.deactivated_at ? (
             <Notice kind="warning">{t('aam.users.deactivatedOn', { time: formatDateTime(lng, u.deactivated_at), reason: u.deactivation_reason ?? '' })}</Notice>
@@ -124,8 +126,9 @@ function StatusActions({ user }: { user: User }) {
           </button>
         ) : null}
         {user.status === 'deactivated' || user.scheduled_deactivation_at ? (
-          <button type="button" className="button secondary" disabled={reactivate.isPending} onClick={() => reactivate.mutate()}>
-            {t('aam.users.reactivate')}
+          <button type="button" className="button secondary" disabled={reactivate.isPending} onClick={() => reactivate.mutate()} data-testid="reactivate">
+            {/* For an active account with a date set, the same call cancels the schedule. */}
+            {user.status === 'deactivated' ? t('aam.users.reactivate') : t('aam.users.cancelScheduled')}
           </button>
         ) : null}
         <button type="button" className="button secondary" disabled={reset.isPending} onClick={() => reset.mutate()}>

@@ -172,6 +172,12 @@ describe('helpers', () => {
     expect(s.hasPermission('users:write')).toBe(false);
     now += 95_000;
     expect(s.needsRefresh()).toBe(true);
+    // A 20 s token: refreshed in its last quarter (5 s), not before every request.
+    s.set(tokens(2, 20));
+    now += 14_000;
+    expect(s.needsRefresh()).toBe(false);
+    now += 1_000;
+    expect(s.needsRefresh()).toBe(true);
     s.clear();
     expect(s.accessToken).toBeNull();
   });

@@ -53,7 +53,7 @@ function Setup({ onEnabled }: { onEnabled: (codes: string[]) => void }) {
   if (!setup.data) {
     return (
       <div className="card">
-        <p>{t('ulm.mfa.off')}</p>
+        <p data-testid="mfa-off">{t('ulm.mfa.off')}</p>
         <ErrorNote error={setup.error} />
         <Button type="button" busy={setup.isPending} onClick={() => setup.mutate()}>
           {t('ulm.mfa.start')}
