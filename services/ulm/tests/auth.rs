@@ -486,3 +486,33 @@ async fn deactivated_accounts_cannot_sign_in(db: PgPool) {
     .await
     .error(401, "invalid_credentials");
 }
+
+#[sqlx::test(migrator = "ovu_ulm::MIGRATOR")]
+async fn access_ttl_override_shortens_login_and_refresh_tokens(db: PgPool) {
+    let t = setup_with(db, &[("ULM_ACCESS_TTL_SECS", "20")]).await;
+    t.user("tal", PW).await;
+    let body = t.login("tal", PW).await;
+    assert_eq!(
+        body["expires_in"], 20,
+        "the override beats the policy's 15 minutes"
+    );
+    let jwks: Jwks = serde_json::from_value(
+        t.send(req("GET", "/api/v1/.well-known/jwks.json"))
+            .await
+            .expect(200)
+            .body,
+    )
+    .unwrap();
+    let v = JwtVerifier::new("ovu-ulm", "ovu");
+    v.set_jwks(&jwks).unwrap();
+    let claims = v.verify(body["access_token"].as_str().unwrap()).unwrap();
+    assert_eq!(claims.exp - claims.iat, 20);
+    let r = t
+        .post(
+            "/api/v1/auth/refresh",
+            json!({"refresh_token": body["refresh_token"]}),
+        )
+        .await
+        .expect(200);
+    assert_eq!(r.body["expires_in"], 20, "refreshed tokens too");
+}
