@@ -79,6 +79,32 @@ pub struct OvuSystemSpec {
     /// says it is paused).
     #[serde(default)]
     pub paused: bool,
+
+    /// How requests reach the services.
+    #[serde(default, skip_serializing_if = "Network::is_empty")]
+    pub network: Network,
+}
+
+/// How requests reach the services.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Network {
+    /// Addresses (IPs or CIDRs, e.g. the cluster's pod network `10.244.0.0/16`) whose
+    /// `X-Forwarded-For` header ULM and AAM believe (`TRUSTED_PROXIES`). Requests reach the
+    /// services from the nginx pods, and ULM also from AAM, so without the pod network here
+    /// every per-IP limit (login throttling, rate limits) counts the proxy's address instead
+    /// of the client's. Only list networks whose hosts cannot be reached directly by
+    /// untrusted clients: a trusted address can claim any client IP. At most 32 entries.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = 32))]
+    #[schemars(extend("items" = {"type": "string", "maxLength": 49, "x-kubernetes-validations": [{"rule": rules::CEL_IP_OR_CIDR, "message": rules::MSG_IP_OR_CIDR}]}))]
+    pub trusted_proxies: Vec<String>,
+}
+
+impl Network {
+    pub fn is_empty(&self) -> bool {
+        self.trusted_proxies.is_empty()
+    }
 }
 
 /// Node placement of the three tiers.

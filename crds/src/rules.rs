@@ -28,6 +28,12 @@ pub const CEL_ORIGIN: &str =
 /// Message for [`CEL_ORIGIN`].
 pub const MSG_ORIGIN: &str = "each corsOrigins entry must be an origin such as https://portal.example.com (scheme, lowercase host, optional port; no path)";
 
+/// An IP address or CIDR (Kubernetes' CEL network library, API servers ≥ 1.31).
+pub const CEL_IP_OR_CIDR: &str = "isIP(self) || isCIDR(self)";
+/// Message for [`CEL_IP_OR_CIDR`].
+pub const MSG_IP_OR_CIDR: &str =
+    "each trustedProxies entry must be an IP address or CIDR such as 10.244.0.0/16 or fd00::/8";
+
 /// A DNS-1123 subdomain (Secret, issuer, StorageClass names).
 pub const CEL_DNS_SUBDOMAIN: &str = r"self.matches('^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$')";
 /// Message for a Secret name.
@@ -118,6 +124,33 @@ pub fn is_image(s: &str) -> bool {
         && s.bytes().all(|b| {
             b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'/' | b':' | b'@' | b'-')
         })
+}
+
+/// Rust twin of [`CEL_IP_OR_CIDR`]: an IPv4 or IPv6 address, optionally with a prefix
+/// length that fits it (`/0`–`/32`, `/0`–`/128`). Zones and leading zeros are refused, as
+/// the API server does.
+pub fn is_ip_or_cidr(s: &str) -> bool {
+    if s.len() > 49 {
+        return false;
+    }
+    let (addr, prefix) = match s.split_once('/') {
+        Some((a, p)) => (a, Some(p)),
+        None => (s, None),
+    };
+    let Ok(ip) = addr.parse::<std::net::IpAddr>() else {
+        return false;
+    };
+    match prefix {
+        None => true,
+        Some(p) => {
+            let max = if ip.is_ipv4() { 32 } else { 128 };
+            !p.is_empty()
+                && p.len() <= 3
+                && p.bytes().all(|b| b.is_ascii_digit())
+                && !(p.len() > 1 && p.starts_with('0'))
+                && p.parse::<u8>().is_ok_and(|n| n <= max)
+        }
+    }
 }
 
 /// Rust twin of [`CEL_ORIGIN`].

@@ -192,6 +192,20 @@ impl OvuSystemSpec {
         }
         c.resources(&fe.resources, "spec.frontend.resources");
 
+        let tp = &self.network.trusted_proxies;
+        c.check(
+            tp.len() <= 32,
+            "spec.network.trustedProxies",
+            "at most 32 trustedProxies",
+        );
+        for (i, p) in tp.iter().enumerate() {
+            c.check(
+                rules::is_ip_or_cidr(p),
+                &format!("spec.network.trustedProxies[{i}]"),
+                rules::MSG_IP_OR_CIDR,
+            );
+        }
+
         for (app, f) in [
             (&self.backend.ulm, "spec.backend.ulm"),
             (&self.backend.aam, "spec.backend.aam"),

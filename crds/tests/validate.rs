@@ -98,6 +98,10 @@ fn each_bad_value_is_named() {
             "spec.frontend.corsOrigins[0]",
         ),
         (
+            json!({"domain": "ovu.co.il", "network": {"trustedProxies": ["10.244.0.0/16", "10.0.0.0/40"]}}),
+            "spec.network.trustedProxies[1]",
+        ),
+        (
             json!({"domain": "ovu.co.il", "placement": {"nodeLabel": "bad key!"}}),
             "spec.placement.nodeLabel",
         ),
@@ -135,6 +139,31 @@ fn rust_twins_agree_on_edge_cases() {
     assert!(rules::is_system_name("ovu") && !rules::is_system_name("1ovu"));
     assert!(!rules::is_system_name(&"a".repeat(41)));
     assert!(rules::is_origin("https://a.b:8443") && !rules::is_origin("ftp://a.b"));
+    for ok in [
+        "10.244.0.0/16",
+        "198.18.0.1",
+        "fd00::/8",
+        "::1",
+        "0.0.0.0/0",
+        "10.0.0.1/32",
+    ] {
+        assert!(rules::is_ip_or_cidr(ok), "{ok}");
+    }
+    for bad in [
+        "",
+        "10.244.0.0/33",
+        "fd00::/129",
+        "10.0.0/8",
+        "010.0.0.1",
+        "10.0.0.1/",
+        "10.0.0.1/08",
+        "fe80::1%eth0",
+        "example.com",
+        "10.0.0.1/8,10.1.0.0/16",
+        " 10.0.0.1",
+    ] {
+        assert!(!rules::is_ip_or_cidr(bad), "{bad:?}");
+    }
     assert!(
         rules::is_label_key("tier") && rules::is_label_key("a.b/c_d") && !rules::is_label_key("/x")
     );

@@ -383,6 +383,25 @@ async fn cors_origins_are_limited() {
 }
 
 #[tokio::test]
+async fn trusted_proxies_are_ips_or_cidrs() {
+    refused(
+        "v-proxies",
+        json!({"network": {"trustedProxies": ["198.19.0.0/16", "198.19.0.0/33"]}}),
+        &[
+            "spec.network.trustedProxies[1]",
+            "each trustedProxies entry must be an IP address or CIDR",
+        ],
+    )
+    .await;
+    refused(
+        "v-proxies2",
+        json!({"network": {"trustedProxies": ["nginx.example.com"]}}),
+        &["spec.network.trustedProxies[0]", "IP address or CIDR"],
+    )
+    .await;
+}
+
+#[tokio::test]
 async fn resources_are_quantities() {
     refused(
         "v-quantity",

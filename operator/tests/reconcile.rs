@@ -244,11 +244,12 @@ async fn bring_up_waits_for_the_database_before_the_backend() {
     // The database becomes ready: the backend is applied, the frontend still waits.
     let pg = "/apis/apps/v1/namespaces/ovu-test/statefulsets/ovu-postgres";
     let mut o = fake.get(pg).unwrap();
-    o["status"] = json!({"readyReplicas": 1, "replicas": 1});
+    o["status"] = json!({"readyReplicas": 1, "replicas": 1, "updatedReplicas": 1});
     fake.put(pg, o);
     let rd = "/apis/apps/v1/namespaces/ovu-test/deployments/ovu-redis";
     let mut o = fake.get(rd).unwrap();
-    o["status"] = json!({"availableReplicas": 1, "readyReplicas": 1, "replicas": 1});
+    o["status"] =
+        json!({"availableReplicas": 1, "readyReplicas": 1, "replicas": 1, "updatedReplicas": 1});
     fake.put(rd, o);
     reconcile(&fake, &ctx).await.unwrap();
     assert!(fake.get(ULM).is_some());
@@ -257,6 +258,45 @@ async fn bring_up_waits_for_the_database_before_the_backend() {
     assert_eq!(st["step"], "Backend");
     assert_eq!(cond(&st, "DatabaseReady")["status"], "True");
     assert_eq!(cond(&st, "FrontendReady")["reason"], "WaitingForBackend");
+}
+
+#[tokio::test]
+async fn a_rollout_of_a_ready_system_is_progressing_until_every_pod_is_updated() {
+    let (fake, ctx) = setup(common::minimal(), true);
+    reconcile(&fake, &ctx).await.unwrap();
+    assert_eq!(status(&fake)["phase"], "Ready");
+
+    // A rollout of ULM in flight: the controller has seen generation 2, one of two pods
+    // runs it, an old pod still serves (maxSurge).
+    fake.auto_ready.store(false, Ordering::Relaxed);
+    let mut o = fake.get(ULM).unwrap();
+    o["metadata"]["generation"] = json!(2);
+    o["status"] = json!({"observedGeneration": 2, "replicas": 3, "updatedReplicas": 1,
+        "readyReplicas": 2, "availableReplicas": 2});
+    fake.put(ULM, o.clone());
+    reconcile(&fake, &ctx).await.unwrap();
+    let st = status(&fake);
+    assert_eq!(st["phase"], "Progressing", "{st}");
+    assert_eq!(st["step"], "Backend");
+    let ready = cond(&st, "Ready");
+    assert_eq!(ready["status"], "False");
+    assert_eq!(ready["reason"], "BackendRollingOut");
+    let be = cond(&st, "BackendReady");
+    assert_eq!(be["reason"], "RollingOut");
+    let msg = be["message"].as_str().unwrap();
+    assert!(msg.contains("ulm: 1 of 2 pods updated"), "{msg}");
+    assert!(msg.contains("1 old pods left"), "{msg}");
+    // The frontend still serves and was not held back.
+    assert_eq!(cond(&st, "FrontendReady")["status"], "True");
+
+    // Rolled out: Ready again.
+    o["status"] = json!({"observedGeneration": 2, "replicas": 2, "updatedReplicas": 2,
+        "readyReplicas": 2, "availableReplicas": 2});
+    fake.put(ULM, o);
+    reconcile(&fake, &ctx).await.unwrap();
+    let st = status(&fake);
+    assert_eq!(st["phase"], "Ready", "{st}");
+    assert_eq!(cond(&st, "BackendReady")["status"], "True");
 }
 
 #[tokio::test]

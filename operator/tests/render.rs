@@ -270,3 +270,27 @@ fn backend_database_urls_point_at_the_contract_services() {
     assert_eq!(get("ULM_URL"), "http://ovu-ulm:8001");
     assert_eq!(get("OVU_SYSTEM_NAMESPACE"), common::NS);
 }
+
+#[test]
+fn trusted_proxies_reach_ulm_and_aam_only_when_set() {
+    let env_of = |cs: &[Child], name: &str| -> Option<String> {
+        let d = cs
+            .iter()
+            .find(|c| c.kind == Kind::Deployment && c.name == name)
+            .unwrap();
+        d.object["spec"]["template"]["spec"]["containers"][0]["env"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|e| e["name"] == "TRUSTED_PROXIES")
+            .map(|e| e["value"].as_str().unwrap().to_string())
+    };
+    let full = children(&common::full());
+    for d in ["ovu-ulm", "ovu-aam"] {
+        assert_eq!(env_of(&full, d).as_deref(), Some("198.19.0.0/16"), "{d}");
+    }
+    let minimal = children(&common::minimal());
+    for d in ["ovu-ulm", "ovu-aam"] {
+        assert_eq!(env_of(&minimal, d), None, "{d}");
+    }
+}

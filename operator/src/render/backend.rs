@@ -119,6 +119,11 @@ fn env(ctx: &Ctx, c: Component) -> Vec<Value> {
         pod::env("RUST_LOG", "info"),
         pod::env("CORS_ORIGINS", cors_origins(ctx).join(",")),
     ];
+    // Only when set: an unchanged pod template for systems that do not use it.
+    let proxies = &ctx.sys.spec.network.trusted_proxies;
+    if !proxies.is_empty() {
+        e.push(pod::env("TRUSTED_PROXIES", proxies.join(",")));
+    }
     match c {
         Component::Aam => e.extend([
             pod::env("AAM_LISTEN_ADDR", format!("0.0.0.0:{}", ports::AAM)),
