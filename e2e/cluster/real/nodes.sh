@@ -162,7 +162,8 @@ node_cgroups() {
   [[ -s /sys/fs/cgroup/cpuset/$node/cpuset.mems ]] || cat /sys/fs/cgroup/cpuset/cpuset.mems >"/sys/fs/cgroup/cpuset/$node/cpuset.mems"
 }
 
-containerd_healthy() { ctr -a "$(node_sock "$1")" version; }
+# ctr waits 10 s for a socket that is not there; this check runs before every start.
+containerd_healthy() { [[ -S $(node_sock "$1") ]] && ctr --connect-timeout 2s -a "$(node_sock "$1")" version; }
 kubelet_healthy() { curl -fsS "http://127.0.0.1:$(kubelet_healthz_port "$1")/healthz"; }
 
 # archive_digest ARCHIVE: the manifest digest an OCI archive from images/build holds.
@@ -220,8 +221,20 @@ real_up() {
     node_cgroups "$tier"
     start "containerd-$tier" 60 containerd_healthy "$tier" -- \
       containerd --config "$NODES_DIR/$tier/containerd/config.toml"
-    import_images "$tier" "${archives[@]}"
   done
+  # The three imports in parallel (each unpacks into its own containerd); names and digests
+  # read once, before the fork.
+  for img in "${archives[@]}"; do
+    [[ -s $img ]] || die "image archive $img is missing (images/build)"
+    ARCHIVE_INFO[$img]="$(archive_ref "$img") $(archive_digest "$img")"
+  done
+  local pids=() failed=0
+  for tier in "${TIERS[@]}"; do
+    import_images "$tier" "${archives[@]}" &
+    pids+=($!)
+  done
+  for img in "${pids[@]}"; do wait "$img" || failed=1; done
+  ((failed == 0)) || die "importing the node images failed (see above)"
   for tier in "${TIERS[@]}"; do
     start "kubelet-$tier" 60 kubelet_healthy "$tier" -- "$BIN_DIR/kubelet" \
       --config="$NODES_DIR/$tier/kubelet.yaml" \
@@ -344,18 +357,25 @@ real_addons() {
     "$CLUSTER_DIR/real/addons.yaml" >"$manifest"
   # kubectl apply takes seconds here; when the manifest is the one applied last time and all
   # its objects still exist, there is nothing to apply.
-  local sum
+  local sum applied=0 ready
   sum=$(sha256sum "$manifest" | cut -d' ' -f1)
   if [[ $(cat "$RUN_DIR/addons.applied" 2>/dev/null) != "$sum" ]] ||
     [[ $(kc get -f "$manifest" -o name 2>/dev/null | wc -l) != $(grep -c '^kind:' "$manifest") ]]; then
     apply_or_fail "applying the add-ons (real/addons.yaml)" kc apply -f "$manifest"
     echo "$sum" >"$RUN_DIR/addons.applied"
+    applied=1
   fi
-  # All three up to date and available: one request instead of three rollout watches.
-  [[ $(kc get deployments -A -l '!ovu.co.il/none' -o json | jq '[.items[] | select(.metadata.name == "coredns" or .metadata.name == "local-path-provisioner" or .metadata.name == "kube-network-policies") | select(.status.observedGeneration == .metadata.generation and .status.updatedReplicas == .spec.replicas and .status.availableReplicas == .spec.replicas)] | length') == 3 ]] && {
+  # Nothing applied and a pod of each Ready now: done, without three rollout watches (a
+  # Deployment's own status lags behind pods that `down` deleted, so pods are asked).
+  ready_apps() {
+    kc get pods -A -l "$1" -o json | jq -r --arg key "$2" '.items[] | select(.metadata.deletionTimestamp == null)
+      | select(any(.status.conditions[]?; .type == "Ready" and .status == "True")) | .metadata.labels[$key]'
+  }
+  ready=$({ ready_apps k8s-app=kube-dns k8s-app; ready_apps 'app in (local-path-provisioner,kube-network-policies)' app; } | sort -u | wc -l)
+  if ((applied == 0 && ready == 3)); then
     log "add-ons ready: coredns (kube-dns $CLUSTER_DNS), local-path-provisioner (default StorageClass local-path), kube-network-policies"
     return 0
-  }
+  fi
   for d in kube-system/coredns local-path-storage/local-path-provisioner kube-system/kube-network-policies; do
     kc -n "${d%/*}" rollout status "deployment/${d#*/}" --timeout=120s >/dev/null 2>&1 || {
       {
@@ -365,6 +385,11 @@ real_addons() {
       } >&2
       exit 1
     }
+  done
+  local deadline=$((SECONDS + 120))
+  until (($({ ready_apps k8s-app=kube-dns k8s-app; ready_apps 'app in (local-path-provisioner,kube-network-policies)' app; } | sort -u | wc -l) == 3)); do
+    ((SECONDS < deadline)) || { kc get pods -A -o wide | grep -E 'coredns|local-path|network-policies' >&2; die "add-on pods not Ready within 120s"; }
+    sleep 1
   done
   log "add-ons ready: coredns (kube-dns $CLUSTER_DNS), local-path-provisioner (default StorageClass local-path), kube-network-policies"
 }
@@ -464,7 +489,8 @@ real_down() {
   for tier in "${TIERS[@]}"; do ip link del "$(pod_bridge "$tier")" 2>/dev/null || true; done
   kubelet_iptables_cleanup
   for tier in "${TIERS[@]}"; do
-    for f in "${CGROUP_CONTROLLERS[@]}"; do
+    # unified: the cgroup v2 hierarchy a hybrid v1 setup also mounts; runc creates there too.
+    for f in "${CGROUP_CONTROLLERS[@]}" unified; do
       [[ -d /sys/fs/cgroup/$f/ovu-$tier ]] || continue
       find "/sys/fs/cgroup/$f/ovu-$tier" -depth -type d -exec rmdir {} + 2>/dev/null ||
         log "cgroup /sys/fs/cgroup/$f/ovu-$tier still in use"
