@@ -7,6 +7,7 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use anyhow::{Context as _, bail, ensure};
+use futures::StreamExt;
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::batch::v1::Job;
 use k8s_openapi::api::core::v1::{ConfigMap, Node, Pod, Service};
@@ -535,6 +536,14 @@ async fn replicas_image_and_domain_changes_are_followed() {
         c.create(&ns, &system(n, "old.example.com", json!({})))
             .await?;
         let before = c.wait_ready(&ns, n, READY).await?;
+        // Watch the object from before the change, so every status write after it arrives
+        // as an event (a poll could miss a short Progressing).
+        let api = c.systems(&ns);
+        let mut events = Box::pin(kube::runtime::watcher::watch_object(api.clone(), n));
+        // The first item comes after the initial list: the watch now covers what follows.
+        tokio::time::timeout(SOON, events.next())
+            .await
+            .context("no first event from the OvuSystem watch")?;
         c.patch_system(
             &ns,
             n,
@@ -544,31 +553,49 @@ async fn replicas_image_and_domain_changes_are_followed() {
             }}),
         )
         .await?;
-        // Record the phases the status goes through on the way to Ready for the new generation.
-        let api = c.systems(&ns);
+        let generation = api.get(n).await?.metadata.generation;
+        // Record the phases (and Ready reasons) the status goes through for the new
+        // generation, until it is Ready.
         let mut seen: Vec<String> = Vec::new();
-        let start = std::time::Instant::now();
+        let deadline = tokio::time::Instant::now() + READY;
         let after = loop {
-            let s = api.get(n).await?;
-            if let Some(st) = &s.status
-                && st.observed_generation == s.metadata.generation
+            let ev = tokio::time::timeout_at(deadline, events.next())
+                .await
+                .map_err(|_| anyhow::anyhow!("not Ready after the change; seen {seen:?}"))?
+                .context("the watch ended")?
+                .context("watch error")?
+                .context("the OvuSystem is gone")?;
+            if let Some(st) = &ev.status
+                && st.observed_generation == generation
             {
-                let p = format!("{:?}", st.phase);
+                let reason = st
+                    .conditions
+                    .iter()
+                    .find(|c| c.type_ == "Ready")
+                    .map(|c| c.reason.clone())
+                    .unwrap_or_default();
+                let p = format!("{:?}/{reason}", st.phase);
                 if seen.last() != Some(&p) {
                     seen.push(p);
                 }
             }
-            if ovu_e2e::ready_verdict(&s).is_ok() {
-                break s;
+            if ovu_e2e::ready_verdict(&ev).is_ok() {
+                break ev;
             }
-            if start.elapsed() > READY {
-                bail!(
-                    "not Ready after the change; phases seen {seen:?}; {:?}",
-                    ovu_e2e::ready_verdict(&s)
-                );
-            }
-            tokio::time::sleep(Duration::from_millis(200)).await;
         };
+        // The rollout showed: Progressing with a reason naming a tier that rolls out, then
+        // Ready (the last state seen).
+        let rolling = seen
+            .iter()
+            .position(|p| p.starts_with("Some(Progressing)/") && p.ends_with("RollingOut"));
+        ensure!(
+            rolling.is_some(),
+            "no Progressing/<Tier>RollingOut status for generation {generation:?}: {seen:?}"
+        );
+        ensure!(
+            seen.last().is_some_and(|p| p.starts_with("Some(Ready)/")),
+            "{seen:?}"
+        );
         eprintln!(
             "phases for generation {:?}: {seen:?}",
             after.metadata.generation
