@@ -394,12 +394,15 @@ real_addons() {
   log "add-ons ready: coredns (kube-dns $CLUSTER_DNS), local-path-provisioner (default StorageClass local-path), kube-network-policies"
 }
 
+# running_tasks TIER: the IDs of the node's running containers (sandboxes included).
+running_tasks() { nctr "$1" tasks ls 2>/dev/null | awk 'NR > 1 && $3 == "RUNNING" { print $1 }'; }
+
 # sandbox_netns TIER: the network namespace files of the node's pod sandboxes (to remove those
 # the kubelet could not tear down).
 sandbox_netns() {
-  local id
-  for id in $(nctr containers ls -q 2>/dev/null); do
-    nctr containers info "$id" 2>/dev/null |
+  local tier=$1 id
+  for id in $(nctr "$tier" containers ls -q 2>/dev/null); do
+    nctr "$tier" containers info "$id" 2>/dev/null |
       jq -r '.Spec.linux.namespaces[]? | select(.type == "network") | .path // empty' 2>/dev/null
   done | sort -u
 }
@@ -439,7 +442,7 @@ real_down() {
     deadline=$((SECONDS + 40))
     for tier in "${TIERS[@]}"; do
       [[ -n $(component_pid "kubelet-$tier") ]] || continue
-      until [[ -z $(nctr tasks ls -q 2>/dev/null) ]] || ((SECONDS >= deadline)); do sleep 0.5; done
+      until [[ -z $(running_tasks "$tier") ]] || ((SECONDS >= deadline)); do sleep 0.5; done
     done
     # The kubelets confirm each deletion; left over are pods of nodes that were down.
     kc delete pods -A --field-selector spec.nodeName!= --grace-period=0 --force >/dev/null 2>&1 || true
@@ -459,14 +462,9 @@ real_down() {
     sock=$(node_sock "$tier") d="$NODES_DIR/$tier"
     if [[ -n $(component_pid "containerd-$tier") ]]; then
       mapfile -t netns < <(sandbox_netns "$tier")
-      for f in $(nctr tasks ls -q 2>/dev/null); do nctr tasks kill -s KILL "$f" >/dev/null 2>&1 || true; done
+      for f in $(running_tasks "$tier"); do nctr "$tier" tasks kill -s KILL "$f" >/dev/null 2>&1 || true; done
       sleep 0.5
-      for f in $(nctr tasks ls -q 2>/dev/null); do nctr tasks rm -f "$f" >/dev/null 2>&1 || true; done
-      for f in "${netns[@]}"; do
-        [[ $f == /var/run/netns/* || $f == /run/netns/* ]] || continue
-        umount "$f" 2>/dev/null || true
-        rm -f "$f"
-      done
+      for f in $(nctr "$tier" tasks ls -q 2>/dev/null); do nctr "$tier" tasks rm -f "$f" >/dev/null 2>&1 || true; done
       stop_component "containerd-$tier" || true
     fi
     # Shims outlive containerd; ours are the ones started with this node's socket.
@@ -475,6 +473,17 @@ real_down() {
       pid=${f#/proc/}
       kill -KILL "$pid" 2>/dev/null && log "killed leftover shim $pid of ovu-$tier"
     done
+    # Whatever still runs in the node's cgroups is one of its containers (e.g. its shim was
+    # killed above): end it, then remove the network namespaces its sandboxes had.
+    while read -r f; do
+      kill -KILL "$f" 2>/dev/null && log "killed leftover container process $f of ovu-$tier"
+    done < <(find /sys/fs/cgroup/pids/"ovu-$tier" -name cgroup.procs -exec cat {} + 2>/dev/null)
+    for f in "${netns[@]}"; do
+      [[ $f == /var/run/netns/* || $f == /run/netns/* ]] || continue
+      umount "$f" 2>/dev/null || true
+      rm -f "$f"
+    done
+    netns=()
     # No sandbox survives a stopped containerd here, so no address is still handed out.
     [[ -d $d/cni-ipam ]] && find "$d/cni-ipam" -mindepth 1 -delete 2>/dev/null
   done
