@@ -294,3 +294,39 @@ fn trusted_proxies_reach_ulm_and_aam_only_when_set() {
         assert_eq!(env_of(&minimal, d), None, "{d}");
     }
 }
+
+/// A container whose environment names a file (`*_FILE`) must mount it: init containers too,
+/// since `ovu-ulm migrate` validates the same configuration as `serve` (on real nodes the
+/// migrate step failed with "ULM_SIGNING_KEY_FILE ... is not a readable file" without it).
+#[test]
+fn every_file_a_container_is_told_about_is_mounted() {
+    for (name, pod) in pod_specs(&children(&common::full())) {
+        let empty = vec![];
+        let containers = pod["initContainers"]
+            .as_array()
+            .unwrap_or(&empty)
+            .iter()
+            .chain(pod["containers"].as_array().unwrap_or(&empty));
+        for c in containers {
+            let mounts: Vec<&str> = c["volumeMounts"]
+                .as_array()
+                .unwrap_or(&empty)
+                .iter()
+                .filter_map(|m| m["mountPath"].as_str())
+                .collect();
+            for e in c["env"].as_array().unwrap_or(&empty) {
+                let (Some(var), Some(path)) = (e["name"].as_str(), e["value"].as_str()) else {
+                    continue;
+                };
+                if !var.ends_with("_FILE") {
+                    continue;
+                }
+                assert!(
+                    mounts.iter().any(|m| path.starts_with(&format!("{m}/"))),
+                    "{name}/{}: {var}={path} is on no mount ({mounts:?})",
+                    c["name"]
+                );
+            }
+        }
+    }
+}

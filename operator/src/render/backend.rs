@@ -184,7 +184,9 @@ fn deployment(ctx: &Ctx, c: Component) -> Child {
             "image": a.image,
             "command": [binary, "migrate"],
             "env": env,
-            "volumeMounts": [pod::tmp_mount()],
+            // The same mounts as the server: `migrate` validates the whole configuration,
+            // including the files the environment names (ULM's signing key).
+            "volumeMounts": mounts,
             "securityContext": pod::container_security(),
             "resources": pod::resources(&a.resources),
         }],
