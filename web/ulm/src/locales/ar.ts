@@ -51,7 +51,7 @@ const ar: DeepStrings<typeof en> = {
       username: 'اسم المستخدم',
       displayName: 'الاسم الكامل',
       phone: 'الهاتف',
-      phoneHint: 'بالصيغة الدولية: ‎+‎ ورمز البلد، مثل \u2066+972 50 123 4567\u2069. اتركه فارغًا لحذفه.',
+      phoneHint: 'بالصيغة الدولية: ‎+‎ ورمز البلد. اتركه فارغًا لحذفه.',
       language: 'اللغة المفضلة',
       verified: 'مؤكَّد',
       notVerified: 'غير مؤكَّد',

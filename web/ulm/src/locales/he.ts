@@ -51,7 +51,7 @@ const he: DeepStrings<typeof en> = {
       username: 'שם משתמש',
       displayName: 'שם מלא',
       phone: 'טלפון',
-      phoneHint: 'בפורמט בין־לאומי: ‎+‎ וקידומת המדינה, למשל \u2066+972 50 123 4567\u2069. השאירו ריק כדי להסיר.',
+      phoneHint: 'בפורמט בין־לאומי: ‎+‎ וקידומת המדינה. השאירו ריק כדי להסיר.',
       language: 'שפה מועדפת',
       verified: 'מאושרת',
       notVerified: 'לא מאושרת',
