@@ -437,7 +437,8 @@ real_down_host() { ip link del "$HOST_IFACE" 2>/dev/null || true; }
 real_down() {
   local tier sock pid netns=() d f deadline
   # 1. Pods, while the API server and the kubelets still run.
-  if kc get --raw /readyz >/dev/null 2>&1 && [[ -n $(component_pid kubelet-frontend)$(component_pid kubelet-backend)$(component_pid kubelet-database) ]]; then
+  # Only with our API server running: without ovuhost0 its address would be routed off the machine.
+  if [[ -n $(component_pid kube-apiserver) ]] && kc get --raw /readyz >/dev/null 2>&1 && [[ -n $(component_pid kubelet-frontend)$(component_pid kubelet-backend)$(component_pid kubelet-database) ]]; then
     kc delete pods -A --field-selector spec.nodeName!=,status.phase!=Failed --grace-period=2 --wait=false >/dev/null 2>&1 || true
     deadline=$((SECONDS + 40))
     for tier in "${TIERS[@]}"; do
