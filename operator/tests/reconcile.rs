@@ -300,6 +300,37 @@ async fn a_rollout_of_a_ready_system_is_progressing_until_every_pod_is_updated()
 }
 
 #[tokio::test]
+async fn probes_off_say_so_once_and_are_not_rewritten() {
+    let (client, fake) = Fake::start();
+    fake.auto_ready.store(true, Ordering::Relaxed);
+    fake.put(
+        SYS_PATH,
+        serde_json::to_value(with_finalizer(common::minimal())).unwrap(),
+    );
+    let mut reg = prometheus_client::registry::Registry::default();
+    let ctx = Arc::new(Context::new(
+        client,
+        Metrics::new(&mut reg),
+        "ovu-system".into(),
+        None,
+        Some(ovu_operator::health::Prober::disabled("probes are off here").unwrap()),
+    ));
+    reconcile(&fake, &ctx).await.unwrap();
+    let st = status(&fake);
+    assert_eq!(st["phase"], "Ready", "{st}");
+    let health = st["health"].as_array().unwrap();
+    assert_eq!(health.len(), 2, "{st}");
+    assert!(
+        health
+            .iter()
+            .all(|h| h["status"] == "Unknown" && h["message"] == "probes are off here")
+    );
+    fake.clear_log();
+    reconcile(&fake, &ctx).await.unwrap();
+    assert_eq!(fake.writes(), vec![], "an unchanged Unknown was rewritten");
+}
+
+#[tokio::test]
 async fn paused_system_is_left_alone() {
     let mut sys = common::minimal();
     sys.spec.paused = true;

@@ -998,7 +998,12 @@ async fn probe_health(ctx: &Context, rctx: &Ctx<'_>, st: &mut OvuSystemStatus) {
                 .set(ms as f64 / 1000.0);
         }
         let old = st.health.iter().find(|o| o.component == h.component);
-        if crate::health::worth_recording(old, &h, ctx.health_max_age) {
+        // With probes off nothing was measured: refreshing the time would be a status write
+        // every few minutes per system that says nothing new.
+        let same_verdict = old.is_some_and(|o| o.status == h.status && o.message == h.message);
+        if !prober.enabled() && same_verdict {
+            out.extend(old.cloned());
+        } else if crate::health::worth_recording(old, &h, ctx.health_max_age) {
             out.push(h);
         } else if let Some(o) = old {
             out.push(o.clone());
