@@ -17,6 +17,36 @@ use ovu_crds::BACKUP_NOW_ANNOTATION;
 use ovu_e2e::{Cluster, wait_for};
 use serde_json::{Value, json};
 
+/// nginx limits each client address (1 r/s, burst 2 on login/register; 10 r/s, burst 20 on
+/// the APIs) and these tests run at once from one address, so they wait out a 429 the way a
+/// well-behaved client does: after its Retry-After.
+trait Patient {
+    async fn send_patiently(self) -> reqwest::Result<reqwest::Response>;
+}
+
+impl Patient for reqwest::RequestBuilder {
+    async fn send_patiently(self) -> reqwest::Result<reqwest::Response> {
+        let mut rb = self;
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let again = rb.try_clone();
+            let r = rb.send().await?;
+            let Some(next) = again.filter(|_| r.status() == 429 && attempt < 20) else {
+                return Ok(r);
+            };
+            let secs = r
+                .headers()
+                .get("retry-after")
+                .and_then(|v| v.to_str().ok()?.parse::<u64>().ok())
+                .unwrap_or(1)
+                .clamp(1, 60);
+            tokio::time::sleep(Duration::from_secs(secs)).await;
+            rb = next;
+        }
+    }
+}
+
 struct Target {
     cluster: Cluster,
     ns: String,
@@ -94,7 +124,7 @@ impl Target {
         let r = http
             .post(self.url("ulm", "/api/v1/auth/login"))
             .json(&json!({"login": email, "password": password}))
-            .send()
+            .send_patiently()
             .await?;
         let status = r.status();
         let body: Value = r.json().await?;
@@ -181,7 +211,11 @@ async fn nginx_serves_both_apps_and_proxies_the_api_over_tls() {
     let t = target().await;
     let http = t.client().await.expect("https client");
     for app in ["ulm", "aam"] {
-        let r = http.get(t.url(app, "/")).send().await.expect("GET /");
+        let r = http
+            .get(t.url(app, "/"))
+            .send_patiently()
+            .await
+            .expect("GET /");
         assert_eq!(r.status(), 200, "{app}: GET /");
         let ct = r.headers()["content-type"]
             .to_str()
@@ -198,13 +232,13 @@ async fn nginx_serves_both_apps_and_proxies_the_api_over_tls() {
         // A client route falls back to the app shell (SPA routing), not a 404 from nginx.
         let r = http
             .get(t.url(app, "/some/client/route"))
-            .send()
+            .send_patiently()
             .await
             .expect("GET route");
         assert_eq!(r.status(), 200, "{app}: SPA fallback");
         let r = http
             .get(t.url(app, "/api/health"))
-            .send()
+            .send_patiently()
             .await
             .expect("GET /api/health");
         assert_eq!(r.status(), 200, "{app}: /api/health through nginx");
@@ -221,7 +255,7 @@ async fn nginx_serves_both_apps_and_proxies_the_api_over_tls() {
     assert!(
         strict
             .get(t.url("ulm", "/api/health"))
-            .send()
+            .send_patiently()
             .await
             .is_err(),
         "TLS verified without the CA"
@@ -242,7 +276,7 @@ async fn a_user_registers_verifies_and_signs_in_through_nginx() {
     let r = http
         .post(t.url("ulm", "/api/v1/auth/register"))
         .json(&json!({"email": email, "username": format!("real{}", &id[..10]), "password": password}))
-        .send()
+        .send_patiently()
         .await
         .expect("register");
     assert!(
@@ -261,7 +295,7 @@ async fn a_user_registers_verifies_and_signs_in_through_nginx() {
             let mails: Value = http
                 .get(url)
                 .bearer_auth(admin)
-                .send()
+                .send_patiently()
                 .await?
                 .error_for_status()?
                 .json()
@@ -288,7 +322,7 @@ async fn a_user_registers_verifies_and_signs_in_through_nginx() {
     let r = http
         .post(t.url("ulm", "/api/v1/auth/login"))
         .json(&json!({"login": email, "password": password}))
-        .send()
+        .send_patiently()
         .await
         .unwrap();
     assert!(
@@ -299,7 +333,7 @@ async fn a_user_registers_verifies_and_signs_in_through_nginx() {
     let r = http
         .post(t.url("ulm", "/api/v1/auth/verify-email"))
         .json(&json!({"token": token}))
-        .send()
+        .send_patiently()
         .await
         .unwrap();
     assert!(
@@ -311,7 +345,7 @@ async fn a_user_registers_verifies_and_signs_in_through_nginx() {
     let r = http
         .post(t.url("ulm", "/api/v1/auth/login"))
         .json(&json!({"login": email, "password": password}))
-        .send()
+        .send_patiently()
         .await
         .unwrap();
     assert_eq!(r.status(), 200, "sign-in after verifying");
@@ -323,7 +357,7 @@ async fn a_user_registers_verifies_and_signs_in_through_nginx() {
     let me: Value = http
         .get(t.url("ulm", "/api/v1/users/me"))
         .bearer_auth(&access)
-        .send()
+        .send_patiently()
         .await
         .unwrap()
         .error_for_status()
@@ -354,7 +388,7 @@ async fn aam_reports_every_component_healthy() {
                 let h: Value = http
                     .get(url)
                     .bearer_auth(admin)
-                    .send()
+                    .send_patiently()
                     .await?
                     .error_for_status()?
                     .json()
@@ -532,4 +566,45 @@ async fn backup_now_runs_a_real_dump() {
         ])
         .expect("Job log");
     assert!(!log.to_lowercase().contains("error"), "backup log: {log}");
+}
+
+/// nginx's own limit answers in the services' error shape with Retry-After, so a client
+/// treats it like ULM's and AAM's `rate_limited` (plain nginx would send an HTML page).
+#[tokio::test]
+async fn nginx_rate_limits_answer_in_the_error_shape() {
+    let t = target().await;
+    let http = t.client().await.expect("https client");
+    // 60 at once against a 10 r/s limit with a burst of 20: some must be refused. Health is
+    // not rate-limited by AAM itself, so every 429 here is nginx's.
+    let url = t.url("aam", "/api/health");
+    let answers = futures::future::join_all(
+        (0..60)
+            .map(|_| {
+                let http = http.clone();
+                let url = url.clone();
+                async move { http.get(url).send().await }
+            })
+            .collect::<Vec<_>>(),
+    )
+    .await;
+    let mut limited = None;
+    for a in answers {
+        let r = a.expect("GET /api/health");
+        if r.status() == 429 {
+            limited = Some(r);
+            break;
+        }
+    }
+    let r = limited.expect("60 requests at once were all let through: no rate limit");
+    assert_eq!(
+        r.headers().get("retry-after").and_then(|v| v.to_str().ok()),
+        Some("1")
+    );
+    let ct = r.headers()["content-type"]
+        .to_str()
+        .unwrap_or("")
+        .to_string();
+    assert!(ct.starts_with("application/json"), "content-type {ct}");
+    let body: Value = r.json().await.expect("a JSON body");
+    assert_eq!(body["error"]["code"], "rate_limited", "{body}");
 }

@@ -251,6 +251,7 @@ http {{
         format!("listen {};", i.listen_http)
     };
     let headers = security_headers(i, tls);
+    let limited = rate_limited_location(&headers);
 
     // Apex and www redirect to the ULM app.
     let _ = write!(
@@ -286,7 +287,7 @@ http {{
 {headers}            add_header Cache-Control \"public, max-age=31536000, immutable\" always;
             try_files $uri =404;
         }}
-{api}    }}
+{api}{limited}    }}
 ",
             root = i.html_root,
         );
@@ -300,7 +301,7 @@ http {{
     server {{
         {listen}
         server_name api.{d};
-{ulm_api}{aam_api}    }}
+{ulm_api}{aam_api}{limited}    }}
 }}
 "
     );
@@ -334,6 +335,25 @@ fn security_headers(i: &NginxInput, tls: bool) -> String {
         "{p}add_header Content-Security-Policy \"default-src 'self'; connect-src 'self' {scheme}://ulm.{d}:* {scheme}://aam.{d}:* {scheme}://api.{d}:*; img-src 'self' data:; style-src 'self' 'unsafe-inline'; frame-ancestors 'none'; base-uri 'self'; form-action 'self'\" always;"
     );
     h
+}
+
+/// nginx's own 429 (from `limit_req`) in the services' error shape with `Retry-After`, so
+/// clients handle it like ULM's and AAM's own `rate_limited`. A 429 from the services passes
+/// through untouched (`proxy_intercept_errors` stays off).
+fn rate_limited_location(headers: &str) -> String {
+    let p = "            ";
+    format!(
+        "        location @ovu_rate_limited {{
+{headers}{p}add_header Access-Control-Allow-Origin $ovu_cors_origin always;
+{p}add_header Access-Control-Allow-Credentials \"true\" always;
+{p}add_header Access-Control-Expose-Headers \"Retry-After\" always;
+{p}add_header Vary \"Origin\" always;
+{p}add_header Retry-After 1 always;
+{p}default_type application/json;
+{p}return 429 '{{\"error\":{{\"code\":\"rate_limited\",\"message\":\"too many requests, try again later\"}}}}';
+        }}
+"
+    )
 }
 
 /// A proxied API location with CORS and rate limits. `strip` is the path that replaces the
@@ -379,10 +399,12 @@ fn api_location(prefix: &str, upstream: &str, strip: &str, headers: &str) -> Str
     format!(
         "        location ~ {auth_re} {{
 {p}limit_req zone=ovu_auth burst=2 nodelay;
+{p}error_page 429 = @ovu_rate_limited;
 {common}{auth_rewrite}{p}proxy_pass http://{upstream};
         }}
         location {prefix} {{
 {p}limit_req zone=ovu_api burst=20 nodelay;
+{p}error_page 429 = @ovu_rate_limited;
 {common}{p}proxy_pass http://{upstream}{strip};
         }}
 "
