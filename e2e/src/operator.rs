@@ -134,6 +134,14 @@ impl OperatorProcess {
         metrics_text(&self.url).await
     }
 
+    /// The HTTP status of its `/readyz` (what a kubelet's readiness probe sees).
+    pub async fn readyz(&self) -> anyhow::Result<u16> {
+        let r = reqwest::get(format!("{}/readyz", self.url))
+            .await
+            .with_context(|| format!("GET {}/readyz", self.url))?;
+        Ok(r.status().as_u16())
+    }
+
     /// The last lines of its log, for a failure message.
     pub fn log_tail(&self, lines: usize) -> String {
         let text = std::fs::read_to_string(&self.log).unwrap_or_default();

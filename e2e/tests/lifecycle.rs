@@ -180,6 +180,22 @@ async fn two_replicas_elect_one_leader_write_without_conflicts_and_fail_over() {
                 })
             })
             .await?;
+            // Both are ready: the standby to take over, the leader once its cache has synced
+            // (a leader that never reports ready holds every rollout of the Deployment).
+            wait_for(
+                Duration::from_secs(30),
+                "the leader's /readyz 200",
+                || async {
+                    let code = leader.readyz().await?;
+                    Ok(if code == 200 {
+                        Ok(())
+                    } else {
+                        Err(format!("/readyz {code}"))
+                    })
+                },
+            )
+            .await?;
+            anyhow::ensure!(standby.readyz().await? == 200, "the standby is not ready");
             let sm = standby.metrics().await?;
             ensure!(
                 metric_sum(&sm, "ovu_operator_leader", &[]) == 0.0,

@@ -608,3 +608,36 @@ async fn nginx_rate_limits_answer_in_the_error_shape() {
     let body: Value = r.json().await.expect("a JSON body");
     assert_eq!(body["error"]["code"], "rate_limited", "{body}");
 }
+
+/// The operator runs in-cluster from its image and every replica is Ready: the leader once
+/// its cache synced, the standby to take over. (A leader that never turned ready once held
+/// the Deployment's rollouts forever.)
+#[tokio::test]
+async fn the_in_cluster_operator_is_fully_available() {
+    let t = target().await;
+    let d = Api::<k8s_openapi::api::apps::v1::Deployment>::namespaced(
+        t.cluster.client.clone(),
+        "ovu-system",
+    );
+    let status = wait_for(
+        Duration::from_secs(90),
+        "ovu-operator replicas ready",
+        || {
+            let d = d.clone();
+            async move {
+                let dep = d.get("ovu-operator").await?;
+                let want = dep.spec.and_then(|s| s.replicas).unwrap_or(1);
+                let st = dep.status.unwrap_or_default();
+                let ready = st.ready_replicas.unwrap_or(0);
+                Ok(if ready == want && st.updated_replicas == Some(want) {
+                    Ok(ready)
+                } else {
+                    Err(format!("{ready}/{want} ready"))
+                })
+            }
+        },
+    )
+    .await
+    .expect("the operator Deployment becomes available");
+    assert!(status >= 1);
+}

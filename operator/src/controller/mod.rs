@@ -263,12 +263,24 @@ pub async fn run(ctx: Arc<Context>, readiness: Arc<Readiness>, tuning: Tuning) {
         .labels(MANAGED_SELECTOR)
         .page_size(tuning.page_size);
     let (store, writer) = reflector::store();
+    let r = readiness.clone();
     let systems = watcher(
         Api::<OvuSystem>::all(client.clone()),
         watcher::Config::default().any_semantic(),
     )
     .default_backoff()
     .modify(slim_system)
+    // Ready once the initial list is in the cache. Taken from the event itself: the store's
+    // own wait_until_ready never resolved under Controller::for_stream (a leader in a pod
+    // stayed "watch has not synced" while it reconciled), which held every rollout of the
+    // operator's Deployment.
+    .inspect(move |ev| {
+        if matches!(ev, Ok(watcher::Event::InitDone))
+            && !r.store_ready.swap(true, Ordering::Relaxed)
+        {
+            info!("ovusystem watch synced");
+        }
+    })
     .reflect(writer)
     .applied_objects();
     let controller = Controller::for_stream(systems, store.clone()).with_config(
@@ -276,13 +288,6 @@ pub async fn run(ctx: Arc<Context>, readiness: Arc<Readiness>, tuning: Tuning) {
             .concurrency(tuning.concurrency)
             .debounce(tuning.debounce),
     );
-    let r = readiness.clone();
-    tokio::spawn(async move {
-        if store.wait_until_ready().await.is_ok() {
-            r.store_ready.store(true, Ordering::Relaxed);
-            info!("ovusystem watch synced");
-        }
-    });
     controller
         .owns(Api::<StatefulSet>::all(client.clone()), owned.clone())
         .owns(Api::<Deployment>::all(client.clone()), owned.clone())
