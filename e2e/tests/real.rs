@@ -117,15 +117,24 @@ impl Target {
             .build()?)
     }
 
+    /// POST /api/v1/auth/login through nginx.
+    async fn login(
+        &self,
+        http: &reqwest::Client,
+        login: &str,
+        password: &str,
+    ) -> reqwest::Result<reqwest::Response> {
+        http.post(self.url("ulm", "/api/v1/auth/login"))
+            .json(&json!({"login": login, "password": password}))
+            .send_patiently()
+            .await
+    }
+
     async fn admin_token(&self, http: &reqwest::Client) -> anyhow::Result<String> {
         let secret = format!("{}-bootstrap-admin", self.system);
         let email = self.secret(&secret, "email").await?;
         let password = self.secret(&secret, "password").await?;
-        let r = http
-            .post(self.url("ulm", "/api/v1/auth/login"))
-            .json(&json!({"login": email, "password": password}))
-            .send_patiently()
-            .await?;
+        let r = self.login(http, &email, &password).await?;
         let status = r.status();
         let body: Value = r.json().await?;
         ensure!(status.is_success(), "admin login: {status} {body}");
@@ -134,6 +143,18 @@ impl Target {
             .map(str::to_string)
             .context("login answered without access_token")
     }
+}
+
+/// GET a JSON document with a bearer token; an error status is an error.
+async fn get_json(http: &reqwest::Client, url: String, token: &str) -> anyhow::Result<Value> {
+    Ok(http
+        .get(url)
+        .bearer_auth(token)
+        .send_patiently()
+        .await?
+        .error_for_status()?
+        .json()
+        .await?)
 }
 
 /// The tier a component runs on (the operator's placement rule, restated independently).
@@ -297,14 +318,7 @@ async fn a_user_registers_verifies_and_signs_in_through_nginx() {
         let url = t.url("ulm", &format!("/api/v1/admin/outbox?to={email}"));
         let admin = admin.clone();
         async move {
-            let mails: Value = http
-                .get(url)
-                .bearer_auth(admin)
-                .send_patiently()
-                .await?
-                .error_for_status()?
-                .json()
-                .await?;
+            let mails = get_json(&http, url, &admin).await?;
             for m in mails.as_array().cloned().unwrap_or_default() {
                 let body = m["body"].as_str().unwrap_or("");
                 if let Some(i) = body.find("verify-email?token=") {
@@ -324,12 +338,7 @@ async fn a_user_registers_verifies_and_signs_in_through_nginx() {
     .await
     .expect("the verification mail arrives");
     // Before verifying, sign-in is refused with a stable code.
-    let r = http
-        .post(t.url("ulm", "/api/v1/auth/login"))
-        .json(&json!({"login": email, "password": password}))
-        .send_patiently()
-        .await
-        .unwrap();
+    let r = t.login(&http, &email, &password).await.unwrap();
     assert!(
         r.status().is_client_error(),
         "unverified sign-in: {}",
@@ -347,12 +356,7 @@ async fn a_user_registers_verifies_and_signs_in_through_nginx() {
         r.status(),
         r.text().await.unwrap_or_default()
     );
-    let r = http
-        .post(t.url("ulm", "/api/v1/auth/login"))
-        .json(&json!({"login": email, "password": password}))
-        .send_patiently()
-        .await
-        .unwrap();
+    let r = t.login(&http, &email, &password).await.unwrap();
     assert_eq!(r.status(), 200, "sign-in after verifying");
     let body: Value = r.json().await.unwrap();
     let access = body["access_token"]
@@ -390,14 +394,7 @@ async fn aam_reports_every_component_healthy() {
             let url = t.url("aam", "/api/v1/system/health");
             let admin = admin.clone();
             async move {
-                let h: Value = http
-                    .get(url)
-                    .bearer_auth(admin)
-                    .send_patiently()
-                    .await?
-                    .error_for_status()?
-                    .json()
-                    .await?;
+                let h = get_json(&http, url, &admin).await?;
                 let comps = h["components"].as_array().cloned().unwrap_or_default();
                 let names: Vec<&str> = comps
                     .iter()
