@@ -10,8 +10,8 @@ APT_PACKAGES=(postgresql redis-server nginx wrk python3-venv git curl ca-certifi
   # images/build: buildah, a debootstrap'd base, the pause image compiled with gcc.
   buildah debootstrap gcc libc6-dev
   # e2e/cluster real mode: a containerd per node, runc, the CNI plugins (bridge, host-local,
-  # portmap, loopback), iptables (kube-proxy, the NetworkPolicy queue rule), jq, ip.
-  containerd runc containernetworking-plugins iptables jq iproute2)
+  # portmap, loopback), iptables (kube-proxy, the NetworkPolicy queue rule), jq, ip, sysctl.
+  containerd runc containernetworking-plugins iptables jq iproute2 procps)
 missing=()
 for p in "${APT_PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
