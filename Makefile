@@ -109,6 +109,7 @@ crd:
 test-e2e:
 	@e2e/run --mode kwok
 
-# `make up` on real nodes, the `real` tests through nginx over TLS, then `make down`.
+# `make up` on real nodes, the `real` tests through nginx over TLS, the operator's e2e suite
+# again on those real nodes (real-sized test systems), then `make down`.
 test-e2e-real:
 	@e2e/run-real

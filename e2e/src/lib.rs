@@ -351,23 +351,73 @@ where
     }
 }
 
-/// An OvuSystem manifest with small resource requests (so many fit on the test nodes) and
-/// everything else at its default; `patch` is merged over the spec.
+/// What runs the test pods: kwok's simulated nodes (pods are "Running" without containers) or
+/// real kubelets (real PostgreSQL, migrations, nginx). `OVU_E2E_NODES=kwok|real`; `e2e/run`
+/// sets it from its `--mode` (kwok when unset).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Nodes {
+    Kwok,
+    Real,
+}
+
+/// The node kind of the test cluster (see [`Nodes`]); an unknown value is a setup error.
+pub fn nodes() -> Nodes {
+    match std::env::var("OVU_E2E_NODES").as_deref() {
+        Err(_) | Ok("") | Ok("kwok") => Nodes::Kwok,
+        Ok("real") => Nodes::Real,
+        Ok(other) => panic!("OVU_E2E_NODES={other:?}: expected kwok or real"),
+    }
+}
+
+/// How long to wait for something a kwok cluster does in `kwok_time`: real nodes start real
+/// containers (PostgreSQL's initdb, migrations, image unpacking) on the same two cores as the
+/// control plane, so they get three times as long. Waits end as soon as the condition holds.
+pub fn patience(kwok_time: Duration) -> Duration {
+    match nodes() {
+        Nodes::Kwok => kwok_time,
+        Nodes::Real => kwok_time * 3,
+    }
+}
+
+/// An OvuSystem manifest sized for the test cluster, everything else at its default; `patch`
+/// is merged over the spec.
+///
+/// On kwok nodes nothing runs, so requests and limits are tiny and many systems fit. On real
+/// nodes the limits are what the processes need (PostgreSQL with 64Mi would be OOM-killed),
+/// while requests stay small so several test systems fit next to each other on the two cores.
+/// `OVU_E2E_POSTGRES_IMAGE` / `OVU_E2E_REDIS_IMAGE` replace `postgres:16` / `redis:7` where
+/// the nodes cannot pull them (the local cluster uses the images built in images/).
 pub fn system(name: &str, domain: &str, patch: Value) -> Value {
-    let small = json!({"requests": {"cpu": "10m", "memory": "16Mi"}, "limits": {"cpu": "100m", "memory": "64Mi"}});
+    let sized = |request_memory: &str, limit_cpu: &str, limit_memory: &str| match nodes() {
+        Nodes::Kwok => {
+            json!({"requests": {"cpu": "10m", "memory": "16Mi"}, "limits": {"cpu": "100m", "memory": "64Mi"}})
+        }
+        Nodes::Real => json!({
+            "requests": {"cpu": "10m", "memory": request_memory},
+            "limits": {"cpu": limit_cpu, "memory": limit_memory},
+        }),
+    };
     let mut spec = json!({
         "domain": domain,
-        "frontend": {"resources": small},
+        "frontend": {"resources": sized("16Mi", "500m", "128Mi")},
         "backend": {
-            "ulm": {"image": "ovu/ulm:0.1.0", "resources": small},
-            "aam": {"image": "ovu/aam:0.1.0", "resources": small},
+            "ulm": {"image": "ovu/ulm:0.1.0", "resources": sized("32Mi", "1", "256Mi")},
+            "aam": {"image": "ovu/aam:0.1.0", "resources": sized("32Mi", "1", "256Mi")},
         },
         "database": {
-            "postgres": {"resources": small, "storage": {"size": "1Gi"}},
-            "redis": {"resources": small},
+            "postgres": {"resources": sized("64Mi", "1", "512Mi"), "storage": {"size": "1Gi"}},
+            "redis": {"resources": sized("16Mi", "500m", "128Mi")},
             "backup": {"storage": {"size": "1Gi"}},
         },
     });
+    for (var, component) in [
+        ("OVU_E2E_POSTGRES_IMAGE", "postgres"),
+        ("OVU_E2E_REDIS_IMAGE", "redis"),
+    ] {
+        if let Some(image) = std::env::var(var).ok().filter(|v| !v.is_empty()) {
+            spec["database"][component]["image"] = json!(image);
+        }
+    }
     merge(&mut spec, patch);
     json!({
         "apiVersion": "ovu.co.il/v1alpha1",

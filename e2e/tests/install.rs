@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use anyhow::{Context as _, ensure};
-use ovu_e2e::{Cluster, api_message, system, with_temp_ns};
+use ovu_e2e::{Cluster, api_message, patience, system, with_temp_ns};
 use serde_json::{Value, json};
 
 #[tokio::test]
@@ -89,7 +89,8 @@ async fn get_ovu_shows_the_printer_columns() {
             cols == ["NAME", "PHASE", "READY", "DOMAIN", "LAST", "BACKUP", "AGE"],
             "kubectl get ovu header: {first:?}"
         );
-        c.wait_ready(&ns, "shop", Duration::from_secs(120)).await?;
+        c.wait_ready(&ns, "shop", patience(Duration::from_secs(120)))
+            .await?;
         let out = c.kubectl(&["-n", &ns, "get", "ovu", "shop", "--no-headers"])?;
         let row: Vec<&str> = out.split_whitespace().collect();
         ensure!(

@@ -10,7 +10,7 @@ use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::coordination::v1::Lease;
 use kube::api::{Api, DeleteParams};
 use ovu_e2e::operator::{OperatorProcess, metric_sum};
-use ovu_e2e::{Cluster, OPERATOR_NAMESPACE, OPERATOR_SA, system, wait_for, with_temp_ns};
+use ovu_e2e::{Cluster, OPERATOR_NAMESPACE, OPERATOR_SA, patience, system, wait_for, with_temp_ns};
 use serde_json::json;
 use tokio::sync::Mutex;
 
@@ -18,12 +18,15 @@ use tokio::sync::Mutex;
 static TURN: Mutex<()> = Mutex::const_new(());
 
 const LEASE_SECONDS: u64 = 5;
-const READY: Duration = Duration::from_secs(180);
+/// A system's bring-up (three times as long on real nodes: see `patience`).
+fn ready() -> Duration {
+    patience(Duration::from_secs(180))
+}
 
 /// Wait until nobody holds the Lease (an earlier operator released it or it expired).
 async fn lease_free(c: &Cluster) -> anyhow::Result<()> {
     wait_for(
-        Duration::from_secs(40),
+        patience(Duration::from_secs(40)),
         "the operator Lease to be free",
         || async {
             Ok(match c.lease_holder().await? {
@@ -40,7 +43,7 @@ async fn lease_free(c: &Cluster) -> anyhow::Result<()> {
 async fn wait_holder(c: &Cluster, who: &[&str]) -> anyhow::Result<String> {
     let who: Vec<String> = who.iter().map(|s| s.to_string()).collect();
     wait_for(
-        Duration::from_secs(60),
+        patience(Duration::from_secs(60)),
         &format!("one of {who:?} to lead"),
         || {
             let who = who.clone();
@@ -69,7 +72,7 @@ async fn transitions(c: &Cluster) -> anyhow::Result<i32> {
 async fn delete_and_wait(c: &Cluster, ns: &str, n: &str) -> anyhow::Result<()> {
     c.systems(ns).delete(n, &DeleteParams::default()).await?;
     wait_for(
-        Duration::from_secs(60),
+        patience(Duration::from_secs(60)),
         "the OvuSystem to be gone",
         || async {
             Ok(match c.systems(ns).get_opt(n).await? {
@@ -107,7 +110,7 @@ async fn a_restart_in_the_middle_of_a_bring_up_converges() {
             if let Some(s) = c.get_obj(&ns, "Secret", "rst-postgres").await? {
                 break s;
             }
-            if start.elapsed() > Duration::from_secs(60) {
+            if start.elapsed() > patience(Duration::from_secs(60)) {
                 bail!("operator A wrote nothing in 60 s:\n{}", a.log_tail(30));
             }
             tokio::time::sleep(Duration::from_millis(20)).await;
@@ -124,7 +127,7 @@ async fn a_restart_in_the_middle_of_a_bring_up_converges() {
             "leaseTransitions did not move on takeover"
         );
         let result = async {
-            c.wait_ready(&ns, n, READY).await?;
+            c.wait_ready(&ns, n, ready()).await?;
             // Secrets are generated once: the restart did not replace the one A made.
             let now = c
                 .get_obj(&ns, "Secret", "rst-postgres")
@@ -171,19 +174,23 @@ async fn two_replicas_elect_one_leader_write_without_conflicts_and_fail_over() {
 
         let result = async {
             // Both serve metrics; exactly one says it leads.
-            let lm = wait_for(Duration::from_secs(20), "the leader's metrics", || async {
-                let m = leader.metrics().await?;
-                Ok(if metric_sum(&m, "ovu_operator_leader", &[]) == 1.0 {
-                    Ok(m)
-                } else {
-                    Err("leader gauge not 1".into())
-                })
-            })
+            let lm = wait_for(
+                patience(Duration::from_secs(20)),
+                "the leader's metrics",
+                || async {
+                    let m = leader.metrics().await?;
+                    Ok(if metric_sum(&m, "ovu_operator_leader", &[]) == 1.0 {
+                        Ok(m)
+                    } else {
+                        Err("leader gauge not 1".into())
+                    })
+                },
+            )
             .await?;
             // Both are ready: the standby to take over, the leader once its cache has synced
             // (a leader that never reports ready holds every rollout of the Deployment).
             wait_for(
-                Duration::from_secs(30),
+                patience(Duration::from_secs(30)),
                 "the leader's /readyz 200",
                 || async {
                     let code = leader.readyz().await?;
@@ -206,7 +213,7 @@ async fn two_replicas_elect_one_leader_write_without_conflicts_and_fail_over() {
             let n = "dup";
             c.create(&ns, &system(n, "dup.example.com", json!({})))
                 .await?;
-            c.wait_ready(&ns, n, READY).await?;
+            c.wait_ready(&ns, n, ready()).await?;
             let sm = standby.metrics().await?;
             ensure!(
                 metric_sum(&sm, "ovu_operator_reconciles_total", &[]) == 0.0,
@@ -239,7 +246,7 @@ async fn two_replicas_elect_one_leader_write_without_conflicts_and_fail_over() {
                 json!({"spec": {"backend": {"ulm": {"replicas": 3}}}}),
             )
             .await?;
-            c.wait_ready(&ns, n, READY).await?;
+            c.wait_ready(&ns, n, ready()).await?;
             let deps: Api<Deployment> = Api::namespaced(c.client.clone(), &ns);
             let replicas = deps.get("dup-ulm").await?.spec.and_then(|s| s.replicas);
             ensure!(

@@ -15,11 +15,17 @@ use kube::ResourceExt;
 use kube::api::{Api, DeleteParams, ListParams};
 use ovu_crds::Phase;
 use ovu_e2e::operator::{metric_sum, metrics_text};
-use ovu_e2e::{Cluster, system, wait_for, with_temp_ns};
+use ovu_e2e::{Cluster, patience, system, wait_for, with_temp_ns};
 use serde_json::json;
 
-const READY: Duration = Duration::from_secs(180);
-const SOON: Duration = Duration::from_secs(60);
+/// A system's bring-up (three times as long on real nodes: see `patience`).
+fn ready() -> Duration {
+    patience(Duration::from_secs(180))
+}
+/// Something the operator or a controller does right away.
+fn soon() -> Duration {
+    patience(Duration::from_secs(60))
+}
 
 /// Every child of a default system `n` (TLS SelfSigned, two replicas of each service), and
 /// whether it carries an owner reference (data and its credentials deliberately do not).
@@ -91,7 +97,7 @@ async fn wait_pods(
     want: &[(&str, usize)],
 ) -> anyhow::Result<Vec<Pod>> {
     let pods: Api<Pod> = Api::namespaced(c.client.clone(), ns);
-    wait_for(READY, &format!("pods of {n}"), || {
+    wait_for(ready(), &format!("pods of {n}"), || {
         let pods = pods.clone();
         async move {
             let list: Vec<Pod> = pods
@@ -141,7 +147,7 @@ async fn a_sample_system_gets_every_child_on_its_tier_and_a_truthful_status() {
         let n = "ovu";
         c.create(&ns, &system(n, "ovu.example.com", json!({})))
             .await?;
-        let sys = c.wait_ready(&ns, n, READY).await?;
+        let sys = c.wait_ready(&ns, n, ready()).await?;
         let uid = sys.metadata.uid.clone().context("no uid")?;
 
         for (kind, name, owned) in expected_children(n) {
@@ -287,7 +293,7 @@ async fn a_sample_system_gets_every_child_on_its_tier_and_a_truthful_status() {
 async fn delete_system(c: &Cluster, ns: &str, n: &str) -> anyhow::Result<()> {
     c.systems(ns).delete(n, &DeleteParams::default()).await?;
     let api = c.systems(ns);
-    wait_for(SOON, &format!("OvuSystem {n} to be gone"), || {
+    wait_for(soon(), &format!("OvuSystem {n} to be gone"), || {
         let api = api.clone();
         async move {
             Ok(match api.get_opt(n).await? {
@@ -311,13 +317,13 @@ async fn deletion_with_retain_keeps_data_and_the_garbage_collector_removes_the_r
             &system(n, "keep.example.com", json!({"deletionPolicy": "Retain"})),
         )
         .await?;
-        c.wait_ready(&ns, n, READY).await?;
+        c.wait_ready(&ns, n, ready()).await?;
         delete_system(&c, &ns, n).await?;
         let children = expected_children(n);
         let c2 = c.clone();
         let ns2 = ns.clone();
         wait_for(
-            SOON,
+            soon(),
             "the garbage collector to remove the owned children",
             || {
                 let (c, ns, children) = (c2.clone(), ns2.clone(), children.clone());
@@ -354,7 +360,7 @@ async fn deletion_with_delete_removes_the_volumes_and_data_secrets() {
             &system(n, "gone.example.com", json!({"deletionPolicy": "Delete"})),
         )
         .await?;
-        c.wait_ready(&ns, n, READY).await?;
+        c.wait_ready(&ns, n, ready()).await?;
         for (kind, name) in [
             ("PersistentVolumeClaim", format!("data-{n}-postgres-0")),
             ("PersistentVolumeClaim", format!("{n}-backups")),
@@ -366,7 +372,7 @@ async fn deletion_with_delete_removes_the_volumes_and_data_secrets() {
         }
         delete_system(&c, &ns, n).await?;
         let (c2, ns2) = (c.clone(), ns.clone());
-        wait_for(SOON, "the data to be deleted", || {
+        wait_for(soon(), "the data to be deleted", || {
             let (c, ns) = (c2.clone(), ns2.clone());
             async move {
                 for (kind, name) in [
@@ -397,11 +403,11 @@ async fn a_deleted_deployment_is_restored() {
         let n = "drift";
         c.create(&ns, &system(n, "drift.example.com", json!({})))
             .await?;
-        c.wait_ready(&ns, n, READY).await?;
+        c.wait_ready(&ns, n, ready()).await?;
         let old = deployment(&c, &ns, "drift-ulm").await?.metadata.uid;
         c.delete_obj(&ns, "Deployment", "drift-ulm").await?;
         let (c2, ns2) = (c.clone(), ns.clone());
-        wait_for(SOON, "Deployment drift-ulm to come back", || {
+        wait_for(soon(), "Deployment drift-ulm to come back", || {
             let (c, ns, old) = (c2.clone(), ns2.clone(), old.clone());
             async move {
                 Ok(match c.get_obj(&ns, "Deployment", "drift-ulm").await? {
@@ -414,7 +420,7 @@ async fn a_deleted_deployment_is_restored() {
             }
         })
         .await?;
-        c.wait_ready(&ns, n, READY).await?;
+        c.wait_ready(&ns, n, ready()).await?;
         Ok(())
     })
     .await;
@@ -427,7 +433,7 @@ async fn edited_service_is_restored(prefix: &str, patch: serde_json::Value) {
         let n = "drift";
         c.create(&ns, &system(n, "drift.example.com", json!({})))
             .await?;
-        c.wait_ready(&ns, n, READY).await?;
+        c.wait_ready(&ns, n, ready()).await?;
         let svcs: Api<Service> = Api::namespaced(c.client.clone(), &ns);
         let port = |s: &Service| {
             s.spec
@@ -447,7 +453,7 @@ async fn edited_service_is_restored(prefix: &str, patch: serde_json::Value) {
             "-p",
             &patch.to_string(),
         ])?;
-        wait_for(SOON, "Service drift-ulm to be repaired", || {
+        wait_for(soon(), "Service drift-ulm to be repaired", || {
             let svcs = svcs.clone();
             async move {
                 let s = svcs.get("drift-ulm").await?;
@@ -468,7 +474,7 @@ async fn edited_service_is_restored(prefix: &str, patch: serde_json::Value) {
             }
         })
         .await?;
-        c.wait_ready(&ns, n, READY).await?;
+        c.wait_ready(&ns, n, ready()).await?;
         Ok(())
     })
     .await;
@@ -500,12 +506,12 @@ async fn a_deleted_nginx_configmap_is_restored() {
         let n = "drift";
         c.create(&ns, &system(n, "drift.example.com", json!({})))
             .await?;
-        c.wait_ready(&ns, n, READY).await?;
+        c.wait_ready(&ns, n, ready()).await?;
         let cms: Api<ConfigMap> = Api::namespaced(c.client.clone(), &ns);
         let before = cms.get("drift-nginx").await?;
         cms.delete("drift-nginx", &DeleteParams::default()).await?;
         let old_uid = before.metadata.uid.clone();
-        let restored = wait_for(SOON, "ConfigMap drift-nginx to come back", || {
+        let restored = wait_for(soon(), "ConfigMap drift-nginx to come back", || {
             let (cms, old_uid) = (cms.clone(), old_uid.clone());
             async move {
                 Ok(match cms.get_opt("drift-nginx").await? {
@@ -535,13 +541,13 @@ async fn replicas_image_and_domain_changes_are_followed() {
         let n = "chg";
         c.create(&ns, &system(n, "old.example.com", json!({})))
             .await?;
-        let before = c.wait_ready(&ns, n, READY).await?;
+        let before = c.wait_ready(&ns, n, ready()).await?;
         // Watch the object from before the change, so every status write after it arrives
         // as an event (a poll could miss a short Progressing).
         let api = c.systems(&ns);
         let mut events = Box::pin(kube::runtime::watcher::watch_object(api.clone(), n));
         // The first item comes after the initial list: the watch now covers what follows.
-        tokio::time::timeout(SOON, events.next())
+        tokio::time::timeout(soon(), events.next())
             .await
             .context("no first event from the OvuSystem watch")?;
         c.patch_system(
@@ -557,7 +563,7 @@ async fn replicas_image_and_domain_changes_are_followed() {
         // Record the phases (and Ready reasons) the status goes through for the new
         // generation, until it is Ready.
         let mut seen: Vec<String> = Vec::new();
-        let deadline = tokio::time::Instant::now() + READY;
+        let deadline = tokio::time::Instant::now() + ready();
         let after = loop {
             let ev = tokio::time::timeout_at(deadline, events.next())
                 .await
@@ -702,11 +708,11 @@ async fn paused_means_no_writes_until_unpaused() {
         let n = "still";
         c.create(&ns, &system(n, "still.example.com", json!({})))
             .await?;
-        c.wait_ready(&ns, n, READY).await?;
+        c.wait_ready(&ns, n, ready()).await?;
         c.patch_system(&ns, n, json!({"spec": {"paused": true}}))
             .await?;
         let api = c.systems(&ns);
-        wait_for(SOON, "phase Paused", || {
+        wait_for(soon(), "phase Paused", || {
             let api = api.clone();
             async move {
                 let s = api.get(n).await?;
@@ -755,7 +761,7 @@ async fn paused_means_no_writes_until_unpaused() {
 
         c.patch_system(&ns, n, json!({"spec": {"paused": false}}))
             .await?;
-        c.wait_ready(&ns, n, READY).await?;
+        c.wait_ready(&ns, n, ready()).await?;
         ensure!(
             c.get_obj(&ns, "ConfigMap", "still-nginx").await?.is_some(),
             "ConfigMap not restored after unpausing"
@@ -776,7 +782,7 @@ async fn a_no_op_resync_writes_nothing() {
         let n = "quiet";
         c.create(&ns, &system(n, "quiet.example.com", json!({})))
             .await?;
-        c.wait_ready(&ns, n, READY).await?;
+        c.wait_ready(&ns, n, ready()).await?;
         settle(&c, &ns, n).await?;
         // Snapshot, then make the operator reconcile without a spec change.
         let before = c.child_versions(&ns, n).await?;
@@ -850,8 +856,11 @@ async fn settle(c: &Cluster, ns: &str, n: &str) -> anyhow::Result<()> {
         if now == prev {
             return Ok(());
         }
-        if start.elapsed() > READY {
-            bail!("children still change after {READY:?}: {prev:?} → {now:?}");
+        if start.elapsed() > ready() {
+            bail!(
+                "children still change after {:?}: {prev:?} → {now:?}",
+                ready()
+            );
         }
         prev = now;
     }
@@ -908,14 +917,14 @@ async fn scheduled_backups_run_and_status_records_them() {
             ),
         )
         .await?;
-        c.wait_ready(&ns, n, READY).await?;
+        c.wait_ready(&ns, n, ready()).await?;
         // The CronJob controller starts a Job within the minute; kwok (or a real node) runs it.
         let job = wait_backup_job(
             &c,
             &ns,
             n,
             "a scheduled backup Job to complete",
-            Duration::from_secs(150),
+            patience(Duration::from_secs(150)),
             |j| {
                 j.owner_references()
                     .iter()
@@ -925,7 +934,7 @@ async fn scheduled_backups_run_and_status_records_them() {
         .await?;
         let api = c.systems(&ns);
         let st = wait_for(
-            Duration::from_secs(120),
+            patience(Duration::from_secs(120)),
             "status.backup to record the backup",
             || {
                 let api = api.clone();
@@ -970,7 +979,7 @@ async fn backup_now_runs_a_backup_and_status_records_it() {
         let n = "bn";
         c.create(&ns, &system(n, "bn.example.com", json!({})))
             .await?;
-        c.wait_ready(&ns, n, READY).await?;
+        c.wait_ready(&ns, n, ready()).await?;
         for request in ["first", "second"] {
             // The Jobs that exist before the request: read first, because the operator may
             // create the new Job before a read that follows the patch.
@@ -991,7 +1000,7 @@ async fn backup_now_runs_a_backup_and_status_records_it() {
                 &ns,
                 n,
                 &format!("the on-demand backup {request:?}"),
-                Duration::from_secs(90),
+                patience(Duration::from_secs(90)),
                 move |j| {
                     j.name_any().starts_with("bn-backup-now-")
                         && !known.contains(&format!("Job/{}", j.name_any()))
@@ -1000,28 +1009,32 @@ async fn backup_now_runs_a_backup_and_status_records_it() {
             .await?;
             let api = c.systems(&ns);
             let job2 = job.clone();
-            wait_for(SOON, "status.backup to record the on-demand backup", || {
-                let (api, job) = (api.clone(), job2.clone());
-                async move {
-                    let b = api
-                        .get(n)
-                        .await?
-                        .status
-                        .unwrap_or_default()
-                        .backup
-                        .unwrap_or_default();
-                    Ok(
-                        if b.last_requested.as_deref() == Some(request)
-                            && b.last_backup.as_deref() == Some(job.as_str())
-                            && b.last_success_time.is_some()
-                        {
-                            Ok(())
-                        } else {
-                            Err(format!("{b:?}"))
-                        },
-                    )
-                }
-            })
+            wait_for(
+                soon(),
+                "status.backup to record the on-demand backup",
+                || {
+                    let (api, job) = (api.clone(), job2.clone());
+                    async move {
+                        let b = api
+                            .get(n)
+                            .await?
+                            .status
+                            .unwrap_or_default()
+                            .backup
+                            .unwrap_or_default();
+                        Ok(
+                            if b.last_requested.as_deref() == Some(request)
+                                && b.last_backup.as_deref() == Some(job.as_str())
+                                && b.last_success_time.is_some()
+                            {
+                                Ok(())
+                            } else {
+                                Err(format!("{b:?}"))
+                            },
+                        )
+                    }
+                },
+            )
             .await?;
         }
         // Exactly one Job per request: a resync does not start another.
