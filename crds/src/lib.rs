@@ -428,6 +428,9 @@ impl Resources {
 /// The database tier.
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, JsonSchema, Default)]
 #[serde(rename_all = "camelCase")]
+#[schemars(extend("x-kubernetes-validations" = [
+    {"rule": rules::CEL_RESTORE_ONCE, "message": rules::MSG_RESTORE_ONCE}
+]))]
 pub struct Database {
     /// PostgreSQL (one pod, `ulm_db` and `aam_db` owned by `ovu_user`).
     #[serde(default)]
@@ -438,6 +441,29 @@ pub struct Database {
     /// Scheduled `pg_dump` backups of both databases.
     #[serde(default)]
     pub backup: Backup,
+    /// Bootstrap this new system's databases from a backup (of another system, or of an
+    /// earlier system of the same name) before ULM and AAM first start. Runs once; only into
+    /// empty databases.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub restore: Option<Restore>,
+}
+
+/// Where a new system's data comes from.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Restore {
+    /// The PersistentVolumeClaim in this namespace that holds the backups: `<system>-backups`
+    /// of the system they were taken from (kept after that system was deleted with
+    /// `deletionPolicy: Retain`).
+    #[schemars(length(min = 1, max = 253))]
+    #[schemars(extend("x-kubernetes-validations" = [{"rule": rules::CEL_DNS_SUBDOMAIN, "message": rules::MSG_RESTORE_CLAIM}]))]
+    pub from_claim: String,
+    /// Which backup: `latest` (the newest complete one, default) or a backup's name, the
+    /// folder the backup Job made (e.g. `20261126T020000Z`).
+    #[serde(default = "default_latest")]
+    #[schemars(length(min = 1, max = 32))]
+    #[schemars(extend("x-kubernetes-validations" = [{"rule": rules::CEL_BACKUP_NAME, "message": rules::MSG_BACKUP_NAME}]))]
+    pub backup: String,
 }
 
 /// PostgreSQL settings.
@@ -584,6 +610,9 @@ fn default_postgres_image() -> String {
 fn default_redis_image() -> String {
     "redis:7".into()
 }
+fn default_latest() -> String {
+    "latest".into()
+}
 fn default_max_memory() -> String {
     "256mb".into()
 }
@@ -650,6 +679,9 @@ pub struct OvuSystemStatus {
     /// Backups.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub backup: Option<BackupStatus>,
+    /// The restore of `spec.database.restore`, while it runs and once it is done.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub restore: Option<RestoreStatus>,
     /// Health probes of the services, per component (`ulm`, `aam`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub health: Vec<ComponentHealth>,
@@ -740,6 +772,17 @@ pub struct BackupStatus {
     /// The last `ovu.co.il/backup-now` value acted on.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_requested: Option<String>,
+}
+
+/// Progress of `spec.database.restore`.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct RestoreStatus {
+    /// `<fromClaim>/<backup>` as requested.
+    pub source: String,
+    /// When the restore Job finished; ULM and AAM start only after it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub completed_time: Option<Time>,
 }
 
 /// One health probe result.

@@ -62,6 +62,22 @@ pub const MSG_CRON: &str = "backup.schedule must be a 5-field cron expression su
 /// Storage is fixed once created (a transition rule: only checked on update).
 pub const CEL_STORAGE_IMMUTABLE: &str = "self.size == oldSelf.size && (has(self.storageClassName) ? self.storageClassName : '') == (has(oldSelf.storageClassName) ? oldSelf.storageClassName : '')";
 
+/// Which backup to restore: `latest`, or a backup's folder name as the backup Job makes it
+/// (`<UTC timestamp>Z`, with `_<n>` for a second backup within the same second).
+pub const CEL_BACKUP_NAME: &str =
+    r"self == 'latest' || self.matches('^[0-9]{8}T[0-9]{6}(_[0-9]{1,4})?Z$')";
+/// Message for [`CEL_BACKUP_NAME`].
+pub const MSG_BACKUP_NAME: &str =
+    "restore.backup must be latest or a backup name such as 20261126T020000Z";
+/// Message for a restore source claim name.
+pub const MSG_RESTORE_CLAIM: &str = "restore.fromClaim must be a PersistentVolumeClaim name such as shop-backups (lowercase letters, digits, hyphens, dots)";
+/// A restore bootstraps a new system: it cannot be added to a running system or changed
+/// (a transition rule on `spec.database`); removing it once done is fine.
+pub const CEL_RESTORE_ONCE: &str =
+    "has(self.restore) ? (has(oldSelf.restore) && self.restore == oldSelf.restore) : true";
+/// Message for [`CEL_RESTORE_ONCE`].
+pub const MSG_RESTORE_ONCE: &str = "database.restore only bootstraps a new system: it cannot be added to an existing OvuSystem or changed (create a new OvuSystem to restore; removing restore is allowed)";
+
 /// Node ports only make sense for a NodePort Service.
 pub const CEL_NODE_PORTS: &str =
     "self.type == 'NodePort' || (!has(self.httpNodePort) && !has(self.httpsNodePort))";
@@ -240,4 +256,25 @@ pub fn is_cron(s: &str) -> bool {
 /// Whether an OvuSystem name is short and simple enough for every child name.
 pub fn is_system_name(s: &str) -> bool {
     is_dns_label(s, MAX_NAME_LEN) && s.as_bytes()[0].is_ascii_lowercase()
+}
+
+/// Rust twin of [`CEL_BACKUP_NAME`].
+pub fn is_backup_name(s: &str) -> bool {
+    if s == "latest" {
+        return true;
+    }
+    let Some(body) = s.strip_suffix('Z') else {
+        return false;
+    };
+    let (stamp, n) = match body.split_once('_') {
+        Some((t, n)) => (t, Some(n)),
+        None => (body, None),
+    };
+    let b = stamp.as_bytes();
+    b.len() == 15
+        && b[8] == b'T'
+        && b.iter()
+            .enumerate()
+            .all(|(i, c)| i == 8 || c.is_ascii_digit())
+        && n.is_none_or(|n| (1..=4).contains(&n.len()) && n.bytes().all(|c| c.is_ascii_digit()))
 }

@@ -249,6 +249,20 @@ impl OvuSystemSpec {
             "backup.retain must be between 1 and 365",
         );
         c.storage(&db.backup.storage, "spec.database.backup.storage");
+        if let Some(r) = &db.restore {
+            c.check(
+                !r.from_claim.is_empty()
+                    && r.from_claim.len() <= 253
+                    && rules::is_dns_subdomain(&r.from_claim),
+                "spec.database.restore.fromClaim",
+                rules::MSG_RESTORE_CLAIM,
+            );
+            c.check(
+                rules::is_backup_name(&r.backup),
+                "spec.database.restore.backup",
+                rules::MSG_BACKUP_NAME,
+            );
+        }
 
         if c.0.is_empty() {
             Ok(())

@@ -138,6 +138,19 @@ fn node_ports_only_with_node_port_services() {
 }
 
 #[test]
+fn restore_is_checked_and_only_for_new_systems() {
+    has_rule(&["spec", "database"], rules::CEL_RESTORE_ONCE);
+    has_rule(
+        &["spec", "database", "restore", "fromClaim"],
+        rules::CEL_DNS_SUBDOMAIN,
+    );
+    has_rule(
+        &["spec", "database", "restore", "backup"],
+        rules::CEL_BACKUP_NAME,
+    );
+}
+
+#[test]
 fn storage_sizes_are_quantities_and_immutable() {
     for base in [
         &["spec", "database", "postgres", "storage"][..],

@@ -109,6 +109,14 @@ fn each_bad_value_is_named() {
             json!({"domain": "ovu.co.il", "frontend": {"exposure": {"httpNodePort": 30080}}}),
             "spec.frontend.exposure",
         ),
+        (
+            json!({"domain": "ovu.co.il", "database": {"restore": {"fromClaim": "Shop_backups"}}}),
+            "spec.database.restore.fromClaim",
+        ),
+        (
+            json!({"domain": "ovu.co.il", "database": {"restore": {"fromClaim": "shop-backups", "backup": "yesterday"}}}),
+            "spec.database.restore.backup",
+        ),
     ];
     for (v, field) in cases {
         let s = spec(v.clone());
@@ -166,5 +174,38 @@ fn rust_twins_agree_on_edge_cases() {
     }
     assert!(
         rules::is_label_key("tier") && rules::is_label_key("a.b/c_d") && !rules::is_label_key("/x")
+    );
+    for ok in [
+        "latest",
+        "20261126T020000Z",
+        "20261126T020000_1Z",
+        "20261126T020000_1234Z",
+    ] {
+        assert!(rules::is_backup_name(ok), "{ok}");
+    }
+    for bad in [
+        "",
+        "Latest",
+        "20261126T020000",
+        "20261126020000Z",
+        "2026112T020000Z",
+        "20261126T020000_Z",
+        "20261126T020000_12345Z",
+        "../20261126T020000Z",
+        "20261126T02000aZ",
+    ] {
+        assert!(!rules::is_backup_name(bad), "{bad:?}");
+    }
+}
+
+#[test]
+fn a_restore_spec_passes_and_defaults_to_the_latest_backup() {
+    let s = spec(
+        json!({"domain": "ovu.co.il", "database": {"restore": {"fromClaim": "shop-backups"}}}),
+    );
+    assert_eq!(fields(&s), Vec::<String>::new());
+    assert_eq!(
+        s.database.restore.as_ref().map(|r| r.backup.as_str()),
+        Some("latest")
     );
 }

@@ -151,7 +151,11 @@ fn kustomization_lists_files_that_exist() {
 
 #[test]
 fn samples_parse_validate_and_cover_every_field() {
-    for f in ["samples/ovusystem.yaml", "samples/ovusystem-full.yaml"] {
+    for f in [
+        "samples/ovusystem.yaml",
+        "samples/ovusystem-full.yaml",
+        "samples/ovusystem-restore.yaml",
+    ] {
         let text = std::fs::read_to_string(dir().join(f)).unwrap();
         let sys: ovu_crds::OvuSystem = serde_yaml::from_str(&text).unwrap();
         sys.spec.validate().unwrap();
@@ -183,5 +187,23 @@ fn samples_parse_validate_and_cover_every_field() {
     walk(spec_schema, &full["spec"], "spec", &mut missing);
     // secretName and issuerRef exclude each other; the sample shows secretName in a comment.
     missing.retain(|m| m != "spec.frontend.tls.secretName");
+    // restore only belongs in a new system's spec: shown in a comment there and in its own
+    // sample, which must name every restore field.
+    let restore: Value = serde_yaml::from_str(
+        &std::fs::read_to_string(dir().join("samples/ovusystem-restore.yaml")).unwrap(),
+    )
+    .unwrap();
+    let mut restore_missing = Vec::new();
+    walk(
+        &spec_schema["properties"]["database"]["properties"]["restore"],
+        &restore["spec"]["database"]["restore"],
+        "spec.database.restore",
+        &mut restore_missing,
+    );
+    assert!(
+        restore_missing.is_empty(),
+        "ovusystem-restore.yaml lacks {restore_missing:?}"
+    );
+    missing.retain(|m| m != "spec.database.restore");
     assert!(missing.is_empty(), "ovusystem-full.yaml lacks {missing:?}");
 }

@@ -517,3 +517,61 @@ async fn failures_back_off_per_object() {
     let d = controller::error_policy(b, &err(), ctx.clone());
     assert_eq!(d, Action::requeue(Duration::from_secs(5)));
 }
+
+#[tokio::test]
+async fn a_restore_runs_after_the_database_and_before_the_backend_once() {
+    let mut sys = common::minimal();
+    sys.spec.database.restore = Some(ovu_crds::Restore {
+        from_claim: "shop-backups".into(),
+        backup: "latest".into(),
+    });
+    // Workloads become ready as soon as they are applied; the Job does not complete by itself.
+    let (fake, ctx) = setup(sys, true);
+    let job = "/apis/batch/v1/namespaces/ovu-test/jobs/ovu-restore";
+    reconcile(&fake, &ctx).await.unwrap();
+    reconcile(&fake, &ctx).await.unwrap();
+    assert!(fake.get(job).is_some(), "the restore Job was not started");
+    assert!(
+        fake.get(ULM).is_none(),
+        "ULM started before the restore finished (its migrations would race the restore)"
+    );
+    let st = status(&fake);
+    assert_eq!(st["step"], "Restore", "{st}");
+    assert_eq!(st["phase"], "Progressing");
+    assert_eq!(cond(&st, "BackendReady")["reason"], "WaitingForRestore");
+    assert_eq!(st["restore"]["source"], "shop-backups/latest");
+    assert!(st["restore"]["completedTime"].is_null());
+
+    // A failed restore needs a person: Degraded with the reason and where to look.
+    let mut o = fake.get(job).unwrap();
+    o["status"] = json!({"failed": 3, "conditions": [{"type": "Failed", "status": "True"}]});
+    fake.put(job, o);
+    reconcile(&fake, &ctx).await.unwrap();
+    let st = status(&fake);
+    assert_eq!(st["phase"], "Degraded", "{st}");
+    assert_eq!(cond(&st, "Ready")["reason"], "RestoreFailed");
+    assert!(
+        st["message"]
+            .as_str()
+            .unwrap()
+            .contains("kubectl logs job/ovu-restore"),
+        "{st}"
+    );
+    assert!(fake.get(ULM).is_none());
+
+    // The retried Job completes: the backend comes up and the restore is recorded.
+    let mut o = fake.get(job).unwrap();
+    o["status"] = json!({"succeeded": 1, "conditions": [{"type": "Complete", "status": "True"}]});
+    fake.put(job, o);
+    reconcile(&fake, &ctx).await.unwrap();
+    assert!(fake.get(ULM).is_some(), "the backend waits although the restore is done");
+    let st = status(&fake);
+    assert!(st["restore"]["completedTime"].is_string(), "{st}");
+
+    // Done means done: the Job may go (TTL, a person), it is not started again.
+    fake.remove(job);
+    reconcile(&fake, &ctx).await.unwrap();
+    reconcile(&fake, &ctx).await.unwrap();
+    assert!(fake.get(job).is_none(), "a finished restore was started again");
+    assert_eq!(status(&fake)["phase"], "Ready");
+}

@@ -330,3 +330,63 @@ fn every_file_a_container_is_told_about_is_mounted() {
         }
     }
 }
+
+/// The restore Job the pipeline applies for `spec.database.restore` (not part of `build`: it
+/// exists only while a new system is being filled).
+#[test]
+fn the_restore_job_runs_on_the_database_node_reads_the_source_read_only_and_meets_restricted() {
+    let mut sys = common::full();
+    sys.spec.database.restore = Some(ovu_crds::Restore {
+        from_claim: "shop-backups".into(),
+        backup: "20261126T020000Z".into(),
+    });
+    let f = facts();
+    let ctx = render::Ctx::new(&sys, &f).unwrap();
+    let job = render::restore::job(&ctx, sys.spec.database.restore.as_ref().unwrap());
+    assert_eq!((job.kind, job.name.as_str()), (Kind::Job, "ovu-restore"));
+    let m = &job.object["metadata"];
+    assert_eq!(m["labels"]["app.kubernetes.io/component"], "restore");
+    assert_eq!(m["ownerReferences"][0]["uid"], common::UID);
+    roundtrip::<k8s_openapi::api::batch::v1::Job>(&job.object);
+
+    let pods = pod_specs(std::slice::from_ref(&job));
+    let (_, p) = &pods[0];
+    assert_eq!(p["nodeSelector"]["ovu.co.il/tier"], "database");
+    assert_eq!(p["securityContext"]["runAsNonRoot"], true);
+    let c = &p["containers"][0];
+    assert_eq!(c["securityContext"]["readOnlyRootFilesystem"], true);
+    assert_eq!(c["securityContext"]["allowPrivilegeEscalation"], false);
+    let source = p["volumes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|v| v["name"] == "source")
+        .unwrap();
+    assert_eq!(
+        source["persistentVolumeClaim"],
+        serde_json::json!({"claimName": "shop-backups", "readOnly": true})
+    );
+    let env = c["env"].as_array().unwrap();
+    let var = |n: &str| env.iter().find(|e| e["name"] == n).unwrap().clone();
+    assert_eq!(var("RESTORE_BACKUP")["value"], "20261126T020000Z");
+    assert!(var("PGPASSWORD")["value"].is_null());
+    assert_eq!(
+        var("PGPASSWORD")["valueFrom"]["secretKeyRef"]["name"],
+        "ovu-postgres"
+    );
+    assert!(
+        c["command"][2]
+            .as_str()
+            .unwrap()
+            .contains("pg_restore"),
+        "runs the restore script"
+    );
+
+    // The database's NetworkPolicy lets the restore pod in.
+    let netpol = children(&sys)
+        .into_iter()
+        .find(|c| c.kind == Kind::NetworkPolicy && c.name == "ovu-database")
+        .unwrap();
+    let from = netpol.object["spec"]["ingress"][0]["from"][0]["podSelector"].to_string();
+    assert!(from.contains("\"restore\""), "{from}");
+}

@@ -6,7 +6,7 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use ovu_operator::render::{backup, database};
+use ovu_operator::render::{backup, database, restore};
 
 fn pg_bin() -> PathBuf {
     let base = Path::new("/usr/lib/postgresql");
@@ -232,4 +232,144 @@ fn redis_starts_with_the_generated_password_only() {
     assert!(pong.contains("PONG"), "authenticated ping: {pong}");
     assert!(noauth.contains("NOAUTH"), "unauthenticated ping: {noauth}");
     assert!(maxmem.contains(&(64 * 1024 * 1024).to_string()), "{maxmem}");
+}
+
+/// A PostgreSQL bootstrapped by the pod's INIT_SH and started as the pod starts it.
+struct Server {
+    env: Vec<(&'static str, String)>,
+    port: u16,
+    root: PathBuf,
+}
+
+impl Server {
+    fn start(d: &Dir, tag: &str, superuser: &str) -> Server {
+        let conf = d.sub(&format!("{tag}/conf"));
+        std::fs::write(conf.join("init.sql"), database::INIT_SQL).unwrap();
+        std::fs::write(conf.join("pg_hba.conf"), database::PG_HBA).unwrap();
+        let sock = d.sub(&format!("{tag}/sock"));
+        let tmp = d.sub(&format!("{tag}/tmp"));
+        let data = d.0.join(format!("{tag}/data/pgdata"));
+        std::fs::create_dir_all(data.parent().unwrap()).unwrap();
+        let port = free_port();
+        let env = vec![
+            ("PATH", format!("{}:/usr/bin:/bin", pg_bin().display())),
+            ("PGDATA", data.display().to_string()),
+            ("PGPORT", port.to_string()),
+            ("POSTGRES_SUPERUSER_PASSWORD", superuser.to_string()),
+            ("OVU_PASSWORD", "0vuUserPass".to_string()),
+            ("OVU_PG_CONFIG_DIR", conf.display().to_string()),
+            ("OVU_PG_SOCKET_DIR", sock.display().to_string()),
+            ("OVU_TMP_DIR", tmp.display().to_string()),
+            ("PGHOST", "127.0.0.1".to_string()),
+            ("PGPASSWORD", superuser.to_string()),
+        ];
+        ok(&sh(database::INIT_SH, &env, &d.0), &format!("{tag} bootstrap"));
+        let start = format!(
+            "pg_ctl -D \"$PGDATA\" -w -l {tmp}/server.log -o \"-p {port} -c listen_addresses=127.0.0.1 -c unix_socket_directories={sock} -c hba_file={conf}/pg_hba.conf\" start",
+            tmp = tmp.display(),
+            sock = sock.display(),
+            conf = conf.display()
+        );
+        ok(&sh(&start, &env, &d.0), &format!("{tag} start"));
+        Server {
+            env,
+            port,
+            root: d.0.clone(),
+        }
+    }
+    /// psql as `user` (the superuser `postgres` or the services' `ovu_user`).
+    fn sql(&self, user: &str, db: &str, q: &str) -> String {
+        let pass = if user == "ovu_user" {
+            "0vuUserPass".to_string()
+        } else {
+            self.env.iter().find(|(k, _)| *k == "PGPASSWORD").unwrap().1.clone()
+        };
+        let cmd = format!(
+            "PGPASSWORD={pass} psql -X -v ON_ERROR_STOP=1 -tA -h 127.0.0.1 -p {} -U {user} -d {db} -c \"{q}\"",
+            self.port
+        );
+        ok(&sh(&cmd, &self.env, &self.root), q).trim().to_string()
+    }
+    fn with(&self, extra: &[(&'static str, String)]) -> Vec<(&'static str, String)> {
+        let mut e = self.env.clone();
+        e.extend(extra.iter().cloned());
+        e
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = sh("pg_ctl -D \"$PGDATA\" -m fast -w stop", &self.env, &self.root);
+    }
+}
+
+#[test]
+fn a_restore_fills_a_new_systems_empty_databases_from_the_chosen_backup_once() {
+    let d = Dir::new("restore");
+    let backups = d.sub("backups");
+    let old = Server::start(&d, "old", "OldSuperPass1");
+    // What the services would have made, as the services' user: a table in each database.
+    for db in ["ulm_db", "aam_db"] {
+        old.sql(
+            "ovu_user",
+            db,
+            "CREATE TABLE facts (id serial PRIMARY KEY, what text NOT NULL); INSERT INTO facts (what) VALUES ('first')",
+        );
+    }
+    let benv = old.with(&[
+        ("RETAIN", "5".into()),
+        ("BACKUP_DIR", backups.display().to_string()),
+    ]);
+    ok(&sh(backup::BACKUP_SH, &benv, &d.0), "first backup");
+    let mut names: Vec<String> = std::fs::read_dir(&backups)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    let first = names.pop().expect("a backup");
+    old.sql("ovu_user", "ulm_db", "INSERT INTO facts (what) VALUES ('second')");
+    ok(&sh(backup::BACKUP_SH, &benv, &d.0), "second backup");
+    drop(old);
+
+    // The new system: its own server, fresh databases, another superuser password.
+    let new = Server::start(&d, "new", "NewSuperPass2");
+    let renv = |backup: &str| {
+        new.with(&[
+            ("RESTORE_DIR", backups.display().to_string()),
+            ("RESTORE_BACKUP", backup.to_string()),
+        ])
+    };
+    let missing = sh(restore::RESTORE_SH, &renv("20200101T000000Z"), &d.0);
+    let said = String::from_utf8_lossy(&missing.stderr).into_owned();
+    assert!(!missing.status.success(), "a missing backup must fail");
+    assert!(
+        said.contains("backup 20200101T000000Z is not in the volume") && said.contains(&first),
+        "the error names the backups there are: {said}"
+    );
+
+    let out = ok(&sh(restore::RESTORE_SH, &renv("latest"), &d.0), "restore");
+    assert!(out.contains("restore complete"), "{out}");
+    assert_eq!(
+        new.sql("ovu_user", "ulm_db", "SELECT string_agg(what, ',' ORDER BY id) FROM facts"),
+        "first,second",
+        "latest is the newest backup"
+    );
+    assert_eq!(new.sql("ovu_user", "aam_db", "SELECT count(*) FROM facts"), "1");
+    // The services' user owns what was restored and can change it (migrations will).
+    assert_eq!(
+        new.sql("postgres", "ulm_db", "SELECT tableowner FROM pg_tables WHERE tablename = 'facts'"),
+        "ovu_user"
+    );
+    new.sql("ovu_user", "ulm_db", "ALTER TABLE facts ADD COLUMN note text");
+
+    // The Job's pod retried after success: nothing is restored twice.
+    let again = ok(&sh(restore::RESTORE_SH, &renv("latest"), &d.0), "restore again");
+    assert!(again.contains("ulm_db was already restored"), "{again}");
+    assert_eq!(new.sql("ovu_user", "ulm_db", "SELECT count(*) FROM facts"), "2");
+
+    // Another backup into databases that hold data: refused, nothing merged.
+    let other = sh(restore::RESTORE_SH, &renv(&first), &d.0);
+    let said = String::from_utf8_lossy(&other.stderr).into_owned();
+    assert!(!other.status.success(), "restoring over data must fail");
+    assert!(said.contains("already holds"), "{said}");
+    assert_eq!(new.sql("ovu_user", "ulm_db", "SELECT count(*) FROM facts"), "2");
 }

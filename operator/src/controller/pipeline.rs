@@ -16,7 +16,7 @@ use kube::runtime::events::{EventType, Recorder};
 use kube::{Client, ResourceExt};
 use ovu_crds::{
     BACKUP_NOW_ANNOTATION, BackupStatus, CertificateStatus, ComponentHealth, DeletionPolicy,
-    Endpoints, OvuSystem, OvuSystemStatus, Phase, TierStatus, Tiers, TlsMode, rules,
+    Endpoints, OvuSystem, OvuSystemStatus, Phase, RestoreStatus, TierStatus, Tiers, TlsMode, rules,
 };
 use serde_json::{Value, json};
 use tracing::info;
@@ -403,6 +403,14 @@ pub async fn apply_system(
     // tier does not hold the others back).
     let spec = &sys.spec;
     let mut views: Vec<(&'static str, TierView)> = vec![("database", db.clone())];
+    // A restore fills the new databases once they serve and before ULM and AAM first start
+    // (their migrations would otherwise create the tables the backup brings).
+    let restoring = if db.serving {
+        restore(&sys, &rctx, &mut run, &mut st, now).await?
+    } else {
+        None
+    };
+    let restore_failed = restoring.as_ref().is_some_and(|r| r.failed);
     let bring_up: Option<(&'static str, String)> = if !db.serving {
         conds.push(Cond::new(
             status::BACKEND_READY,
@@ -420,6 +428,20 @@ pub async fn apply_system(
             "Database",
             format!("waiting for the database tier: {}", db.message),
         ))
+    } else if let Some(RestoreWait { why, .. }) = restoring {
+        conds.push(Cond::new(
+            status::BACKEND_READY,
+            false,
+            "WaitingForRestore",
+            "waits for the restore of the databases",
+        ));
+        conds.push(Cond::new(
+            status::FRONTEND_READY,
+            false,
+            "WaitingForBackend",
+            "waits for the backend tier",
+        ));
+        Some(("Restore", why))
     } else {
         // 2. backend
         for c in &desired.backend {
@@ -514,14 +536,20 @@ pub async fn apply_system(
     let was_ready = matches!(old.phase, Some(Phase::Ready) | Some(Phase::Degraded));
     let verdict = match bring_up {
         // Something that served does not any more: Degraded, not "bringing up".
+        // A failed restore needs a person; it is not "bringing up" any more.
         Some((step, message)) => Verdict {
-            phase: if was_ready {
+            phase: if was_ready || restore_failed {
                 Phase::Degraded
             } else {
                 Phase::Progressing
             },
             step,
-            reason: "BringingUp".into(),
+            reason: if restore_failed {
+                "RestoreFailed"
+            } else {
+                "BringingUp"
+            }
+            .into(),
             message,
         },
         None => {
@@ -899,6 +927,66 @@ async fn backups(
     };
     st.backup = Some(BackupStatus { ..bs });
     Ok(cond)
+}
+
+/// Why the backend waits for the restore, and whether the restore failed.
+struct RestoreWait {
+    why: String,
+    failed: bool,
+}
+
+/// `spec.database.restore`: run the restore Job until it succeeded once, and record that in
+/// `status.restore`. `Some` while the backend must wait. Once done it is never run again (the
+/// status remembers), even if the Job is gone.
+async fn restore(
+    sys: &OvuSystem,
+    rctx: &Ctx<'_>,
+    run: &mut Run<'_>,
+    st: &mut OvuSystemStatus,
+    now: Timestamp,
+) -> Result<Option<RestoreWait>, Error> {
+    let Some(r) = &sys.spec.database.restore else {
+        return Ok(None);
+    };
+    let source = format!("{}/{}", r.from_claim, r.backup);
+    if st
+        .restore
+        .as_ref()
+        .is_some_and(|s| s.source == source && s.completed_time.is_some())
+    {
+        return Ok(None);
+    }
+    let job = render::restore::job(rctx, r);
+    run.ensure(&job).await?;
+    let live = run.get(Kind::Job, &job.name);
+    let finished = |type_: &str| {
+        live.and_then(|j| j.pointer("/status/conditions"))
+            .and_then(Value::as_array)
+            .is_some_and(|cs| {
+                cs.iter()
+                    .any(|c| c["type"] == type_ && c["status"] == "True")
+            })
+    };
+    let (completed_time, wait) = if finished("Complete") {
+        (Some(Time(now)), None)
+    } else if finished("Failed") {
+        let why = format!(
+            "the restore of {source} failed: see kubectl logs job/{} (fix the cause, then delete the Job to retry)",
+            job.name
+        );
+        (None, Some(RestoreWait { why, failed: true }))
+    } else {
+        let why = format!(
+            "restoring the databases from backup {source} (Job {})",
+            job.name
+        );
+        (None, Some(RestoreWait { why, failed: false }))
+    };
+    st.restore = Some(RestoreStatus {
+        source,
+        completed_time,
+    });
+    Ok(wait)
 }
 
 /// Delete optional children the current spec no longer wants: PodDisruptionBudgets of

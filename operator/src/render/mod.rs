@@ -14,6 +14,7 @@ pub mod names;
 pub mod netpol;
 pub mod nginx;
 pub mod pod;
+pub mod restore;
 
 use kube::Resource;
 use kube::api::ApiResource;

@@ -21,6 +21,7 @@ pub enum Component {
     Aam,
     Frontend,
     Backup,
+    Restore,
 }
 
 impl Component {
@@ -32,12 +33,15 @@ impl Component {
             Component::Aam => "aam",
             Component::Frontend => "frontend",
             Component::Backup => "backup",
+            Component::Restore => "restore",
         }
     }
     /// The tier (node label value) the component runs on.
     pub fn tier(self) -> Tier {
         match self {
-            Component::Postgres | Component::Redis | Component::Backup => Tier::Database,
+            Component::Postgres | Component::Redis | Component::Backup | Component::Restore => {
+                Tier::Database
+            }
             Component::Ulm | Component::Aam => Tier::Backend,
             Component::Frontend => Tier::Frontend,
         }
@@ -126,6 +130,10 @@ impl Names {
     /// The PVC the StatefulSet creates for its only pod (`<template>-<sts>-0`).
     pub fn postgres_data_pvc(&self) -> String {
         format!("data-{}-0", self.of(Component::Postgres))
+    }
+    /// The Job that fills a new system's databases from `spec.database.restore`.
+    pub fn restore_job(&self) -> String {
+        self.n("restore")
     }
     /// The Job an on-demand backup request becomes.
     pub fn backup_now_job(&self, request: &str) -> String {

@@ -1,5 +1,5 @@
 //! NetworkPolicies with the meaning of the seed's ufw rules: the database accepts 5432/6379
-//! only from backend pods (and the backup Job), the backend accepts 8001/8002 only from
+//! only from backend pods (and the backup and restore Jobs), the backend accepts 8001/8002 only from
 //! frontend pods (plus AAM → ULM and the operator's health probes), the frontend accepts
 //! HTTP/HTTPS from anywhere.
 
@@ -37,7 +37,7 @@ pub fn database(ctx: &Ctx) -> Child {
         Component::Postgres,
         &[Component::Postgres, Component::Redis],
         json!([{
-            "from": [{"podSelector": pods(ctx, &[Component::Ulm, Component::Aam, Component::Backup])}],
+            "from": [{"podSelector": pods(ctx, &[Component::Ulm, Component::Aam, Component::Backup, Component::Restore])}],
             "ports": [
                 {"protocol": "TCP", "port": ports::POSTGRES},
                 {"protocol": "TCP", "port": ports::REDIS},
