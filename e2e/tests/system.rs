@@ -1055,3 +1055,106 @@ async fn backup_now_runs_a_backup_and_status_records_it() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn a_new_system_starts_from_the_backup_of_a_deleted_one() {
+    with_temp_ns("restore", true, |c, ns| async move {
+        // The old system, backed up on demand, then deleted (Retain keeps its backups).
+        let old = "old";
+        c.create(&ns, &system(old, "old.example.com", json!({})))
+            .await?;
+        c.wait_ready(&ns, old, ready()).await?;
+        c.patch_system(
+            &ns,
+            old,
+            json!({"metadata": {"annotations": {"ovu.co.il/backup-now": "before-move"}}}),
+        )
+        .await?;
+        wait_backup_job(
+            &c,
+            &ns,
+            old,
+            "the backup of the old system",
+            patience(Duration::from_secs(90)),
+            |j| j.name_any().starts_with("old-backup-now-"),
+        )
+        .await?;
+        delete_system(&c, &ns, old).await?;
+        ensure!(
+            c.get_obj(&ns, "PersistentVolumeClaim", "old-backups")
+                .await?
+                .is_some(),
+            "the old system's backups are gone"
+        );
+
+        // The new system restores the latest backup before ULM and AAM start.
+        let n = "new";
+        c.create(
+            &ns,
+            &system(
+                n,
+                "new.example.com",
+                json!({"database": {"restore": {"fromClaim": "old-backups"}}}),
+            ),
+        )
+        .await?;
+        let ready_sys = c.wait_ready(&ns, n, ready()).await?;
+        let restore = ready_sys
+            .status
+            .and_then(|s| s.restore)
+            .context("no status.restore")?;
+        ensure!(restore.source == "old-backups/latest", "{restore:?}");
+        let done = restore.completed_time.context("restore not completed")?;
+        let jobs: Api<Job> = Api::namespaced(c.client.clone(), &ns);
+        let job = jobs.get("new-restore").await?;
+        let finished = job
+            .status
+            .as_ref()
+            .and_then(|s| s.completion_time.clone())
+            .context("the restore Job has no completion time")?;
+        let ulm = deployment(&c, &ns, "new-ulm").await?;
+        let ulm_created = ulm
+            .metadata
+            .creation_timestamp
+            .context("no creationTimestamp")?;
+        ensure!(
+            ulm_created.0 >= finished.0 && done.0 >= finished.0,
+            "ULM was created at {:?}, the restore finished at {:?} (recorded {:?})",
+            ulm_created.0,
+            finished.0,
+            done.0
+        );
+
+        if ovu_e2e::nodes() == ovu_e2e::Nodes::Real {
+            // Real PostgreSQL: the old system's users are in the new database, and since the
+            // old bootstrap admin is an active super-admin, ULM made no second one.
+            let log = c.kubectl(&["-n", &ns, "logs", "job/new-restore"])?;
+            ensure!(
+                log.contains("ulm_db restored from") && log.contains("restore complete"),
+                "restore log: {log}"
+            );
+            let emails = c.kubectl(&[
+                "-n",
+                &ns,
+                "exec",
+                "new-postgres-0",
+                "-c",
+                "postgres",
+                "--",
+                "sh",
+                "-c",
+                "PGPASSWORD=\"$POSTGRES_SUPERUSER_PASSWORD\" psql -h 127.0.0.1 -U postgres -d ulm_db -tAc \"SELECT email FROM users ORDER BY email\"",
+            ])?;
+            ensure!(
+                emails.lines().any(|l| l.trim() == "admin@old.example.com"),
+                "the old system's admin is not in the restored database: {emails:?}"
+            );
+            ensure!(
+                !emails.contains("admin@new.example.com"),
+                "ULM bootstrapped a second admin over the restored one: {emails:?}"
+            );
+        }
+        Ok(())
+    })
+    .await;
+}
