@@ -103,7 +103,8 @@ sa_requests() {
   kc get --raw /metrics | awk '/^apiserver_flowcontrol_dispatched_requests_total\{/ && /flow_schema="service-accounts"/ { s += $NF } END { print s + 0 }'
 }
 cpu_seconds() { awk '{ printf "%.1f", ($14 + $15) / 100 }' "/proc/$operator_pid/stat"; }
-hwm_kib() { awk '/^VmHWM/ { print $2 }' "/proc/$operator_pid/status"; }
+# The peak as "<KiB> KiB = <MiB> MiB = <MB> MB" (the target is in MB, 10^6 bytes).
+hwm_text() { awk '/^VmHWM/ { printf "%d KiB = %.1f MiB = %.1f MB", $2, $2 / 1024, $2 * 1024 / 1e6 }' "/proc/$operator_pid/status"; }
 rss_kib() { awk '/^VmRSS/ { print $2 }' "/proc/$operator_pid/status"; }
 ready_count() { kc -n "$NS" get ovusystems -o jsonpath='{range .items[*]}{.status.phase}{"\n"}{end}' | grep -c '^Ready$' || true; }
 system_yaml() {
@@ -152,7 +153,7 @@ for n in $counts; do
   r1=$(sa_requests) c1=$(metric ovu_operator_reconciles_total) cpu1=$(cpu_seconds)
   say "$n systems ($((n - have)) new): all Ready $(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.1f", b - a }') s after apply (kubectl create took $(awk -v a="$t0" -v b="$t_applied" 'BEGIN { printf "%.1f", b - a }') s)"
   say "  reconciles $((c1 - c0)), operator API requests $((r1 - r0)) → $(awk -v r=$((r1 - r0)) -v c=$((c1 - c0)) 'BEGIN { printf "%.1f", r / (c ? c : 1) }') per reconcile"
-  say "  operator CPU $(awk -v a="$cpu0" -v b="$cpu1" 'BEGIN { printf "%.1f", b - a }') s, RSS now $(( $(rss_kib) / 1024 )) MiB, peak (VmHWM) $(( $(hwm_kib) / 1024 )) MiB"
+  say "  operator CPU $(awk -v a="$cpu0" -v b="$cpu1" 'BEGIN { printf "%.1f", b - a }') s, RSS now $(( $(rss_kib) / 1024 )) MiB, peak (VmHWM) $(hwm_text)"
   have=$n
 done
 
@@ -174,7 +175,7 @@ r1=$(sa_requests) c1=$(metric ovu_operator_reconciles_total)
 changed=$(comm -13 <(echo "$before") <(echo "$after") | wc -l)
 writes=$(metric ovu_operator_child_writes_total)
 say "no-op resync of $have Ready systems (operator restarted): reconciles $((c1 - c0)), objects whose resourceVersion changed: $changed, child writes counted by the operator: $writes"
-say "  API requests $((r1 - r0)) → $(awk -v r=$((r1 - r0)) -v c=$((c1 - c0)) 'BEGIN { printf "%.1f", r / (c ? c : 1) }') per reconcile; operator peak RSS $(( $(hwm_kib) / 1024 )) MiB, CPU $(cpu_seconds) s"
+say "  API requests $((r1 - r0)) → $(awk -v r=$((r1 - r0)) -v c=$((c1 - c0)) 'BEGIN { printf "%.1f", r / (c ? c : 1) }') per reconcile; operator peak RSS (VmHWM) $(hwm_text), CPU $(cpu_seconds) s"
 if ((changed > 0)); then
   comm -13 <(echo "$before") <(echo "$after") | head -20 | sed 's/^/  changed: /' | tee -a "$out"
 fi

@@ -229,7 +229,8 @@ pub struct Tuning {
     /// touches a Deployment, its ReplicaSets' pods and status several times a second)
     /// becomes one reconcile.
     pub debounce: Duration,
-    /// Page size of the initial lists of the owned kinds (metadata only).
+    /// Page size of the initial (and re-)lists of the OvuSystems and of the owned kinds
+    /// (metadata only): a page is read and parsed whole, so it bounds the start-up peak.
     pub page_size: u32,
 }
 
@@ -238,7 +239,7 @@ impl Default for Tuning {
         Self {
             concurrency: 8,
             debounce: Duration::from_millis(500),
-            page_size: 100,
+            page_size: 20,
         }
     }
 }
@@ -264,9 +265,12 @@ pub async fn run(ctx: Arc<Context>, readiness: Arc<Readiness>, tuning: Tuning) {
         .page_size(tuning.page_size);
     let (store, writer) = reflector::store();
     let r = readiness.clone();
+    // Paged, and therefore not `any_semantic`: a list at resourceVersion 0 is served from
+    // the API server's cache, which ignores the page size, and 500 OvuSystems with their
+    // managedFields are one ~8 MB response, parsed whole (the start-up peak: 50 MiB).
     let systems = watcher(
         Api::<OvuSystem>::all(client.clone()),
-        watcher::Config::default().any_semantic(),
+        watcher::Config::default().page_size(tuning.page_size),
     )
     .default_backoff()
     .modify(slim_system)
