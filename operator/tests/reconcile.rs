@@ -530,6 +530,26 @@ async fn a_restore_runs_after_the_database_and_before_the_backend_once() {
     let job = "/apis/batch/v1/namespaces/ovu-test/jobs/ovu-restore";
     reconcile(&fake, &ctx).await.unwrap();
     reconcile(&fake, &ctx).await.unwrap();
+    // No such backup volume: said plainly, nothing started.
+    assert!(fake.get(job).is_none());
+    let st = status(&fake);
+    assert_eq!(st["phase"], "Degraded", "{st}");
+    assert!(
+        st["message"]
+            .as_str()
+            .unwrap()
+            .contains("no PersistentVolumeClaim shop-backups in namespace ovu-test"),
+        "{st}"
+    );
+    assert!(fake.get(ULM).is_none());
+
+    let claim = "/api/v1/namespaces/ovu-test/persistentvolumeclaims/shop-backups";
+    fake.put(
+        claim,
+        json!({"apiVersion": "v1", "kind": "PersistentVolumeClaim",
+               "metadata": {"name": "shop-backups", "namespace": "ovu-test"}}),
+    );
+    reconcile(&fake, &ctx).await.unwrap();
     assert!(fake.get(job).is_some(), "the restore Job was not started");
     assert!(
         fake.get(ULM).is_none(),
@@ -564,7 +584,10 @@ async fn a_restore_runs_after_the_database_and_before_the_backend_once() {
     o["status"] = json!({"succeeded": 1, "conditions": [{"type": "Complete", "status": "True"}]});
     fake.put(job, o);
     reconcile(&fake, &ctx).await.unwrap();
-    assert!(fake.get(ULM).is_some(), "the backend waits although the restore is done");
+    assert!(
+        fake.get(ULM).is_some(),
+        "the backend waits although the restore is done"
+    );
     let st = status(&fake);
     assert!(st["restore"]["completedTime"].is_string(), "{st}");
 
@@ -572,6 +595,9 @@ async fn a_restore_runs_after_the_database_and_before_the_backend_once() {
     fake.remove(job);
     reconcile(&fake, &ctx).await.unwrap();
     reconcile(&fake, &ctx).await.unwrap();
-    assert!(fake.get(job).is_none(), "a finished restore was started again");
+    assert!(
+        fake.get(job).is_none(),
+        "a finished restore was started again"
+    );
     assert_eq!(status(&fake)["phase"], "Ready");
 }

@@ -533,7 +533,10 @@ pub async fn apply_system(
     let cert_ok = conds
         .iter()
         .any(|c| c.type_ == status::CERTIFICATE_READY && c.status);
-    let was_ready = matches!(old.phase, Some(Phase::Ready) | Some(Phase::Degraded));
+    // A system stopped at the restore step never served (the restore precedes the backend's
+    // first start), even when that stop made it Degraded.
+    let was_ready = matches!(old.phase, Some(Phase::Ready) | Some(Phase::Degraded))
+        && old.step.as_deref() != Some("Restore");
     let verdict = match bring_up {
         // Something that served does not any more: Degraded, not "bringing up".
         // A failed restore needs a person; it is not "bringing up" any more.
@@ -955,6 +958,28 @@ async fn restore(
         .is_some_and(|s| s.source == source && s.completed_time.is_some())
     {
         return Ok(None);
+    }
+    // A Job whose volume does not exist would wait Pending for ever, saying nothing.
+    if get_dynamic(
+        run.client,
+        Kind::PersistentVolumeClaim,
+        &rctx.ns,
+        &r.from_claim,
+    )
+    .await?
+    .is_none()
+    {
+        st.restore = Some(RestoreStatus {
+            source,
+            completed_time: None,
+        });
+        return Ok(Some(RestoreWait {
+            why: format!(
+                "spec.database.restore.fromClaim: there is no PersistentVolumeClaim {} in namespace {} (the backups of a deleted system are on <system>-backups)",
+                r.from_claim, rctx.ns
+            ),
+            failed: true,
+        }));
     }
     let job = render::restore::job(rctx, r);
     run.ensure(&job).await?;
