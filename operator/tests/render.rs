@@ -375,10 +375,7 @@ fn the_restore_job_runs_on_the_database_node_reads_the_source_read_only_and_meet
         "ovu-postgres"
     );
     assert!(
-        c["command"][2]
-            .as_str()
-            .unwrap()
-            .contains("pg_restore"),
+        c["command"][2].as_str().unwrap().contains("pg_restore"),
         "runs the restore script"
     );
 

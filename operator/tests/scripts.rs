@@ -263,7 +263,10 @@ impl Server {
             ("PGHOST", "127.0.0.1".to_string()),
             ("PGPASSWORD", superuser.to_string()),
         ];
-        ok(&sh(database::INIT_SH, &env, &d.0), &format!("{tag} bootstrap"));
+        ok(
+            &sh(database::INIT_SH, &env, &d.0),
+            &format!("{tag} bootstrap"),
+        );
         let start = format!(
             "pg_ctl -D \"$PGDATA\" -w -l {tmp}/server.log -o \"-p {port} -c listen_addresses=127.0.0.1 -c unix_socket_directories={sock} -c hba_file={conf}/pg_hba.conf\" start",
             tmp = tmp.display(),
@@ -282,7 +285,12 @@ impl Server {
         let pass = if user == "ovu_user" {
             "0vuUserPass".to_string()
         } else {
-            self.env.iter().find(|(k, _)| *k == "PGPASSWORD").unwrap().1.clone()
+            self.env
+                .iter()
+                .find(|(k, _)| *k == "PGPASSWORD")
+                .unwrap()
+                .1
+                .clone()
         };
         let cmd = format!(
             "PGPASSWORD={pass} psql -X -v ON_ERROR_STOP=1 -tA -h 127.0.0.1 -p {} -U {user} -d {db} -c \"{q}\"",
@@ -299,7 +307,11 @@ impl Server {
 
 impl Drop for Server {
     fn drop(&mut self) {
-        let _ = sh("pg_ctl -D \"$PGDATA\" -m fast -w stop", &self.env, &self.root);
+        let _ = sh(
+            "pg_ctl -D \"$PGDATA\" -m fast -w stop",
+            &self.env,
+            &self.root,
+        );
     }
 }
 
@@ -326,7 +338,11 @@ fn a_restore_fills_a_new_systems_empty_databases_from_the_chosen_backup_once() {
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
         .collect();
     let first = names.pop().expect("a backup");
-    old.sql("ovu_user", "ulm_db", "INSERT INTO facts (what) VALUES ('second')");
+    old.sql(
+        "ovu_user",
+        "ulm_db",
+        "INSERT INTO facts (what) VALUES ('second')",
+    );
     ok(&sh(backup::BACKUP_SH, &benv, &d.0), "second backup");
     drop(old);
 
@@ -349,27 +365,51 @@ fn a_restore_fills_a_new_systems_empty_databases_from_the_chosen_backup_once() {
     let out = ok(&sh(restore::RESTORE_SH, &renv("latest"), &d.0), "restore");
     assert!(out.contains("restore complete"), "{out}");
     assert_eq!(
-        new.sql("ovu_user", "ulm_db", "SELECT string_agg(what, ',' ORDER BY id) FROM facts"),
+        new.sql(
+            "ovu_user",
+            "ulm_db",
+            "SELECT string_agg(what, ',' ORDER BY id) FROM facts"
+        ),
         "first,second",
         "latest is the newest backup"
     );
-    assert_eq!(new.sql("ovu_user", "aam_db", "SELECT count(*) FROM facts"), "1");
+    assert_eq!(
+        new.sql("ovu_user", "aam_db", "SELECT count(*) FROM facts"),
+        "1"
+    );
     // The services' user owns what was restored and can change it (migrations will).
     assert_eq!(
-        new.sql("postgres", "ulm_db", "SELECT tableowner FROM pg_tables WHERE tablename = 'facts'"),
+        new.sql(
+            "postgres",
+            "ulm_db",
+            "SELECT tableowner FROM pg_tables WHERE tablename = 'facts'"
+        ),
         "ovu_user"
     );
-    new.sql("ovu_user", "ulm_db", "ALTER TABLE facts ADD COLUMN note text");
+    new.sql(
+        "ovu_user",
+        "ulm_db",
+        "ALTER TABLE facts ADD COLUMN note text",
+    );
 
     // The Job's pod retried after success: nothing is restored twice.
-    let again = ok(&sh(restore::RESTORE_SH, &renv("latest"), &d.0), "restore again");
+    let again = ok(
+        &sh(restore::RESTORE_SH, &renv("latest"), &d.0),
+        "restore again",
+    );
     assert!(again.contains("ulm_db was already restored"), "{again}");
-    assert_eq!(new.sql("ovu_user", "ulm_db", "SELECT count(*) FROM facts"), "2");
+    assert_eq!(
+        new.sql("ovu_user", "ulm_db", "SELECT count(*) FROM facts"),
+        "2"
+    );
 
     // Another backup into databases that hold data: refused, nothing merged.
     let other = sh(restore::RESTORE_SH, &renv(&first), &d.0);
     let said = String::from_utf8_lossy(&other.stderr).into_owned();
     assert!(!other.status.success(), "restoring over data must fail");
     assert!(said.contains("already holds"), "{said}");
-    assert_eq!(new.sql("ovu_user", "ulm_db", "SELECT count(*) FROM facts"), "2");
+    assert_eq!(
+        new.sql("ovu_user", "ulm_db", "SELECT count(*) FROM facts"),
+        "2"
+    );
 }
