@@ -360,7 +360,7 @@ fn the_restore_job_runs_on_the_database_node_reads_the_source_read_only_and_meet
         .as_array()
         .unwrap()
         .iter()
-        .find(|v| v["name"] == "source")
+        .find(|v| v["name"] == "backups")
         .unwrap();
     assert_eq!(
         source["persistentVolumeClaim"],

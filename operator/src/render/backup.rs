@@ -59,38 +59,79 @@ fn pvc(ctx: &Ctx) -> Child {
     )
 }
 
-/// The Job template both the CronJob and on-demand backups use.
-pub fn job_spec(ctx: &Ctx) -> Value {
-    let pg = &ctx.sys.spec.database.postgres;
-    let b = &ctx.sys.spec.database.backup;
-    let spec = pod::pod_spec(
+/// Where a one-shot PostgreSQL tool pod finds its backup volume.
+pub struct BackupVolume<'a> {
+    pub claim: &'a str,
+    pub mount_path: &'static str,
+    pub read_only: bool,
+}
+
+/// The pod of a one-shot job with the postgres image's client tools (backups, restores): on
+/// the database node, as the data uid (the backup files are that uid's, mode 0600), with the
+/// superuser password from its Secret, `PGHOST` set to the PostgreSQL Service and the backup
+/// volume mounted. `env` comes on top of that.
+pub fn pg_tool_pod(
+    ctx: &Ctx,
+    container: &str,
+    script: &str,
+    env: Vec<Value>,
+    volume: BackupVolume,
+) -> Value {
+    let mut all_env = vec![
+        pod::env(
+            "PATH",
+            "/usr/lib/postgresql/16/bin:/usr/local/bin:/usr/bin:/bin",
+        ),
+        pod::env("PGHOST", ctx.names.of(Component::Postgres)),
+        pod::secret_env(
+            "PGPASSWORD",
+            &ctx.names.postgres_secret(),
+            "superuser-password",
+        ),
+    ];
+    all_env.extend(env);
+    let mut claim = json!({"claimName": volume.claim});
+    let mut mount = json!({"name": "backups", "mountPath": volume.mount_path});
+    if volume.read_only {
+        claim["readOnly"] = json!(true);
+        mount["readOnly"] = json!(true);
+    }
+    pod::pod_spec(
         ctx,
         Tier::Database,
         DATA_UID,
         json!({
             "restartPolicy": "Never",
             "containers": [{
-                "name": "backup",
-                "image": pg.image,
-                "command": ["sh", "-c", BACKUP_SH],
-                "env": [
-                    pod::env("PATH", "/usr/lib/postgresql/16/bin:/usr/local/bin:/usr/bin:/bin"),
-                    pod::env("PGHOST", ctx.names.of(Component::Postgres)),
-                    pod::secret_env("PGPASSWORD", &ctx.names.postgres_secret(), "superuser-password"),
-                    pod::env("RETAIN", b.retain.to_string()),
-                ],
-                "volumeMounts": [
-                    {"name": "backups", "mountPath": "/backups"},
-                    pod::tmp_mount(),
-                ],
+                "name": container,
+                "image": ctx.sys.spec.database.postgres.image,
+                "command": ["sh", "-c", script],
+                "env": all_env,
+                "volumeMounts": [mount, pod::tmp_mount()],
                 "securityContext": pod::container_security(),
                 "resources": pod::small_resources(),
             }],
             "volumes": [
-                {"name": "backups", "persistentVolumeClaim": {"claimName": ctx.names.backup_pvc()}},
+                {"name": "backups", "persistentVolumeClaim": claim},
                 pod::tmp_volume(),
             ],
         }),
+    )
+}
+
+/// The Job template both the CronJob and on-demand backups use.
+pub fn job_spec(ctx: &Ctx) -> Value {
+    let b = &ctx.sys.spec.database.backup;
+    let spec = pg_tool_pod(
+        ctx,
+        "backup",
+        BACKUP_SH,
+        vec![pod::env("RETAIN", b.retain.to_string())],
+        BackupVolume {
+            claim: &ctx.names.backup_pvc(),
+            mount_path: "/backups",
+            read_only: false,
+        },
     );
     json!({
         "backoffLimit": 2,

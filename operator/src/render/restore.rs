@@ -6,8 +6,9 @@
 use ovu_crds::Restore;
 use serde_json::json;
 
-use super::names::{self, Component, Tier};
-use super::pod::{self, DATA_UID};
+use super::backup;
+use super::names::{self, Component};
+use super::pod;
 use super::{Child, Ctx, Kind};
 
 /// Picks the backup (`latest`: the newest complete folder; partial ones start with a dot and
@@ -64,40 +65,20 @@ echo "restore complete"
 
 /// The restore Job for `r` (owned by the system: it only matters while the system exists).
 pub fn job(ctx: &Ctx, r: &Restore) -> Child {
-    let pg = &ctx.sys.spec.database.postgres;
-    let name = ctx.names.restore_job();
-    let spec = pod::pod_spec(
+    let spec = backup::pg_tool_pod(
         ctx,
-        Tier::Database,
-        DATA_UID,
-        json!({
-            "restartPolicy": "Never",
-            "containers": [{
-                "name": "restore",
-                "image": pg.image,
-                "command": ["sh", "-c", RESTORE_SH],
-                "env": [
-                    pod::env("PATH", "/usr/lib/postgresql/16/bin:/usr/local/bin:/usr/bin:/bin"),
-                    pod::env("PGHOST", ctx.names.of(Component::Postgres)),
-                    pod::secret_env("PGPASSWORD", &ctx.names.postgres_secret(), "superuser-password"),
-                    pod::env("RESTORE_BACKUP", r.backup.clone()),
-                ],
-                "volumeMounts": [
-                    {"name": "source", "mountPath": "/restore", "readOnly": true},
-                    pod::tmp_mount(),
-                ],
-                "securityContext": pod::container_security(),
-                "resources": pod::small_resources(),
-            }],
-            "volumes": [
-                {"name": "source", "persistentVolumeClaim": {"claimName": r.from_claim, "readOnly": true}},
-                pod::tmp_volume(),
-            ],
-        }),
+        "restore",
+        RESTORE_SH,
+        vec![pod::env("RESTORE_BACKUP", r.backup.clone())],
+        backup::BackupVolume {
+            claim: &r.from_claim,
+            mount_path: "/restore",
+            read_only: true,
+        },
     );
     ctx.child(
         Kind::Job,
-        &name,
+        &ctx.names.restore_job(),
         Component::Restore,
         json!({"spec": {
             "backoffLimit": 2,
