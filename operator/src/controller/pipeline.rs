@@ -418,12 +418,7 @@ pub async fn apply_system(
             "WaitingForDatabase",
             "waits for the database tier",
         ));
-        conds.push(Cond::new(
-            status::FRONTEND_READY,
-            false,
-            "WaitingForBackend",
-            "waits for the backend tier",
-        ));
+        conds.push(frontend_waits_for_backend());
         Some((
             "Database",
             format!("waiting for the database tier: {}", db.message),
@@ -435,12 +430,7 @@ pub async fn apply_system(
             "WaitingForRestore",
             "waits for the restore of the databases",
         ));
-        conds.push(Cond::new(
-            status::FRONTEND_READY,
-            false,
-            "WaitingForBackend",
-            "waits for the backend tier",
-        ));
+        conds.push(frontend_waits_for_backend());
         Some(("Restore", why))
     } else {
         // 2. backend
@@ -465,12 +455,7 @@ pub async fn apply_system(
         tiers.backend = be.counts.clone();
         views.push(("backend", be.clone()));
         if !be.serving {
-            conds.push(Cond::new(
-                status::FRONTEND_READY,
-                false,
-                "WaitingForBackend",
-                "waits for the backend tier",
-            ));
+            conds.push(frontend_waits_for_backend());
             Some((
                 "Backend",
                 format!(
@@ -932,6 +917,16 @@ async fn backups(
     Ok(cond)
 }
 
+/// FrontendReady while the backend is not serving yet (for whatever reason).
+fn frontend_waits_for_backend() -> Cond {
+    Cond::new(
+        status::FRONTEND_READY,
+        false,
+        "WaitingForBackend",
+        "waits for the backend tier",
+    )
+}
+
 /// Why the backend waits for the restore, and whether the restore failed.
 struct RestoreWait {
     why: String,
@@ -959,6 +954,11 @@ async fn restore(
     {
         return Ok(None);
     }
+    // In progress until the Job is seen complete (then completedTime is set below).
+    st.restore = Some(RestoreStatus {
+        source: source.clone(),
+        completed_time: None,
+    });
     // A Job whose volume does not exist would wait Pending for ever, saying nothing.
     if get_dynamic(
         run.client,
@@ -969,10 +969,6 @@ async fn restore(
     .await?
     .is_none()
     {
-        st.restore = Some(RestoreStatus {
-            source,
-            completed_time: None,
-        });
         return Ok(Some(RestoreWait {
             why: format!(
                 "spec.database.restore.fromClaim: there is no PersistentVolumeClaim {} in namespace {} (the backups of a deleted system are on <system>-backups)",
@@ -992,26 +988,26 @@ async fn restore(
                     .any(|c| c["type"] == type_ && c["status"] == "True")
             })
     };
-    let (completed_time, wait) = if finished("Complete") {
-        (Some(Time(now)), None)
-    } else if finished("Failed") {
-        let why = format!(
+    if finished("Complete") {
+        st.restore = Some(RestoreStatus {
+            source,
+            completed_time: Some(Time(now)),
+        });
+        return Ok(None);
+    }
+    let failed = finished("Failed");
+    let why = if failed {
+        format!(
             "the restore of {source} failed: see kubectl logs job/{} (fix the cause, then delete the Job to retry)",
             job.name
-        );
-        (None, Some(RestoreWait { why, failed: true }))
+        )
     } else {
-        let why = format!(
+        format!(
             "restoring the databases from backup {source} (Job {})",
             job.name
-        );
-        (None, Some(RestoreWait { why, failed: false }))
+        )
     };
-    st.restore = Some(RestoreStatus {
-        source,
-        completed_time,
-    });
-    Ok(wait)
+    Ok(Some(RestoreWait { why, failed }))
 }
 
 /// Delete optional children the current spec no longer wants: PodDisruptionBudgets of
