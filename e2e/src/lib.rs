@@ -277,6 +277,29 @@ impl Cluster {
                 "wide",
             ],
             vec!["-n", ns, "get", "events", "--sort-by=.lastTimestamp"],
+            // What the namespace cannot show: a node under pressure (tainted, evicting, its
+            // images garbage-collected) or a volume provisioner whose helper pods are stuck.
+            vec![
+                "get",
+                "nodes",
+                "-o",
+                "custom-columns=NODE:.metadata.name,TRUE:.status.conditions[?(@.status==\"True\")].type,TAINTS:.spec.taints[*].key",
+            ],
+            vec![
+                "get",
+                "pods",
+                "-A",
+                "-o",
+                "wide",
+                "--field-selector=status.phase!=Running,status.phase!=Succeeded",
+            ],
+            vec![
+                "-n",
+                "local-path-storage",
+                "get",
+                "events",
+                "--sort-by=.lastTimestamp",
+            ],
         ] {
             match self.kubectl_output(&args) {
                 Ok(o) => eprintln!(

@@ -141,9 +141,15 @@ resolvConf: /etc/resolv.conf
 # kubernetes.io/k8s.io (--node-labels).
 registerWithTaints:
 - {key: ovu.co.il/tier, value: $tier, effect: NoSchedule}
-# Three kubelets share one disk and one memory: evict only when really short.
-evictionHard: {memory.available: 100Mi, nodefs.available: 2%, imagefs.available: 2%}
-imageGCHighThresholdPercent: 98
+# Three kubelets share one disk and one memory with everything else on the machine: evict
+# only when really short. Absolute figures, not percentages: 2% of a 252 GB disk is 5 GB,
+# which a machine that also holds the build can reach while it still has room to spare.
+evictionHard: {memory.available: 100Mi, nodefs.available: 1Gi, imagefs.available: 1Gi}
+# No image garbage collection (100 turns it off): the images are imported, never pulled, so
+# an image the kubelet deletes from a full disk (say local-path's helper on a node where no
+# pod runs it at that moment) is gone for good, and every pod that needs it then waits
+# forever (ErrImageNeverPull).
+imageGCHighThresholdPercent: 100
 imageGCLowThresholdPercent: 95
 # The pods' images are imported, never pulled; no serialized pulls queueing behind each other.
 serializeImagePulls: false
