@@ -575,6 +575,12 @@ pub struct Backup {
     /// Stop scheduled backups (on-demand backups still run).
     #[serde(default)]
     pub suspend: bool,
+    /// Prove each backup restores: after the dump, restore it into a scratch database on
+    /// the same PostgreSQL server, read every table, then drop the scratch database. A backup
+    /// that does not restore fails its Job and is not kept. Needs room on the PostgreSQL
+    /// volume for a second copy of the data while it runs. Default true.
+    #[serde(default = "default_true")]
+    pub verify: bool,
 }
 
 impl Default for Backup {
@@ -584,6 +590,7 @@ impl Default for Backup {
             retain: default_retain(),
             storage: Storage::backup(),
             suspend: false,
+            verify: true,
         }
     }
 }
@@ -621,6 +628,9 @@ fn default_schedule() -> String {
 }
 fn default_retain() -> i32 {
     7
+}
+fn default_true() -> bool {
+    true
 }
 fn default_two() -> i32 {
     2
@@ -769,6 +779,10 @@ pub struct BackupStatus {
     /// Name of the newest successful backup Job.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_backup: Option<String>,
+    /// Completion time of the newest successful backup Job that also proved its backup
+    /// restores (`spec.database.backup.verify`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_verified_time: Option<Time>,
     /// The last `ovu.co.il/backup-now` value acted on.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_requested: Option<String>,

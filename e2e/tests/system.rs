@@ -15,7 +15,7 @@ use kube::ResourceExt;
 use kube::api::{Api, DeleteParams, ListParams};
 use ovu_crds::Phase;
 use ovu_e2e::operator::{metric_sum, metrics_text};
-use ovu_e2e::{Cluster, patience, system, wait_for, with_temp_ns};
+use ovu_e2e::{Cluster, Nodes, nodes, patience, system, wait_for, with_temp_ns};
 use serde_json::json;
 
 /// A system's bring-up (three times as long on real nodes: see `patience`).
@@ -1023,9 +1023,11 @@ async fn backup_now_runs_a_backup_and_status_records_it() {
                             .backup
                             .unwrap_or_default();
                         Ok(
+                            // verify defaults on: the Job test-restored its backup.
                             if b.last_requested.as_deref() == Some(request)
                                 && b.last_backup.as_deref() == Some(job.as_str())
                                 && b.last_success_time.is_some()
+                                && b.last_verified_time == b.last_success_time
                             {
                                 Ok(())
                             } else {
@@ -1036,6 +1038,33 @@ async fn backup_now_runs_a_backup_and_status_records_it() {
                 },
             )
             .await?;
+            if nodes() == Nodes::Real {
+                // The real pg_dump and the real test restore, into a scratch database that is
+                // gone again (kwok completes Job pods without running them).
+                let log = c.kubectl(&["-n", &ns, "logs", &format!("job/{job}")])?;
+                for db in ["ulm_db", "aam_db"] {
+                    ensure!(
+                        log.contains(&format!("verified {db}: a test restore holds all")),
+                        "no test restore of {db} in the backup log:\n{log}"
+                    );
+                }
+                let scratch = c.kubectl(&[
+                    "-n",
+                    &ns,
+                    "exec",
+                    &format!("{n}-postgres-0"),
+                    "-c",
+                    "postgres",
+                    "--",
+                    "sh",
+                    "-c",
+                    "PGPASSWORD=\"$POSTGRES_SUPERUSER_PASSWORD\" psql -h 127.0.0.1 -U postgres -XtAc \"SELECT count(*) FROM pg_database WHERE datname LIKE 'ovu_verify_%'\"",
+                ])?;
+                ensure!(
+                    scratch.trim() == "0",
+                    "scratch databases left: {scratch}"
+                );
+            }
         }
         // Exactly one Job per request: a resync does not start another.
         tokio::time::sleep(Duration::from_secs(5)).await;

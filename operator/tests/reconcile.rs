@@ -601,3 +601,69 @@ async fn a_restore_runs_after_the_database_and_before_the_backend_once() {
     );
     assert_eq!(status(&fake)["phase"], "Ready");
 }
+
+#[tokio::test]
+async fn status_records_a_verified_backup_only_when_its_job_ran_the_test_restore() {
+    for verify in [true, false] {
+        let mut sys = common::minimal();
+        sys.spec.database.backup.verify = verify;
+        let (fake, ctx) = setup(sys, true);
+        reconcile(&fake, &ctx).await.unwrap();
+        let mut o = fake.get(SYS_PATH).unwrap();
+        o["metadata"]["annotations"] = json!({"ovu.co.il/backup-now": "v1"});
+        fake.put(SYS_PATH, o);
+        fake.clear_log();
+        reconcile(&fake, &ctx).await.unwrap();
+        let job = child_writes(&fake)
+            .into_iter()
+            .find(|w| w.contains("/jobs/ovu-backup-now-"))
+            .expect("a backup-now Job");
+        let job = job[job.find("/apis/").unwrap()..]
+            .split(['?', ' '])
+            .next()
+            .unwrap()
+            .to_string();
+        let mut j = fake.get(&job).expect("the Job was stored");
+        let env = &j["spec"]["template"]["spec"]["containers"][0]["env"];
+        assert!(
+            env.as_array()
+                .unwrap()
+                .iter()
+                .any(|e| e["name"] == "VERIFY" && e["value"].as_str() == Some(&*verify.to_string())),
+            "{env}"
+        );
+        j["status"] = json!({"succeeded": 1, "completionTime": "2026-11-26T10:00:00Z",
+            "conditions": [{"type": "Complete", "status": "True", "lastTransitionTime": "2026-11-26T10:00:00Z"}]});
+        fake.put(&job, j);
+        reconcile(&fake, &ctx).await.unwrap();
+        let st = status(&fake);
+        assert_eq!(
+            st["backup"]["lastSuccessTime"], "2026-11-26T10:00:00Z",
+            "{st}"
+        );
+        let healthy = cond(&st, "BackupHealthy");
+        assert_eq!(healthy["status"], "True", "{st}");
+        if verify {
+            assert_eq!(
+                st["backup"]["lastVerifiedTime"], "2026-11-26T10:00:00Z",
+                "{st}"
+            );
+            assert!(
+                healthy["message"]
+                    .as_str()
+                    .unwrap()
+                    .contains("test restore"),
+                "{healthy}"
+            );
+        } else {
+            assert!(st["backup"]["lastVerifiedTime"].is_null(), "{st}");
+            assert!(
+                healthy["message"]
+                    .as_str()
+                    .unwrap()
+                    .contains("not verified"),
+                "{healthy}"
+            );
+        }
+    }
+}

@@ -413,3 +413,115 @@ fn a_restore_fills_a_new_systems_empty_databases_from_the_chosen_backup_once() {
         "2"
     );
 }
+
+/// Names of the databases on a server, as the superuser sees them.
+fn databases(s: &Server) -> Vec<String> {
+    s.sql(
+        "postgres",
+        "postgres",
+        "SELECT string_agg(datname, ' ' ORDER BY datname) FROM pg_database",
+    )
+    .split_whitespace()
+    .map(str::to_owned)
+    .collect()
+}
+
+fn backups_in(dir: &Path) -> Vec<String> {
+    let mut v: Vec<String> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| !n.starts_with('.'))
+        .collect();
+    v.sort();
+    v
+}
+
+#[test]
+fn a_backup_is_kept_only_when_a_test_restore_of_it_holds_every_table() {
+    let d = Dir::new("verify");
+    let backups = d.sub("backups");
+    let s = Server::start(&d, "pg", "VerifySuper1");
+    for db in ["ulm_db", "aam_db"] {
+        s.sql(
+            "ovu_user",
+            db,
+            "CREATE TABLE facts (id serial PRIMARY KEY, what text NOT NULL); INSERT INTO facts (what) SELECT 'row ' || g FROM generate_series(1, 250) g",
+        );
+    }
+    // Leftovers of killed runs: one from long ago is dropped, one stamped in the future (as a
+    // run still going would be) is left alone.
+    for stale in [
+        "ovu_verify_20000101t000000z_ulm_db",
+        "ovu_verify_29991231t000000z_aam_db",
+    ] {
+        s.sql("postgres", "postgres", &format!("CREATE DATABASE {stale}"));
+    }
+    let env = |verify: &str| {
+        s.with(&[
+            ("RETAIN", "5".into()),
+            ("BACKUP_DIR", backups.display().to_string()),
+            ("VERIFY", verify.into()),
+        ])
+    };
+    let out = ok(
+        &sh(backup::BACKUP_SH, &env("true"), &d.0),
+        "verified backup",
+    );
+    // ulm_db: facts plus nothing else; the figures are the restored copy's own.
+    assert!(
+        out.contains("verified ulm_db: a test restore holds all 1 tables, 250 rows"),
+        "{out}"
+    );
+    assert!(out.contains("verified aam_db"), "{out}");
+    let kept = backups_in(&backups);
+    assert_eq!(kept.len(), 1, "{kept:?}");
+    let marker = std::fs::read_to_string(backups.join(&kept[0]).join("verified")).unwrap();
+    assert!(marker.contains("verified ulm_db") && marker.contains("verified aam_db"));
+    let dbs = databases(&s);
+    assert!(
+        !dbs.iter()
+            .any(|n| n.starts_with("ovu_verify_2") && !n.starts_with("ovu_verify_2999")),
+        "scratch databases left behind: {dbs:?}"
+    );
+    assert!(dbs.contains(&"ovu_verify_29991231t000000z_aam_db".to_string()));
+
+    // A dump that pg_dump writes and pg_restore --list reads, but that does not restore: a
+    // CHECK calls a function whose body finds its table through search_path, which a restore
+    // sets empty. Only the test restore sees it.
+    s.sql(
+        "ovu_user",
+        "ulm_db",
+        "CREATE TABLE allowed (what text PRIMARY KEY); INSERT INTO allowed SELECT what FROM facts; \
+         CREATE FUNCTION is_allowed(w text) RETURNS boolean LANGUAGE sql AS 'SELECT exists(SELECT 1 FROM allowed WHERE what = w)'; \
+         ALTER TABLE facts ADD CONSTRAINT facts_allowed CHECK (is_allowed(what))",
+    );
+    let bad = sh(backup::BACKUP_SH, &env("true"), &d.0);
+    let said = format!(
+        "{}{}",
+        String::from_utf8_lossy(&bad.stdout),
+        String::from_utf8_lossy(&bad.stderr)
+    );
+    assert!(
+        !bad.status.success(),
+        "an unrestorable backup must fail: {said}"
+    );
+    assert!(
+        said.contains("verify: ulm_db.dump does not restore") && said.contains("allowed"),
+        "the failure names the dump and pg_restore's error: {said}"
+    );
+    assert_eq!(backups_in(&backups), kept, "the failed backup is not kept");
+    assert!(
+        !databases(&s)
+            .iter()
+            .any(|n| n.starts_with("ovu_verify_2") && !n.starts_with("ovu_verify_2999")),
+        "the failed test restore's scratch database is dropped"
+    );
+
+    // The same data with verify off: the backup is written, which is what verify is for.
+    let out = ok(
+        &sh(backup::BACKUP_SH, &env("false"), &d.0),
+        "unverified backup",
+    );
+    assert!(!out.contains("verified"), "{out}");
+    assert_eq!(backups_in(&backups).len(), 2);
+}

@@ -868,8 +868,8 @@ async fn backups(
         rctx.system()
     ));
     let list = jobs.list(&lp).await?;
-    // (finished time, name, succeeded)
-    let mut finished: Vec<(Timestamp, String, bool)> = list
+    // (finished time, name, succeeded, verified by a test restore)
+    let mut finished: Vec<(Timestamp, String, bool, bool)> = list
         .items
         .iter()
         .filter_map(|j| {
@@ -883,13 +883,21 @@ async fn backups(
                 .as_ref()
                 .map(|t| t.0)
                 .or_else(|| s.completion_time.as_ref().map(|t| t.0))?;
-            Some((t, j.name_any(), done.type_ == "Complete"))
+            Some((
+                t,
+                j.name_any(),
+                done.type_ == "Complete",
+                render::backup::job_verifies(j),
+            ))
         })
         .collect();
     finished.sort();
-    if let Some((t, n, _)) = finished.iter().rev().find(|f| f.2) {
+    if let Some((t, n, _, _)) = finished.iter().rev().find(|f| f.2) {
         bs.last_success_time = Some(Time(*t));
         bs.last_backup = Some(n.clone());
+    }
+    if let Some((t, ..)) = finished.iter().rev().find(|f| f.2 && f.3) {
+        bs.last_verified_time = Some(Time(*t));
     }
     let cond = match finished.last() {
         None => Cond::unknown(
@@ -900,13 +908,17 @@ async fn backups(
                 sys.spec.database.backup.schedule
             ),
         ),
-        Some((_, n, true)) => Cond::new(
+        Some((_, n, true, verified)) => Cond::new(
             status::BACKUP_HEALTHY,
             true,
             "LastBackupSucceeded",
-            format!("backup {n} succeeded"),
+            if *verified {
+                format!("backup {n} succeeded and a test restore of it held every table")
+            } else {
+                format!("backup {n} succeeded (not verified: spec.database.backup.verify is off)")
+            },
         ),
-        Some((_, n, false)) => Cond::new(
+        Some((_, n, false, _)) => Cond::new(
             status::BACKUP_HEALTHY,
             false,
             "LastBackupFailed",
