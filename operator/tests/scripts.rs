@@ -333,11 +333,7 @@ fn a_restore_fills_a_new_systems_empty_databases_from_the_chosen_backup_once() {
         ("BACKUP_DIR", backups.display().to_string()),
     ]);
     ok(&sh(backup::BACKUP_SH, &benv, &d.0), "first backup");
-    let mut names: Vec<String> = std::fs::read_dir(&backups)
-        .unwrap()
-        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .collect();
-    let first = names.pop().expect("a backup");
+    let first = backups_in(&backups).pop().expect("a backup");
     old.sql(
         "ovu_user",
         "ulm_db",
