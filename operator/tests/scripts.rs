@@ -328,6 +328,13 @@ fn a_restore_fills_a_new_systems_empty_databases_from_the_chosen_backup_once() {
             "CREATE TABLE facts (id serial PRIMARY KEY, what text NOT NULL); INSERT INTO facts (what) VALUES ('first')",
         );
     }
+    // ULM's migrations create pg_trgm as the services' user (a trusted extension): the restore,
+    // which runs as that user too, must bring it back with its index.
+    old.sql(
+        "ovu_user",
+        "ulm_db",
+        "CREATE EXTENSION pg_trgm; CREATE INDEX facts_what_trgm ON facts USING gin (what gin_trgm_ops)",
+    );
     let benv = old.with(&[
         ("RETAIN", "5".into()),
         ("BACKUP_DIR", backups.display().to_string()),
@@ -372,6 +379,15 @@ fn a_restore_fills_a_new_systems_empty_databases_from_the_chosen_backup_once() {
     assert_eq!(
         new.sql("ovu_user", "aam_db", "SELECT count(*) FROM facts"),
         "1"
+    );
+    assert_eq!(
+        new.sql(
+            "ovu_user",
+            "ulm_db",
+            "SELECT count(*) FROM pg_indexes WHERE indexname = 'facts_what_trgm'"
+        ),
+        "1",
+        "the trigram index (and so pg_trgm) came back"
     );
     // The services' user owns what was restored and can change it (migrations will).
     assert_eq!(
