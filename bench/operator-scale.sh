@@ -10,11 +10,11 @@
 #
 #   bench/operator-scale.sh [--counts "100 500"] [--keep] [--external]
 #
-# OPERATOR_BIN=<path> runs that binary instead of building target/release/ovu-operator (to
+# OPERATOR_BIN=<path> runs that binary instead of building target/release-operator/ovu-operator (to
 # measure an older build next to a newer one). OVU_CLUSTER_RUN_DIR/OVU_CLUSTER_PORT_OFFSET
 # put the cluster next to the test cluster (see e2e/cluster/up).
 #
-# Runs the release operator (cargo build --release -p ovu-operator) under the operator's
+# Runs the image's operator (cargo build --profile release-operator -p ovu-operator) under the operator's
 # ServiceAccount, like the e2e tests. Starts the cluster with node capacity for the pods and
 # stops it at the end (--keep leaves it up). --external uses the cluster already up at
 # $KUBECONFIG (this repo's kwok nodes) and only raises its nodes' capacity. Results: stdout and bench/results/operator-scale-*.txt.
@@ -75,8 +75,8 @@ else
   KUBECONFIG=$("$CLUSTER/up" --mode kwok --node-capacity cpu=64,memory=256Gi,pods=1500)
 fi
 if [[ -z ${OPERATOR_BIN:-} ]]; then
-  cargo build --release --locked -p ovu-operator >&2
-  OPERATOR_BIN=$ROOT/target/release/ovu-operator
+  cargo build --profile release-operator --locked -p ovu-operator >&2
+  OPERATOR_BIN=${CARGO_TARGET_DIR:-$ROOT/target}/release-operator/ovu-operator
 fi
 kc apply -f crds/ovusystem.yaml >/dev/null
 kc wait --for=condition=Established crd/ovusystems.ovu.co.il >/dev/null
