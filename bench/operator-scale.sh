@@ -79,7 +79,7 @@ if [[ -z ${OPERATOR_BIN:-} ]]; then
   OPERATOR_BIN=${CARGO_TARGET_DIR:-$ROOT/target}/release-operator/ovu-operator
 fi
 kc apply -f crds/ovusystem.yaml >/dev/null
-kc wait --for=condition=Established crd/ovusystems.ovu.co.il >/dev/null
+OVU_KUBECTL=$KUBECTL "$CLUSTER/crd-established"
 kc apply -k manifests/ >/dev/null
 kc -n ovu-system scale deployment/ovu-operator --replicas=0 >/dev/null
 "$CLUSTER/sa-kubeconfig" --output "$STATE/operator.kubeconfig" ovu-system ovu-operator >/dev/null

@@ -65,7 +65,7 @@ step "5/8 loading the OVU images into the nodes"
 
 step "6/8 the CRD, RBAC and the operator (in-cluster, from its image)"
 kc apply -f crds/ovusystem.yaml >/dev/null
-kc wait --for=condition=Established --timeout=60s crd/ovusystems.ovu.co.il >/dev/null
+OVU_KUBECTL=$KUBECTL "$CLUSTER/crd-established"
 kc apply -k deploy/local/operator >/dev/null
 # A rebuilt image keeps its tag: restart the operator when the image in the node differs from
 # what its pods run, so a second `make up` after a code change runs the new code.
