@@ -34,6 +34,20 @@ function mount(permissions: string[]) {
         apps: { total: 2, by_status: [] },
         generated_at: '2026-01-01T00:00:00Z',
       });
+    if (url.endsWith('/api/v1/system/health'))
+      return json(200, {
+        status: 'healthy',
+        components: [],
+        last_24h: [],
+        checked_at: '2026-01-01T00:00:00Z',
+        cluster: {
+          name: 'ovu',
+          namespace: 'ovu',
+          phase: 'Ready',
+          conditions: [{ type: 'BackupHealthy', status: 'True', reason: 'LastBackupSucceeded', message: 'backup ovu-backup-1 succeeded and a test restore of it held every table' }],
+          backup: { lastSuccessTime: '2026-01-02T03:00:00Z', lastVerifiedTime: '2026-01-02T03:00:00Z', lastBackup: 'ovu-backup-1' },
+        },
+      });
     return json(404, { error: { code: 'not_found', message: 'not found', details: {} } });
   }) as typeof globalThis.fetch;
   const session = new Session();
@@ -76,5 +90,18 @@ describe('AAM app', () => {
     expect(seen).toContain('POST http://ulm.test/api/v1/auth/login');
     expect(seen).toContain('GET /api/v1/dashboard');
     expect(screen.getByRole('heading', { level: 1 }).textContent).toBe('Dashboard');
+  });
+
+  it("shows the OvuSystem's backups: the last success, the last one a test restore proved, and what is missing", async () => {
+    mount(['aam:access']);
+    await signIn();
+    await userEvent.click(await screen.findByRole('link', { name: 'System health' }));
+    const value = async (label: string) => (await screen.findByText(label)).nextElementSibling?.textContent;
+    const verified = await value('Last backup proved by a test restore');
+    expect(verified).toBeTruthy();
+    expect(verified).not.toBe('—');
+    expect(verified).toBe(await value('Last successful backup'));
+    // No scheduled run yet: said as a dash, not an invented time.
+    expect(await value('Last scheduled run')).toBe('—');
   });
 });

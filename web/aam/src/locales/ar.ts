@@ -215,6 +215,7 @@ const ar: DeepStrings<typeof en> = {
       conditions: 'الشروط',
       backup: 'النسخ الاحتياطية',
       lastBackup: 'آخر نسخة احتياطية ناجحة',
+      lastVerified: 'آخر نسخة احتياطية تم التحقق منها باستعادة تجريبية',
       lastSchedule: 'آخر تشغيل مجدول',
       certificate: 'الشهادة',
       certExpires: 'تنتهي',

@@ -212,6 +212,7 @@ export default {
       conditions: 'Conditions',
       backup: 'Backups',
       lastBackup: 'Last successful backup',
+      lastVerified: 'Last backup proved by a test restore',
       lastSchedule: 'Last scheduled run',
       certificate: 'Certificate',
       certExpires: 'Expires',

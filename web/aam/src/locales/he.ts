@@ -215,6 +215,7 @@ const he: DeepStrings<typeof en> = {
       conditions: 'תנאים',
       backup: 'גיבויים',
       lastBackup: 'הגיבוי המוצלח האחרון',
+      lastVerified: 'הגיבוי האחרון שאומת בשחזור ניסיון',
       lastSchedule: 'ההרצה המתוזמנת האחרונה',
       certificate: 'תעודה',
       certExpires: 'תפוגה',

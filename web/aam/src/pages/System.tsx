@@ -106,6 +106,8 @@ function Cluster({ c }: { c: ClusterStatus }) {
         </dd>
         <dt>{t('aam.system.lastBackup')}</dt>
         <dd>{formatDateTime(lng, field(c.backup, 'lastSuccessTime'))}</dd>
+        <dt>{t('aam.system.lastVerified')}</dt>
+        <dd>{formatDateTime(lng, field(c.backup, 'lastVerifiedTime'))}</dd>
         <dt>{t('aam.system.lastSchedule')}</dt>
         <dd>{formatDateTime(lng, field(c.backup, 'lastScheduleTime'))}</dd>
         <dt>{t('aam.system.certExpires')}</dt>
