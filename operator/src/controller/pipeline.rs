@@ -15,8 +15,8 @@ use kube::runtime::controller::Action;
 use kube::runtime::events::{EventType, Recorder};
 use kube::{Client, ResourceExt};
 use ovu_crds::{
-    BACKUP_NOW_ANNOTATION, BackupStatus, CertificateStatus, ComponentHealth, DeletionPolicy,
-    Endpoints, OvuSystem, OvuSystemStatus, Phase, RestoreStatus, TierStatus, Tiers, TlsMode, rules,
+    BACKUP_NOW_ANNOTATION, CertificateStatus, ComponentHealth, DeletionPolicy, Endpoints,
+    OvuSystem, OvuSystemStatus, Phase, RestoreStatus, TierStatus, Tiers, TlsMode, rules,
 };
 use serde_json::{Value, json};
 use tracing::info;
@@ -840,6 +840,16 @@ fn decode_pem(s: &Value, cert: &str, key: &str) -> Option<tls::Pem> {
     })
 }
 
+/// A backup Job that has finished; ordered by when, then name (the newest is last).
+#[derive(PartialEq, Eq, PartialOrd, Ord)]
+struct FinishedBackup {
+    at: Timestamp,
+    name: String,
+    succeeded: bool,
+    /// It ran the test restore (`VERIFY=true`).
+    verified: bool,
+}
+
 /// Scheduled and on-demand backups, and what the last ones did.
 async fn backups(
     sys: &OvuSystem,
@@ -868,8 +878,7 @@ async fn backups(
         rctx.system()
     ));
     let list = jobs.list(&lp).await?;
-    // (finished time, name, succeeded, verified by a test restore)
-    let mut finished: Vec<(Timestamp, String, bool, bool)> = list
+    let mut finished: Vec<FinishedBackup> = list
         .items
         .iter()
         .filter_map(|j| {
@@ -883,21 +892,21 @@ async fn backups(
                 .as_ref()
                 .map(|t| t.0)
                 .or_else(|| s.completion_time.as_ref().map(|t| t.0))?;
-            Some((
-                t,
-                j.name_any(),
-                done.type_ == "Complete",
-                render::backup::job_verifies(j),
-            ))
+            Some(FinishedBackup {
+                at: t,
+                name: j.name_any(),
+                succeeded: done.type_ == "Complete",
+                verified: render::backup::job_verifies(j),
+            })
         })
         .collect();
     finished.sort();
-    if let Some((t, n, _, _)) = finished.iter().rev().find(|f| f.2) {
-        bs.last_success_time = Some(Time(*t));
-        bs.last_backup = Some(n.clone());
+    if let Some(f) = finished.iter().rev().find(|f| f.succeeded) {
+        bs.last_success_time = Some(Time(f.at));
+        bs.last_backup = Some(f.name.clone());
     }
-    if let Some((t, ..)) = finished.iter().rev().find(|f| f.2 && f.3) {
-        bs.last_verified_time = Some(Time(*t));
+    if let Some(f) = finished.iter().rev().find(|f| f.succeeded && f.verified) {
+        bs.last_verified_time = Some(Time(f.at));
     }
     let cond = match finished.last() {
         None => Cond::unknown(
@@ -908,24 +917,30 @@ async fn backups(
                 sys.spec.database.backup.schedule
             ),
         ),
-        Some((_, n, true, verified)) => Cond::new(
+        Some(f) if f.succeeded => Cond::new(
             status::BACKUP_HEALTHY,
             true,
             "LastBackupSucceeded",
-            if *verified {
-                format!("backup {n} succeeded and a test restore of it held every table")
+            if f.verified {
+                format!(
+                    "backup {} succeeded and a test restore of it held every table",
+                    f.name
+                )
             } else {
-                format!("backup {n} succeeded (not verified: spec.database.backup.verify is off)")
+                format!(
+                    "backup {} succeeded (not verified: spec.database.backup.verify is off)",
+                    f.name
+                )
             },
         ),
-        Some((_, n, false, _)) => Cond::new(
+        Some(f) => Cond::new(
             status::BACKUP_HEALTHY,
             false,
             "LastBackupFailed",
-            format!("backup {n} failed; see its pod logs"),
+            format!("backup {} failed; see its pod logs", f.name),
         ),
     };
-    st.backup = Some(BackupStatus { ..bs });
+    st.backup = Some(bs);
     Ok(cond)
 }
 
