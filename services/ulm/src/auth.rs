@@ -23,6 +23,16 @@ pub const PERMISSIONS_OF_USER: &str = "ARRAY(SELECT DISTINCT p.resource || ':' |
        FROM user_roles ur JOIN role_permissions rp ON rp.role_id = ur.role_id
        JOIN permissions p ON p.id = rp.permission_id WHERE ur.user_id = u.id)";
 
+/// Whether user `u` holds the super_admin role.
+pub const IS_SUPER_ADMIN: &str =
+    "EXISTS (SELECT 1 FROM user_roles ur JOIN roles r ON r.id = ur.role_id
+       WHERE ur.user_id = u.id AND r.name = 'super_admin')";
+
+/// Permissions that act only on the holder's own account. Holding them gives no power over
+/// anyone else, so they are left out when one account's authority is compared with
+/// another's (otherwise a help desk without API keys could read nobody).
+pub const SELF_SERVICE: [&str; 2] = ["api_keys:read", "api_keys:write"];
+
 #[derive(Debug, Clone)]
 pub struct Principal {
     pub user_id: Uuid,
@@ -35,6 +45,10 @@ pub struct Principal {
     pub permissions: Vec<String>,
     /// The session passed a second factor (or, for a key, its owner has MFA on).
     pub mfa: bool,
+    /// The caller acts with the full authority of a super_admin: a session of a super_admin,
+    /// or a key of one whose scopes cover every permission. super_admin outranks every other
+    /// role, so only such a caller may act on another super_admin's account.
+    pub super_admin: bool,
 }
 
 impl Principal {
@@ -55,6 +69,23 @@ impl Principal {
         Ok(())
     }
 
+    /// Permissions of `target` (with `target_super`) that this caller lacks: the caller may
+    /// act on another account only when this is empty — the same rule role assignment uses,
+    /// so an admin can never reach an account that holds more than they do. A super_admin
+    /// target is out of reach of anyone but a super_admin, whatever their other roles.
+    pub fn outranked_by(&self, target_permissions: &[String], target_super: bool) -> Vec<String> {
+        let mut missing: Vec<String> = target_permissions
+            .iter()
+            .filter(|p| !SELF_SERVICE.contains(&p.as_str()) && !self.has(p))
+            .cloned()
+            .collect();
+        if target_super && !self.super_admin {
+            missing.push("super_admin".into());
+        }
+        missing.sort();
+        missing
+    }
+
     /// Self-service actions on credentials need an interactive session, not an API key,
     /// so a leaked key cannot change passwords, MFA or mint more keys.
     pub fn require_session(&self) -> Result<Uuid, ApiError> {
@@ -71,6 +102,7 @@ struct SessionRow {
     session_ok: bool,
     mfa: bool,
     permissions: Vec<String>,
+    super_admin: bool,
 }
 
 #[derive(sqlx::FromRow)]
@@ -85,6 +117,8 @@ struct KeyRow {
     status: String,
     mfa_enabled: bool,
     permissions: Vec<String>,
+    super_admin: bool,
+    permission_count: i64,
 }
 
 pub enum Presented<'a> {
@@ -127,7 +161,7 @@ pub async fn authenticate(state: &AppState, headers: &HeaderMap) -> Result<Princ
             let row: Option<SessionRow> = sqlx::query_as(&format!(
                 "SELECT u.username, u.email, u.status, s.mfa,
                         (s.revoked_at IS NULL AND s.expires_at > now()) AS session_ok,
-                        {PERMISSIONS_OF_USER} AS permissions
+                        {PERMISSIONS_OF_USER} AS permissions, {IS_SUPER_ADMIN} AS super_admin
                  FROM users u JOIN sessions s ON s.id = $2 AND s.user_id = u.id
                  WHERE u.id = $1"
             ))
@@ -144,6 +178,7 @@ pub async fn authenticate(state: &AppState, headers: &HeaderMap) -> Result<Princ
                     api_key_id: None,
                     permissions: r.permissions,
                     mfa: r.mfa,
+                    super_admin: r.super_admin,
                 }),
                 _ => Err(ApiError::invalid_token().with_detail("reason", "session_ended")),
             }
@@ -159,7 +194,8 @@ async fn authenticate_key(state: &AppState, key: &str) -> Result<Principal, ApiE
     }
     let row: Option<KeyRow> = sqlx::query_as(&format!(
         "SELECT k.id, k.user_id, k.scopes, k.expires_at, k.last_used_at,
-                u.username, u.email, u.status, u.mfa_enabled, {PERMISSIONS_OF_USER} AS permissions
+                u.username, u.email, u.status, u.mfa_enabled, {PERMISSIONS_OF_USER} AS permissions,
+                {IS_SUPER_ADMIN} AS super_admin, (SELECT count(*) FROM permissions) AS permission_count
          FROM api_keys k JOIN users u ON u.id = k.user_id
          WHERE k.key_hash = $1 AND k.revoked_at IS NULL"
     ))
@@ -186,11 +222,13 @@ async fn authenticate_key(state: &AppState, key: &str) -> Result<Principal, ApiE
             .await?;
     }
     // A key can never do more than its owner can do today.
-    let permissions = r
+    let permissions: Vec<String> = r
         .permissions
         .into_iter()
         .filter(|p| r.scopes.contains(p))
         .collect();
+    // A narrowly scoped key of a super_admin does not carry the rank.
+    let super_admin = r.super_admin && permissions.len() as i64 == r.permission_count;
     Ok(Principal {
         user_id: r.user_id,
         username: r.username,
@@ -199,6 +237,7 @@ async fn authenticate_key(state: &AppState, key: &str) -> Result<Principal, ApiE
         api_key_id: Some(r.id),
         permissions,
         mfa: r.mfa_enabled,
+        super_admin,
     })
 }
 

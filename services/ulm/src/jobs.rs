@@ -35,6 +35,24 @@ pub async fn deactivation_tick(state: &AppState) -> Result<u64, sqlx::Error> {
         };
         for (id, reason) in due {
             let reason = reason.unwrap_or_else(|| "scheduled".into());
+            if !crate::routes::users::may_leave(&mut tx, id).await? {
+                // The handler refuses this too; a schedule set while other super_admins
+                // existed must not leave the system with none. Drop the schedule, keep a record.
+                tracing::warn!(user_id = %id, "scheduled deactivation of the last super_admin skipped");
+                sqlx::query("UPDATE users SET scheduled_deactivation_at = NULL, scheduled_deactivation_reason = NULL WHERE id = $1")
+                    .bind(id)
+                    .execute(&mut *tx)
+                    .await?;
+                audit::record(
+                    &mut *tx,
+                    &meta,
+                    Event::new("user_deactivation_skipped")
+                        .subject(id)
+                        .details(json!({ "reason": "last_super_admin" })),
+                )
+                .await?;
+                continue;
+            }
             crate::routes::users::deactivate_now(&mut tx, id, &reason).await?;
             audit::record(
                 &mut *tx,

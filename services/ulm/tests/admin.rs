@@ -870,3 +870,318 @@ async fn user_search_is_served_by_the_trigram_index(db: PgPool) {
         .unwrap();
     assert_eq!(n, 1);
 }
+
+/// The id of a role by name.
+async fn role_id(t: &T, name: &str) -> String {
+    sqlx::query_scalar("SELECT id::text FROM roles WHERE name = $1")
+        .bind(name)
+        .fetch_one(&t.db)
+        .await
+        .unwrap()
+}
+
+/// An admin holds less than a super_admin, so every read and change of a super_admin's
+/// account is refused — above all the e-mail change that would let the admin reset the
+/// owner's password and take the account over — and the list does not show it.
+#[sqlx::test(migrator = "ovu_ulm::MIGRATOR")]
+async fn an_admin_cannot_reach_an_account_above_them(db: PgPool) {
+    let t = setup(db).await;
+    let (root_id, root) = t.with_role("owner", "super_admin").await;
+    let (_, admin) = t.with_role("deputy", "admin").await;
+    let plain = t.user("plain", PW).await;
+    let root_sessions = t
+        .send(req("GET", &format!("/api/v1/users/{root_id}/sessions")).bearer(&root))
+        .await
+        .expect(200)
+        .body;
+    let sid = root_sessions[0]["id"].as_str().unwrap().to_string();
+    let dev = role_id(&t, "developer").await;
+    let user_role = role_id(&t, "user").await;
+    let u = format!("/api/v1/users/{root_id}");
+    for r in [
+        req("GET", &u),
+        req("PATCH", &u).json(json!({"email": "mine@evil.example"})),
+        req("PATCH", &u).json(json!({"email_verified": false})),
+        req("DELETE", &u),
+        req("POST", &format!("{u}/deactivate")).json(json!({"reason": "bye"})),
+        req("POST", &format!("{u}/reactivate")),
+        req("GET", &format!("{u}/sessions")),
+        req("DELETE", &format!("{u}/sessions")),
+        req("GET", &format!("{u}/sessions/{sid}")),
+        req("DELETE", &format!("{u}/sessions/{sid}")),
+        req("PUT", &format!("{u}/roles/{dev}")),
+        req("DELETE", &format!("{u}/roles/{user_role}")),
+    ] {
+        let r = t.send(r.bearer(&admin)).await.error(403, "forbidden");
+        assert_eq!(r.body["error"]["details"]["reason"], "target_outranks_you");
+        assert!(
+            r.body["error"]["details"]["permissions"]
+                .as_array()
+                .unwrap()
+                .contains(&json!("settings:write")),
+            "{}",
+            r.body
+        );
+    }
+    // Nothing changed, and the owner's session still works.
+    let me = t
+        .send(req("GET", "/api/v1/users/me").bearer(&root))
+        .await
+        .expect(200)
+        .body;
+    assert_eq!(me["email"], "owner@example.com");
+    assert_eq!(me["status"], "active");
+    assert!(me["email_verified"].as_bool().unwrap());
+    // The list hides the owner from the admin, and not from the owner.
+    let r = t
+        .send(req("GET", "/api/v1/users?q=owner").bearer(&admin))
+        .await
+        .expect(200);
+    assert_eq!(r.headers["x-total-count"], "0");
+    let r = t
+        .send(req("GET", "/api/v1/users?limit=200").bearer(&admin))
+        .await
+        .expect(200);
+    let ids: Vec<&str> = r
+        .body
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|u| u["id"].as_str().unwrap())
+        .collect();
+    assert!(!ids.contains(&root_id.to_string().as_str()));
+    assert!(ids.contains(&plain.to_string().as_str()));
+    assert_eq!(r.headers["x-total-count"], ids.len().to_string());
+    let r = t
+        .send(req("GET", "/api/v1/users?q=owner").bearer(&root))
+        .await
+        .expect(200);
+    assert_eq!(r.headers["x-total-count"], "1");
+    // The admin still manages the accounts within reach.
+    t.send(
+        req("PATCH", &format!("/api/v1/users/{plain}"))
+            .bearer(&admin)
+            .json(json!({"display_name": "Plain"})),
+    )
+    .await
+    .expect(200);
+    t.send(req("PUT", &format!("/api/v1/users/{plain}/roles/{dev}")).bearer(&admin))
+        .await
+        .expect(204);
+    // Support reads ordinary users (their API-key permissions are their own business) but
+    // not the admin, who holds users:write.
+    let deputy_id: Uuid = sqlx::query_scalar("SELECT id FROM users WHERE username = 'deputy'")
+        .fetch_one(&t.db)
+        .await
+        .unwrap();
+    let (_, support) = t.with_role("helpdesk", "support").await;
+    t.send(req("GET", &format!("/api/v1/users/{plain}")).bearer(&support))
+        .await
+        .error(403, "forbidden");
+    let lone = t.user("lone", PW).await;
+    t.send(req("GET", &format!("/api/v1/users/{lone}")).bearer(&support))
+        .await
+        .expect(200);
+    t.send(req("GET", &format!("/api/v1/users/{deputy_id}")).bearer(&support))
+        .await
+        .error(403, "forbidden");
+}
+
+/// The same rule holds for custom roles: an admin cannot reach someone granted a permission
+/// the admin lacks, nor edit or delete the role that grants it; and super_admin outranks even
+/// a role that holds every permission, so only a super_admin can hand it out.
+#[sqlx::test(migrator = "ovu_ulm::MIGRATOR")]
+async fn custom_roles_and_super_admin_rank(db: PgPool) {
+    let t = setup(db).await;
+    let (root_id, root) = t.with_role("owner", "super_admin").await;
+    let (_, admin) = t.with_role("deputy", "admin").await;
+    let all: Vec<String> = sqlx::query_scalar("SELECT resource || ':' || action FROM permissions")
+        .fetch_all(&t.db)
+        .await
+        .unwrap();
+    let everything = t
+        .send(
+            req("POST", "/api/v1/roles")
+                .bearer(&root)
+                .json(json!({"name": "everything", "permissions": all})),
+        )
+        .await
+        .expect(201)
+        .body["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let policy = t
+        .send(
+            req("POST", "/api/v1/roles")
+                .bearer(&root)
+                .json(json!({"name": "policy", "permissions": ["settings:write"]})),
+        )
+        .await
+        .expect(201)
+        .body["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let keeper = t.user("keeper", PW).await;
+    t.send(req("PUT", &format!("/api/v1/users/{keeper}/roles/{policy}")).bearer(&root))
+        .await
+        .expect(204);
+    let r = t
+        .send(
+            req("PATCH", &format!("/api/v1/users/{keeper}"))
+                .bearer(&admin)
+                .json(json!({"email": "x@evil.example"})),
+        )
+        .await
+        .error(403, "forbidden");
+    assert_eq!(
+        r.body["error"]["details"]["permissions"],
+        json!(["settings:write"])
+    );
+    // Nor can the admin empty or delete the role that lifts the keeper above them.
+    for r in [
+        req("PATCH", &format!("/api/v1/roles/{policy}")).json(json!({"permissions": []})),
+        req("DELETE", &format!("/api/v1/roles/{policy}")),
+    ] {
+        let r = t.send(r.bearer(&admin)).await.error(403, "forbidden");
+        assert_eq!(
+            r.body["error"]["details"]["reason"],
+            "role_exceeds_your_permissions"
+        );
+    }
+    // Holding every permission is not being super_admin.
+    let almost_id = t.user("almost", PW).await;
+    let almost = t.token("almost", PW).await;
+    t.send(
+        req(
+            "PUT",
+            &format!("/api/v1/users/{almost_id}/roles/{everything}"),
+        )
+        .bearer(&root),
+    )
+    .await
+    .expect(204);
+    t.send(req("GET", &format!("/api/v1/users/{keeper}")).bearer(&almost))
+        .await
+        .expect(200);
+    let r = t
+        .send(req("GET", &format!("/api/v1/users/{root_id}")).bearer(&almost))
+        .await
+        .error(403, "forbidden");
+    assert_eq!(
+        r.body["error"]["details"]["permissions"],
+        json!(["super_admin"])
+    );
+    let sa = role_id(&t, "super_admin").await;
+    t.send(req("PUT", &format!("/api/v1/users/{almost_id}/roles/{sa}")).bearer(&almost))
+        .await
+        .error(403, "forbidden");
+    t.send(req("POST", "/api/v1/users").bearer(&almost).json(
+        json!({"email": "new@example.com", "username": "newroot", "password": PW, "roles": ["super_admin"]}),
+    ))
+    .await
+    .error(403, "forbidden");
+    // A super_admin may.
+    t.send(req("PUT", &format!("/api/v1/users/{almost_id}/roles/{sa}")).bearer(&root))
+        .await
+        .expect(204);
+}
+
+/// super_admins may manage each other, but the last active one cannot be removed — not by a
+/// concurrent pair of deletions, and not by a deactivation scheduled while others existed.
+#[sqlx::test(migrator = "ovu_ulm::MIGRATOR")]
+async fn the_last_super_admin_stays(db: PgPool) {
+    let t = setup(db).await;
+    let (a, tok_a) = t.with_role("alpha", "super_admin").await;
+    let (b, tok_b) = t.with_role("bravo", "super_admin").await;
+    // Both at once: whichever runs second finds no other super_admin left.
+    let (ra, rb) = tokio::join!(
+        t.send(req("DELETE", &format!("/api/v1/users/{b}")).bearer(&tok_a)),
+        t.send(req("DELETE", &format!("/api/v1/users/{a}")).bearer(&tok_b)),
+    );
+    let mut codes = [ra.status.as_u16(), rb.status.as_u16()];
+    codes.sort();
+    assert!(codes[0] == 204 && codes[1] != 204, "{codes:?}");
+    let left: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM users u JOIN user_roles ur ON ur.user_id = u.id JOIN roles r ON r.id = ur.role_id
+         WHERE r.name = 'super_admin' AND u.status = 'active'",
+    )
+    .fetch_one(&t.db)
+    .await
+    .unwrap();
+    assert_eq!(left, 1);
+    let (survivor, tok) = if ra.status.as_u16() == 204 {
+        (a, tok_a)
+    } else {
+        (b, tok_b)
+    };
+    // A second super_admin schedules the survivor's deactivation, then is deleted.
+    let (c, tok_c) = t.with_role("charlie", "super_admin").await;
+    let at = (chrono::Utc::now() + chrono::Duration::hours(1)).to_rfc3339();
+    t.send(
+        req("POST", &format!("/api/v1/users/{survivor}/deactivate"))
+            .bearer(&tok_c)
+            .json(json!({"reason": "handover", "at": at})),
+    )
+    .await
+    .expect(200);
+    t.send(req("DELETE", &format!("/api/v1/users/{c}")).bearer(&tok))
+        .await
+        .expect(204);
+    sqlx::query(
+        "UPDATE users SET scheduled_deactivation_at = now() - interval '1 minute' WHERE id = $1",
+    )
+    .bind(survivor)
+    .execute(&t.db)
+    .await
+    .unwrap();
+    ovu_ulm::jobs::deactivation_tick(&t.state).await.unwrap();
+    let me = t
+        .send(req("GET", "/api/v1/users/me").bearer(&tok))
+        .await
+        .expect(200)
+        .body;
+    assert_eq!(me["status"], "active");
+    assert!(me["scheduled_deactivation_at"].is_null());
+    assert_eq!(t.audit_count("user_deactivation_skipped").await, 1);
+}
+
+/// Bootstrap only ever creates the first account: an address registered before start-up is
+/// not adopted, and a system whose super_admins are all gone gets none at its next start.
+#[sqlx::test(migrator = "ovu_ulm::MIGRATOR")]
+async fn bootstrap_never_adopts_an_account(db: PgPool) {
+    let dir = std::env::temp_dir().join(format!("ulm-boot-{}", Uuid::new_v4()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("password");
+    std::fs::write(&file, "bootstrap secret pw\n").unwrap();
+    let t = setup_with(
+        db,
+        &[
+            ("ULM_BOOTSTRAP_ADMIN_EMAIL", "squatter@example.com"),
+            ("ULM_BOOTSTRAP_ADMIN_PASSWORD_FILE", file.to_str().unwrap()),
+        ],
+    )
+    .await;
+    // Someone registers the bootstrap address before ULM's first start.
+    t.user("squatter", PW).await;
+    assert_eq!(
+        ovu_ulm::bootstrap::ensure_admin(&t.state).await.unwrap(),
+        None
+    );
+    let body = t.login("squatter@example.com", PW).await;
+    assert!(
+        !body["user"]["roles"]
+            .as_array()
+            .unwrap()
+            .contains(&json!("super_admin"))
+    );
+    let supers: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM user_roles ur JOIN roles r ON r.id = ur.role_id WHERE r.name = 'super_admin'",
+    )
+    .fetch_one(&t.db)
+    .await
+    .unwrap();
+    assert_eq!(supers, 0);
+    std::fs::remove_dir_all(dir).unwrap();
+}
