@@ -44,6 +44,9 @@ pub struct Config {
     /// `AAM_ADMIN_MFA=required|optional` (default optional, like ULM's `ULM_ADMIN_MFA`): when
     /// required, only tokens from sessions that passed a second factor reach AAM.
     pub admin_mfa_required: bool,
+    /// `AAM_SESSION_CHECK_SECS` (default 5, 0–60): how old ULM's answer about a session may be
+    /// before AAM asks again — the longest a revoked session or removed role keeps working here.
+    pub session_check: Duration,
     /// `AAM_MIGRATE_ON_START` (default true): `serve` applies migrations first.
     pub migrate_on_start: bool,
 }
@@ -104,6 +107,7 @@ impl Config {
             system_namespace: env.optional("OVU_SYSTEM_NAMESPACE"),
             admin_mfa_required: env.choice("AAM_ADMIN_MFA", "optional", &["required", "optional"])
                 == "required",
+            session_check: Duration::from_secs(env.ranged("AAM_SESSION_CHECK_SECS", 5, 0, 60)),
             migrate_on_start: env.flag("AAM_MIGRATE_ON_START", true),
             ulm_url: ulm_url.unwrap_or_default(),
             db: match db {

@@ -950,3 +950,66 @@ async fn audit_feed_merges_both_services_and_csv_keeps_the_filters(db: PgPool) {
     .await
     .error(422, "validation_failed");
 }
+
+/// Polls `f` until it gives `want` (bounded at 15 s), returning the status seen last.
+async fn eventually(t: &Aam, path: &str, token: &str, want: u16) -> u16 {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
+    loop {
+        let got = t.get(path, token).await.status.as_u16();
+        if got == want || std::time::Instant::now() > deadline {
+            return got;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+}
+
+/// A still-valid access token stops working on AAM's own routes (registry, settings) within
+/// seconds once ULM removes the role that gave admin-area access, ends the session, or
+/// deactivates the account — not when the token expires.
+#[sqlx::test(migrator = "ovu_aam::MIGRATOR")]
+async fn revocations_reach_aams_own_routes_within_seconds(db: PgPool) {
+    let ulm = Ulm::start(&db).await;
+    let t = aam(db.clone(), &ulm.url(), &[("AAM_SESSION_CHECK_SECS", "1")]).await;
+    let (demoted, tok_demoted) = ulm.user("demoted", Some("admin")).await;
+    let (_, tok_out) = ulm.user("signedout", Some("admin")).await;
+    let (gone, tok_gone) = ulm.user("gone", Some("admin")).await;
+    for tok in [&tok_demoted, &tok_out, &tok_gone] {
+        t.get("/api/v1/apps", tok).await.expect(200);
+        t.get("/api/v1/settings", tok).await.expect(200);
+    }
+
+    sqlx::query("DELETE FROM user_roles ur USING roles r WHERE r.id = ur.role_id AND r.name = 'admin' AND ur.user_id = $1")
+        .bind(demoted)
+        .execute(&ulm.db)
+        .await
+        .unwrap();
+    assert_eq!(eventually(&t, "/api/v1/apps", &tok_demoted, 403).await, 403);
+    let r = t
+        .get("/api/v1/settings", &tok_demoted)
+        .await
+        .error(403, "forbidden");
+    assert_eq!(r.body["error"]["details"]["permission"], "aam:access");
+
+    let r = reqwest::Client::new()
+        .post(format!("{}/api/v1/auth/logout", ulm.url()))
+        .bearer_auth(&tok_out)
+        .json(&json!({}))
+        .send()
+        .await
+        .unwrap();
+    assert!(r.status().is_success(), "logout: {}", r.status());
+    assert_eq!(eventually(&t, "/api/v1/apps", &tok_out, 401).await, 401);
+
+    sqlx::query("UPDATE users SET status = 'deactivated' WHERE id = $1")
+        .bind(gone)
+        .execute(&ulm.db)
+        .await
+        .unwrap();
+    assert_eq!(
+        eventually(&t, "/api/v1/settings", &tok_gone, 401).await,
+        401
+    );
+    t.get("/api/v1/apps", &tok_gone)
+        .await
+        .error(401, "invalid_token");
+}

@@ -1185,3 +1185,60 @@ async fn bootstrap_never_adopts_an_account(db: PgPool) {
     assert_eq!(supers, 0);
     std::fs::remove_dir_all(dir).unwrap();
 }
+
+/// Whatever the token policy says, an access token carrying administrative permissions lives
+/// at most 15 minutes; and `GET /auth/session` tells another service what a session may do
+/// now, not what its token said when it was signed.
+#[sqlx::test(migrator = "ovu_ulm::MIGRATOR")]
+async fn admin_tokens_are_short_and_sessions_are_checked_live(db: PgPool) {
+    let t = setup(db).await;
+    sqlx::query("UPDATE token_policy SET access_ttl_minutes = 60 WHERE id")
+        .execute(&t.db)
+        .await
+        .unwrap();
+    t.user("plain", PW).await;
+    assert_eq!(t.login("plain", PW).await["expires_in"], 3600);
+    let (boss, _) = t.with_role("boss", "admin").await;
+    let login = t.login("boss", PW).await;
+    assert_eq!(login["expires_in"], 900);
+    let tok = login["access_token"].as_str().unwrap().to_string();
+    let r = t
+        .send(req("GET", "/api/v1/auth/session").bearer(&tok))
+        .await
+        .expect(200);
+    assert_eq!(r.body["user_id"], boss.to_string());
+    assert!(
+        r.body["permissions"]
+            .as_array()
+            .unwrap()
+            .contains(&json!("users:write"))
+    );
+    assert_eq!(r.body["mfa"], false);
+    sqlx::query("DELETE FROM user_roles ur USING roles r WHERE r.id = ur.role_id AND r.name = 'admin' AND ur.user_id = $1")
+        .bind(boss)
+        .execute(&t.db)
+        .await
+        .unwrap();
+    let r = t
+        .send(req("GET", "/api/v1/auth/session").bearer(&tok))
+        .await
+        .expect(200);
+    assert!(
+        !r.body["permissions"]
+            .as_array()
+            .unwrap()
+            .contains(&json!("users:write"))
+    );
+    t.send(
+        req("POST", "/api/v1/auth/logout")
+            .bearer(&tok)
+            .json(json!({})),
+    )
+    .await;
+    t.send(req("GET", "/api/v1/auth/session").bearer(&tok))
+        .await
+        .error(401, "invalid_token");
+    t.send(req("GET", "/api/v1/auth/session"))
+        .await
+        .error(401, "unauthorized");
+}

@@ -28,6 +28,35 @@ pub fn router() -> Router<AppState> {
         .route("/api/v1/users/me/password", post(change_password))
         .route("/api/v1/users/me/sessions", get(list_sessions))
         .route("/api/v1/users/me/sessions/{id}", delete(end_session))
+        .route("/api/v1/auth/session", get(check_session))
+}
+
+/// What a caller may do right now, read live: the answer another service (AAM) relies on
+/// instead of the permissions frozen into an access token for its whole lifetime.
+#[derive(Debug, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
+pub struct SessionCheck {
+    pub user_id: Uuid,
+    /// The session of a bearer token; absent for an API key.
+    pub session_id: Option<Uuid>,
+    /// Effective permissions now (`resource:action`).
+    pub permissions: Vec<String>,
+    /// The session passed a second factor.
+    pub mfa: bool,
+}
+
+/// Whether the caller's session is live and what it may do now: 401 once the session has
+/// ended (sign-out, revocation, deactivation, deletion), and permissions as they are after
+/// any role change. AAM asks this every few seconds per session.
+#[utoipa::path(get, path = "/api/v1/auth/session", tag = "me",
+    security(("bearer" = []), ("api_key" = [])),
+    responses((status = 200, description = "the session is live", body = SessionCheck)))]
+pub async fn check_session(Auth(p): Auth) -> Result<Json<SessionCheck>, ApiError> {
+    Ok(Json(SessionCheck {
+        user_id: p.user_id,
+        session_id: p.session_id,
+        permissions: p.permissions,
+        mfa: p.mfa,
+    }))
 }
 
 #[derive(sqlx::FromRow)]
