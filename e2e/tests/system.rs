@@ -1187,3 +1187,72 @@ async fn a_new_system_starts_from_the_backup_of_a_deleted_one() {
     })
     .await;
 }
+
+/// A ConfigMap someone else made under the name the system's nginx config would take is not
+/// overwritten: the system says whose name is taken in its Ready condition, and takes the name
+/// once the stranger's object is gone.
+#[tokio::test]
+async fn a_strangers_object_is_never_adopted() {
+    with_temp_ns("foreign", true, |c, ns| async move {
+        let n = "foreign";
+        let cms: Api<ConfigMap> = Api::namespaced(c.client.clone(), &ns);
+        let theirs: ConfigMap = serde_json::from_value(json!({
+            "metadata": {"name": "foreign-nginx", "labels": {"team": "web"}},
+            "data": {"nginx.conf": "# someone else's"},
+        }))?;
+        cms.create(&Default::default(), &theirs).await?;
+        c.create(&ns, &system(n, "foreign.example.com", json!({})))
+            .await?;
+        let msg = wait_for(soon(), "a ForeignObject condition", || {
+            let systems = c.systems(&ns);
+            async move {
+                let s = systems.get(n).await?;
+                let ready = s
+                    .status
+                    .map(|st| st.conditions)
+                    .unwrap_or_default()
+                    .into_iter()
+                    .find(|cd| cd.type_ == "Ready");
+                Ok(match ready {
+                    Some(r) if r.reason == "ForeignObject" => Ok(r.message),
+                    other => Err(format!("Ready is {other:?}")),
+                })
+            }
+        })
+        .await?;
+        ensure!(
+            msg.contains("ConfigMap foreign-nginx")
+                && msg.contains("not managed by this OvuSystem"),
+            "{msg}"
+        );
+        let still = cms.get("foreign-nginx").await?;
+        ensure!(
+            still.data == theirs.data && still.labels().get("app.kubernetes.io/instance").is_none(),
+            "the stranger's ConfigMap was changed: {:?}",
+            still.data
+        );
+        cms.delete("foreign-nginx", &DeleteParams::default())
+            .await?;
+        wait_for(soon(), "the system's own nginx ConfigMap", || {
+            let cms = cms.clone();
+            async move {
+                Ok(match cms.get_opt("foreign-nginx").await? {
+                    Some(cm)
+                        if cm
+                            .labels()
+                            .get("app.kubernetes.io/instance")
+                            .map(String::as_str)
+                            == Some(n) =>
+                    {
+                        Ok(())
+                    }
+                    Some(_) => Err("still the stranger's".into()),
+                    None => Err("absent".into()),
+                })
+            }
+        })
+        .await?;
+        Ok(())
+    })
+    .await;
+}
