@@ -1256,3 +1256,46 @@ async fn a_strangers_object_is_never_adopted() {
     })
     .await;
 }
+
+/// A restore reads only a volume OVU made for backups: naming some other claim stops the
+/// system with a message saying so, and no restore Job ever mounts it.
+#[tokio::test]
+async fn a_restore_refuses_a_claim_that_is_not_an_ovu_backup() {
+    with_temp_ns("stray-claim", true, |c, ns| async move {
+        let claims: Api<k8s_openapi::api::core::v1::PersistentVolumeClaim> =
+            Api::namespaced(c.client.clone(), &ns);
+        let claim = serde_json::from_value(json!({
+            "metadata": {"name": "app-data", "labels": {"app.kubernetes.io/component": "backup"}},
+            "spec": {"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": "1Gi"}}},
+        }))?;
+        claims.create(&Default::default(), &claim).await?;
+        let n = "stray";
+        c.create(
+            &ns,
+            &system(
+                n,
+                "stray.example.com",
+                json!({"database": {"restore": {"fromClaim": "app-data"}}}),
+            ),
+        )
+        .await?;
+        wait_for(soon(), "the status to refuse the claim", || {
+            let systems = c.systems(&ns);
+            async move {
+                let status = serde_json::to_string(&systems.get(n).await?.status)?;
+                Ok(if status.contains("PersistentVolumeClaim app-data is not an OVU backup volume") {
+                    Ok(())
+                } else {
+                    Err(status)
+                })
+            }
+        })
+        .await?;
+        ensure!(
+            c.get_obj(&ns, "Job", "stray-restore").await?.is_none(),
+            "a restore Job was made for a stranger's claim"
+        );
+        Ok(())
+    })
+    .await;
+}
