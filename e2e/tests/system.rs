@@ -1279,7 +1279,8 @@ async fn a_restore_refuses_a_claim_that_is_not_an_ovu_backup() {
             ),
         )
         .await?;
-        wait_for(soon(), "the status to refuse the claim", || {
+        // The restore step runs once the database serves.
+        wait_for(ready(), "the status to refuse the claim", || {
             let systems = c.systems(&ns);
             async move {
                 let status = serde_json::to_string(&systems.get(n).await?.status)?;
