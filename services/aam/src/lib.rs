@@ -10,11 +10,13 @@
 //!   audit log, health samples), every write recorded in [`audit`] in the same transaction.
 //!
 //! In the background [`poller`] samples the health of ULM, AAM, PostgreSQL and Redis and keeps
-//! 24 hours of history; [`cluster`] reads the OvuSystem's status when running in a cluster.
+//! 24 hours of history, calling the alert webhook on every change and pruning AAM's audit log
+//! to its retention ([`alerts`]); [`cluster`] reads the OvuSystem's status when running in a cluster.
 
 use axum::Router;
 use axum::routing::get;
 
+pub mod alerts;
 pub mod audit;
 pub mod auth;
 pub mod cluster;

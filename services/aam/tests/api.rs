@@ -1013,3 +1013,84 @@ async fn revocations_reach_aams_own_routes_within_seconds(db: PgPool) {
         .await
         .error(401, "invalid_token");
 }
+
+/// The alert webhook setting is real: a change of a component's health is posted to it once,
+/// an unchanged status is not posted again; and the audit retention setting prunes AAM's audit
+/// log.
+#[sqlx::test(migrator = "ovu_aam::MIGRATOR")]
+async fn the_alert_webhook_and_audit_retention_settings_take_effect(db: PgPool) {
+    let got: std::sync::Arc<std::sync::Mutex<Vec<Value>>> = Default::default();
+    let sink = got.clone();
+    let app = axum::Router::new().route(
+        "/hook",
+        axum::routing::post(move |axum::Json(v): axum::Json<Value>| {
+            let sink = sink.clone();
+            async move {
+                sink.lock().unwrap().push(v);
+                "ok"
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/hook", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    let health = |ulm: &str| {
+        ["ulm", "aam", "postgres", "redis"]
+            .iter()
+            .map(|c| ovu_aam::poller::ComponentHealth {
+                component: c.to_string(),
+                status: if *c == "ulm" {
+                    ulm.into()
+                } else {
+                    "healthy".into()
+                },
+                latency_ms: 1.0,
+                checked_at: chrono::Utc::now(),
+                message: String::new(),
+            })
+            .collect::<Vec<_>>()
+    };
+    let mut alerts = ovu_aam::alerts::Alerts::new().unwrap();
+    // Without a URL nothing is sent, and nothing is lost by it either.
+    assert_eq!(alerts.observe(&db, &health("healthy")).await, 0);
+    sqlx::query("INSERT INTO settings (category, key, value) VALUES ('notifications', 'alert_webhook_url', $1)")
+        .bind(json!(url))
+        .execute(&db)
+        .await
+        .unwrap();
+    assert_eq!(alerts.observe(&db, &health("healthy")).await, 0);
+    assert_eq!(alerts.observe(&db, &health("unhealthy")).await, 1);
+    assert_eq!(alerts.observe(&db, &health("unhealthy")).await, 0);
+    assert_eq!(alerts.observe(&db, &health("healthy")).await, 1);
+    let posted = got.lock().unwrap().clone();
+    assert_eq!(posted.len(), 2, "{posted:?}");
+    assert_eq!(
+        (
+            &posted[0]["component"],
+            &posted[0]["status"],
+            &posted[0]["previous"]
+        ),
+        (&json!("ulm"), &json!("unhealthy"), &json!("healthy"))
+    );
+    assert_eq!(posted[1]["status"], "healthy");
+
+    // Retention: 30 days keeps last week's row and drops last year's.
+    for age in ["400 days", "7 days"] {
+        sqlx::query(&format!("INSERT INTO audit_log (action, resource_type, occurred_at) VALUES ('test.age', 'test', now() - interval '{age}')"))
+            .execute(&db)
+            .await
+            .unwrap();
+    }
+    sqlx::query(
+        "INSERT INTO settings (category, key, value) VALUES ('audit', 'retention_days', '30')",
+    )
+    .execute(&db)
+    .await
+    .unwrap();
+    assert_eq!(ovu_aam::alerts::prune_audit(&db).await.unwrap(), 1);
+    let left: i64 = sqlx::query_scalar("SELECT count(*) FROM audit_log WHERE action = 'test.age'")
+        .fetch_one(&db)
+        .await
+        .unwrap();
+    assert_eq!(left, 1);
+}

@@ -71,6 +71,9 @@ pub struct Config {
     pub job_interval_secs: u64,
     /// `ULM_SESSION_MAX_DAYS` (default 30): absolute session lifetime, whatever the rotation.
     pub session_max_days: u64,
+    /// `ULM_SESSION_RETENTION_DAYS` (default 30, 1–365) and `ULM_AUDIT_RETENTION_DAYS` (default
+    /// 365, 1–3650): how long ended sessions and audit events are kept (see `retention`).
+    pub retention: crate::retention::Retention,
     /// `ULM_ME_CACHE_MS` (default 1000, 0 = off): how long this replica may reuse a
     /// `GET /users/me` answer for a session (see `me_cache`).
     pub me_cache_ms: u64,
@@ -144,6 +147,10 @@ impl Config {
             migrate_on_start: env.flag("ULM_MIGRATE_ON_START", true),
             job_interval_secs: env.ranged("ULM_JOB_INTERVAL_SECS", 60, 1, 86_400),
             session_max_days: env.ranged("ULM_SESSION_MAX_DAYS", 30, 1, 365),
+            retention: crate::retention::Retention {
+                session_days: env.ranged("ULM_SESSION_RETENTION_DAYS", 30, 1, 365),
+                audit_days: env.ranged("ULM_AUDIT_RETENTION_DAYS", 365, 1, 3650),
+            },
             me_cache_ms: env.ranged("ULM_ME_CACHE_MS", 1000, 0, 10_000),
             access_ttl_secs: match env.optional::<u64>("ULM_ACCESS_TTL_SECS") {
                 Some(s) if !(10..=86_400).contains(&s) => {

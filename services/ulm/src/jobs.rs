@@ -1,4 +1,4 @@
-//! Background work: applying scheduled deactivations.
+//! Background work: applying scheduled deactivations, and hourly retention ([`crate::retention`]).
 //!
 //! Each tick claims due rows with `FOR UPDATE SKIP LOCKED`, so several replicas can run
 //! the job at once without doing the same user twice.
@@ -78,8 +78,18 @@ pub async fn deactivation_tick(state: &AppState) -> Result<u64, sqlx::Error> {
 pub async fn run(state: AppState, interval: Duration, mut stop: watch::Receiver<bool>) {
     let mut ticker = tokio::time::interval(interval);
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    // Retention scans whole tables; once an hour is plenty (the first pass runs at start).
+    let mut hourly = tokio::time::interval(Duration::from_secs(3600));
+    hourly.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tokio::select! {
+            _ = hourly.tick() => {
+                match crate::retention::tick(&state.db, state.cfg.retention).await {
+                    Ok(p) if p.total() == 0 => {}
+                    Ok(p) => tracing::info!(?p, "retention pruned"),
+                    Err(e) => tracing::warn!(error = %e, "retention pass failed"),
+                }
+            }
             _ = ticker.tick() => {
                 match deactivation_tick(&state).await {
                     Ok(0) => {}

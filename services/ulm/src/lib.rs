@@ -24,6 +24,7 @@ pub mod me_cache;
 pub mod models;
 pub mod password_policy;
 pub mod ratelimit;
+pub mod retention;
 pub mod routes;
 pub mod sessions;
 pub mod signing;

@@ -1242,3 +1242,79 @@ async fn admin_tokens_are_short_and_sessions_are_checked_live(db: PgPool) {
         .await
         .error(401, "unauthorized");
 }
+
+/// Retention deletes what ended long enough ago — used or expired one-time tokens, expired
+/// refresh tokens, ended sessions, old audit events — and nothing that is still in use.
+#[sqlx::test(migrator = "ovu_ulm::MIGRATOR")]
+async fn retention_prunes_only_what_ended_long_ago(db: PgPool) {
+    let t = setup(db).await;
+    let (id, tok) = t.with_role("keeper", "admin").await;
+    let exec = |sql: &'static str| {
+        let db = t.db.clone();
+        async move { sqlx::query(sql).bind(id).execute(&db).await.unwrap() }
+    };
+    // Old history beside the live session the login just made.
+    exec("INSERT INTO sessions (user_id, expires_at, created_at, revoked_at) VALUES ($1, now() + interval '1 day', now() - interval '90 days', now() - interval '60 days')").await;
+    exec("INSERT INTO sessions (user_id, expires_at, created_at) VALUES ($1, now() - interval '40 days', now() - interval '70 days')").await;
+    exec("INSERT INTO sessions (user_id, expires_at, created_at, revoked_at) VALUES ($1, now() + interval '1 day', now() - interval '2 days', now() - interval '1 day')").await;
+    exec("INSERT INTO one_time_tokens (token_hash, user_id, purpose, created_at, expires_at) VALUES (decode(md5(random()::text), 'hex'), $1, 'reset_password', now() - interval '3 days', now() - interval '2 days')").await;
+    exec("INSERT INTO one_time_tokens (token_hash, user_id, purpose, created_at, expires_at) VALUES (decode(md5(random()::text), 'hex'), $1, 'reset_password', now(), now() + interval '1 hour')").await;
+    exec("INSERT INTO audit_events (event_type, actor_id, occurred_at) VALUES ('ancient', $1, now() - interval '400 days')").await;
+    exec("INSERT INTO refresh_tokens (token_hash, session_id, expires_at) SELECT decode(md5(random()::text), 'hex'), id, now() - interval '3 days' FROM sessions WHERE user_id = $1 AND revoked_at IS NULL AND expires_at > now()").await;
+    let count = |sql: &'static str| {
+        let db = t.db.clone();
+        async move {
+            sqlx::query_scalar::<_, i64>(sql)
+                .fetch_one(&db)
+                .await
+                .unwrap()
+        }
+    };
+    let before_audit = count("SELECT count(*) FROM audit_events").await;
+    let p = ovu_ulm::retention::tick(
+        &t.db,
+        ovu_ulm::retention::Retention {
+            session_days: 30,
+            audit_days: 365,
+        },
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        p,
+        ovu_ulm::retention::Pruned {
+            one_time_tokens: 1,
+            refresh_tokens: 1,
+            sessions: 2,
+            audit_events: 1
+        }
+    );
+    assert_eq!(
+        count("SELECT count(*) FROM audit_events").await,
+        before_audit - 1
+    );
+    assert_eq!(
+        count("SELECT count(*) FROM audit_events WHERE event_type = 'ancient'").await,
+        0
+    );
+    // The live session, the recently ended one and the live reset link are kept.
+    assert_eq!(count("SELECT count(*) FROM sessions").await, 2);
+    assert_eq!(
+        count("SELECT count(*) FROM one_time_tokens WHERE purpose = 'reset_password'").await,
+        1
+    );
+    t.send(req("GET", "/api/v1/users/me").bearer(&tok))
+        .await
+        .expect(200);
+    // A second pass finds nothing.
+    let again = ovu_ulm::retention::tick(
+        &t.db,
+        ovu_ulm::retention::Retention {
+            session_days: 30,
+            audit_days: 365,
+        },
+    )
+    .await
+    .unwrap();
+    assert_eq!(again.total(), 0);
+}
