@@ -103,18 +103,23 @@ impl Target {
     /// An HTTPS client that trusts only the system's CA (from `<system>-tls`'s `ca.crt`) and
     /// sends both site names to 127.0.0.1, as a browser on this machine does for *.localhost.
     async fn client(&self) -> anyhow::Result<reqwest::Client> {
+        self.client_for(&["ulm", "aam"]).await
+    }
+
+    /// Like [`Self::client`], for the given site names.
+    async fn client_for(&self, apps: &[&str]) -> anyhow::Result<reqwest::Client> {
         let ca = self
             .secret(&format!("{}-tls", self.system), "ca.crt")
             .await?;
         let ca = reqwest::Certificate::from_pem(ca.as_bytes()).context("parsing ca.crt")?;
         let addr = SocketAddr::from(([127, 0, 0, 1], self.port));
-        Ok(reqwest::Client::builder()
+        let mut b = reqwest::Client::builder()
             .tls_built_in_root_certs(false)
-            .add_root_certificate(ca)
-            .resolve(&self.host("ulm"), addr)
-            .resolve(&self.host("aam"), addr)
-            .timeout(Duration::from_secs(20))
-            .build()?)
+            .add_root_certificate(ca);
+        for app in apps {
+            b = b.resolve(&self.host(app), addr);
+        }
+        Ok(b.timeout(Duration::from_secs(20)).build()?)
     }
 
     /// POST /api/v1/auth/login through nginx.
@@ -271,6 +276,22 @@ async fn nginx_serves_both_apps_and_proxies_the_api_over_tls() {
         let body: Value = r.json().await.expect("health JSON");
         assert!(body.is_object(), "{app}: health answer {body}");
     }
+    // The services' metrics are for the scraper on the pods, not for the public hosts.
+    let api = t.client_for(&["api"]).await.expect("https client");
+    for path in ["/metrics", "/aam/metrics", "//metrics", "/%6detrics?x=1"] {
+        let r = api
+            .get(t.url("api", path))
+            .send_patiently()
+            .await
+            .expect("GET metrics");
+        assert_eq!(r.status(), 404, "api host {path}");
+    }
+    let r = api
+        .get(t.url("api", "/api/health"))
+        .send_patiently()
+        .await
+        .expect("GET api /api/health");
+    assert_eq!(r.status(), 200, "api host /api/health (control)");
     // The same name without the CA is refused: the certificate is the operator's, not a
     // public one, and the client really verified it.
     let strict = reqwest::Client::builder()
