@@ -56,6 +56,21 @@ impl Principal {
         self.permissions.iter().any(|p| p == permission)
     }
 
+    /// Holds any permission beyond self-service, i.e. some power over other accounts or the
+    /// system: an administrator for the MFA policy.
+    pub fn is_admin(&self) -> bool {
+        self.permissions
+            .iter()
+            .any(|p| !SELF_SERVICE.contains(&p.as_str()))
+    }
+
+    /// With `ULM_ADMIN_MFA=required`, an administrator whose session has not passed a second
+    /// factor (or whose key's owner has no MFA) may only enrol: read their own profile, set up
+    /// and enable MFA, refresh and sign out. Everything else answers `mfa_required`.
+    pub fn must_enrol(&self, state: &AppState) -> bool {
+        state.cfg.admin_mfa_required && !self.mfa && self.is_admin()
+    }
+
     /// Function-level access check (ASVS 8.2.1). Admin permissions additionally need MFA
     /// when `ULM_ADMIN_MFA=required`.
     pub fn require(&self, state: &AppState, permission: &str) -> Result<(), ApiError> {
@@ -241,7 +256,9 @@ async fn authenticate_key(state: &AppState, key: &str) -> Result<Principal, ApiE
     })
 }
 
-/// Extractor: any authenticated caller.
+/// Extractor: any authenticated caller, except an administrator who still has to enrol in
+/// MFA under `ULM_ADMIN_MFA=required` (`mfa_required`): gating here rather than per
+/// permission means no route can forget it, self-service ones included.
 pub struct Auth(pub Principal);
 
 impl FromRequestParts<AppState> for Auth {
@@ -251,6 +268,26 @@ impl FromRequestParts<AppState> for Auth {
         parts: &mut Parts,
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
-        authenticate(state, &parts.headers).await.map(Auth)
+        let p = authenticate(state, &parts.headers).await?;
+        if p.must_enrol(state) {
+            tracing::info!(user_id = %p.user_id, "admin without mfa: enrolment only");
+            return Err(ApiError::mfa_required());
+        }
+        Ok(Auth(p))
+    }
+}
+
+/// Extractor for the enrolment routes (MFA setup and enable): any authenticated caller,
+/// including an administrator who has yet to enrol.
+pub struct Enrolling(pub Principal);
+
+impl FromRequestParts<AppState> for Enrolling {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        authenticate(state, &parts.headers).await.map(Enrolling)
     }
 }

@@ -57,7 +57,9 @@ pub struct Config {
     pub public_url: String,
     /// `ULM_EMAIL_VERIFICATION=required|optional` (default required).
     pub email_verification_required: bool,
-    /// `ULM_ADMIN_MFA=required|optional` (default optional).
+    /// `ULM_ADMIN_MFA=required|optional` (default required: secure by default; the operator
+    /// always sets it from `spec.security.adminMfa`). Required: an account holding any
+    /// permission beyond self-service may only enrol in MFA until its session passed one.
     pub admin_mfa_required: bool,
     /// `ULM_BOOTSTRAP_ADMIN_EMAIL` + `ULM_BOOTSTRAP_ADMIN_PASSWORD_FILE`.
     pub bootstrap_admin_email: Option<String>,
@@ -99,7 +101,7 @@ impl Config {
             &["required", "optional"],
         ) == "required";
         let admin_mfa_required =
-            env.choice("ULM_ADMIN_MFA", "optional", &["required", "optional"]) == "required";
+            env.choice("ULM_ADMIN_MFA", "required", &["required", "optional"]) == "required";
         let bootstrap_admin_email: Option<String> = env.optional("ULM_BOOTSTRAP_ADMIN_EMAIL");
         let bootstrap_admin_password_file: Option<PathBuf> =
             env.optional("ULM_BOOTSTRAP_ADMIN_PASSWORD_FILE");
@@ -195,6 +197,8 @@ mod tests {
         .unwrap();
         assert_eq!(cfg.argon2, Argon2Cost::default());
         assert!(cfg.email_verification_required);
+        // Secure by default: a deployment that forgets ULM_ADMIN_MFA still demands MFA.
+        assert!(cfg.admin_mfa_required);
         assert_eq!(cfg.rate.login_per_min, 5);
         assert_eq!(cfg.rate.register_per_hour, 3);
         assert_eq!(cfg.listen.port(), 8001);

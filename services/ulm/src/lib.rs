@@ -18,6 +18,7 @@ pub mod auth;
 pub mod bootstrap;
 pub mod config;
 pub mod crypto;
+pub mod guard;
 pub mod jobs;
 pub mod mail;
 pub mod me_cache;

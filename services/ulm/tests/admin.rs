@@ -696,13 +696,39 @@ async fn admin_mfa_policy(db: PgPool) {
     )
     .await;
     let (id, admin) = t.with_role("strict", "admin").await;
+    let login = t.login("strict", PW).await;
     t.send(req("GET", "/api/v1/users").bearer(&admin))
         .await
         .error(403, "mfa_required");
-    // Self-service still works, so the admin can enrol.
+    // An admin without MFA may only enrol: even self-service is closed until then.
+    for r in [
+        req("GET", "/api/v1/api-keys"),
+        req("GET", "/api/v1/users/me/sessions"),
+        req("PATCH", "/api/v1/users/me").json(json!({"display_name": "Strict"})),
+        req("POST", "/api/v1/users/me/password")
+            .json(json!({"current_password": PW, "new_password": "fresh secret one"})),
+    ] {
+        t.send(r.bearer(&admin)).await.error(403, "mfa_required");
+    }
+    // A plain user is not an admin: self-service is open without MFA.
+    t.user("plain", PW).await;
+    let plain = t.token("plain", PW).await;
+    t.send(req("GET", "/api/v1/api-keys").bearer(&plain))
+        .await
+        .expect(200);
+    // What enrolment needs stays open: own profile, refresh, sign-out, setup and enable.
     t.send(req("GET", "/api/v1/users/me").bearer(&admin))
         .await
         .expect(200);
+    t.post(
+        "/api/v1/auth/refresh",
+        json!({"refresh_token": login["refresh_token"]}),
+    )
+    .await
+    .expect(200);
+    t.send(req("POST", "/api/v1/auth/logout").bearer(login["access_token"].as_str().unwrap()))
+        .await
+        .expect(204);
     t.send(req("POST", "/api/v1/auth/mfa/setup").bearer(&admin))
         .await
         .expect(200);

@@ -20,7 +20,9 @@ use crate::audit::{self, Event, Meta};
 use crate::auth::{Auth, Presented, authenticate, presented, verify_bearer};
 use crate::models::*;
 use crate::state::AppState;
-use crate::{routes::auth::send_verification, routes::auth::set_password, sessions, validate};
+use crate::{
+    guard, routes::auth::send_verification, routes::auth::set_password, sessions, validate,
+};
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -166,16 +168,9 @@ pub async fn update_me(
         .as_ref()
         .is_some_and(|e| !e.eq_ignore_ascii_case(&p.email));
     if email_changes {
-        // Re-authentication before an e-mail change (ASVS 7.5.1).
-        let hash: String = sqlx::query_scalar("SELECT password_hash FROM users WHERE id = $1")
-            .bind(p.user_id)
-            .fetch_one(&state.db)
-            .await?;
+        // Re-authentication before an e-mail change (ASVS 7.5.1), throttled like login.
         let given = req.current_password.clone().unwrap_or_default();
-        if given.is_empty()
-            || given.chars().count() > 1024
-            || !state.passwords.verify(given, Some(hash)).await?
-        {
+        if given.is_empty() || !guard::verify_current_password(&state, p.user_id, given).await? {
             return Err(ApiError::field(
                 "current_password",
                 "the current password is needed to change the e-mail address",
@@ -252,16 +247,8 @@ pub async fn change_password(
     Json(req): Json<ChangePasswordRequest>,
 ) -> Result<StatusCode, ApiError> {
     let sid = p.require_session()?;
-    let hash: String = sqlx::query_scalar("SELECT password_hash FROM users WHERE id = $1")
-        .bind(p.user_id)
-        .fetch_one(&state.db)
-        .await?;
-    if req.current_password.chars().count() > 1024
-        || !state
-            .passwords
-            .verify(req.current_password, Some(hash))
-            .await?
-    {
+    // Throttled like login (per account): a stolen session must not be a password oracle.
+    if !guard::verify_current_password(&state, p.user_id, req.current_password).await? {
         audit::record(
             &state.db,
             &meta,
