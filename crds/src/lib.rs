@@ -470,7 +470,7 @@ impl Resources {
     {"rule": rules::CEL_RESTORE_ONCE, "message": rules::MSG_RESTORE_ONCE}
 ]))]
 pub struct Database {
-    /// PostgreSQL (one pod, `ulm_db` and `aam_db` owned by `ovu_user`).
+    /// PostgreSQL (one pod; `ulm_db` owned by `ulm_user`, `aam_db` by `aam_user`).
     #[serde(default)]
     pub postgres: Postgres,
     /// Redis (sessions, rate limits), password-protected.

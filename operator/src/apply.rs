@@ -94,7 +94,10 @@ pub async fn ensure(client: &Client, child: &Child) -> Result<Applied, ApplyErro
                     .to_string(),
             });
         }
-        if child.create_only || covers(&live, &child.object) {
+        if child.create_only {
+            return add_missing_data(&api, child, live).await;
+        }
+        if covers(&live, &child.object) {
             return Ok(Applied {
                 outcome: Outcome::Unchanged,
                 live,
@@ -172,6 +175,45 @@ mod ownership_tests {
         // A desired object without labels never claims a live one.
         assert!(!is_ours(&obj(json!(null)), &obj(json!(null))));
     }
+}
+
+/// A create-only child (generated Secrets, the CA, backup Jobs) is never changed once made,
+/// except that data keys a newer version renders and the live object lacks are added — a
+/// merge patch of just those keys, so every value already there stays as it is.
+async fn add_missing_data(
+    api: &Api<DynamicObject>,
+    child: &Child,
+    live: Value,
+) -> Result<Applied, ApplyError> {
+    let missing: serde_json::Map<String, Value> = child.object["data"]
+        .as_object()
+        .map(|d| {
+            d.iter()
+                .filter(|(k, _)| live["data"].get(k.as_str()).is_none())
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect()
+        })
+        .unwrap_or_default();
+    if missing.is_empty() {
+        return Ok(Applied {
+            outcome: Outcome::Unchanged,
+            live,
+        });
+    }
+    let patched = api
+        .patch(
+            &child.name,
+            &PatchParams {
+                field_manager: Some(FIELD_MANAGER.to_string()),
+                ..PatchParams::default()
+            },
+            &Patch::Merge(&serde_json::json!({"data": missing})),
+        )
+        .await?;
+    Ok(Applied {
+        outcome: Outcome::Updated,
+        live: serde_json::to_value(patched).map_err(kube::Error::SerdeError)?,
+    })
 }
 
 /// Whether `live` already has every field of `desired` with an equal value. Lists must hold

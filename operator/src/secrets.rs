@@ -1,8 +1,9 @@
-//! Generated Secrets: PostgreSQL superuser and `ovu_user` passwords, the Redis password, the
-//! ULM Ed25519 signing key and the bootstrap admin credentials.
+//! Generated Secrets: the PostgreSQL superuser's and each service's database password, the
+//! Redis password, the ULM Ed25519 signing key and the bootstrap admin credentials.
 //!
-//! Values come from the OS CSPRNG, are created once (only when the Secret is missing) and are
-//! never overwritten, logged, or put anywhere but the Secret. The PostgreSQL and bootstrap
+//! Values come from the OS CSPRNG, are created once and are never overwritten, logged, or put
+//! anywhere but the Secret. A key a newer version adds to an existing Secret is filled in
+//! (see `apply::ensure`); the keys already there keep their values. The PostgreSQL and bootstrap
 //! admin Secrets belong with the data (the database holds those passwords), so like the volumes
 //! they outlive the OvuSystem unless `deletionPolicy: Delete`.
 
@@ -68,7 +69,8 @@ pub fn generate(ctx: &Ctx) -> Result<Vec<Child>, ed25519_dalek::pkcs8::Error> {
             false,
             &[
                 ("superuser-password", password(32)),
-                ("password", password(32)),
+                (crate::render::database::ULM_PASSWORD_KEY, password(32)),
+                (crate::render::database::AAM_PASSWORD_KEY, password(32)),
             ],
         ),
         secret(

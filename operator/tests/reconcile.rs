@@ -197,6 +197,33 @@ async fn deleted_secret_is_recreated_but_existing_ones_never_change() {
     );
 }
 
+/// A Secret made by an older operator gains the keys a newer one needs (the services'
+/// database passwords) and keeps every value it had.
+#[tokio::test]
+async fn a_generated_secret_gains_new_keys_and_keeps_its_values() {
+    let (fake, ctx) = setup(common::minimal(), true);
+    reconcile(&fake, &ctx).await.unwrap();
+    let pg = "/api/v1/namespaces/ovu-test/secrets/ovu-postgres";
+    let mut s = fake.get(pg).unwrap();
+    let superuser = s["data"]["superuser-password"].clone();
+    s["data"] = json!({"superuser-password": superuser, "password": "b2xkLXNoYXJlZA=="});
+    fake.put(pg, s);
+    reconcile(&fake, &ctx).await.unwrap();
+    let now = fake.get(pg).unwrap();
+    assert_eq!(now["data"]["superuser-password"], superuser);
+    assert_eq!(now["data"]["password"], "b2xkLXNoYXJlZA==");
+    for k in ["ulm-password", "aam-password"] {
+        assert!(
+            now["data"][k].as_str().is_some_and(|v| v.len() >= 40),
+            "{k}: {now}"
+        );
+    }
+    // And once filled in, nothing more is written.
+    fake.clear_log();
+    reconcile(&fake, &ctx).await.unwrap();
+    assert_eq!(child_writes(&fake), Vec::<String>::new());
+}
+
 #[tokio::test]
 async fn invalid_spec_sets_a_condition_and_writes_no_child() {
     let mut sys = common::minimal();

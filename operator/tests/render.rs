@@ -261,7 +261,7 @@ fn backend_database_urls_point_at_the_contract_services() {
     };
     assert_eq!(
         get("DATABASE_URL"),
-        "postgres://ovu_user:$(OVU_DB_PASSWORD)@ovu-postgres:5432/aam_db?sslmode=disable"
+        "postgres://aam_user:$(OVU_DB_PASSWORD)@ovu-postgres:5432/aam_db?sslmode=disable"
     );
     assert_eq!(
         get("REDIS_URL"),

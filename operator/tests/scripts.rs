@@ -111,17 +111,22 @@ fn postgres_bootstrap_is_idempotent_and_backups_keep_the_newest() {
         ("PGDATA", data.display().to_string()),
         ("PGPORT", port.to_string()),
         ("POSTGRES_SUPERUSER_PASSWORD", "Su9perSecret".to_string()),
-        ("OVU_PASSWORD", "0vuUserPass".to_string()),
+        ("OVU_ULM_PASSWORD", "0vuUlmPass".to_string()),
+        ("OVU_AAM_PASSWORD", "0vuAamPass".to_string()),
         ("OVU_PG_CONFIG_DIR", conf.display().to_string()),
         ("OVU_PG_SOCKET_DIR", sock.display().to_string()),
         ("OVU_TMP_DIR", tmp.display().to_string()),
     ];
     let first = ok(&sh(database::INIT_SH, &env, &d.0), "first bootstrap");
-    assert!(first.contains("ulm_db and aam_db are in place"), "{first}");
-    // Second start: existing data, same script, a changed ovu_user password is applied.
+    assert!(
+        first.contains("ulm_user owns ulm_db, aam_user owns aam_db"),
+        "{first}"
+    );
+    // Second start: existing data, same script, changed passwords are applied.
     let mut env2 = env.clone();
-    env2.retain(|(k, _)| *k != "OVU_PASSWORD");
-    env2.push(("OVU_PASSWORD", "r0tatedPass".to_string()));
+    env2.retain(|(k, _)| !matches!(*k, "OVU_ULM_PASSWORD" | "OVU_AAM_PASSWORD"));
+    env2.push(("OVU_ULM_PASSWORD", "r0tatedPass".to_string()));
+    env2.push(("OVU_AAM_PASSWORD", "r0tatedAam".to_string()));
     ok(&sh(database::INIT_SH, &env2, &d.0), "second bootstrap");
 
     // Start the server as the pod does (TCP, our pg_hba) and check what the services rely on.
@@ -133,22 +138,34 @@ fn postgres_bootstrap_is_idempotent_and_backups_keep_the_newest() {
     );
     ok(&sh(&start, &env2, &d.0), "server start");
     let stop = "pg_ctl -D \"$PGDATA\" -m fast -w stop";
-    let check = |db: &str, pass: &str| {
+    let check = |user: &str, db: &str, pass: &str| {
         let q = format!(
-            "PGPASSWORD={pass} psql -tA -h 127.0.0.1 -p {port} -U ovu_user -d {db} -c 'create table t(x int); drop table t; select current_user'"
+            "PGPASSWORD={pass} psql -tA -h 127.0.0.1 -p {port} -U {user} -d {db} -c 'create table t(x int); drop table t; select current_user'"
         );
         sh(&q, &env2, &d.0)
     };
     let result = std::panic::catch_unwind(|| {
-        for db in ["ulm_db", "aam_db"] {
-            let out = ok(&check(db, "r0tatedPass"), db);
-            assert!(out.contains("ovu_user"), "{out}");
+        for (user, db, pass) in [
+            ("ulm_user", "ulm_db", "r0tatedPass"),
+            ("aam_user", "aam_db", "r0tatedAam"),
+        ] {
+            let out = ok(&check(user, db, pass), db);
+            assert!(out.contains(user), "{out}");
         }
+        // Each service's role reaches its own database only.
         assert!(
-            !check("ulm_db", "0vuUserPass").status.success(),
+            !check("ulm_user", "aam_db", "r0tatedPass").status.success(),
+            "ulm_user can connect to aam_db"
+        );
+        assert!(
+            !check("aam_user", "ulm_db", "r0tatedAam").status.success(),
+            "aam_user can connect to ulm_db"
+        );
+        assert!(
+            !check("ulm_user", "ulm_db", "0vuUlmPass").status.success(),
             "old password still works"
         );
-        assert!(!check("ulm_db", "wrong").status.success());
+        assert!(!check("ulm_user", "ulm_db", "wrong").status.success());
 
         // Backups: three runs with RETAIN=2 keep the newest two complete backups.
         let backups = d.sub("backups");
@@ -256,7 +273,8 @@ impl Server {
             ("PGDATA", data.display().to_string()),
             ("PGPORT", port.to_string()),
             ("POSTGRES_SUPERUSER_PASSWORD", superuser.to_string()),
-            ("OVU_PASSWORD", "0vuUserPass".to_string()),
+            ("OVU_ULM_PASSWORD", "0vuUlmPass".to_string()),
+            ("OVU_AAM_PASSWORD", "0vuAamPass".to_string()),
             ("OVU_PG_CONFIG_DIR", conf.display().to_string()),
             ("OVU_PG_SOCKET_DIR", sock.display().to_string()),
             ("OVU_TMP_DIR", tmp.display().to_string()),
@@ -280,23 +298,52 @@ impl Server {
             root: d.0.clone(),
         }
     }
-    /// psql as `user` (the superuser `postgres` or the services' `ovu_user`).
+    /// psql as `user`: the superuser `postgres`, or `owner` for the service role owning `db`.
     fn sql(&self, user: &str, db: &str, q: &str) -> String {
-        let pass = if user == "ovu_user" {
-            "0vuUserPass".to_string()
-        } else {
-            self.env
-                .iter()
-                .find(|(k, _)| *k == "PGPASSWORD")
-                .unwrap()
-                .1
-                .clone()
+        let (user, pass) = match (user, db) {
+            ("owner", "ulm_db") => ("ulm_user", "0vuUlmPass".to_string()),
+            ("owner", "aam_db") => ("aam_user", "0vuAamPass".to_string()),
+            _ => (
+                user,
+                self.env
+                    .iter()
+                    .find(|(k, _)| *k == "PGPASSWORD")
+                    .unwrap()
+                    .1
+                    .clone(),
+            ),
         };
         let cmd = format!(
             "PGPASSWORD={pass} psql -X -v ON_ERROR_STOP=1 -tA -h 127.0.0.1 -p {} -U {user} -d {db} -c \"{q}\"",
             self.port
         );
         ok(&sh(&cmd, &self.env, &self.root), q).trim().to_string()
+    }
+    /// Stops the server, runs the pod's bootstrap again (as a restarted pod does) and starts it.
+    fn rebootstrap(&self) {
+        ok(
+            &sh(
+                "pg_ctl -D \"$PGDATA\" -m fast -w stop",
+                &self.env,
+                &self.root,
+            ),
+            "stop",
+        );
+        ok(
+            &sh(database::INIT_SH, &self.env, &self.root),
+            "bootstrap again",
+        );
+        let conf = self.root.join("srv/conf");
+        let sock = self.root.join("srv/sock");
+        let tmp = self.root.join("srv/tmp");
+        let start = format!(
+            "pg_ctl -D \"$PGDATA\" -w -l {tmp}/server.log -o \"-p {port} -c listen_addresses=127.0.0.1 -c unix_socket_directories={sock} -c hba_file={conf}/pg_hba.conf\" start",
+            tmp = tmp.display(),
+            sock = sock.display(),
+            conf = conf.display(),
+            port = self.port,
+        );
+        ok(&sh(&start, &self.env, &self.root), "start again");
     }
     fn with(&self, extra: &[(&'static str, String)]) -> Vec<(&'static str, String)> {
         let mut e = self.env.clone();
@@ -323,7 +370,7 @@ fn a_restore_fills_a_new_systems_empty_databases_from_the_chosen_backup_once() {
     // What the services would have made, as the services' user: a table in each database.
     for db in ["ulm_db", "aam_db"] {
         old.sql(
-            "ovu_user",
+            "owner",
             db,
             "CREATE TABLE facts (id serial PRIMARY KEY, what text NOT NULL); INSERT INTO facts (what) VALUES ('first')",
         );
@@ -331,7 +378,7 @@ fn a_restore_fills_a_new_systems_empty_databases_from_the_chosen_backup_once() {
     // ULM's migrations create pg_trgm as the services' user (a trusted extension): the restore,
     // which runs as that user too, must bring it back with its index.
     old.sql(
-        "ovu_user",
+        "owner",
         "ulm_db",
         "CREATE EXTENSION pg_trgm; CREATE INDEX facts_what_trgm ON facts USING gin (what gin_trgm_ops)",
     );
@@ -342,7 +389,7 @@ fn a_restore_fills_a_new_systems_empty_databases_from_the_chosen_backup_once() {
     ok(&sh(backup::BACKUP_SH, &benv, &d.0), "first backup");
     let first = backups_in(&backups).pop().expect("a backup");
     old.sql(
-        "ovu_user",
+        "owner",
         "ulm_db",
         "INSERT INTO facts (what) VALUES ('second')",
     );
@@ -369,7 +416,7 @@ fn a_restore_fills_a_new_systems_empty_databases_from_the_chosen_backup_once() {
     assert!(out.contains("restore complete"), "{out}");
     assert_eq!(
         new.sql(
-            "ovu_user",
+            "owner",
             "ulm_db",
             "SELECT string_agg(what, ',' ORDER BY id) FROM facts"
         ),
@@ -377,12 +424,12 @@ fn a_restore_fills_a_new_systems_empty_databases_from_the_chosen_backup_once() {
         "latest is the newest backup"
     );
     assert_eq!(
-        new.sql("ovu_user", "aam_db", "SELECT count(*) FROM facts"),
+        new.sql("owner", "aam_db", "SELECT count(*) FROM facts"),
         "1"
     );
     assert_eq!(
         new.sql(
-            "ovu_user",
+            "owner",
             "ulm_db",
             "SELECT count(*) FROM pg_indexes WHERE indexname = 'facts_what_trgm'"
         ),
@@ -396,13 +443,9 @@ fn a_restore_fills_a_new_systems_empty_databases_from_the_chosen_backup_once() {
             "ulm_db",
             "SELECT tableowner FROM pg_tables WHERE tablename = 'facts'"
         ),
-        "ovu_user"
+        "ulm_user"
     );
-    new.sql(
-        "ovu_user",
-        "ulm_db",
-        "ALTER TABLE facts ADD COLUMN note text",
-    );
+    new.sql("owner", "ulm_db", "ALTER TABLE facts ADD COLUMN note text");
 
     // The Job's pod retried after success: nothing is restored twice.
     let again = ok(
@@ -411,7 +454,7 @@ fn a_restore_fills_a_new_systems_empty_databases_from_the_chosen_backup_once() {
     );
     assert!(again.contains("ulm_db was already restored"), "{again}");
     assert_eq!(
-        new.sql("ovu_user", "ulm_db", "SELECT count(*) FROM facts"),
+        new.sql("owner", "ulm_db", "SELECT count(*) FROM facts"),
         "2"
     );
 
@@ -421,7 +464,7 @@ fn a_restore_fills_a_new_systems_empty_databases_from_the_chosen_backup_once() {
     assert!(!other.status.success(), "restoring over data must fail");
     assert!(said.contains("already holds"), "{said}");
     assert_eq!(
-        new.sql("ovu_user", "ulm_db", "SELECT count(*) FROM facts"),
+        new.sql("owner", "ulm_db", "SELECT count(*) FROM facts"),
         "2"
     );
 }
@@ -455,7 +498,7 @@ fn a_backup_is_kept_only_when_a_test_restore_of_it_holds_every_table() {
     let s = Server::start(&d, "pg", "VerifySuper1");
     for db in ["ulm_db", "aam_db"] {
         s.sql(
-            "ovu_user",
+            "owner",
             db,
             "CREATE TABLE facts (id serial PRIMARY KEY, what text NOT NULL); INSERT INTO facts (what) SELECT 'row ' || g FROM generate_series(1, 250) g",
         );
@@ -501,7 +544,7 @@ fn a_backup_is_kept_only_when_a_test_restore_of_it_holds_every_table() {
     // CHECK calls a function whose body finds its table through search_path, which a restore
     // sets empty. Only the test restore sees it.
     s.sql(
-        "ovu_user",
+        "owner",
         "ulm_db",
         "CREATE TABLE allowed (what text PRIMARY KEY); INSERT INTO allowed SELECT what FROM facts; \
          CREATE FUNCTION is_allowed(w text) RETURNS boolean LANGUAGE sql AS 'SELECT exists(SELECT 1 FROM allowed WHERE what = w)'; \
@@ -536,4 +579,60 @@ fn a_backup_is_kept_only_when_a_test_restore_of_it_holds_every_table() {
     );
     assert!(!out.contains("verified"), "{out}");
     assert_eq!(backups_in(&backups).len(), 2);
+}
+
+/// A system made before each service had its own role (one `ovu_user` owning both databases
+/// and every table in them) is moved over by the next bootstrap: each database and what is in
+/// it belongs to its service's role, which can use it, and `ovu_user` can no longer sign in.
+#[test]
+fn the_bootstrap_moves_a_shared_ovu_user_to_one_role_per_service() {
+    let d = Dir::new("split");
+    let s = Server::start(&d, "srv", "Su9perSecret");
+    // The layout the previous bootstrap made.
+    s.sql(
+        "postgres",
+        "postgres",
+        "CREATE ROLE ovu_user LOGIN PASSWORD 'legacyPass'; ALTER DATABASE ulm_db OWNER TO ovu_user; ALTER DATABASE aam_db OWNER TO ovu_user; GRANT CONNECT ON DATABASE ulm_db, aam_db TO ovu_user",
+    );
+    for db in ["ulm_db", "aam_db"] {
+        s.sql(
+            "postgres",
+            db,
+            "GRANT ALL ON SCHEMA public TO ovu_user; SET ROLE ovu_user; CREATE TABLE facts (id serial PRIMARY KEY, what text); INSERT INTO facts (what) VALUES ('kept')",
+        );
+    }
+    s.rebootstrap();
+    for db in ["ulm_db", "aam_db"] {
+        assert_eq!(
+            s.sql("owner", db, "SELECT string_agg(what, ',') FROM facts"),
+            "kept"
+        );
+        s.sql(
+            "owner",
+            db,
+            "INSERT INTO facts (what) VALUES ('new'); ALTER TABLE facts ADD COLUMN note text",
+        );
+        let want = if db == "ulm_db" {
+            "ulm_user"
+        } else {
+            "aam_user"
+        };
+        assert_eq!(
+            s.sql(
+                "postgres",
+                db,
+                "SELECT pg_get_userbyid(datdba) || ' ' || (SELECT tableowner FROM pg_tables WHERE tablename = 'facts') FROM pg_database WHERE datname = current_database()"
+            ),
+            format!("{want} {want}")
+        );
+    }
+    let legacy = sh(
+        &format!(
+            "PGPASSWORD=legacyPass psql -tA -h 127.0.0.1 -p {} -U ovu_user -d ulm_db -c 'select 1'",
+            s.port
+        ),
+        &s.env,
+        &s.root,
+    );
+    assert!(!legacy.status.success(), "ovu_user can still sign in");
 }

@@ -93,18 +93,23 @@ pub fn cors_origins(ctx: &Ctx) -> Vec<String> {
 fn env(ctx: &Ctx, c: Component) -> Vec<Value> {
     let pg = ctx.names.of(Component::Postgres);
     let redis = ctx.names.of(Component::Redis);
-    let (db, redis_db) = if c == Component::Aam {
-        ("aam_db", 1)
+    // Each service signs in as its own role, which owns its database and nothing else.
+    let (db, db_user, password_key, redis_db) = if c == Component::Aam {
+        ("aam_db", "aam_user", super::database::AAM_PASSWORD_KEY, 1)
     } else {
-        ("ulm_db", 0)
+        ("ulm_db", "ulm_user", super::database::ULM_PASSWORD_KEY, 0)
     };
     let mut e = vec![
-        pod::secret_env("OVU_DB_PASSWORD", &ctx.names.postgres_secret(), "password"),
+        pod::secret_env(
+            "OVU_DB_PASSWORD",
+            &ctx.names.postgres_secret(),
+            password_key,
+        ),
         pod::secret_env("OVU_REDIS_PASSWORD", &ctx.names.redis_secret(), "password"),
         pod::env(
             "DATABASE_URL",
             format!(
-                "postgres://ovu_user:$(OVU_DB_PASSWORD)@{pg}:{}/{db}?sslmode=disable",
+                "postgres://{db_user}:$(OVU_DB_PASSWORD)@{pg}:{}/{db}?sslmode=disable",
                 ports::POSTGRES
             ),
         ),

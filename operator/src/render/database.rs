@@ -1,5 +1,6 @@
 //! Database tier: PostgreSQL (StatefulSet + headless Service + volume claim + an init step
-//! that creates `ovu_user`, `ulm_db`, `aam_db` idempotently) and Redis (with `requirepass`).
+//! that creates `ulm_user` owning `ulm_db` and `aam_user` owning `aam_db`, idempotently) and
+//! Redis (with `requirepass`).
 //!
 //! The pods do not rely on the official images' entrypoint scripts: commands are explicit, so
 //! the same spec runs `postgres:16`/`redis:7` and the Debian-built local images.
@@ -23,16 +24,36 @@ host  all all 0.0.0.0/0 scram-sha-256
 host  all all ::/0 scram-sha-256
 ";
 
-/// Idempotent bootstrap SQL. `:'ovu_password'` is psql's quoted-literal interpolation, so
-/// the password never becomes SQL text.
+/// Idempotent bootstrap SQL. `:'ulm_password'` is psql's quoted-literal interpolation, so
+/// passwords never become SQL text.
+///
+/// One login role per service, each owning its own database and nothing else, and no one
+/// else (but the superuser) may connect to either: a compromised AAM cannot read ULM's
+/// password hashes, nor ULM AAM's settings. Systems made before the split had one `ovu_user`
+/// owning both: what it owned in each database moves to that database's role, and it can no
+/// longer log in.
 pub const INIT_SQL: &str = "\
 -- Rendered by ovu-operator: safe to run on every start.
-SELECT 'CREATE ROLE ovu_user LOGIN' WHERE NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'ovu_user')\\gexec
-ALTER ROLE ovu_user WITH LOGIN PASSWORD :'ovu_password';
-SELECT 'CREATE DATABASE ulm_db OWNER ovu_user' WHERE NOT EXISTS (SELECT FROM pg_database WHERE datname = 'ulm_db')\\gexec
-SELECT 'CREATE DATABASE aam_db OWNER ovu_user' WHERE NOT EXISTS (SELECT FROM pg_database WHERE datname = 'aam_db')\\gexec
-ALTER DATABASE ulm_db OWNER TO ovu_user;
-ALTER DATABASE aam_db OWNER TO ovu_user;
+SELECT 'CREATE ROLE ulm_user LOGIN' WHERE NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'ulm_user')\\gexec
+ALTER ROLE ulm_user WITH LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE PASSWORD :'ulm_password';
+SELECT 'CREATE ROLE aam_user LOGIN' WHERE NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'aam_user')\\gexec
+ALTER ROLE aam_user WITH LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE PASSWORD :'aam_password';
+SELECT 'CREATE DATABASE ulm_db OWNER ulm_user' WHERE NOT EXISTS (SELECT FROM pg_database WHERE datname = 'ulm_db')\\gexec
+SELECT 'CREATE DATABASE aam_db OWNER aam_user' WHERE NOT EXISTS (SELECT FROM pg_database WHERE datname = 'aam_db')\\gexec
+ALTER DATABASE ulm_db OWNER TO ulm_user;
+ALTER DATABASE aam_db OWNER TO aam_user;
+REVOKE ALL ON DATABASE ulm_db FROM PUBLIC;
+REVOKE ALL ON DATABASE aam_db FROM PUBLIC;
+REVOKE ALL ON DATABASE postgres FROM PUBLIC;
+SELECT EXISTS (SELECT FROM pg_roles WHERE rolname = 'ovu_user') AS legacy \\gset
+\\if :legacy
+\\c ulm_db
+REASSIGN OWNED BY ovu_user TO ulm_user;
+\\c aam_db
+REASSIGN OWNED BY ovu_user TO aam_user;
+\\c postgres
+ALTER ROLE ovu_user WITH NOLOGIN PASSWORD NULL;
+\\endif
 ";
 
 /// The init step: initdb on first start, then run INIT_SQL against a socket-only server.
@@ -51,9 +72,13 @@ fi
 pg_ctl -D "$PGDATA" -w -t 60 -l "$tmp/bootstrap.log" -o "-p $port -c listen_addresses='' -c unix_socket_directories=$sock -c hba_file=$conf/pg_hba.conf" start > /dev/null
 trap 'pg_ctl -D "$PGDATA" -m fast -w stop > /dev/null' EXIT
 PGPASSWORD="$POSTGRES_SUPERUSER_PASSWORD" psql -q -v ON_ERROR_STOP=1 -h "$sock" -p "$port" -U postgres -d postgres \
-  -v ovu_password="$OVU_PASSWORD" -f "$conf/init.sql"
-echo "bootstrap: ovu_user, ulm_db and aam_db are in place"
+  -v ulm_password="$OVU_ULM_PASSWORD" -v aam_password="$OVU_AAM_PASSWORD" -f "$conf/init.sql"
+echo "bootstrap: ulm_user owns ulm_db, aam_user owns aam_db"
 "#;
+
+/// Keys of the PostgreSQL Secret holding each service's database password.
+pub const ULM_PASSWORD_KEY: &str = "ulm-password";
+pub const AAM_PASSWORD_KEY: &str = "aam-password";
 
 pub fn render(ctx: &Ctx) -> Vec<Child> {
     vec![
@@ -95,7 +120,8 @@ fn pg_env(ctx: &Ctx) -> Vec<serde_json::Value> {
         pod::env("PATH", PG_PATH),
         pod::env("PGDATA", PGDATA),
         pod::secret_env("POSTGRES_SUPERUSER_PASSWORD", &secret, "superuser-password"),
-        pod::secret_env("OVU_PASSWORD", &secret, "password"),
+        pod::secret_env("OVU_ULM_PASSWORD", &secret, ULM_PASSWORD_KEY),
+        pod::secret_env("OVU_AAM_PASSWORD", &secret, AAM_PASSWORD_KEY),
     ]
 }
 

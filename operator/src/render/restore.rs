@@ -1,7 +1,8 @@
 //! Restore: a new system's `ulm_db` and `aam_db` filled from a backup before ULM and AAM
 //! first start (`spec.database.restore`). The Job mounts the backup volume of the system the
-//! backup came from (read-only) and `pg_restore`s each database's dump as `ovu_user`, so the
-//! services own what they find, exactly as if their own migrations had made it.
+//! backup came from (read-only) and `pg_restore`s each database's dump as that database's own
+//! role (`ulm_user`, `aam_user`), so the services own what they find, exactly as if their own
+//! migrations had made it.
 
 use ovu_crds::Restore;
 use serde_json::json;
@@ -55,7 +56,7 @@ for db in ulm_db aam_db; do
     echo "restore: $db already holds $objects tables or other objects; a restore only fills the empty databases of a new system" >&2
     exit 1
   fi
-  pg_restore -h "$PGHOST" -p "${PGPORT:-5432}" -U postgres -d "$db" --role=ovu_user \
+  pg_restore -h "$PGHOST" -p "${PGPORT:-5432}" -U postgres -d "$db" --role="${db%_db}_user" \
     --no-owner --no-privileges --single-transaction --exit-on-error "$b/$db.dump"
   q "$db" "COMMENT ON DATABASE $db IS '$marker'" > /dev/null
   echo "restore: $db restored from $name"

@@ -194,6 +194,9 @@ impl Fake {
                 let Some(mut o) = prev else {
                     return ok(&body);
                 };
+                if ctype.contains("merge-patch") {
+                    merge(&mut o, &body);
+                }
                 if ctype.contains("json-patch") {
                     for op in body.as_array().into_iter().flatten() {
                         if op["op"] == "remove"
@@ -215,6 +218,22 @@ impl Fake {
             },
             _ => status(StatusCode::METHOD_NOT_ALLOWED, "MethodNotAllowed"),
         }
+    }
+}
+
+/// RFC 7386 JSON merge patch: objects merge key by key, `null` removes, anything else replaces.
+fn merge(target: &mut Value, patch: &Value) {
+    match (target.as_object_mut(), patch.as_object()) {
+        (Some(t), Some(p)) => {
+            for (k, v) in p {
+                if v.is_null() {
+                    t.remove(k);
+                } else {
+                    merge(t.entry(k.clone()).or_insert(Value::Null), v);
+                }
+            }
+        }
+        _ => *target = patch.clone(),
     }
 }
 
