@@ -677,8 +677,10 @@ async fn the_in_cluster_operator_is_fully_available() {
 struct OutsideClients {
     ns: &'static str,
     ca: std::path::PathBuf,
-    node_ip: String,
-    host_port: String,
+    /// curl's `--resolve`: the ULM site's name and port to the frontend node's address.
+    resolve: String,
+    /// `https://ulm.<domain>:<port>`.
+    base: String,
 }
 
 const CLIENT_A: &str = "198.18.200.11";
@@ -723,12 +725,12 @@ impl OutsideClients {
         let me = Self {
             ns: NS,
             ca: std::env::temp_dir().join(format!("ovu-e2e-ca-{}.crt", std::process::id())),
-            host_port: format!("{}:{node_ip}", t.port),
-            node_ip,
+            resolve: format!("{}:{}:{node_ip}", t.host("ulm"), t.port),
+            base: t.url("ulm", ""),
         };
         let ca = t.secret(&format!("{}-tls", t.system), "ca.crt").await?;
         std::fs::write(&me.ca, ca)?;
-        let node_net = format!("{}/32", me.node_ip);
+        let node_net = format!("{node_ip}/32");
         for cmd in [
             vec!["ip", "netns", "add", NS],
             vec![
@@ -783,19 +785,17 @@ impl OutsideClients {
         Ok(me)
     }
 
-    /// `method path` on `app`'s site from `src`, through the frontend node's NodePort.
+    /// `method path` on the ULM site from `src`, through the frontend node's NodePort.
     fn send(
         &self,
-        t: &Target,
         src: &str,
         method: &str,
-        app: &str,
         path: &str,
         headers: &[(&str, &str)],
         body: Option<&Value>,
     ) -> anyhow::Result<Answer> {
-        let resolve = format!("{}:{}", t.host(app), self.host_port);
-        let url = t.url(app, path);
+        let resolve = &self.resolve;
+        let url = format!("{}{path}", self.base);
         let ca = self.ca.to_string_lossy().into_owned();
         let mut cmd: Vec<String> = [
             "ip",
@@ -809,7 +809,7 @@ impl OutsideClients {
             "--cacert",
             &ca,
             "--resolve",
-            &resolve,
+            resolve,
             "--interface",
             src,
             "-X",
@@ -872,10 +872,8 @@ async fn each_client_address_has_its_own_login_limit_and_audit_trail() {
         h.extend_from_slice(extra);
         clients
             .send(
-                &t,
                 src,
                 "POST",
-                "ulm",
                 "/api/v1/auth/login",
                 &h,
                 Some(&failed_login(i)),
@@ -926,10 +924,8 @@ async fn each_client_address_has_its_own_login_limit_and_audit_trail() {
         // Other tests sign the admin in too (5 per minute per account): wait out a 429.
         let r = clients
             .send(
-                &t,
                 CLIENT_B,
                 "POST",
-                "ulm",
                 "/api/v1/auth/login",
                 &[("user-agent", &ua_b)],
                 Some(&json!({"login": email, "password": password})),
@@ -948,10 +944,8 @@ async fn each_client_address_has_its_own_login_limit_and_audit_trail() {
     let bearer = format!("Bearer {token}");
     let sessions = clients
         .send(
-            &t,
             CLIENT_B,
             "GET",
-            "ulm",
             "/api/v1/users/me/sessions",
             &[("authorization", &bearer)],
             None,
