@@ -83,6 +83,44 @@ pub struct OvuSystemSpec {
     /// How requests reach the services.
     #[serde(default, skip_serializing_if = "Network::is_empty")]
     pub network: Network,
+
+    /// Sign-in security policy of ULM and AAM.
+    #[serde(default)]
+    pub security: Security,
+}
+
+/// Sign-in security policy of ULM and AAM.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Security {
+    /// Whether administrators must use multi-factor authentication (a TOTP authenticator app),
+    /// set as `ULM_ADMIN_MFA` and `AAM_ADMIN_MFA`. `Required` (default): an account holding any
+    /// permission beyond managing its own API keys, signed in without a second factor, can
+    /// only enrol in MFA (the AAM panel walks it through) — every other request, AAM's
+    /// included, is refused with `mfa_required`; the bootstrap admin enrols at first sign-in.
+    /// `Optional`: administrators may sign in with a password alone.
+    #[serde(default)]
+    pub admin_mfa: AdminMfa,
+}
+
+/// Whether administrators must use multi-factor authentication.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, Default, PartialEq, Eq, JsonSchema)]
+pub enum AdminMfa {
+    /// Administrators must enrol in MFA and sign in with it.
+    #[default]
+    Required,
+    /// Administrators may sign in with a password alone.
+    Optional,
+}
+
+impl AdminMfa {
+    /// The services' `ULM_ADMIN_MFA` / `AAM_ADMIN_MFA` value.
+    pub fn env_value(self) -> &'static str {
+        match self {
+            AdminMfa::Required => "required",
+            AdminMfa::Optional => "optional",
+        }
+    }
 }
 
 /// How requests reach the services.

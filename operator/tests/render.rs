@@ -388,6 +388,41 @@ fn proxy_protocol_moves_the_probes_to_a_plain_health_port() {
     );
 }
 
+#[test]
+fn admin_mfa_policy_reaches_ulm_and_aam_required_by_default() {
+    let env_of = |sys: &ovu_crds::OvuSystem, name: &str, var: &str| -> Option<String> {
+        let cs = children(sys);
+        let d = cs
+            .iter()
+            .find(|c| c.kind == Kind::Deployment && c.name == name)
+            .unwrap();
+        d.object["spec"]["template"]["spec"]["containers"][0]["env"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|e| e["name"] == var)
+            .map(|e| e["value"].as_str().unwrap().to_string())
+    };
+    let mut sys = common::minimal();
+    assert_eq!(
+        env_of(&sys, "ovu-ulm", "ULM_ADMIN_MFA").as_deref(),
+        Some("required")
+    );
+    assert_eq!(
+        env_of(&sys, "ovu-aam", "AAM_ADMIN_MFA").as_deref(),
+        Some("required")
+    );
+    sys.spec.security.admin_mfa = ovu_crds::AdminMfa::Optional;
+    assert_eq!(
+        env_of(&sys, "ovu-ulm", "ULM_ADMIN_MFA").as_deref(),
+        Some("optional")
+    );
+    assert_eq!(
+        env_of(&sys, "ovu-aam", "AAM_ADMIN_MFA").as_deref(),
+        Some("optional")
+    );
+}
+
 /// A container whose environment names a file (`*_FILE`) must mount it: init containers too,
 /// since `ovu-ulm migrate` validates the same configuration as `serve` (on real nodes the
 /// migrate step failed with "ULM_SIGNING_KEY_FILE ... is not a readable file" without it).

@@ -88,6 +88,9 @@ pub async fn setup_with(db: PgPool, overrides: &[(&str, &str)]) -> T {
         ("ULM_ARGON2_T".into(), "1".into()),
         ("TRUSTED_PROXIES".into(), "127.0.0.1/32".into()),
         ("ULM_PUBLIC_URL".into(), "https://ulm.example".into()),
+        // Most tests act as admins with password-only sessions; the MFA policy (required by
+        // default) has its own tests, which set ULM_ADMIN_MFA=required.
+        ("ULM_ADMIN_MFA".into(), "optional".into()),
     ];
     for (k, v) in overrides {
         vars.retain(|(n, _)| n != k);

@@ -122,6 +122,8 @@ impl Ulm {
             // AAM calls from loopback: ULM believes its X-Forwarded-For, as in a cluster
             // where AAM's pods are ULM's trusted proxies.
             ("TRUSTED_PROXIES".into(), "127.0.0.1/32".into()),
+            // Tests sign in with password-only sessions; the policy has tests of its own.
+            ("ULM_ADMIN_MFA".into(), "optional".into()),
         ];
         let cfg = ovu_ulm::Config::from(Env::from_map(vars)).expect("ulm config");
         let redis = ovu_kit::db::connect_redis(&cfg.db).await.expect("redis");
@@ -247,6 +249,8 @@ pub async fn aam(db: PgPool, ulm_url: &str, extra: &[(&str, &str)]) -> Aam {
         ("AAM_JWKS_MIN_REFETCH_MS".into(), "0".into()),
         ("AAM_DASHBOARD_CACHE_MS".into(), "0".into()),
         ("AAM_ULM_TIMEOUT_MS".into(), "1500".into()),
+        // Required by default; the policy's own tests set it.
+        ("AAM_ADMIN_MFA".into(), "optional".into()),
     ];
     for (k, v) in extra {
         vars.retain(|(n, _)| n != k);
