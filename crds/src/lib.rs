@@ -127,15 +127,19 @@ impl AdminMfa {
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Network {
-    /// Addresses (IPs or CIDRs, e.g. the cluster's pod network `10.244.0.0/16`) whose
-    /// `X-Forwarded-For` header ULM and AAM believe (`TRUSTED_PROXIES`). Requests reach the
-    /// services from the nginx pods, and ULM also from AAM, so without the pod network here
-    /// every per-IP limit (login throttling, rate limits) counts the proxy's address instead
-    /// of the client's. Only list networks whose hosts cannot be reached directly by
-    /// untrusted clients: a trusted address can claim any client IP. At most 32 entries.
+    /// Extra addresses (IPs or CIDRs no wider than /8 for IPv4 or /32 for IPv6) whose
+    /// `X-Forwarded-For` header ULM and AAM believe (`TRUSTED_PROXIES`). The operator already
+    /// trusts the pod networks (`node.spec.podCIDRs`) of the frontend-tier nodes (nginx) and,
+    /// for ULM, of the backend-tier nodes (AAM), so this is only needed for proxies it cannot
+    /// see, such as a CNI without per-node pod CIDRs. Only list networks whose hosts cannot
+    /// be reached directly by untrusted clients: a trusted address can claim any client IP.
+    /// At most 32 entries.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     #[schemars(length(max = 32))]
-    #[schemars(extend("items" = {"type": "string", "maxLength": 49, "x-kubernetes-validations": [{"rule": rules::CEL_IP_OR_CIDR, "message": rules::MSG_IP_OR_CIDR}]}))]
+    #[schemars(extend("items" = {"type": "string", "maxLength": 49, "x-kubernetes-validations": [
+        {"rule": rules::CEL_IP_OR_CIDR, "message": rules::MSG_IP_OR_CIDR},
+        {"rule": rules::CEL_PROXY_WIDTH, "message": rules::MSG_PROXY_WIDTH}
+    ]}))]
     pub trusted_proxies: Vec<String>,
 }
 
@@ -243,6 +247,30 @@ pub struct Exposure {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(range(min = 30000, max = 32767))]
     pub https_node_port: Option<i32>,
+
+    /// The load balancer in front of the frontend speaks PROXY protocol (v1 or v2) on both
+    /// ports: nginx then requires the PROXY header on every connection and takes the client
+    /// address from it, but only from `trustedCidrs`. Leave it out when nothing in front
+    /// speaks PROXY protocol (a connection without the header is refused when it is set).
+    /// NodePort and LoadBalancer Services always keep the client's source address
+    /// (`externalTrafficPolicy: Local`), so only the nodes running nginx answer on the port.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub proxy_protocol: Option<ProxyProtocol>,
+}
+
+/// PROXY protocol settings of the frontend.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ProxyProtocol {
+    /// Addresses (IPs or CIDRs no wider than /8 or /32) of the load balancers whose PROXY
+    /// header nginx believes, e.g. the load balancer subnet. From any other address the
+    /// connection's own source counts. 1–32 entries.
+    #[schemars(length(min = 1, max = 32))]
+    #[schemars(extend("items" = {"type": "string", "maxLength": 49, "x-kubernetes-validations": [
+        {"rule": rules::CEL_IP_OR_CIDR, "message": rules::MSG_PP_IP_OR_CIDR},
+        {"rule": rules::CEL_PROXY_WIDTH, "message": rules::MSG_PP_WIDTH}
+    ]}))]
+    pub trusted_cidrs: Vec<String>,
 }
 
 impl Default for Exposure {
@@ -253,6 +281,7 @@ impl Default for Exposure {
             https_port: 443,
             http_node_port: None,
             https_node_port: None,
+            proxy_protocol: None,
         }
     }
 }

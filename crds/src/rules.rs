@@ -34,6 +34,18 @@ pub const CEL_IP_OR_CIDR: &str = "isIP(self) || isCIDR(self)";
 pub const MSG_IP_OR_CIDR: &str =
     "each trustedProxies entry must be an IP address or CIDR such as 10.244.0.0/16 or fd00::/8";
 
+/// A trusted network no wider than /8 (IPv4) or /32 (IPv6): every address in it can claim any
+/// client address, so `0.0.0.0/0` or a typo'd `/1` would let anyone pick their rate-limit
+/// bucket and audit address. ULM and AAM refuse the same widths in `TRUSTED_PROXIES`.
+pub const CEL_PROXY_WIDTH: &str =
+    "!isCIDR(self) || cidr(self).prefixLength() >= (cidr(self).ip().family() == 4 ? 8 : 32)";
+/// Message for [`CEL_PROXY_WIDTH`] on `network.trustedProxies`.
+pub const MSG_PROXY_WIDTH: &str = "each trustedProxies entry must be no wider than /8 (IPv4) or /32 (IPv6): every address in it can claim any client address";
+/// Message for an entry of `exposure.proxyProtocol.trustedCidrs` that is not an address.
+pub const MSG_PP_IP_OR_CIDR: &str = "each proxyProtocol.trustedCidrs entry must be an IP address or CIDR such as 198.18.0.0/24 or fd00::/64";
+/// Message for [`CEL_PROXY_WIDTH`] on `exposure.proxyProtocol.trustedCidrs`.
+pub const MSG_PP_WIDTH: &str = "each proxyProtocol.trustedCidrs entry must be no wider than /8 (IPv4) or /32 (IPv6): every address in it can claim any client address";
+
 /// A DNS-1123 subdomain (Secret, issuer, StorageClass names).
 pub const CEL_DNS_SUBDOMAIN: &str = r"self.matches('^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$')";
 /// Message for a Secret name.
@@ -167,6 +179,18 @@ pub fn is_ip_or_cidr(s: &str) -> bool {
                 && p.parse::<u8>().is_ok_and(|n| n <= max)
         }
     }
+}
+
+/// Rust twin of [`CEL_PROXY_WIDTH`]: true for single addresses, for CIDRs no wider than /8
+/// (IPv4) or /32 (IPv6), and for anything that is not a CIDR (that is [`is_ip_or_cidr`]'s job).
+pub fn is_narrow_enough(s: &str) -> bool {
+    let Some((addr, prefix)) = s.split_once('/') else {
+        return true;
+    };
+    let (Ok(ip), Ok(n)) = (addr.parse::<std::net::IpAddr>(), prefix.parse::<u8>()) else {
+        return true;
+    };
+    n >= if ip.is_ipv4() { 8 } else { 32 }
 }
 
 /// Rust twin of [`CEL_ORIGIN`].

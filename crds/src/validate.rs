@@ -199,11 +199,22 @@ impl OvuSystemSpec {
             "at most 32 trustedProxies",
         );
         for (i, p) in tp.iter().enumerate() {
+            let f = format!("spec.network.trustedProxies[{i}]");
+            c.check(rules::is_ip_or_cidr(p), &f, rules::MSG_IP_OR_CIDR);
+            c.check(rules::is_narrow_enough(p), &f, rules::MSG_PROXY_WIDTH);
+        }
+        if let Some(pp) = &fe.exposure.proxy_protocol {
+            let f = "spec.frontend.exposure.proxyProtocol.trustedCidrs";
             c.check(
-                rules::is_ip_or_cidr(p),
-                &format!("spec.network.trustedProxies[{i}]"),
-                rules::MSG_IP_OR_CIDR,
+                (1..=32).contains(&pp.trusted_cidrs.len()),
+                f,
+                "between 1 and 32 proxyProtocol.trustedCidrs",
             );
+            for (i, p) in pp.trusted_cidrs.iter().enumerate() {
+                let f = format!("{f}[{i}]");
+                c.check(rules::is_ip_or_cidr(p), &f, rules::MSG_PP_IP_OR_CIDR);
+                c.check(rules::is_narrow_enough(p), &f, rules::MSG_PP_WIDTH);
+            }
         }
 
         for (app, f) in [

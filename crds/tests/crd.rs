@@ -184,6 +184,39 @@ fn values_reaching_rendered_files_are_constrained() {
     has_rule(&["spec", "placement", "nodeLabel"], rules::CEL_LABEL_KEY);
 }
 
+#[test]
+fn trusted_networks_are_addresses_no_wider_than_a_slash_8_or_32() {
+    for path in [
+        &["spec", "network", "trustedProxies", "items"][..],
+        &[
+            "spec",
+            "frontend",
+            "exposure",
+            "proxyProtocol",
+            "trustedCidrs",
+            "items",
+        ][..],
+    ] {
+        has_rule(path, rules::CEL_IP_OR_CIDR);
+        has_rule(path, rules::CEL_PROXY_WIDTH);
+    }
+    let s = schema();
+    let pp = at(
+        &s,
+        &[
+            "spec",
+            "frontend",
+            "exposure",
+            "proxyProtocol",
+            "trustedCidrs",
+        ],
+    );
+    assert_eq!(
+        (pp["minItems"].clone(), pp["maxItems"].clone()),
+        (1.into(), 32.into())
+    );
+}
+
 /// CEL cost limits: every string in the spec has a maxLength, every list a maxItems.
 #[test]
 fn every_spec_string_and_list_is_bounded() {

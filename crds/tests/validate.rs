@@ -102,6 +102,30 @@ fn each_bad_value_is_named() {
             "spec.network.trustedProxies[1]",
         ),
         (
+            json!({"domain": "ovu.co.il", "network": {"trustedProxies": ["198.19.1.0/24", "0.0.0.0/0"]}}),
+            "spec.network.trustedProxies[1]",
+        ),
+        (
+            json!({"domain": "ovu.co.il", "network": {"trustedProxies": ["198.0.0.0/7"]}}),
+            "spec.network.trustedProxies[0]",
+        ),
+        (
+            json!({"domain": "ovu.co.il", "network": {"trustedProxies": ["2001:db8::/31"]}}),
+            "spec.network.trustedProxies[0]",
+        ),
+        (
+            json!({"domain": "ovu.co.il", "frontend": {"exposure": {"type": "LoadBalancer", "proxyProtocol": {"trustedCidrs": []}}}}),
+            "spec.frontend.exposure.proxyProtocol.trustedCidrs",
+        ),
+        (
+            json!({"domain": "ovu.co.il", "frontend": {"exposure": {"type": "LoadBalancer", "proxyProtocol": {"trustedCidrs": ["198.18.0.0/24", "lb.example.com"]}}}}),
+            "spec.frontend.exposure.proxyProtocol.trustedCidrs[1]",
+        ),
+        (
+            json!({"domain": "ovu.co.il", "frontend": {"exposure": {"type": "LoadBalancer", "proxyProtocol": {"trustedCidrs": ["::/0"]}}}}),
+            "spec.frontend.exposure.proxyProtocol.trustedCidrs[0]",
+        ),
+        (
             json!({"domain": "ovu.co.il", "placement": {"nodeLabel": "bad key!"}}),
             "spec.placement.nodeLabel",
         ),
@@ -126,6 +150,42 @@ fn each_bad_value_is_named() {
             "{v} should fail on {field}, got {f:?}"
         );
     }
+}
+
+#[test]
+fn too_wide_trusted_networks_are_refused_with_the_reason() {
+    let err = spec(json!({"domain": "ovu.co.il", "network": {"trustedProxies": ["0.0.0.0/0"]}}))
+        .validate()
+        .unwrap_err()
+        .to_string();
+    assert_eq!(
+        err,
+        format!("spec.network.trustedProxies[0]: {}", rules::MSG_PROXY_WIDTH)
+    );
+    for ok in [
+        "198.0.0.0/8",
+        "2001:db8::/32",
+        "198.19.1.7",
+        "fd00::1",
+        "not an address",
+    ] {
+        assert!(rules::is_narrow_enough(ok), "{ok}");
+    }
+    for bad in [
+        "0.0.0.0/0",
+        "128.0.0.0/1",
+        "198.0.0.0/7",
+        "::/0",
+        "2001:db8::/31",
+    ] {
+        assert!(!rules::is_narrow_enough(bad), "{bad}");
+    }
+    // A good spec with PROXY protocol passes.
+    let ok = spec(
+        json!({"domain": "ovu.co.il", "network": {"trustedProxies": ["198.19.0.0/16"]},
+        "frontend": {"exposure": {"type": "LoadBalancer", "proxyProtocol": {"trustedCidrs": ["198.18.0.0/24", "fd00:1::/64"]}}}}),
+    );
+    assert_eq!(fields(&ok), Vec::<String>::new());
 }
 
 #[test]

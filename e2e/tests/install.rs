@@ -400,6 +400,25 @@ async fn trusted_proxies_are_ips_or_cidrs() {
         &["spec.network.trustedProxies[0]", "IP address or CIDR"],
     )
     .await;
+    // A network so wide that anyone in it could claim any client address.
+    refused(
+        "v-proxies3",
+        json!({"network": {"trustedProxies": ["198.19.0.0/16", "0.0.0.0/0"]}}),
+        &[
+            "spec.network.trustedProxies[1]",
+            "no wider than /8 (IPv4) or /32 (IPv6)",
+        ],
+    )
+    .await;
+    refused(
+        "v-proxies4",
+        json!({"frontend": {"exposure": {"type": "LoadBalancer", "proxyProtocol": {"trustedCidrs": ["::/0"]}}}}),
+        &[
+            "spec.frontend.exposure.proxyProtocol.trustedCidrs[0]",
+            "no wider than /8 (IPv4) or /32 (IPv6)",
+        ],
+    )
+    .await;
 }
 
 #[tokio::test]

@@ -770,3 +770,320 @@ async fn the_in_cluster_operator_is_fully_available() {
     .expect("the operator Deployment becomes available");
     assert!(status >= 1);
 }
+
+/// Two made-up client machines in a network namespace of their own, each with one address from
+/// 198.18.0.0/15 that the cluster does not use, reaching the frontend node's NodePort the way
+/// an outside client does: routed in from another interface, not from this host's own
+/// addresses (kube-proxy masquerades host-local sources even with `externalTrafficPolicy:
+/// Local`, which is why every browser on this machine shows up as the node). Removed on drop
+/// (deleting the namespace deletes the veth pair, its addresses and the host routes).
+struct OutsideClients {
+    ns: &'static str,
+    ca: std::path::PathBuf,
+    /// curl's `--resolve`: the ULM site's name and port to the frontend node's address.
+    resolve: String,
+    /// `https://ulm.<domain>:<port>`.
+    base: String,
+}
+
+const CLIENT_A: &str = "198.18.200.11";
+const CLIENT_B: &str = "198.18.200.12";
+
+fn run(cmd: &[&str]) -> anyhow::Result<String> {
+    let out = std::process::Command::new(cmd[0])
+        .args(&cmd[1..])
+        .output()
+        .with_context(|| format!("running {cmd:?}"))?;
+    ensure!(
+        out.status.success(),
+        "{cmd:?}: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+/// One answer seen by an outside client.
+struct Answer {
+    status: u16,
+    retry_after: Option<u64>,
+    body: Value,
+}
+
+impl OutsideClients {
+    async fn start(t: &Target) -> anyhow::Result<Self> {
+        const NS: &str = "ovu-e2e-clients";
+        // A namespace left by an interrupted run goes first (with its veth and routes).
+        let _ = run(&["ip", "netns", "del", NS]);
+        let nodes = Api::<Node>::all(t.cluster.client.clone())
+            .list(&ListParams::default().labels("ovu.co.il/tier=frontend"))
+            .await?;
+        let node_ip = nodes
+            .items
+            .iter()
+            .flat_map(|n| n.status.iter().flat_map(|s| s.addresses.iter().flatten()))
+            .find(|a| a.type_ == "InternalIP")
+            .map(|a| a.address.clone())
+            .context("the frontend node has no InternalIP")?;
+        let me = Self {
+            ns: NS,
+            ca: std::env::temp_dir().join(format!("ovu-e2e-ca-{}.crt", std::process::id())),
+            resolve: format!("{}:{}:{node_ip}", t.host("ulm"), t.port),
+            base: t.url("ulm", ""),
+        };
+        let ca = t.secret(&format!("{}-tls", t.system), "ca.crt").await?;
+        std::fs::write(&me.ca, ca)?;
+        let node_net = format!("{node_ip}/32");
+        for cmd in [
+            vec!["ip", "netns", "add", NS],
+            vec![
+                "ip", "link", "add", "ovuclih", "type", "veth", "peer", "name", "ovuclin",
+            ],
+            vec!["ip", "link", "set", "ovuclin", "netns", NS],
+            vec!["ip", "link", "set", "ovuclih", "up"],
+            vec!["ip", "-n", NS, "link", "set", "lo", "up"],
+            vec!["ip", "-n", NS, "link", "set", "ovuclin", "up"],
+            vec![
+                "ip",
+                "-n",
+                NS,
+                "addr",
+                "add",
+                &format!("{CLIENT_A}/32"),
+                "dev",
+                "ovuclin",
+            ],
+            vec![
+                "ip",
+                "-n",
+                NS,
+                "addr",
+                "add",
+                &format!("{CLIENT_B}/32"),
+                "dev",
+                "ovuclin",
+            ],
+            // On-link both ways: the host answers ARP for its node address, the namespace
+            // for the clients'.
+            vec!["ip", "-n", NS, "route", "add", &node_net, "dev", "ovuclin"],
+            vec![
+                "ip",
+                "route",
+                "add",
+                &format!("{CLIENT_A}/32"),
+                "dev",
+                "ovuclih",
+            ],
+            vec![
+                "ip",
+                "route",
+                "add",
+                &format!("{CLIENT_B}/32"),
+                "dev",
+                "ovuclih",
+            ],
+        ] {
+            run(&cmd)?;
+        }
+        Ok(me)
+    }
+
+    /// `method path` on the ULM site from `src`, through the frontend node's NodePort.
+    fn send(
+        &self,
+        src: &str,
+        method: &str,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: Option<&Value>,
+    ) -> anyhow::Result<Answer> {
+        let resolve = &self.resolve;
+        let url = format!("{}{path}", self.base);
+        let ca = self.ca.to_string_lossy().into_owned();
+        let mut cmd: Vec<String> = [
+            "ip",
+            "netns",
+            "exec",
+            self.ns,
+            "curl",
+            "-sS",
+            "--max-time",
+            "20",
+            "--cacert",
+            &ca,
+            "--resolve",
+            resolve,
+            "--interface",
+            src,
+            "-X",
+            method,
+            "-D",
+            "-",
+            "-w",
+            "\n%{http_code}",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        for (k, v) in headers {
+            cmd.push("-H".into());
+            cmd.push(format!("{k}: {v}"));
+        }
+        if let Some(b) = body {
+            cmd.extend(["-H".into(), "content-type: application/json".into()]);
+            cmd.extend(["--data-binary".into(), b.to_string()]);
+        }
+        cmd.push(url);
+        let args: Vec<&str> = cmd.iter().map(String::as_str).collect();
+        let out = run(&args)?;
+        let (rest, code) = out.rsplit_once('\n').context("curl printed no status")?;
+        let (head, body) = rest.split_once("\r\n\r\n").unwrap_or((rest, ""));
+        let retry_after = head.lines().find_map(|l| {
+            let (k, v) = l.split_once(':')?;
+            k.eq_ignore_ascii_case("retry-after")
+                .then(|| v.trim().parse().ok())?
+        });
+        Ok(Answer {
+            status: code.trim().parse()?,
+            retry_after,
+            body: serde_json::from_str(body).unwrap_or(Value::Null),
+        })
+    }
+}
+
+impl Drop for OutsideClients {
+    fn drop(&mut self) {
+        let _ = run(&["ip", "netns", "del", self.ns]);
+        let _ = std::fs::remove_file(&self.ca);
+    }
+}
+
+/// Per-IP limits and records follow the real client, end to end: two outside clients behind
+/// the same nginx get separate login rate-limit buckets in ULM, a forged X-Forwarded-For does
+/// not move a client into another bucket, and the audit log and sessions name the clients'
+/// own addresses, never the nginx pod's or the node's.
+#[tokio::test]
+async fn each_client_address_has_its_own_login_limit_and_audit_trail() {
+    let t = target().await;
+    let clients = OutsideClients::start(&t).await.expect("outside clients");
+    let run_id = uuid::Uuid::new_v4().simple().to_string();
+    let ua_a = format!("ovu-e2e-client-a/{run_id}");
+    let ua_b = format!("ovu-e2e-client-b/{run_id}");
+    let failed_login = |i: usize| json!({"login": format!("nobody-{run_id}-{i}@example.com"), "password": "not-the-password-1"});
+    let login = |src: &str, ua: &str, i: usize, extra: &[(&str, &str)]| {
+        let mut h = vec![("user-agent", ua)];
+        h.extend_from_slice(extra);
+        clients
+            .send(
+                src,
+                "POST",
+                "/api/v1/auth/login",
+                &h,
+                Some(&failed_login(i)),
+            )
+            .expect("login from an outside client")
+    };
+
+    // ULM allows 5 logins per minute per address (ULM_RATE_LOGIN_PER_MIN); every attempt names
+    // a different account so only the address limit can trip. 1.1 s apart stays under nginx's
+    // 1 r/s, so every 429 below is ULM's own.
+    let limit = 5;
+    for i in 0..limit {
+        let a = login(CLIENT_A, &ua_a, i, &[]);
+        assert_eq!(a.status, 401, "A's attempt {i}: {}", a.body);
+        tokio::time::sleep(Duration::from_millis(1100)).await;
+    }
+    let a = login(CLIENT_A, &ua_a, limit, &[]);
+    assert_eq!(a.status, 429, "A past its limit: {}", a.body);
+    assert_eq!(a.body["error"]["code"], "rate_limited", "{}", a.body);
+    assert!(
+        a.retry_after.is_some_and(|s| s > 1),
+        "ULM's window, not nginx's 1 s: {:?}",
+        a.retry_after
+    );
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+
+    // B, behind the same nginx, still has its whole budget.
+    let b = login(CLIENT_B, &ua_b, 100, &[]);
+    assert_eq!(b.status, 401, "B while A is limited: {}", b.body);
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+
+    // A claiming to be B (or anyone) stays A.
+    let forged = [
+        ("x-forwarded-for", CLIENT_B),
+        ("x-real-ip", CLIENT_B),
+        ("forwarded", "for=198.18.200.12"),
+    ];
+    let a = login(CLIENT_A, &ua_a, limit + 1, &forged);
+    assert_eq!(a.status, 429, "A with a forged X-Forwarded-For: {}", a.body);
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+
+    // A session from B carries B's address.
+    let secret = format!("{}-bootstrap-admin", t.system);
+    let email = t.secret(&secret, "email").await.unwrap();
+    let password = t.secret(&secret, "password").await.unwrap();
+    let mut token = None;
+    for _ in 0..20 {
+        // Other tests sign the admin in too (5 per minute per account): wait out a 429.
+        let r = clients
+            .send(
+                CLIENT_B,
+                "POST",
+                "/api/v1/auth/login",
+                &[("user-agent", &ua_b)],
+                Some(&json!({"login": email, "password": password})),
+            )
+            .unwrap();
+        if r.status == 429 {
+            let secs = r.retry_after.unwrap_or(1).clamp(1, 60);
+            tokio::time::sleep(Duration::from_secs(secs)).await;
+            continue;
+        }
+        assert_eq!(r.status, 200, "admin sign-in from B: {}", r.body);
+        token = r.body["access_token"].as_str().map(str::to_string);
+        break;
+    }
+    let token = token.expect("admin signed in from B");
+    let bearer = format!("Bearer {token}");
+    let sessions = clients
+        .send(
+            CLIENT_B,
+            "GET",
+            "/api/v1/users/me/sessions",
+            &[("authorization", &bearer)],
+            None,
+        )
+        .unwrap();
+    assert_eq!(sessions.status, 200, "{}", sessions.body);
+    let current = sessions.body.as_array().and_then(|s| {
+        s.iter()
+            .find(|s| s["current"] == true)
+            .map(|s| s["ip"].clone())
+    });
+    assert_eq!(current, Some(json!(CLIENT_B)), "{}", sessions.body);
+
+    // The audit log: A's five failures from A, B's one from B, nothing from the pod network.
+    let audit = get_json(
+        &t.client().await.unwrap(),
+        t.url("ulm", "/api/v1/audit?type=login_failed&limit=1000"),
+        &token,
+    )
+    .await
+    .expect("audit log");
+    let ips_of = |ua: &str| -> Vec<String> {
+        audit
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter(|e| e["user_agent"] == ua)
+            .map(|e| e["ip"].as_str().unwrap_or("").to_string())
+            .collect()
+    };
+    assert_eq!(
+        ips_of(&ua_a),
+        vec![CLIENT_A.to_string(); limit],
+        "A's failures"
+    );
+    assert_eq!(ips_of(&ua_b), vec![CLIENT_B.to_string()], "B's failure");
+    drop(clients);
+}

@@ -157,6 +157,8 @@ fn main() -> anyhow::Result<()> {
                 public_https_port: a.public_https_port,
                 tls,
                 cors_origins,
+                // The local stack has no load balancer in front.
+                proxy_protocol: None,
             };
             write_stdout(&nginx::render(&input)?)
         }
@@ -173,6 +175,8 @@ fn main() -> anyhow::Result<()> {
             let facts = ovu_operator::render::Facts {
                 operator_namespace: "ovu-system".into(),
                 tls_hash: None,
+                // Offline: no nodes to read; the spec's trustedProxies still apply.
+                ..Default::default()
             };
             let desired = ovu_operator::render::build(&sys, &facts)?;
             let mut out = String::new();

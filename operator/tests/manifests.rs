@@ -59,6 +59,7 @@ fn needed() -> BTreeSet<Grant> {
     );
     add("ovu.co.il", "ovusystems/status", &["get", "patch"]);
     add("", "pods", &["list"]);
+    add("", "nodes", &["list"]);
     add("events.k8s.io", "events", &["create", "patch"]);
     for k in Kind::ALL {
         let ar = k.api_resource();

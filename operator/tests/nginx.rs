@@ -175,3 +175,169 @@ fn renewed_leaf_verifies_against_the_original_ca() {
     );
     assert!(Path::new(&dir.path("leaf.crt")).exists());
 }
+
+/// A free loopback port (bound and released; nginx takes it a moment later).
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// nginx running a rendered config, stopped on drop.
+struct RunningNginx(std::process::Child);
+impl Drop for RunningNginx {
+    fn drop(&mut self) {
+        // TERM, not KILL: the master then stops its workers (a killed master leaves them
+        // running, holding the ports and the test's output pipes).
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.0.id().to_string()])
+            .status();
+        let _ = self.0.wait();
+    }
+}
+
+/// An upstream that answers every request with 200 and hands over the request heads it got.
+fn recording_upstream() -> (u16, std::sync::mpsc::Receiver<String>) {
+    use std::io::{BufRead, BufReader, Write};
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = l.local_addr().unwrap().port();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for s in l.incoming() {
+            let Ok(mut s) = s else { return };
+            let mut r = BufReader::new(s.try_clone().unwrap());
+            let mut head = String::new();
+            loop {
+                let mut line = String::new();
+                if r.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
+                    break;
+                }
+                head.push_str(&line.to_ascii_lowercase());
+            }
+            let _ =
+                s.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok");
+            if tx.send(head).is_err() {
+                return;
+            }
+        }
+    });
+    (port, rx)
+}
+
+fn start_nginx(i: &nginx::NginxInput, dir: &Tmp) -> RunningNginx {
+    nginx_t(i, dir);
+    let child = Command::new(NGINX)
+        .args([
+            "-e",
+            "stderr",
+            "-p",
+            &dir.path(""),
+            "-c",
+            &dir.path("nginx.conf"),
+        ])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let n = RunningNginx(child);
+    let port = i.listen_http;
+    for _ in 0..100 {
+        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            return n;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    panic!("nginx did not listen on {port}");
+}
+
+/// Sends raw bytes to nginx on `port` and returns its whole answer.
+fn send(port: u16, bytes: &str) -> String {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    s.set_read_timeout(Some(std::time::Duration::from_secs(5)))
+        .unwrap();
+    s.write_all(bytes.as_bytes()).unwrap();
+    let mut out = String::new();
+    let _ = s.read_to_string(&mut out);
+    out
+}
+
+const FORGED: &str = "GET /api/v1/me HTTP/1.1\r\nHost: ulm.ovu.co.il\r\nX-Forwarded-For: 203.0.113.66, 198.19.1.9\r\nX-Real-IP: 203.0.113.66\r\nConnection: close\r\n\r\n";
+
+fn forwarded(head: &str) -> (String, String) {
+    let get = |name: &str| {
+        head.lines()
+            .find_map(|l| l.strip_prefix(name))
+            .map(|v| v.trim().to_string())
+            .unwrap_or_default()
+    };
+    (get("x-forwarded-for:"), get("x-real-ip:"))
+}
+
+fn plain_input(dir: &Tmp) -> (nginx::NginxInput, std::sync::mpsc::Receiver<String>) {
+    let mut sys = common::minimal();
+    sys.spec.frontend.tls.mode = ovu_crds::TlsMode::Disabled;
+    let mut i = localize(input_for(&sys), dir);
+    let (up, rx) = recording_upstream();
+    i.ulm_upstream = format!("127.0.0.1:{up}");
+    i.aam_upstream = format!("127.0.0.1:{up}");
+    i.listen_http = free_port();
+    (i, rx)
+}
+
+/// nginx replaces whatever X-Forwarded-For / X-Real-IP a client sends with the address it
+/// saw; it never appends to the client's list.
+#[test]
+fn nginx_overwrites_forwarded_for_with_the_peer_address() {
+    let dir = Tmp::new("xff");
+    let (i, rx) = plain_input(&dir);
+    let _n = start_nginx(&i, &dir);
+    let answer = send(i.listen_http, FORGED);
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    let head = rx.recv_timeout(std::time::Duration::from_secs(5)).unwrap();
+    assert_eq!(
+        forwarded(&head),
+        ("127.0.0.1".into(), "127.0.0.1".into()),
+        "{head}"
+    );
+}
+
+/// With PROXY protocol the client address comes from the header, but only when the load
+/// balancer sending it is trusted; the kubelet's probes use the plain health port.
+#[test]
+fn nginx_takes_the_client_from_a_trusted_proxy_protocol_header_only() {
+    for (trusted, want) in [
+        ("127.0.0.1/32", "198.18.7.7"),
+        ("198.18.0.0/24", "127.0.0.1"),
+    ] {
+        let dir = Tmp::new("pp");
+        let (mut i, rx) = plain_input(&dir);
+        let health = free_port();
+        i.proxy_protocol = Some(nginx::ProxyProtocol {
+            trusted: vec![trusted.into()],
+            listen_health: health,
+        });
+        let _n = start_nginx(&i, &dir);
+        let answer = send(
+            i.listen_http,
+            &format!("PROXY TCP4 198.18.7.7 198.18.0.11 40000 443\r\n{FORGED}"),
+        );
+        assert!(answer.starts_with("HTTP/1.1 200"), "{trusted}: {answer}");
+        let head = rx.recv_timeout(std::time::Duration::from_secs(5)).unwrap();
+        assert_eq!(
+            forwarded(&head),
+            (want.into(), want.into()),
+            "{trusted}: {head}"
+        );
+        // A connection without the PROXY header is refused on the public port ...
+        assert!(!send(i.listen_http, FORGED).starts_with("HTTP/1.1 200"));
+        // ... and the probes' plain port answers.
+        let probe = send(
+            health,
+            "GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+        );
+        assert!(probe.starts_with("HTTP/1.1 200"), "{probe}");
+    }
+}

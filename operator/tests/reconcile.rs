@@ -718,3 +718,47 @@ async fn status_records_a_verified_backup_only_when_its_job_ran_the_test_restore
         }
     }
 }
+
+/// ULM and AAM trust X-Forwarded-For from the pod networks of the nodes nginx (and, for ULM,
+/// AAM) are pinned to, read from the labelled Nodes; other nodes' networks are not trusted.
+#[tokio::test]
+async fn services_trust_the_pod_networks_of_the_frontend_and_backend_nodes() {
+    let (fake, ctx) = setup(common::minimal(), true);
+    for (name, tier, cidrs) in [
+        (
+            "ovu-frontend",
+            "frontend",
+            json!(["198.19.1.0/24", "fd00:1::/64"]),
+        ),
+        ("ovu-backend", "backend", json!(["198.19.2.0/24"])),
+        ("ovu-database", "database", json!(["198.19.3.0/24"])),
+        ("other", "", json!(["198.19.9.0/24"])),
+    ] {
+        fake.put(
+            &format!("/api/v1/nodes/{name}"),
+            json!({"apiVersion": "v1", "kind": "Node",
+                   "metadata": {"name": name, "labels": {"ovu.co.il/tier": tier}},
+                   "spec": {"podCIDR": cidrs[0], "podCIDRs": cidrs}}),
+        );
+    }
+    reconcile(&fake, &ctx).await.unwrap();
+    let env = |path: &str| -> String {
+        let d = fake.get(path).unwrap();
+        d["spec"]["template"]["spec"]["containers"][0]["env"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|e| e["name"] == "TRUSTED_PROXIES")
+            .map(|e| e["value"].as_str().unwrap().to_string())
+            .unwrap_or_default()
+    };
+    assert_eq!(env(ULM), "198.19.1.0/24,fd00:1::/64,198.19.2.0/24");
+    assert_eq!(
+        env("/apis/apps/v1/namespaces/ovu-test/deployments/ovu-aam"),
+        "198.19.1.0/24,fd00:1::/64"
+    );
+    // A second reconcile with the same nodes changes nothing.
+    fake.clear_log();
+    reconcile(&fake, &ctx).await.unwrap();
+    assert_eq!(child_writes(&fake), Vec::<String>::new());
+}

@@ -9,6 +9,8 @@ fn facts() -> Facts {
     Facts {
         operator_namespace: "ovu-system".into(),
         tls_hash: Some("0123456789abcdef".into()),
+        frontend_pod_cidrs: vec!["198.19.1.0/24".into()],
+        backend_pod_cidrs: vec!["198.19.2.0/24".into(), "fd00:2::/64".into()],
     }
 }
 
@@ -272,7 +274,7 @@ fn backend_database_urls_point_at_the_contract_services() {
 }
 
 #[test]
-fn trusted_proxies_reach_ulm_and_aam_only_when_set() {
+fn ulm_trusts_nginx_and_aam_nodes_and_aam_trusts_nginx_nodes_plus_the_spec() {
     let env_of = |cs: &[Child], name: &str| -> Option<String> {
         let d = cs
             .iter()
@@ -285,14 +287,105 @@ fn trusted_proxies_reach_ulm_and_aam_only_when_set() {
             .find(|e| e["name"] == "TRUSTED_PROXIES")
             .map(|e| e["value"].as_str().unwrap().to_string())
     };
+    // The frontend node's pod network (nginx) for both; the backend node's (AAM → ULM) only
+    // for ULM; the spec's extras after them.
     let full = children(&common::full());
-    for d in ["ovu-ulm", "ovu-aam"] {
-        assert_eq!(env_of(&full, d).as_deref(), Some("198.19.0.0/16"), "{d}");
-    }
+    assert_eq!(
+        env_of(&full, "ovu-ulm").as_deref(),
+        Some("198.19.1.0/24,198.19.2.0/24,fd00:2::/64,198.19.0.0/16")
+    );
+    assert_eq!(
+        env_of(&full, "ovu-aam").as_deref(),
+        Some("198.19.1.0/24,198.19.0.0/16")
+    );
     let minimal = children(&common::minimal());
+    assert_eq!(
+        env_of(&minimal, "ovu-ulm").as_deref(),
+        Some("198.19.1.0/24,198.19.2.0/24,fd00:2::/64")
+    );
+    assert_eq!(
+        env_of(&minimal, "ovu-aam").as_deref(),
+        Some("198.19.1.0/24")
+    );
+    // Nothing known and nothing in the spec: no variable, the services count the TCP peer.
+    let none = |sys: &ovu_crds::OvuSystem| -> Vec<Child> {
+        render::build(sys, &Facts::default())
+            .unwrap()
+            .all()
+            .cloned()
+            .collect()
+    };
     for d in ["ovu-ulm", "ovu-aam"] {
-        assert_eq!(env_of(&minimal, d), None, "{d}");
+        assert_eq!(env_of(&none(&common::minimal()), d), None, "{d}");
     }
+    // A node network the services would refuse (wider than /8) is left out rather than
+    // stopping them; duplicates once.
+    let odd = Facts {
+        frontend_pod_cidrs: vec!["198.0.0.0/6".into(), "198.19.1.0/24".into()],
+        backend_pod_cidrs: vec!["198.19.1.0/24".into()],
+        ..facts()
+    };
+    let cs: Vec<Child> = render::build(&common::minimal(), &odd)
+        .unwrap()
+        .all()
+        .cloned()
+        .collect();
+    assert_eq!(env_of(&cs, "ovu-ulm").as_deref(), Some("198.19.1.0/24"));
+}
+
+#[test]
+fn frontend_service_keeps_the_client_address() {
+    let svc = |cs: &[Child]| -> Value {
+        cs.iter()
+            .find(|c| c.kind == Kind::Service && c.name == "ovu-frontend")
+            .unwrap()
+            .object["spec"]
+            .clone()
+    };
+    // NodePort (the full sample): no SNAT on the way to nginx.
+    assert_eq!(
+        svc(&children(&common::full()))["externalTrafficPolicy"],
+        "Local"
+    );
+    // ClusterIP (the minimal sample) has no external traffic; the API server refuses the field.
+    assert!(
+        svc(&children(&common::minimal()))
+            .get("externalTrafficPolicy")
+            .is_none()
+    );
+    let mut lb = common::minimal();
+    lb.spec.frontend.exposure.type_ = ovu_crds::ExposureType::LoadBalancer;
+    assert_eq!(svc(&children(&lb))["externalTrafficPolicy"], "Local");
+}
+
+#[test]
+fn proxy_protocol_moves_the_probes_to_a_plain_health_port() {
+    let dep = |cs: &[Child]| -> Value {
+        cs.iter()
+            .find(|c| c.kind == Kind::Deployment && c.name == "ovu-frontend")
+            .unwrap()
+            .object["spec"]["template"]["spec"]["containers"][0]
+            .clone()
+    };
+    let with = dep(&children(&common::full()));
+    assert_eq!(with["readinessProbe"]["httpGet"]["port"], "health");
+    assert_eq!(with["livenessProbe"]["httpGet"]["port"], "health");
+    assert!(
+        with["ports"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|p| p["name"] == "health" && p["containerPort"] == 8081)
+    );
+    let without = dep(&children(&common::minimal()));
+    assert_eq!(without["readinessProbe"]["httpGet"]["port"], "http");
+    assert!(
+        !without["ports"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|p| p["name"] == "health")
+    );
 }
 
 #[test]

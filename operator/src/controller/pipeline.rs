@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use k8s_openapi::api::batch::v1::Job;
-use k8s_openapi::api::core::v1::{PersistentVolumeClaim, Pod, Secret};
+use k8s_openapi::api::core::v1::{Node, PersistentVolumeClaim, Pod, Secret};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use k8s_openapi::jiff::Timestamp;
 use kube::api::{Api, DeleteParams, DynamicObject, ListParams, Patch, PatchParams};
@@ -344,9 +344,13 @@ pub async fn apply_system(
         changes: Vec::new(),
         live: BTreeMap::new(),
     };
+    let (frontend_pod_cidrs, backend_pod_cidrs) =
+        tier_pod_cidrs(&ctx.client, &sys.spec.placement.node_label).await?;
     let mut facts = Facts {
         operator_namespace: ctx.operator_namespace.clone(),
         tls_hash: None,
+        frontend_pod_cidrs,
+        backend_pod_cidrs,
     };
 
     // Secrets: generated once, never overwritten.
@@ -1087,6 +1091,49 @@ async fn prune(run: &mut Run<'_>, sys: &OvuSystem, rctx: &Ctx<'_>) -> Result<(),
         }
     }
     Ok(())
+}
+
+/// The pod networks (`spec.podCIDRs`, else `spec.podCIDR`) of the frontend-tier and the
+/// backend-tier nodes, each sorted: the proxies ULM and AAM trust (see
+/// `render::backend::trusted_proxies`). Sorted and deduplicated so the rendered env, and
+/// with it the pod template, only changes when the networks do.
+async fn tier_pod_cidrs(client: &Client, label: &str) -> Result<(Vec<String>, Vec<String>), Error> {
+    let nodes: Api<Node> = Api::all(client.clone());
+    let mut out = (Vec::new(), Vec::new());
+    for (tier, cidrs) in [("frontend", &mut out.0), ("backend", &mut out.1)] {
+        let list = match nodes
+            .list(&ListParams::default().labels(&format!("{label}={tier}")))
+            .await
+        {
+            Ok(l) => l,
+            // An operator upgraded without the new `nodes: list` grant keeps working; ULM and
+            // AAM then trust only spec.network.trustedProxies (fail closed: no forged
+            // addresses, per-IP limits count nginx).
+            Err(kube::Error::Api(s)) if s.code == 403 => {
+                tracing::warn!(
+                    tier,
+                    "cannot list nodes (forbidden): trusting only spec.network.trustedProxies"
+                );
+                continue;
+            }
+            Err(e) => return Err(e.into()),
+        };
+        for n in list.items {
+            let spec = n.spec.unwrap_or_default();
+            let all = spec
+                .pod_cidrs
+                .unwrap_or_default()
+                .into_iter()
+                .chain(spec.pod_cidr);
+            for c in all {
+                if !cidrs.contains(&c) {
+                    cidrs.push(c);
+                }
+            }
+        }
+        cidrs.sort();
+    }
+    Ok(out)
 }
 
 /// Record the nodes each tier's pods run on.

@@ -90,6 +90,42 @@ pub fn cors_origins(ctx: &Ctx) -> Vec<String> {
     v
 }
 
+/// Whose `X-Forwarded-For` a service believes (`TRUSTED_PROXIES`).
+///
+/// Only the hops that set it: nginx for both services, and AAM for ULM (AAM passes on the
+/// admin's address). Their pod IPs change with every rollout, the pod networks of their nodes
+/// do not: every OVU pod is pinned to its tier's node(s) by nodeSelector and a toleration of
+/// the tier taint, so a frontend-tier node's `podCIDRs` hold nginx pods, and a backend-tier
+/// node's hold ULM and AAM. Two things keep any other pod on those networks (a DaemonSet
+/// tolerating every taint, say) from presenting a forged header: the backend NetworkPolicy
+/// admits ULM/AAM traffic only from frontend and AAM pods (and the operator's probes, which
+/// send no such header), and nginx overwrites the header with the address it saw. The
+/// spec's `network.trustedProxies` come on top (proxies the operator cannot see, a CNI
+/// without per-node pod CIDRs). Entries the services would refuse (wider than /8 or /32) are
+/// left out here rather than stopping ULM and AAM from starting.
+pub fn trusted_proxies(ctx: &Ctx, c: Component) -> Vec<String> {
+    let mut v: Vec<String> = Vec::new();
+    let mut add = |n: &String| {
+        if ovu_crds::rules::is_ip_or_cidr(n)
+            && ovu_crds::rules::is_narrow_enough(n)
+            && !v.contains(n)
+        {
+            v.push(n.clone());
+        }
+    };
+    ctx.facts.frontend_pod_cidrs.iter().for_each(&mut add);
+    if c == Component::Ulm {
+        ctx.facts.backend_pod_cidrs.iter().for_each(&mut add);
+    }
+    ctx.sys
+        .spec
+        .network
+        .trusted_proxies
+        .iter()
+        .for_each(&mut add);
+    v
+}
+
 fn env(ctx: &Ctx, c: Component) -> Vec<Value> {
     let pg = ctx.names.of(Component::Postgres);
     let redis = ctx.names.of(Component::Redis);
@@ -124,8 +160,8 @@ fn env(ctx: &Ctx, c: Component) -> Vec<Value> {
         pod::env("RUST_LOG", "info"),
         pod::env("CORS_ORIGINS", cors_origins(ctx).join(",")),
     ];
-    // Only when set: an unchanged pod template for systems that do not use it.
-    let proxies = &ctx.sys.spec.network.trusted_proxies;
+    // Only when there is something to trust: the services then count the TCP peer.
+    let proxies = trusted_proxies(ctx, c);
     if !proxies.is_empty() {
         e.push(pod::env("TRUSTED_PROXIES", proxies.join(",")));
     }

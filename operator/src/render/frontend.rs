@@ -5,7 +5,7 @@ use ovu_crds::{ExposureType, TlsMode};
 use serde_json::{Value, json};
 
 use super::names::{self, Component, Tier, ports};
-use super::nginx::{self, NginxInput, TlsFiles};
+use super::nginx::{self, NginxInput, ProxyProtocol, TlsFiles};
 use super::pod::{self, APP_UID};
 use super::{Child, Ctx, Kind};
 
@@ -57,6 +57,20 @@ pub fn nginx_input(ctx: &Ctx) -> NginxInput {
             key: format!("{TLS_DIR}/tls.key"),
         }),
         cors_origins: super::backend::cors_origins(ctx),
+        proxy_protocol: e.proxy_protocol.as_ref().map(|p| ProxyProtocol {
+            trusted: p.trusted_cidrs.clone(),
+            listen_health: ports::NGINX_HEALTH as u16,
+        }),
+    }
+}
+
+/// The named container port the kubelet probes: the public HTTP port, or the plain health
+/// port when the public ports expect a PROXY header first.
+fn probe_port(ctx: &Ctx) -> &'static str {
+    if ctx.sys.spec.frontend.exposure.proxy_protocol.is_some() {
+        "health"
+    } else {
+        "http"
     }
 }
 
@@ -100,15 +114,24 @@ fn service(ctx: &Ctx) -> Child {
         ExposureType::NodePort => "NodePort",
         ExposureType::LoadBalancer => "LoadBalancer",
     };
+    let mut spec = json!({
+        "type": t,
+        "selector": names::selector(ctx.system(), Component::Frontend),
+        "ports": ports,
+    });
+    // With the default `Cluster` policy a node forwards NodePort/LoadBalancer traffic to a pod
+    // on any node and SNATs it to its own address, so nginx (and through it ULM's limits and
+    // audit) would see a node instead of the client. `Local` delivers only to nginx pods on
+    // the receiving node, with the client's source address intact; every frontend pod runs
+    // on the frontend-tier node(s), which are the ones to send traffic to.
+    if e.type_ != ExposureType::ClusterIP {
+        spec["externalTrafficPolicy"] = json!("Local");
+    }
     ctx.child(
         Kind::Service,
         &name,
         Component::Frontend,
-        json!({"spec": {
-            "type": t,
-            "selector": names::selector(ctx.system(), Component::Frontend),
-            "ports": ports,
-        }}),
+        json!({ "spec": spec }),
     )
 }
 
@@ -125,6 +148,11 @@ fn deployment(ctx: &Ctx, conf: &str) -> Child {
     ];
     let mut container_ports =
         vec![json!({"name": "http", "containerPort": ports::NGINX_HTTP, "protocol": "TCP"})];
+    if fe.exposure.proxy_protocol.is_some() {
+        container_ports.push(
+            json!({"name": "health", "containerPort": ports::NGINX_HEALTH, "protocol": "TCP"}),
+        );
+    }
     if let Some(secret) = ctx.tls_secret_name() {
         mounts.push(json!({"name": "tls", "mountPath": TLS_DIR, "readOnly": true}));
         volumes.push(json!({"name": "tls", "secret": {"secretName": secret, "defaultMode": 0o440,
@@ -145,11 +173,11 @@ fn deployment(ctx: &Ctx, conf: &str) -> Child {
                 "command": ["nginx", "-e", "stderr", "-c", format!("{CONF_DIR}/nginx.conf")],
                 "ports": container_ports,
                 "readinessProbe": {
-                    "httpGet": {"path": "/healthz", "port": "http"},
+                    "httpGet": {"path": "/healthz", "port": probe_port(ctx)},
                     "periodSeconds": 5, "timeoutSeconds": 2,
                 },
                 "livenessProbe": {
-                    "httpGet": {"path": "/healthz", "port": "http"},
+                    "httpGet": {"path": "/healthz", "port": probe_port(ctx)},
                     "initialDelaySeconds": 5, "periodSeconds": 10, "timeoutSeconds": 2,
                 },
                 "volumeMounts": mounts,

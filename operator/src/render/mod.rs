@@ -163,6 +163,10 @@ pub struct Facts {
     /// Hash of the serving certificate now in the TLS Secret; a change rolls nginx so it
     /// loads the new certificate.
     pub tls_hash: Option<String>,
+    /// `spec.podCIDRs` of the nodes labelled for the frontend tier (where nginx runs), sorted.
+    pub frontend_pod_cidrs: Vec<String>,
+    /// `spec.podCIDRs` of the nodes labelled for the backend tier (where AAM runs), sorted.
+    pub backend_pod_cidrs: Vec<String>,
 }
 
 /// Why a spec cannot be rendered.

@@ -197,4 +197,7 @@ pub mod ports {
     /// nginx listens unprivileged inside the pod; the Service maps 80/443 to these.
     pub const NGINX_HTTP: i32 = 8080;
     pub const NGINX_HTTPS: i32 = 8443;
+    /// nginx's plain health listener, only with PROXY protocol on the public ports (the
+    /// kubelet's probes cannot send a PROXY header).
+    pub const NGINX_HEALTH: i32 = 8081;
 }

@@ -9,6 +9,12 @@
 //!
 //! Inputs that come from users (domain, CORS origins) are validated by the CRD schema to a
 //! character set that cannot break out of an nginx token; [`render`] checks again and refuses.
+//!
+//! Client addresses: nginx is the only hop ULM and AAM believe (see `backend.rs`), so it
+//! never passes on what a client wrote. It *sets* `X-Forwarded-For` and `X-Real-IP` to its own
+//! `$remote_addr`, which is the TCP peer (the Service keeps the client's source address with
+//! `externalTrafficPolicy: Local`), or, with [`ProxyProtocol`], the address in the PROXY
+//! header of a connection from a trusted load balancer.
 
 use std::fmt::Write;
 
@@ -17,6 +23,15 @@ use std::fmt::Write;
 pub struct TlsFiles {
     pub cert: String,
     pub key: String,
+}
+
+/// PROXY protocol on the public listeners.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ProxyProtocol {
+    /// Addresses/CIDRs whose PROXY header names the client (`set_real_ip_from`).
+    pub trusted: Vec<String>,
+    /// A plain-HTTP port for the kubelet's probes, which cannot speak PROXY protocol.
+    pub listen_health: u16,
 }
 
 /// Everything the nginx config depends on.
@@ -41,6 +56,8 @@ pub struct NginxInput {
     pub tls: Option<TlsFiles>,
     /// Origins allowed by CORS on `/api/` (exact match).
     pub cors_origins: Vec<String>,
+    /// Every public connection starts with a PROXY header (a load balancer in front).
+    pub proxy_protocol: Option<ProxyProtocol>,
 }
 
 /// Why a config cannot be rendered.
@@ -102,6 +119,11 @@ pub fn render(i: &NginxInput) -> Result<String, NginxError> {
     for o in &i.cors_origins {
         safe("cors_origins", o, b":/")?;
     }
+    if let Some(pp) = &i.proxy_protocol {
+        for t in &pp.trusted {
+            safe("proxy_protocol.trusted", t, b":/")?;
+        }
+    }
 
     let d = &i.domain;
     let tls = i.tls.is_some();
@@ -112,6 +134,12 @@ pub fn render(i: &NginxInput) -> Result<String, NginxError> {
         String::new()
     };
     let t = &i.temp_dir;
+    // Every public listener takes the same PROXY flag: the port belongs to the load balancer.
+    let pp = if i.proxy_protocol.is_some() {
+        " proxy_protocol"
+    } else {
+        ""
+    };
     let mut c = String::new();
     let w = &mut c;
 
@@ -166,11 +194,28 @@ http {{
     limit_req_zone $binary_remote_addr zone=ovu_auth:10m rate=1r/s;
     limit_req_status 429;
 
-    map $http_origin $ovu_cors_origin {{
-        default \"\";
 ",
         pid = i.pid_file,
         log = i.access_log,
+    );
+    if let Some(p) = &i.proxy_protocol {
+        // $remote_addr (and so the rate limits, the access log and the X-Forwarded-For sent
+        // upstream) becomes the PROXY header's client, but only on connections from the load
+        // balancers; anyone else's header is not believed and their own address counts.
+        let _ = writeln!(
+            w,
+            "\n    # PROXY protocol: the client address from the trusted load balancers' header."
+        );
+        for t in &p.trusted {
+            let _ = writeln!(w, "    set_real_ip_from {t};");
+        }
+        let _ = writeln!(w, "    real_ip_header proxy_protocol;\n");
+    }
+    let _ = write!(
+        w,
+        "    map $http_origin $ovu_cors_origin {{
+        default \"\";
+"
     );
     for o in &i.cors_origins {
         let _ = writeln!(w, "        \"{o}\" $http_origin;");
@@ -210,11 +255,15 @@ http {{
     }
 
     // Default server: health endpoint for the kubelet, nothing else.
+    let health_listen = match &i.proxy_protocol {
+        Some(p) => format!("\n        listen {} default_server;", p.listen_health),
+        None => String::new(),
+    };
     let _ = write!(
         w,
         "
     server {{
-        listen {http} default_server;
+        listen {http}{pp} default_server;{health_listen}
         server_name _;
         location = /healthz {{
             access_log off;
@@ -234,7 +283,7 @@ http {{
             "
     # Plain HTTP on the system's names goes to HTTPS.
     server {{
-        listen {http};
+        listen {http}{pp};
         server_name {d} www.{d} ulm.{d} aam.{d} api.{d};
         location / {{
             return 301 https://$host{port_suffix}$request_uri;
@@ -246,9 +295,9 @@ http {{
     }
 
     let listen = if tls {
-        format!("listen {} ssl http2;", i.listen_https)
+        format!("listen {} ssl http2{pp};", i.listen_https)
     } else {
-        format!("listen {};", i.listen_http)
+        format!("listen {}{pp};", i.listen_http)
     };
     let headers = security_headers(i, tls);
     let limited = rate_limited_location(&headers);
@@ -365,6 +414,10 @@ fn rate_limited_location(headers: &str) -> String {
 
 /// A proxied API location with CORS and rate limits. `strip` is the path that replaces the
 /// location prefix upstream (empty: keep the path).
+///
+/// `X-Forwarded-For` is overwritten with `$remote_addr`, never appended to
+/// (`$proxy_add_x_forwarded_for`): an appended header keeps whatever the client sent on its
+/// left, and a service that trusts the whole chain would believe it.
 fn api_location(prefix: &str, upstream: &str, strip: &str, headers: &str) -> String {
     let p = "            ";
     let auth_prefix = if prefix == "/aam/" { "/aam" } else { "" };
@@ -389,7 +442,7 @@ fn api_location(prefix: &str, upstream: &str, strip: &str, headers: &str) -> Str
 {p}proxy_set_header Connection \"\";
 {p}proxy_set_header Host $host;
 {p}proxy_set_header X-Real-IP $remote_addr;
-{p}proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
+{p}proxy_set_header X-Forwarded-For $remote_addr;
 {p}proxy_set_header X-Forwarded-Proto $scheme;
 {p}proxy_set_header X-Request-ID $request_id;
 "

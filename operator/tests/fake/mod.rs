@@ -239,8 +239,9 @@ fn merge(target: &mut Value, patch: &Value) {
 
 fn is_collection(path: &str) -> bool {
     let parts: Vec<&str> = path.trim_matches('/').split('/').collect();
-    // api/v1/namespaces/ns/plural  or  apis/g/v/namespaces/ns/plural
-    (parts.first() == Some(&"api") && parts.len() == 5)
+    // api/v1/namespaces/ns/plural  or  apis/g/v/namespaces/ns/plural, and the cluster-scoped
+    // api/v1/plural (nodes)
+    (parts.first() == Some(&"api") && (parts.len() == 5 || parts.len() == 3))
         || (parts.first() == Some(&"apis") && parts.len() == 6)
 }
 

@@ -218,14 +218,9 @@ impl HttpConfig {
         }
         let mut trusted_proxies = Vec::new();
         for p in env.list("TRUSTED_PROXIES") {
-            let parsed = p
-                .parse::<ipnet::IpNet>()
-                .or_else(|_| p.parse::<std::net::IpAddr>().map(ipnet::IpNet::from));
-            match parsed {
+            match parse_trusted_proxy(&p) {
                 Ok(n) => trusted_proxies.push(n),
-                Err(_) => env.problem(format!(
-                    "TRUSTED_PROXIES: {p:?} is not a CIDR or IP address"
-                )),
+                Err(why) => env.problem(format!("TRUSTED_PROXIES: {p:?} {why}")),
             }
         }
         let body_limit = env.ranged("BODY_LIMIT_BYTES", 64 * 1024, 1024, 16 * 1024 * 1024) as usize;
@@ -235,6 +230,33 @@ impl HttpConfig {
             trusted_proxies,
         }
     }
+}
+
+/// The widest network a `TRUSTED_PROXIES` entry may name, per family. Every address in a
+/// trusted network can claim any client address (and so pick any rate-limit bucket), so a
+/// typo such as `0.0.0.0/0` or a whole `10.0.0.0/7` must stop start-up rather than quietly
+/// believe the internet. A pod network is /16–/24 per cluster or per node.
+pub const MAX_TRUSTED_PREFIX_V4: u8 = 8;
+/// See [`MAX_TRUSTED_PREFIX_V4`].
+pub const MAX_TRUSTED_PREFIX_V6: u8 = 32;
+
+/// One `TRUSTED_PROXIES` entry: a CIDR or a single address, no wider than /8 (IPv4) or /32
+/// (IPv6). The error completes "TRUSTED_PROXIES: \"value\" ...".
+pub fn parse_trusted_proxy(s: &str) -> Result<ipnet::IpNet, String> {
+    let n = s
+        .parse::<ipnet::IpNet>()
+        .or_else(|_| s.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
+        .map_err(|_| "is not a CIDR or IP address".to_string())?;
+    let min = match n {
+        ipnet::IpNet::V4(_) => MAX_TRUSTED_PREFIX_V4,
+        ipnet::IpNet::V6(_) => MAX_TRUSTED_PREFIX_V6,
+    };
+    if n.prefix_len() < min {
+        return Err(format!(
+            "is wider than /{min}: every address in it could claim any client address; list the proxies' own networks"
+        ));
+    }
+    Ok(n)
 }
 
 impl Default for HttpConfig {
@@ -285,5 +307,35 @@ mod tests {
             err.contains("TRUSTED_PROXIES") && err.contains("CORS_ORIGINS"),
             "{err}"
         );
+    }
+
+    #[test]
+    fn trusted_proxies_wider_than_a_slash_8_or_32_stop_start_up() {
+        for (bad, width) in [
+            ("0.0.0.0/0", "/8"),
+            ("198.0.0.0/7", "/8"),
+            ("::/0", "/32"),
+            ("2001:db8::/31", "/32"),
+        ] {
+            let mut env = Env::from_map([("TRUSTED_PROXIES", format!("198.19.1.0/24,{bad}"))]);
+            let cfg = HttpConfig::from_env(&mut env);
+            assert_eq!(cfg.trusted_proxies.len(), 1, "{bad}");
+            let err = env.finish().unwrap_err().to_string();
+            assert!(
+                err.contains("TRUSTED_PROXIES")
+                    && err.contains(&format!("{bad:?}"))
+                    && err.contains(width),
+                "{err}"
+            );
+        }
+        // The limits themselves, single addresses and mapped forms are fine.
+        let mut env = Env::from_map([(
+            "TRUSTED_PROXIES",
+            "198.0.0.0/8,2001:db8::/32,198.19.1.7,fd00::1",
+        )]);
+        let cfg = HttpConfig::from_env(&mut env);
+        env.finish().unwrap();
+        assert_eq!(cfg.trusted_proxies.len(), 4);
+        assert_eq!(cfg.trusted_proxies[2].to_string(), "198.19.1.7/32");
     }
 }
