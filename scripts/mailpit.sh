@@ -7,6 +7,10 @@
 # developer) never rebuilds it:
 #   ${XDG_CACHE_HOME:-$HOME/.cache}/ovu/tools/mailpit-<version>/mailpit
 #
+# Built from the Go module alone, Mailpit has no web UI script bundle (the module ships the UI's
+# sources, not its build, and that build needs npm packages newer than the registry here has):
+# its HTTP API and the plain views work — /api/v1/messages, /view/<ID>.txt, /view/latest.txt.
+#
 #   scripts/mailpit.sh          # build if needed; print the path
 set -euo pipefail
 MAILPIT_VERSION=v1.33.1

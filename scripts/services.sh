@@ -68,7 +68,7 @@ start() {
   fi
   if ! mailpit_running; then
     mailpit="$(scripts/mailpit.sh)"
-    log "starting Mailpit: SMTP 127.0.0.1:$MAILPIT_SMTP_PORT, web UI and API http://127.0.0.1:$MAILPIT_HTTP_PORT/"
+    log "starting Mailpit: SMTP 127.0.0.1:$MAILPIT_SMTP_PORT, API http://127.0.0.1:$MAILPIT_HTTP_PORT/api/v1/messages"
     # Loopback only, nothing fetched from outside (no version check, no reverse DNS); the
     # store is a temporary file Mailpit deletes on exit; --max 0 keeps every message so a
     # long test run never prunes a mail a test still waits for.
