@@ -71,8 +71,10 @@ start() {
     log "starting Mailpit: SMTP 127.0.0.1:$MAILPIT_SMTP_PORT, API http://127.0.0.1:$MAILPIT_HTTP_PORT/api/v1/messages"
     # Loopback only, nothing fetched from outside (no version check, no reverse DNS); the
     # store is a temporary file Mailpit deletes on exit; --max 0 keeps every message so a
-    # long test run never prunes a mail a test still waits for.
-    nohup "$mailpit" --smtp "127.0.0.1:$MAILPIT_SMTP_PORT" --listen "127.0.0.1:$MAILPIT_HTTP_PORT" \
+    # long test run never prunes a mail a test still waits for. Its own session (setsid; no
+    # fork here, so $! is Mailpit's PID), so a Ctrl-C in the terminal that ran `make` does not
+    # take it down with the command.
+    setsid nohup "$mailpit" --smtp "127.0.0.1:$MAILPIT_SMTP_PORT" --listen "127.0.0.1:$MAILPIT_HTTP_PORT" \
       --disable-version-check --smtp-disable-rdns --smtp-auth-accept-any --smtp-auth-allow-insecure \
       --max 0 --quiet >"$RUN_DIR/mailpit.log" 2>&1 &
     echo $! >"$RUN_DIR/mailpit.pid"
