@@ -27,7 +27,8 @@ start() {
     psql "$base/postgres?sslmode=disable" -qX -c "CREATE DATABASE aam_db"
   fi
   export DATABASE_URL="$base/aam_db?sslmode=disable" REDIS_URL="${REDIS_URL%/*}/1" \
-    AAM_LISTEN_ADDR="$AAM_ADDR" ULM_URL="http://$ULM_ADDR"
+    AAM_LISTEN_ADDR="$AAM_ADDR" ULM_URL="http://$ULM_ADDR" \
+    AAM_ADMIN_MFA="${AAM_ADMIN_MFA:-${ULM_ADMIN_MFA:-optional}}"
   "$bin" migrate > "$DEV/aam-migrate.log" 2>&1 || { cat "$DEV/aam-migrate.log" >&2; exit 1; }
   log "starting aam on http://$AAM_ADDR (log: $DEV/aam.log)"
   "$bin" serve >> "$DEV/aam.log" 2>&1 &

@@ -51,7 +51,8 @@ start_ulm() {
     ULM_SIGNING_KEY_FILE="$DEV/ulm-signing-key.pem" \
     ULM_BOOTSTRAP_ADMIN_EMAIL="${ULM_BOOTSTRAP_ADMIN_EMAIL:-admin@ovu.local}" \
     ULM_BOOTSTRAP_ADMIN_PASSWORD_FILE="$DEV/ulm-admin-password" \
-    ULM_PUBLIC_URL="${ULM_PUBLIC_URL:-http://$ULM_ADDR}"
+    ULM_PUBLIC_URL="${ULM_PUBLIC_URL:-http://$ULM_ADDR}" \
+    ULM_ADMIN_MFA="${ULM_ADMIN_MFA:-optional}"  # the local stack; deployments default to required
   "$bin" migrate > "$DEV/ulm-migrate.log" 2>&1 || { cat "$DEV/ulm-migrate.log" >&2; exit 1; }
   log "starting ulm on http://$ULM_ADDR (log: $DEV/ulm.log)"
   "$bin" serve >> "$DEV/ulm.log" 2>&1 &

@@ -79,6 +79,7 @@ env DATABASE_URL="$PG_BASE/ulm_aam_api_test?sslmode=disable" \
     ULM_BOOTSTRAP_ADMIN_PASSWORD_FILE="$WORK/ulm-admin-password" \
     ULM_PUBLIC_URL="$ulm" \
     ULM_RATE_RESET_PER_HOUR=1000000 \
+    ULM_ADMIN_MFA=optional \
     RUST_LOG="${RUST_LOG:-warn}" \
     "$ULM_BIN" serve > "$WORK/ulm.log" 2>&1 &
 echo $! > "$WORK/ulm.pid"
@@ -90,6 +91,7 @@ env DATABASE_URL="$PG_BASE/aam_api_test?sslmode=disable" \
     REDIS_URL="${REDIS_URL%/*}/1" \
     AAM_LISTEN_ADDR="127.0.0.1:$aam_port" \
     ULM_URL="$ulm" \
+    AAM_ADMIN_MFA=optional \
     RUST_LOG="${RUST_LOG:-warn}" \
     "$AAM_BIN" serve > "$WORK/aam.log" 2>&1 &
 echo $! > "$WORK/aam.pid"

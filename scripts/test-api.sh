@@ -91,6 +91,7 @@ test_ulm() {
       ULM_BOOTSTRAP_ADMIN_EMAIL=admin@ovu.test \
       ULM_BOOTSTRAP_ADMIN_PASSWORD_FILE="$WORK/ulm-admin-password" \
       ULM_PUBLIC_URL="$base" \
+      ULM_ADMIN_MFA=optional \
       RUST_LOG="${RUST_LOG:-warn}" \
       "$bin" serve > "$WORK/ulm.log" 2>&1 &
   echo $! > "$WORK/ulm.pid"

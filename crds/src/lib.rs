@@ -89,6 +89,44 @@ pub struct OvuSystemSpec {
     /// mail is configured) and logs that mail is not configured.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub mail: Option<Mail>,
+
+    /// Sign-in security policy of ULM and AAM.
+    #[serde(default)]
+    pub security: Security,
+}
+
+/// Sign-in security policy of ULM and AAM.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Security {
+    /// Whether administrators must use multi-factor authentication (a TOTP authenticator app),
+    /// set as `ULM_ADMIN_MFA` and `AAM_ADMIN_MFA`. `Required` (default): an account holding any
+    /// permission beyond managing its own API keys, signed in without a second factor, can
+    /// only enrol in MFA (the AAM panel walks it through) — every other request, AAM's
+    /// included, is refused with `mfa_required`; the bootstrap admin enrols at first sign-in.
+    /// `Optional`: administrators may sign in with a password alone.
+    #[serde(default)]
+    pub admin_mfa: AdminMfa,
+}
+
+/// Whether administrators must use multi-factor authentication.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, Default, PartialEq, Eq, JsonSchema)]
+pub enum AdminMfa {
+    /// Administrators must enrol in MFA and sign in with it.
+    #[default]
+    Required,
+    /// Administrators may sign in with a password alone.
+    Optional,
+}
+
+impl AdminMfa {
+    /// The services' `ULM_ADMIN_MFA` / `AAM_ADMIN_MFA` value.
+    pub fn env_value(self) -> &'static str {
+        match self {
+            AdminMfa::Required => "required",
+            AdminMfa::Optional => "optional",
+        }
+    }
 }
 
 /// How ULM sends mail.
@@ -145,6 +183,18 @@ pub enum SmtpTlsMode {
     StartTLS,
     /// Implicit TLS.
     TLS,
+}
+
+impl Smtp {
+    /// The port ULM connects to: `port`, or the usual one for the TLS mode (what ULM itself
+    /// defaults `SMTP_PORT` to).
+    pub fn effective_port(&self) -> i32 {
+        self.port.unwrap_or(match self.tls {
+            SmtpTlsMode::None => 25,
+            SmtpTlsMode::StartTLS => 587,
+            SmtpTlsMode::TLS => 465,
+        })
+    }
 }
 
 impl SmtpTlsMode {

@@ -216,6 +216,7 @@ fn minimal_spec_gets_every_default() {
     assert_eq!(spec.backend.ulm.image, "ovu/ulm:0.1.0");
     assert_eq!(spec.database.postgres.image, "postgres:16");
     assert_eq!(spec.database.backup.schedule, "0 2 * * *");
+    assert_eq!(spec.security.admin_mfa, ovu_crds::AdminMfa::Required);
     assert!(spec.validate().is_ok());
 }
 

@@ -103,18 +103,23 @@ impl Target {
     /// An HTTPS client that trusts only the system's CA (from `<system>-tls`'s `ca.crt`) and
     /// sends both site names to 127.0.0.1, as a browser on this machine does for *.localhost.
     async fn client(&self) -> anyhow::Result<reqwest::Client> {
+        self.client_for(&["ulm", "aam"]).await
+    }
+
+    /// Like [`Self::client`], for the given site names.
+    async fn client_for(&self, apps: &[&str]) -> anyhow::Result<reqwest::Client> {
         let ca = self
             .secret(&format!("{}-tls", self.system), "ca.crt")
             .await?;
         let ca = reqwest::Certificate::from_pem(ca.as_bytes()).context("parsing ca.crt")?;
         let addr = SocketAddr::from(([127, 0, 0, 1], self.port));
-        Ok(reqwest::Client::builder()
+        let mut b = reqwest::Client::builder()
             .tls_built_in_root_certs(false)
-            .add_root_certificate(ca)
-            .resolve(&self.host("ulm"), addr)
-            .resolve(&self.host("aam"), addr)
-            .timeout(Duration::from_secs(20))
-            .build()?)
+            .add_root_certificate(ca);
+        for app in apps {
+            b = b.resolve(&self.host(app), addr);
+        }
+        Ok(b.timeout(Duration::from_secs(20)).build()?)
     }
 
     /// POST /api/v1/auth/login through nginx.
@@ -271,6 +276,22 @@ async fn nginx_serves_both_apps_and_proxies_the_api_over_tls() {
         let body: Value = r.json().await.expect("health JSON");
         assert!(body.is_object(), "{app}: health answer {body}");
     }
+    // The services' metrics are for the scraper on the pods, not for the public hosts.
+    let api = t.client_for(&["api"]).await.expect("https client");
+    for path in ["/metrics", "/aam/metrics", "//metrics", "/%6detrics?x=1"] {
+        let r = api
+            .get(t.url("api", path))
+            .send_patiently()
+            .await
+            .expect("GET metrics");
+        assert_eq!(r.status(), 404, "api host {path}");
+    }
+    let r = api
+        .get(t.url("api", "/api/health"))
+        .send_patiently()
+        .await
+        .expect("GET api /api/health");
+    assert_eq!(r.status(), 200, "api host /api/health (control)");
     // The same name without the CA is refused: the certificate is the operator's, not a
     // public one, and the client really verified it.
     let strict = reqwest::Client::builder()
@@ -463,11 +484,27 @@ async fn network_policies_keep_strangers_off_the_database() {
         )
     };
     let fqdn = |svc: &str| format!("{svc}.{}.svc.cluster.local", t.ns);
+    // A listener on this machine stands in for "the internet": the stranger (no policies)
+    // reaches it, the system's own pods must not.
+    let outside = tokio::net::TcpListener::bind("0.0.0.0:0")
+        .await
+        .expect("listener");
+    let outside_port = outside.local_addr().expect("port").port();
+    let accept = tokio::spawn(async move {
+        while let Ok((s, _)) = outside.accept().await {
+            drop(s);
+        }
+    });
+    let outside_addr = format!(
+        "{}/{outside_port}",
+        env_or("OVU_E2E_HOST_ADDRESS", "198.18.0.1")
+    );
     let script = format!(
-        "echo frontend=$({}); echo postgres=$({}); echo redis=$({}); sleep 1",
+        "echo frontend=$({}); echo postgres=$({}); echo redis=$({}); echo outside=$({}); sleep 1",
         probe(&format!("{}/443", fqdn(&format!("{}-frontend", t.system)))),
         probe(&format!("{}/5432", fqdn(&format!("{}-postgres", t.system)))),
         probe(&format!("{}/6379", fqdn(&format!("{}-redis", t.system)))),
+        probe(&outside_addr),
     );
     let pod = json!({
         "apiVersion": "v1", "kind": "Pod",
@@ -519,6 +556,72 @@ async fn network_policies_keep_strangers_off_the_database() {
         log.contains("redis=closed"),
         "redis reachable from a stranger: {log}"
     );
+    assert!(
+        log.contains("outside=open"),
+        "the stand-in for the internet must be reachable without policies (control): {log}"
+    );
+
+    // Egress: from inside the system's own pods, each reaches only what it needs.
+    let exec_probe = |component: &str, targets: &[(&str, String)]| {
+        let pod = c
+            .kubectl(&[
+                "-n",
+                &t.ns,
+                "get",
+                "pods",
+                "-l",
+                &format!(
+                    "app.kubernetes.io/instance={},app.kubernetes.io/component={component}",
+                    t.system
+                ),
+                "-o",
+                "jsonpath={.items[0].metadata.name}",
+            ])
+            .expect("find pod");
+        let script = targets
+            .iter()
+            .map(|(name, addr)| format!("echo {name}=$({})", probe(addr)))
+            .collect::<Vec<_>>()
+            .join("; ");
+        c.kubectl(&["-n", &t.ns, "exec", pod.trim(), "--", "bash", "-c", &script])
+            .expect("exec probe")
+    };
+    let svc = |s: &str, port: u16| format!("{}/{port}", fqdn(&format!("{}-{s}", t.system)));
+    let log = exec_probe(
+        "frontend",
+        &[
+            ("ulm", svc("ulm", 8001)),
+            ("postgres", svc("postgres", 5432)),
+            ("redis", svc("redis", 6379)),
+            ("outside", outside_addr.clone()),
+        ],
+    );
+    for want in [
+        "ulm=open",
+        "postgres=closed",
+        "redis=closed",
+        "outside=closed",
+    ] {
+        assert!(log.contains(want), "frontend pod: want {want}: {log}");
+    }
+    let log = exec_probe(
+        "ulm",
+        &[
+            ("postgres", svc("postgres", 5432)),
+            ("redis", svc("redis", 6379)),
+            ("frontend", svc("frontend", 443)),
+            ("outside", outside_addr.clone()),
+        ],
+    );
+    for want in [
+        "postgres=open",
+        "redis=open",
+        "frontend=closed",
+        "outside=closed",
+    ] {
+        assert!(log.contains(want), "ulm pod: want {want}: {log}");
+    }
+    accept.abort();
 }
 
 /// `ovu.co.il/backup-now` runs a real pg_dump in a Job on the database node and the status

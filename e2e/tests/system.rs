@@ -52,6 +52,11 @@ fn expected_children(n: &str) -> Vec<(&'static str, String, bool)> {
         owned("NetworkPolicy", "frontend"),
         owned("NetworkPolicy", "backend"),
         owned("NetworkPolicy", "database"),
+        owned("NetworkPolicy", "default-deny"),
+        owned("NetworkPolicy", "egress-frontend"),
+        owned("NetworkPolicy", "egress-ulm"),
+        owned("NetworkPolicy", "egress-aam"),
+        owned("NetworkPolicy", "egress-backup"),
         owned("PodDisruptionBudget", "ulm"),
         owned("PodDisruptionBudget", "aam"),
         owned("PodDisruptionBudget", "frontend"),
@@ -1183,6 +1188,119 @@ async fn a_new_system_starts_from_the_backup_of_a_deleted_one() {
                 "ULM bootstrapped a second admin over the restored one: {emails:?}"
             );
         }
+        Ok(())
+    })
+    .await;
+}
+
+/// A ConfigMap someone else made under the name the system's nginx config would take is not
+/// overwritten: the system says whose name is taken in its Ready condition, and takes the name
+/// once the stranger's object is gone.
+#[tokio::test]
+async fn a_strangers_object_is_never_adopted() {
+    with_temp_ns("foreign", true, |c, ns| async move {
+        let n = "foreign";
+        let cms: Api<ConfigMap> = Api::namespaced(c.client.clone(), &ns);
+        let theirs: ConfigMap = serde_json::from_value(json!({
+            "metadata": {"name": "foreign-nginx", "labels": {"team": "web"}},
+            "data": {"nginx.conf": "# someone else's"},
+        }))?;
+        cms.create(&Default::default(), &theirs).await?;
+        c.create(&ns, &system(n, "foreign.example.com", json!({})))
+            .await?;
+        let msg = wait_for(soon(), "a ForeignObject condition", || {
+            let systems = c.systems(&ns);
+            async move {
+                let s = systems.get(n).await?;
+                let ready = s
+                    .status
+                    .map(|st| st.conditions)
+                    .unwrap_or_default()
+                    .into_iter()
+                    .find(|cd| cd.type_ == "Ready");
+                Ok(match ready {
+                    Some(r) if r.reason == "ForeignObject" => Ok(r.message),
+                    other => Err(format!("Ready is {other:?}")),
+                })
+            }
+        })
+        .await?;
+        ensure!(
+            msg.contains("ConfigMap foreign-nginx")
+                && msg.contains("not managed by this OvuSystem"),
+            "{msg}"
+        );
+        let still = cms.get("foreign-nginx").await?;
+        ensure!(
+            still.data == theirs.data && still.labels().get("app.kubernetes.io/instance").is_none(),
+            "the stranger's ConfigMap was changed: {:?}",
+            still.data
+        );
+        cms.delete("foreign-nginx", &DeleteParams::default())
+            .await?;
+        wait_for(soon(), "the system's own nginx ConfigMap", || {
+            let cms = cms.clone();
+            async move {
+                Ok(match cms.get_opt("foreign-nginx").await? {
+                    Some(cm)
+                        if cm
+                            .labels()
+                            .get("app.kubernetes.io/instance")
+                            .map(String::as_str)
+                            == Some(n) =>
+                    {
+                        Ok(())
+                    }
+                    Some(_) => Err("still the stranger's".into()),
+                    None => Err("absent".into()),
+                })
+            }
+        })
+        .await?;
+        Ok(())
+    })
+    .await;
+}
+
+/// A restore reads only a volume OVU made for backups: naming some other claim stops the
+/// system with a message saying so, and no restore Job ever mounts it.
+#[tokio::test]
+async fn a_restore_refuses_a_claim_that_is_not_an_ovu_backup() {
+    with_temp_ns("stray-claim", true, |c, ns| async move {
+        let claims: Api<k8s_openapi::api::core::v1::PersistentVolumeClaim> =
+            Api::namespaced(c.client.clone(), &ns);
+        let claim = serde_json::from_value(json!({
+            "metadata": {"name": "app-data", "labels": {"app.kubernetes.io/component": "backup"}},
+            "spec": {"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": "1Gi"}}},
+        }))?;
+        claims.create(&Default::default(), &claim).await?;
+        let n = "stray";
+        c.create(
+            &ns,
+            &system(
+                n,
+                "stray.example.com",
+                json!({"database": {"restore": {"fromClaim": "app-data"}}}),
+            ),
+        )
+        .await?;
+        // The restore step runs once the database serves.
+        wait_for(ready(), "the status to refuse the claim", || {
+            let systems = c.systems(&ns);
+            async move {
+                let status = serde_json::to_string(&systems.get(n).await?.status)?;
+                Ok(if status.contains("PersistentVolumeClaim app-data is not an OVU backup volume") {
+                    Ok(())
+                } else {
+                    Err(status)
+                })
+            }
+        })
+        .await?;
+        ensure!(
+            c.get_obj(&ns, "Job", "stray-restore").await?.is_none(),
+            "a restore Job was made for a stranger's claim"
+        );
         Ok(())
     })
     .await;

@@ -4,7 +4,9 @@
 //! carry every field we want with the value we want ([`covers`]). So a reconcile with nothing
 //! to change performs no writes (no resourceVersion churn, no watch events), and a child that
 //! someone edited or deleted is put back. Writes use field manager `ovu-operator` with force:
-//! the operator owns the fields it renders.
+//! the operator owns the fields it renders — but only of objects that are its own: an object
+//! with a child's name that lacks this system's instance labels belongs to someone else and is
+//! never overwritten ([`ApplyError::Foreign`]).
 
 use kube::Client;
 use kube::api::{Api, DynamicObject, Patch, PatchParams};
@@ -12,6 +14,36 @@ use serde_json::Value;
 
 use crate::render::names::FIELD_MANAGER;
 use crate::render::{Child, Kind};
+
+/// Why a child could not be ensured.
+#[derive(Debug, thiserror::Error)]
+pub enum ApplyError {
+    #[error(transparent)]
+    Kube(#[from] kube::Error),
+    /// An object with the child's name exists and is not this system's.
+    #[error(
+        "{kind} {name} already exists and is not managed by this OvuSystem (it lacks the labels app.kubernetes.io/managed-by={managed_by} and app.kubernetes.io/instance={instance}); rename or remove it"
+    )]
+    Foreign {
+        kind: String,
+        name: String,
+        managed_by: &'static str,
+        instance: String,
+    },
+}
+
+/// Whether `live` carries the labels that mark it as the same system's child as `desired`.
+/// Labels, not owner references: data and its credentials deliberately carry none, so that a
+/// system re-created under the same name finds them again.
+pub fn is_ours(live: &Value, desired: &Value) -> bool {
+    let label = |v: &Value, k: &str| v["metadata"]["labels"][k].as_str().map(str::to_owned);
+    let managed = "app.kubernetes.io/managed-by";
+    let instance = "app.kubernetes.io/instance";
+    label(live, managed).is_some()
+        && label(live, managed) == label(desired, managed)
+        && label(live, instance).is_some()
+        && label(live, instance) == label(desired, instance)
+}
 
 /// What happened to one child.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -39,7 +71,7 @@ fn api(client: &Client, child: &Child) -> Api<DynamicObject> {
 }
 
 /// Make the live child match the desired one, writing only when needed.
-pub async fn ensure(client: &Client, child: &Child) -> Result<Applied, kube::Error> {
+pub async fn ensure(client: &Client, child: &Child) -> Result<Applied, ApplyError> {
     let api = api(client, child);
     let mut live = api.get_opt(&child.name).await?;
     if let Some(l) = live.as_mut() {
@@ -48,6 +80,20 @@ pub async fn ensure(client: &Client, child: &Child) -> Result<Applied, kube::Err
     }
     if let Some(live) = &live {
         let live = serde_json::to_value(live).map_err(kube::Error::SerdeError)?;
+        if !is_ours(&live, &child.object) {
+            return Err(ApplyError::Foreign {
+                kind: child.object["kind"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_string(),
+                name: child.name.clone(),
+                managed_by: crate::render::names::MANAGED_BY,
+                instance: child.object["metadata"]["labels"]["app.kubernetes.io/instance"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_string(),
+            });
+        }
         if child.create_only || covers(&live, &child.object) {
             return Ok(Applied {
                 outcome: Outcome::Unchanged,
@@ -88,6 +134,44 @@ pub async fn ensure(client: &Client, child: &Child) -> Result<Applied, kube::Err
         },
         live: serde_json::to_value(applied).map_err(kube::Error::SerdeError)?,
     })
+}
+
+#[cfg(test)]
+mod ownership_tests {
+    use super::*;
+    use serde_json::json;
+
+    fn obj(labels: Value) -> Value {
+        json!({"metadata": {"name": "x", "labels": labels}})
+    }
+
+    #[test]
+    fn only_objects_with_the_same_instance_labels_are_ours() {
+        let desired = obj(
+            json!({"app.kubernetes.io/managed-by": "ovu-operator", "app.kubernetes.io/instance": "a"}),
+        );
+        assert!(is_ours(&desired, &desired));
+        // Someone else's object with the same name: no labels, other instance, other manager.
+        assert!(!is_ours(&obj(json!(null)), &desired));
+        assert!(!is_ours(
+            &obj(
+                json!({"app.kubernetes.io/managed-by": "ovu-operator", "app.kubernetes.io/instance": "b"})
+            ),
+            &desired
+        ));
+        assert!(!is_ours(
+            &obj(
+                json!({"app.kubernetes.io/managed-by": "helm", "app.kubernetes.io/instance": "a"})
+            ),
+            &desired
+        ));
+        assert!(!is_ours(
+            &obj(json!({"app.kubernetes.io/instance": "a"})),
+            &desired
+        ));
+        // A desired object without labels never claims a live one.
+        assert!(!is_ours(&obj(json!(null)), &obj(json!(null))));
+    }
 }
 
 /// Whether `live` already has every field of `desired` with an equal value. Lists must hold

@@ -543,11 +543,35 @@ async fn a_restore_runs_after_the_database_and_before_the_backend_once() {
     );
     assert!(fake.get(ULM).is_none());
 
+    // A claim that is not an OVU backup volume is refused, plainly, and never mounted.
     let claim = "/api/v1/namespaces/ovu-test/persistentvolumeclaims/shop-backups";
     fake.put(
         claim,
         json!({"apiVersion": "v1", "kind": "PersistentVolumeClaim",
-               "metadata": {"name": "shop-backups", "namespace": "ovu-test"}}),
+               "metadata": {"name": "shop-backups", "namespace": "ovu-test",
+                            "labels": {"app.kubernetes.io/component": "backup"}}}),
+    );
+    reconcile(&fake, &ctx).await.unwrap();
+    assert!(
+        fake.get(job).is_none(),
+        "a restore Job mounts a stranger's claim"
+    );
+    let st = status(&fake);
+    assert!(
+        st["message"]
+            .as_str()
+            .unwrap()
+            .contains("PersistentVolumeClaim shop-backups is not an OVU backup volume"),
+        "{st}"
+    );
+    // The old system's backup volume, as OVU labelled it.
+    fake.put(
+        claim,
+        json!({"apiVersion": "v1", "kind": "PersistentVolumeClaim",
+               "metadata": {"name": "shop-backups", "namespace": "ovu-test",
+                            "labels": {"app.kubernetes.io/managed-by": "ovu-operator",
+                                       "app.kubernetes.io/component": "backup",
+                                       "app.kubernetes.io/instance": "shop"}}}),
     );
     reconcile(&fake, &ctx).await.unwrap();
     assert!(fake.get(job).is_some(), "the restore Job was not started");

@@ -295,6 +295,41 @@ fn trusted_proxies_reach_ulm_and_aam_only_when_set() {
     }
 }
 
+#[test]
+fn admin_mfa_policy_reaches_ulm_and_aam_required_by_default() {
+    let env_of = |sys: &ovu_crds::OvuSystem, name: &str, var: &str| -> Option<String> {
+        let cs = children(sys);
+        let d = cs
+            .iter()
+            .find(|c| c.kind == Kind::Deployment && c.name == name)
+            .unwrap();
+        d.object["spec"]["template"]["spec"]["containers"][0]["env"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|e| e["name"] == var)
+            .map(|e| e["value"].as_str().unwrap().to_string())
+    };
+    let mut sys = common::minimal();
+    assert_eq!(
+        env_of(&sys, "ovu-ulm", "ULM_ADMIN_MFA").as_deref(),
+        Some("required")
+    );
+    assert_eq!(
+        env_of(&sys, "ovu-aam", "AAM_ADMIN_MFA").as_deref(),
+        Some("required")
+    );
+    sys.spec.security.admin_mfa = ovu_crds::AdminMfa::Optional;
+    assert_eq!(
+        env_of(&sys, "ovu-ulm", "ULM_ADMIN_MFA").as_deref(),
+        Some("optional")
+    );
+    assert_eq!(
+        env_of(&sys, "ovu-aam", "AAM_ADMIN_MFA").as_deref(),
+        Some("optional")
+    );
+}
+
 /// A container whose environment names a file (`*_FILE`) must mount it: init containers too,
 /// since `ovu-ulm migrate` validates the same configuration as `serve` (on real nodes the
 /// migrate step failed with "ULM_SIGNING_KEY_FILE ... is not a readable file" without it).
@@ -440,4 +475,34 @@ fn mail_settings_reach_ulm_with_the_password_as_a_file() {
     assert!(env_of(&full, "ovu-aam").is_empty(), "AAM sends no mail");
     let minimal = children(&common::minimal());
     assert!(env_of(&minimal, "ovu-ulm").is_empty());
+}
+
+/// Egress is closed by default: with `spec.mail`, ULM (and only ULM) may reach the SMTP port,
+/// inside or outside the cluster; without it, no such rule exists.
+#[test]
+fn ulm_may_reach_the_smtp_port_of_spec_mail_and_nothing_more() {
+    let egress_ports = |cs: &[Child], name: &str| -> Vec<i64> {
+        let p = cs
+            .iter()
+            .find(|c| c.kind == Kind::NetworkPolicy && c.name == name)
+            .unwrap_or_else(|| panic!("no NetworkPolicy {name}"));
+        p.object["spec"]["egress"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .flat_map(|r| r["ports"].as_array().cloned().unwrap_or_default())
+            .filter_map(|p| p["port"].as_i64())
+            .collect()
+    };
+    let full = children(&common::full());
+    assert!(egress_ports(&full, "ovu-egress-ulm").contains(&587));
+    assert!(!egress_ports(&full, "ovu-egress-aam").contains(&587));
+    let minimal = children(&common::minimal());
+    assert!(!egress_ports(&minimal, "ovu-egress-ulm").contains(&587));
+    // The port follows the TLS mode when unset (ULM's own default).
+    let mut sys = common::full();
+    let mail = sys.spec.mail.as_mut().unwrap();
+    mail.smtp.port = None;
+    mail.smtp.tls = ovu_crds::SmtpTlsMode::TLS;
+    assert!(egress_ports(&children(&sys), "ovu-egress-ulm").contains(&465));
 }

@@ -114,7 +114,8 @@ async function assertPortFree(port) {
   });
 }
 
-export async function up() {
+/** `adminMfa`: the services' admin MFA policy, `optional` unless a test asks for `required`. */
+export async function up({ adminMfa = 'optional' } = {}) {
   await down();
   await assertPortFree(HTTP_PORT);
   fs.mkdirSync(path.join(RUN, 'tmp'), { recursive: true });
@@ -151,7 +152,7 @@ export async function up() {
     ULM_SIGNING_KEY_FILE: key,
     ULM_BOOTSTRAP_ADMIN_EMAIL: ADMIN_EMAIL,
     ULM_BOOTSTRAP_ADMIN_PASSWORD_FILE: pass,
-    ULM_ADMIN_MFA: 'optional',
+    ULM_ADMIN_MFA: adminMfa,
     ULM_ACCESS_TTL_SECS: String(ACCESS_TTL_SECS),
     // Four variants of each flow sign in from one address within minutes.
     ULM_RATE_LOGIN_PER_MIN: '1000',
@@ -169,6 +170,7 @@ export async function up() {
     REDIS_URL: aamRedis,
     AAM_LISTEN_ADDR: `127.0.0.1:${aamPort}`,
     ULM_URL: `http://127.0.0.1:${ulmPort}`,
+    AAM_ADMIN_MFA: adminMfa,
     TRUSTED_PROXIES: '127.0.0.1',
     CORS_ORIGINS: cors,
     LOG_FORMAT: 'text',

@@ -15,6 +15,7 @@ use k8s_openapi::api::core::v1::{ConfigMap, Secret, Service, ServiceAccount};
 use k8s_openapi::api::networking::v1::NetworkPolicy;
 use k8s_openapi::api::policy::v1::PodDisruptionBudget;
 use k8s_openapi::api::rbac::v1::{Role, RoleBinding};
+use k8s_openapi::jiff::Timestamp;
 use kube::runtime::controller::{self, Action, Controller};
 use kube::runtime::events::{Event, EventType, Recorder, Reporter};
 use kube::runtime::finalizer::{self, finalizer};
@@ -89,6 +90,9 @@ impl Context {
 pub enum Error {
     #[error("kubernetes api: {0}")]
     Kube(#[from] kube::Error),
+    /// A child's name is taken by an object that is not this system's.
+    #[error("{0}")]
+    Foreign(String),
     #[error("render: {0}")]
     Render(#[from] RenderError),
     #[error("tls: {0}")]
@@ -109,6 +113,7 @@ impl Error {
             Error::Kube(kube::Error::Api(s)) if s.code == 403 => "forbidden",
             Error::Kube(kube::Error::Api(s)) if s.code == 422 => "invalid",
             Error::Kube(_) => "kube",
+            Error::Foreign(_) => "foreign_object",
             Error::Render(_) => "render",
             Error::Tls(_) => "tls",
             Error::KeyGen => "keygen",
@@ -125,6 +130,31 @@ impl Error {
 
 fn key(sys: &OvuSystem) -> String {
     format!("{}/{}", sys.namespace().unwrap_or_default(), sys.name_any())
+}
+
+impl From<crate::apply::ApplyError> for Error {
+    fn from(e: crate::apply::ApplyError) -> Self {
+        match e {
+            crate::apply::ApplyError::Kube(k) => Error::Kube(k),
+            f @ crate::apply::ApplyError::Foreign { .. } => Error::Foreign(f.to_string()),
+        }
+    }
+}
+
+impl Error {
+    /// The message of a stranger's object in the way, wherever the error was wrapped.
+    fn foreign(&self) -> Option<&str> {
+        match self {
+            Error::Foreign(m) => Some(m),
+            Error::Finalizer(e) => match &**e {
+                finalizer::Error::ApplyFailed(inner) | finalizer::Error::CleanupFailed(inner) => {
+                    inner.foreign()
+                }
+                _ => None,
+            },
+            _ => None,
+        }
+    }
 }
 
 /// One reconcile of one OvuSystem, wrapped in the finalizer.
@@ -151,6 +181,29 @@ pub async fn reconcile(sys: Arc<OvuSystem>, ctx: Arc<Context>) -> Result<Action,
         }
         Err(e) => {
             ctx.metrics.failure(e.metric_label());
+            if let Some(msg) = e.foreign() {
+                // Say it where a person looks first, not only in an Event.
+                let mut st = sys.status.clone().unwrap_or_default();
+                st.observed_generation = sys.metadata.generation;
+                st.phase = Some(ovu_crds::Phase::Degraded);
+                st.message = Some(msg.to_string());
+                let now = Timestamp::from_second(Timestamp::now().as_second())
+                    .unwrap_or_else(|_| Timestamp::now());
+                st.conditions = crate::status::merge_conditions(
+                    &st.conditions,
+                    &[crate::status::Cond::new(
+                        crate::status::READY,
+                        false,
+                        "ForeignObject",
+                        msg.to_string(),
+                    )],
+                    sys.metadata.generation,
+                    now,
+                );
+                if let Err(we) = crate::status::write_if_changed(&api, &sys, &st).await {
+                    warn!(system = %key(&sys), error = %we, "could not write the ForeignObject condition");
+                }
+            }
             publish(
                 recorder,
                 &sys,

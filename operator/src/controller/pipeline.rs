@@ -987,19 +987,34 @@ async fn restore(
         completed_time: None,
     });
     // A Job whose volume does not exist would wait Pending for ever, saying nothing.
-    if get_dynamic(
+    let claim = get_dynamic(
         run.client,
         Kind::PersistentVolumeClaim,
         &rctx.ns,
         &r.from_claim,
     )
-    .await?
-    .is_none()
-    {
+    .await?;
+    let Some(claim) = claim else {
         return Ok(Some(RestoreWait {
             why: format!(
                 "spec.database.restore.fromClaim: there is no PersistentVolumeClaim {} in namespace {} (the backups of a deleted system are on <system>-backups)",
                 r.from_claim, rctx.ns
+            ),
+            failed: true,
+        }));
+    };
+    // The restore runs what it finds there as the database superuser: only a volume OVU made
+    // for backups qualifies, never some other application's claim that happens to be named.
+    if !render::restore::is_backup_claim(&claim) {
+        return Ok(Some(RestoreWait {
+            why: format!(
+                "spec.database.restore.fromClaim: PersistentVolumeClaim {} is not an OVU backup volume (it lacks the labels {}); only <system>-backups claims made by OVU can be restored from",
+                r.from_claim,
+                render::restore::BACKUP_CLAIM_LABELS
+                    .iter()
+                    .map(|(k, v)| format!("{k}={v}"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
             ),
             failed: true,
         }));

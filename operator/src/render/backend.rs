@@ -124,6 +124,17 @@ fn env(ctx: &Ctx, c: Component) -> Vec<Value> {
     if !proxies.is_empty() {
         e.push(pod::env("TRUSTED_PROXIES", proxies.join(",")));
     }
+    // Always explicit, so the policy in the spec is the one in force whatever the binaries'
+    // own default.
+    let admin_mfa = ctx.sys.spec.security.admin_mfa.env_value();
+    e.push(pod::env(
+        if c == Component::Aam {
+            "AAM_ADMIN_MFA"
+        } else {
+            "ULM_ADMIN_MFA"
+        },
+        admin_mfa,
+    ));
     match c {
         Component::Aam => e.extend([
             pod::env("AAM_LISTEN_ADDR", format!("0.0.0.0:{}", ports::AAM)),

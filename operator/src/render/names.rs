@@ -127,6 +127,14 @@ impl Names {
     pub fn netpol(&self, tier: Tier) -> String {
         self.n(tier.as_str())
     }
+    /// The policy that denies every pod of the system all traffic the others do not allow.
+    pub fn netpol_default_deny(&self) -> String {
+        self.n("default-deny")
+    }
+    /// The egress allowance of one component's pods (`<n>-egress-<component>`).
+    pub fn netpol_egress(&self, c: Component) -> String {
+        self.n(&format!("egress-{}", c.as_str()))
+    }
     /// The PVC the StatefulSet creates for its only pod (`<template>-<sts>-0`).
     pub fn postgres_data_pvc(&self) -> String {
         format!("data-{}-0", self.of(Component::Postgres))

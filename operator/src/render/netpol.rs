@@ -2,6 +2,15 @@
 //! only from backend pods (and the backup and restore Jobs), the backend accepts 8001/8002 only from
 //! frontend pods (plus AAM → ULM and the operator's health probes), the frontend accepts
 //! HTTP/HTTPS from anywhere.
+//!
+//! Egress is closed the same way, so a compromised pod cannot wander: a default-deny covers
+//! every pod of the system (only the system's own pods, selected by instance label, so a
+//! namespace shared with other workloads is not broken by it), and each component gets back
+//! exactly what it needs — DNS everywhere; nginx → ULM/AAM; ULM → PostgreSQL and Redis (and
+//! the SMTP port of `spec.mail`, when set);
+//! AAM → PostgreSQL, Redis, ULM and HTTPS (the Kubernetes API it reads the system's status
+//! from, whose address differs per cluster, and its alert webhook); backup and restore Jobs →
+//! PostgreSQL. PostgreSQL and Redis get no egress at all.
 
 use serde_json::{Value, json};
 
@@ -84,4 +93,109 @@ pub fn frontend(ctx: &Ctx) -> Child {
             ],
         }]),
     )
+}
+
+/// DNS to wherever the cluster's resolver runs (a Service, node-local caches, CoreDNS pods).
+fn dns() -> Value {
+    json!({"ports": [
+        {"protocol": "UDP", "port": 53},
+        {"protocol": "TCP", "port": 53},
+    ]})
+}
+
+fn to(ctx: &Ctx, components: &[Component], ports: &[i32]) -> Value {
+    json!({
+        "to": [{"podSelector": pods(ctx, components)}],
+        "ports": ports.iter().map(|p| json!({"protocol": "TCP", "port": p})).collect::<Vec<_>>(),
+    })
+}
+
+/// Any address on the given TCP ports.
+fn anywhere(ports: &[i32]) -> Value {
+    json!({
+        "to": [{"ipBlock": {"cidr": "0.0.0.0/0"}}, {"ipBlock": {"cidr": "::/0"}}],
+        "ports": ports.iter().map(|p| json!({"protocol": "TCP", "port": p})).collect::<Vec<_>>(),
+    })
+}
+
+/// ULM → the SMTP server of `spec.mail`, on its port only. The server may be outside the
+/// cluster (an address) or a Service inside it (a pod, after the Service's address is
+/// translated), so both kinds of peer are allowed; the port must then be the pod's port.
+fn smtp(port: i32) -> Value {
+    json!({
+        "to": [{"ipBlock": {"cidr": "0.0.0.0/0"}}, {"ipBlock": {"cidr": "::/0"}}, {"namespaceSelector": {}}],
+        "ports": [{"protocol": "TCP", "port": port}],
+    })
+}
+
+/// Every pod of the system: no ingress or egress beyond what the other policies allow.
+pub fn default_deny(ctx: &Ctx) -> Child {
+    ctx.child(
+        Kind::NetworkPolicy,
+        &ctx.names.netpol_default_deny(),
+        Component::Postgres,
+        json!({"spec": {
+            "podSelector": {"matchLabels": {"app.kubernetes.io/instance": ctx.system()}},
+            "policyTypes": ["Ingress", "Egress"],
+        }}),
+    )
+}
+
+fn egress(ctx: &Ctx, c: Component, selected: &[Component], rules: Vec<Value>) -> Child {
+    ctx.child(
+        Kind::NetworkPolicy,
+        &ctx.names.netpol_egress(c),
+        c,
+        json!({"spec": {
+            "podSelector": pods(ctx, selected),
+            "policyTypes": ["Egress"],
+            "egress": rules,
+        }}),
+    )
+}
+
+/// The egress allowances, one policy per kind of pod. Rendered with the database tier, so
+/// they exist, together with the default-deny, before any pod they apply to starts.
+pub fn egress_policies(ctx: &Ctx) -> Vec<Child> {
+    let db = [Component::Postgres, Component::Redis];
+    let mut ulm = vec![dns(), to(ctx, &db, &[ports::POSTGRES, ports::REDIS])];
+    if let Some(m) = &ctx.sys.spec.mail {
+        ulm.push(smtp(m.smtp.effective_port()));
+    }
+    vec![
+        default_deny(ctx),
+        egress(
+            ctx,
+            Component::Frontend,
+            &[Component::Frontend],
+            vec![
+                dns(),
+                to(
+                    ctx,
+                    &[Component::Ulm, Component::Aam],
+                    &[ports::ULM, ports::AAM],
+                ),
+            ],
+        ),
+        egress(ctx, Component::Ulm, &[Component::Ulm], ulm),
+        egress(
+            ctx,
+            Component::Aam,
+            &[Component::Aam],
+            vec![
+                dns(),
+                to(ctx, &db, &[ports::POSTGRES, ports::REDIS]),
+                to(ctx, &[Component::Ulm], &[ports::ULM]),
+                // The Kubernetes API (443 on its Service, 6443 on the control plane after
+                // the Service is resolved) and HTTPS alert webhooks.
+                anywhere(&[443, 6443]),
+            ],
+        ),
+        egress(
+            ctx,
+            Component::Backup,
+            &[Component::Backup, Component::Restore],
+            vec![dns(), to(ctx, &[Component::Postgres], &[ports::POSTGRES])],
+        ),
+    ]
 }

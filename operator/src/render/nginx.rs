@@ -301,6 +301,13 @@ http {{
     server {{
         {listen}
         server_name api.{d};
+        # Metrics are scraped from the pods (port 8001/8002), never served to the public.
+        location = /metrics {{
+{headers}            return 404;
+        }}
+        location = /aam/metrics {{
+{headers}            return 404;
+        }}
 {ulm_api}{aam_api}{limited}    }}
 }}
 "

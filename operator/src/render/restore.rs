@@ -63,6 +63,20 @@ done
 echo "restore complete"
 "#;
 
+/// The labels every OVU backup volume carries (see `backup::claim`): a restore reads only
+/// such a claim.
+pub const BACKUP_CLAIM_LABELS: [(&str, &str); 2] = [
+    ("app.kubernetes.io/managed-by", names::MANAGED_BY),
+    ("app.kubernetes.io/component", "backup"),
+];
+
+/// Whether a live PersistentVolumeClaim is an OVU backup volume.
+pub fn is_backup_claim(claim: &serde_json::Value) -> bool {
+    BACKUP_CLAIM_LABELS
+        .iter()
+        .all(|(k, v)| claim["metadata"]["labels"][*k].as_str() == Some(*v))
+}
+
 /// The restore Job for `r` (owned by the system: it only matters while the system exists).
 pub fn job(ctx: &Ctx, r: &Restore) -> Child {
     let spec = backup::pg_tool_pod(
@@ -89,4 +103,29 @@ pub fn job(ctx: &Ctx, r: &Restore) -> Child {
             },
         }}),
     )
+}
+
+#[cfg(test)]
+mod claim_tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn only_ovu_backup_volumes_qualify() {
+        let labelled =
+            |l: serde_json::Value| json!({"metadata": {"name": "x-backups", "labels": l}});
+        assert!(is_backup_claim(&labelled(json!({
+            "app.kubernetes.io/managed-by": "ovu-operator",
+            "app.kubernetes.io/component": "backup",
+            "app.kubernetes.io/instance": "old",
+        }))));
+        assert!(!is_backup_claim(&labelled(json!(null))));
+        assert!(!is_backup_claim(&labelled(
+            json!({"app.kubernetes.io/component": "backup"})
+        )));
+        assert!(!is_backup_claim(&labelled(json!({
+            "app.kubernetes.io/managed-by": "ovu-operator",
+            "app.kubernetes.io/component": "postgres",
+        }))));
+    }
 }

@@ -1,8 +1,9 @@
 //! Who is calling: a ULM access token, verified with ULM's published keys, whose
 //! permissions include `aam:access`. Each route then asks for its own permission.
 //!
-//! AAM trusts the token's `permissions` claim for its own routes (tokens are short-lived);
-//! routes that go through ULM are checked again by ULM, which reads permissions live.
+//! The token proves who is calling; what they may do comes from ULM's live answer for the
+//! session ([`crate::session_check`]), so a revocation reaches AAM's own routes within
+//! seconds. Routes that go through ULM are checked again by ULM itself.
 
 use std::net::IpAddr;
 use std::sync::Arc;
@@ -96,7 +97,7 @@ impl FromRequestParts<AppState> for Caller {
             .await
             .map(|r| r.0.to_string())
             .unwrap_or_default();
-        let caller = Caller {
+        let mut caller = Caller {
             claims,
             authorization: header,
             meta: Meta {
@@ -105,6 +106,14 @@ impl FromRequestParts<AppState> for Caller {
                 request_id,
             },
         };
+        // Cheap refusal first: a token that never had admin-area access costs ULM nothing.
+        caller.require(perm::ACCESS)?;
+        let live = state.sessions.check(&state.ulm, &caller).await?;
+        caller.claims = Arc::new(AccessClaims {
+            permissions: live.permissions.clone(),
+            mfa: live.mfa,
+            ..(*caller.claims).clone()
+        });
         caller.require(perm::ACCESS)?;
         // The whole admin area is administration: with AAM_ADMIN_MFA=required a password-only
         // session is not enough, whatever its permissions.

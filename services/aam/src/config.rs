@@ -41,9 +41,12 @@ pub struct Config {
     /// AAM runs in a cluster. Namespace defaults to the pod's own.
     pub system_name: Option<String>,
     pub system_namespace: Option<String>,
-    /// `AAM_ADMIN_MFA=required|optional` (default optional, like ULM's `ULM_ADMIN_MFA`): when
+    /// `AAM_ADMIN_MFA=required|optional` (default required, like ULM's `ULM_ADMIN_MFA`): when
     /// required, only tokens from sessions that passed a second factor reach AAM.
     pub admin_mfa_required: bool,
+    /// `AAM_SESSION_CHECK_SECS` (default 5, 0–60): how old ULM's answer about a session may be
+    /// before AAM asks again — the longest a revoked session or removed role keeps working here.
+    pub session_check: Duration,
     /// `AAM_MIGRATE_ON_START` (default true): `serve` applies migrations first.
     pub migrate_on_start: bool,
 }
@@ -102,8 +105,9 @@ impl Config {
             health_retention_hours: env.ranged("AAM_HEALTH_RETENTION_HOURS", 24, 1, 24 * 90),
             system_name: env.optional("OVU_SYSTEM_NAME"),
             system_namespace: env.optional("OVU_SYSTEM_NAMESPACE"),
-            admin_mfa_required: env.choice("AAM_ADMIN_MFA", "optional", &["required", "optional"])
+            admin_mfa_required: env.choice("AAM_ADMIN_MFA", "required", &["required", "optional"])
                 == "required",
+            session_check: Duration::from_secs(env.ranged("AAM_SESSION_CHECK_SECS", 5, 0, 60)),
             migrate_on_start: env.flag("AAM_MIGRATE_ON_START", true),
             ulm_url: ulm_url.unwrap_or_default(),
             db: match db {
@@ -144,6 +148,8 @@ mod tests {
         );
         assert_eq!(cfg.ulm_timeout, Duration::from_secs(3));
         assert!(cfg.system_name.is_none());
+        // Secure by default: a deployment that forgets AAM_ADMIN_MFA still demands MFA.
+        assert!(cfg.admin_mfa_required);
     }
 
     #[test]

@@ -2,18 +2,21 @@
 //!
 //! What flows through it: a request carrying a ULM access token enters through kit's layers,
 //! is authenticated by [`auth::Caller`] against ULM's JWKS ([`jwks`]) and checked for
-//! `aam:access` plus the route's own permission. Then it either
+//! `aam:access` plus the route's own permission, with the permissions ULM reports for the
+//! session now ([`session_check`], at most a few seconds old) rather than the token's. Then it either
 //! - goes to ULM with the caller's own token ([`ulm`]: users, roles, permissions, and ULM's
 //!   part of the dashboard and the audit feed), so ULM stays the one authority, or
 //! - reads and writes AAM's own tables (application registry, settings with history, AAM's
 //!   audit log, health samples), every write recorded in [`audit`] in the same transaction.
 //!
 //! In the background [`poller`] samples the health of ULM, AAM, PostgreSQL and Redis and keeps
-//! 24 hours of history; [`cluster`] reads the OvuSystem's status when running in a cluster.
+//! 24 hours of history, calling the alert webhook on every change and pruning AAM's audit log
+//! to its retention ([`alerts`]); [`cluster`] reads the OvuSystem's status when running in a cluster.
 
 use axum::Router;
 use axum::routing::get;
 
+pub mod alerts;
 pub mod audit;
 pub mod auth;
 pub mod cluster;
@@ -23,6 +26,7 @@ pub mod jwks;
 pub mod poller;
 pub mod ready;
 pub mod routes;
+pub mod session_check;
 pub mod settings;
 pub mod state;
 pub mod ulm;

@@ -155,12 +155,31 @@ pub async fn latest(state: &AppState) -> Vec<ComponentHealth> {
 pub async fn run(state: AppState, mut stop: watch::Receiver<bool>) {
     let mut tick = tokio::time::interval(state.cfg.health_interval);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut hourly = tokio::time::interval(Duration::from_secs(3600));
+    hourly.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut alerts = match crate::alerts::Alerts::new() {
+        Ok(a) => Some(a),
+        Err(e) => {
+            tracing::error!(error = %e, "alert webhook client could not be built; alerts are off");
+            None
+        }
+    };
     loop {
         tokio::select! {
             _ = tick.tick() => {
                 let results = sample(&state).await;
                 for r in results.iter().filter(|r| r.status != "healthy") {
                     tracing::warn!(component = %r.component, status = %r.status, message = %r.message, "component not healthy");
+                }
+                if let Some(a) = alerts.as_mut() {
+                    a.observe(&state.db, &results).await;
+                }
+            }
+            _ = hourly.tick() => {
+                match crate::alerts::prune_audit(&state.db).await {
+                    Ok(0) => {}
+                    Ok(n) => tracing::info!(rows = n, "audit log pruned to its retention"),
+                    Err(e) => tracing::warn!(error = %e, "pruning the audit log failed"),
                 }
             }
             _ = stop.changed() => break,

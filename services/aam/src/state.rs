@@ -26,6 +26,7 @@ pub struct Inner {
     pub cluster: Arc<dyn ClusterSource>,
     pub stats_cache: StatsCache,
     pub health: crate::poller::Latest,
+    pub sessions: crate::session_check::SessionChecks,
 }
 
 impl Deref for AppState {
@@ -59,6 +60,7 @@ impl AppState {
         let ulm = UlmClient::new(client, cfg.ulm_url.clone());
         Ok(Self(Arc::new(Inner {
             stats_cache: StatsCache::new(cfg.dashboard_cache),
+            sessions: crate::session_check::SessionChecks::new(cfg.session_check),
             cfg,
             db,
             redis,

@@ -958,3 +958,147 @@ async fn audit_feed_merges_both_services_and_csv_keeps_the_filters(db: PgPool) {
     .await
     .error(422, "validation_failed");
 }
+
+/// Polls `f` until it gives `want` (bounded at 15 s), returning the status seen last.
+async fn eventually(t: &Aam, path: &str, token: &str, want: u16) -> u16 {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
+    loop {
+        let got = t.get(path, token).await.status.as_u16();
+        if got == want || std::time::Instant::now() > deadline {
+            return got;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+}
+
+/// A still-valid access token stops working on AAM's own routes (registry, settings) within
+/// seconds once ULM removes the role that gave admin-area access, ends the session, or
+/// deactivates the account — not when the token expires.
+#[sqlx::test(migrator = "ovu_aam::MIGRATOR")]
+async fn revocations_reach_aams_own_routes_within_seconds(db: PgPool) {
+    let ulm = Ulm::start(&db).await;
+    let t = aam(db.clone(), &ulm.url(), &[("AAM_SESSION_CHECK_SECS", "1")]).await;
+    let (demoted, tok_demoted) = ulm.user("demoted", Some("admin")).await;
+    let (_, tok_out) = ulm.user("signedout", Some("admin")).await;
+    let (gone, tok_gone) = ulm.user("gone", Some("admin")).await;
+    for tok in [&tok_demoted, &tok_out, &tok_gone] {
+        t.get("/api/v1/apps", tok).await.expect(200);
+        t.get("/api/v1/settings", tok).await.expect(200);
+    }
+
+    sqlx::query("DELETE FROM user_roles ur USING roles r WHERE r.id = ur.role_id AND r.name = 'admin' AND ur.user_id = $1")
+        .bind(demoted)
+        .execute(&ulm.db)
+        .await
+        .unwrap();
+    assert_eq!(eventually(&t, "/api/v1/apps", &tok_demoted, 403).await, 403);
+    let r = t
+        .get("/api/v1/settings", &tok_demoted)
+        .await
+        .error(403, "forbidden");
+    assert_eq!(r.body["error"]["details"]["permission"], "aam:access");
+
+    let r = reqwest::Client::new()
+        .post(format!("{}/api/v1/auth/logout", ulm.url()))
+        .bearer_auth(&tok_out)
+        .json(&json!({}))
+        .send()
+        .await
+        .unwrap();
+    assert!(r.status().is_success(), "logout: {}", r.status());
+    assert_eq!(eventually(&t, "/api/v1/apps", &tok_out, 401).await, 401);
+
+    sqlx::query("UPDATE users SET status = 'deactivated' WHERE id = $1")
+        .bind(gone)
+        .execute(&ulm.db)
+        .await
+        .unwrap();
+    assert_eq!(
+        eventually(&t, "/api/v1/settings", &tok_gone, 401).await,
+        401
+    );
+    t.get("/api/v1/apps", &tok_gone)
+        .await
+        .error(401, "invalid_token");
+}
+
+/// The alert webhook setting is real: a change of a component's health is posted to it once,
+/// an unchanged status is not posted again; and the audit retention setting prunes AAM's audit
+/// log.
+#[sqlx::test(migrator = "ovu_aam::MIGRATOR")]
+async fn the_alert_webhook_and_audit_retention_settings_take_effect(db: PgPool) {
+    let got: std::sync::Arc<std::sync::Mutex<Vec<Value>>> = Default::default();
+    let sink = got.clone();
+    let app = axum::Router::new().route(
+        "/hook",
+        axum::routing::post(move |axum::Json(v): axum::Json<Value>| {
+            let sink = sink.clone();
+            async move {
+                sink.lock().unwrap().push(v);
+                "ok"
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/hook", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    let health = |ulm: &str| {
+        ["ulm", "aam", "postgres", "redis"]
+            .iter()
+            .map(|c| ovu_aam::poller::ComponentHealth {
+                component: c.to_string(),
+                status: if *c == "ulm" {
+                    ulm.into()
+                } else {
+                    "healthy".into()
+                },
+                latency_ms: 1.0,
+                checked_at: chrono::Utc::now(),
+                message: String::new(),
+            })
+            .collect::<Vec<_>>()
+    };
+    let mut alerts = ovu_aam::alerts::Alerts::new().unwrap();
+    // Without a URL nothing is sent, and nothing is lost by it either.
+    assert_eq!(alerts.observe(&db, &health("healthy")).await, 0);
+    sqlx::query("INSERT INTO settings (category, key, value) VALUES ('notifications', 'alert_webhook_url', $1)")
+        .bind(json!(url))
+        .execute(&db)
+        .await
+        .unwrap();
+    assert_eq!(alerts.observe(&db, &health("healthy")).await, 0);
+    assert_eq!(alerts.observe(&db, &health("unhealthy")).await, 1);
+    assert_eq!(alerts.observe(&db, &health("unhealthy")).await, 0);
+    assert_eq!(alerts.observe(&db, &health("healthy")).await, 1);
+    let posted = got.lock().unwrap().clone();
+    assert_eq!(posted.len(), 2, "{posted:?}");
+    assert_eq!(
+        (
+            &posted[0]["component"],
+            &posted[0]["status"],
+            &posted[0]["previous"]
+        ),
+        (&json!("ulm"), &json!("unhealthy"), &json!("healthy"))
+    );
+    assert_eq!(posted[1]["status"], "healthy");
+
+    // Retention: 30 days keeps last week's row and drops last year's.
+    for age in ["400 days", "7 days"] {
+        sqlx::query(&format!("INSERT INTO audit_log (action, resource_type, occurred_at) VALUES ('test.age', 'test', now() - interval '{age}')"))
+            .execute(&db)
+            .await
+            .unwrap();
+    }
+    sqlx::query(
+        "INSERT INTO settings (category, key, value) VALUES ('audit', 'retention_days', '30')",
+    )
+    .execute(&db)
+    .await
+    .unwrap();
+    assert_eq!(ovu_aam::alerts::prune_audit(&db).await.unwrap(), 1);
+    let left: i64 = sqlx::query_scalar("SELECT count(*) FROM audit_log WHERE action = 'test.age'")
+        .fetch_one(&db)
+        .await
+        .unwrap();
+    assert_eq!(left, 1);
+}

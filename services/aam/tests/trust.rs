@@ -258,12 +258,31 @@ async fn admin_mfa_policy_refuses_password_only_sessions(db: PgPool) {
         &[("AAM_JWKS_URL", &jwks.url), ("AAM_ADMIN_MFA", "required")],
     )
     .await;
-    t.get("/api/v1/apps", &k.token_without_mfa(ALL))
-        .await
-        .error(403, "mfa_required");
+    // Every one of AAM's own routes: AAM checks the token itself, ULM is not asked.
+    for path in [
+        "/api/v1/apps",
+        "/api/v1/audit",
+        "/api/v1/audit/export.csv",
+        "/api/v1/dashboard",
+        "/api/v1/permissions",
+        "/api/v1/roles",
+        "/api/v1/settings",
+        "/api/v1/system/health",
+        "/api/v1/system/health/history",
+        "/api/v1/users",
+    ] {
+        t.get(path, &k.token_without_mfa(ALL))
+            .await
+            .error(403, "mfa_required");
+    }
     t.get("/api/v1/apps", &k.token(ALL)).await.expect(200);
-    // Optional (the default): the same password-only token is fine.
-    let t = aam(db, &ulm, &[("AAM_JWKS_URL", &jwks.url)]).await;
+    // Optional: the same password-only token is fine.
+    let t = aam(
+        db,
+        &ulm,
+        &[("AAM_JWKS_URL", &jwks.url), ("AAM_ADMIN_MFA", "optional")],
+    )
+    .await;
     t.get("/api/v1/apps", &k.token_without_mfa(ALL))
         .await
         .expect(200);

@@ -23,6 +23,16 @@ pub const PERMISSIONS_OF_USER: &str = "ARRAY(SELECT DISTINCT p.resource || ':' |
        FROM user_roles ur JOIN role_permissions rp ON rp.role_id = ur.role_id
        JOIN permissions p ON p.id = rp.permission_id WHERE ur.user_id = u.id)";
 
+/// Whether user `u` holds the super_admin role.
+pub const IS_SUPER_ADMIN: &str =
+    "EXISTS (SELECT 1 FROM user_roles ur JOIN roles r ON r.id = ur.role_id
+       WHERE ur.user_id = u.id AND r.name = 'super_admin')";
+
+/// Permissions that act only on the holder's own account. Holding them gives no power over
+/// anyone else, so they are left out when one account's authority is compared with
+/// another's (otherwise a help desk without API keys could read nobody).
+pub const SELF_SERVICE: [&str; 2] = ["api_keys:read", "api_keys:write"];
+
 #[derive(Debug, Clone)]
 pub struct Principal {
     pub user_id: Uuid,
@@ -35,11 +45,30 @@ pub struct Principal {
     pub permissions: Vec<String>,
     /// The session passed a second factor (or, for a key, its owner has MFA on).
     pub mfa: bool,
+    /// The caller acts with the full authority of a super_admin: a session of a super_admin,
+    /// or a key of one whose scopes cover every permission. super_admin outranks every other
+    /// role, so only such a caller may act on another super_admin's account.
+    pub super_admin: bool,
 }
 
 impl Principal {
     pub fn has(&self, permission: &str) -> bool {
         self.permissions.iter().any(|p| p == permission)
+    }
+
+    /// Holds any permission beyond self-service, i.e. some power over other accounts or the
+    /// system: an administrator for the MFA policy.
+    pub fn is_admin(&self) -> bool {
+        self.permissions
+            .iter()
+            .any(|p| !SELF_SERVICE.contains(&p.as_str()))
+    }
+
+    /// With `ULM_ADMIN_MFA=required`, an administrator whose session has not passed a second
+    /// factor (or whose key's owner has no MFA) may only enrol: read their own profile, set up
+    /// and enable MFA, refresh and sign out. Everything else answers `mfa_required`.
+    pub fn must_enrol(&self, state: &AppState) -> bool {
+        state.cfg.admin_mfa_required && !self.mfa && self.is_admin()
     }
 
     /// Function-level access check (ASVS 8.2.1). Admin permissions additionally need MFA
@@ -53,6 +82,23 @@ impl Principal {
             return Err(ApiError::mfa_required());
         }
         Ok(())
+    }
+
+    /// Permissions of `target` (with `target_super`) that this caller lacks: the caller may
+    /// act on another account only when this is empty — the same rule role assignment uses,
+    /// so an admin can never reach an account that holds more than they do. A super_admin
+    /// target is out of reach of anyone but a super_admin, whatever their other roles.
+    pub fn outranked_by(&self, target_permissions: &[String], target_super: bool) -> Vec<String> {
+        let mut missing: Vec<String> = target_permissions
+            .iter()
+            .filter(|p| !SELF_SERVICE.contains(&p.as_str()) && !self.has(p))
+            .cloned()
+            .collect();
+        if target_super && !self.super_admin {
+            missing.push("super_admin".into());
+        }
+        missing.sort();
+        missing
     }
 
     /// Self-service actions on credentials need an interactive session, not an API key,
@@ -71,6 +117,7 @@ struct SessionRow {
     session_ok: bool,
     mfa: bool,
     permissions: Vec<String>,
+    super_admin: bool,
 }
 
 #[derive(sqlx::FromRow)]
@@ -85,6 +132,8 @@ struct KeyRow {
     status: String,
     mfa_enabled: bool,
     permissions: Vec<String>,
+    super_admin: bool,
+    permission_count: i64,
 }
 
 pub enum Presented<'a> {
@@ -127,7 +176,7 @@ pub async fn authenticate(state: &AppState, headers: &HeaderMap) -> Result<Princ
             let row: Option<SessionRow> = sqlx::query_as(&format!(
                 "SELECT u.username, u.email, u.status, s.mfa,
                         (s.revoked_at IS NULL AND s.expires_at > now()) AS session_ok,
-                        {PERMISSIONS_OF_USER} AS permissions
+                        {PERMISSIONS_OF_USER} AS permissions, {IS_SUPER_ADMIN} AS super_admin
                  FROM users u JOIN sessions s ON s.id = $2 AND s.user_id = u.id
                  WHERE u.id = $1"
             ))
@@ -144,6 +193,7 @@ pub async fn authenticate(state: &AppState, headers: &HeaderMap) -> Result<Princ
                     api_key_id: None,
                     permissions: r.permissions,
                     mfa: r.mfa,
+                    super_admin: r.super_admin,
                 }),
                 _ => Err(ApiError::invalid_token().with_detail("reason", "session_ended")),
             }
@@ -159,7 +209,8 @@ async fn authenticate_key(state: &AppState, key: &str) -> Result<Principal, ApiE
     }
     let row: Option<KeyRow> = sqlx::query_as(&format!(
         "SELECT k.id, k.user_id, k.scopes, k.expires_at, k.last_used_at,
-                u.username, u.email, u.status, u.mfa_enabled, {PERMISSIONS_OF_USER} AS permissions
+                u.username, u.email, u.status, u.mfa_enabled, {PERMISSIONS_OF_USER} AS permissions,
+                {IS_SUPER_ADMIN} AS super_admin, (SELECT count(*) FROM permissions) AS permission_count
          FROM api_keys k JOIN users u ON u.id = k.user_id
          WHERE k.key_hash = $1 AND k.revoked_at IS NULL"
     ))
@@ -186,11 +237,13 @@ async fn authenticate_key(state: &AppState, key: &str) -> Result<Principal, ApiE
             .await?;
     }
     // A key can never do more than its owner can do today.
-    let permissions = r
+    let permissions: Vec<String> = r
         .permissions
         .into_iter()
         .filter(|p| r.scopes.contains(p))
         .collect();
+    // A narrowly scoped key of a super_admin does not carry the rank.
+    let super_admin = r.super_admin && permissions.len() as i64 == r.permission_count;
     Ok(Principal {
         user_id: r.user_id,
         username: r.username,
@@ -199,10 +252,13 @@ async fn authenticate_key(state: &AppState, key: &str) -> Result<Principal, ApiE
         api_key_id: Some(r.id),
         permissions,
         mfa: r.mfa_enabled,
+        super_admin,
     })
 }
 
-/// Extractor: any authenticated caller.
+/// Extractor: any authenticated caller, except an administrator who still has to enrol in
+/// MFA under `ULM_ADMIN_MFA=required` (`mfa_required`): gating here rather than per
+/// permission means no route can forget it, self-service ones included.
 pub struct Auth(pub Principal);
 
 impl FromRequestParts<AppState> for Auth {
@@ -212,6 +268,26 @@ impl FromRequestParts<AppState> for Auth {
         parts: &mut Parts,
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
-        authenticate(state, &parts.headers).await.map(Auth)
+        let p = authenticate(state, &parts.headers).await?;
+        if p.must_enrol(state) {
+            tracing::info!(user_id = %p.user_id, "admin without mfa: enrolment only");
+            return Err(ApiError::mfa_required());
+        }
+        Ok(Auth(p))
+    }
+}
+
+/// Extractor for the enrolment routes (MFA setup and enable): any authenticated caller,
+/// including an administrator who has yet to enrol.
+pub struct Enrolling(pub Principal);
+
+impl FromRequestParts<AppState> for Enrolling {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        authenticate(state, &parts.headers).await.map(Enrolling)
     }
 }

@@ -1,6 +1,10 @@
 //! The first super-admin, created from `ULM_BOOTSTRAP_ADMIN_EMAIL` and the password in
-//! `ULM_BOOTSTRAP_ADMIN_PASSWORD_FILE` when no active super-admin exists (ASVS 6.3.2: no
-//! default accounts — the operator supplies the credentials).
+//! `ULM_BOOTSTRAP_ADMIN_PASSWORD_FILE` into an empty users table (ASVS 6.3.2: no default
+//! accounts — the operator supplies the credentials).
+//!
+//! Only ever into an empty table, and never by adopting an account: otherwise anyone who
+//! registered the bootstrap address first (or any system whose super-admins were all
+//! deactivated, at its next restart) would hand super_admin to whoever holds that account.
 
 use anyhow::{Context, bail};
 use uuid::Uuid;
@@ -9,7 +13,7 @@ use crate::audit::{self, Event, Meta};
 use crate::state::AppState;
 use crate::{password_policy, validate};
 
-/// Returns the id of the user made super-admin, or None when one already existed.
+/// Returns the id of the user made super-admin, or None when the system already has users.
 pub async fn ensure_admin(state: &AppState) -> anyhow::Result<Option<Uuid>> {
     let (Some(email), Some(file)) = (
         &state.cfg.bootstrap_admin_email,
@@ -24,13 +28,11 @@ pub async fn ensure_admin(state: &AppState) -> anyhow::Result<Option<Uuid>> {
     sqlx::query("SELECT pg_advisory_xact_lock(727001)")
         .execute(&mut *tx)
         .await?;
-    let exists: bool = sqlx::query_scalar(
-        "SELECT EXISTS (SELECT 1 FROM user_roles ur JOIN roles r ON r.id = ur.role_id JOIN users u ON u.id = ur.user_id
-                        WHERE r.name = 'super_admin' AND u.status = 'active')",
-    )
-    .fetch_one(&mut *tx)
-    .await?;
-    if exists {
+    let has_users: bool = sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM users)")
+        .fetch_one(&mut *tx)
+        .await?;
+    if has_users {
+        tracing::info!("users exist: no bootstrap admin created");
         return Ok(None);
     }
     let password = std::fs::read_to_string(file).with_context(|| {
@@ -43,51 +45,36 @@ pub async fn ensure_admin(state: &AppState) -> anyhow::Result<Option<Uuid>> {
     if let Err(e) = password_policy::check("password", &password, &[&email]) {
         bail!("ULM_BOOTSTRAP_ADMIN_PASSWORD_FILE: {}", e.message);
     }
-    let existing: Option<Uuid> =
-        sqlx::query_scalar("SELECT id FROM users WHERE lower(email) = lower($1)")
-            .bind(&email)
-            .fetch_optional(&mut *tx)
-            .await?;
-    let id = match existing {
-        Some(id) => id,
-        None => {
-            let hash = state
-                .passwords
-                .hash(password)
-                .await
-                .map_err(|e| anyhow::anyhow!("hashing: {}", e.message))?;
-            let username = email
-                .split('@')
-                .next()
-                .unwrap_or("admin")
-                .chars()
-                .filter(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'))
-                .collect::<String>();
-            let username = if username.len() >= 3 {
-                username
-            } else {
-                "admin".to_string()
-            };
-            let id: Uuid = sqlx::query_scalar(
-                "INSERT INTO users (email, username, password_hash, display_name, email_verified_at)
-                 VALUES ($1, $2, $3, 'Administrator', now()) RETURNING id",
-            )
-            .bind(&email)
-            .bind(&username)
-            .bind(&hash)
-            .fetch_one(&mut *tx)
-            .await
-            .context("creating the bootstrap admin (is the username taken?)")?;
-            sqlx::query("INSERT INTO password_history (user_id, password_hash) VALUES ($1, $2)")
-                .bind(id)
-                .bind(&hash)
-                .execute(&mut *tx)
-                .await?;
-            id
-        }
+    let hash = state
+        .passwords
+        .hash(password)
+        .await
+        .map_err(|e| anyhow::anyhow!("hashing: {}", e.message))?;
+    let username = email
+        .split('@')
+        .next()
+        .unwrap_or("admin")
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'))
+        .collect::<String>();
+    let username = if username.len() >= 3 {
+        username
+    } else {
+        "admin".to_string()
     };
-    sqlx::query("UPDATE users SET status = 'active' WHERE id = $1")
+    let id: Uuid = sqlx::query_scalar(
+        "INSERT INTO users (email, username, password_hash, display_name, email_verified_at)
+         VALUES ($1, $2, $3, 'Administrator', now()) RETURNING id",
+    )
+    .bind(&email)
+    .bind(&username)
+    .bind(&hash)
+    .fetch_one(&mut *tx)
+    .await
+    .context("creating the bootstrap admin")?;
+    sqlx::query("INSERT INTO password_history (user_id, password_hash) VALUES ($1, $2)")
         .bind(id)
+        .bind(&hash)
         .execute(&mut *tx)
         .await?;
     sqlx::query("INSERT INTO user_roles (user_id, role_id) SELECT $1, id FROM roles WHERE name IN ('super_admin', 'user') ON CONFLICT DO NOTHING")

@@ -249,7 +249,9 @@ pub struct Config {
     pub public_url: String,
     /// `ULM_EMAIL_VERIFICATION=required|optional` (default required).
     pub email_verification_required: bool,
-    /// `ULM_ADMIN_MFA=required|optional` (default optional).
+    /// `ULM_ADMIN_MFA=required|optional` (default required: secure by default; the operator
+    /// always sets it from `spec.security.adminMfa`). Required: an account holding any
+    /// permission beyond self-service may only enrol in MFA until its session passed one.
     pub admin_mfa_required: bool,
     /// `ULM_BOOTSTRAP_ADMIN_EMAIL` + `ULM_BOOTSTRAP_ADMIN_PASSWORD_FILE`.
     pub bootstrap_admin_email: Option<String>,
@@ -263,6 +265,9 @@ pub struct Config {
     pub job_interval_secs: u64,
     /// `ULM_SESSION_MAX_DAYS` (default 30): absolute session lifetime, whatever the rotation.
     pub session_max_days: u64,
+    /// `ULM_SESSION_RETENTION_DAYS` (default 30, 1–365) and `ULM_AUDIT_RETENTION_DAYS` (default
+    /// 365, 1–3650): how long ended sessions and audit events are kept (see `retention`).
+    pub retention: crate::retention::Retention,
     /// `ULM_ME_CACHE_MS` (default 1000, 0 = off): how long this replica may reuse a
     /// `GET /users/me` answer for a session (see `me_cache`).
     pub me_cache_ms: u64,
@@ -294,7 +299,7 @@ impl Config {
             &["required", "optional"],
         ) == "required";
         let admin_mfa_required =
-            env.choice("ULM_ADMIN_MFA", "optional", &["required", "optional"]) == "required";
+            env.choice("ULM_ADMIN_MFA", "required", &["required", "optional"]) == "required";
         let bootstrap_admin_email: Option<String> = env.optional("ULM_BOOTSTRAP_ADMIN_EMAIL");
         let bootstrap_admin_password_file: Option<PathBuf> =
             env.optional("ULM_BOOTSTRAP_ADMIN_PASSWORD_FILE");
@@ -345,6 +350,10 @@ impl Config {
             migrate_on_start: env.flag("ULM_MIGRATE_ON_START", true),
             job_interval_secs: env.ranged("ULM_JOB_INTERVAL_SECS", 60, 1, 86_400),
             session_max_days: env.ranged("ULM_SESSION_MAX_DAYS", 30, 1, 365),
+            retention: crate::retention::Retention {
+                session_days: env.ranged("ULM_SESSION_RETENTION_DAYS", 30, 1, 365),
+                audit_days: env.ranged("ULM_AUDIT_RETENTION_DAYS", 365, 1, 3650),
+            },
             me_cache_ms: env.ranged("ULM_ME_CACHE_MS", 1000, 0, 10_000),
             access_ttl_secs: match env.optional::<u64>("ULM_ACCESS_TTL_SECS") {
                 Some(s) if !(10..=86_400).contains(&s) => {
@@ -389,6 +398,8 @@ mod tests {
         .unwrap();
         assert_eq!(cfg.argon2, Argon2Cost::default());
         assert!(cfg.email_verification_required);
+        // Secure by default: a deployment that forgets ULM_ADMIN_MFA still demands MFA.
+        assert!(cfg.admin_mfa_required);
         assert_eq!(cfg.rate.login_per_min, 5);
         assert_eq!(cfg.rate.register_per_hour, 3);
         assert_eq!(cfg.listen.port(), 8001);

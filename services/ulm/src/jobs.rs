@@ -1,4 +1,4 @@
-//! Background work: applying scheduled deactivations.
+//! Background work: applying scheduled deactivations, and hourly retention ([`crate::retention`]).
 //!
 //! Each tick claims due rows with `FOR UPDATE SKIP LOCKED`, so several replicas can run
 //! the job at once without doing the same user twice.
@@ -35,6 +35,24 @@ pub async fn deactivation_tick(state: &AppState) -> Result<u64, sqlx::Error> {
         };
         for (id, reason) in due {
             let reason = reason.unwrap_or_else(|| "scheduled".into());
+            if !crate::routes::users::may_leave(&mut tx, id).await? {
+                // The handler refuses this too; a schedule set while other super_admins
+                // existed must not leave the system with none. Drop the schedule, keep a record.
+                tracing::warn!(user_id = %id, "scheduled deactivation of the last super_admin skipped");
+                sqlx::query("UPDATE users SET scheduled_deactivation_at = NULL, scheduled_deactivation_reason = NULL WHERE id = $1")
+                    .bind(id)
+                    .execute(&mut *tx)
+                    .await?;
+                audit::record(
+                    &mut *tx,
+                    &meta,
+                    Event::new("user_deactivation_skipped")
+                        .subject(id)
+                        .details(json!({ "reason": "last_super_admin" })),
+                )
+                .await?;
+                continue;
+            }
             crate::routes::users::deactivate_now(&mut tx, id, &reason).await?;
             audit::record(
                 &mut *tx,
@@ -60,8 +78,18 @@ pub async fn deactivation_tick(state: &AppState) -> Result<u64, sqlx::Error> {
 pub async fn run(state: AppState, interval: Duration, mut stop: watch::Receiver<bool>) {
     let mut ticker = tokio::time::interval(interval);
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    // Retention scans whole tables; once an hour is plenty (the first pass runs at start).
+    let mut hourly = tokio::time::interval(Duration::from_secs(3600));
+    hourly.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tokio::select! {
+            _ = hourly.tick() => {
+                match crate::retention::tick(&state.db, state.cfg.retention).await {
+                    Ok(p) if p.total() == 0 => {}
+                    Ok(p) => tracing::info!(?p, "retention pruned"),
+                    Err(e) => tracing::warn!(error = %e, "retention pass failed"),
+                }
+            }
             _ = ticker.tick() => {
                 match deactivation_tick(&state).await {
                     Ok(0) => {}

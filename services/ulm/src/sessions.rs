@@ -56,6 +56,9 @@ async fn authz(conn: &mut PgConnection, user_id: Uuid) -> Result<Authz, sqlx::Er
     .await
 }
 
+/// The longest an access token carrying any administrative permission lives (15 minutes).
+pub const ADMIN_ACCESS_TTL_SECS: i64 = 15 * 60;
+
 /// Signs an access token for `user` in `session_id`.
 async fn access_token(
     state: &AppState,
@@ -70,6 +73,18 @@ async fn access_token(
     let ttl = match state.cfg.access_ttl_secs {
         Some(s) => s as i64,
         None => i64::from(policy.access_ttl_minutes) * 60,
+    };
+    // A stolen admin token is worth the most, and services that trust its claims see a
+    // change only when it is renewed: whatever the policy says, administration gets at most
+    // ADMIN_ACCESS_TTL_SECS.
+    let ttl = if az
+        .permissions
+        .iter()
+        .any(|p| !crate::auth::SELF_SERVICE.contains(&p.as_str()))
+    {
+        ttl.min(ADMIN_ACCESS_TTL_SECS)
+    } else {
+        ttl
     };
     let claims = AccessClaims {
         sub: user.id,

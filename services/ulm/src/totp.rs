@@ -66,11 +66,27 @@ pub fn verify(secret: &[u8], code: &str, now_unix: u64, last_step: u64) -> Optio
         })
 }
 
-/// A recovery code: 16 base32 characters (80 bits) shown as four groups.
+/// Base32 characters in a recovery code: 24 × 5 = 120 random bits.
+pub const RECOVERY_CODE_CHARS: usize = 24;
+
+/// A recovery code: 120 random bits as 24 lower-case base32 characters in six groups of four
+/// (`abcd-efgh-ijkl-mnop-qrst-uvwx`).
+///
+/// Why entropy rather than argon2id: a code of at least 112 random bits cannot be found by an
+/// offline search of its SHA-256 digest, so a slow hash would add nothing but cost, and it
+/// would cost on every attempt — ten argon2 verifications per wrong code, paid by the server
+/// for the attacker. A fast digest also keeps the lookup a single indexed equality query.
+/// Codes issued before (80 bits, 16 characters) are stored the same way and keep working until
+/// used or replaced by a new enrolment; nothing needs migrating.
 pub fn new_recovery_code() -> String {
-    let raw = base32(&crate::crypto::random_bytes::<SECRET_LEN>());
-    let s: String = raw.chars().take(16).collect::<String>().to_lowercase();
-    format!("{}-{}-{}-{}", &s[0..4], &s[4..8], &s[8..12], &s[12..16])
+    // 20 random bytes encode to 32 characters, each carrying 5 independent random bits.
+    let raw: String = base32(&crate::crypto::random_bytes::<SECRET_LEN>())
+        .to_lowercase()
+        .chars()
+        .take(RECOVERY_CODE_CHARS)
+        .collect();
+    let groups: Vec<&str> = (0..raw.len() / 4).map(|i| &raw[i * 4..i * 4 + 4]).collect();
+    groups.join("-")
 }
 
 /// Recovery codes are compared without dashes, spaces or case.
@@ -122,7 +138,16 @@ mod tests {
     #[test]
     fn recovery_codes() {
         let c = new_recovery_code();
-        assert_eq!(c.len(), 19);
+        assert_eq!(c.len(), 29, "{c}");
+        let chars = normalize_recovery_code(&c);
+        // base32: 5 bits a character; at least 112 bits of entropy (ASVS 6.5.2).
+        assert!(chars.len() * 5 >= 112, "{c}");
+        assert!(
+            chars
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || (b'2'..=b'7').contains(&b))
+        );
+        assert_ne!(c, new_recovery_code());
         let id = uuid::Uuid::new_v4();
         assert_eq!(
             recovery_hash(id, &c),

@@ -60,7 +60,9 @@ async fn profile_update_and_conflicts(db: PgPool) {
 
 #[sqlx::test(migrator = "ovu_ulm::MIGRATOR")]
 async fn password_change_rules_and_session_ending(db: PgPool) {
-    let t = setup(db).await;
+    // Re-entering the password counts towards the account's login limit (see
+    // reentering_the_password_is_rate_limited_per_account); this test is about the rules.
+    let t = setup_with(db, &[("ULM_RATE_LOGIN_PER_MIN", "100")]).await;
     t.user("pnina", PW).await;
     let other = t.login("pnina", PW).await;
     let tok = t.token("pnina", PW).await;
@@ -308,22 +310,7 @@ async fn mfa_enrolment_login_replay_recovery_and_disable(db: PgPool) {
         .unwrap();
     assert_eq!(plain, 0);
 
-    // Too many wrong codes burn the challenge.
-    let ch = t.login("tamar", PW).await;
-    for _ in 0..5 {
-        t.post(
-            "/api/v1/auth/login/mfa",
-            json!({"mfa_token": ch["mfa_token"], "code": "000000"}),
-        )
-        .await
-        .error(401, "invalid_code");
-    }
-    t.post(
-        "/api/v1/auth/login/mfa",
-        json!({"mfa_token": ch["mfa_token"], "code": "000000"}),
-    )
-    .await
-    .error(401, "invalid_token");
+    // Too many wrong codes: see mfa_failures_count_per_account_across_logins.
 
     // Disable: needs the password and a code.
     let tok = ok["access_token"].as_str().unwrap();
@@ -600,4 +587,139 @@ async fn profile_phone_is_normalised_validated_and_cleared(db: PgPool) {
         .await
         .expect(200);
     assert_eq!(r.body["phone"], "", "empty clears it");
+}
+
+/// Enrols `name` (password PW) in MFA; returns the TOTP secret and the step used.
+async fn enrol(t: &T, id: Uuid, name: &str) -> (Vec<u8>, u64) {
+    let tok = t.token(name, PW).await;
+    t.send(req("POST", "/api/v1/auth/mfa/setup").bearer(&tok))
+        .await
+        .expect(200);
+    let secret: Vec<u8> = sqlx::query_scalar("SELECT mfa_pending_secret FROM users WHERE id = $1")
+        .bind(id)
+        .fetch_one(&t.db)
+        .await
+        .unwrap();
+    let step = now_step();
+    t.send(
+        req("POST", "/api/v1/auth/mfa/enable")
+            .bearer(&tok)
+            .json(json!({"code": totp::code_at_step(&secret, step)})),
+    )
+    .await
+    .expect(200);
+    (secret, step)
+}
+
+#[sqlx::test(migrator = "ovu_ulm::MIGRATOR")]
+async fn mfa_failures_count_per_account_across_logins(db: PgPool) {
+    let t = setup_with(db, &[("ULM_RATE_LOGIN_PER_MIN", "100")]).await;
+    let id = t.user("noa", PW).await;
+    let (secret, step) = enrol(&t, id, "noa").await;
+    let wrong = |ch: &serde_json::Value| json!({"mfa_token": ch["mfa_token"], "code": "000000"});
+    let first = t.login("noa", PW).await;
+    for _ in 0..3 {
+        t.post("/api/v1/auth/login/mfa", wrong(&first))
+            .await
+            .error(401, "invalid_code");
+    }
+    // A new password login (by the other name, too) gives no fresh set of attempts.
+    let second = t.login("noa@example.com", PW).await;
+    assert_eq!(second["mfa_required"], true);
+    t.post("/api/v1/auth/login/mfa", wrong(&second))
+        .await
+        .error(401, "invalid_code");
+    let r = t
+        .post("/api/v1/auth/login/mfa", wrong(&second))
+        .await
+        .error(429, "account_locked");
+    assert!(r.headers.contains_key("retry-after"));
+    // Locked: the right code on the other live challenge is refused, and a new password
+    // login gets no challenge at all.
+    t.post(
+        "/api/v1/auth/login/mfa",
+        json!({"mfa_token": first["mfa_token"], "code": totp::code_at_step(&secret, step + 1)}),
+    )
+    .await
+    .error(429, "account_locked");
+    t.post(
+        "/api/v1/auth/login",
+        json!({"login": "noa", "password": PW}),
+    )
+    .await
+    .error(429, "account_locked");
+}
+
+#[sqlx::test(migrator = "ovu_ulm::MIGRATOR")]
+async fn reentering_the_password_shares_the_login_lockout(db: PgPool) {
+    let t = setup_with(
+        db,
+        &[
+            ("ULM_LOCKOUT_THRESHOLD", "3"),
+            ("ULM_RATE_LOGIN_PER_MIN", "100"),
+        ],
+    )
+    .await;
+    t.user("rina", PW).await;
+    let tok = t.token("rina", PW).await;
+    let change = |current: &str| {
+        req("POST", "/api/v1/users/me/password")
+            .bearer(&tok)
+            .json(json!({"current_password": current, "new_password": "fresh secret one"}))
+    };
+    // Change password, change e-mail and disable MFA all ask for the password: one counter.
+    t.send(change("wrong guess one"))
+        .await
+        .error(422, "validation_failed");
+    t.send(
+        req("PATCH", "/api/v1/users/me")
+            .bearer(&tok)
+            .json(json!({"email": "rina2@example.com", "current_password": "wrong guess two"})),
+    )
+    .await
+    .error(422, "validation_failed");
+    let r = t
+        .send(
+            req("POST", "/api/v1/auth/mfa/disable")
+                .bearer(&tok)
+                .json(json!({"password": "wrong guess three", "code": "000000"})),
+        )
+        .await
+        .error(429, "account_locked");
+    assert!(r.headers.contains_key("retry-after"));
+    // The same lock as login's: the right password is refused everywhere while it lasts.
+    t.send(change(PW)).await.error(429, "account_locked");
+    t.post(
+        "/api/v1/auth/login",
+        json!({"login": "rina", "password": PW}),
+    )
+    .await
+    .error(429, "account_locked");
+}
+
+#[sqlx::test(migrator = "ovu_ulm::MIGRATOR")]
+async fn reentering_the_password_is_rate_limited_per_account(db: PgPool) {
+    let t = setup_with(db, &[("ULM_RATE_LOGIN_PER_MIN", "3")]).await;
+    t.user("yael", PW).await;
+    // The login itself is the first of three attempts this minute.
+    let tok = t.token("yael", PW).await;
+    for _ in 0..2 {
+        t.send(
+            req("POST", "/api/v1/users/me/password").bearer(&tok).json(
+                json!({"current_password": "wrong guess", "new_password": "fresh secret one"}),
+            ),
+        )
+        .await
+        .error(422, "validation_failed");
+    }
+    let r = t
+        .send(
+            req("POST", "/api/v1/users/me/password")
+                .bearer(&tok)
+                .json(json!({"current_password": PW, "new_password": "fresh secret one"})),
+        )
+        .await
+        .error(429, "rate_limited");
+    let retry: u64 = r.headers["retry-after"].to_str().unwrap().parse().unwrap();
+    assert!((1..=60).contains(&retry));
 }

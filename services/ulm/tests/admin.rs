@@ -696,13 +696,39 @@ async fn admin_mfa_policy(db: PgPool) {
     )
     .await;
     let (id, admin) = t.with_role("strict", "admin").await;
+    let login = t.login("strict", PW).await;
     t.send(req("GET", "/api/v1/users").bearer(&admin))
         .await
         .error(403, "mfa_required");
-    // Self-service still works, so the admin can enrol.
+    // An admin without MFA may only enrol: even self-service is closed until then.
+    for r in [
+        req("GET", "/api/v1/api-keys"),
+        req("GET", "/api/v1/users/me/sessions"),
+        req("PATCH", "/api/v1/users/me").json(json!({"display_name": "Strict"})),
+        req("POST", "/api/v1/users/me/password")
+            .json(json!({"current_password": PW, "new_password": "fresh secret one"})),
+    ] {
+        t.send(r.bearer(&admin)).await.error(403, "mfa_required");
+    }
+    // A plain user is not an admin: self-service is open without MFA.
+    t.user("plain", PW).await;
+    let plain = t.token("plain", PW).await;
+    t.send(req("GET", "/api/v1/api-keys").bearer(&plain))
+        .await
+        .expect(200);
+    // What enrolment needs stays open: own profile, refresh, sign-out, setup and enable.
     t.send(req("GET", "/api/v1/users/me").bearer(&admin))
         .await
         .expect(200);
+    t.post(
+        "/api/v1/auth/refresh",
+        json!({"refresh_token": login["refresh_token"]}),
+    )
+    .await
+    .expect(200);
+    t.send(req("POST", "/api/v1/auth/logout").bearer(login["access_token"].as_str().unwrap()))
+        .await
+        .expect(204);
     t.send(req("POST", "/api/v1/auth/mfa/setup").bearer(&admin))
         .await
         .expect(200);
@@ -869,4 +895,452 @@ async fn user_search_is_served_by_the_trigram_index(db: PgPool) {
         .await
         .unwrap();
     assert_eq!(n, 1);
+}
+
+/// The id of a role by name.
+async fn role_id(t: &T, name: &str) -> String {
+    sqlx::query_scalar("SELECT id::text FROM roles WHERE name = $1")
+        .bind(name)
+        .fetch_one(&t.db)
+        .await
+        .unwrap()
+}
+
+/// An admin holds less than a super_admin, so every read and change of a super_admin's
+/// account is refused — above all the e-mail change that would let the admin reset the
+/// owner's password and take the account over — and the list does not show it.
+#[sqlx::test(migrator = "ovu_ulm::MIGRATOR")]
+async fn an_admin_cannot_reach_an_account_above_them(db: PgPool) {
+    let t = setup(db).await;
+    let (root_id, root) = t.with_role("owner", "super_admin").await;
+    let (_, admin) = t.with_role("deputy", "admin").await;
+    let plain = t.user("plain", PW).await;
+    let root_sessions = t
+        .send(req("GET", &format!("/api/v1/users/{root_id}/sessions")).bearer(&root))
+        .await
+        .expect(200)
+        .body;
+    let sid = root_sessions[0]["id"].as_str().unwrap().to_string();
+    let dev = role_id(&t, "developer").await;
+    let user_role = role_id(&t, "user").await;
+    let u = format!("/api/v1/users/{root_id}");
+    for r in [
+        req("GET", &u),
+        req("PATCH", &u).json(json!({"email": "mine@evil.example"})),
+        req("PATCH", &u).json(json!({"email_verified": false})),
+        req("DELETE", &u),
+        req("POST", &format!("{u}/deactivate")).json(json!({"reason": "bye"})),
+        req("POST", &format!("{u}/reactivate")),
+        req("GET", &format!("{u}/sessions")),
+        req("DELETE", &format!("{u}/sessions")),
+        req("GET", &format!("{u}/sessions/{sid}")),
+        req("DELETE", &format!("{u}/sessions/{sid}")),
+        req("PUT", &format!("{u}/roles/{dev}")),
+        req("DELETE", &format!("{u}/roles/{user_role}")),
+    ] {
+        let r = t.send(r.bearer(&admin)).await.error(403, "forbidden");
+        assert_eq!(r.body["error"]["details"]["reason"], "target_outranks_you");
+        assert!(
+            r.body["error"]["details"]["permissions"]
+                .as_array()
+                .unwrap()
+                .contains(&json!("settings:write")),
+            "{}",
+            r.body
+        );
+    }
+    // Nothing changed, and the owner's session still works.
+    let me = t
+        .send(req("GET", "/api/v1/users/me").bearer(&root))
+        .await
+        .expect(200)
+        .body;
+    assert_eq!(me["email"], "owner@example.com");
+    assert_eq!(me["status"], "active");
+    assert!(me["email_verified"].as_bool().unwrap());
+    // The list hides the owner from the admin, and not from the owner.
+    let r = t
+        .send(req("GET", "/api/v1/users?q=owner").bearer(&admin))
+        .await
+        .expect(200);
+    assert_eq!(r.headers["x-total-count"], "0");
+    let r = t
+        .send(req("GET", "/api/v1/users?limit=200").bearer(&admin))
+        .await
+        .expect(200);
+    let ids: Vec<&str> = r
+        .body
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|u| u["id"].as_str().unwrap())
+        .collect();
+    assert!(!ids.contains(&root_id.to_string().as_str()));
+    assert!(ids.contains(&plain.to_string().as_str()));
+    assert_eq!(r.headers["x-total-count"], ids.len().to_string());
+    let r = t
+        .send(req("GET", "/api/v1/users?q=owner").bearer(&root))
+        .await
+        .expect(200);
+    assert_eq!(r.headers["x-total-count"], "1");
+    // The admin still manages the accounts within reach.
+    t.send(
+        req("PATCH", &format!("/api/v1/users/{plain}"))
+            .bearer(&admin)
+            .json(json!({"display_name": "Plain"})),
+    )
+    .await
+    .expect(200);
+    t.send(req("PUT", &format!("/api/v1/users/{plain}/roles/{dev}")).bearer(&admin))
+        .await
+        .expect(204);
+    // Support reads ordinary users (their API-key permissions are their own business) but
+    // not the admin, who holds users:write.
+    let deputy_id: Uuid = sqlx::query_scalar("SELECT id FROM users WHERE username = 'deputy'")
+        .fetch_one(&t.db)
+        .await
+        .unwrap();
+    let (_, support) = t.with_role("helpdesk", "support").await;
+    t.send(req("GET", &format!("/api/v1/users/{plain}")).bearer(&support))
+        .await
+        .error(403, "forbidden");
+    let lone = t.user("lone", PW).await;
+    t.send(req("GET", &format!("/api/v1/users/{lone}")).bearer(&support))
+        .await
+        .expect(200);
+    t.send(req("GET", &format!("/api/v1/users/{deputy_id}")).bearer(&support))
+        .await
+        .error(403, "forbidden");
+}
+
+/// The same rule holds for custom roles: an admin cannot reach someone granted a permission
+/// the admin lacks, nor edit or delete the role that grants it; and super_admin outranks even
+/// a role that holds every permission, so only a super_admin can hand it out.
+#[sqlx::test(migrator = "ovu_ulm::MIGRATOR")]
+async fn custom_roles_and_super_admin_rank(db: PgPool) {
+    let t = setup(db).await;
+    let (root_id, root) = t.with_role("owner", "super_admin").await;
+    let (_, admin) = t.with_role("deputy", "admin").await;
+    let all: Vec<String> = sqlx::query_scalar("SELECT resource || ':' || action FROM permissions")
+        .fetch_all(&t.db)
+        .await
+        .unwrap();
+    let everything = t
+        .send(
+            req("POST", "/api/v1/roles")
+                .bearer(&root)
+                .json(json!({"name": "everything", "permissions": all})),
+        )
+        .await
+        .expect(201)
+        .body["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let policy = t
+        .send(
+            req("POST", "/api/v1/roles")
+                .bearer(&root)
+                .json(json!({"name": "policy", "permissions": ["settings:write"]})),
+        )
+        .await
+        .expect(201)
+        .body["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let keeper = t.user("keeper", PW).await;
+    t.send(req("PUT", &format!("/api/v1/users/{keeper}/roles/{policy}")).bearer(&root))
+        .await
+        .expect(204);
+    let r = t
+        .send(
+            req("PATCH", &format!("/api/v1/users/{keeper}"))
+                .bearer(&admin)
+                .json(json!({"email": "x@evil.example"})),
+        )
+        .await
+        .error(403, "forbidden");
+    assert_eq!(
+        r.body["error"]["details"]["permissions"],
+        json!(["settings:write"])
+    );
+    // Nor can the admin empty or delete the role that lifts the keeper above them.
+    for r in [
+        req("PATCH", &format!("/api/v1/roles/{policy}")).json(json!({"permissions": []})),
+        req("DELETE", &format!("/api/v1/roles/{policy}")),
+    ] {
+        let r = t.send(r.bearer(&admin)).await.error(403, "forbidden");
+        assert_eq!(
+            r.body["error"]["details"]["reason"],
+            "role_exceeds_your_permissions"
+        );
+    }
+    // Holding every permission is not being super_admin.
+    let almost_id = t.user("almost", PW).await;
+    let almost = t.token("almost", PW).await;
+    t.send(
+        req(
+            "PUT",
+            &format!("/api/v1/users/{almost_id}/roles/{everything}"),
+        )
+        .bearer(&root),
+    )
+    .await
+    .expect(204);
+    t.send(req("GET", &format!("/api/v1/users/{keeper}")).bearer(&almost))
+        .await
+        .expect(200);
+    let r = t
+        .send(req("GET", &format!("/api/v1/users/{root_id}")).bearer(&almost))
+        .await
+        .error(403, "forbidden");
+    assert_eq!(
+        r.body["error"]["details"]["permissions"],
+        json!(["super_admin"])
+    );
+    let sa = role_id(&t, "super_admin").await;
+    t.send(req("PUT", &format!("/api/v1/users/{almost_id}/roles/{sa}")).bearer(&almost))
+        .await
+        .error(403, "forbidden");
+    t.send(req("POST", "/api/v1/users").bearer(&almost).json(
+        json!({"email": "new@example.com", "username": "newroot", "password": PW, "roles": ["super_admin"]}),
+    ))
+    .await
+    .error(403, "forbidden");
+    // A super_admin may.
+    t.send(req("PUT", &format!("/api/v1/users/{almost_id}/roles/{sa}")).bearer(&root))
+        .await
+        .expect(204);
+}
+
+/// super_admins may manage each other, but the last active one cannot be removed — not by a
+/// concurrent pair of deletions, and not by a deactivation scheduled while others existed.
+#[sqlx::test(migrator = "ovu_ulm::MIGRATOR")]
+async fn the_last_super_admin_stays(db: PgPool) {
+    let t = setup(db).await;
+    let (a, tok_a) = t.with_role("alpha", "super_admin").await;
+    let (b, tok_b) = t.with_role("bravo", "super_admin").await;
+    // Both at once: whichever runs second finds no other super_admin left.
+    let (ra, rb) = tokio::join!(
+        t.send(req("DELETE", &format!("/api/v1/users/{b}")).bearer(&tok_a)),
+        t.send(req("DELETE", &format!("/api/v1/users/{a}")).bearer(&tok_b)),
+    );
+    let mut codes = [ra.status.as_u16(), rb.status.as_u16()];
+    codes.sort();
+    assert!(codes[0] == 204 && codes[1] != 204, "{codes:?}");
+    let left: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM users u JOIN user_roles ur ON ur.user_id = u.id JOIN roles r ON r.id = ur.role_id
+         WHERE r.name = 'super_admin' AND u.status = 'active'",
+    )
+    .fetch_one(&t.db)
+    .await
+    .unwrap();
+    assert_eq!(left, 1);
+    let (survivor, tok) = if ra.status.as_u16() == 204 {
+        (a, tok_a)
+    } else {
+        (b, tok_b)
+    };
+    // A second super_admin schedules the survivor's deactivation, then is deleted.
+    let (c, tok_c) = t.with_role("charlie", "super_admin").await;
+    let at = (chrono::Utc::now() + chrono::Duration::hours(1)).to_rfc3339();
+    t.send(
+        req("POST", &format!("/api/v1/users/{survivor}/deactivate"))
+            .bearer(&tok_c)
+            .json(json!({"reason": "handover", "at": at})),
+    )
+    .await
+    .expect(200);
+    t.send(req("DELETE", &format!("/api/v1/users/{c}")).bearer(&tok))
+        .await
+        .expect(204);
+    sqlx::query(
+        "UPDATE users SET scheduled_deactivation_at = now() - interval '1 minute' WHERE id = $1",
+    )
+    .bind(survivor)
+    .execute(&t.db)
+    .await
+    .unwrap();
+    ovu_ulm::jobs::deactivation_tick(&t.state).await.unwrap();
+    let me = t
+        .send(req("GET", "/api/v1/users/me").bearer(&tok))
+        .await
+        .expect(200)
+        .body;
+    assert_eq!(me["status"], "active");
+    assert!(me["scheduled_deactivation_at"].is_null());
+    assert_eq!(t.audit_count("user_deactivation_skipped").await, 1);
+}
+
+/// Bootstrap only ever creates the first account: an address registered before start-up is
+/// not adopted, and a system whose super_admins are all gone gets none at its next start.
+#[sqlx::test(migrator = "ovu_ulm::MIGRATOR")]
+async fn bootstrap_never_adopts_an_account(db: PgPool) {
+    let dir = std::env::temp_dir().join(format!("ulm-boot-{}", Uuid::new_v4()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("password");
+    std::fs::write(&file, "bootstrap secret pw\n").unwrap();
+    let t = setup_with(
+        db,
+        &[
+            ("ULM_BOOTSTRAP_ADMIN_EMAIL", "squatter@example.com"),
+            ("ULM_BOOTSTRAP_ADMIN_PASSWORD_FILE", file.to_str().unwrap()),
+        ],
+    )
+    .await;
+    // Someone registers the bootstrap address before ULM's first start.
+    t.user("squatter", PW).await;
+    assert_eq!(
+        ovu_ulm::bootstrap::ensure_admin(&t.state).await.unwrap(),
+        None
+    );
+    let body = t.login("squatter@example.com", PW).await;
+    assert!(
+        !body["user"]["roles"]
+            .as_array()
+            .unwrap()
+            .contains(&json!("super_admin"))
+    );
+    let supers: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM user_roles ur JOIN roles r ON r.id = ur.role_id WHERE r.name = 'super_admin'",
+    )
+    .fetch_one(&t.db)
+    .await
+    .unwrap();
+    assert_eq!(supers, 0);
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+/// Whatever the token policy says, an access token carrying administrative permissions lives
+/// at most 15 minutes; and `GET /auth/session` tells another service what a session may do
+/// now, not what its token said when it was signed.
+#[sqlx::test(migrator = "ovu_ulm::MIGRATOR")]
+async fn admin_tokens_are_short_and_sessions_are_checked_live(db: PgPool) {
+    let t = setup(db).await;
+    sqlx::query("UPDATE token_policy SET access_ttl_minutes = 60 WHERE id")
+        .execute(&t.db)
+        .await
+        .unwrap();
+    t.user("plain", PW).await;
+    assert_eq!(t.login("plain", PW).await["expires_in"], 3600);
+    let (boss, _) = t.with_role("boss", "admin").await;
+    let login = t.login("boss", PW).await;
+    assert_eq!(login["expires_in"], 900);
+    let tok = login["access_token"].as_str().unwrap().to_string();
+    let r = t
+        .send(req("GET", "/api/v1/auth/session").bearer(&tok))
+        .await
+        .expect(200);
+    assert_eq!(r.body["user_id"], boss.to_string());
+    assert!(
+        r.body["permissions"]
+            .as_array()
+            .unwrap()
+            .contains(&json!("users:write"))
+    );
+    assert_eq!(r.body["mfa"], false);
+    sqlx::query("DELETE FROM user_roles ur USING roles r WHERE r.id = ur.role_id AND r.name = 'admin' AND ur.user_id = $1")
+        .bind(boss)
+        .execute(&t.db)
+        .await
+        .unwrap();
+    let r = t
+        .send(req("GET", "/api/v1/auth/session").bearer(&tok))
+        .await
+        .expect(200);
+    assert!(
+        !r.body["permissions"]
+            .as_array()
+            .unwrap()
+            .contains(&json!("users:write"))
+    );
+    t.send(
+        req("POST", "/api/v1/auth/logout")
+            .bearer(&tok)
+            .json(json!({})),
+    )
+    .await;
+    t.send(req("GET", "/api/v1/auth/session").bearer(&tok))
+        .await
+        .error(401, "invalid_token");
+    t.send(req("GET", "/api/v1/auth/session"))
+        .await
+        .error(401, "unauthorized");
+}
+
+/// Retention deletes what ended long enough ago — used or expired one-time tokens, expired
+/// refresh tokens, ended sessions, old audit events — and nothing that is still in use.
+#[sqlx::test(migrator = "ovu_ulm::MIGRATOR")]
+async fn retention_prunes_only_what_ended_long_ago(db: PgPool) {
+    let t = setup(db).await;
+    let (id, tok) = t.with_role("keeper", "admin").await;
+    let exec = |sql: &'static str| {
+        let db = t.db.clone();
+        async move { sqlx::query(sql).bind(id).execute(&db).await.unwrap() }
+    };
+    // Old history beside the live session the login just made.
+    exec("INSERT INTO sessions (user_id, expires_at, created_at, revoked_at) VALUES ($1, now() + interval '1 day', now() - interval '90 days', now() - interval '60 days')").await;
+    exec("INSERT INTO sessions (user_id, expires_at, created_at) VALUES ($1, now() - interval '40 days', now() - interval '70 days')").await;
+    exec("INSERT INTO sessions (user_id, expires_at, created_at, revoked_at) VALUES ($1, now() + interval '1 day', now() - interval '2 days', now() - interval '1 day')").await;
+    exec("INSERT INTO one_time_tokens (token_hash, user_id, purpose, created_at, expires_at) VALUES (decode(md5(random()::text), 'hex'), $1, 'reset_password', now() - interval '3 days', now() - interval '2 days')").await;
+    exec("INSERT INTO one_time_tokens (token_hash, user_id, purpose, created_at, expires_at) VALUES (decode(md5(random()::text), 'hex'), $1, 'reset_password', now(), now() + interval '1 hour')").await;
+    exec("INSERT INTO audit_events (event_type, actor_id, occurred_at) VALUES ('ancient', $1, now() - interval '400 days')").await;
+    exec("INSERT INTO refresh_tokens (token_hash, session_id, expires_at) SELECT decode(md5(random()::text), 'hex'), id, now() - interval '3 days' FROM sessions WHERE user_id = $1 AND revoked_at IS NULL AND expires_at > now()").await;
+    let count = |sql: &'static str| {
+        let db = t.db.clone();
+        async move {
+            sqlx::query_scalar::<_, i64>(sql)
+                .fetch_one(&db)
+                .await
+                .unwrap()
+        }
+    };
+    let before_audit = count("SELECT count(*) FROM audit_events").await;
+    let p = ovu_ulm::retention::tick(
+        &t.db,
+        ovu_ulm::retention::Retention {
+            session_days: 30,
+            audit_days: 365,
+        },
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        p,
+        ovu_ulm::retention::Pruned {
+            one_time_tokens: 1,
+            refresh_tokens: 1,
+            sessions: 2,
+            audit_events: 1
+        }
+    );
+    assert_eq!(
+        count("SELECT count(*) FROM audit_events").await,
+        before_audit - 1
+    );
+    assert_eq!(
+        count("SELECT count(*) FROM audit_events WHERE event_type = 'ancient'").await,
+        0
+    );
+    // The live session, the recently ended one and the live reset link are kept.
+    assert_eq!(count("SELECT count(*) FROM sessions").await, 2);
+    assert_eq!(
+        count("SELECT count(*) FROM one_time_tokens WHERE purpose = 'reset_password'").await,
+        1
+    );
+    t.send(req("GET", "/api/v1/users/me").bearer(&tok))
+        .await
+        .expect(200);
+    // A second pass finds nothing.
+    let again = ovu_ulm::retention::tick(
+        &t.db,
+        ovu_ulm::retention::Retention {
+            session_days: 30,
+            audit_days: 365,
+        },
+    )
+    .await
+    .unwrap();
+    assert_eq!(again.total(), 0);
 }

@@ -516,3 +516,36 @@ async fn access_ttl_override_shortens_login_and_refresh_tokens(db: PgPool) {
         .expect(200);
     assert_eq!(r.body["expires_in"], 20, "refreshed tokens too");
 }
+
+#[sqlx::test(migrator = "ovu_ulm::MIGRATOR")]
+async fn lockout_counts_per_account_whatever_name_is_used(db: PgPool) {
+    let t = setup_with(
+        db,
+        &[
+            ("ULM_LOCKOUT_THRESHOLD", "3"),
+            ("ULM_RATE_LOGIN_PER_MIN", "100"),
+        ],
+    )
+    .await;
+    t.user("dvir", PW).await;
+    for login in ["dvir", "dvir@example.com"] {
+        t.post(
+            "/api/v1/auth/login",
+            json!({"login": login, "password": "wrong password!"}),
+        )
+        .await
+        .expect(401);
+    }
+    // The third failure locks the one account, though no single name failed three times.
+    t.post(
+        "/api/v1/auth/login",
+        json!({"login": "DVIR", "password": "wrong password!"}),
+    )
+    .await;
+    t.post(
+        "/api/v1/auth/login",
+        json!({"login": "dvir@example.com", "password": PW}),
+    )
+    .await
+    .error(429, "account_locked");
+}

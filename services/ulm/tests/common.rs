@@ -106,6 +106,9 @@ pub async fn setup_with(db: PgPool, overrides: &[(&str, &str)]) -> T {
         ("SMTP_FROM".into(), format!("OVU test <{from}>")),
         ("SMTP_TIMEOUT_SECS".into(), "5".into()),
         ("ULM_MAIL_POLL_MS".into(), "200".into()),
+        // Most tests act as admins with password-only sessions; the MFA policy (required by
+        // default) has its own tests, which set ULM_ADMIN_MFA=required.
+        ("ULM_ADMIN_MFA".into(), "optional".into()),
     ];
     for (k, v) in overrides {
         vars.retain(|(n, _)| n != k);

@@ -16,11 +16,32 @@ function jwt(claims: object): string {
 }
 const json = (status: number, body: unknown) => new Response(JSON.stringify(body), { status, headers: { 'Content-Type': 'application/json' } });
 
-function mount(permissions: string[]) {
+const mfaRequired = () => json(403, { error: { code: 'mfa_required', message: 'multi-factor authentication is required for this action', details: {} } });
+
+/** `enrol`: the policy requires MFA of admins and this one has none yet (AAM and ULM say `mfa_required`). */
+function mount(permissions: string[], opts: { enrol?: boolean } = {}) {
   const seen: string[] = [];
+  let enrolled = false;
   const fetch = (async (input: RequestInfo | URL, init?: RequestInit) => {
     const url = String(input);
     seen.push(`${init?.method ?? 'GET'} ${url}`);
+    if (opts.enrol) {
+      const bearer = new Headers(init?.headers).get('Authorization') ?? '';
+      const mfaToken = bearer.endsWith(jwt({ sub: 'u1', username: 'sam', permissions, mfa: true }));
+      if (url.endsWith('/api/v1/auth/mfa/setup')) return json(200, { secret: 'JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP', otpauth_uri: 'otpauth://totp/OVU:sam?secret=JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP' });
+      if (url.endsWith('/api/v1/auth/mfa/enable')) {
+        if (JSON.parse(String(init?.body)).code !== '123456')
+          return json(422, { error: { code: 'validation_failed', message: 'the code is wrong or expired', details: { fields: { code: 'the code is wrong or expired' } } } });
+        enrolled = true;
+        return json(200, { recovery_codes: ['aaaa-bbbb-cccc-dddd-eeee-ffff', 'gggg-hhhh-iiii-jjjj-kkkk-llll'] });
+      }
+      if (url.endsWith('/api/v1/auth/refresh'))
+        return json(200, { access_token: jwt({ sub: 'u1', username: 'sam', permissions, mfa: enrolled }), refresh_token: 'r2', token_type: 'Bearer', expires_in: 900, user: {} });
+      // AAM checks the token's own mfa claim, whatever ULM's session says.
+      if (url.includes('/api/v1/apps') || url.endsWith('/api/v1/dashboard')) {
+        if (!mfaToken) return mfaRequired();
+      }
+    }
     if (url.endsWith('/api/v1/auth/login'))
       return json(200, { access_token: jwt({ sub: 'u1', username: 'sam', permissions }), refresh_token: 'r1', token_type: 'Bearer', expires_in: 900, user: {} });
     if (url.endsWith('/api/v1/auth/logout')) return new Response(null, { status: 204 });
@@ -103,5 +124,37 @@ describe('AAM app', () => {
     expect(verified).toBe(await value('Last successful backup'));
     // No scheduled run yet: said as a dash, not an invented time.
     expect(await value('Last scheduled run')).toBe('—');
+  });
+
+  it('walks an admin who must enrol through MFA setup, shows the recovery codes once, then the dashboard', async () => {
+    const { seen, session } = mount(['aam:access', 'audit:read'], { enrol: true });
+    await signIn();
+    await userEvent.click(await screen.findByRole('button', { name: 'Set up two-step verification' }));
+    expect(window.location.pathname).toBe('/enrol');
+    expect((await screen.findByTestId('mfa-secret')).textContent).toBe('JBSW Y3DP EHPK 3PXP JBSW Y3DP EHPK 3PXP');
+    expect(screen.getByTestId('mfa-link').getAttribute('href')).toMatch(/^otpauth:\/\/totp\//);
+    // A wrong code is explained and can be retried.
+    await userEvent.type(screen.getByLabelText(/Code from the app/), '000000');
+    await userEvent.click(screen.getByRole('button', { name: 'Verify and turn on' }));
+    expect((await screen.findByRole('alert')).textContent).toBe('Some of the information is not valid.');
+    await userEvent.clear(screen.getByLabelText(/Code from the app/));
+    await userEvent.type(screen.getByLabelText(/Code from the app/), '123 456');
+    await userEvent.click(screen.getByRole('button', { name: 'Verify and turn on' }));
+    const codes = await screen.findByTestId('recovery-codes');
+    expect(codes.textContent).toContain('aaaa-bbbb-cccc-dddd-eeee-ffff');
+    await userEvent.click(screen.getByRole('button', { name: 'I have saved my codes, continue' }));
+    expect(await screen.findByText('ULM cannot be reached: user figures are not available.')).toBeTruthy();
+    expect(window.location.pathname).toBe('/');
+    // The new token carries the second factor AAM asks for.
+    expect(seen).toContain('POST http://ulm.test/api/v1/auth/refresh');
+    expect(session.claims?.mfa).toBe(true);
+    expect(screen.queryByTestId('recovery-codes')).toBeNull();
+  });
+
+  it('sends a password-only session whose pages answer mfa_required to enrolment', async () => {
+    mount(['aam:access', 'audit:read'], { enrol: true });
+    await signIn();
+    expect(await screen.findByRole('heading', { level: 1, name: 'Turn on two-step verification' })).toBeTruthy();
+    expect(window.location.search).toBe('?next=%2F');
   });
 });

@@ -1,12 +1,13 @@
 /** Routes of the admin panel; every page needs a session whose token carries `aam:access`. */
 import { useEffect, type ReactNode } from 'react';
-import { BrowserRouter, Navigate, NavLink, Outlet, Route, Routes, useLocation } from 'react-router';
+import { BrowserRouter, Navigate, NavLink, Outlet, Route, Routes, useLocation, useNavigate } from 'react-router';
 import { useQueryClient } from '@tanstack/react-query';
 import { useTranslation } from 'react-i18next';
 import { Shell, useApis, useClaims } from '@ovu/shared';
 import { ulmAuth } from './api';
-import { hasPanelAccess } from './logic';
+import { hasPanelAccess, mustEnrol } from './logic';
 import { SignIn } from './pages/SignIn';
+import { EnrolPage } from './pages/Enrol';
 import { DashboardPage } from './pages/Dashboard';
 import { UsersPage } from './pages/Users';
 import { UserDetail } from './pages/UserDetail';
@@ -21,17 +22,30 @@ export type Notice = 'sessionExpired' | 'signedOut' | 'noAccess';
 
 /**
  * Drops cached data of an ended session. The redirect to sign-in (with the reason) is made by
- * the route guard, which re-renders when the session changes.
+ * the route guard, which re-renders when the session changes. A page whose data comes back
+ * `mfa_required` (the policy was switched on, or a reload of a password-only session) sends
+ * the admin to enrolment.
  */
 function SessionWatcher() {
   const { session } = useApis();
   const qc = useQueryClient();
+  const navigate = useNavigate();
   useEffect(
     () =>
       session.subscribe((e) => {
         if (e.type === 'expired' || e.type === 'signed-out') qc.clear();
       }),
     [session, qc],
+  );
+  useEffect(
+    () =>
+      qc.getQueryCache().subscribe((e) => {
+        if (e.type === 'updated' && e.action.type === 'error' && mustEnrol(e.action.error)) {
+          const here = window.location.pathname + window.location.search;
+          if (!here.startsWith('/enrol')) void navigate(`/enrol?next=${encodeURIComponent(here)}`, { replace: true });
+        }
+      }),
+    [qc, navigate],
   );
   return null;
 }
@@ -123,6 +137,14 @@ export function App() {
       <SessionWatcher />
       <Routes>
         <Route path="/signin" element={<SignIn />} />
+        <Route
+          path="/enrol"
+          element={
+            <RequireAdmin>
+              <EnrolPage />
+            </RequireAdmin>
+          }
+        />
         <Route
           element={
             <RequireAdmin>

@@ -34,6 +34,8 @@ export type CreateUserRequest = S['CreateUserRequest'];
 export type UpdateUserRequest = S['UpdateUserRequest'];
 export type TokenResponse = U['TokenResponse'];
 export type MfaChallenge = U['MfaChallenge'];
+export type MfaSetup = U['MfaSetup'];
+export type RecoveryCodes = U['RecoveryCodes'];
 
 /** Every value of the generated enums, for select boxes (checked against the type). */
 export const APP_TYPES = ['web', 'api', 'service', 'worker', 'library', 'external'] as const satisfies readonly AppType[];
@@ -106,4 +108,7 @@ export const ulmAuth = (c: ApiClient) => ({
   loginMfa: (mfa_token: string, code: string) =>
     c.post<TokenResponse>('/api/v1/auth/login/mfa', { mfa_token, code } satisfies U['MfaLoginRequest'], { auth: false }),
   logout: () => c.post<void>('/api/v1/auth/logout', { refresh_token: c.session.refreshToken } satisfies U['LogoutRequest']),
+  /** MFA enrolment, open to an admin who must enrol before anything else. */
+  mfaSetup: () => c.post<MfaSetup>('/api/v1/auth/mfa/setup'),
+  mfaEnable: (code: string) => c.post<RecoveryCodes>('/api/v1/auth/mfa/enable', { code } satisfies U['CodeRequest']),
 });

@@ -1,5 +1,8 @@
 import { describe, expect, it } from 'vitest';
+import { ApiError } from '@ovu/shared';
 import {
+  mustEnrol,
+  safeNext,
   chartPaths,
   enumValues,
   groupSettings,
@@ -87,5 +90,18 @@ describe('admin logic', () => {
     expect(a!.points).toBe('0,50 50,25 100,0');
     const [single] = chartPaths([{ key: 's', values: [3] }], 100, 50);
     expect(single!.points).toBe('50,20'); // axis top is niceMax(3) = 5
+  });
+});
+
+describe('mustEnrol', () => {
+  it('is only the mfa_required refusal, not any 403', () => {
+    expect(mustEnrol(new ApiError({ status: 403, code: 'mfa_required', message: 'm' }))).toBe(true);
+    expect(mustEnrol(new ApiError({ status: 403, code: 'forbidden', message: 'm' }))).toBe(false);
+    expect(mustEnrol(new Error('mfa_required'))).toBe(false);
+  });
+  it('keeps next on this origin', () => {
+    expect(safeNext('/users?q=a')).toBe('/users?q=a');
+    expect(safeNext('//evil.example')).toBe('/');
+    expect(safeNext(null)).toBe('/');
   });
 });

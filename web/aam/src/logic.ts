@@ -1,9 +1,22 @@
 /** Pure helpers of the admin panel, unit-tested apart from the components. */
-import type { AccessClaims } from '@ovu/shared';
+import { ApiError, type AccessClaims } from '@ovu/shared';
 
 /** Only people whose token carries `aam:access` may use the panel (AAM checks it too). */
 export function hasPanelAccess(claims: AccessClaims | null): boolean {
   return claims?.permissions?.includes('aam:access') ?? false;
+}
+
+/**
+ * The services answer `mfa_required` to an admin who has not enrolled in MFA while the policy
+ * (`spec.security.adminMfa`) requires it: the panel then walks them through enrolment.
+ */
+export function mustEnrol(error: unknown): boolean {
+  return error instanceof ApiError && error.status === 403 && error.code === 'mfa_required';
+}
+
+/** A `next` path to return to after sign-in: same-origin paths only. */
+export function safeNext(next: string | null): string {
+  return next && next.startsWith('/') && !next.startsWith('//') && !next.startsWith('/\\') ? next : '/';
 }
 
 /** Clicking a column: same column flips the direction, a new column sorts ascending. */

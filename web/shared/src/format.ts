@@ -64,3 +64,13 @@ export function formatRelative(lang: string, v: string | number | Date, now: num
   }
   return rtf.format(s, 'second');
 }
+
+/** Text of the recovery-codes file: a header line, then one code per line. */
+export function recoveryCodesFile(header: string, codes: readonly string[]): string {
+  return `${header}\n\n${codes.join('\n')}\n`;
+}
+
+/** The secret from an otpauth URI, grouped in fours for typing by hand. */
+export function groupSecret(secret: string): string {
+  return secret.replace(/\s+/g, '').replace(/(.{4})(?=.)/g, '$1 ');
+}

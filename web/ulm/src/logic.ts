@@ -1,9 +1,7 @@
 /** Pure helpers of the account app, kept out of components so they are unit-tested. */
 
-/** Text of the recovery-codes file: a header line, then one code per line. */
-export function recoveryCodesFile(header: string, codes: readonly string[]): string {
-  return `${header}\n\n${codes.join('\n')}\n`;
-}
+// Shared with the admin panel's MFA enrolment.
+export { groupSecret, recoveryCodesFile } from '@ovu/shared';
 
 /** Expiry choices for a new API key, in days; 0 means it never expires. */
 export const KEY_EXPIRY_DAYS = [30, 90, 365, 0] as const;
@@ -61,11 +59,6 @@ export function describeAgent(ua: string): string {
 export function safeNext(next: string | null): string {
   if (!next || !next.startsWith('/') || next.startsWith('//') || next.startsWith('/\\')) return '/';
   return next;
-}
-
-/** The secret from an otpauth URI, grouped in fours for typing by hand. */
-export function groupSecret(secret: string): string {
-  return secret.replace(/\s+/g, '').replace(/(.{4})(?=.)/g, '$1 ');
 }
 
 /**

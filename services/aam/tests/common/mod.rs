@@ -134,6 +134,8 @@ impl Ulm {
             ),
             ("SMTP_FROM".into(), mail_from.clone()),
             ("ULM_MAIL_POLL_MS".into(), "200".into()),
+            // Tests sign in with password-only sessions; the policy has tests of its own.
+            ("ULM_ADMIN_MFA".into(), "optional".into()),
         ];
         let cfg = ovu_ulm::Config::from(Env::from_map(vars)).expect("ulm config");
         let redis = ovu_kit::db::connect_redis(&cfg.db).await.expect("redis");
@@ -320,6 +322,8 @@ pub async fn aam(db: PgPool, ulm_url: &str, extra: &[(&str, &str)]) -> Aam {
         ("AAM_JWKS_MIN_REFETCH_MS".into(), "0".into()),
         ("AAM_DASHBOARD_CACHE_MS".into(), "0".into()),
         ("AAM_ULM_TIMEOUT_MS".into(), "1500".into()),
+        // Required by default; the policy's own tests set it.
+        ("AAM_ADMIN_MFA".into(), "optional".into()),
     ];
     for (k, v) in extra {
         vars.retain(|(n, _)| n != k);

@@ -18,7 +18,7 @@ use crate::crypto::{new_token, token_hash};
 use crate::models::*;
 use crate::sessions::{self, Refreshed};
 use crate::state::AppState;
-use crate::{mail, password_policy, ratelimit, totp, validate};
+use crate::{guard, mail, password_policy, ratelimit, totp, validate};
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -33,7 +33,6 @@ pub fn router() -> Router<AppState> {
 }
 
 const MFA_TOKEN_TTL_SECS: u64 = 300;
-const MFA_MAX_ATTEMPTS: u64 = 5;
 
 fn accepted(message: &str) -> (StatusCode, Json<Accepted>) {
     (
@@ -303,11 +302,27 @@ pub async fn login(
             row.as_ref().map(|r| r.password_hash.clone()),
         )
         .await?;
+    // Once the account is known, its own limits apply too, whichever name it was given
+    // (checked after the password so both answers take the same time).
+    if let Some(r) = &row {
+        ratelimit::hit(
+            &state,
+            &guard::password_rate_key(&state, r.id),
+            rate.login_per_min,
+            60,
+        )
+        .await?;
+        guard::password_lock(&state, r.id).await?;
+    }
     let row = match (ok, row) {
         (true, Some(r)) => r,
         (_, r) => {
-            let failures =
-                ratelimit::count_failure(&state, &fail_key, rate.lockout_minutes * 60).await?;
+            let window = rate.lockout_minutes * 60;
+            let mut failures = ratelimit::count_failure(&state, &fail_key, window).await?;
+            if let Some(r) = &r {
+                let key = guard::password_fail_key(&state, r.id);
+                failures = failures.max(ratelimit::count_failure(&state, &key, window).await?);
+            }
             let mut ev = Event::new("login_failed").details(json!({ "failures": failures }));
             if let Some(r) = &r {
                 ev = ev.subject(r.id);
@@ -347,6 +362,7 @@ pub async fn login(
         ));
     }
     ratelimit::clear(&state, &fail_key).await?;
+    ratelimit::clear(&state, &guard::password_fail_key(&state, row.id)).await?;
     if state.passwords.needs_rehash(&row.password_hash) {
         // Parameters were raised since this hash was made: upgrade it while we have the password.
         let new_hash = state.passwords.hash(req.password).await?;
@@ -357,6 +373,9 @@ pub async fn login(
             .await?;
     }
     if row.mfa_enabled {
+        // Code failures count per account and survive a new password login: no fresh
+        // set of attempts for signing in again.
+        guard::mfa_lock(&state, row.id).await?;
         let mfa_token = new_token();
         let key = state.key(&["mfa", &hex::encode(token_hash(&mfa_token))]);
         let mut conn = state.redis.clone();
@@ -446,16 +465,16 @@ pub async fn login_mfa(
     let Some(user_id) = user.and_then(|u| u.parse::<Uuid>().ok()) else {
         return Err(ApiError::invalid_token());
     };
-    let attempts_key = format!("{key}:attempts");
-    let attempts = ratelimit::count_failure(&state, &attempts_key, MFA_TOKEN_TTL_SECS).await?;
-    if attempts > MFA_MAX_ATTEMPTS {
-        let _: () = redis::cmd("DEL").arg(&key).query_async(&mut conn).await?;
-        return Err(ApiError::invalid_token());
-    }
+    guard::mfa_lock(&state, user_id).await?;
     let mut tx = state.db.begin().await?;
     let Some(kind) = check_second_factor(&mut tx, user_id, &req.code).await? else {
         tx.rollback().await?;
         audit::record(&state.db, &meta, Event::new("mfa_failed").subject(user_id)).await?;
+        if let Err(locked) = guard::mfa_failed(&state, user_id).await {
+            // Attempts used up: this challenge is spent too.
+            let _: () = redis::cmd("DEL").arg(&key).query_async(&mut conn).await?;
+            return Err(locked);
+        }
         return Err(ApiError::new(
             StatusCode::UNAUTHORIZED,
             "invalid_code",
@@ -467,6 +486,7 @@ pub async fn login_mfa(
     if deleted == 0 {
         return Err(ApiError::invalid_token());
     }
+    ratelimit::clear(&state, &guard::mfa_fail_key(&state, user_id)).await?;
     let tokens = sessions::start(&state, &mut tx, user_id, true, &meta).await?;
     audit::record(
         &mut *tx,

@@ -34,7 +34,7 @@ pub fn router() -> Router<AppState> {
         auth::register, auth::verify_email, auth::login, auth::login_mfa, auth::refresh, auth::logout,
         auth::forgot_password, auth::reset_password,
         mfa::setup, mfa::enable, mfa::disable,
-        me::get_me, me::update_me, me::change_password, me::list_sessions, me::end_session,
+        me::get_me, me::update_me, me::change_password, me::list_sessions, me::end_session, me::check_session,
         api_keys::create, api_keys::list, api_keys::revoke,
         users::list, users::create, users::get_user, users::update, users::remove, users::deactivate,
         users::reactivate, users::list_sessions, users::end_all_sessions, users::get_session, users::end_session,

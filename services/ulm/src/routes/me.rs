@@ -20,7 +20,9 @@ use crate::audit::{self, Event, Meta};
 use crate::auth::{Auth, Presented, authenticate, presented, verify_bearer};
 use crate::models::*;
 use crate::state::AppState;
-use crate::{routes::auth::send_verification, routes::auth::set_password, sessions, validate};
+use crate::{
+    guard, routes::auth::send_verification, routes::auth::set_password, sessions, validate,
+};
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -28,6 +30,35 @@ pub fn router() -> Router<AppState> {
         .route("/api/v1/users/me/password", post(change_password))
         .route("/api/v1/users/me/sessions", get(list_sessions))
         .route("/api/v1/users/me/sessions/{id}", delete(end_session))
+        .route("/api/v1/auth/session", get(check_session))
+}
+
+/// What a caller may do right now, read live: the answer another service (AAM) relies on
+/// instead of the permissions frozen into an access token for its whole lifetime.
+#[derive(Debug, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
+pub struct SessionCheck {
+    pub user_id: Uuid,
+    /// The session of a bearer token; absent for an API key.
+    pub session_id: Option<Uuid>,
+    /// Effective permissions now (`resource:action`).
+    pub permissions: Vec<String>,
+    /// The session passed a second factor.
+    pub mfa: bool,
+}
+
+/// Whether the caller's session is live and what it may do now: 401 once the session has
+/// ended (sign-out, revocation, deactivation, deletion), and permissions as they are after
+/// any role change. AAM asks this every few seconds per session.
+#[utoipa::path(get, path = "/api/v1/auth/session", tag = "me",
+    security(("bearer" = []), ("api_key" = [])),
+    responses((status = 200, description = "the session is live", body = SessionCheck)))]
+pub async fn check_session(Auth(p): Auth) -> Result<Json<SessionCheck>, ApiError> {
+    Ok(Json(SessionCheck {
+        user_id: p.user_id,
+        session_id: p.session_id,
+        permissions: p.permissions,
+        mfa: p.mfa,
+    }))
 }
 
 #[derive(sqlx::FromRow)]
@@ -137,16 +168,9 @@ pub async fn update_me(
         .as_ref()
         .is_some_and(|e| !e.eq_ignore_ascii_case(&p.email));
     if email_changes {
-        // Re-authentication before an e-mail change (ASVS 7.5.1).
-        let hash: String = sqlx::query_scalar("SELECT password_hash FROM users WHERE id = $1")
-            .bind(p.user_id)
-            .fetch_one(&state.db)
-            .await?;
+        // Re-authentication before an e-mail change (ASVS 7.5.1), throttled like login.
         let given = req.current_password.clone().unwrap_or_default();
-        if given.is_empty()
-            || given.chars().count() > 1024
-            || !state.passwords.verify(given, Some(hash)).await?
-        {
+        if given.is_empty() || !guard::verify_current_password(&state, p.user_id, given).await? {
             return Err(ApiError::field(
                 "current_password",
                 "the current password is needed to change the e-mail address",
@@ -224,16 +248,8 @@ pub async fn change_password(
     Json(req): Json<ChangePasswordRequest>,
 ) -> Result<StatusCode, ApiError> {
     let sid = p.require_session()?;
-    let hash: String = sqlx::query_scalar("SELECT password_hash FROM users WHERE id = $1")
-        .bind(p.user_id)
-        .fetch_one(&state.db)
-        .await?;
-    if req.current_password.chars().count() > 1024
-        || !state
-            .passwords
-            .verify(req.current_password, Some(hash))
-            .await?
-    {
+    // Throttled like login (per account): a stolen session must not be a password oracle.
+    if !guard::verify_current_password(&state, p.user_id, req.current_password).await? {
         audit::record(
             &state.db,
             &meta,

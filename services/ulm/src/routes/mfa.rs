@@ -10,11 +10,11 @@ use ovu_kit::extract::Json;
 use uuid::Uuid;
 
 use crate::audit::{self, Event, Meta};
-use crate::auth::Auth;
+use crate::auth::{Auth, Enrolling};
 use crate::crypto::random_bytes;
 use crate::models::*;
 use crate::state::AppState;
-use crate::totp;
+use crate::{guard, totp};
 use crate::{routes::auth::check_second_factor, sessions};
 
 pub fn router() -> Router<AppState> {
@@ -30,7 +30,7 @@ pub fn router() -> Router<AppState> {
     responses((status = 200, description = "secret to confirm with /auth/mfa/enable", body = MfaSetup)))]
 pub async fn setup(
     State(state): State<AppState>,
-    Auth(p): Auth,
+    Enrolling(p): Enrolling,
 ) -> Result<Json<MfaSetup>, ApiError> {
     p.require_session()?;
     let secret = random_bytes::<{ totp::SECRET_LEN }>();
@@ -82,7 +82,7 @@ async fn new_recovery_codes(
 pub async fn enable(
     State(state): State<AppState>,
     meta: Meta,
-    Auth(p): Auth,
+    Enrolling(p): Enrolling,
     Json(req): Json<CodeRequest>,
 ) -> Result<Json<RecoveryCodes>, ApiError> {
     let sid = p.require_session()?;
@@ -142,13 +142,10 @@ pub async fn disable(
     Json(req): Json<MfaDisableRequest>,
 ) -> Result<StatusCode, ApiError> {
     let sid = p.require_session()?;
-    let hash: String = sqlx::query_scalar("SELECT password_hash FROM users WHERE id = $1")
-        .bind(p.user_id)
-        .fetch_one(&state.db)
-        .await?;
-    if req.password.chars().count() > 1024
-        || !state.passwords.verify(req.password, Some(hash)).await?
-    {
+    // Throttled like login (per account), and the code below counts towards the
+    // account's MFA failures like a code at login.
+    guard::mfa_lock(&state, p.user_id).await?;
+    if !guard::verify_current_password(&state, p.user_id, req.password).await? {
         return Err(ApiError::field("password", "the password is wrong")
             .with_detail("reason", "wrong_password"));
     }
@@ -165,6 +162,8 @@ pub async fn disable(
         .await?
         .is_none()
     {
+        tx.rollback().await?;
+        guard::mfa_failed(&state, p.user_id).await?;
         return Err(ApiError::field(
             "code",
             "the code is wrong or was already used",

@@ -83,6 +83,31 @@ async fn permission_ids(
     Ok(rows.into_iter().map(|(id, _)| id).collect())
 }
 
+/// Changing or deleting a role changes what everyone holding it may do, so it takes a
+/// caller who holds every permission the role grants today (as assigning it does): an admin
+/// cannot strip a role above their own reach.
+async fn within_reach(
+    conn: &mut sqlx::PgConnection,
+    actor: &Principal,
+    role_id: Uuid,
+) -> Result<(), ApiError> {
+    let held: Vec<String> = sqlx::query_scalar(
+        "SELECT p.resource || ':' || p.action FROM role_permissions rp JOIN permissions p ON p.id = rp.permission_id
+         WHERE rp.role_id = $1 ORDER BY 1",
+    )
+    .bind(role_id)
+    .fetch_all(&mut *conn)
+    .await?;
+    let missing: Vec<String> = held.into_iter().filter(|p| !actor.has(p)).collect();
+    if missing.is_empty() {
+        Ok(())
+    } else {
+        Err(ApiError::forbidden()
+            .with_detail("reason", "role_exceeds_your_permissions")
+            .with_detail("permissions", missing))
+    }
+}
+
 async fn set_permissions(
     conn: &mut sqlx::PgConnection,
     role_id: Uuid,
@@ -227,6 +252,7 @@ pub async fn update(
         });
     }
     if let Some(perms) = &req.permissions {
+        within_reach(&mut tx, &p, id).await?;
         let ids = permission_ids(&mut tx, &p, perms).await?;
         set_permissions(&mut tx, id, &ids).await?;
     }
@@ -265,6 +291,7 @@ pub async fn remove(
         None => return Err(ApiError::not_found()),
         Some((_, true)) => return Err(ApiError::conflict("system roles cannot be deleted")),
         Some((name, false)) => {
+            within_reach(&mut tx, &p, id).await?;
             sqlx::query("DELETE FROM roles WHERE id = $1")
                 .bind(id)
                 .execute(&mut *tx)

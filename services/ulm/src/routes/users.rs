@@ -12,7 +12,7 @@ use serde_json::json;
 use uuid::Uuid;
 
 use crate::audit::{self, Event, Meta};
-use crate::auth::{Auth, Principal};
+use crate::auth::{Auth, IS_SUPER_ADMIN, PERMISSIONS_OF_USER, Principal, SELF_SERVICE};
 use crate::models::*;
 use crate::state::AppState;
 use crate::{password_policy, routes::me::sessions_of, sessions, validate};
@@ -66,6 +66,126 @@ async fn escalation<'e>(
     Ok(perms.into_iter().filter(|p| !actor.has(p)).collect())
 }
 
+/// Handing out super_admin takes a super_admin: the role outranks every other, even one that
+/// happens to hold every permission today.
+fn grants_super_admin(actor: &Principal, role_names: &[String]) -> Result<(), ApiError> {
+    if !actor.super_admin && role_names.iter().any(|r| r == "super_admin") {
+        return Err(ApiError::forbidden()
+            .with_detail("reason", "role_exceeds_your_permissions")
+            .with_detail("permissions", vec!["super_admin"]));
+    }
+    Ok(())
+}
+
+/// Advisory lock key serialising administrative changes of accounts (727001 is bootstrap's).
+const ACCOUNT_CHANGES: i64 = 727002;
+
+/// The account an administrative action is aimed at.
+#[derive(sqlx::FromRow)]
+struct Target {
+    permissions: Vec<String>,
+    super_admin: bool,
+}
+
+/// Loads user `id` and refuses when the account outranks the caller: every read or change of
+/// another account (profile, e-mail, status, sessions, roles, deletion) passes through here,
+/// so an admin can never touch — and so never take over — an account holding more than they
+/// do (see [`Principal::outranked_by`]). `lock` holds the row for the caller's transaction,
+/// after the advisory lock every administrative change of an account takes first: changes
+/// that may remove a super_admin then run one at a time, and two admins acting on each
+/// other's rows cannot deadlock (a cascade of one touching the row the other holds).
+async fn reachable(
+    conn: &mut sqlx::PgConnection,
+    actor: &Principal,
+    id: Uuid,
+    lock: bool,
+) -> Result<Target, ApiError> {
+    if lock {
+        sqlx::query("SELECT pg_advisory_xact_lock($1)")
+            .bind(ACCOUNT_CHANGES)
+            .execute(&mut *conn)
+            .await?;
+    }
+    let target: Option<Target> = sqlx::query_as(&format!(
+        "SELECT {PERMISSIONS_OF_USER} AS permissions, {IS_SUPER_ADMIN} AS super_admin
+         FROM users u WHERE u.id = $1{}",
+        if lock { " FOR UPDATE OF u" } else { "" }
+    ))
+    .bind(id)
+    .fetch_optional(&mut *conn)
+    .await?;
+    let Some(target) = target else {
+        return Err(ApiError::not_found());
+    };
+    let missing = actor.outranked_by(&target.permissions, target.super_admin);
+    if !missing.is_empty() {
+        tracing::warn!(user_id = %actor.user_id, target = %id, "target outranks the caller");
+        return Err(ApiError::forbidden()
+            .with_detail("reason", "target_outranks_you")
+            .with_detail("permissions", missing));
+    }
+    Ok(target)
+}
+
+/// Refuses to take away the last active super_admin (by deletion, deactivation or losing
+/// the role): nobody would be left who can administer everything.
+async fn keep_a_super_admin(conn: &mut sqlx::PgConnection, leaving: Uuid) -> Result<(), ApiError> {
+    if others_with_super_admin(conn, leaving).await? {
+        Ok(())
+    } else {
+        Err(ApiError::conflict(
+            "the last active super_admin cannot be deleted, deactivated or demoted",
+        )
+        .with_detail("reason", "last_super_admin"))
+    }
+}
+
+/// Whether an active super_admin other than `leaving` remains. The advisory lock serialises
+/// every such check, so two super_admins cannot remove each other at the same time.
+async fn others_with_super_admin(
+    conn: &mut sqlx::PgConnection,
+    leaving: Uuid,
+) -> Result<bool, sqlx::Error> {
+    sqlx::query("SELECT pg_advisory_xact_lock($1)")
+        .bind(ACCOUNT_CHANGES)
+        .execute(&mut *conn)
+        .await?;
+    sqlx::query_scalar(&format!(
+        "SELECT EXISTS (SELECT 1 FROM users u WHERE u.id <> $1 AND u.status = 'active' AND {IS_SUPER_ADMIN})"
+    ))
+    .bind(leaving)
+    .fetch_one(&mut *conn)
+    .await
+}
+
+/// Whether user `id` may stop being an active super_admin: they are not one, or another
+/// remains (for the scheduled-deactivation job, which has no caller to refuse).
+pub async fn may_leave(conn: &mut sqlx::PgConnection, id: Uuid) -> Result<bool, sqlx::Error> {
+    let is_super: bool = sqlx::query_scalar(&format!(
+        "SELECT {IS_SUPER_ADMIN} FROM users u WHERE u.id = $1"
+    ))
+    .bind(id)
+    .fetch_optional(&mut *conn)
+    .await?
+    .unwrap_or(false);
+    Ok(!is_super || others_with_super_admin(conn, id).await?)
+}
+
+/// The user list shows only accounts the caller may reach (the rule of [`reachable`]):
+/// `$3` the caller is a super_admin, `$4` the permissions that do not outrank them.
+const REACHABLE_FILTER: &str = "($3::boolean OR (NOT EXISTS (SELECT 1 FROM user_roles ur JOIN roles r ON r.id = ur.role_id
+                                  WHERE ur.user_id = u.id AND r.name = 'super_admin')
+        AND NOT EXISTS (SELECT 1 FROM user_roles ur JOIN role_permissions rp ON rp.role_id = ur.role_id
+                        JOIN permissions p ON p.id = rp.permission_id
+                        WHERE ur.user_id = u.id AND NOT (p.resource || ':' || p.action = ANY($4)))))";
+
+/// The permissions an account may hold and still be reachable by `actor`.
+fn reachable_permissions(actor: &Principal) -> Vec<String> {
+    let mut perms = actor.permissions.clone();
+    perms.extend(SELF_SERVICE.iter().map(|p| p.to_string()));
+    perms
+}
+
 /// List and search users. The total is in `X-Total-Count`.
 #[utoipa::path(get, path = "/api/v1/users", tag = "users", params(ListUsersQuery),
     security(("bearer" = []), ("api_key" = [])),
@@ -95,17 +215,25 @@ pub async fn list(
         StatusFilter::Deactivated => "deactivated",
     });
     let filter = search_filter(pattern.is_some());
-    let total: i64 = sqlx::query_scalar(&format!("SELECT count(*) FROM users u WHERE {filter}"))
-        .bind(&pattern)
-        .bind(status)
-        .fetch_one(&state.db)
-        .await?;
+    let allowed = reachable_permissions(&p);
+    let total: i64 = sqlx::query_scalar(&format!(
+        "SELECT count(*) FROM users u WHERE {filter} AND {REACHABLE_FILTER}"
+    ))
+    .bind(&pattern)
+    .bind(status)
+    .bind(p.super_admin)
+    .bind(&allowed)
+    .fetch_one(&state.db)
+    .await?;
     let users: Vec<User> = sqlx::query_as(&format!(
-        "SELECT {USER_COLUMNS} FROM users u WHERE {filter} ORDER BY {} LIMIT $3 OFFSET $4",
+        "SELECT {USER_COLUMNS} FROM users u WHERE {filter} AND {REACHABLE_FILTER}
+         ORDER BY {} LIMIT $5 OFFSET $6",
         q.sort.unwrap_or_default().sql()
     ))
     .bind(&pattern)
     .bind(status)
+    .bind(p.super_admin)
+    .bind(&allowed)
     .bind(limit)
     .bind(offset)
     .fetch_all(&state.db)
@@ -153,6 +281,7 @@ pub async fn create(
     if role_names.len() > 50 {
         return Err(ApiError::field("roles", "too many roles"));
     }
+    grants_super_admin(&p, &role_names)?;
     let hash = state.passwords.hash(req.password).await?;
     let mut tx = state.db.begin().await?;
     let role_ids: Vec<Uuid> = sqlx::query_scalar("SELECT id FROM roles WHERE name = ANY($1)")
@@ -227,7 +356,9 @@ pub async fn get_user(
     Path(id): Path<Uuid>,
 ) -> Result<Json<User>, ApiError> {
     p.require(&state, "users:read")?;
-    sessions::load_user(&state.db, id)
+    let mut conn = state.db.acquire().await?;
+    reachable(&mut conn, &p, id, false).await?;
+    sessions::load_user(&mut *conn, id)
         .await?
         .map(Json)
         .ok_or_else(ApiError::not_found)
@@ -272,6 +403,7 @@ pub async fn update(
         .map(|v| validate::phone("phone", v))
         .transpose()?;
     let mut tx = state.db.begin().await?;
+    reachable(&mut tx, &p, id, true).await?;
     let n = sqlx::query(
         "UPDATE users SET email = COALESCE($2, email), username = COALESCE($3, username),
                 display_name = COALESCE($4, display_name), preferred_language = COALESCE($5, preferred_language),
@@ -339,6 +471,9 @@ pub async fn remove(
         ));
     }
     let mut tx = state.db.begin().await?;
+    if reachable(&mut tx, &p, id, true).await?.super_admin {
+        keep_a_super_admin(&mut tx, id).await?;
+    }
     let email: Option<String> =
         sqlx::query_scalar("DELETE FROM users WHERE id = $1 RETURNING email")
             .bind(id)
@@ -378,6 +513,9 @@ pub async fn deactivate(
         return Err(ApiError::conflict("you cannot deactivate your own account"));
     }
     let mut tx = state.db.begin().await?;
+    if reachable(&mut tx, &p, id, true).await?.super_admin {
+        keep_a_super_admin(&mut tx, id).await?;
+    }
     let status: Option<String> =
         sqlx::query_scalar("SELECT status FROM users WHERE id = $1 FOR UPDATE")
             .bind(id)
@@ -458,6 +596,7 @@ pub async fn reactivate(
 ) -> Result<Json<User>, ApiError> {
     p.require(&state, "users:write")?;
     let mut tx = state.db.begin().await?;
+    reachable(&mut tx, &p, id, true).await?;
     let n = sqlx::query(
         "UPDATE users SET status = 'active', deactivated_at = NULL, deactivation_reason = NULL,
                 scheduled_deactivation_at = NULL, scheduled_deactivation_reason = NULL
@@ -483,18 +622,6 @@ pub async fn reactivate(
     Ok(Json(user))
 }
 
-async fn ensure_user(state: &AppState, id: Uuid) -> Result<(), ApiError> {
-    let exists: bool = sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM users WHERE id = $1)")
-        .bind(id)
-        .fetch_one(&state.db)
-        .await?;
-    if exists {
-        Ok(())
-    } else {
-        Err(ApiError::not_found())
-    }
-}
-
 /// A user's live sessions.
 #[utoipa::path(get, path = "/api/v1/users/{id}/sessions", tag = "users",
     params(("id" = Uuid, Path, description = "user id")),
@@ -506,7 +633,7 @@ pub async fn list_sessions(
     Path(id): Path<Uuid>,
 ) -> Result<Json<Vec<Session>>, ApiError> {
     p.require(&state, "users:read")?;
-    ensure_user(&state, id).await?;
+    reachable(&mut *state.db.acquire().await?, &p, id, false).await?;
     Ok(Json(sessions_of(&state, id, p.session_id).await?))
 }
 
@@ -522,8 +649,8 @@ pub async fn end_all_sessions(
     Path(id): Path<Uuid>,
 ) -> Result<StatusCode, ApiError> {
     p.require(&state, "users:write")?;
-    ensure_user(&state, id).await?;
     let mut tx = state.db.begin().await?;
+    reachable(&mut tx, &p, id, true).await?;
     let n = sessions::revoke_all(&mut *tx, id, None, "ended_by_admin").await?;
     audit::record(
         &mut *tx,
@@ -549,6 +676,8 @@ pub async fn get_session(
     Path((id, sid)): Path<(Uuid, Uuid)>,
 ) -> Result<Json<Session>, ApiError> {
     p.require(&state, "users:read")?;
+    let mut conn = state.db.acquire().await?;
+    reachable(&mut conn, &p, id, false).await?;
     let s: Option<Session> = sqlx::query_as(
         "SELECT id, created_at, last_used_at, expires_at, ip, user_agent, mfa, (id = $3) AS current
          FROM sessions WHERE id = $1 AND user_id = $2 AND revoked_at IS NULL AND expires_at > now()",
@@ -556,7 +685,7 @@ pub async fn get_session(
     .bind(sid)
     .bind(id)
     .bind(p.session_id.unwrap_or(Uuid::nil()))
-    .fetch_optional(&state.db)
+    .fetch_optional(&mut *conn)
     .await?;
     s.map(Json).ok_or_else(ApiError::not_found)
 }
@@ -573,19 +702,21 @@ pub async fn end_session(
     Path((id, sid)): Path<(Uuid, Uuid)>,
 ) -> Result<StatusCode, ApiError> {
     p.require(&state, "users:write")?;
+    let mut tx = state.db.begin().await?;
+    reachable(&mut tx, &p, id, true).await?;
     let n = sqlx::query(
         "UPDATE sessions SET revoked_at = now(), revoked_reason = 'ended_by_admin' WHERE id = $1 AND user_id = $2 AND revoked_at IS NULL",
     )
     .bind(sid)
     .bind(id)
-    .execute(&state.db)
+    .execute(&mut *tx)
     .await?
     .rows_affected();
     if n == 0 {
         return Err(ApiError::not_found());
     }
     audit::record(
-        &state.db,
+        &mut *tx,
         &meta,
         Event::new("session_revoked")
             .actor(p.user_id)
@@ -593,6 +724,7 @@ pub async fn end_session(
             .details(json!({ "session_id": sid })),
     )
     .await?;
+    tx.commit().await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -615,6 +747,13 @@ pub async fn assign_role(
         .await?;
     let Some(role) = role else {
         return Err(ApiError::not_found().with_detail("resource", "role"));
+    };
+    grants_super_admin(&p, std::slice::from_ref(&role))?;
+    match reachable(&mut tx, &p, id, true).await {
+        Err(e) if e.status == StatusCode::NOT_FOUND => {
+            return Err(e.with_detail("resource", "user"));
+        }
+        r => r?,
     };
     let missing = escalation(&mut *tx, &p, &[role_id]).await?;
     if !missing.is_empty() {
@@ -663,6 +802,7 @@ pub async fn unassign_role(
 ) -> Result<StatusCode, ApiError> {
     p.require(&state, "roles:write")?;
     let mut tx = state.db.begin().await?;
+    reachable(&mut tx, &p, id, true).await?;
     let role: Option<String> = sqlx::query_scalar(
         "DELETE FROM user_roles ur USING roles r WHERE ur.user_id = $1 AND ur.role_id = $2 AND r.id = ur.role_id RETURNING r.name",
     )
@@ -674,17 +814,7 @@ pub async fn unassign_role(
         return Err(ApiError::not_found());
     };
     if role == "super_admin" {
-        let left: i64 = sqlx::query_scalar(
-            "SELECT count(*) FROM user_roles ur JOIN roles r ON r.id = ur.role_id JOIN users u ON u.id = ur.user_id
-             WHERE r.name = 'super_admin' AND u.status = 'active'",
-        )
-        .fetch_one(&mut *tx)
-        .await?;
-        if left == 0 {
-            return Err(ApiError::conflict(
-                "the last super_admin cannot lose the role",
-            ));
-        }
+        keep_a_super_admin(&mut tx, id).await?;
     }
     audit::record(
         &mut *tx,

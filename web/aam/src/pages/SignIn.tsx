@@ -4,8 +4,8 @@ import { useLocation, useNavigate, useSearchParams } from 'react-router';
 import { useMutation } from '@tanstack/react-query';
 import { useTranslation } from 'react-i18next';
 import { ApiError, Button, ErrorNote, Notice, PasswordField, Shell, TextField, decodeClaims, useApis } from '@ovu/shared';
-import { ulmAuth, type MfaChallenge, type TokenResponse } from '../api';
-import { hasPanelAccess } from '../logic';
+import { aamApi, ulmAuth, type MfaChallenge, type TokenResponse } from '../api';
+import { hasPanelAccess, mustEnrol, safeNext } from '../logic';
 import { useTitle, type Notice as NoticeKey } from '../App';
 
 const NOTICES: Record<NoticeKey, { kind: 'info' | 'warning'; key: string }> = {
@@ -14,14 +14,10 @@ const NOTICES: Record<NoticeKey, { kind: 'info' | 'warning'; key: string }> = {
   noAccess: { kind: 'warning', key: 'errors.no_access' },
 };
 
-function safeNext(next: string | null): string {
-  return next && next.startsWith('/') && !next.startsWith('//') && !next.startsWith('/\\') ? next : '/';
-}
-
 export function SignIn() {
   const { t } = useTranslation();
   useTitle(t('aam.signIn.title'));
-  const { ulm, session } = useApis();
+  const { ulm, app, session } = useApis();
   const auth = ulmAuth(ulm);
   const navigate = useNavigate();
   const [params] = useSearchParams();
@@ -40,7 +36,20 @@ export function SignIn() {
       throw new ApiError({ status: 403, code: 'no_access', message: 'no aam:access' });
     }
     session.set(tokens);
-    void navigate(safeNext(params.get('next')), { replace: true });
+    const next = safeNext(params.get('next'));
+    if (decodeClaims(tokens.access_token)?.mfa !== true) {
+      // A password-only session: where the policy requires MFA of admins, AAM answers
+      // mfa_required and the admin enrols first (pages/Enrol.tsx).
+      try {
+        await aamApi(app).apps();
+      } catch (e) {
+        if (mustEnrol(e)) {
+          void navigate(`/enrol?next=${encodeURIComponent(next)}`, { replace: true });
+          return;
+        }
+      }
+    }
+    void navigate(next, { replace: true });
   };
   const first = useMutation({
     mutationFn: async () => {

@@ -77,6 +77,14 @@ export class ApiClient {
     throw await errorFromResponse(res);
   };
 
+  /**
+   * Exchanges the refresh token now, for a token with fresh claims (`mfa` after enrolling in
+   * MFA); false when ULM refused it.
+   */
+  refreshNow(): Promise<boolean> {
+    return this.session.refreshOnce(this.exchange);
+  }
+
   private async send(method: string, path: string, opts: RequestOptions, retried: boolean): Promise<Response> {
     const auth = opts.auth ?? true;
     if (auth && this.session.signedIn && this.session.needsRefresh()) {
