@@ -662,7 +662,10 @@ async fn audit_stats_policy_outbox(db: PgPool) {
     )
     .await
     .expect(200);
-    assert_eq!(t.login("root", PW).await["expires_in"], 3600);
+    // New tokens follow the policy; administrators' stay capped at 15 minutes.
+    t.user("member", PW).await;
+    assert_eq!(t.login("member", PW).await["expires_in"], 3600);
+    assert_eq!(t.login("root", PW).await["expires_in"], 900);
     // Admin may read but not change the policy.
     let (_, admin) = t.with_role("deputy", "admin").await;
     t.send(req("GET", "/api/v1/admin/token-policy").bearer(&admin))
