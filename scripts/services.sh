@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Starts and stops the PostgreSQL and Redis that tests and `make dev` use: private
-# instances on loopback ports, data under $OVU_RUN_DIR (default .run/), PIDs recorded
-# there so `stop` ends exactly what `start` began.
+# Starts and stops the PostgreSQL, Redis and Mailpit (SMTP server with an HTTP API, the
+# tests' mailbox) that tests and `make dev` use: private instances on loopback ports, data
+# under $OVU_RUN_DIR (default .run/), PIDs recorded there so `stop` ends exactly what
+# `start` began.
 #
 #   scripts/services.sh start   # idempotent; writes $OVU_RUN_DIR/env
 #   scripts/services.sh stop
@@ -11,6 +12,8 @@ cd "$(dirname "$0")/.."
 RUN_DIR="${OVU_RUN_DIR:-$PWD/.run}"
 PG_PORT="${OVU_PG_PORT:-55432}"
 REDIS_PORT="${OVU_REDIS_PORT:-56379}"
+MAILPIT_SMTP_PORT="${OVU_MAILPIT_SMTP_PORT:-51025}"
+MAILPIT_HTTP_PORT="${OVU_MAILPIT_HTTP_PORT:-58025}"
 PG_BIN="$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1)"
 PG_DATA="$RUN_DIR/pg/data"
 # A fixed development password: this Redis listens on loopback only and holds test data.
@@ -24,6 +27,7 @@ as_pg() {
 }
 
 pg_running() { [ -f "$PG_DATA/postmaster.pid" ] && as_pg "$PG_BIN/pg_ctl" -D "$PG_DATA" status >/dev/null 2>&1; }
+mailpit_running() { [ -f "$RUN_DIR/mailpit.pid" ] && kill -0 "$(cat "$RUN_DIR/mailpit.pid")" 2>/dev/null; }
 redis_running() { [ -f "$RUN_DIR/redis.pid" ] && kill -0 "$(cat "$RUN_DIR/redis.pid")" 2>/dev/null; }
 
 write_env() {
@@ -32,6 +36,11 @@ export DATABASE_URL=postgres://postgres@127.0.0.1:$PG_PORT/postgres?sslmode=disa
 export REDIS_URL=redis://default:$REDIS_PASSWORD@127.0.0.1:$REDIS_PORT/0
 export OVU_PG_PORT=$PG_PORT
 export OVU_REDIS_PORT=$REDIS_PORT
+export SMTP_URL=smtp://127.0.0.1:$MAILPIT_SMTP_PORT
+export SMTP_FROM='OVU <no-reply@ovu.localhost>'
+export MAILPIT_API=http://127.0.0.1:$MAILPIT_HTTP_PORT
+export OVU_MAILPIT_SMTP_PORT=$MAILPIT_SMTP_PORT
+export OVU_MAILPIT_HTTP_PORT=$MAILPIT_HTTP_PORT
 ENV
 }
 
@@ -57,6 +66,25 @@ start() {
     for _ in $(seq 50); do redis_running && break; sleep 0.1; done
     redis_running || { tail -20 "$RUN_DIR/redis.log" >&2; exit 1; }
   fi
+  if ! mailpit_running; then
+    mailpit="$(scripts/mailpit.sh)"
+    log "starting Mailpit: SMTP 127.0.0.1:$MAILPIT_SMTP_PORT, API http://127.0.0.1:$MAILPIT_HTTP_PORT/api/v1/messages"
+    # Loopback only, nothing fetched from outside (no version check, no reverse DNS); the
+    # store is a temporary file Mailpit deletes on exit; --max 0 keeps every message so a
+    # long test run never prunes a mail a test still waits for. Its own session (setsid; no
+    # fork here, so $! is Mailpit's PID), so a Ctrl-C in the terminal that ran `make` does not
+    # take it down with the command.
+    setsid nohup "$mailpit" --smtp "127.0.0.1:$MAILPIT_SMTP_PORT" --listen "127.0.0.1:$MAILPIT_HTTP_PORT" \
+      --disable-version-check --smtp-disable-rdns --smtp-auth-accept-any --smtp-auth-allow-insecure \
+      --max 0 --quiet >"$RUN_DIR/mailpit.log" 2>&1 &
+    echo $! >"$RUN_DIR/mailpit.pid"
+    for _ in $(seq 100); do
+      curl -fsS "http://127.0.0.1:$MAILPIT_HTTP_PORT/api/v1/info" >/dev/null 2>&1 && break
+      sleep 0.1
+    done
+    curl -fsS "http://127.0.0.1:$MAILPIT_HTTP_PORT/api/v1/info" >/dev/null 2>&1 \
+      || { tail -20 "$RUN_DIR/mailpit.log" >&2; exit 1; }
+  fi
   write_env
   log "ready; source $RUN_DIR/env"
 }
@@ -68,6 +96,11 @@ stop() {
     for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
   fi
   rm -f "$RUN_DIR/redis.pid"
+  if mailpit_running; then
+    log "stopping Mailpit"; pid="$(cat "$RUN_DIR/mailpit.pid")"; kill "$pid"
+    for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+  fi
+  rm -f "$RUN_DIR/mailpit.pid"
 }
 
 case "${1:-}" in

@@ -12,7 +12,8 @@
 #   4. e2e/cluster/up --mode real           etcd + control plane + 3 real nodes + addons
 #   5. e2e/cluster/load-images              the OVU images into each node's containerd
 #   6. kubectl apply -k deploy/local/operator   CRD, RBAC, the operator from its image
-#   7. kubectl apply -k deploy/local/system     manifests/samples/ovusystem.yaml on ovu.localhost
+#   7. kubectl apply -k deploy/local/system     manifests/samples/ovusystem.yaml on ovu.localhost,
+#                                               with Mailpit as its mail server
 #   8. wait for Ready (printing the conditions as they change), then print the URLs.
 # Environment: OVU_UP_TIMEOUT (seconds to wait for Ready, default 900).
 set -euo pipefail
@@ -61,7 +62,7 @@ step "4/8 the local cluster, real nodes"
 KUBECONFIG=$("$CLUSTER/up" --mode real)
 export KUBECONFIG
 step "5/8 loading the OVU images into the nodes"
-"$CLUSTER/load-images" images/_build/oci/{operator,ulm,aam,web,postgres,redis}.tar
+"$CLUSTER/load-images" images/_build/oci/{operator,ulm,aam,web,postgres,redis,mailpit}.tar
 
 step "6/8 the CRD, RBAC and the operator (in-cluster, from its image)"
 kc apply -f crds/ovusystem.yaml >/dev/null
@@ -109,6 +110,11 @@ while :; do
   sleep 2
 done
 
+# ULM's mail server (deploy/local/system/mailpit.yaml): not part of the OvuSystem's Ready, but
+# the first registration's mail should not wait for a retry.
+kc -n "$NS" rollout status deploy/mailpit --timeout=120s >&2 ||
+  { kc -n "$NS" get pods -l app.kubernetes.io/name=mailpit -o wide >&2; die "Mailpit (ULM's mail server) did not become ready"; }
+
 mkdir -p "$OUT"
 kc -n "$NS" get secret "$NAME-tls" -o jsonpath='{.data.ca\.crt}' | base64 -d >"$OUT/ca.crt"
 # The answer a user would see first: the health endpoint through nginx, over TLS, trusting only
@@ -122,6 +128,8 @@ OVU is up ($((SECONDS - t0)) s).
   ULM app:   https://ulm.$DOMAIN:$HTTPS_PORT/
   AAM panel: https://aam.$DOMAIN:$HTTPS_PORT/
   (both on 127.0.0.1; *.localhost names resolve there)
+  Mail:      http://127.0.0.1:30825/view/latest.txt   (the newest mail ULM sent, e.g. a verification link;
+             all of them: http://127.0.0.1:30825/api/v1/messages, one: /view/<ID>.txt)
   CA certificate: $OUT/ca.crt   (e.g. curl --cacert $OUT/ca.crt https://ulm.$DOMAIN:$HTTPS_PORT/api/health)
   Bootstrap admin: e-mail and password in Secret $NS/$NAME-bootstrap-admin:
     $KUBECTL --kubeconfig $KUBECONFIG -n $NS get secret $NAME-bootstrap-admin -o jsonpath='{.data.password}' | base64 -d

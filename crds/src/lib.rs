@@ -84,6 +84,12 @@ pub struct OvuSystemSpec {
     #[serde(default, skip_serializing_if = "Network::is_empty")]
     pub network: Network,
 
+    /// Outgoing mail: ULM's e-mail verification and password-reset links go out through this
+    /// SMTP server. Without it ULM keeps every mail queued (nothing is lost; it goes out once
+    /// mail is configured) and logs that mail is not configured.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mail: Option<Mail>,
+
     /// Sign-in security policy of ULM and AAM.
     #[serde(default)]
     pub security: Security,
@@ -119,6 +125,85 @@ impl AdminMfa {
         match self {
             AdminMfa::Required => "required",
             AdminMfa::Optional => "optional",
+        }
+    }
+}
+
+/// How ULM sends mail.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Mail {
+    /// The SMTP server ULM submits mail to.
+    pub smtp: Smtp,
+
+    /// The sender address of every mail, e.g. `no-reply@ovu.co.il` (a bare address; the
+    /// server may have to be allowed to send for its domain).
+    #[schemars(length(min = 3, max = 254))]
+    #[schemars(extend("x-kubernetes-validations" = [{"rule": rules::CEL_MAIL_ADDRESS, "message": rules::MSG_MAIL_ADDRESS}]))]
+    pub from: String,
+
+    /// A Secret in this namespace with the SMTP login: key `username` (given to ULM as
+    /// `SMTP_USERNAME`) and key `password` (mounted as a file, `SMTP_PASSWORD_FILE`, never an
+    /// environment variable). Unset: ULM does not authenticate.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 253))]
+    #[schemars(extend("x-kubernetes-validations" = [{"rule": rules::CEL_DNS_SUBDOMAIN, "message": rules::MSG_MAIL_SECRET}]))]
+    pub credentials_secret: Option<String>,
+}
+
+/// An SMTP endpoint.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Smtp {
+    /// Host name or IP address, e.g. `smtp.example.com`, or `mailpit` for a Service in this
+    /// namespace. With TLS the certificate must name this host.
+    #[schemars(length(min = 1, max = 253))]
+    #[schemars(extend("x-kubernetes-validations" = [{"rule": rules::CEL_HOST, "message": rules::MSG_SMTP_HOST}]))]
+    pub host: String,
+
+    /// Port (1–65535). Unset: 25 with `tls: None`, 587 with `StartTLS`, 465 with `TLS`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1, max = 65535))]
+    pub port: Option<i32>,
+
+    /// `StartTLS` (default): upgrade with STARTTLS and refuse to send without it. `TLS`:
+    /// TLS from the first byte (port 465). `None`: plain SMTP, only for a relay on a trusted
+    /// network (a test mail server in the cluster).
+    #[serde(default)]
+    pub tls: SmtpTlsMode,
+}
+
+/// How the SMTP connection is protected.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, Default, PartialEq, Eq, JsonSchema)]
+pub enum SmtpTlsMode {
+    /// Plain SMTP, no encryption.
+    None,
+    /// STARTTLS, required.
+    #[default]
+    StartTLS,
+    /// Implicit TLS.
+    TLS,
+}
+
+impl Smtp {
+    /// The port ULM connects to: `port`, or the usual one for the TLS mode (what ULM itself
+    /// defaults `SMTP_PORT` to).
+    pub fn effective_port(&self) -> i32 {
+        self.port.unwrap_or(match self.tls {
+            SmtpTlsMode::None => 25,
+            SmtpTlsMode::StartTLS => 587,
+            SmtpTlsMode::TLS => 465,
+        })
+    }
+}
+
+impl SmtpTlsMode {
+    /// ULM's `SMTP_TLS` value.
+    pub fn as_env(self) -> &'static str {
+        match self {
+            SmtpTlsMode::None => "none",
+            SmtpTlsMode::StartTLS => "starttls",
+            SmtpTlsMode::TLS => "tls",
         }
     }
 }

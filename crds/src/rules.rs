@@ -51,6 +51,9 @@ pub const CEL_DNS_SUBDOMAIN: &str = r"self.matches('^[a-z0-9]([-a-z0-9.]*[a-z0-9
 /// Message for a Secret name.
 pub const MSG_SECRET_NAME: &str =
     "tls.secretName must be a Secret name (lowercase letters, digits, hyphens, dots)";
+/// Message for `spec.mail.credentialsSecret`.
+pub const MSG_MAIL_SECRET: &str =
+    "mail.credentialsSecret must be a Secret name (lowercase letters, digits, hyphens, dots)";
 /// Message for an issuer name.
 pub const MSG_ISSUER_NAME: &str =
     "issuerRef.name must be an issuer name (lowercase letters, digits, hyphens, dots)";
@@ -105,6 +108,18 @@ fn is_dns_label(s: &str, max: usize) -> bool {
         && !s.starts_with('-')
         && !s.ends_with('-')
 }
+
+/// `spec.mail.from`: a bare mail address with a lowercase DNS domain.
+pub const CEL_MAIL_ADDRESS: &str =
+    r"self.matches('^[A-Za-z0-9._%+-]+@[a-z0-9]([-a-z0-9.]*[a-z0-9])?$')";
+/// Message for [`CEL_MAIL_ADDRESS`].
+pub const MSG_MAIL_ADDRESS: &str = "mail.from must be a bare address such as no-reply@ovu.co.il (no display name; lowercase domain)";
+
+/// `spec.mail.smtp.host`: a lowercase DNS name or an IP address.
+pub const CEL_HOST: &str = r"isIP(self) || self.matches('^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$')";
+/// Message for [`CEL_HOST`].
+pub const MSG_SMTP_HOST: &str =
+    "mail.smtp.host must be a host name such as smtp.example.com or an IP address";
 
 /// Rust twin of [`CEL_DOMAIN`] (plus its maxLength).
 pub fn is_domain(s: &str) -> bool {
@@ -214,6 +229,24 @@ pub fn is_origin(s: &str) -> bool {
         return false;
     }
     is_dns_subdomain(host)
+}
+
+/// Rust twin of [`CEL_MAIL_ADDRESS`] (plus its length bounds).
+pub fn is_mail_address(s: &str) -> bool {
+    let Some((local, domain)) = s.split_once('@') else {
+        return false;
+    };
+    (3..=254).contains(&s.len())
+        && !local.is_empty()
+        && local
+            .bytes()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, b'.' | b'_' | b'%' | b'+' | b'-'))
+        && is_dns_subdomain(domain)
+}
+
+/// Rust twin of [`CEL_HOST`].
+pub fn is_host(s: &str) -> bool {
+    s.parse::<std::net::IpAddr>().is_ok() || is_dns_subdomain(s)
 }
 
 /// Rust twin of [`CEL_DNS_SUBDOMAIN`].

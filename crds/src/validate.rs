@@ -275,6 +275,33 @@ impl OvuSystemSpec {
             );
         }
 
+        if let Some(m) = &self.mail {
+            c.check(
+                rules::is_host(&m.smtp.host),
+                "spec.mail.smtp.host",
+                rules::MSG_SMTP_HOST,
+            );
+            if let Some(p) = m.smtp.port {
+                c.check(
+                    (1..=65535).contains(&p),
+                    "spec.mail.smtp.port",
+                    "port must be between 1 and 65535",
+                );
+            }
+            c.check(
+                rules::is_mail_address(&m.from),
+                "spec.mail.from",
+                rules::MSG_MAIL_ADDRESS,
+            );
+            if let Some(s) = &m.credentials_secret {
+                c.check(
+                    rules::is_dns_subdomain(s),
+                    "spec.mail.credentialsSecret",
+                    rules::MSG_MAIL_SECRET,
+                );
+            }
+        }
+
         if c.0.is_empty() {
             Ok(())
         } else {

@@ -252,3 +252,16 @@ fn minimal_spec_gets_every_default() {
     assert_eq!(spec.security.admin_mfa, ovu_crds::AdminMfa::Required);
     assert!(spec.validate().is_ok());
 }
+
+#[test]
+fn mail_settings_are_constrained() {
+    has_rule(&["spec", "mail", "from"], rules::CEL_MAIL_ADDRESS);
+    has_rule(&["spec", "mail", "smtp", "host"], rules::CEL_HOST);
+    has_rule(
+        &["spec", "mail", "credentialsSecret"],
+        rules::CEL_DNS_SUBDOMAIN,
+    );
+    let port = at(&schema(), &["spec", "mail", "smtp", "port"]).clone();
+    assert_eq!(port["minimum"].as_f64(), Some(1.0), "{port}");
+    assert_eq!(port["maximum"].as_f64(), Some(65535.0), "{port}");
+}

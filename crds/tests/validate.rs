@@ -269,3 +269,66 @@ fn a_restore_spec_passes_and_defaults_to_the_latest_backup() {
         Some("latest")
     );
 }
+
+#[test]
+fn mail_settings_are_checked() {
+    let ok = spec(json!({"domain": "ovu.co.il", "mail": {
+        "smtp": {"host": "smtp.example.com", "port": 587, "tls": "StartTLS"},
+        "from": "no-reply@ovu.co.il", "credentialsSecret": "ovu-smtp"}}));
+    assert_eq!(fields(&ok), Vec::<String>::new());
+    let minimal = spec(json!({"domain": "ovu.co.il", "mail": {
+        "smtp": {"host": "10.0.0.5"}, "from": "a@b.c"}}));
+    assert_eq!(fields(&minimal), Vec::<String>::new());
+    let m = minimal.mail.unwrap();
+    assert_eq!(
+        m.smtp.tls,
+        ovu_crds::SmtpTlsMode::StartTLS,
+        "STARTTLS unless told otherwise"
+    );
+    assert_eq!(m.smtp.port, None);
+    for (mail, field) in [
+        (
+            json!({"smtp": {"host": "smtp example"}, "from": "a@b.c"}),
+            "spec.mail.smtp.host",
+        ),
+        (
+            json!({"smtp": {"host": "h", "port": 0}, "from": "a@b.c"}),
+            "spec.mail.smtp.port",
+        ),
+        (
+            json!({"smtp": {"host": "h"}, "from": "OVU <a@b.c>"}),
+            "spec.mail.from",
+        ),
+        (
+            json!({"smtp": {"host": "h"}, "from": "a@B.c"}),
+            "spec.mail.from",
+        ),
+        (
+            json!({"smtp": {"host": "h"}, "from": "a@b.c\nBcc: x@y.z"}),
+            "spec.mail.from",
+        ),
+        (
+            json!({"smtp": {"host": "h"}, "from": "a@b.c", "credentialsSecret": "Bad_Name"}),
+            "spec.mail.credentialsSecret",
+        ),
+    ] {
+        let s = spec(json!({"domain": "ovu.co.il", "mail": mail}));
+        assert_eq!(fields(&s), vec![field.to_string()], "{mail}");
+    }
+}
+
+#[test]
+fn mail_rules_match_their_cel_twins() {
+    for good in ["no-reply@ovu.co.il", "a.b+c@x-y.example"] {
+        assert!(rules::is_mail_address(good), "{good}");
+    }
+    for bad in ["@x.y", "a@", "a b@x.y", "a@x.y;", "a@-x.y", "<a@x.y>"] {
+        assert!(!rules::is_mail_address(bad), "{bad}");
+    }
+    for good in ["mailpit", "smtp.example.com", "10.0.0.1", "::1"] {
+        assert!(rules::is_host(good), "{good}");
+    }
+    for bad in ["", "Smtp.example.com", "h;rm", "h h"] {
+        assert!(!rules::is_host(bad), "{bad}");
+    }
+}

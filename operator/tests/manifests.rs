@@ -208,3 +208,65 @@ fn samples_parse_validate_and_cover_every_field() {
     missing.retain(|m| m != "spec.database.restore");
     assert!(missing.is_empty(), "ovusystem-full.yaml lacks {missing:?}");
 }
+
+/// `make up`'s mail server (deploy/local/system/mailpit.yaml) runs in the system namespace,
+/// which enforces Pod Security "restricted", on the backend tier's node; the OvuSystem's
+/// `spec.mail` (the overlay's patch) names its Service and SMTP port, and validates.
+#[test]
+fn local_mailpit_is_restricted_on_the_backend_node_and_is_what_spec_mail_names() {
+    let local = Path::new(env!("CARGO_MANIFEST_DIR")).join("../deploy/local/system");
+    let text = std::fs::read_to_string(local.join("mailpit.yaml")).unwrap();
+    let docs: Vec<Value> = serde_yaml::Deserializer::from_str(&text)
+        .map(|d| Value::deserialize(d).unwrap())
+        .filter(|v| !v.is_null())
+        .collect();
+    let d = find(&docs, "Deployment", "mailpit");
+    let pod = &d["spec"]["template"]["spec"];
+    assert_eq!(pod["nodeSelector"]["ovu.co.il/tier"], "backend");
+    assert_eq!(pod["tolerations"][0]["value"], "backend");
+    assert_eq!(pod["securityContext"]["runAsNonRoot"], true);
+    assert_eq!(
+        pod["securityContext"]["seccompProfile"]["type"],
+        "RuntimeDefault"
+    );
+    let c = &pod["containers"][0];
+    let sc = &c["securityContext"];
+    assert_eq!(sc["allowPrivilegeEscalation"], false);
+    assert_eq!(sc["readOnlyRootFilesystem"], true);
+    assert_eq!(sc["capabilities"]["drop"][0], "ALL");
+    let svc = find(&docs, "Service", "mailpit");
+    let smtp = svc["spec"]["ports"]
+        .as_sequence()
+        .unwrap()
+        .iter()
+        .find(|p| p["name"] == "smtp")
+        .expect("an smtp port");
+
+    let kust: Value =
+        serde_yaml::from_str(&std::fs::read_to_string(local.join("kustomization.yaml")).unwrap())
+            .unwrap();
+    assert!(
+        kust["resources"]
+            .as_sequence()
+            .unwrap()
+            .iter()
+            .any(|r| r == "mailpit.yaml")
+    );
+    let patch = kust["patches"][0]["patch"].as_str().unwrap();
+    let ops: Vec<serde_json::Value> = serde_yaml::from_str(patch).unwrap();
+    let mail = ops
+        .iter()
+        .find(|o| o["path"] == "/spec/mail")
+        .expect("the overlay sets spec.mail")["value"]
+        .clone();
+    assert_eq!(mail["smtp"]["host"], "mailpit");
+    assert_eq!(
+        mail["smtp"]["port"].as_i64(),
+        smtp["port"].as_i64(),
+        "spec.mail names the Service's SMTP port"
+    );
+    let sys: ovu_crds::OvuSystemSpec =
+        serde_json::from_value(serde_json::json!({"domain": "ovu.localhost", "mail": mail}))
+            .unwrap();
+    sys.validate().unwrap();
+}

@@ -515,3 +515,87 @@ fn the_restore_job_runs_on_the_database_node_reads_the_source_read_only_and_meet
     let from = netpol.object["spec"]["ingress"][0]["from"][0]["podSelector"].to_string();
     assert!(from.contains("\"restore\""), "{from}");
 }
+
+/// `spec.mail` reaches ULM (and only ULM) as `SMTP_*` variables, the password as a mounted
+/// Secret file; without it ULM gets none and keeps mail queued.
+#[test]
+fn mail_settings_reach_ulm_with_the_password_as_a_file() {
+    let env_of = |cs: &[Child], name: &str| -> Vec<Value> {
+        let d = cs
+            .iter()
+            .find(|c| c.kind == Kind::Deployment && c.name == name)
+            .unwrap();
+        d.object["spec"]["template"]["spec"]["containers"][0]["env"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|e| e["name"].as_str().unwrap().starts_with("SMTP_"))
+            .cloned()
+            .collect()
+    };
+    let full = children(&common::full());
+    let ulm = env_of(&full, "ovu-ulm");
+    let get = |n: &str| ulm.iter().find(|e| e["name"] == n).cloned();
+    assert_eq!(get("SMTP_HOST").unwrap()["value"], "smtp.ovu.co.il");
+    assert_eq!(get("SMTP_PORT").unwrap()["value"], "587");
+    assert_eq!(get("SMTP_TLS").unwrap()["value"], "starttls");
+    assert_eq!(get("SMTP_FROM").unwrap()["value"], "no-reply@ovu.co.il");
+    assert_eq!(
+        get("SMTP_USERNAME").unwrap()["valueFrom"]["secretKeyRef"],
+        serde_json::json!({"name": "ovu-smtp", "key": "username"})
+    );
+    assert_eq!(
+        get("SMTP_PASSWORD_FILE").unwrap()["value"],
+        "/etc/ovu/smtp/password"
+    );
+    assert!(get("SMTP_PASSWORD").is_none(), "never the password itself");
+    let d = full
+        .iter()
+        .find(|c| c.kind == Kind::Deployment && c.name == "ovu-ulm")
+        .unwrap();
+    let volumes = d.object["spec"]["template"]["spec"]["volumes"]
+        .as_array()
+        .unwrap();
+    let v = volumes
+        .iter()
+        .find(|v| v["name"] == "smtp-credentials")
+        .expect("the credentials volume");
+    assert_eq!(v["secret"]["secretName"], "ovu-smtp");
+    assert_eq!(
+        v["secret"]["items"],
+        serde_json::json!([{"key": "password", "path": "password"}])
+    );
+    assert!(env_of(&full, "ovu-aam").is_empty(), "AAM sends no mail");
+    let minimal = children(&common::minimal());
+    assert!(env_of(&minimal, "ovu-ulm").is_empty());
+}
+
+/// Egress is closed by default: with `spec.mail`, ULM (and only ULM) may reach the SMTP port,
+/// inside or outside the cluster; without it, no such rule exists.
+#[test]
+fn ulm_may_reach_the_smtp_port_of_spec_mail_and_nothing_more() {
+    let egress_ports = |cs: &[Child], name: &str| -> Vec<i64> {
+        let p = cs
+            .iter()
+            .find(|c| c.kind == Kind::NetworkPolicy && c.name == name)
+            .unwrap_or_else(|| panic!("no NetworkPolicy {name}"));
+        p.object["spec"]["egress"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .flat_map(|r| r["ports"].as_array().cloned().unwrap_or_default())
+            .filter_map(|p| p["port"].as_i64())
+            .collect()
+    };
+    let full = children(&common::full());
+    assert!(egress_ports(&full, "ovu-egress-ulm").contains(&587));
+    assert!(!egress_ports(&full, "ovu-egress-aam").contains(&587));
+    let minimal = children(&common::minimal());
+    assert!(!egress_ports(&minimal, "ovu-egress-ulm").contains(&587));
+    // The port follows the TLS mode when unset (ULM's own default).
+    let mut sys = common::full();
+    let mail = sys.spec.mail.as_mut().unwrap();
+    mail.smtp.port = None;
+    mail.smtp.tls = ovu_crds::SmtpTlsMode::TLS;
+    assert!(egress_ports(&children(&sys), "ovu-egress-ulm").contains(&465));
+}

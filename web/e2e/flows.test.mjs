@@ -1,5 +1,5 @@
 // Browser tests of both apps against the real stack (see stack.mjs), in English and Hebrew,
-// light and dark: register → verify via the outbox → sign in → enable MFA → sign out →
+// light and dark: register → verify via the mail (Mailpit) → sign in → enable MFA → sign out →
 // sign in with TOTP; an admin finds that user in AAM, assigns a role and deactivates them,
 // and the user's open session ends; a settings change shows in the audit feed and the CSV
 // export downloads; a second person edits their phone, turns MFA off, keeps working while
@@ -29,7 +29,7 @@ const variants = only ? [...VARIANTS, ...EXTRA].filter((v) => only.includes(`${v
 
 let stack;
 let browser;
-let ulmBase; // ULM directly, for the test's own mailbox and checks
+let ulmBase; // ULM directly, for the test's own checks (the mailbox is Mailpit)
 const PASSWORD = 'correct horse battery staple 42';
 const NEW_PASSWORD = 'another long passphrase 2026';
 // The stack's access tokens live ACCESS_TTL_SECS (stack.mjs), so the back channel signs in
@@ -116,18 +116,20 @@ for (const v of variants) {
       await page.locator('.alert-success').waitFor();
       await checkScreen(page, v, 'ulm-05-register-done', assert);
 
-      const link = await mailedLink(ulmBase, await admin(), email, '/verify-email');
-      assert.ok(link.startsWith(`${ULM_ORIGIN}/verify-email?token=`), link);
+      const link = await mailedLink(stack.mailbox, email, '/verify-email');
+      // The token rides in the fragment: never sent to nginx, never in a Referer.
+      assert.ok(link.startsWith(`${ULM_ORIGIN}/verify-email#token=`), link);
       await page.goto(link);
       await page.locator('.alert-success').waitFor();
+      assert.ok(!page.url().includes('token'), `the token left the address bar: ${page.url()}`);
       await checkScreen(page, v, 'ulm-06-verified', assert);
 
-      // Forgot the password already: the reset link comes through the outbox too.
+      // Forgot the password already: the reset link comes by mail too.
       await page.goto(`${ULM_ORIGIN}/forgot-password`);
       await page.fill('input[name=email]', email);
       await submit(page);
       await page.locator('.alert-success').waitFor();
-      const reset = await mailedLink(ulmBase, await admin(), email, '/reset-password');
+      const reset = await mailedLink(stack.mailbox, email, '/reset-password');
       await page.goto(reset);
       await page.fill('input[name=new_password]', 'password');
       await page.fill('input[name=confirm]', 'password');

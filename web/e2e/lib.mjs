@@ -1,5 +1,6 @@
 // Helpers of the browser tests: Debian's Chromium through playwright-core (never a
-// downloaded browser), axe-core, screenshots, TOTP codes, and ULM's outbox as the mailbox.
+// downloaded browser), axe-core, screenshots, TOTP codes, and Mailpit (the SMTP server ULM
+// delivers to, scripts/services.sh) as the mailbox.
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -121,19 +122,29 @@ export async function adminToken(ulmBase, email, password) {
   return (await r.json()).access_token;
 }
 
-/** The newest link to `pathPart` mailed to `to`, read from ULM's outbox. */
-export async function mailedLink(ulmBase, token, to, pathPart, timeoutMs = 15_000) {
+/**
+ * The link to `pathPart` in the newest mail to `to` that this stack's ULM sent, read from
+ * Mailpit's API like a person opening their mail (`mailbox` = stack.mailbox: the API's URL and
+ * the run's sender address, since other runs share the Mailpit). `after`: only mail that
+ * arrived after this time (ms), so a second reset link is not confused with the first.
+ */
+export async function mailedLink(mailbox, to, pathPart, { after = 0, timeoutMs = 15_000 } = {}) {
   const until = Date.now() + timeoutMs;
+  const query = new URLSearchParams({ query: `from:${mailbox.from} to:${to}` });
   while (Date.now() < until) {
-    const r = await fetch(`${ulmBase}/api/v1/admin/outbox?to=${encodeURIComponent(to)}`, { headers: { Authorization: `Bearer ${token}` } });
-    if (!r.ok) throw new Error(`outbox: HTTP ${r.status} ${await r.text()}`);
-    for (const m of await r.json()) {
-      const link = new RegExp(`https?://[^\\s"<>]*${pathPart}\\?token=[A-Za-z0-9_-]+`).exec(m.body);
+    const r = await fetch(`${mailbox.api}/api/v1/search?${query}`);
+    if (!r.ok) throw new Error(`mailpit search: HTTP ${r.status} ${await r.text()}`);
+    // Newest first; Mailpit's to: matches substrings, so compare the address exactly.
+    for (const m of (await r.json()).messages ?? []) {
+      if (!m.To?.some((a) => a.Address.toLowerCase() === to.toLowerCase())) continue;
+      if (Date.parse(m.Created) < after) continue;
+      const full = await (await fetch(`${mailbox.api}/api/v1/message/${m.ID}`)).json();
+      const link = new RegExp(`https?://[^\\s"<>]*${pathPart}#token=[A-Za-z0-9_-]+`).exec(full.Text ?? '');
       if (link) return link[0];
     }
-    await new Promise((res) => setTimeout(res, 300));
+    await new Promise((res) => setTimeout(res, 200));
   }
-  throw new Error(`no ${pathPart} mail for ${to} in the outbox`);
+  throw new Error(`no ${pathPart} mail for ${to} in Mailpit (${mailbox.api})`);
 }
 
 export async function userByEmail(ulmBase, token, email) {

@@ -137,6 +137,10 @@ export async function up({ adminMfa = 'optional' } = {}) {
   const pass = path.join(RUN, 'admin-password');
   fs.writeFileSync(pass, ADMIN_PASSWORD, { mode: 0o600 });
 
+  // ULM delivers over SMTP to the Mailpit of scripts/services.sh, shared with other test runs:
+  // this run's sender address tells its mail apart.
+  if (!env.SMTP_URL || !env.MAILPIT_API) throw new Error(`${path.join(runRoot, 'env')} has no SMTP_URL/MAILPIT_API: run scripts/services.sh start again`);
+  const mailFrom = `ulm-e2e-${stamp}@tests.ovu.localhost`;
   const ulmPort = await freePort();
   const aamPort = await freePort();
   const cors = `${ULM_ORIGIN},${AAM_ORIGIN}`;
@@ -157,6 +161,8 @@ export async function up({ adminMfa = 'optional' } = {}) {
     TRUSTED_PROXIES: '127.0.0.1',
     CORS_ORIGINS: cors,
     LOG_FORMAT: 'text',
+    SMTP_URL: env.SMTP_URL,
+    SMTP_FROM: `OVU <${mailFrom}>`,
   });
   await waitFor(`http://127.0.0.1:${ulmPort}/api/ready`, 'ULM');
   start('aam', bin('ovu-aam'), ['serve'], {
@@ -196,7 +202,7 @@ export async function up({ adminMfa = 'optional' } = {}) {
   execFileSync('nginx', ['-t', '-q', '-p', RUN, '-e', path.join(RUN, 'nginx-error.log'), '-c', confFile], { stdio: 'inherit' });
   start('nginx', 'nginx', ['-p', RUN, '-e', path.join(RUN, 'nginx-error.log'), '-c', confFile], {});
   await waitFor(`http://127.0.0.1:${HTTP_PORT}/healthz`, 'nginx');
-  const info = { ulm: ULM_ORIGIN, aam: AAM_ORIGIN, ulmPort, aamPort, httpPort: HTTP_PORT, admin: ADMIN_EMAIL };
+  const info = { ulm: ULM_ORIGIN, aam: AAM_ORIGIN, ulmPort, aamPort, httpPort: HTTP_PORT, admin: ADMIN_EMAIL, mailbox: { api: env.MAILPIT_API, from: mailFrom } };
   fs.writeFileSync(path.join(RUN, 'stack.json'), JSON.stringify(info, null, 2));
   return info;
 }

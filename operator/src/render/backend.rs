@@ -205,6 +205,37 @@ fn env(ctx: &Ctx, c: Component) -> Vec<Value> {
             ),
         ]),
     }
+    if c == Component::Ulm {
+        e.extend(mail_env(ctx));
+    }
+    e
+}
+
+/// Where the SMTP password Secret is mounted in ULM's pods.
+const SMTP_PASSWORD_DIR: &str = "/etc/ovu/smtp";
+
+/// ULM's `SMTP_*` variables from `spec.mail`; none without it (ULM then keeps mail queued).
+/// The password is a mounted file ([`SMTP_PASSWORD_DIR`]), never a variable: variables show
+/// in `kubectl describe` and in every child process's environment.
+fn mail_env(ctx: &Ctx) -> Vec<Value> {
+    let Some(m) = &ctx.sys.spec.mail else {
+        return Vec::new();
+    };
+    let mut e = vec![
+        pod::env("SMTP_HOST", m.smtp.host.clone()),
+        pod::env("SMTP_TLS", m.smtp.tls.as_env()),
+        pod::env("SMTP_FROM", m.from.clone()),
+    ];
+    if let Some(port) = m.smtp.port {
+        e.push(pod::env("SMTP_PORT", port.to_string()));
+    }
+    if let Some(secret) = &m.credentials_secret {
+        e.push(pod::secret_env("SMTP_USERNAME", secret, "username"));
+        e.push(pod::env(
+            "SMTP_PASSWORD_FILE",
+            format!("{SMTP_PASSWORD_DIR}/password"),
+        ));
+    }
     e
 }
 
@@ -228,6 +259,20 @@ fn deployment(ctx: &Ctx, c: Component) -> Child {
         volumes.push(json!({"name": "bootstrap-admin", "secret": {
             "secretName": ctx.names.bootstrap_admin_secret(), "defaultMode": 0o440,
             "items": [{"key": "password", "path": "password"}]}}));
+        if let Some(secret) = ctx
+            .sys
+            .spec
+            .mail
+            .as_ref()
+            .and_then(|m| m.credentials_secret.as_ref())
+        {
+            mounts.push(
+                json!({"name": "smtp-credentials", "mountPath": SMTP_PASSWORD_DIR, "readOnly": true}),
+            );
+            volumes.push(json!({"name": "smtp-credentials", "secret": {
+                "secretName": secret, "defaultMode": 0o440,
+                "items": [{"key": "password", "path": "password"}]}}));
+        }
     }
     let mut body = json!({
         // Migrations run before the new version serves: an init container of the new pod.

@@ -6,7 +6,8 @@
 //! Egress is closed the same way, so a compromised pod cannot wander: a default-deny covers
 //! every pod of the system (only the system's own pods, selected by instance label, so a
 //! namespace shared with other workloads is not broken by it), and each component gets back
-//! exactly what it needs — DNS everywhere; nginx → ULM/AAM; ULM → PostgreSQL and Redis;
+//! exactly what it needs — DNS everywhere; nginx → ULM/AAM; ULM → PostgreSQL and Redis (and
+//! the SMTP port of `spec.mail`, when set);
 //! AAM → PostgreSQL, Redis, ULM and HTTPS (the Kubernetes API it reads the system's status
 //! from, whose address differs per cluster, and its alert webhook); backup and restore Jobs →
 //! PostgreSQL. PostgreSQL and Redis get no egress at all.
@@ -117,6 +118,16 @@ fn anywhere(ports: &[i32]) -> Value {
     })
 }
 
+/// ULM → the SMTP server of `spec.mail`, on its port only. The server may be outside the
+/// cluster (an address) or a Service inside it (a pod, after the Service's address is
+/// translated), so both kinds of peer are allowed; the port must then be the pod's port.
+fn smtp(port: i32) -> Value {
+    json!({
+        "to": [{"ipBlock": {"cidr": "0.0.0.0/0"}}, {"ipBlock": {"cidr": "::/0"}}, {"namespaceSelector": {}}],
+        "ports": [{"protocol": "TCP", "port": port}],
+    })
+}
+
 /// Every pod of the system: no ingress or egress beyond what the other policies allow.
 pub fn default_deny(ctx: &Ctx) -> Child {
     ctx.child(
@@ -147,6 +158,10 @@ fn egress(ctx: &Ctx, c: Component, selected: &[Component], rules: Vec<Value>) ->
 /// they exist, together with the default-deny, before any pod they apply to starts.
 pub fn egress_policies(ctx: &Ctx) -> Vec<Child> {
     let db = [Component::Postgres, Component::Redis];
+    let mut ulm = vec![dns(), to(ctx, &db, &[ports::POSTGRES, ports::REDIS])];
+    if let Some(m) = &ctx.sys.spec.mail {
+        ulm.push(smtp(m.smtp.effective_port()));
+    }
     vec![
         default_deny(ctx),
         egress(
@@ -162,12 +177,7 @@ pub fn egress_policies(ctx: &Ctx) -> Vec<Child> {
                 ),
             ],
         ),
-        egress(
-            ctx,
-            Component::Ulm,
-            &[Component::Ulm],
-            vec![dns(), to(ctx, &db, &[ports::POSTGRES, ports::REDIS])],
-        ),
+        egress(ctx, Component::Ulm, &[Component::Ulm], ulm),
         egress(
             ctx,
             Component::Aam,

@@ -676,17 +676,25 @@ async fn users_and_roles_go_through_ulm_as_the_caller(db: PgPool) {
         .expect(200);
     assert!(s.body.as_array().unwrap().is_empty());
 
-    // Password reset: ULM's reset mail lands in its outbox.
+    // Password reset: ULM mails dana a reset link over SMTP (read from Mailpit).
     let r = t
         .send(req("POST", &format!("/api/v1/users/{uid}/password-reset")).bearer(a))
         .await
         .expect(202);
     assert_eq!(r.body["status"], "sent");
-    let mails: i64 = sqlx::query_scalar("SELECT count(*) FROM outbox WHERE to_email = 'dana@example.com' AND kind <> 'verify_email'")
-        .fetch_one(&w.ulm.db)
-        .await
-        .unwrap();
-    assert_eq!(mails, 1);
+    let mails = w.ulm.mail_to("dana@example.com").await;
+    let resets: Vec<_> = mails
+        .iter()
+        .filter(|(subject, _)| subject == "Reset your OVU password")
+        .collect();
+    assert_eq!(resets.len(), 1, "{mails:?}");
+    assert!(
+        resets[0]
+            .1
+            .contains("https://ulm.example/reset-password#token="),
+        "{}",
+        resets[0].1
+    );
 
     // Deactivation: scheduled, then immediate, then reactivation.
     let at = (chrono::Utc::now() + chrono::Duration::days(3)).to_rfc3339();

@@ -1,7 +1,9 @@
 //! ULM configuration, read once from the environment (docs/contracts.md lists the names).
 
+use std::fmt;
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::time::Duration;
 
 use ovu_kit::config::{ConfigError, Env, HttpConfig};
 use ovu_kit::db::DbConfig;
@@ -38,6 +40,196 @@ pub struct RateLimits {
     pub lockout_threshold: u64,
     /// `ULM_LOCKOUT_MINUTES` (default 15): ...for this long.
     pub lockout_minutes: u64,
+}
+
+/// A value that must never reach a log: `Debug` prints a placeholder.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(s: impl Into<String>) -> Self {
+        Self(s.into())
+    }
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret(***)")
+    }
+}
+
+/// How the SMTP connection is protected (`SMTP_TLS`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SmtpTls {
+    /// Plain SMTP (a relay on the same node or in the cluster, or Mailpit in tests).
+    None,
+    /// STARTTLS, required: the connection fails rather than fall back to plain text.
+    StartTls,
+    /// Implicit TLS from the first byte (port 465).
+    Tls,
+}
+
+/// Where mail goes. Either an `SMTP_URL` (lettre's URL semantics) or the separate variables.
+#[derive(Debug, Clone)]
+pub enum SmtpEndpoint {
+    /// `SMTP_URL`: `smtp://host:port` (plain; `?tls=required` for STARTTLS) or
+    /// `smtps://host:port` (implicit TLS), optionally `user:password@`. Kept whole as a
+    /// secret because it may carry the password.
+    Url { url: Secret, host: String },
+    /// `SMTP_HOST`, `SMTP_PORT`, `SMTP_TLS`, `SMTP_USERNAME` + `SMTP_PASSWORD_FILE`.
+    Host {
+        host: String,
+        port: u16,
+        tls: SmtpTls,
+        credentials: Option<(String, Secret)>,
+    },
+}
+
+/// Outgoing mail (`mail`). Absent: mail stays queued in the outbox until SMTP is configured.
+#[derive(Debug, Clone)]
+pub struct SmtpConfig {
+    pub endpoint: SmtpEndpoint,
+    /// `SMTP_FROM`: the sender, `addr@example.com` or `Name <addr@example.com>`.
+    pub from: String,
+    /// `SMTP_TIMEOUT_SECS` (default 10, 1–300): one SMTP conversation, connect to QUIT.
+    pub timeout: Duration,
+}
+
+impl SmtpConfig {
+    /// `host:port` for logs: never the URL, which may hold a password.
+    pub fn server(&self) -> String {
+        match &self.endpoint {
+            SmtpEndpoint::Url { host, .. } => host.clone(),
+            SmtpEndpoint::Host { host, port, .. } => format!("{host}:{port}"),
+        }
+    }
+
+    fn from_env(env: &mut Env) -> Option<Self> {
+        let url = env.raw("SMTP_URL");
+        let host = env.raw("SMTP_HOST");
+        let timeout = Duration::from_secs(env.ranged("SMTP_TIMEOUT_SECS", 10, 1, 300));
+        let from = env.raw("SMTP_FROM");
+        let endpoint = match (url, host) {
+            (None, None) => {
+                for v in [
+                    "SMTP_FROM",
+                    "SMTP_PORT",
+                    "SMTP_TLS",
+                    "SMTP_USERNAME",
+                    "SMTP_PASSWORD_FILE",
+                ] {
+                    if env.raw(v).is_some() {
+                        env.problem(format!("{v} is set but neither SMTP_URL nor SMTP_HOST is"));
+                    }
+                }
+                return None;
+            }
+            (Some(_), Some(_)) => {
+                env.problem("SMTP_URL and SMTP_HOST are exclusive: set one of them");
+                return None;
+            }
+            (Some(url), None) => Self::url_endpoint(env, url.trim())?,
+            (None, Some(host)) => Self::host_endpoint(env, host.trim().to_string())?,
+        };
+        let Some(from) = from else {
+            env.problem("SMTP_FROM is required when SMTP_URL or SMTP_HOST is set");
+            return None;
+        };
+        let from = from.trim().to_string();
+        if let Err(e) = from.parse::<lettre::message::Mailbox>() {
+            env.problem(format!("SMTP_FROM: not a mail address ({e})"));
+            return None;
+        }
+        Some(Self {
+            endpoint,
+            from,
+            timeout,
+        })
+    }
+
+    fn url_endpoint(env: &mut Env, raw: &str) -> Option<SmtpEndpoint> {
+        // Messages name the variable and the fault, never the value: it may hold a password.
+        let parsed = match url::Url::parse(raw) {
+            Ok(u) => u,
+            Err(e) => {
+                env.problem(format!("SMTP_URL: not a URL ({e})"));
+                return None;
+            }
+        };
+        if !matches!(parsed.scheme(), "smtp" | "smtps") {
+            env.problem("SMTP_URL: the scheme must be smtp:// or smtps://");
+            return None;
+        }
+        let Some(host) = parsed.host_str().filter(|h| !h.is_empty()) else {
+            env.problem("SMTP_URL: no host");
+            return None;
+        };
+        let tls = parsed
+            .query_pairs()
+            .find(|(k, _)| k == "tls")
+            .map(|(_, v)| v.into_owned());
+        if parsed.scheme() == "smtp"
+            && !matches!(tls.as_deref(), None | Some("required" | "opportunistic"))
+        {
+            env.problem("SMTP_URL: tls= must be required or opportunistic");
+            return None;
+        }
+        if let Err(e) = lettre::AsyncSmtpTransport::<lettre::Tokio1Executor>::from_url(raw) {
+            env.problem(format!("SMTP_URL: {e}"));
+            return None;
+        }
+        let port = parsed.port().map(|p| format!(":{p}")).unwrap_or_default();
+        Some(SmtpEndpoint::Url {
+            url: Secret::new(raw),
+            host: format!("{host}{port}"),
+        })
+    }
+
+    fn host_endpoint(env: &mut Env, host: String) -> Option<SmtpEndpoint> {
+        let tls = match env.choice("SMTP_TLS", "starttls", &["none", "starttls", "tls"]) {
+            "none" => SmtpTls::None,
+            "tls" => SmtpTls::Tls,
+            _ => SmtpTls::StartTls,
+        };
+        let default_port = match tls {
+            SmtpTls::None => 25,
+            SmtpTls::StartTls => 587,
+            SmtpTls::Tls => 465,
+        };
+        let port = env.ranged("SMTP_PORT", default_port, 1, 65535) as u16;
+        let username = env.raw("SMTP_USERNAME");
+        let password_file: Option<PathBuf> = env.optional("SMTP_PASSWORD_FILE");
+        let credentials = match (username, password_file) {
+            (None, None) => None,
+            (Some(user), Some(path)) => match std::fs::read_to_string(&path) {
+                // A Secret mounted as a file usually ends with a newline nobody typed.
+                Ok(pw) => Some((
+                    user.trim().to_string(),
+                    Secret::new(pw.trim_end_matches(['\r', '\n'])),
+                )),
+                Err(e) => {
+                    env.problem(format!(
+                        "SMTP_PASSWORD_FILE: cannot read {} ({e})",
+                        path.display()
+                    ));
+                    return None;
+                }
+            },
+            _ => {
+                env.problem("SMTP_USERNAME and SMTP_PASSWORD_FILE must be set together");
+                return None;
+            }
+        };
+        Some(SmtpEndpoint::Host {
+            host,
+            port,
+            tls,
+            credentials,
+        })
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -84,6 +276,12 @@ pub struct Config {
     /// which is right for operators but makes a test of silent token refresh wait that long;
     /// the browser tests set it, deployments do not.
     pub access_ttl_secs: Option<u64>,
+    /// SMTP (`SMTP_*`, see [`SmtpConfig`]); `None` keeps mail queued.
+    pub smtp: Option<SmtpConfig>,
+    /// `ULM_MAIL_POLL_MS` (default 1000, 100–60000): how often the mail worker looks for due
+    /// rows besides being woken by this replica's own writes (other replicas' writes and
+    /// retries are found by the poll).
+    pub mail_poll_ms: u64,
 }
 
 impl Config {
@@ -129,7 +327,10 @@ impl Config {
             lockout_threshold: env.ranged("ULM_LOCKOUT_THRESHOLD", 10, 1, 1_000_000),
             lockout_minutes: env.ranged("ULM_LOCKOUT_MINUTES", 15, 1, 24 * 60),
         };
+        let smtp = SmtpConfig::from_env(&mut env);
         let cfg = Self {
+            smtp,
+            mail_poll_ms: env.ranged("ULM_MAIL_POLL_MS", 1000, 100, 60_000),
             listen,
             http,
             redis_prefix: env.or("REDIS_KEY_PREFIX", "ulm:".to_string()),
@@ -244,5 +445,148 @@ mod tests {
             err.contains("ULM_EMAIL_VERIFICATION") && err.contains("ULM_LISTEN_ADDR"),
             "{err}"
         );
+    }
+
+    fn with_smtp(extra: &[(&'static str, &str)]) -> Result<Config, ConfigError> {
+        let mut vars: Vec<(&str, String)> = vec![
+            ("DATABASE_URL", "postgres://u@127.0.0.1/db".into()),
+            ("REDIS_URL", "redis://127.0.0.1/0".into()),
+        ];
+        vars.extend(extra.iter().map(|(k, v)| (*k, v.to_string())));
+        Config::from(Env::from_map(vars))
+    }
+
+    #[test]
+    fn smtp_is_optional_and_parsed_from_either_form() {
+        assert!(with_smtp(&[]).unwrap().smtp.is_none());
+        let cfg = with_smtp(&[
+            ("SMTP_URL", "smtp://user:hunter2@127.0.0.1:1025"),
+            ("SMTP_FROM", "OVU <no-reply@example.com>"),
+        ])
+        .unwrap();
+        let smtp = cfg.smtp.unwrap();
+        assert_eq!(smtp.server(), "127.0.0.1:1025");
+        assert_eq!(smtp.timeout, Duration::from_secs(10));
+        assert!(
+            !format!("{smtp:?}").contains("hunter2"),
+            "the password never reaches a log"
+        );
+        let cfg = with_smtp(&[
+            ("SMTP_HOST", "mail.example.com"),
+            ("SMTP_TLS", "tls"),
+            ("SMTP_FROM", "no-reply@example.com"),
+            ("SMTP_TIMEOUT_SECS", "3"),
+        ])
+        .unwrap();
+        let smtp = cfg.smtp.unwrap();
+        assert_eq!(smtp.server(), "mail.example.com:465");
+        assert!(matches!(
+            smtp.endpoint,
+            SmtpEndpoint::Host {
+                tls: SmtpTls::Tls,
+                credentials: None,
+                ..
+            }
+        ));
+    }
+
+    #[test]
+    fn smtp_password_comes_from_a_file() {
+        let dir = std::env::temp_dir().join(format!("ulm-smtp-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("password");
+        std::fs::write(&file, "s3cret\n").unwrap();
+        let path = file.to_str().unwrap();
+        let cfg = with_smtp(&[
+            ("SMTP_HOST", "mail.example.com"),
+            ("SMTP_USERNAME", "ovu"),
+            ("SMTP_PASSWORD_FILE", path),
+            ("SMTP_FROM", "no-reply@example.com"),
+        ])
+        .unwrap();
+        let smtp = cfg.smtp.unwrap();
+        let SmtpEndpoint::Host {
+            port, credentials, ..
+        } = &smtp.endpoint
+        else {
+            panic!("host form")
+        };
+        assert_eq!(*port, 587, "STARTTLS by default");
+        let (user, pw) = credentials.as_ref().unwrap();
+        assert_eq!((user.as_str(), pw.expose()), ("ovu", "s3cret"));
+        assert!(!format!("{smtp:?}").contains("s3cret"));
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn bad_smtp_settings_are_named_without_their_values() {
+        let cases: &[(&[(&'static str, &str)], &str)] = &[
+            (&[("SMTP_URL", "smtp://h:1")], "SMTP_FROM is required"),
+            (&[("SMTP_FROM", "a@example.com")], "SMTP_FROM is set"),
+            (
+                &[
+                    ("SMTP_URL", "http://u:hunter2@h"),
+                    ("SMTP_FROM", "a@example.com"),
+                ],
+                "SMTP_URL",
+            ),
+            (
+                &[
+                    ("SMTP_URL", "smtp://h?tls=maybe"),
+                    ("SMTP_FROM", "a@example.com"),
+                ],
+                "SMTP_URL",
+            ),
+            (
+                &[
+                    ("SMTP_URL", "smtp://h"),
+                    ("SMTP_HOST", "h"),
+                    ("SMTP_FROM", "a@example.com"),
+                ],
+                "SMTP_URL and SMTP_HOST",
+            ),
+            (
+                &[("SMTP_HOST", "h"), ("SMTP_FROM", "not an address")],
+                "SMTP_FROM",
+            ),
+            (
+                &[
+                    ("SMTP_HOST", "h"),
+                    ("SMTP_TLS", "maybe"),
+                    ("SMTP_FROM", "a@example.com"),
+                ],
+                "SMTP_TLS",
+            ),
+            (
+                &[
+                    ("SMTP_HOST", "h"),
+                    ("SMTP_PORT", "0"),
+                    ("SMTP_FROM", "a@example.com"),
+                ],
+                "SMTP_PORT",
+            ),
+            (
+                &[
+                    ("SMTP_HOST", "h"),
+                    ("SMTP_USERNAME", "u"),
+                    ("SMTP_FROM", "a@example.com"),
+                ],
+                "SMTP_USERNAME and SMTP_PASSWORD_FILE",
+            ),
+            (
+                &[
+                    ("SMTP_HOST", "h"),
+                    ("SMTP_USERNAME", "u"),
+                    ("SMTP_PASSWORD_FILE", "/nonexistent/pw"),
+                    ("SMTP_FROM", "a@example.com"),
+                ],
+                "SMTP_PASSWORD_FILE",
+            ),
+        ];
+        for (vars, named) in cases {
+            let err = with_smtp(vars).unwrap_err().to_string();
+            assert!(err.contains(named), "{vars:?}: {err}");
+            assert!(!err.contains("hunter2"), "{err}");
+        }
     }
 }

@@ -6,8 +6,9 @@
 //! permission, and changes PostgreSQL in one transaction together with its [`audit`]
 //! record. Passwords go through argon2id in [`crypto`] on blocking threads; rate limits
 //! and lockouts live in Redis ([`ratelimit`]); tokens are minted in [`sessions`] and
-//! signed by [`signing`], whose public key is published as a JWKS for AAM. Mail goes to
-//! the outbox table ([`mail`]). A background task ([`jobs`]) applies scheduled
+//! signed by [`signing`], whose public key is published as a JWKS for AAM. Mail is queued
+//! in the outbox table and delivered over SMTP by the worker in [`mail`], which mints each
+//! link's token only when it sends. A background task ([`jobs`]) applies scheduled
 //! deactivations.
 
 use axum::Router;

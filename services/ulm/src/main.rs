@@ -7,7 +7,7 @@ use anyhow::Context;
 use clap::{Parser, Subcommand};
 use ovu_kit::db;
 use ovu_ulm::signing::Signer;
-use ovu_ulm::{AppState, Config, MIGRATOR, app, bootstrap, jobs};
+use ovu_ulm::{AppState, Config, MIGRATOR, app, bootstrap, jobs, mail};
 
 #[derive(Parser)]
 #[command(name = "ovu-ulm", version, about = "OVU User Login Manager")]
@@ -97,7 +97,8 @@ async fn serve(cfg: Config, pool: sqlx::PgPool) -> anyhow::Result<()> {
     bootstrap::ensure_admin(&state).await?;
 
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-    let job = tokio::spawn(jobs::run(state.clone(), interval, stop_rx));
+    let job = tokio::spawn(jobs::run(state.clone(), interval, stop_rx.clone()));
+    let mailer = tokio::spawn(mail::run(state.clone(), stop_rx));
     let listener = tokio::net::TcpListener::bind(listen)
         .await
         .with_context(|| format!("binding ULM_LISTEN_ADDR {listen}"))?;
@@ -110,6 +111,7 @@ async fn serve(cfg: Config, pool: sqlx::PgPool) -> anyhow::Result<()> {
     .await?;
     let _ = stop_tx.send(true);
     let _ = job.await;
+    let _ = mailer.await;
     state.db.close().await;
     tracing::info!("ulm stopped");
     Ok(())

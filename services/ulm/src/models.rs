@@ -470,12 +470,24 @@ pub struct OutboxQuery {
     pub limit: Option<i64>,
 }
 
+/// One queued or sent mail: what it was about and how delivery went. The message itself
+/// (and the link in it) exists only in the recipient's mailbox.
 #[derive(Debug, Serialize, ToSchema, sqlx::FromRow)]
 pub struct OutboxMessage {
     pub id: Uuid,
-    pub to_email: String,
+    /// `verify_email`, `reset_password`, `register_existing` or `register_username_taken`.
     pub kind: String,
-    pub subject: String,
-    pub body: String,
+    /// The account the mail is about, if any.
+    pub user_id: Option<Uuid>,
+    pub to_email: String,
+    /// `queued` (waiting or retrying), `sent`, or `failed` (given up).
+    pub state: String,
+    /// Delivery attempts so far.
+    pub attempts: i32,
+    /// When the next attempt is due (while `queued`).
+    pub next_attempt_at: DateTime<Utc>,
+    /// Why the last attempt failed; never a credential or a link.
+    pub last_error: Option<String>,
     pub created_at: DateTime<Utc>,
+    pub sent_at: Option<DateTime<Utc>>,
 }

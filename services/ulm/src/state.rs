@@ -10,6 +10,7 @@ use sqlx::PgPool;
 
 use crate::config::Config;
 use crate::crypto::Passwords;
+use crate::mail::Mailer;
 use crate::me_cache::MeCache;
 use crate::signing::Signer;
 
@@ -25,6 +26,7 @@ pub struct Inner {
     pub passwords: Passwords,
     pub metrics: Metrics,
     pub me_cache: MeCache,
+    pub mailer: Arc<Mailer>,
 }
 
 impl Deref for AppState {
@@ -46,8 +48,10 @@ impl AppState {
         let passwords =
             Passwords::new(cfg.argon2).map_err(|e| anyhow::anyhow!("argon2 parameters: {e}"))?;
         let me_cache = MeCache::new(std::time::Duration::from_millis(cfg.me_cache_ms));
+        let mailer = Mailer::new(cfg.smtp.as_ref())?;
         Ok(Self(Arc::new(Inner {
             me_cache,
+            mailer,
             cfg,
             db,
             redis,

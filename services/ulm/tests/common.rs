@@ -1,5 +1,11 @@
 //! Test harness: the real app over a per-test database (from `#[sqlx::test]`) and the
-//! real Redis with a per-test key prefix, driven through `oneshot` without a port.
+//! real Redis with a per-test key prefix, driven through `oneshot` without a port, with its
+//! mail worker delivering to the real Mailpit of `scripts/services.sh` (`SMTP_URL`,
+//! `MAILPIT_API`). Tests read their mail there, like a person would.
+//!
+//! The Mailpit instance is shared by every test running at once, and many tests use the same
+//! addresses (`maya@example.com`), so each test's ULM sends from its own address
+//! (`SMTP_FROM`) and reads only mail from it.
 
 #![allow(dead_code)]
 
@@ -16,6 +22,7 @@ use ovu_ulm::signing::Signer;
 use ovu_ulm::{AppState, Config, app};
 use serde_json::{Value, json};
 use sqlx::PgPool;
+use tokio::sync::watch;
 use tower::ServiceExt;
 use uuid::Uuid;
 
@@ -23,6 +30,10 @@ pub struct T {
     pub app: Router,
     pub state: AppState,
     pub db: PgPool,
+    pub mailbox: Mailbox,
+    /// Dropping it (with `T`) stops the mail worker.
+    mail_stop: watch::Sender<bool>,
+    mail_worker: Option<tokio::task::JoinHandle<()>>,
 }
 
 pub struct Resp {
@@ -75,7 +86,10 @@ pub async fn setup(db: PgPool) -> T {
 pub async fn setup_with(db: PgPool, overrides: &[(&str, &str)]) -> T {
     ovu_kit::telemetry::init_for_tests();
     let redis_url = std::env::var("REDIS_URL").expect("REDIS_URL (source .run/env)");
-    let prefix = format!("test:{}:", Uuid::new_v4().simple());
+    let smtp_url = std::env::var("SMTP_URL").expect("SMTP_URL (source .run/env)");
+    let test_id = Uuid::new_v4().simple().to_string();
+    let prefix = format!("test:{test_id}:");
+    let from = format!("ulm-{test_id}@tests.ovu.localhost");
     let mut vars: Vec<(String, String)> = vec![
         (
             "DATABASE_URL".into(),
@@ -88,6 +102,10 @@ pub async fn setup_with(db: PgPool, overrides: &[(&str, &str)]) -> T {
         ("ULM_ARGON2_T".into(), "1".into()),
         ("TRUSTED_PROXIES".into(), "127.0.0.1/32".into()),
         ("ULM_PUBLIC_URL".into(), "https://ulm.example".into()),
+        ("SMTP_URL".into(), smtp_url),
+        ("SMTP_FROM".into(), format!("OVU test <{from}>")),
+        ("SMTP_TIMEOUT_SECS".into(), "5".into()),
+        ("ULM_MAIL_POLL_MS".into(), "200".into()),
         // Most tests act as admins with password-only sessions; the MFA policy (required by
         // default) has its own tests, which set ULM_ADMIN_MFA=required.
         ("ULM_ADMIN_MFA".into(), "optional".into()),
@@ -100,7 +118,125 @@ pub async fn setup_with(db: PgPool, overrides: &[(&str, &str)]) -> T {
     let redis = ovu_kit::db::connect_redis(&cfg.db).await.expect("redis");
     let state = AppState::new(cfg, db.clone(), redis, Signer::ephemeral()).expect("state");
     let app = app(state.clone()).layer(MockConnectInfo(SocketAddr::from(([127, 0, 0, 1], 40000))));
-    T { app, state, db }
+    let (mail_stop, stop_rx) = watch::channel(false);
+    let mail_worker = Some(tokio::spawn(ovu_ulm::mail::run(state.clone(), stop_rx)));
+    T {
+        app,
+        state,
+        db,
+        mailbox: Mailbox::new(&from),
+        mail_stop,
+        mail_worker,
+    }
+}
+
+/// A closed port on loopback: a mail server that is down.
+pub async fn closed_smtp_url() -> String {
+    let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = l.local_addr().unwrap().port();
+    drop(l);
+    format!("smtp://127.0.0.1:{port}")
+}
+
+/// One message as Mailpit lists it.
+#[derive(Debug, Clone)]
+pub struct Mail {
+    pub id: String,
+    pub subject: String,
+    pub to: Vec<String>,
+}
+
+/// Mailpit's HTTP API, limited to the mail one test's ULM sent.
+#[derive(Debug, Clone)]
+pub struct Mailbox {
+    api: String,
+    from: String,
+    http: reqwest::Client,
+}
+
+impl Mailbox {
+    pub fn new(from: &str) -> Self {
+        Self {
+            api: std::env::var("MAILPIT_API")
+                .expect("MAILPIT_API (source .run/env)")
+                .trim_end_matches('/')
+                .to_string(),
+            from: from.to_string(),
+            http: reqwest::Client::new(),
+        }
+    }
+
+    /// Every message this test's ULM sent to `to` (exactly that address), newest first.
+    pub async fn to(&self, to: &str) -> Vec<Mail> {
+        // Mailpit's `to:` and `from:` match substrings; filter exactly below.
+        let query = format!("from:{} to:{}", self.from, to);
+        let v: Value = self
+            .http
+            .get(format!("{}/api/v1/search", self.api))
+            .query(&[("query", query.as_str()), ("limit", "200")])
+            .send()
+            .await
+            .expect("mailpit search")
+            .error_for_status()
+            .expect("mailpit search status")
+            .json()
+            .await
+            .expect("mailpit search json");
+        v["messages"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default()
+            .into_iter()
+            .map(|m| Mail {
+                id: m["ID"].as_str().unwrap_or_default().to_string(),
+                subject: m["Subject"].as_str().unwrap_or_default().to_string(),
+                to: m["To"]
+                    .as_array()
+                    .cloned()
+                    .unwrap_or_default()
+                    .iter()
+                    .filter_map(|a| a["Address"].as_str().map(str::to_lowercase))
+                    .collect(),
+            })
+            .filter(|m| m.to.contains(&to.to_lowercase()))
+            .collect()
+    }
+
+    /// The plain-text body of a message.
+    pub async fn text(&self, id: &str) -> String {
+        let v: Value = self
+            .http
+            .get(format!("{}/api/v1/message/{id}", self.api))
+            .send()
+            .await
+            .expect("mailpit message")
+            .error_for_status()
+            .expect("mailpit message status")
+            .json()
+            .await
+            .expect("mailpit message json");
+        v["Text"].as_str().unwrap_or_default().to_string()
+    }
+}
+
+/// The subject each kind of mail carries, to tell them apart in the mailbox.
+pub fn subject_of(kind: &str) -> &'static str {
+    match kind {
+        "verify_email" => "Confirm your e-mail address",
+        "reset_password" => "Reset your OVU password",
+        "register_existing" => "Someone tried to register with your address",
+        "register_username_taken" => "Choose another username",
+        other => panic!("no mail kind {other}"),
+    }
+}
+
+/// The token in the link of a mail body (`…#token=<token>`).
+pub fn token_in(text: &str) -> String {
+    let start = text
+        .find("#token=")
+        .expect("a link with #token= in the mail")
+        + 7;
+    text[start..].split_whitespace().next().unwrap().to_string()
 }
 
 pub struct Req {
@@ -185,18 +321,52 @@ impl T {
         self.send(req("POST", uri).json(body)).await
     }
 
+    /// Stops the mail worker and waits until it has (so another `T` over the same database
+    /// can take over delivery deterministically).
+    pub async fn stop_mailer(&mut self) {
+        let _ = self.mail_stop.send(true);
+        if let Some(h) = self.mail_worker.take() {
+            h.await.unwrap();
+        }
+    }
+
+    /// Waits (bounded) until nothing to `to` is left queued, i.e. the worker has delivered
+    /// every mail to it that the test's requests queued, and Mailpit has them.
+    pub async fn mail_settled(&self, to: &str) {
+        for _ in 0..150 {
+            let queued: i64 = sqlx::query_scalar(
+                "SELECT count(*) FROM outbox WHERE lower(to_email) = lower($1) AND state = 'queued'",
+            )
+            .bind(to)
+            .fetch_one(&self.db)
+            .await
+            .unwrap();
+            if queued == 0 {
+                return;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        panic!("mail to {to} still queued after 15 s");
+    }
+
+    /// The newest mail of `kind` to `to`, read from Mailpit (waiting for its delivery), and
+    /// its text.
+    pub async fn mail(&self, to: &str, kind: &str) -> String {
+        self.mail_settled(to).await;
+        let subject = subject_of(kind);
+        let newest = self
+            .mailbox
+            .to(to)
+            .await
+            .into_iter()
+            .find(|m| m.subject == subject)
+            .unwrap_or_else(|| panic!("no {kind} mail to {to} in Mailpit"));
+        self.mailbox.text(&newest.id).await
+    }
+
     /// The newest mail to `to` of `kind`, and the token in its link.
     pub async fn mailed_token(&self, to: &str, kind: &str) -> String {
-        let body: String = sqlx::query_scalar(
-            "SELECT body FROM outbox WHERE lower(to_email) = lower($1) AND kind = $2 ORDER BY created_at DESC LIMIT 1",
-        )
-        .bind(to)
-        .bind(kind)
-        .fetch_one(&self.db)
-        .await
-        .expect("mail in outbox");
-        let start = body.find("token=").expect("link with token") + 6;
-        body[start..].split_whitespace().next().unwrap().to_string()
+        token_in(&self.mail(to, kind).await)
     }
 
     /// Registers and verifies a user; returns its id.

@@ -146,4 +146,55 @@ describe('ULM app', () => {
     expect(patches.at(-1)).toMatchObject({ phone: '+972 50-123-4567' });
     expect(input.getAttribute('aria-invalid')).toBeNull();
   });
+  const renderApp = (fetch: typeof globalThis.fetch) => {
+    const session = new Session();
+    const i18n = createI18n({ en, he, ar }, 'en');
+    const ulm = new ApiClient({ baseUrl: '', session, refreshUrl: '/api/v1/auth/refresh', fetch });
+    render(
+      <I18nextProvider i18n={i18n}>
+        <ApiContext.Provider value={{ session, ulm, app: ulm }}>
+          <QueryClientProvider client={new QueryClient({ defaultOptions: { queries: { retry: false } } })}>
+            <App />
+          </QueryClientProvider>
+        </ApiContext.Provider>
+      </I18nextProvider>,
+    );
+  };
+
+  it('verifies with the token from the link\'s fragment, and takes it out of the address bar', async () => {
+    const posted: unknown[] = [];
+    const fetch = (async (input: RequestInfo | URL, init?: RequestInit) => {
+      if (String(input).endsWith('/api/v1/auth/verify-email')) {
+        posted.push(JSON.parse(String(init?.body)));
+        return json(200, { status: 'verified' });
+      }
+      return json(200, []);
+    }) as typeof globalThis.fetch;
+    window.history.replaceState(null, '', '/verify-email#token=frag-123');
+    renderApp(fetch);
+    expect(await screen.findByText(/address is confirmed/)).toBeTruthy();
+    expect(posted).toEqual([{ token: 'frag-123' }]);
+    expect(window.location.pathname).toBe('/verify-email');
+    expect(window.location.hash).toBe('');
+    expect(window.location.href).not.toContain('frag-123');
+  });
+
+  it('still accepts ?token= from older mail on the reset page, and strips it', async () => {
+    const posted: unknown[] = [];
+    const fetch = (async (input: RequestInfo | URL, init?: RequestInit) => {
+      if (String(input).endsWith('/api/v1/auth/reset-password')) {
+        posted.push(JSON.parse(String(init?.body)));
+        return json(200, { status: 'password_changed' });
+      }
+      return json(200, []);
+    }) as typeof globalThis.fetch;
+    window.history.replaceState(null, '', '/reset-password?token=old-456');
+    renderApp(fetch);
+    await waitFor(() => expect(window.location.search).toBe(''));
+    expect(window.location.href).not.toContain('old-456');
+    await userEvent.type(screen.getByLabelText(/^New password/), 'a brand new secret');
+    await userEvent.type(screen.getByLabelText(/^Repeat the new password/), 'a brand new secret');
+    await userEvent.click(screen.getByRole('button', { name: 'Save the new password' }));
+    await waitFor(() => expect(posted).toEqual([{ token: 'old-456', new_password: 'a brand new secret' }]));
+  });
 });

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { describeAgent, expiryFromDays, groupSecret, recoveryCodesFile, safeNext, scopeGroups } from './logic';
+import { describeAgent, expiryFromDays, groupSecret, linkToken, recoveryCodesFile, safeNext, scopeGroups, withoutLinkToken } from './logic';
 
 describe('account logic', () => {
   it('writes the recovery codes file one code a line', () => {
@@ -34,5 +34,18 @@ describe('account logic', () => {
 
   it('groups a base32 secret in fours', () => {
     expect(groupSecret('ABCDEFGHIJ')).toBe('ABCD EFGH IJ');
+  });
+  it('reads a link token from the fragment, or from the query of older mail', () => {
+    expect(linkToken('#token=abc', '')).toBe('abc');
+    expect(linkToken('#token=abc', '?token=old')).toBe('abc');
+    expect(linkToken('', '?token=old')).toBe('old');
+    expect(linkToken('#other=1', '?x=1')).toBeNull();
+    expect(linkToken('', '')).toBeNull();
+  });
+
+  it('drops the token from the address, keeping the rest of the query', () => {
+    expect(withoutLinkToken('/verify-email', '?token=abc')).toBe('/verify-email');
+    expect(withoutLinkToken('/reset-password', '?lang=he&token=abc')).toBe('/reset-password?lang=he');
+    expect(withoutLinkToken('/verify-email', '')).toBe('/verify-email');
   });
 });

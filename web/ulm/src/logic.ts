@@ -61,3 +61,20 @@ export function safeNext(next: string | null): string {
   return next;
 }
 
+/**
+ * The token of an e-mailed link. Links carry it in the fragment (`#token=…`), which browsers
+ * never send to a server, so it reaches no access log and no `Referer`; mail sent before that
+ * change carries it in the query (`?token=…`), which still works.
+ */
+export function linkToken(hash: string, search: string): string | null {
+  const fromHash = new URLSearchParams(hash.replace(/^#/, '')).get('token');
+  return fromHash || new URLSearchParams(search).get('token') || null;
+}
+
+/** The address without the link's token (fragment dropped, `token` removed from the query). */
+export function withoutLinkToken(pathname: string, search: string): string {
+  const q = new URLSearchParams(search);
+  q.delete('token');
+  const rest = q.toString();
+  return pathname + (rest ? `?${rest}` : '');
+}

@@ -224,7 +224,7 @@ pub struct Permission {
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ResetSent {
-    /// Always `sent`: ULM mailed a reset link (or put it in its outbox).
+    /// Always `sent`: ULM queued a reset link for its mail worker to deliver.
     pub status: String,
 }
 

@@ -80,6 +80,11 @@ pub struct Ulm {
     pub db: PgPool,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     task: Option<tokio::task::JoinHandle<()>>,
+    /// This ULM's sender address: the Mailpit of `scripts/services.sh` is shared by every
+    /// test, so a test reads only the mail its own ULM sent.
+    pub mail_from: String,
+    /// Dropping it (with `Ulm`) stops ULM's mail worker.
+    _mail_stop: tokio::sync::watch::Sender<bool>,
 }
 
 impl Ulm {
@@ -102,6 +107,7 @@ impl Ulm {
             .await
             .unwrap();
         ovu_ulm::MIGRATOR.run(&db).await.expect("ulm migrations");
+        let mail_from = format!("ulm-{}@tests.ovu.localhost", Uuid::new_v4().simple());
         let vars: Vec<(String, String)> = vec![
             (
                 "DATABASE_URL".into(),
@@ -122,6 +128,12 @@ impl Ulm {
             // AAM calls from loopback: ULM believes its X-Forwarded-For, as in a cluster
             // where AAM's pods are ULM's trusted proxies.
             ("TRUSTED_PROXIES".into(), "127.0.0.1/32".into()),
+            (
+                "SMTP_URL".into(),
+                std::env::var("SMTP_URL").expect("SMTP_URL (source .run/env)"),
+            ),
+            ("SMTP_FROM".into(), mail_from.clone()),
+            ("ULM_MAIL_POLL_MS".into(), "200".into()),
             // Tests sign in with password-only sessions; the policy has tests of its own.
             ("ULM_ADMIN_MFA".into(), "optional".into()),
         ];
@@ -134,6 +146,8 @@ impl Ulm {
             ovu_ulm::signing::Signer::ephemeral(),
         )
         .expect("ulm state");
+        let (mail_stop, mail_rx) = tokio::sync::watch::channel(false);
+        tokio::spawn(ovu_ulm::mail::run(state.clone(), mail_rx));
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
@@ -148,7 +162,66 @@ impl Ulm {
             db,
             stop: Some(tx),
             task: Some(task),
+            mail_from,
+            _mail_stop: mail_stop,
         }
+    }
+
+    /// The (subject, text) of every mail this ULM delivered to `to`, newest first, read from
+    /// Mailpit (`MAILPIT_API`) once nothing to `to` is left queued (bounded wait).
+    pub async fn mail_to(&self, to: &str) -> Vec<(String, String)> {
+        for _ in 0..150 {
+            let queued: i64 = sqlx::query_scalar(
+                "SELECT count(*) FROM outbox WHERE lower(to_email) = lower($1) AND state = 'queued'",
+            )
+            .bind(to)
+            .fetch_one(&self.db)
+            .await
+            .unwrap();
+            if queued == 0 {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        let api = std::env::var("MAILPIT_API").expect("MAILPIT_API (source .run/env)");
+        let http = reqwest::Client::new();
+        let found: Value = http
+            .get(format!("{api}/api/v1/search"))
+            .query(&[("query", format!("from:{} to:{to}", self.mail_from))])
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let mut out = Vec::new();
+        for m in found["messages"].as_array().cloned().unwrap_or_default() {
+            // Mailpit's `to:` matches substrings: keep exactly `to`.
+            let exact = m["To"].as_array().is_some_and(|a| {
+                a.iter().any(|x| {
+                    x["Address"]
+                        .as_str()
+                        .is_some_and(|s| s.eq_ignore_ascii_case(to))
+                })
+            });
+            if !exact {
+                continue;
+            }
+            let id = m["ID"].as_str().unwrap_or_default();
+            let full: Value = http
+                .get(format!("{api}/api/v1/message/{id}"))
+                .send()
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
+            out.push((
+                full["Subject"].as_str().unwrap_or_default().to_string(),
+                full["Text"].as_str().unwrap_or_default().to_string(),
+            ));
+        }
+        out
     }
 
     pub async fn stop(&mut self) {

@@ -169,7 +169,8 @@ pub async fn put_policy(
     Ok(Json(policy))
 }
 
-/// Mail that would have been sent (no SMTP configured), newest first.
+/// Outgoing mail and its delivery state, newest first. Metadata only: the message and its
+/// link are composed at send time and never stored.
 #[utoipa::path(get, path = "/api/v1/admin/outbox", tag = "admin", params(OutboxQuery),
     security(("bearer" = []), ("api_key" = [])),
     responses((status = 200, description = "messages", body = [OutboxMessage])))]
@@ -185,7 +186,9 @@ pub async fn outbox(
     }
     Ok(Json(
         sqlx::query_as(
-            "SELECT id, to_email, kind, subject, body, created_at FROM outbox
+            "SELECT id, kind, user_id, to_email, state, attempts, next_attempt_at, last_error,
+                    created_at, sent_at
+             FROM outbox
              WHERE ($1::text IS NULL OR lower(to_email) = lower($1))
              ORDER BY created_at DESC, id LIMIT $2",
         )

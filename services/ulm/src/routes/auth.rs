@@ -32,8 +32,6 @@ pub fn router() -> Router<AppState> {
         .route("/api/v1/auth/reset-password", post(reset_password))
 }
 
-const VERIFY_TTL_HOURS: i64 = 24;
-const RESET_TTL_HOURS: i64 = 1;
 const MFA_TOKEN_TTL_SECS: u64 = 300;
 
 fn accepted(message: &str) -> (StatusCode, Json<Accepted>) {
@@ -98,28 +96,14 @@ async fn consume_token(
     .await
 }
 
+/// Queues the verification mail for `email`; its link is minted when it is sent. The caller
+/// wakes the mailer after its commit.
 pub async fn send_verification(
-    state: &AppState,
     conn: &mut sqlx::PgConnection,
     user_id: Uuid,
     email: &str,
 ) -> Result<(), sqlx::Error> {
-    let token = one_time_token(
-        conn,
-        user_id,
-        "verify_email",
-        Duration::hours(VERIFY_TTL_HOURS),
-    )
-    .await?;
-    let link = format!("{}/verify-email?token={token}", state.cfg.public_url);
-    mail::queue(
-        &mut *conn,
-        email,
-        "verify_email",
-        "Confirm your e-mail address",
-        &format!("Welcome to OVU. Confirm your address within {VERIFY_TTL_HOURS} hours:\n{link}\n"),
-    )
-    .await
+    mail::queue(conn, mail::Kind::VerifyEmail, Some(user_id), email).await
 }
 
 /// Register an account.
@@ -159,14 +143,7 @@ pub async fn register(
     .await?;
     match existing {
         Some((id, true)) => {
-            mail::queue(
-                &mut *tx,
-                &email,
-                "register_existing",
-                "Someone tried to register with your address",
-                "Someone (maybe you) tried to create an OVU account with this address, which already has one.\nIf it was you, sign in or reset your password.\n",
-            )
-            .await?;
+            mail::queue(&mut *tx, mail::Kind::RegisterExisting, Some(id), &email).await?;
             audit::record(
                 &mut *tx,
                 &meta,
@@ -174,20 +151,13 @@ pub async fn register(
             )
             .await?;
             tx.commit().await?;
+            state.mailer.wake();
             return Ok(accepted(message));
         }
         Some((_, false)) => {
-            mail::queue(
-                &mut *tx,
-                &email,
-                "register_username_taken",
-                "Choose another username",
-                &format!(
-                    "The username {username:?} is taken; please register again with another one.\n"
-                ),
-            )
-            .await?;
+            mail::queue(&mut *tx, mail::Kind::RegisterUsernameTaken, None, &email).await?;
             tx.commit().await?;
+            state.mailer.wake();
             return Ok(accepted(message));
         }
         None => {}
@@ -227,10 +197,11 @@ pub async fn register(
     .execute(&mut *tx)
     .await?;
     if verified.is_none() {
-        send_verification(&state, &mut tx, id, &email).await?;
+        send_verification(&mut tx, id, &email).await?;
     }
     audit::record(&mut *tx, &meta, Event::new("user_registered").by_self(id)).await?;
     tx.commit().await?;
+    state.mailer.wake();
     Ok(accepted(message))
 }
 
@@ -662,22 +633,7 @@ pub async fn forgot_password(
     .fetch_optional(&mut *tx)
     .await?;
     if let Some((id, to)) = user {
-        let token = one_time_token(
-            &mut tx,
-            id,
-            "reset_password",
-            Duration::hours(RESET_TTL_HOURS),
-        )
-        .await?;
-        let link = format!("{}/reset-password?token={token}", state.cfg.public_url);
-        mail::queue(
-            &mut *tx,
-            &to,
-            "reset_password",
-            "Reset your OVU password",
-            &format!("Use this link within {RESET_TTL_HOURS} hour to choose a new password:\n{link}\nIf you did not ask for it, ignore this e-mail.\n"),
-        )
-        .await?;
+        mail::queue(&mut *tx, mail::Kind::ResetPassword, Some(id), &to).await?;
         audit::record(
             &mut *tx,
             &meta,
@@ -686,6 +642,7 @@ pub async fn forgot_password(
         .await?;
     }
     tx.commit().await?;
+    state.mailer.wake();
     Ok(accepted(
         "if the address has an account, we sent a reset link to it",
     ))

@@ -209,7 +209,7 @@ pub async fn update_me(
         && state.cfg.email_verification_required
         && let Some(e) = &email
     {
-        send_verification(&state, &mut tx, p.user_id, e).await?;
+        send_verification(&mut tx, p.user_id, e).await?;
     }
     let fields: Vec<&str> = [
         display_name.as_ref().map(|_| "display_name"),
@@ -233,6 +233,7 @@ pub async fn update_me(
         .await?
         .ok_or_else(ApiError::not_found)?;
     tx.commit().await?;
+    state.mailer.wake();
     Ok(Json(user))
 }
 

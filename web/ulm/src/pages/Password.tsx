@@ -1,11 +1,12 @@
 /** Forgot password (always the same answer) and reset with the e-mailed token. */
 import { useState, type FormEvent } from 'react';
-import { Link, useNavigate, useSearchParams } from 'react-router';
+import { Link, useNavigate } from 'react-router';
 import { useMutation } from '@tanstack/react-query';
 import { useTranslation } from 'react-i18next';
 import { Button, ErrorNote, Notice, PasswordField, TextField, useApis, useFieldErrors } from '@ovu/shared';
 import { ulmApi } from '../api';
 import { PublicPage, type Notice as NoticeKey } from '../App';
+import { useLinkToken } from '../linkToken';
 
 export function Forgot() {
   const { t } = useTranslation();
@@ -41,8 +42,7 @@ export function Reset() {
   const { t } = useTranslation();
   const { ulm } = useApis();
   const navigate = useNavigate();
-  const [params] = useSearchParams();
-  const token = params.get('token') ?? '';
+  const token = useLinkToken() ?? '';
   const [pw, setPw] = useState('');
   const [confirm, setConfirm] = useState('');
   const [mismatch, setMismatch] = useState(false);

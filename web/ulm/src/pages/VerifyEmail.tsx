@@ -1,17 +1,17 @@
 /** The e-mailed confirmation link: posts the token once and reports the result. */
 import { useEffect, useRef } from 'react';
-import { Link, useSearchParams } from 'react-router';
+import { Link } from 'react-router';
 import { useMutation } from '@tanstack/react-query';
 import { useTranslation } from 'react-i18next';
 import { ErrorNote, Loading, Notice, useApis } from '@ovu/shared';
 import { ulmApi } from '../api';
 import { PublicPage } from '../App';
+import { useLinkToken } from '../linkToken';
 
 export function VerifyEmail() {
   const { t } = useTranslation();
   const { ulm } = useApis();
-  const [params] = useSearchParams();
-  const token = params.get('token');
+  const token = useLinkToken();
   const m = useMutation({ mutationFn: (tok: string) => ulmApi(ulm).verifyEmail(tok) });
   const sent = useRef(false);
   useEffect(() => {
