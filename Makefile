@@ -43,8 +43,11 @@ fmt:
 fmt-check:
 	$(CARGO) fmt --all -- --check
 
+# The e2e crate's cluster tests build only with its `cluster` feature: lint them too, so a
+# test that does not compile is found here and not after a cluster has been built.
 clippy:
 	$(CARGO) clippy --workspace --all-targets --locked -- -D warnings
+	$(CARGO) clippy -p ovu-e2e --all-targets --features cluster --locked -- -D warnings
 
 build:
 	$(CARGO) build --workspace --locked

@@ -313,8 +313,8 @@ async fn nginx_serves_both_apps_and_proxies_the_api_over_tls() {
 async fn a_user_registers_verifies_and_signs_in_through_nginx() {
     let t = target().await;
     let http = t.client().await.expect("https client");
-    let admin = t
-        .admin_token(&http)
+    // The bootstrap admin can sign in (the system is administrable from the start).
+    t.admin_token(&http)
         .await
         .expect("bootstrap admin signs in");
     let id = uuid::Uuid::new_v4().simple().to_string();
@@ -380,6 +380,7 @@ async fn a_user_registers_verifies_and_signs_in_through_nginx() {
             )))
         }
     })
+    .await
     .expect("the verification mail arrives");
     // Before verifying, sign-in is refused with a stable code.
     let r = t.login(&http, &email, &password).await.unwrap();
