@@ -289,7 +289,6 @@ pub fn build(sys: &OvuSystem, facts: &Facts) -> Result<Desired, RenderError> {
     d.database.extend(database::render(&ctx));
     d.database.extend(backup::render(&ctx));
     d.database.push(netpol::database(&ctx));
-    d.database.extend(netpol::egress_policies(&ctx));
     d.backend.extend(backend::render(&ctx));
     d.backend.push(netpol::backend(&ctx));
     d.frontend.extend(frontend::render(&ctx));
