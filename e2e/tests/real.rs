@@ -565,6 +565,106 @@ async fn network_policies_keep_strangers_off_the_database() {
     accept.abort();
 }
 
+/// Each service has its own credentials and nothing more: the PostgreSQL superuser is
+/// refused over the network even with its password (it works on the pod's own socket), Redis
+/// has no default user, and ULM's Redis user cannot touch AAM's keys or flush the database.
+/// The passwords are files in the pods, read here the way the pods read them.
+#[tokio::test]
+async fn each_service_has_its_own_credentials_and_the_superuser_stays_local() {
+    let t = target().await;
+    let c = &t.cluster;
+    let pg = format!("{}-postgres", t.system);
+    let su = "PGPASSWORD=\"$(cat /etc/ovu/postgres-secrets/superuser-password)\" psql -XtA -U postgres -d postgres";
+    let exec = |pod: &str, container: &str, script: &str| {
+        c.kubectl(&[
+            "-n",
+            &t.ns,
+            "exec",
+            pod,
+            "-c",
+            container,
+            "--",
+            "sh",
+            "-c",
+            &format!("{script} 2>&1; true"),
+        ])
+        .expect("kubectl exec")
+    };
+    let local = exec(
+        &format!("{pg}-0"),
+        "postgres",
+        &format!("{su} -h /var/run/postgresql -c 'select 42'"),
+    );
+    assert_eq!(local.trim(), "42", "the superuser on the socket: {local}");
+    let remote = exec(
+        &format!("{pg}-0"),
+        "postgres",
+        &format!("{su} -h {pg} -c 'select 42'"),
+    );
+    assert!(
+        remote.contains("pg_hba.conf rejects connection") && remote.contains("postgres"),
+        "the superuser over the network: {remote}"
+    );
+
+    let redis = c
+        .kubectl(&[
+            "-n",
+            &t.ns,
+            "get",
+            "pods",
+            "-l",
+            &format!(
+                "app.kubernetes.io/instance={},app.kubernetes.io/component=redis",
+                t.system
+            ),
+            "-o",
+            "jsonpath={.items[0].metadata.name}",
+        ])
+        .expect("find the redis pod");
+    let as_user = |user: &str, key: &str, cmd: &str| {
+        exec(
+            redis.trim(),
+            "redis",
+            &format!(
+                "REDISCLI_AUTH=\"$(cat /etc/ovu/redis-secrets/{key})\" redis-cli --user {user} {cmd}"
+            ),
+        )
+    };
+    let anonymous = exec(redis.trim(), "redis", "redis-cli ping");
+    assert!(anonymous.contains("NOAUTH"), "no sign-in: {anonymous}");
+    let own = as_user("ulm", "ulm-password", "exists ulm:e2e-probe");
+    assert_eq!(own.trim(), "0", "ULM's own prefix: {own}");
+    for cmd in [
+        "get aam:e2e-probe",
+        "flushdb",
+        "config get maxmemory",
+        "keys *",
+    ] {
+        let got = as_user("ulm", "ulm-password", cmd);
+        assert!(got.contains("NOPERM"), "ULM's Redis user ran {cmd}: {got}");
+    }
+    let got = as_user("aam", "aam-password", "get ulm:e2e-probe");
+    assert!(
+        got.contains("NOPERM"),
+        "AAM's Redis user read ULM's keys: {got}"
+    );
+    // The services' passwords are in no pod's environment or command line.
+    let deployments = c
+        .kubectl(&["-n", &t.ns, "get", "deployments,statefulsets", "-o", "json"])
+        .expect("list workloads");
+    for want_absent in [
+        "OVU_DB_PASSWORD",
+        "REDIS_PASSWORD\"",
+        "POSTGRES_SUPERUSER_PASSWORD",
+        "PGPASSWORD",
+    ] {
+        assert!(
+            !deployments.contains(want_absent),
+            "{want_absent} is still passed in a workload's environment"
+        );
+    }
+}
+
 /// `ovu.co.il/backup-now` runs a real pg_dump in a Job on the database node and the status
 /// records it.
 #[tokio::test]

@@ -1058,7 +1058,7 @@ async fn backup_now_runs_a_backup_and_status_records_it() {
                     "--",
                     "sh",
                     "-c",
-                    "PGPASSWORD=\"$POSTGRES_SUPERUSER_PASSWORD\" psql -h 127.0.0.1 -U postgres -XtAc \"SELECT count(*) FROM pg_database WHERE datname LIKE 'ovu_verify_%'\"",
+                    "PGPASSWORD=\"$(cat /etc/ovu/postgres-secrets/superuser-password)\" psql -h /var/run/postgresql -U postgres -XtAc \"SELECT count(*) FROM pg_database WHERE datname LIKE 'ovu_verify_%'\"",
                 ])?;
                 ensure!(
                     scratch.trim() == "0",
@@ -1172,7 +1172,7 @@ async fn a_new_system_starts_from_the_backup_of_a_deleted_one() {
                 "--",
                 "sh",
                 "-c",
-                "PGPASSWORD=\"$POSTGRES_SUPERUSER_PASSWORD\" psql -h 127.0.0.1 -U postgres -d ulm_db -tAc \"SELECT email FROM users ORDER BY email\"",
+                "PGPASSWORD=\"$(cat /etc/ovu/postgres-secrets/superuser-password)\" psql -h /var/run/postgresql -U postgres -d ulm_db -tAc \"SELECT email FROM users ORDER BY email\"",
             ])?;
             ensure!(
                 emails.lines().any(|l| l.trim() == "admin@old.example.com"),

@@ -1,5 +1,5 @@
-//! Generated Secrets: the PostgreSQL superuser's and each service's database password, the
-//! Redis password, the ULM Ed25519 signing key and the bootstrap admin credentials.
+//! Generated Secrets: the PostgreSQL superuser's, each service's and the backup role's
+//! database password, the Redis admin's and each service's ACL password, the ULM Ed25519 signing key and the bootstrap admin credentials.
 //!
 //! Values come from the OS CSPRNG, are created once and are never overwritten, logged, or put
 //! anywhere but the Secret. A key a newer version adds to an existing Secret is filled in
@@ -71,6 +71,7 @@ pub fn generate(ctx: &Ctx) -> Result<Vec<Child>, ed25519_dalek::pkcs8::Error> {
                 ("superuser-password", password(32)),
                 (crate::render::database::ULM_PASSWORD_KEY, password(32)),
                 (crate::render::database::AAM_PASSWORD_KEY, password(32)),
+                (crate::render::database::BACKUP_PASSWORD_KEY, password(32)),
             ],
         ),
         secret(
@@ -78,7 +79,11 @@ pub fn generate(ctx: &Ctx) -> Result<Vec<Child>, ed25519_dalek::pkcs8::Error> {
             &n.redis_secret(),
             Component::Redis,
             true,
-            &[("password", password(32))],
+            &[
+                (crate::render::database::REDIS_ADMIN_KEY, password(32)),
+                (crate::render::database::REDIS_ULM_KEY, password(32)),
+                (crate::render::database::REDIS_AAM_KEY, password(32)),
+            ],
         ),
         secret(
             ctx,

@@ -212,37 +212,77 @@ fn services_match_the_contract() {
     assert_eq!(port("ovu-frontend"), vec![80, 443]);
 }
 
+/// Passwords reach processes as files of mounted Secrets only: no environment variable holds
+/// one (the kubelet puts those in `/proc/<pid>/environ`, and URLs built with `$(VAR)` in the
+/// arguments), and every `*_FILE` setting points into a Secret volume of its own pod.
 #[test]
-fn passwords_reach_pods_only_through_secret_refs() {
-    fn walk(v: &Value, found: &mut usize) {
-        match v {
-            Value::Object(m) => {
-                if let (Some(Value::String(n)), true) = (
-                    m.get("name"),
-                    m.contains_key("value") || m.contains_key("valueFrom"),
-                ) && n.contains("PASSWORD")
-                    && !n.ends_with("_FILE")
-                {
-                    {
-                        *found += 1;
-                        assert!(m.get("value").is_none(), "{n} has a literal value");
-                        assert!(
-                            m["valueFrom"]["secretKeyRef"].is_object(),
-                            "{n} is not from a Secret"
-                        );
-                    }
+fn passwords_reach_pods_only_as_secret_files() {
+    let mut files = 0;
+    for c in children(&common::full()) {
+        let Some(pod) = pod_spec(&c.object) else {
+            continue;
+        };
+        let secret_volumes: Vec<&str> = pod["volumes"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter(|v| v["secret"].is_object() || v["projected"]["sources"].is_array())
+            .map(|v| v["name"].as_str().unwrap())
+            .collect();
+        let containers = pod["containers"]
+            .as_array()
+            .into_iter()
+            .chain(pod["initContainers"].as_array())
+            .flatten();
+        for ctr in containers {
+            let mounts = ctr["volumeMounts"].as_array().cloned().unwrap_or_default();
+            for e in ctr["env"].as_array().into_iter().flatten() {
+                let n = e["name"].as_str().unwrap();
+                let v = e["value"].as_str().unwrap_or("");
+                assert!(
+                    !e["valueFrom"]["secretKeyRef"]["key"]
+                        .as_str()
+                        .is_some_and(|k| k.contains("password")),
+                    "{}/{n}: a password in the environment",
+                    c.name
+                );
+                assert!(
+                    !v.contains("$("),
+                    "{}/{n} = {v}: built from a variable",
+                    c.name
+                );
+                if n.ends_with("_FILE") && n.contains("PASSWORD") {
+                    files += 1;
+                    let mount = mounts
+                        .iter()
+                        .find(|m| v.starts_with(&format!("{}/", m["mountPath"].as_str().unwrap())));
+                    let mount =
+                        mount.unwrap_or_else(|| panic!("{}/{n}: {v} is not mounted", c.name));
+                    assert!(
+                        secret_volumes.contains(&mount["name"].as_str().unwrap()),
+                        "{}/{n}: {v} is not in a Secret volume",
+                        c.name
+                    );
                 }
-                m.values().for_each(|x| walk(x, found));
             }
-            Value::Array(a) => a.iter().for_each(|x| walk(x, found)),
-            _ => {}
         }
     }
-    let mut found = 0;
-    for c in children(&common::full()) {
-        walk(&c.object, &mut found);
-    }
-    assert!(found >= 8, "expected password env vars, found {found}");
+    // ULM and AAM: database and Redis each; ULM: SMTP and the bootstrap admin.
+    assert!(
+        files >= 5,
+        "expected *_PASSWORD_FILE settings, found {files}"
+    );
+}
+
+/// The pod template of a workload (Deployment, StatefulSet, Job, CronJob), if it is one.
+fn pod_spec(o: &Value) -> Option<&Value> {
+    let s = &o["spec"];
+    [
+        &s["template"]["spec"],
+        &s["jobTemplate"]["spec"]["template"]["spec"],
+    ]
+    .into_iter()
+    .find(|p| p["containers"].is_array())
 }
 
 #[test]
@@ -263,12 +303,13 @@ fn backend_database_urls_point_at_the_contract_services() {
     };
     assert_eq!(
         get("DATABASE_URL"),
-        "postgres://aam_user:$(OVU_DB_PASSWORD)@ovu-postgres:5432/aam_db?sslmode=disable"
+        "postgres://aam_user@ovu-postgres:5432/aam_db?sslmode=disable"
     );
-    assert_eq!(
-        get("REDIS_URL"),
-        "redis://default:$(OVU_REDIS_PASSWORD)@ovu-redis:6379/1"
-    );
+    assert_eq!(get("REDIS_URL"), "redis://aam@ovu-redis:6379/1");
+    // AAM's pod holds its own two passwords, not ULM's.
+    let volumes = d.object["spec"]["template"]["spec"]["volumes"].to_string();
+    assert!(volumes.contains("\"aam-password\""), "{volumes}");
+    assert!(!volumes.contains("ulm-password"), "{volumes}");
     assert_eq!(get("ULM_URL"), "http://ovu-ulm:8001");
     assert_eq!(get("OVU_SYSTEM_NAMESPACE"), common::NS);
 }
@@ -497,10 +538,22 @@ fn the_restore_job_runs_on_the_database_node_reads_the_source_read_only_and_meet
     let env = c["env"].as_array().unwrap();
     let var = |n: &str| env.iter().find(|e| e["name"] == n).unwrap().clone();
     assert_eq!(var("RESTORE_BACKUP")["value"], "20261126T020000Z");
-    assert!(var("PGPASSWORD")["value"].is_null());
-    assert_eq!(
-        var("PGPASSWORD")["valueFrom"]["secretKeyRef"]["name"],
-        "ovu-postgres"
+    // Signs in as ovu_backup with the password file of the PostgreSQL Secret (the superuser
+    // may not use the network).
+    assert!(env.iter().all(|e| e["name"] != "PGPASSWORD"), "{env:?}");
+    let secrets = p["volumes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|v| v["name"] == "secrets")
+        .unwrap();
+    assert_eq!(secrets["secret"]["secretName"], "ovu-postgres");
+    assert_eq!(secrets["secret"]["items"][0]["key"], "backup-password");
+    assert!(
+        c["command"][2]
+            .as_str()
+            .unwrap()
+            .contains("PGUSER=ovu_backup")
     );
     assert!(
         c["command"][2].as_str().unwrap().contains("pg_restore"),

@@ -76,6 +76,18 @@ fn sh(script: &str, env: &[(&str, String)], owner_dir: &Path) -> Output {
     cmd.output().unwrap()
 }
 
+/// The PostgreSQL Secret as the pod sees it: one file per key, in `dir`.
+fn pg_secrets(dir: &Path, superuser: &str, ulm: &str, aam: &str, backup: &str) {
+    for (k, v) in [
+        ("superuser-password", superuser),
+        ("ulm-password", ulm),
+        ("aam-password", aam),
+        ("backup-password", backup),
+    ] {
+        std::fs::write(dir.join(k), v).unwrap();
+    }
+}
+
 fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
@@ -106,13 +118,19 @@ fn postgres_bootstrap_is_idempotent_and_backups_keep_the_newest() {
     std::fs::create_dir_all(data.parent().unwrap()).unwrap();
     let port = free_port();
     let bin = pg_bin();
+    let secrets = d.sub("secrets");
+    pg_secrets(
+        &secrets,
+        "Su9perSecret",
+        "0vuUlmPass",
+        "0vuAamPass",
+        "B4ckupPass",
+    );
     let env = vec![
         ("PATH", format!("{}:/usr/bin:/bin", bin.display())),
         ("PGDATA", data.display().to_string()),
         ("PGPORT", port.to_string()),
-        ("POSTGRES_SUPERUSER_PASSWORD", "Su9perSecret".to_string()),
-        ("OVU_ULM_PASSWORD", "0vuUlmPass".to_string()),
-        ("OVU_AAM_PASSWORD", "0vuAamPass".to_string()),
+        ("OVU_PG_SECRETS", secrets.display().to_string()),
         ("OVU_PG_CONFIG_DIR", conf.display().to_string()),
         ("OVU_PG_SOCKET_DIR", sock.display().to_string()),
         ("OVU_TMP_DIR", tmp.display().to_string()),
@@ -122,11 +140,20 @@ fn postgres_bootstrap_is_idempotent_and_backups_keep_the_newest() {
         first.contains("ulm_user owns ulm_db, aam_user owns aam_db"),
         "{first}"
     );
+    // No password reached an argument or a variable of the bootstrap's commands.
+    assert!(
+        !first.contains("0vuUlmPass") && !first.contains("Su9perSecret"),
+        "{first}"
+    );
     // Second start: existing data, same script, changed passwords are applied.
-    let mut env2 = env.clone();
-    env2.retain(|(k, _)| !matches!(*k, "OVU_ULM_PASSWORD" | "OVU_AAM_PASSWORD"));
-    env2.push(("OVU_ULM_PASSWORD", "r0tatedPass".to_string()));
-    env2.push(("OVU_AAM_PASSWORD", "r0tatedAam".to_string()));
+    let env2 = env.clone();
+    pg_secrets(
+        &secrets,
+        "Su9perSecret",
+        "r0tatedPass",
+        "r0tatedAam",
+        "B4ckupPass",
+    );
     ok(&sh(database::INIT_SH, &env2, &d.0), "second bootstrap");
 
     // Start the server as the pod does (TCP, our pg_hba) and check what the services rely on.
@@ -166,17 +193,36 @@ fn postgres_bootstrap_is_idempotent_and_backups_keep_the_newest() {
             "old password still works"
         );
         assert!(!check("ulm_user", "ulm_db", "wrong").status.success());
+        // The superuser may not sign in over the network, even with its password.
+        let su = check("postgres", "postgres", "Su9perSecret");
+        assert!(!su.status.success(), "the superuser signed in over TCP");
+        assert!(
+            String::from_utf8_lossy(&su.stderr).contains("pg_hba.conf rejects connection"),
+            "{}",
+            String::from_utf8_lossy(&su.stderr)
+        );
+        // The backup role reads both databases but owns neither and is no superuser.
+        let out = ok(
+            &sh(
+                &format!(
+                    "PGPASSWORD=B4ckupPass psql -tA -h 127.0.0.1 -p {port} -U ovu_backup -d ulm_db -c 'select rolsuper from pg_roles where rolname = current_user'"
+                ),
+                &env2,
+                &d.0,
+            ),
+            "ovu_backup",
+        );
+        assert_eq!(out.trim(), "f");
 
         // Backups: three runs with RETAIN=2 keep the newest two complete backups.
         let backups = d.sub("backups");
         let mut benv = env2.clone();
         benv.push(("PGHOST", "127.0.0.1".into()));
-        benv.push(("PGPASSWORD", "Su9perSecret".into()));
         benv.push(("RETAIN", "2".into()));
         benv.push(("BACKUP_DIR", backups.display().to_string()));
         let mut made = Vec::new();
         for _ in 0..3 {
-            let out = ok(&sh(backup::BACKUP_SH, &benv, &d.0), "backup");
+            let out = ok(&sh(&backup_sh(), &benv, &d.0), "backup");
             made.push(out);
         }
         let mut left: Vec<String> = std::fs::read_dir(&backups)
@@ -200,17 +246,25 @@ fn postgres_bootstrap_is_idempotent_and_backups_keep_the_newest() {
 }
 
 #[test]
-fn redis_starts_with_the_generated_password_only() {
+fn redis_confines_each_service_to_its_key_prefix() {
     let d = Dir::new("redis");
     let tmp = d.sub("tmp");
+    let secrets = d.sub("secrets");
+    for (k, v) in [
+        ("password", "RedisAdmin123"),
+        ("ulm-password", "RedisUlm456"),
+        ("aam-password", "RedisAam789"),
+    ] {
+        std::fs::write(secrets.join(k), v).unwrap();
+    }
     let port = free_port();
     let env = [
         ("PATH", "/usr/bin:/bin".to_string()),
-        ("REDIS_PASSWORD", "RedisPass123".to_string()),
         ("REDIS_MAXMEMORY", "64mb".to_string()),
         ("REDIS_PORT", port.to_string()),
         ("REDIS_BIND", "127.0.0.1".to_string()),
         ("OVU_TMP_DIR", tmp.display().to_string()),
+        ("OVU_REDIS_SECRETS", secrets.display().to_string()),
     ];
     let mut child = Command::new("sh")
         .args(["-c", database::REDIS_SH])
@@ -219,36 +273,87 @@ fn redis_starts_with_the_generated_password_only() {
         .stdout(std::process::Stdio::null())
         .spawn()
         .expect("redis-server (Debian package redis-server)");
-    let cli = |args: &[&str]| {
-        Command::new("redis-cli")
-            .args([
-                "-h",
-                "127.0.0.1",
-                "-p",
-                &port.to_string(),
-                "--no-auth-warning",
-            ])
-            .args(args)
-            .output()
-            .unwrap()
+    // `user` signs in with REDISCLI_AUTH, as the pod's probe does; "" means no sign-in.
+    let cli = |user: &str, pass: &str, args: &[&str]| {
+        let mut c = Command::new("redis-cli");
+        c.args(["-h", "127.0.0.1", "-p", &port.to_string()]);
+        if !user.is_empty() {
+            c.args(["--user", user]).env("REDISCLI_AUTH", pass);
+        }
+        let o = c.args(args).output().unwrap();
+        format!(
+            "{}{}",
+            String::from_utf8_lossy(&o.stdout),
+            String::from_utf8_lossy(&o.stderr)
+        )
     };
     let mut pong = String::new();
     for _ in 0..50 {
-        pong = String::from_utf8_lossy(&cli(&["-a", "RedisPass123", "ping"]).stdout).into_owned();
+        pong = cli("ovu-admin", "RedisAdmin123", &["ping"]);
         if pong.contains("PONG") {
             break;
         }
         std::thread::sleep(std::time::Duration::from_millis(100));
     }
-    let noauth = String::from_utf8_lossy(&cli(&["ping"]).stdout).into_owned();
-    let maxmem =
-        String::from_utf8_lossy(&cli(&["-a", "RedisPass123", "config", "get", "maxmemory"]).stdout)
-            .into_owned();
+    let (ulm, aam, admin) = (
+        ("ulm", "RedisUlm456"),
+        ("aam", "RedisAam789"),
+        ("ovu-admin", "RedisAdmin123"),
+    );
+    let cases: [(&str, (&str, &str), &[&str], &str); 14] = [
+        ("unauthenticated ping", ("", ""), &["ping"], "NOAUTH"),
+        (
+            "default user",
+            ("default", "RedisAdmin123"),
+            &["ping"],
+            "WRONGPASS",
+        ),
+        ("ulm own key", ulm, &["set", "ulm:k", "v"], "OK"),
+        (
+            "ulm script",
+            ulm,
+            &["eval", "return redis.call('incr', KEYS[1])", "1", "ulm:n"],
+            "1",
+        ),
+        ("ulm reads aam", ulm, &["get", "aam:k"], "NOPERM"),
+        ("ulm other key", ulm, &["set", "x", "v"], "NOPERM"),
+        ("ulm flushdb", ulm, &["flushdb"], "NOPERM"),
+        ("ulm config", ulm, &["config", "get", "maxmemory"], "NOPERM"),
+        ("ulm keys", ulm, &["keys", "*"], "NOPERM"),
+        (
+            "ulm wrong password",
+            ("ulm", "RedisAam789"),
+            &["ping"],
+            "WRONGPASS",
+        ),
+        ("aam own key", aam, &["set", "aam:k", "v"], "OK"),
+        ("aam reads ulm", aam, &["get", "ulm:k"], "NOPERM"),
+        (
+            "admin maxmemory",
+            admin,
+            &["config", "get", "maxmemory"],
+            "67108864",
+        ),
+        ("admin acl", admin, &["acl", "list"], "user ulm on"),
+    ];
+    let got: Vec<String> = cases
+        .iter()
+        .map(|(_, (u, p), args, _)| cli(u, p, args))
+        .collect();
     let _ = child.kill();
     let _ = child.wait();
-    assert!(pong.contains("PONG"), "authenticated ping: {pong}");
-    assert!(noauth.contains("NOAUTH"), "unauthenticated ping: {noauth}");
-    assert!(maxmem.contains(&(64 * 1024 * 1024).to_string()), "{maxmem}");
+    let conf = std::fs::read_to_string(tmp.join("redis.conf")).unwrap_or_default();
+    assert!(pong.contains("PONG"), "admin ping: {pong}");
+    for ((what, _, _, want), got) in cases.iter().zip(&got) {
+        assert!(got.contains(want), "{what}: want {want}, got {got}");
+    }
+    // Neither the configuration nor the ACL holds a password, only SHA-256 hashes.
+    for pw in ["RedisAdmin123", "RedisUlm456", "RedisAam789"] {
+        assert!(
+            !conf.contains(pw) && !got[13].contains(pw),
+            "{pw} in {conf}"
+        );
+    }
 }
 
 /// A PostgreSQL bootstrapped by the pod's INIT_SH and started as the pod starts it.
@@ -256,6 +361,16 @@ struct Server {
     env: Vec<(&'static str, String)>,
     port: u16,
     root: PathBuf,
+    superuser: String,
+    sock: PathBuf,
+}
+
+/// The scripts as the Jobs run them (with the prelude that signs in as `ovu_backup`).
+fn backup_sh() -> String {
+    backup::tool_script(backup::BACKUP_SH)
+}
+fn restore_sh() -> String {
+    backup::tool_script(restore::RESTORE_SH)
 }
 
 impl Server {
@@ -268,18 +383,24 @@ impl Server {
         let data = d.0.join(format!("{tag}/data/pgdata"));
         std::fs::create_dir_all(data.parent().unwrap()).unwrap();
         let port = free_port();
+        let secrets = d.sub(&format!("{tag}/secrets"));
+        pg_secrets(
+            &secrets,
+            superuser,
+            "0vuUlmPass",
+            "0vuAamPass",
+            "B4ckupPass",
+        );
+        // No PGPASSWORD: the scripts must find their password in the Secret's files.
         let env = vec![
             ("PATH", format!("{}:/usr/bin:/bin", pg_bin().display())),
             ("PGDATA", data.display().to_string()),
             ("PGPORT", port.to_string()),
-            ("POSTGRES_SUPERUSER_PASSWORD", superuser.to_string()),
-            ("OVU_ULM_PASSWORD", "0vuUlmPass".to_string()),
-            ("OVU_AAM_PASSWORD", "0vuAamPass".to_string()),
+            ("OVU_PG_SECRETS", secrets.display().to_string()),
             ("OVU_PG_CONFIG_DIR", conf.display().to_string()),
             ("OVU_PG_SOCKET_DIR", sock.display().to_string()),
             ("OVU_TMP_DIR", tmp.display().to_string()),
             ("PGHOST", "127.0.0.1".to_string()),
-            ("PGPASSWORD", superuser.to_string()),
         ];
         ok(
             &sh(database::INIT_SH, &env, &d.0),
@@ -296,25 +417,26 @@ impl Server {
             env,
             port,
             root: d.0.clone(),
+            superuser: superuser.to_string(),
+            sock,
         }
     }
-    /// psql as `user`: the superuser `postgres`, or `owner` for the service role owning `db`.
+    /// psql as `user`: the superuser `postgres` (on the socket: it may not use TCP), `backup`
+    /// for `ovu_backup`, or `owner` for the service role owning `db`.
     fn sql(&self, user: &str, db: &str, q: &str) -> String {
-        let (user, pass) = match (user, db) {
-            ("owner", "ulm_db") => ("ulm_user", "0vuUlmPass".to_string()),
-            ("owner", "aam_db") => ("aam_user", "0vuAamPass".to_string()),
+        let tcp = "127.0.0.1".to_string();
+        let (user, pass, host) = match (user, db) {
+            ("owner", "ulm_db") => ("ulm_user", "0vuUlmPass".to_string(), tcp),
+            ("owner", "aam_db") => ("aam_user", "0vuAamPass".to_string(), tcp),
+            ("backup", _) => ("ovu_backup", "B4ckupPass".to_string(), tcp),
             _ => (
                 user,
-                self.env
-                    .iter()
-                    .find(|(k, _)| *k == "PGPASSWORD")
-                    .unwrap()
-                    .1
-                    .clone(),
+                self.superuser.clone(),
+                self.sock.display().to_string(),
             ),
         };
         let cmd = format!(
-            "PGPASSWORD={pass} psql -X -v ON_ERROR_STOP=1 -tA -h 127.0.0.1 -p {} -U {user} -d {db} -c \"{q}\"",
+            "PGPASSWORD={pass} psql -X -v ON_ERROR_STOP=1 -tA -h {host} -p {} -U {user} -d {db} -c \"{q}\"",
             self.port
         );
         ok(&sh(&cmd, &self.env, &self.root), q).trim().to_string()
@@ -386,14 +508,14 @@ fn a_restore_fills_a_new_systems_empty_databases_from_the_chosen_backup_once() {
         ("RETAIN", "5".into()),
         ("BACKUP_DIR", backups.display().to_string()),
     ]);
-    ok(&sh(backup::BACKUP_SH, &benv, &d.0), "first backup");
+    ok(&sh(&backup_sh(), &benv, &d.0), "first backup");
     let first = backups_in(&backups).pop().expect("a backup");
     old.sql(
         "owner",
         "ulm_db",
         "INSERT INTO facts (what) VALUES ('second')",
     );
-    ok(&sh(backup::BACKUP_SH, &benv, &d.0), "second backup");
+    ok(&sh(&backup_sh(), &benv, &d.0), "second backup");
     drop(old);
 
     // The new system: its own server, fresh databases, another superuser password.
@@ -404,7 +526,7 @@ fn a_restore_fills_a_new_systems_empty_databases_from_the_chosen_backup_once() {
             ("RESTORE_BACKUP", backup.to_string()),
         ])
     };
-    let missing = sh(restore::RESTORE_SH, &renv("20200101T000000Z"), &d.0);
+    let missing = sh(&restore_sh(), &renv("20200101T000000Z"), &d.0);
     let said = String::from_utf8_lossy(&missing.stderr).into_owned();
     assert!(!missing.status.success(), "a missing backup must fail");
     assert!(
@@ -412,7 +534,7 @@ fn a_restore_fills_a_new_systems_empty_databases_from_the_chosen_backup_once() {
         "the error names the backups there are: {said}"
     );
 
-    let out = ok(&sh(restore::RESTORE_SH, &renv("latest"), &d.0), "restore");
+    let out = ok(&sh(&restore_sh(), &renv("latest"), &d.0), "restore");
     assert!(out.contains("restore complete"), "{out}");
     assert_eq!(
         new.sql(
@@ -448,10 +570,7 @@ fn a_restore_fills_a_new_systems_empty_databases_from_the_chosen_backup_once() {
     new.sql("owner", "ulm_db", "ALTER TABLE facts ADD COLUMN note text");
 
     // The Job's pod retried after success: nothing is restored twice.
-    let again = ok(
-        &sh(restore::RESTORE_SH, &renv("latest"), &d.0),
-        "restore again",
-    );
+    let again = ok(&sh(&restore_sh(), &renv("latest"), &d.0), "restore again");
     assert!(again.contains("ulm_db was already restored"), "{again}");
     assert_eq!(
         new.sql("owner", "ulm_db", "SELECT count(*) FROM facts"),
@@ -459,7 +578,7 @@ fn a_restore_fills_a_new_systems_empty_databases_from_the_chosen_backup_once() {
     );
 
     // Another backup into databases that hold data: refused, nothing merged.
-    let other = sh(restore::RESTORE_SH, &renv(&first), &d.0);
+    let other = sh(&restore_sh(), &renv(&first), &d.0);
     let said = String::from_utf8_lossy(&other.stderr).into_owned();
     assert!(!other.status.success(), "restoring over data must fail");
     assert!(said.contains("already holds"), "{said}");
@@ -509,7 +628,7 @@ fn a_backup_is_kept_only_when_a_test_restore_of_it_holds_every_table() {
         "ovu_verify_20000101t000000z_ulm_db",
         "ovu_verify_29991231t000000z_aam_db",
     ] {
-        s.sql("postgres", "postgres", &format!("CREATE DATABASE {stale}"));
+        s.sql("backup", "postgres", &format!("CREATE DATABASE {stale}"));
     }
     let env = |verify: &str| {
         s.with(&[
@@ -518,10 +637,7 @@ fn a_backup_is_kept_only_when_a_test_restore_of_it_holds_every_table() {
             ("VERIFY", verify.into()),
         ])
     };
-    let out = ok(
-        &sh(backup::BACKUP_SH, &env("true"), &d.0),
-        "verified backup",
-    );
+    let out = ok(&sh(&backup_sh(), &env("true"), &d.0), "verified backup");
     // ulm_db: facts plus nothing else; the figures are the restored copy's own.
     assert!(
         out.contains("verified ulm_db: a test restore holds all 1 tables, 250 rows"),
@@ -550,7 +666,7 @@ fn a_backup_is_kept_only_when_a_test_restore_of_it_holds_every_table() {
          CREATE FUNCTION is_allowed(w text) RETURNS boolean LANGUAGE sql AS 'SELECT exists(SELECT 1 FROM allowed WHERE what = w)'; \
          ALTER TABLE facts ADD CONSTRAINT facts_allowed CHECK (is_allowed(what))",
     );
-    let bad = sh(backup::BACKUP_SH, &env("true"), &d.0);
+    let bad = sh(&backup_sh(), &env("true"), &d.0);
     let said = format!(
         "{}{}",
         String::from_utf8_lossy(&bad.stdout),
@@ -573,10 +689,7 @@ fn a_backup_is_kept_only_when_a_test_restore_of_it_holds_every_table() {
     );
 
     // The same data with verify off: the backup is written, which is what verify is for.
-    let out = ok(
-        &sh(backup::BACKUP_SH, &env("false"), &d.0),
-        "unverified backup",
-    );
+    let out = ok(&sh(&backup_sh(), &env("false"), &d.0), "unverified backup");
     assert!(!out.contains("verified"), "{out}");
     assert_eq!(backups_in(&backups).len(), 2);
 }

@@ -129,32 +129,33 @@ pub fn trusted_proxies(ctx: &Ctx, c: Component) -> Vec<String> {
 fn env(ctx: &Ctx, c: Component) -> Vec<Value> {
     let pg = ctx.names.of(Component::Postgres);
     let redis = ctx.names.of(Component::Redis);
-    // Each service signs in as its own role, which owns its database and nothing else.
-    let (db, db_user, password_key, redis_db) = if c == Component::Aam {
-        ("aam_db", "aam_user", super::database::AAM_PASSWORD_KEY, 1)
+    // Each service signs in as its own role, which owns its database and nothing else, and as
+    // its own Redis ACL user, confined to its key prefix. Passwords are mounted files (see
+    // `secret_mounts`), never variables: `/proc/<pid>/environ` and crash dumps show those.
+    let (db, db_user, redis_db) = if c == Component::Aam {
+        ("aam_db", "aam_user", 1)
     } else {
-        ("ulm_db", "ulm_user", super::database::ULM_PASSWORD_KEY, 0)
+        ("ulm_db", "ulm_user", 0)
     };
     let mut e = vec![
-        pod::secret_env(
-            "OVU_DB_PASSWORD",
-            &ctx.names.postgres_secret(),
-            password_key,
-        ),
-        pod::secret_env("OVU_REDIS_PASSWORD", &ctx.names.redis_secret(), "password"),
         pod::env(
             "DATABASE_URL",
             format!(
-                "postgres://{db_user}:$(OVU_DB_PASSWORD)@{pg}:{}/{db}?sslmode=disable",
+                "postgres://{db_user}@{pg}:{}/{db}?sslmode=disable",
                 ports::POSTGRES
             ),
         ),
         pod::env(
+            "DATABASE_PASSWORD_FILE",
+            format!("{CREDENTIALS_DIR}/database-password"),
+        ),
+        pod::env(
             "REDIS_URL",
-            format!(
-                "redis://default:$(OVU_REDIS_PASSWORD)@{redis}:{}/{redis_db}",
-                ports::REDIS
-            ),
+            format!("redis://{}@{redis}:{}/{redis_db}", c.as_str(), ports::REDIS),
+        ),
+        pod::env(
+            "REDIS_PASSWORD_FILE",
+            format!("{CREDENTIALS_DIR}/redis-password"),
         ),
         pod::env("LOG_FORMAT", "json"),
         pod::env("RUST_LOG", "info"),
@@ -239,13 +240,36 @@ fn mail_env(ctx: &Ctx) -> Vec<Value> {
     e
 }
 
+/// Where ULM and AAM find their database and Redis passwords.
+const CREDENTIALS_DIR: &str = "/etc/ovu/credentials";
+
+/// The service's own database and Redis passwords, projected from the two Secrets into one
+/// read-only folder: only the keys of this service, so AAM's pod never holds ULM's.
+fn credentials_volume(ctx: &Ctx, c: Component) -> Value {
+    use super::database::{AAM_PASSWORD_KEY, REDIS_AAM_KEY, REDIS_ULM_KEY, ULM_PASSWORD_KEY};
+    let (db_key, redis_key) = if c == Component::Aam {
+        (AAM_PASSWORD_KEY, REDIS_AAM_KEY)
+    } else {
+        (ULM_PASSWORD_KEY, REDIS_ULM_KEY)
+    };
+    json!({"name": "credentials", "projected": {"defaultMode": 0o440, "sources": [
+        {"secret": {"name": ctx.names.postgres_secret(),
+                    "items": [{"key": db_key, "path": "database-password"}]}},
+        {"secret": {"name": ctx.names.redis_secret(),
+                    "items": [{"key": redis_key, "path": "redis-password"}]}},
+    ]}})
+}
+
 fn deployment(ctx: &Ctx, c: Component) -> Child {
     let name = ctx.names.of(c);
     let a = app(ctx, c);
     let binary = format!("ovu-{}", c.as_str());
     let env = env(ctx, c);
-    let mut mounts = vec![pod::tmp_mount()];
-    let mut volumes = vec![pod::tmp_volume()];
+    let mut mounts = vec![
+        pod::tmp_mount(),
+        json!({"name": "credentials", "mountPath": CREDENTIALS_DIR, "readOnly": true}),
+    ];
+    let mut volumes = vec![pod::tmp_volume(), credentials_volume(ctx, c)];
     if c == Component::Ulm {
         mounts.push(
             json!({"name": "signing-key", "mountPath": "/etc/ovu/signing", "readOnly": true}),

@@ -9,18 +9,31 @@ use super::names::{self, Component, Tier};
 use super::pod::{self, DATA_UID};
 use super::{Child, Ctx, Kind};
 
+/// What the backup and restore scripts start with: they sign in as `ovu_backup` (the superuser
+/// may not sign in over the network), its password read from the Secret's file into a
+/// passfile, so it is in no argument or variable.
+pub const PG_TOOL_PRELUDE: &str = r#"set -eu
+umask 077
+export PGUSER=ovu_backup
+export PGPASSFILE="${OVU_TMP_DIR:-/tmp}/pgpass"
+printf '*:*:*:ovu_backup:%s\n' "$(cat "${OVU_PG_SECRETS:-/etc/ovu/postgres-secrets}/backup-password")" > "$PGPASSFILE"
+"#;
+
+/// A backup or restore script as the Job runs it: the prelude, then `body`.
+pub fn tool_script(body: &str) -> String {
+    format!("{PG_TOOL_PRELUDE}{body}")
+}
+
 /// Each backup is a directory `/backups/<UTC timestamp>/` holding one custom-format dump per
 /// database; it only gets its final name once both dumps succeeded, so retention never counts
 /// (or keeps) a partial backup.
-pub const BACKUP_SH: &str = r#"set -eu
-umask 077
-dir="${BACKUP_DIR:-/backups}"
+pub const BACKUP_SH: &str = r#"dir="${BACKUP_DIR:-/backups}"
 ts=$(date -u +%Y%m%dT%H%M%SZ)
 work="$dir/.partial-$ts"
 rm -rf "$dir"/.partial-*
 mkdir -p "$work"
 for db in ulm_db aam_db; do
-  pg_dump -h "$PGHOST" -p "${PGPORT:-5432}" -U postgres -Fc -f "$work/$db.dump" "$db"
+  pg_dump -h "$PGHOST" -p "${PGPORT:-5432}" -Fc -f "$work/$db.dump" "$db"
   pg_restore --list "$work/$db.dump" > /dev/null
 done
 if [ "${VERIFY:-true}" = true ]; then
@@ -28,9 +41,9 @@ if [ "${VERIFY:-true}" = true ]; then
   # well-formed and still not restore (say a CHECK calling a function whose body relies on
   # search_path, which restores run empty). Scratch names carry this backup's time, so the
   # leftovers of a run killed midway (a Job lives at most an hour) are known and dropped.
-  sql() { psql -X -q -v ON_ERROR_STOP=1 -h "$PGHOST" -p "${PGPORT:-5432}" -U postgres "$@"; }
+  sql() { psql -X -q -v ON_ERROR_STOP=1 -h "$PGHOST" -p "${PGPORT:-5432}" "$@"; }
   sql -d postgres -At -c "SELECT format('DROP DATABASE %I WITH (FORCE);', datname) FROM pg_database
-      WHERE datname ~ '^ovu_verify_[0-9]{8}t[0-9]{6}z_'
+      WHERE datname ~ '^ovu_verify_[0-9]{8}t[0-9]{6}z_' AND pg_get_userbyid(datdba) = current_user
         AND substr(datname, 12, 16) < to_char(now() AT TIME ZONE 'UTC' - interval '2 hours', 'YYYYMMDD\"t\"HH24MISS\"z\"')" |
     sql -d postgres
   scratch=""
@@ -39,7 +52,7 @@ if [ "${VERIFY:-true}" = true ]; then
     scratch="ovu_verify_$(echo "$ts" | tr TZ tz)_$db"
     sql -d postgres -c "CREATE DATABASE \"$scratch\""
     if ! pg_restore --exit-on-error --single-transaction --no-owner --no-privileges \
-        -h "$PGHOST" -p "${PGPORT:-5432}" -U postgres -d "$scratch" "$work/$db.dump"; then
+        -h "$PGHOST" -p "${PGPORT:-5432}" -d "$scratch" "$work/$db.dump"; then
       echo "verify: $db.dump does not restore (pg_restore's error above); this backup is not kept" >&2
       exit 1
     fi
@@ -101,8 +114,8 @@ pub struct BackupVolume<'a> {
 }
 
 /// The pod of a one-shot job with the postgres image's client tools (backups, restores): on
-/// the database node, as the data uid (the backup files are that uid's, mode 0600), with the
-/// superuser password from its Secret, `PGHOST` set to the PostgreSQL Service and the backup
+/// the database node, as the data uid (the backup files are that uid's, mode 0600), with
+/// `ovu_backup`'s password file from the PostgreSQL Secret, `PGHOST` set to the PostgreSQL Service and the backup
 /// volume mounted. `env` comes on top of that.
 pub fn pg_tool_pod(
     ctx: &Ctx,
@@ -117,11 +130,6 @@ pub fn pg_tool_pod(
             "/usr/lib/postgresql/16/bin:/usr/local/bin:/usr/bin:/bin",
         ),
         pod::env("PGHOST", ctx.names.of(Component::Postgres)),
-        pod::secret_env(
-            "PGPASSWORD",
-            &ctx.names.postgres_secret(),
-            "superuser-password",
-        ),
     ];
     all_env.extend(env);
     let mut claim = json!({"claimName": volume.claim});
@@ -139,15 +147,22 @@ pub fn pg_tool_pod(
             "containers": [{
                 "name": container,
                 "image": ctx.sys.spec.database.postgres.image,
-                "command": ["sh", "-c", script],
+                "command": ["sh", "-c", tool_script(script)],
                 "env": all_env,
-                "volumeMounts": [mount, pod::tmp_mount()],
+                "volumeMounts": [
+                    mount,
+                    pod::tmp_mount(),
+                    {"name": "secrets", "mountPath": super::database::PG_SECRETS_DIR, "readOnly": true},
+                ],
                 "securityContext": pod::container_security(),
                 "resources": pod::small_resources(),
             }],
             "volumes": [
                 {"name": "backups", "persistentVolumeClaim": claim},
                 pod::tmp_volume(),
+                {"name": "secrets", "secret": {
+                    "secretName": ctx.names.postgres_secret(), "defaultMode": 0o400,
+                    "items": [{"key": super::database::BACKUP_PASSWORD_KEY, "path": super::database::BACKUP_PASSWORD_KEY}]}},
             ],
         }),
     )

@@ -19,7 +19,11 @@ const PGDATA: &str = "/var/lib/postgresql/data/pgdata";
 /// pg_hba: password (SCRAM) for everyone, everywhere; the NetworkPolicy decides who can reach it.
 pub const PG_HBA: &str = "\
 # Rendered by ovu-operator. Reachability is limited by the database NetworkPolicy.
+# The superuser signs in only on the pod's own socket: over the network no password of it is
+# accepted, so a leaked superuser password is no use from another pod.
 local all all scram-sha-256
+host  all postgres 0.0.0.0/0 reject
+host  all postgres ::/0 reject
 host  all all 0.0.0.0/0 scram-sha-256
 host  all all ::/0 scram-sha-256
 ";
@@ -28,12 +32,16 @@ host  all all ::/0 scram-sha-256
 /// passwords never become SQL text.
 ///
 /// One login role per service, each owning its own database and nothing else, and no one
-/// else (but the superuser) may connect to either: a compromised AAM cannot read ULM's
-/// password hashes, nor ULM AAM's settings. Systems made before the split had one `ovu_user`
+/// else (but the superuser, on the socket only, and `ovu_backup`, a member of both for the
+/// backup and restore Jobs) may connect to either: a compromised AAM cannot read ULM's
+/// password hashes, nor ULM AAM's settings. Passwords come from the Secret's files. Systems made before the split had one `ovu_user`
 /// owning both: what it owned in each database moves to that database's role, and it can no
 /// longer log in.
 pub const INIT_SQL: &str = "\
 -- Rendered by ovu-operator: safe to run on every start.
+\\set ulm_password `cat \"$OVU_PG_SECRETS/ulm-password\"`
+\\set aam_password `cat \"$OVU_PG_SECRETS/aam-password\"`
+\\set backup_password `cat \"$OVU_PG_SECRETS/backup-password\"`
 SELECT 'CREATE ROLE ulm_user LOGIN' WHERE NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'ulm_user')\\gexec
 ALTER ROLE ulm_user WITH LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE PASSWORD :'ulm_password';
 SELECT 'CREATE ROLE aam_user LOGIN' WHERE NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'aam_user')\\gexec
@@ -45,6 +53,10 @@ ALTER DATABASE aam_db OWNER TO aam_user;
 REVOKE ALL ON DATABASE ulm_db FROM PUBLIC;
 REVOKE ALL ON DATABASE aam_db FROM PUBLIC;
 REVOKE ALL ON DATABASE postgres FROM PUBLIC;
+SELECT 'CREATE ROLE ovu_backup LOGIN' WHERE NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'ovu_backup')\\gexec
+ALTER ROLE ovu_backup WITH LOGIN NOSUPERUSER CREATEDB NOCREATEROLE PASSWORD :'backup_password';
+GRANT ulm_user, aam_user TO ovu_backup;
+GRANT CONNECT ON DATABASE postgres TO ovu_backup;
 SELECT EXISTS (SELECT FROM pg_roles WHERE rolname = 'ovu_user') AS legacy \\gset
 \\if :legacy
 \\c ulm_db
@@ -64,21 +76,34 @@ conf="${OVU_PG_CONFIG_DIR:-/etc/ovu/postgres}"
 sock="${OVU_PG_SOCKET_DIR:-/var/run/postgresql}"
 tmp="${OVU_TMP_DIR:-/tmp}"
 port="${PGPORT:-5432}"
+# Passwords are files of the mounted Secret, never variables or arguments; init.sql reads
+# them itself (psql's backquotes), so they reach no command line.
+export OVU_PG_SECRETS="${OVU_PG_SECRETS:-/etc/ovu/postgres-secrets}"
 if [ ! -s "$PGDATA/PG_VERSION" ]; then
-  printf '%s\n' "$POSTGRES_SUPERUSER_PASSWORD" > "$tmp/pwfile"
-  initdb -D "$PGDATA" -U postgres --pwfile="$tmp/pwfile" --encoding=UTF8 --locale=C --auth=scram-sha-256 > /dev/null
-  rm -f "$tmp/pwfile"
+  initdb -D "$PGDATA" -U postgres --pwfile="$OVU_PG_SECRETS/superuser-password" --encoding=UTF8 --locale=C --auth=scram-sha-256 > /dev/null
 fi
 pg_ctl -D "$PGDATA" -w -t 60 -l "$tmp/bootstrap.log" -o "-p $port -c listen_addresses='' -c unix_socket_directories=$sock -c hba_file=$conf/pg_hba.conf" start > /dev/null
-trap 'pg_ctl -D "$PGDATA" -m fast -w stop > /dev/null' EXIT
-PGPASSWORD="$POSTGRES_SUPERUSER_PASSWORD" psql -q -v ON_ERROR_STOP=1 -h "$sock" -p "$port" -U postgres -d postgres \
-  -v ulm_password="$OVU_ULM_PASSWORD" -v aam_password="$OVU_AAM_PASSWORD" -f "$conf/init.sql"
-echo "bootstrap: ulm_user owns ulm_db, aam_user owns aam_db"
+trap 'rm -f "$tmp/pgpass"; pg_ctl -D "$PGDATA" -m fast -w stop > /dev/null' EXIT
+# printf is the shell's own: the password is written to the file, never in an argv.
+printf '*:*:*:postgres:%s\n' "$(cat "$OVU_PG_SECRETS/superuser-password")" > "$tmp/pgpass"
+PGPASSFILE="$tmp/pgpass" psql -q -v ON_ERROR_STOP=1 -h "$sock" -p "$port" -U postgres -d postgres -f "$conf/init.sql"
+echo "bootstrap: ulm_user owns ulm_db, aam_user owns aam_db; ovu_backup dumps and restores them"
 "#;
 
 /// Keys of the PostgreSQL Secret holding each service's database password.
 pub const ULM_PASSWORD_KEY: &str = "ulm-password";
 pub const AAM_PASSWORD_KEY: &str = "aam-password";
+/// Key of the PostgreSQL Secret holding `ovu_backup`'s password (backup and restore Jobs).
+pub const BACKUP_PASSWORD_KEY: &str = "backup-password";
+/// Where the PostgreSQL pod finds the passwords of its Secret, one file per key.
+pub const PG_SECRETS_DIR: &str = "/etc/ovu/postgres-secrets";
+/// Where the Redis pod finds the passwords of its Secret, one file per key.
+pub const REDIS_SECRETS_DIR: &str = "/etc/ovu/redis-secrets";
+/// Keys of the Redis Secret: the admin (readiness probe, operators at the console) and one
+/// ACL user per service.
+pub const REDIS_ADMIN_KEY: &str = "password";
+pub const REDIS_ULM_KEY: &str = "ulm-password";
+pub const REDIS_AAM_KEY: &str = "aam-password";
 
 pub fn render(ctx: &Ctx) -> Vec<Child> {
     vec![
@@ -114,15 +139,13 @@ fn postgres_service(ctx: &Ctx) -> Child {
     )
 }
 
-fn pg_env(ctx: &Ctx) -> Vec<serde_json::Value> {
-    let secret = ctx.names.postgres_secret();
-    vec![
-        pod::env("PATH", PG_PATH),
-        pod::env("PGDATA", PGDATA),
-        pod::secret_env("POSTGRES_SUPERUSER_PASSWORD", &secret, "superuser-password"),
-        pod::secret_env("OVU_ULM_PASSWORD", &secret, ULM_PASSWORD_KEY),
-        pod::secret_env("OVU_AAM_PASSWORD", &secret, AAM_PASSWORD_KEY),
-    ]
+/// A Secret volume's items: each key as a file of its own name.
+fn secret_items(keys: &[&str]) -> serde_json::Value {
+    keys.iter().map(|k| json!({"key": k, "path": k})).collect()
+}
+
+fn pg_env() -> Vec<serde_json::Value> {
+    vec![pod::env("PATH", PG_PATH), pod::env("PGDATA", PGDATA)]
 }
 
 fn postgres_statefulset(ctx: &Ctx) -> Child {
@@ -132,6 +155,7 @@ fn postgres_statefulset(ctx: &Ctx) -> Child {
         {"name": "data", "mountPath": "/var/lib/postgresql/data"},
         {"name": "run", "mountPath": "/var/run/postgresql"},
         {"name": "config", "mountPath": "/etc/ovu/postgres", "readOnly": true},
+        {"name": "secrets", "mountPath": PG_SECRETS_DIR, "readOnly": true},
         pod::tmp_mount(),
     ]);
     let init_hash = super::short_hash(&[INIT_SH, INIT_SQL, PG_HBA]);
@@ -159,7 +183,7 @@ fn postgres_statefulset(ctx: &Ctx) -> Child {
                 "name": "bootstrap",
                 "image": pg.image,
                 "command": ["sh", "-c", "exec sh /etc/ovu/postgres/init.sh"],
-                "env": pg_env(ctx),
+                "env": pg_env(),
                 "volumeMounts": mounts,
                 "securityContext": pod::container_security(),
                 "resources": pod::resources(&pg.resources),
@@ -174,7 +198,7 @@ fn postgres_statefulset(ctx: &Ctx) -> Child {
                     "-c", "hba_file=/etc/ovu/postgres/pg_hba.conf",
                     "-c", "password_encryption=scram-sha-256",
                 ],
-                "env": pg_env(ctx),
+                "env": pg_env(),
                 "ports": [{"name": "postgres", "containerPort": ports::POSTGRES, "protocol": "TCP"}],
                 "readinessProbe": {
                     "exec": {"command": ["pg_isready", "-h", "127.0.0.1", "-p", "5432", "-U", "postgres", "-d", "postgres"]},
@@ -191,6 +215,9 @@ fn postgres_statefulset(ctx: &Ctx) -> Child {
             "volumes": [
                 {"name": "run", "emptyDir": {}},
                 {"name": "config", "configMap": {"name": ctx.names.postgres_init_configmap(), "defaultMode": 0o444}},
+                {"name": "secrets", "secret": {
+                    "secretName": ctx.names.postgres_secret(), "defaultMode": 0o400,
+                    "items": secret_items(&["superuser-password", ULM_PASSWORD_KEY, AAM_PASSWORD_KEY, BACKUP_PASSWORD_KEY])}},
                 pod::tmp_volume(),
             ],
         }),
@@ -235,16 +262,31 @@ fn redis_service(ctx: &Ctx) -> Child {
     )
 }
 
-/// Redis reads its password from a file written at start, so it never appears in argv.
-/// maxmemory comes from an env var the schema restricts to digits + kb|mb|gb.
+/// Redis builds its configuration at start from the Secret's files: the default user is off,
+/// each service signs in as its own ACL user confined to its key prefix and to the commands
+/// it uses (no FLUSHDB, CONFIG, KEYS or other dangerous ones), and an admin user has the
+/// rest. Only SHA-256 hashes of the passwords are written, so neither argv nor the file holds
+/// one. maxmemory comes from an env var the schema restricts to digits + kb|mb|gb.
 pub const REDIS_SH: &str = r#"set -eu
 umask 077
 tmp="${OVU_TMP_DIR:-/tmp}"
-printf 'requirepass %s\n' "$REDIS_PASSWORD" > "$tmp/redis.conf"
+secrets="${OVU_REDIS_SECRETS:-/etc/ovu/redis-secrets}"
+hash() { tr -d '\n' < "$secrets/$1" | sha256sum | cut -d' ' -f1; }
+service='-@all +@connection +@read +@write +@scripting -@dangerous -@admin -@pubsub -@blocking -function -script|flush -script|kill'
+{
+  echo "user default off resetpass nocommands"
+  echo "user ovu-admin on #$(hash password) ~* &* +@all"
+  echo "user ulm on #$(hash ulm-password) resetchannels ~ulm:* $service"
+  echo "user aam on #$(hash aam-password) resetchannels ~aam:* $service"
+} > "$tmp/redis.conf"
 exec redis-server "$tmp/redis.conf" --port "${REDIS_PORT:-6379}" --bind "${REDIS_BIND:-0.0.0.0}" \
   --protected-mode no --maxmemory "$REDIS_MAXMEMORY" --maxmemory-policy volatile-lru \
   --save '' --appendonly no --dir "$tmp"
 "#;
+
+/// The readiness probe: PING as the admin user, the password handed to redis-cli in its own
+/// environment variable (not an argument `ps` would show).
+const REDIS_PROBE: &str = r#"REDISCLI_AUTH="$(cat "${OVU_REDIS_SECRETS:-/etc/ovu/redis-secrets}/password")" redis-cli --user ovu-admin ping | grep -q PONG"#;
 
 fn redis_deployment(ctx: &Ctx) -> Child {
     let name = ctx.names.of(Component::Redis);
@@ -258,24 +300,29 @@ fn redis_deployment(ctx: &Ctx) -> Child {
                 "name": "redis",
                 "image": r.image,
                 "command": ["sh", "-c", REDIS_SH],
-                "env": [
-                    pod::secret_env("REDIS_PASSWORD", &ctx.names.redis_secret(), "password"),
-                    pod::env("REDIS_MAXMEMORY", r.max_memory.clone()),
-                ],
+                "env": [pod::env("REDIS_MAXMEMORY", r.max_memory.clone())],
                 "ports": [{"name": "redis", "containerPort": ports::REDIS, "protocol": "TCP"}],
                 "readinessProbe": {
-                    "exec": {"command": ["sh", "-c", "redis-cli --no-auth-warning -a \"$REDIS_PASSWORD\" ping | grep -q PONG"]},
+                    "exec": {"command": ["sh", "-c", REDIS_PROBE]},
                     "periodSeconds": 5, "timeoutSeconds": 3,
                 },
                 "livenessProbe": {
                     "tcpSocket": {"port": "redis"},
                     "initialDelaySeconds": 10, "periodSeconds": 10, "timeoutSeconds": 3,
                 },
-                "volumeMounts": [pod::tmp_mount()],
+                "volumeMounts": [
+                    pod::tmp_mount(),
+                    {"name": "secrets", "mountPath": REDIS_SECRETS_DIR, "readOnly": true},
+                ],
                 "securityContext": pod::container_security(),
                 "resources": pod::resources(&r.resources),
             }],
-            "volumes": [pod::tmp_volume()],
+            "volumes": [
+                pod::tmp_volume(),
+                {"name": "secrets", "secret": {
+                    "secretName": ctx.names.redis_secret(), "defaultMode": 0o400,
+                    "items": secret_items(&[REDIS_ADMIN_KEY, REDIS_ULM_KEY, REDIS_AAM_KEY])}},
+            ],
         }),
     );
     ctx.child(

@@ -17,8 +17,7 @@ use super::{Child, Ctx, Kind};
 /// into empty databases: a restore bootstraps a new system and never merges into data. A
 /// database already restored from this very backup (the Job's pod retried after the first
 /// database was done) is skipped, recognised by the comment the restore leaves on it.
-pub const RESTORE_SH: &str = r#"set -eu
-src="${RESTORE_DIR:-/restore}"
+pub const RESTORE_SH: &str = r#"src="${RESTORE_DIR:-/restore}"
 want="${RESTORE_BACKUP:-latest}"
 available() { ls -1 "$src" 2>/dev/null | grep '^2.*Z$' | tr '\n' ' '; }
 if [ "$want" = latest ]; then
@@ -43,7 +42,7 @@ for db in ulm_db aam_db; do
   fi
   pg_restore --list "$b/$db.dump" > /dev/null
 done
-q() { psql -h "$PGHOST" -p "${PGPORT:-5432}" -U postgres -d "$1" -v ON_ERROR_STOP=1 -tAc "$2"; }
+q() { psql -h "$PGHOST" -p "${PGPORT:-5432}" -d "$1" -v ON_ERROR_STOP=1 -tAc "$2"; }
 marker="ovu: restored from backup $name"
 for db in ulm_db aam_db; do
   done_from=$(q "$db" "SELECT coalesce(shobj_description(oid, 'pg_database'), '') FROM pg_database WHERE datname = current_database()")
@@ -56,7 +55,7 @@ for db in ulm_db aam_db; do
     echo "restore: $db already holds $objects tables or other objects; a restore only fills the empty databases of a new system" >&2
     exit 1
   fi
-  pg_restore -h "$PGHOST" -p "${PGPORT:-5432}" -U postgres -d "$db" --role="${db%_db}_user" \
+  pg_restore -h "$PGHOST" -p "${PGPORT:-5432}" -d "$db" --role="${db%_db}_user" \
     --no-owner --no-privileges --single-transaction --exit-on-error "$b/$db.dump"
   q "$db" "COMMENT ON DATABASE $db IS '$marker'" > /dev/null
   echo "restore: $db restored from $name"

@@ -10,7 +10,9 @@ use sqlx::{ConnectOptions, PgPool};
 
 use crate::config::Env;
 
-#[derive(Debug, Clone)]
+/// Where the two stores are. The URLs may carry passwords (read from `*_PASSWORD_FILE`), so
+/// `Debug` prints them redacted: a logged config never leaks a credential.
+#[derive(Clone)]
 pub struct DbConfig {
     pub database_url: String,
     /// `DB_MAX_CONNECTIONS`, default 2 × cores.
@@ -22,13 +24,87 @@ pub struct DbConfig {
     pub redis_timeout: Duration,
 }
 
+impl std::fmt::Debug for DbConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DbConfig")
+            .field("database_url", &redacted(&self.database_url))
+            .field("max_connections", &self.max_connections)
+            .field("acquire_timeout", &self.acquire_timeout)
+            .field("redis_url", &redacted(&self.redis_url))
+            .field("redis_timeout", &self.redis_timeout)
+            .finish()
+    }
+}
+
+/// The URL with its password, if any, replaced by `***`.
+pub fn redacted(url: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(mut u) if u.password().is_some() => {
+            let _ = u.set_password(Some("***"));
+            u.to_string()
+        }
+        Ok(u) => u.to_string(),
+        Err(_) => "<unparsable URL>".into(),
+    }
+}
+
+/// Puts the password read from `file_var` (when that variable is set) into the URL from
+/// `url_var`. Passwords travel as mounted files, never in the environment or on a command
+/// line, where `ps`, `/proc/<pid>/environ` and crash reports would show them.
+fn with_password_file(
+    env: &mut Env,
+    url_var: &str,
+    file_var: &str,
+    url: Option<String>,
+) -> Option<String> {
+    let file: Option<std::path::PathBuf> = env.optional(file_var);
+    let url = url?;
+    let Some(file) = file else {
+        return Some(url);
+    };
+    let password = match std::fs::read_to_string(&file) {
+        Ok(p) => p.trim_end_matches(['\n', '\r']).to_string(),
+        Err(e) => {
+            env.problem(format!("{file_var}: cannot read {} ({e})", file.display()));
+            return None;
+        }
+    };
+    if password.is_empty() {
+        env.problem(format!("{file_var}: {} is empty", file.display()));
+        return None;
+    }
+    let mut parsed = match url::Url::parse(&url) {
+        Ok(u) => u,
+        Err(_) => {
+            env.problem(format!("{url_var}: not a valid URL"));
+            return None;
+        }
+    };
+    if parsed.password().is_some() {
+        env.problem(format!(
+            "{url_var}: carries a password and {file_var} is set too; give one"
+        ));
+        return None;
+    }
+    if parsed.username().is_empty() || parsed.set_password(Some(&password)).is_err() {
+        env.problem(format!(
+            "{url_var}: needs a user name to go with {file_var}"
+        ));
+        return None;
+    }
+    Some(parsed.to_string())
+}
+
 impl DbConfig {
     pub fn from_env(env: &mut Env) -> Option<Self> {
         let cores = std::thread::available_parallelism()
             .map(|n| n.get())
             .unwrap_or(2) as u64;
         let database_url: Option<String> = env.required("DATABASE_URL");
+        let database_url =
+            with_password_file(env, "DATABASE_URL", "DATABASE_PASSWORD_FILE", database_url);
         let redis_url: Option<String> = env.required("REDIS_URL");
+        let redis_url = with_password_file(env, "REDIS_URL", "REDIS_PASSWORD_FILE", redis_url);
         let max_connections = env.ranged("DB_MAX_CONNECTIONS", 2 * cores, 1, 1000) as u32;
         let acquire_timeout = Duration::from_secs(env.ranged("DB_ACQUIRE_TIMEOUT_SECS", 5, 1, 300));
         let redis_timeout = Duration::from_millis(env.ranged("REDIS_TIMEOUT_MS", 2000, 50, 60_000));
@@ -93,5 +169,95 @@ where
             }
             Err(e) => return Err(e),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn load(vars: &[(&str, &str)]) -> Result<DbConfig, String> {
+        let mut env = Env::from_map(vars.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+        let cfg = DbConfig::from_env(&mut env);
+        env.finish().map_err(|e| e.to_string())?;
+        Ok(cfg.expect("config"))
+    }
+
+    #[test]
+    fn passwords_come_from_files_and_never_print() {
+        let dir = std::env::temp_dir().join(format!("ovu-kit-db-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let (pg, rd) = (dir.join("pg"), dir.join("redis"));
+        // A generated password may hold any character; the trailing newline of a file is not part of it.
+        std::fs::write(&pg, "p@ss/w:rd\n").unwrap();
+        std::fs::write(&rd, "r3dis").unwrap();
+        let cfg = load(&[
+            (
+                "DATABASE_URL",
+                "postgres://ulm_user@db:5432/ulm_db?sslmode=disable",
+            ),
+            ("DATABASE_PASSWORD_FILE", pg.to_str().unwrap()),
+            ("REDIS_URL", "redis://ulm@redis:6379/0"),
+            ("REDIS_PASSWORD_FILE", rd.to_str().unwrap()),
+        ])
+        .unwrap();
+        let opts = PgConnectOptions::from_str(&cfg.database_url).unwrap();
+        assert_eq!(opts.get_username(), "ulm_user");
+        let info = redis::Client::open(cfg.redis_url.as_str()).unwrap();
+        assert_eq!(
+            info.get_connection_info().redis.username.as_deref(),
+            Some("ulm")
+        );
+        assert_eq!(
+            info.get_connection_info().redis.password.as_deref(),
+            Some("r3dis")
+        );
+        assert!(
+            cfg.database_url.contains("p%40ss%2Fw%3Ard"),
+            "{}",
+            cfg.database_url
+        );
+        let shown = format!("{cfg:?}");
+        assert!(
+            !shown.contains("p%40ss") && !shown.contains("r3dis"),
+            "{shown}"
+        );
+        assert!(shown.contains("ulm_user:***@db"), "{shown}");
+
+        // Without the file variables the URLs are used as given.
+        let cfg = load(&[
+            ("DATABASE_URL", "postgres://u@h/db"),
+            ("REDIS_URL", "redis://h/0"),
+        ])
+        .unwrap();
+        assert_eq!(cfg.redis_url, "redis://h/0");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn a_bad_password_file_names_the_variable() {
+        let err = load(&[
+            ("DATABASE_URL", "postgres://u@h/db"),
+            ("DATABASE_PASSWORD_FILE", "/nonexistent/ovu-pw"),
+            ("REDIS_URL", "redis://h/0"),
+        ])
+        .unwrap_err();
+        assert!(
+            err.contains("DATABASE_PASSWORD_FILE: cannot read /nonexistent/ovu-pw"),
+            "{err}"
+        );
+        let file = std::env::temp_dir().join(format!("ovu-kit-db-pw-{}", std::process::id()));
+        std::fs::write(&file, "x").unwrap();
+        let err = load(&[
+            ("DATABASE_URL", "postgres://u@h/db"),
+            ("REDIS_URL", "redis://:inline@h/0"),
+            ("REDIS_PASSWORD_FILE", file.to_str().unwrap()),
+        ])
+        .unwrap_err();
+        assert!(
+            err.contains("REDIS_URL: carries a password and REDIS_PASSWORD_FILE is set too"),
+            "{err}"
+        );
+        std::fs::remove_file(&file).unwrap();
     }
 }
