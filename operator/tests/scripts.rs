@@ -300,7 +300,9 @@ fn redis_confines_each_service_to_its_key_prefix() {
         ("aam", "RedisAam789"),
         ("ovu-admin", "RedisAdmin123"),
     );
-    let cases: [(&str, (&str, &str), &[&str], &str); 14] = [
+    // (what, (user, password), command, the answer must contain)
+    type Case<'a> = (&'a str, (&'a str, &'a str), &'a [&'a str], &'a str);
+    let cases: [Case; 14] = [
         ("unauthenticated ping", ("", ""), &["ping"], "NOAUTH"),
         (
             "default user",
