@@ -10,12 +10,13 @@ CARGO ?= cargo
 export CARGO_TERM_COLOR ?= never
 export RUST_BACKTRACE ?= 1
 
-.PHONY: help up down dev test deps services services-stop fmt fmt-check clippy \
+.PHONY: help up down dev test test-all deps services services-stop fmt fmt-check clippy \
         test-rust test-api test-web test-web-e2e test-e2e build bench
 
 help:
 	@echo "make up     run OVU on a local Kubernetes cluster with real nodes (see README)"
-	@echo "make test   run every test (installs what it needs)"
+	@echo "make test   run the CI suites (installs what it needs)"
+	@echo "make test-all  make test plus the long scenarios (the operator suite on real nodes)"
 	@echo "make down   stop what make up/dev started"
 
 ## --- the two commands -------------------------------------------------------
@@ -25,6 +26,12 @@ up:
 
 test: deps fmt-check clippy test-rust test-api test-web test-web-e2e test-e2e test-e2e-real
 	@echo "make test: all suites passed"
+
+# Everything `make test` runs, plus the long scenarios that do not fit CI's budget: the
+# operator's e2e suite again on the real nodes (real PostgreSQL dumps and restores, rollouts,
+# restarts). Run it before calling an issue resolved.
+test-all: deps fmt-check clippy test-rust test-api test-web test-web-e2e test-e2e test-e2e-real-all
+	@echo "make test-all: all suites passed"
 
 ## --- steps ------------------------------------------------------------------
 

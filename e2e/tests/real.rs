@@ -562,6 +562,66 @@ async fn network_policies_keep_strangers_off_the_database() {
         "the stand-in for the internet must be reachable without policies (control): {log}"
     );
 
+    // Egress: from inside the system's own pods, each reaches only what it needs.
+    let exec_probe = |component: &str, targets: &[(&str, String)]| {
+        let pod = c
+            .kubectl(&[
+                "-n",
+                &t.ns,
+                "get",
+                "pods",
+                "-l",
+                &format!(
+                    "app.kubernetes.io/instance={},app.kubernetes.io/component={component}",
+                    t.system
+                ),
+                "-o",
+                "jsonpath={.items[0].metadata.name}",
+            ])
+            .expect("find pod");
+        let script = targets
+            .iter()
+            .map(|(name, addr)| format!("echo {name}=$({})", probe(addr)))
+            .collect::<Vec<_>>()
+            .join("; ");
+        c.kubectl(&["-n", &t.ns, "exec", pod.trim(), "--", "bash", "-c", &script])
+            .expect("exec probe")
+    };
+    let svc = |s: &str, port: u16| format!("{}/{port}", fqdn(&format!("{}-{s}", t.system)));
+    let log = exec_probe(
+        "frontend",
+        &[
+            ("ulm", svc("ulm", 8001)),
+            ("postgres", svc("postgres", 5432)),
+            ("redis", svc("redis", 6379)),
+            ("outside", outside_addr.clone()),
+        ],
+    );
+    for want in [
+        "ulm=open",
+        "postgres=closed",
+        "redis=closed",
+        "outside=closed",
+    ] {
+        assert!(log.contains(want), "frontend pod: want {want}: {log}");
+    }
+    let log = exec_probe(
+        "ulm",
+        &[
+            ("postgres", svc("postgres", 5432)),
+            ("redis", svc("redis", 6379)),
+            ("frontend", svc("frontend", 443)),
+            ("outside", outside_addr.clone()),
+        ],
+    );
+    for want in [
+        "postgres=open",
+        "redis=open",
+        "frontend=closed",
+        "outside=closed",
+    ] {
+        assert!(log.contains(want), "ulm pod: want {want}: {log}");
+    }
     accept.abort();
 }
 

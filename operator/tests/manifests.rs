@@ -103,6 +103,24 @@ fn lease_role_is_namespaced_and_named() {
 }
 
 #[test]
+fn apiserver_role_reads_one_endpointslice_by_name() {
+    let d = docs("rbac.yaml");
+    let role = find(&d, "Role", "ovu-operator-apiserver");
+    assert_eq!(role["metadata"]["namespace"], "default");
+    let rules = role["rules"].as_sequence().unwrap();
+    assert_eq!(rules.len(), 1);
+    assert_eq!(rules[0]["resources"][0], "endpointslices");
+    assert_eq!(rules[0]["resourceNames"][0], "kubernetes");
+    assert_eq!(rules[0]["verbs"].as_sequence().unwrap().len(), 1);
+    assert_eq!(rules[0]["verbs"][0], "get");
+    let b = find(&d, "RoleBinding", "ovu-operator-apiserver");
+    assert_eq!(b["metadata"]["namespace"], "default");
+    assert_eq!(b["roleRef"]["name"], "ovu-operator-apiserver");
+    assert_eq!(b["subjects"][0]["name"], "ovu-operator");
+    assert_eq!(b["subjects"][0]["namespace"], "ovu-system");
+}
+
+#[test]
 fn operator_deployment_is_restricted_and_leader_elected() {
     let d = docs("deployment.yaml");
     let dep = find(&d, "Deployment", "ovu-operator");

@@ -11,6 +11,7 @@ fn facts() -> Facts {
         tls_hash: Some("0123456789abcdef".into()),
         frontend_pod_cidrs: vec!["198.19.1.0/24".into()],
         backend_pod_cidrs: vec!["198.19.2.0/24".into(), "fd00:2::/64".into()],
+        ..Default::default()
     }
 }
 
@@ -640,21 +641,76 @@ fn ulm_may_reach_the_smtp_port_of_spec_mail_and_nothing_more() {
             .filter_map(|p| p["port"].as_i64())
             .collect()
     };
-    // The egress policies as rendered (not yet applied by the operator: see README).
-    let egress = |sys: &ovu_crds::OvuSystem| {
-        let facts = ovu_operator::render::Facts::default();
-        let ctx = ovu_operator::render::Ctx::new(sys, &facts).unwrap();
-        ovu_operator::render::netpol::egress_policies(&ctx)
-    };
-    let full = egress(&common::full());
+    let full = children(&common::full());
     assert!(egress_ports(&full, "ovu-egress-ulm").contains(&587));
     assert!(!egress_ports(&full, "ovu-egress-aam").contains(&587));
-    let minimal = egress(&common::minimal());
+    let minimal = children(&common::minimal());
     assert!(!egress_ports(&minimal, "ovu-egress-ulm").contains(&587));
     // The port follows the TLS mode when unset (ULM's own default).
     let mut sys = common::full();
     let mail = sys.spec.mail.as_mut().unwrap();
     mail.smtp.port = None;
     mail.smtp.tls = ovu_crds::SmtpTlsMode::TLS;
-    assert!(egress_ports(&egress(&sys), "ovu-egress-ulm").contains(&465));
+    assert!(egress_ports(&children(&sys), "ovu-egress-ulm").contains(&465));
+}
+
+/// A NetworkPolicy matches ports after a Service's translation: every pod may reach the
+/// cluster DNS pods on whatever port they listen (1053 on the test cluster), and AAM the API
+/// server at the address and port the operator read from its endpoints (16443 there), not
+/// only the Service's 53 and 443.
+#[test]
+fn egress_follows_dns_and_the_api_server_to_their_real_ports() {
+    let sys = common::full();
+    let facts = ovu_operator::render::Facts {
+        api_server: vec![ovu_operator::render::ApiServerEndpoint {
+            address: "198.18.0.1".into(),
+            port: 16443,
+        }],
+        ..Default::default()
+    };
+    let desired = ovu_operator::render::build(&sys, &facts).unwrap();
+    let all: Vec<Child> = desired.all().cloned().collect();
+    let rules = |name: &str| -> Vec<serde_json::Value> {
+        all.iter()
+            .find(|c| c.kind == Kind::NetworkPolicy && c.name == name)
+            .unwrap_or_else(|| panic!("no NetworkPolicy {name}"))
+            .object["spec"]["egress"]
+            .as_array()
+            .unwrap()
+            .clone()
+    };
+    let dns_pods = serde_json::json!({"to": [{
+        "namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "kube-system"}},
+        "podSelector": {"matchLabels": {"k8s-app": "kube-dns"}},
+    }]});
+    for p in [
+        "ovu-egress-frontend",
+        "ovu-egress-ulm",
+        "ovu-egress-aam",
+        "ovu-egress-backup",
+    ] {
+        assert!(rules(p).contains(&dns_pods), "{p} cannot resolve names");
+    }
+    let api = serde_json::json!({
+        "to": [{"ipBlock": {"cidr": "198.18.0.1/32"}}],
+        "ports": [{"protocol": "TCP", "port": 16443}],
+    });
+    assert!(rules("ovu-egress-aam").contains(&api));
+    assert!(
+        !rules("ovu-egress-ulm").contains(&api),
+        "only AAM reads the API"
+    );
+    // Without the endpoints (no grant to read them), the usual ports still apply.
+    let plain: Vec<Child> = ovu_operator::render::build(&sys, &Default::default())
+        .unwrap()
+        .all()
+        .cloned()
+        .collect();
+    let aam = plain
+        .iter()
+        .find(|c| c.name == "ovu-egress-aam")
+        .unwrap()
+        .object["spec"]["egress"]
+        .to_string();
+    assert!(aam.contains("6443") && !aam.contains("16443"));
 }

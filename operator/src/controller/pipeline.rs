@@ -351,6 +351,7 @@ pub async fn apply_system(
         tls_hash: None,
         frontend_pod_cidrs,
         backend_pod_cidrs,
+        api_server: api_server_endpoints(&ctx.client).await,
     };
 
     // Secrets: generated once, never overwritten.
@@ -1097,6 +1098,46 @@ async fn prune(run: &mut Run<'_>, sys: &OvuSystem, rctx: &Ctx<'_>) -> Result<(),
 /// backend-tier nodes, each sorted: the proxies ULM and AAM trust (see
 /// `render::backend::trusted_proxies`). Sorted and deduplicated so the rendered env, and
 /// with it the pod template, only changes when the networks do.
+/// Where the Kubernetes API server really listens: the endpoints of the `kubernetes` Service
+/// (EndpointSlice `default/kubernetes`, readable by name only). Unreadable (an operator
+/// upgraded without that grant, a cluster without slices) is not fatal: AAM's egress then
+/// falls back to the usual ports.
+async fn api_server_endpoints(client: &Client) -> Vec<render::ApiServerEndpoint> {
+    use k8s_openapi::api::discovery::v1::EndpointSlice;
+    let slices: Api<EndpointSlice> = Api::namespaced(client.clone(), "default");
+    let slice = match slices.get_opt("kubernetes").await {
+        Ok(Some(s)) => s,
+        Ok(None) => return Vec::new(),
+        Err(e) => {
+            tracing::debug!(error = %e, "cannot read the API server's EndpointSlice");
+            return Vec::new();
+        }
+    };
+    let ports: Vec<i32> = slice
+        .ports
+        .unwrap_or_default()
+        .iter()
+        .filter(|p| p.protocol.as_deref().unwrap_or("TCP") == "TCP")
+        .filter_map(|p| p.port)
+        .collect();
+    let mut out = Vec::new();
+    for e in slice.endpoints {
+        for address in e.addresses {
+            for &port in &ports {
+                let ep = render::ApiServerEndpoint {
+                    address: address.clone(),
+                    port,
+                };
+                if !out.contains(&ep) {
+                    out.push(ep);
+                }
+            }
+        }
+    }
+    out.sort_by(|a, b| (&a.address, a.port).cmp(&(&b.address, b.port)));
+    out
+}
+
 async fn tier_pod_cidrs(client: &Client, label: &str) -> Result<(Vec<String>, Vec<String>), Error> {
     let nodes: Api<Node> = Api::all(client.clone());
     let mut out = (Vec::new(), Vec::new());

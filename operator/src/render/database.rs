@@ -200,8 +200,10 @@ fn postgres_statefulset(ctx: &Ctx) -> Child {
                 ],
                 "env": pg_env(),
                 "ports": [{"name": "postgres", "containerPort": ports::POSTGRES, "protocol": "TCP"}],
+                // On the socket: the superuser is refused over TCP, and a probe there would log
+                // a pg_hba rejection every five seconds (the TCP port is the liveness check).
                 "readinessProbe": {
-                    "exec": {"command": ["pg_isready", "-h", "127.0.0.1", "-p", "5432", "-U", "postgres", "-d", "postgres"]},
+                    "exec": {"command": ["pg_isready", "-h", "/var/run/postgresql", "-p", "5432", "-U", "postgres", "-d", "postgres"]},
                     "periodSeconds": 5, "timeoutSeconds": 3, "failureThreshold": 3,
                 },
                 "livenessProbe": {

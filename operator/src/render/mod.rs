@@ -167,6 +167,16 @@ pub struct Facts {
     pub frontend_pod_cidrs: Vec<String>,
     /// `spec.podCIDRs` of the nodes labelled for the backend tier (where AAM runs), sorted.
     pub backend_pod_cidrs: Vec<String>,
+    /// Where the Kubernetes API server listens (the `kubernetes` Service's endpoints, after
+    /// translation): AAM's egress policy lets it reach exactly these.
+    pub api_server: Vec<ApiServerEndpoint>,
+}
+
+/// One address and port of the Kubernetes API server.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ApiServerEndpoint {
+    pub address: String,
+    pub port: i32,
 }
 
 /// Why a spec cannot be rendered.
@@ -289,6 +299,7 @@ pub fn build(sys: &OvuSystem, facts: &Facts) -> Result<Desired, RenderError> {
     d.database.extend(database::render(&ctx));
     d.database.extend(backup::render(&ctx));
     d.database.push(netpol::database(&ctx));
+    d.database.extend(netpol::egress_policies(&ctx));
     d.backend.extend(backend::render(&ctx));
     d.backend.push(netpol::backend(&ctx));
     d.frontend.extend(frontend::render(&ctx));

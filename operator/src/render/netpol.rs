@@ -95,12 +95,43 @@ pub fn frontend(ctx: &Ctx) -> Child {
     )
 }
 
-/// DNS to wherever the cluster's resolver runs (a Service, node-local caches, CoreDNS pods).
-fn dns() -> Value {
-    json!({"ports": [
-        {"protocol": "UDP", "port": 53},
-        {"protocol": "TCP", "port": 53},
-    ]})
+/// DNS to wherever the cluster's resolver runs. A NetworkPolicy port is matched after the
+/// Service's translation, i.e. on the pod's port, and CoreDNS often listens elsewhere than
+/// 53 (1053 on this project's test cluster, 5353 on others): so port 53 anywhere (node-local
+/// caches, resolvers outside the cluster), plus any port on the cluster DNS pods themselves
+/// (the `k8s-app: kube-dns` label CoreDNS carries in kubeadm, kind and the managed clouds).
+fn dns() -> [Value; 2] {
+    [
+        json!({"ports": [
+            {"protocol": "UDP", "port": 53},
+            {"protocol": "TCP", "port": 53},
+        ]}),
+        json!({"to": [{
+            "namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "kube-system"}},
+            "podSelector": {"matchLabels": {"k8s-app": "kube-dns"}},
+        }]}),
+    ]
+}
+
+/// The Kubernetes API server where it really listens (the `kubernetes` Service's endpoints,
+/// which the operator reads): its Service port 443 is translated to the server's own port
+/// (6443 on kubeadm, 16443 on this project's cluster) before the policy is matched.
+fn api_server(ctx: &Ctx) -> Vec<Value> {
+    ctx.facts
+        .api_server
+        .iter()
+        .map(|e| {
+            let cidr = if e.address.contains(':') {
+                format!("{}/128", e.address)
+            } else {
+                format!("{}/32", e.address)
+            };
+            json!({
+                "to": [{"ipBlock": {"cidr": cidr}}],
+                "ports": [{"protocol": "TCP", "port": e.port}],
+            })
+        })
+        .collect()
 }
 
 fn to(ctx: &Ctx, components: &[Component], ports: &[i32]) -> Value {
@@ -158,7 +189,8 @@ fn egress(ctx: &Ctx, c: Component, selected: &[Component], rules: Vec<Value>) ->
 /// they exist, together with the default-deny, before any pod they apply to starts.
 pub fn egress_policies(ctx: &Ctx) -> Vec<Child> {
     let db = [Component::Postgres, Component::Redis];
-    let mut ulm = vec![dns(), to(ctx, &db, &[ports::POSTGRES, ports::REDIS])];
+    let mut ulm = Vec::from(dns());
+    ulm.push(to(ctx, &db, &[ports::POSTGRES, ports::REDIS]));
     if let Some(m) = &ctx.sys.spec.mail {
         ulm.push(smtp(m.smtp.effective_port()));
     }
@@ -168,34 +200,43 @@ pub fn egress_policies(ctx: &Ctx) -> Vec<Child> {
             ctx,
             Component::Frontend,
             &[Component::Frontend],
-            vec![
-                dns(),
-                to(
+            [
+                dns().as_slice(),
+                &[to(
                     ctx,
                     &[Component::Ulm, Component::Aam],
                     &[ports::ULM, ports::AAM],
-                ),
-            ],
+                )],
+            ]
+            .concat(),
         ),
         egress(ctx, Component::Ulm, &[Component::Ulm], ulm),
         egress(
             ctx,
             Component::Aam,
             &[Component::Aam],
-            vec![
-                dns(),
-                to(ctx, &db, &[ports::POSTGRES, ports::REDIS]),
-                to(ctx, &[Component::Ulm], &[ports::ULM]),
-                // The Kubernetes API (443 on its Service, 6443 on the control plane after
-                // the Service is resolved) and HTTPS alert webhooks.
-                anywhere(&[443, 6443]),
-            ],
+            [
+                dns().as_slice(),
+                &[
+                    to(ctx, &db, &[ports::POSTGRES, ports::REDIS]),
+                    to(ctx, &[Component::Ulm], &[ports::ULM]),
+                    // HTTPS alert webhooks, and the Kubernetes API where the operator could
+                    // not read its address (6443 is the usual control-plane port).
+                    anywhere(&[443, 6443]),
+                ],
+                &api_server(ctx),
+            ]
+            .concat(),
         ),
         egress(
             ctx,
             Component::Backup,
             &[Component::Backup, Component::Restore],
-            vec![dns(), to(ctx, &[Component::Postgres], &[ports::POSTGRES])],
+            [
+                dns().as_slice(),
+                &[to(ctx, &[Component::Postgres], &[ports::POSTGRES])],
+            ]
+            .concat(),
         ),
     ]
 }

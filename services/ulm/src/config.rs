@@ -266,7 +266,8 @@ pub struct Config {
     /// `ULM_SESSION_MAX_DAYS` (default 30): absolute session lifetime, whatever the rotation.
     pub session_max_days: u64,
     /// `ULM_SESSION_RETENTION_DAYS` (default 30, 1–365) and `ULM_AUDIT_RETENTION_DAYS` (default
-    /// 365, 1–3650): how long ended sessions and audit events are kept (see `retention`).
+    /// 365, 1–3650), `ULM_MAIL_RETENTION_DAYS` (default 30, 1–365): how long ended sessions,
+    /// audit events and sent mail's outbox rows are kept (see `retention`).
     pub retention: crate::retention::Retention,
     /// `ULM_ME_CACHE_MS` (default 1000, 0 = off): how long this replica may reuse a
     /// `GET /users/me` answer for a session (see `me_cache`).
@@ -353,6 +354,7 @@ impl Config {
             retention: crate::retention::Retention {
                 session_days: env.ranged("ULM_SESSION_RETENTION_DAYS", 30, 1, 365),
                 audit_days: env.ranged("ULM_AUDIT_RETENTION_DAYS", 365, 1, 3650),
+                mail_days: env.ranged("ULM_MAIL_RETENTION_DAYS", 30, 1, 365),
             },
             me_cache_ms: env.ranged("ULM_ME_CACHE_MS", 1000, 0, 10_000),
             access_ttl_secs: match env.optional::<u64>("ULM_ACCESS_TTL_SECS") {

@@ -1,7 +1,8 @@
 //! Retention: what ULM stops needing is deleted instead of piling up for ever — expired and
 //! used one-time tokens (verification, reset), refresh tokens past their expiry, sessions that
-//! ended more than `ULM_SESSION_RETENTION_DAYS` ago, and audit events older than
-//! `ULM_AUDIT_RETENTION_DAYS`.
+//! ended more than `ULM_SESSION_RETENTION_DAYS` ago, audit events older than
+//! `ULM_AUDIT_RETENTION_DAYS`, and outbox rows of mail sent (or given up on) more than
+//! `ULM_MAIL_RETENTION_DAYS` ago.
 //!
 //! Deletes run in batches by `ctid` so no statement holds many row locks or runs long, and
 //! every condition is idempotent, so several replicas may prune at once.
@@ -19,6 +20,9 @@ pub struct Retention {
     pub session_days: u64,
     /// `ULM_AUDIT_RETENTION_DAYS` (default 365): the audit log's horizon.
     pub audit_days: u64,
+    /// `ULM_MAIL_RETENTION_DAYS` (default 30): how long the outbox remembers a delivered or
+    /// abandoned mail (kind, recipient, attempts: enough to answer "was it sent?").
+    pub mail_days: u64,
 }
 
 /// What one pass deleted.
@@ -28,11 +32,12 @@ pub struct Pruned {
     pub refresh_tokens: u64,
     pub sessions: u64,
     pub audit_events: u64,
+    pub mail: u64,
 }
 
 impl Pruned {
     pub fn total(&self) -> u64 {
-        self.one_time_tokens + self.refresh_tokens + self.sessions + self.audit_events
+        self.one_time_tokens + self.refresh_tokens + self.sessions + self.audit_events + self.mail
     }
 }
 
@@ -94,6 +99,14 @@ pub async fn tick(db: &PgPool, r: Retention) -> Result<Pruned, sqlx::Error> {
             "audit_events",
             "occurred_at < now() - make_interval(days => $1)",
             Some(r.audit_days),
+        )
+        .await?,
+        // Queued mail is kept whatever its age: the worker still owes it a delivery.
+        mail: prune(
+            db,
+            "outbox",
+            "state IN ('sent', 'failed') AND COALESCE(sent_at, next_attempt_at) < now() - make_interval(days => $1)",
+            Some(r.mail_days),
         )
         .await?,
     })

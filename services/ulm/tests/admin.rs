@@ -1289,6 +1289,12 @@ async fn retention_prunes_only_what_ended_long_ago(db: PgPool) {
     exec("INSERT INTO one_time_tokens (token_hash, user_id, purpose, created_at, expires_at) VALUES (decode(md5(random()::text), 'hex'), $1, 'reset_password', now() - interval '3 days', now() - interval '2 days')").await;
     exec("INSERT INTO one_time_tokens (token_hash, user_id, purpose, created_at, expires_at) VALUES (decode(md5(random()::text), 'hex'), $1, 'reset_password', now(), now() + interval '1 hour')").await;
     exec("INSERT INTO audit_events (event_type, actor_id, occurred_at) VALUES ('ancient', $1, now() - interval '400 days')").await;
+    // The outbox: mail sent long ago and given up on long ago go; recent mail, and queued mail
+    // however old (still owed a delivery), stay.
+    exec("INSERT INTO outbox (kind, user_id, to_email, state, created_at, sent_at) VALUES ('verify_email', $1, 'outbox-probe@example.com', 'sent', now() - interval '50 days', now() - interval '45 days')").await;
+    exec("INSERT INTO outbox (kind, user_id, to_email, state, created_at, next_attempt_at) VALUES ('verify_email', $1, 'outbox-probe@example.com', 'failed', now() - interval '50 days', now() - interval '40 days')").await;
+    exec("INSERT INTO outbox (kind, user_id, to_email, state, created_at, sent_at) VALUES ('verify_email', $1, 'outbox-probe@example.com', 'sent', now() - interval '2 days', now() - interval '2 days')").await;
+    exec("INSERT INTO outbox (kind, user_id, to_email, state, created_at, next_attempt_at) VALUES ('verify_email', $1, 'outbox-probe@example.com', 'queued', now() - interval '50 days', now())").await;
     exec("INSERT INTO refresh_tokens (token_hash, session_id, expires_at) SELECT decode(md5(random()::text), 'hex'), id, now() - interval '3 days' FROM sessions WHERE user_id = $1 AND revoked_at IS NULL AND expires_at > now()").await;
     let count = |sql: &'static str| {
         let db = t.db.clone();
@@ -1305,6 +1311,7 @@ async fn retention_prunes_only_what_ended_long_ago(db: PgPool) {
         ovu_ulm::retention::Retention {
             session_days: 30,
             audit_days: 365,
+            mail_days: 30,
         },
     )
     .await
@@ -1315,7 +1322,8 @@ async fn retention_prunes_only_what_ended_long_ago(db: PgPool) {
             one_time_tokens: 1,
             refresh_tokens: 1,
             sessions: 2,
-            audit_events: 1
+            audit_events: 1,
+            mail: 2,
         }
     );
     assert_eq!(
@@ -1326,6 +1334,13 @@ async fn retention_prunes_only_what_ended_long_ago(db: PgPool) {
         count("SELECT count(*) FROM audit_events WHERE event_type = 'ancient'").await,
         0
     );
+    let outbox: String = sqlx::query_scalar(
+        "SELECT string_agg(state, ',' ORDER BY state) FROM outbox WHERE to_email = 'outbox-probe@example.com'",
+    )
+    .fetch_one(&t.db)
+    .await
+    .unwrap();
+    assert_eq!(outbox, "queued,sent", "recent and queued mail are kept");
     // The live session, the recently ended one and the live reset link are kept.
     assert_eq!(count("SELECT count(*) FROM sessions").await, 2);
     assert_eq!(
@@ -1341,6 +1356,7 @@ async fn retention_prunes_only_what_ended_long_ago(db: PgPool) {
         ovu_ulm::retention::Retention {
             session_days: 30,
             audit_days: 365,
+            mail_days: 30,
         },
     )
     .await
