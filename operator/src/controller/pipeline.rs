@@ -1494,6 +1494,35 @@ mod tests {
         );
     }
 
+    /// Pod status as a real kubelet wrote it: the `make up` cluster of 2026-12-03, whose ULM
+    /// and AAM exited with 1 at start while BackendReady said only "Waiting: ulm 0/2, aam 0/2;
+    /// rolling out ulm: 0 of 2 ready; aam: 0 of 2 ready". ULM's pods wait in back-off, AAM's
+    /// run again after the fifth exit.
+    #[test]
+    fn real_crash_looping_backend_pods_are_named() {
+        let pods: Vec<Pod> =
+            serde_json::from_str(include_str!("testdata/backend-crashing-real.json")).unwrap();
+        let t = tier_view(&[
+            with_pods(
+                workload("ulm", Kind::Deployment, Some(&deploy(1, 1, 2, 2, 0)), 2),
+                &pods,
+            ),
+            with_pods(
+                workload("aam", Kind::Deployment, Some(&deploy(1, 1, 2, 2, 0)), 2),
+                &pods,
+            ),
+        ]);
+        let c = tier_cond(status::BACKEND_READY, &t);
+        assert_eq!(c.reason, "CrashLoopBackOff");
+        assert_eq!(
+            c.message,
+            "ulm 0/2, aam 0/2; rolling out ulm: 0 of 2 ready — pod ovu-ulm-79b678cb8c-9ws26: \
+             container ulm (ovu/ulm:0.1.0) keeps exiting (CrashLoopBackOff): exit code 1 (Error) \
+             (and 1 more pod); aam: 0 of 2 ready — pod ovu-aam-5b95dcdccd-rv75f: container aam \
+             (ovu/aam:0.1.0) keeps exiting (CrashLoopBackOff): exit code 1 (Error) (and 1 more pod)"
+        );
+    }
+
     #[test]
     fn a_rolled_out_workload_ignores_its_pods() {
         // A settled system's status must not depend on a lingering pod (no status writes).
