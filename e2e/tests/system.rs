@@ -1305,3 +1305,229 @@ async fn a_restore_refuses_a_claim_that_is_not_an_ovu_backup() {
     })
     .await;
 }
+
+/// Wait until the condition `type_` of system `n` is False for the current generation with
+/// reason `reason` and a message holding every one of `fragments`; returns that message and
+/// the system's `status.message`.
+async fn wait_tier(
+    c: &Cluster,
+    ns: &str,
+    n: &str,
+    (type_, reason): (&str, &str),
+    fragments: &[&str],
+    timeout: Duration,
+) -> anyhow::Result<(String, String)> {
+    wait_for(
+        timeout,
+        &format!("{type_} of {n}: {reason}, {fragments:?}"),
+        || {
+            let systems = c.systems(ns);
+            async move {
+                let s = systems.get(n).await?;
+                let st = s.status.clone().unwrap_or_default();
+                let cond = st.conditions.iter().find(|c| c.type_ == type_);
+                Ok(match cond {
+                    Some(cd)
+                        if cd.status == "False"
+                            && cd.reason == reason
+                            && cd.observed_generation == s.metadata.generation
+                            && fragments.iter().all(|f| cd.message.contains(f)) =>
+                    {
+                        Ok((cd.message.clone(), st.message.clone().unwrap_or_default()))
+                    }
+                    other => Err(format!("{other:?}; status.message {:?}", st.message)),
+                })
+            }
+        },
+    )
+    .await
+}
+
+/// Issue 17: a pod the scheduler cannot place is named in its tier's condition with the
+/// scheduler's own words, not only in Events: no node carries the tier label; a volume claim
+/// of a storage class that does not exist. Runs on kwok too (the scheduler is real).
+#[tokio::test]
+async fn a_pod_without_a_node_or_a_volume_is_named_in_the_tier_condition() {
+    with_temp_ns("unschedulable", true, |c, ns| async move {
+        c.create(
+            &ns,
+            &system(
+                "nonode",
+                "nonode.example.com",
+                json!({"placement": {"nodeLabel": "ovu.co.il/e2e-no-such-tier"}}),
+            ),
+        )
+        .await?;
+        c.create(
+            &ns,
+            &system(
+                "noclass",
+                "noclass.example.com",
+                json!({"database": {"postgres": {"storage": {"storageClassName": "ovu-e2e-no-such-class"}}}}),
+            ),
+        )
+        .await?;
+        let (_, overall) = wait_tier(
+            &c,
+            &ns,
+            "nonode",
+            ("DatabaseReady", "Unschedulable"),
+            &[
+                "postgres: 0 of 1 ready — pod nonode-postgres-0 Pending: 0/",
+                "nodes are available",
+                "node affinity/selector",
+                // Redis is stuck the same way, and named too.
+                "redis: 0 of 1 ready — pod nonode-redis-",
+            ],
+            soon(),
+        )
+        .await?;
+        ensure!(
+            overall.starts_with("waiting for the database tier: ")
+                && overall.contains("nonode-postgres-0 Pending: 0/"),
+            "{overall}"
+        );
+        // Only PostgreSQL has a volume: Redis serves.
+        wait_tier(
+            &c,
+            &ns,
+            "noclass",
+            ("DatabaseReady", "Unschedulable"),
+            &["redis 1/1", "postgres: 0 of 1 ready — pod noclass-postgres-0 Pending"],
+            soon(),
+        )
+        .await?;
+        Ok(())
+    })
+    .await;
+}
+
+/// Skip a test that needs containers to really run (kwok starts none).
+fn real_nodes_only(test: &str) -> bool {
+    if nodes() == Nodes::Real {
+        return true;
+    }
+    eprintln!("\n!!! SKIPPED {test}: needs real nodes (e2e/run --mode real) !!!\n");
+    false
+}
+
+/// Issue 17: an image that cannot be pulled and a container that keeps exiting are named in
+/// the tier condition, with the image, instead of "postgres 0/1 … 0 of 1 ready".
+#[tokio::test]
+async fn an_image_that_cannot_be_pulled_and_a_crashing_container_are_named() {
+    if !real_nodes_only("an_image_that_cannot_be_pulled_and_a_crashing_container_are_named") {
+        return;
+    }
+    with_temp_ns("pull-crash", true, |c, ns| async move {
+        // Nothing listens on port 1 of this machine: the pull fails at once, and no registry
+        // outside is asked.
+        let missing = "127.0.0.1:1/ovu/postgres:9.9";
+        // The PostgreSQL image has a shell but no redis-server: Redis exits with 127.
+        let no_redis = std::env::var("OVU_E2E_POSTGRES_IMAGE")
+            .ok()
+            .filter(|v| !v.is_empty())
+            .unwrap_or_else(|| "ovu/postgres-local:15".into());
+        let n = "stuck";
+        c.create(
+            &ns,
+            &system(
+                n,
+                "stuck.example.com",
+                json!({"database": {"postgres": {"image": missing}, "redis": {"image": no_redis}}}),
+            ),
+        )
+        .await?;
+        // PostgreSQL comes first in the tier: its reason is the condition's.
+        let (_, overall) = wait_tier(
+            &c,
+            &ns,
+            n,
+            ("DatabaseReady", "ImagePullBackOff"),
+            &[
+                &format!(
+                    "pod {n}-postgres-0: init container bootstrap: ImagePullBackOff: cannot pull image {missing} ("
+                ),
+                &format!("redis: 0 of 1 ready — pod {n}-redis-"),
+                &format!(
+                    "container redis ({no_redis}) keeps exiting (CrashLoopBackOff): exit code 127"
+                ),
+            ],
+            soon(),
+        )
+        .await?;
+        ensure!(
+            overall.contains(&format!("cannot pull image {missing}")),
+            "{overall}"
+        );
+        Ok(())
+    })
+    .await;
+}
+
+/// Issue 17: a failing init container is named with its exit code: PostgreSQL's `bootstrap`
+/// (run with an image that has no initdb) and ULM's `migrate` (an image without `ovu-ulm`).
+#[tokio::test]
+async fn a_failing_init_container_is_named() {
+    if !real_nodes_only("a_failing_init_container_is_named") {
+        return;
+    }
+    with_temp_ns("init-fails", true, |c, ns| async move {
+        let no_initdb = std::env::var("OVU_E2E_REDIS_IMAGE")
+            .ok()
+            .filter(|v| !v.is_empty())
+            .unwrap_or_else(|| "ovu/redis-local:7".into());
+        c.create(
+            &ns,
+            &system(
+                "noinitdb",
+                "noinitdb.example.com",
+                json!({"database": {"postgres": {"image": no_initdb}}}),
+            ),
+        )
+        .await?;
+        // The AAM image has no ovu-ulm: ULM's migrate cannot even start.
+        c.create(
+            &ns,
+            &system(
+                "nomigrate",
+                "nomigrate.example.com",
+                json!({"backend": {"ulm": {"image": "ovu/aam:0.1.0"}}}),
+            ),
+        )
+        .await?;
+        wait_tier(
+            &c,
+            &ns,
+            "noinitdb",
+            ("DatabaseReady", "InitContainerFailed"),
+            &[&format!(
+                "pod noinitdb-postgres-0: init container bootstrap ({no_initdb}) failed: exit code 127"
+            )],
+            soon(),
+        )
+        .await?;
+        // The backend comes after the database's bring-up.
+        let (_, overall) = wait_tier(
+            &c,
+            &ns,
+            "nomigrate",
+            ("BackendReady", "InitContainerFailed"),
+            &[
+                // Two ULM pods by default: one is named, the other counted.
+                "rolling out ulm: 0 of 2 ready — pod nomigrate-ulm-",
+                "(and 1 more pod)",
+                "init container migrate (ovu/aam:0.1.0) failed: exit code 128 (StartError)",
+                "ovu-ulm",
+            ],
+            ready(),
+        )
+        .await?;
+        ensure!(
+            overall.starts_with("waiting for the backend tier")
+                && overall.contains("init container migrate"),
+            "{overall}"
+        );
+        Ok(())
+    })
+    .await;
+}

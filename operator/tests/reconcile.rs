@@ -287,6 +287,90 @@ async fn bring_up_waits_for_the_database_before_the_backend() {
     assert_eq!(cond(&st, "FrontendReady")["reason"], "WaitingForBackend");
 }
 
+/// A pod of component `component` of system `ovu`, with the given status.
+fn pod(name: &str, component: &str, image: &str, status: Value) -> Value {
+    json!({
+        "apiVersion": "v1", "kind": "Pod",
+        "metadata": {"name": name, "namespace": "ovu-test", "labels": {
+            "app.kubernetes.io/instance": "ovu",
+            "app.kubernetes.io/managed-by": "ovu-operator",
+            "app.kubernetes.io/component": component,
+        }},
+        "spec": {"containers": [{"name": component, "image": image}]},
+        "status": status,
+    })
+}
+
+#[tokio::test]
+async fn a_tier_that_does_not_serve_says_what_its_pods_are_stuck_on() {
+    let (fake, ctx) = setup(common::minimal(), false);
+    reconcile(&fake, &ctx).await.unwrap();
+    // The workload controllers made one pod each; neither is ready.
+    for path in [
+        "/apis/apps/v1/namespaces/ovu-test/statefulsets/ovu-postgres",
+        "/apis/apps/v1/namespaces/ovu-test/deployments/ovu-redis",
+    ] {
+        let mut o = fake.get(path).unwrap();
+        o["status"] = json!({"observedGeneration": 1, "replicas": 1, "updatedReplicas": 1});
+        fake.put(path, o);
+    }
+    // PostgreSQL cannot be placed; Redis cannot pull its image.
+    fake.put(
+        "/api/v1/namespaces/ovu-test/pods/ovu-postgres-0",
+        pod(
+            "ovu-postgres-0",
+            "postgres",
+            "postgres:16",
+            json!({"phase": "Pending", "conditions": [{"type": "PodScheduled", "status": "False",
+                "reason": "Unschedulable",
+                "message": "0/3 nodes are available: 3 node(s) didn't match Pod's node affinity/selector."}]}),
+        ),
+    );
+    fake.put(
+        "/api/v1/namespaces/ovu-test/pods/ovu-redis-abc",
+        pod(
+            "ovu-redis-abc",
+            "redis",
+            "redis:9.9",
+            json!({"phase": "Pending", "containerStatuses": [{"name": "redis", "image": "redis:9.9",
+                "imageID": "", "ready": false, "restartCount": 0,
+                "state": {"waiting": {"reason": "ErrImagePull",
+                    "message": "failed to pull and unpack image \"docker.io/library/redis:9.9\": not found"}}}]}),
+        ),
+    );
+    reconcile(&fake, &ctx).await.unwrap();
+    let st = status(&fake);
+    let db = cond(&st, "DatabaseReady");
+    assert_eq!(db["status"], "False");
+    // The first workload's problem is the condition's reason; the message has both.
+    assert_eq!(db["reason"], "Unschedulable", "{db}");
+    let msg = db["message"].as_str().unwrap();
+    assert!(
+        msg.contains(
+            "postgres: 0 of 1 ready — pod ovu-postgres-0 Pending: 0/3 nodes are available"
+        ),
+        "{msg}"
+    );
+    assert!(
+        msg.contains("redis: 0 of 1 ready — pod ovu-redis-abc: container redis: ImagePullBackOff: cannot pull image redis:9.9 (failed to pull"),
+        "{msg}"
+    );
+    // The system's own message says it too.
+    let overall = st["message"].as_str().unwrap();
+    assert!(overall.contains("cannot pull image redis:9.9"), "{overall}");
+    assert!(overall.contains("0/3 nodes are available"), "{overall}");
+
+    // The kubelet moving from ErrImagePull to ImagePullBackOff changes nothing written.
+    let path = "/api/v1/namespaces/ovu-test/pods/ovu-redis-abc";
+    let mut p = fake.get(path).unwrap();
+    p["status"]["containerStatuses"][0]["state"]["waiting"] = json!({"reason": "ImagePullBackOff",
+        "message": "Back-off pulling image \"redis:9.9\": ErrImagePull: failed to pull and unpack image \"docker.io/library/redis:9.9\": not found"});
+    fake.put(path, p);
+    fake.clear_log();
+    reconcile(&fake, &ctx).await.unwrap();
+    assert_eq!(fake.writes(), vec![]);
+}
+
 #[tokio::test]
 async fn a_rollout_of_a_ready_system_is_progressing_until_every_pod_is_updated() {
     let (fake, ctx) = setup(common::minimal(), true);

@@ -2,6 +2,7 @@
 //! pipeline (read → validate → build → apply → status) in [`reconcile`].
 
 mod pipeline;
+mod pods;
 
 use std::collections::HashMap;
 use std::sync::Arc;

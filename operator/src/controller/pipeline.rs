@@ -21,7 +21,7 @@ use ovu_crds::{
 use serde_json::{Value, json};
 use tracing::info;
 
-use super::{Context, Error, publish};
+use super::{Context, Error, pods, publish};
 use crate::apply::{self, Outcome};
 use crate::render::names::{Component, FIELD_MANAGER, ports};
 use crate::render::{self, Child, Ctx, Facts, Kind};
@@ -102,6 +102,9 @@ struct Workload {
     rolled_out: bool,
     /// What the rollout still waits for (empty when rolled out).
     pending: String,
+    /// What keeps its pods from serving, while it is not rolled out (see [`with_pods`]), and
+    /// how many other pods of it have a problem.
+    problem: Option<(pods::Problem, usize)>,
 }
 
 /// Read the rollout state of a workload from its live object (`None`: not there yet).
@@ -162,7 +165,24 @@ fn workload(label: &'static str, kind: Kind, live: Option<&Value>, desired: i32)
         serving: ready >= 1,
         rolled_out: pending.is_empty(),
         pending: pending.join(", "),
+        problem: None,
     }
+}
+
+/// The label value of the pods of a component (`app.kubernetes.io/component`).
+const COMPONENT_LABEL: &str = "app.kubernetes.io/component";
+
+/// Add what the workload's pods are stuck on, if it is not rolled out. A rolled-out workload
+/// keeps no problem (a lingering evicted pod of a serving tier changes nothing), so a settled
+/// system's status does not depend on its pods.
+fn with_pods(mut w: Workload, pods: &[Pod]) -> Workload {
+    if !w.rolled_out {
+        w.problem = pods::worst(
+            pods.iter()
+                .filter(|p| p.labels().get(COMPONENT_LABEL).map(String::as_str) == Some(w.label)),
+        );
+    }
+    w
 }
 
 /// One tier as its workloads show it.
@@ -171,6 +191,8 @@ struct TierView {
     counts: TierStatus,
     serving: bool,
     rolled_out: bool,
+    /// The reason of the first workload's pod problem, if any pod has one.
+    problem: Option<pods::Reason>,
     /// `postgres 1/1, redis 1/1`, plus what a rollout waits for.
     message: String,
 }
@@ -189,7 +211,19 @@ fn tier_view(parts: &[Workload]) -> TierView {
     let pending: Vec<String> = parts
         .iter()
         .filter(|p| !p.rolled_out)
-        .map(|p| format!("{}: {}", p.label, p.pending))
+        .map(|p| {
+            let mut s = format!("{}: {}", p.label, p.pending);
+            if let Some((problem, more)) = &p.problem {
+                s.push_str(" — ");
+                s.push_str(&problem.message);
+                match more {
+                    0 => {}
+                    1 => s.push_str(" (and 1 more pod)"),
+                    n => s.push_str(&format!(" (and {n} more pods)")),
+                }
+            }
+            s
+        })
         .collect();
     if !pending.is_empty() {
         message.push_str("; rolling out ");
@@ -199,17 +233,22 @@ fn tier_view(parts: &[Workload]) -> TierView {
         counts,
         serving: parts.iter().all(|p| p.serving),
         rolled_out: parts.iter().all(|p| p.rolled_out),
+        problem: parts
+            .iter()
+            .find_map(|p| p.problem.as_ref().map(|(pr, _)| pr.reason)),
         message,
     }
 }
 
 /// The tier condition: True only when every pod serves the current spec; a tier that serves
-/// while it rolls out is `RollingOut`.
+/// while it rolls out is `RollingOut`; one that does not serve says what its pods are stuck
+/// on ([`pods::Reason`]), else `Waiting`.
 fn tier_cond(type_: &'static str, t: &TierView) -> Cond {
-    let reason = match (t.serving, t.rolled_out) {
-        (true, true) => "Ready",
-        (true, false) => "RollingOut",
-        (false, _) => "Waiting",
+    let reason = match (t.serving, t.rolled_out, t.problem) {
+        (true, true, _) => "Ready",
+        (true, false, _) => "RollingOut",
+        (false, _, Some(p)) => p.as_str(),
+        (false, _, None) => "Waiting",
     };
     Cond::new(type_, t.serving && t.rolled_out, reason, t.message.clone())
 }
@@ -376,22 +415,34 @@ pub async fn apply_system(
         api: rctx.site_url("api"),
     });
 
+    // The system's pods, read once: where each tier runs, and what a tier that does not
+    // serve is stuck on. Read before this reconcile's writes; pods a write makes are created
+    // by the workload controllers later and seen by the next reconcile (every WAIT while a
+    // tier is not ready).
+    let pods = list_pods(&ctx.client, &rctx).await?;
+
     // 1. database
     for c in &desired.database {
         run.ensure(c).await?;
     }
     let db = tier_view(&[
-        workload(
-            "postgres",
-            Kind::StatefulSet,
-            run.get(Kind::StatefulSet, &names.of(Component::Postgres)),
-            1,
+        with_pods(
+            workload(
+                "postgres",
+                Kind::StatefulSet,
+                run.get(Kind::StatefulSet, &names.of(Component::Postgres)),
+                1,
+            ),
+            &pods,
         ),
-        workload(
-            "redis",
-            Kind::Deployment,
-            run.get(Kind::Deployment, &names.of(Component::Redis)),
-            1,
+        with_pods(
+            workload(
+                "redis",
+                Kind::Deployment,
+                run.get(Kind::Deployment, &names.of(Component::Redis)),
+                1,
+            ),
+            &pods,
         ),
     ]);
     conds.push(tier_cond(status::DATABASE_READY, &db));
@@ -443,17 +494,23 @@ pub async fn apply_system(
             run.ensure(c).await?;
         }
         let be = tier_view(&[
-            workload(
-                "ulm",
-                Kind::Deployment,
-                run.get(Kind::Deployment, &names.of(Component::Ulm)),
-                spec.backend.ulm.replicas,
+            with_pods(
+                workload(
+                    "ulm",
+                    Kind::Deployment,
+                    run.get(Kind::Deployment, &names.of(Component::Ulm)),
+                    spec.backend.ulm.replicas,
+                ),
+                &pods,
             ),
-            workload(
-                "aam",
-                Kind::Deployment,
-                run.get(Kind::Deployment, &names.of(Component::Aam)),
-                spec.backend.aam.replicas,
+            with_pods(
+                workload(
+                    "aam",
+                    Kind::Deployment,
+                    run.get(Kind::Deployment, &names.of(Component::Aam)),
+                    spec.backend.aam.replicas,
+                ),
+                &pods,
             ),
         ]);
         conds.push(tier_cond(status::BACKEND_READY, &be));
@@ -487,11 +544,14 @@ pub async fn apply_system(
                     r => r?,
                 }
             }
-            let fe = tier_view(&[workload(
-                "frontend",
-                Kind::Deployment,
-                run.get(Kind::Deployment, &names.of(Component::Frontend)),
-                spec.frontend.replicas,
+            let fe = tier_view(&[with_pods(
+                workload(
+                    "frontend",
+                    Kind::Deployment,
+                    run.get(Kind::Deployment, &names.of(Component::Frontend)),
+                    spec.frontend.replicas,
+                ),
+                &pods,
             )]);
             conds.push(tier_cond(status::FRONTEND_READY, &fe));
             tiers.frontend = fe.counts.clone();
@@ -512,7 +572,7 @@ pub async fn apply_system(
     prune(&mut run, &sys, &rctx).await?;
 
     // Where the pods run.
-    place_nodes(&ctx.client, &rctx, &mut tiers).await?;
+    place_nodes(&pods, &mut tiers);
     st.tiers = Some(tiers);
 
     // Health of the services, once they exist.
@@ -1177,23 +1237,23 @@ async fn tier_pod_cidrs(client: &Client, label: &str) -> Result<(Vec<String>, Ve
     Ok(out)
 }
 
-/// Record the nodes each tier's pods run on.
-async fn place_nodes(client: &Client, rctx: &Ctx<'_>, tiers: &mut Tiers) -> Result<(), Error> {
+/// The system's pods (of every component, jobs' included).
+async fn list_pods(client: &Client, rctx: &Ctx<'_>) -> Result<Vec<Pod>, Error> {
     let pods: Api<Pod> = Api::namespaced(client.clone(), &rctx.ns);
     let lp = ListParams::default().labels(&format!(
         "app.kubernetes.io/instance={},app.kubernetes.io/managed-by=ovu-operator",
         rctx.system()
     ));
-    let list = pods.list(&lp).await?;
-    for p in list.items {
+    Ok(pods.list(&lp).await?.items)
+}
+
+/// Record the nodes each tier's pods run on.
+fn place_nodes(pods: &[Pod], tiers: &mut Tiers) {
+    for p in pods {
         let Some(node) = p.spec.as_ref().and_then(|s| s.node_name.clone()) else {
             continue;
         };
-        let comp = p
-            .labels()
-            .get("app.kubernetes.io/component")
-            .cloned()
-            .unwrap_or_default();
+        let comp = p.labels().get(COMPONENT_LABEL).cloned().unwrap_or_default();
         let t = match comp.as_str() {
             "postgres" | "redis" => &mut tiers.database,
             "ulm" | "aam" => &mut tiers.backend,
@@ -1207,7 +1267,6 @@ async fn place_nodes(client: &Client, rctx: &Ctx<'_>, tiers: &mut Tiers) -> Resu
     for t in [&mut tiers.database, &mut tiers.backend, &mut tiers.frontend] {
         t.nodes.sort();
     }
-    Ok(())
 }
 
 async fn probe_health(ctx: &Context, rctx: &Ctx<'_>, st: &mut OvuSystemStatus) {
@@ -1415,6 +1474,106 @@ mod tests {
         assert!(!c.status);
         assert_eq!(c.reason, "RollingOut");
         assert!(c.message.contains("rolling out ulm"), "{}", c.message);
+    }
+
+    fn pulling_pod(name: &str, component: &str) -> Pod {
+        serde_json::from_value(json!({
+            "metadata": {"name": name, "labels": {COMPONENT_LABEL: component}},
+            "spec": {"containers": [{"name": component, "image": "ovu/ulm:9.9"}]},
+            "status": {"phase": "Pending", "containerStatuses": [{
+                "name": component, "image": "ovu/ulm:9.9", "imageID": "", "ready": false,
+                "restartCount": 0,
+                "state": {"waiting": {"reason": "ImagePullBackOff",
+                    "message": "Back-off pulling image \"ovu/ulm:9.9\": ErrImagePull: not found"}}}]},
+        }))
+        .unwrap()
+    }
+
+    #[test]
+    fn a_tier_that_does_not_serve_names_what_its_pods_are_stuck_on() {
+        let pods = [
+            pulling_pod("ovu-ulm-b", "ulm"),
+            pulling_pod("ovu-ulm-a", "ulm"),
+            // Another component's pod is not ULM's problem.
+            pulling_pod("ovu-aam-a", "aam-other"),
+        ];
+        let ulm = with_pods(
+            workload("ulm", Kind::Deployment, Some(&deploy(1, 1, 2, 2, 0)), 2),
+            &pods,
+        );
+        let t = tier_view(&[ulm]);
+        let c = tier_cond(status::BACKEND_READY, &t);
+        assert!(!c.status);
+        assert_eq!(c.reason, "ImagePullBackOff");
+        assert_eq!(
+            c.message,
+            "ulm 0/2; rolling out ulm: 0 of 2 ready — pod ovu-ulm-a: container ulm: \
+             ImagePullBackOff: cannot pull image ovu/ulm:9.9 (not found) (and 1 more pod)"
+        );
+        // Without pod problems the reason stays Waiting.
+        let t = tier_view(&[with_pods(
+            workload("ulm", Kind::Deployment, Some(&deploy(1, 1, 2, 2, 0)), 2),
+            &[],
+        )]);
+        assert_eq!(tier_cond(status::BACKEND_READY, &t).reason, "Waiting");
+    }
+
+    #[test]
+    fn a_serving_tier_rolling_out_to_a_bad_image_stays_rolling_out_and_says_why() {
+        let pods = [pulling_pod("ovu-ulm-new", "ulm")];
+        let w = with_pods(
+            workload("ulm", Kind::Deployment, Some(&deploy(2, 2, 3, 1, 2)), 2),
+            &pods,
+        );
+        let c = tier_cond(status::BACKEND_READY, &tier_view(&[w]));
+        assert_eq!(c.reason, "RollingOut");
+        assert!(
+            c.message
+                .contains("pod ovu-ulm-new: container ulm: ImagePullBackOff"),
+            "{}",
+            c.message
+        );
+    }
+
+    /// Pod status as a real kubelet wrote it: the `make up` cluster of 2026-12-03, whose ULM
+    /// and AAM exited with 1 at start while BackendReady said only "Waiting: ulm 0/2, aam 0/2;
+    /// rolling out ulm: 0 of 2 ready; aam: 0 of 2 ready". ULM's pods wait in back-off, AAM's
+    /// run again after the fifth exit.
+    #[test]
+    fn real_crash_looping_backend_pods_are_named() {
+        let pods: Vec<Pod> =
+            serde_json::from_str(include_str!("testdata/backend-crashing-real.json")).unwrap();
+        let t = tier_view(&[
+            with_pods(
+                workload("ulm", Kind::Deployment, Some(&deploy(1, 1, 2, 2, 0)), 2),
+                &pods,
+            ),
+            with_pods(
+                workload("aam", Kind::Deployment, Some(&deploy(1, 1, 2, 2, 0)), 2),
+                &pods,
+            ),
+        ]);
+        let c = tier_cond(status::BACKEND_READY, &t);
+        assert_eq!(c.reason, "CrashLoopBackOff");
+        assert_eq!(
+            c.message,
+            "ulm 0/2, aam 0/2; rolling out ulm: 0 of 2 ready — pod ovu-ulm-79b678cb8c-9ws26: \
+             container ulm (ovu/ulm:0.1.0) keeps exiting (CrashLoopBackOff): exit code 1 (Error) \
+             (and 1 more pod); aam: 0 of 2 ready — pod ovu-aam-5b95dcdccd-rv75f: container aam \
+             (ovu/aam:0.1.0) keeps exiting (CrashLoopBackOff): exit code 1 (Error) (and 1 more pod)"
+        );
+    }
+
+    #[test]
+    fn a_rolled_out_workload_ignores_its_pods() {
+        // A settled system's status must not depend on a lingering pod (no status writes).
+        let pods = [pulling_pod("ovu-ulm-old", "ulm")];
+        let w = with_pods(
+            workload("ulm", Kind::Deployment, Some(&deploy(2, 2, 2, 2, 2)), 2),
+            &pods,
+        );
+        assert_eq!(w.problem, None);
+        assert_eq!(tier_view(&[w]).message, "ulm 2/2");
     }
 
     #[test]
