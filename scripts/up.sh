@@ -122,17 +122,22 @@ kc -n "$NS" get secret "$NAME-tls" -o jsonpath='{.data.ca\.crt}' | base64 -d >"$
 curl -fsS --cacert "$OUT/ca.crt" --resolve "ulm.$DOMAIN:$HTTPS_PORT:127.0.0.1" \
   "https://ulm.$DOMAIN:$HTTPS_PORT/api/health" >/dev/null ||
   die "the system is Ready but https://ulm.$DOMAIN:$HTTPS_PORT/api/health does not answer"
+admin_email=$(kc -n "$NS" get secret "$NAME-bootstrap-admin" -o jsonpath='{.data.email}' | base64 -d)
 cat >&2 <<EOF
 
 OVU is up ($((SECONDS - t0)) s).
   ULM app:   https://ulm.$DOMAIN:$HTTPS_PORT/
   AAM panel: https://aam.$DOMAIN:$HTTPS_PORT/
   (both on 127.0.0.1; *.localhost names resolve there)
+  Bootstrap admin: $admin_email
+    password: $KUBECTL --kubeconfig $KUBECONFIG -n $NS get secret $NAME-bootstrap-admin -o jsonpath='{.data.password}' | base64 -d
   Mail:      http://127.0.0.1:30825/view/latest.txt   (the newest mail ULM sent, e.g. a verification link;
              all of them: http://127.0.0.1:30825/api/v1/messages, one: /view/<ID>.txt)
   CA certificate: $OUT/ca.crt   (e.g. curl --cacert $OUT/ca.crt https://ulm.$DOMAIN:$HTTPS_PORT/api/health)
-  Bootstrap admin: e-mail and password in Secret $NS/$NAME-bootstrap-admin:
-    $KUBECTL --kubeconfig $KUBECONFIG -n $NS get secret $NAME-bootstrap-admin -o jsonpath='{.data.password}' | base64 -d
+    To trust it in a browser, import it as an authority: Chromium/Chrome: Settings > Privacy and
+    security > Security > Manage certificates > Authorities > Import ("Trust this certificate for
+    identifying websites"); Firefox: Settings > Privacy & Security > View Certificates >
+    Authorities > Import ("This certificate can identify websites").
   kubectl:   export KUBECONFIG=$KUBECONFIG PATH=$CLUSTER/bin:\$PATH
   Stop:      make down
 EOF

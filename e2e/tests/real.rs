@@ -821,6 +821,157 @@ async fn backup_now_runs_a_real_dump() {
     assert!(!log.to_lowercase().contains("error"), "backup log: {log}");
 }
 
+/// The origin a browser sends from one of the apps at the URL `make up` prints: scheme, host
+/// and port (a page at `https://aam.ovu.localhost:30443/` sends exactly that).
+fn browser_origin(t: &Target, app: &str) -> String {
+    t.url(app, "")
+}
+
+/// The values of one response header (all of them, to catch duplicates).
+fn header_values(r: &reqwest::Response, name: &str) -> Vec<String> {
+    r.headers()
+        .get_all(name)
+        .iter()
+        .map(|v| v.to_str().unwrap_or("?").to_string())
+        .collect()
+}
+
+/// A browser's cross-origin call from `origin`: the CORS preflight must allow it, then the
+/// answer must name the origin (else the browser hides it and the app says "The server cannot
+/// be reached", issue 17).
+async fn preflight(http: &reqwest::Client, url: &str, origin: &str, method: &str, headers: &str) {
+    let r = http
+        .request(reqwest::Method::OPTIONS, url)
+        .header("origin", origin)
+        .header("access-control-request-method", method)
+        .header("access-control-request-headers", headers)
+        .send_patiently()
+        .await
+        .expect("preflight");
+    assert!(
+        r.status().is_success(),
+        "preflight {url} from {origin}: {}",
+        r.status()
+    );
+    assert_eq!(
+        header_values(&r, "access-control-allow-origin"),
+        [origin],
+        "preflight {url} from {origin}"
+    );
+}
+
+/// Both apps sign in the way their pages do in a browser at the printed URLs, Origin header
+/// included: ULM's page signs in to ULM (same origin); AAM's page signs in to ULM
+/// (cross-origin, with a CORS preflight) and then reads AAM's API with the token. Before the
+/// public port was part of the allowed origins, nginx answered AAM's preflight without
+/// `Access-Control-Allow-Origin` and the panel could not sign in. `status.endpoints` name the
+/// same URLs, and every API answer carries one of each security header (issue 17 found two
+/// disagreeing Referrer-Policy headers).
+#[tokio::test]
+async fn both_apps_sign_in_through_nginx_with_the_browsers_origin() {
+    let t = target().await;
+    let http = t.client().await.expect("https client");
+    let secret = format!("{}-bootstrap-admin", t.system);
+    let email = t.secret(&secret, "email").await.expect("admin e-mail");
+    let password = t.secret(&secret, "password").await.expect("admin password");
+
+    // status.endpoints are the URLs a browser uses (port included), the ones `make up` prints.
+    let st = t
+        .cluster
+        .get_system(&t.ns, &t.system)
+        .await
+        .expect("reading the OvuSystem")
+        .status
+        .expect("status");
+    let ep = st.endpoints.expect("status.endpoints");
+    assert_eq!(ep.ulm, browser_origin(&t, "ulm"));
+    assert_eq!(ep.aam, browser_origin(&t, "aam"));
+
+    let login = t.url("ulm", "/api/v1/auth/login");
+    // What each page reads first after signing in: ULM's own profile, AAM's dashboard.
+    let first_read = |app: &str| {
+        t.url(
+            app,
+            if app == "ulm" {
+                "/api/v1/users/me"
+            } else {
+                "/api/v1/dashboard"
+            },
+        )
+    };
+    for page in ["ulm", "aam"] {
+        let origin = browser_origin(&t, page);
+        if page != "ulm" {
+            preflight(
+                &http,
+                &login,
+                &origin,
+                "POST",
+                "content-type,accept-language",
+            )
+            .await;
+        }
+        let r = http
+            .post(&login)
+            .header("origin", &origin)
+            .json(&json!({"login": email, "password": password}))
+            .send_patiently()
+            .await
+            .expect("login");
+        let status = r.status();
+        let allow = header_values(&r, "access-control-allow-origin");
+        let referrer = header_values(&r, "referrer-policy");
+        let body: Value = r.json().await.expect("login JSON");
+        assert!(status.is_success(), "{page} page: login {status} {body}");
+        assert_eq!(allow, [origin.as_str()], "{page} page: login answer's CORS");
+        assert_eq!(
+            referrer,
+            ["no-referrer"],
+            "{page} page: login answer's Referrer-Policy"
+        );
+        let token = body["access_token"].as_str().expect("access_token");
+
+        // The page's own API (AAM's panel reads AAM; ULM's app reads ULM), same origin.
+        let r = http
+            .get(first_read(page))
+            .header("origin", &origin)
+            .bearer_auth(token)
+            .send_patiently()
+            .await
+            .expect("GET the page's first read");
+        assert!(r.status().is_success(), "{page}: first read {}", r.status());
+        for name in [
+            "referrer-policy",
+            "x-content-type-options",
+            "x-frame-options",
+            "content-security-policy",
+            "strict-transport-security",
+        ] {
+            assert_eq!(
+                header_values(&r, name).len(),
+                1,
+                "{page}: {name} {:?}",
+                r.headers()
+            );
+        }
+        assert_eq!(header_values(&r, "referrer-policy"), ["no-referrer"]);
+        assert_eq!(
+            header_values(&r, "access-control-allow-origin"),
+            [origin.as_str()]
+        );
+    }
+    // AAM's panel also calls ULM with its token (users, sessions): the preflight for an
+    // authorised GET from AAM's origin is allowed too.
+    preflight(
+        &http,
+        &t.url("ulm", "/api/v1/users/me"),
+        &browser_origin(&t, "aam"),
+        "GET",
+        "authorization,accept-language",
+    )
+    .await;
+}
+
 /// nginx's own limit answers in the services' error shape with Retry-After, so a client
 /// treats it like ULM's and AAM's `rate_limited` (plain nginx would send an HTML page).
 #[tokio::test]

@@ -135,11 +135,16 @@ fn main() -> anyhow::Result<()> {
                 (Some(cert), Some(key)) => Some(nginx::TlsFiles { cert, key }),
                 _ => None,
             };
-            let scheme = if tls.is_some() { "https" } else { "http" };
+            // Without TLS browsers reach this nginx on its own HTTP port.
+            let public_port = if tls.is_some() {
+                a.public_https_port
+            } else {
+                a.listen_http
+            };
             let cors_origins = if a.cors_origins.is_empty() {
                 ["ulm", "aam", "api"]
                     .iter()
-                    .map(|s| format!("{scheme}://{s}.{}", a.domain))
+                    .map(|s| nginx::site_origin(tls.is_some(), s, &a.domain, public_port))
                     .collect()
             } else {
                 a.cors_origins
@@ -154,7 +159,7 @@ fn main() -> anyhow::Result<()> {
                 access_log: a.access_log,
                 listen_http: a.listen_http,
                 listen_https: a.listen_https,
-                public_https_port: a.public_https_port,
+                public_port,
                 tls,
                 cors_origins,
                 // The local stack has no load balancer in front.

@@ -36,6 +36,11 @@ fn render_nginx_subcommand_renders_local_config() {
     assert!(conf.contains("server 127.0.0.1:8001;"));
     assert!(conf.contains("server_name ulm.ovu.localhost;"));
     assert!(!conf.contains("ssl_certificate"));
+    // Without TLS browsers reach this nginx on its HTTP port: the default origins say so.
+    assert!(
+        conf.contains("\"http://aam.ovu.localhost:8080\" $http_origin;"),
+        "{conf}"
+    );
 }
 
 #[test]

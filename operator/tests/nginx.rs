@@ -341,3 +341,66 @@ fn nginx_takes_the_client_from_a_trusted_proxy_protocol_header_only() {
         assert!(probe.starts_with("HTTP/1.1 200"), "{probe}");
     }
 }
+
+/// The values of every `name:` header line in an HTTP answer's head.
+fn header_values(answer: &str, name: &str) -> Vec<String> {
+    let head = answer.split("\r\n\r\n").next().unwrap_or("");
+    head.lines()
+        .filter_map(|l| {
+            let (n, v) = l.split_once(':')?;
+            n.eq_ignore_ascii_case(name).then(|| v.trim().to_string())
+        })
+        .collect()
+}
+
+/// API responses carry one of each security header (issue 17 found two Referrer-Policy
+/// headers that disagreed): the service's when it answered (tested through nginx against the
+/// real services in e2e/tests/real.rs), and the same values from nginx itself when it answers
+/// for an API (here its 502: nothing listens upstream). Site pages keep nginx's own headers.
+#[test]
+fn nginx_sends_one_set_of_security_headers_on_api_and_site_answers() {
+    let dir = Tmp::new("hdrs");
+    let mut sys = common::minimal();
+    sys.spec.frontend.tls.mode = ovu_crds::TlsMode::Disabled;
+    let mut i = localize(input_for(&sys), &dir);
+    let dead = free_port();
+    i.ulm_upstream = format!("127.0.0.1:{dead}");
+    i.aam_upstream = format!("127.0.0.1:{dead}");
+    i.listen_http = free_port();
+    let _n = start_nginx(&i, &dir);
+    std::fs::write(dir.path("html/ulm/index.html"), "<!doctype html>").unwrap();
+
+    let get = |host: &str, path: &str| {
+        send(
+            i.listen_http,
+            &format!("GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n"),
+        )
+    };
+    for (host, path) in [
+        ("ulm.ovu.co.il", "/api/v1/me"),
+        ("aam.ovu.co.il", "/api/v1/me"),
+        ("api.ovu.co.il", "/api/health"),
+        ("api.ovu.co.il", "/aam/api/health"),
+    ] {
+        let a = get(host, path);
+        assert!(a.starts_with("HTTP/1.1 502"), "{host}{path}: {a}");
+        for (name, want) in [
+            ("Referrer-Policy", "no-referrer"),
+            ("X-Content-Type-Options", "nosniff"),
+            ("X-Frame-Options", "DENY"),
+            (
+                "Content-Security-Policy",
+                "default-src 'none'; frame-ancestors 'none'",
+            ),
+        ] {
+            assert_eq!(header_values(&a, name), [want], "{host}{path} {name}: {a}");
+        }
+    }
+    let page = get("ulm.ovu.co.il", "/");
+    assert!(page.starts_with("HTTP/1.1 200"), "{page}");
+    assert_eq!(
+        header_values(&page, "Referrer-Policy"),
+        ["strict-origin-when-cross-origin"]
+    );
+    assert_eq!(header_values(&page, "Content-Security-Policy").len(), 1);
+}

@@ -714,3 +714,85 @@ fn egress_follows_dns_and_the_api_server_to_their_real_ports() {
         .to_string();
     assert!(aam.contains("6443") && !aam.contains("16443"));
 }
+
+/// The origin a browser sends carries the port it reached nginx on: `make up` serves on
+/// NodePort 30443, and a page at `https://aam.d:30443` sends `Origin: https://aam.d:30443`,
+/// which an allow-list of `https://aam.d` refused (issue 17: "The server cannot be reached").
+/// Every consumer of the public URL takes it from one derivation: the services' CORS list,
+/// nginx's CORS map and redirects, ULM's mail links and `status.endpoints` (`site_url`).
+#[test]
+fn public_origins_carry_the_public_port_unless_it_is_the_default() {
+    let env_of = |sys: &ovu_crds::OvuSystem, name: &str, var: &str| -> String {
+        let cs = children(sys);
+        let d = cs
+            .iter()
+            .find(|c| c.kind == Kind::Deployment && c.name == name)
+            .unwrap();
+        d.object["spec"]["template"]["spec"]["containers"][0]["env"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|e| e["name"] == var)
+            .map(|e| e["value"].as_str().unwrap().to_string())
+            .unwrap()
+    };
+    let nginx_conf = |sys: &ovu_crds::OvuSystem| -> String {
+        children(sys)
+            .iter()
+            .find(|c| c.kind == Kind::ConfigMap && c.name == "ovu-nginx")
+            .unwrap()
+            .object["data"]["nginx.conf"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    };
+    let f = facts();
+
+    // NodePort 30443 (the full sample, like `make up`): the port is part of every origin.
+    let full = common::full();
+    let want = "https://ulm.ovu.co.il:30443,https://aam.ovu.co.il:30443,https://api.ovu.co.il:30443,https://portal.ovu.co.il";
+    assert_eq!(env_of(&full, "ovu-ulm", "CORS_ORIGINS"), want);
+    assert_eq!(env_of(&full, "ovu-aam", "CORS_ORIGINS"), want);
+    assert_eq!(
+        env_of(&full, "ovu-ulm", "ULM_PUBLIC_URL"),
+        "https://ulm.ovu.co.il:30443"
+    );
+    let conf = nginx_conf(&full);
+    for site in ["ulm", "aam", "api"] {
+        assert!(
+            conf.contains(&format!("\"https://{site}.ovu.co.il:30443\" $http_origin;")),
+            "{site} missing from nginx's CORS map"
+        );
+    }
+    assert!(!conf.contains("\"https://aam.ovu.co.il\" $http_origin;"));
+    assert!(conf.contains("return 301 https://ulm.ovu.co.il:30443$request_uri;"));
+    let ctx = render::Ctx::new(&full, &f).unwrap();
+    assert_eq!(ctx.public_port(), 30443);
+    assert_eq!(ctx.site_url("aam"), "https://aam.ovu.co.il:30443");
+
+    // ClusterIP on 443 (the minimal sample): no port in the origins.
+    let min = common::minimal();
+    assert_eq!(
+        env_of(&min, "ovu-aam", "CORS_ORIGINS"),
+        "https://ulm.ovu.co.il,https://aam.ovu.co.il,https://api.ovu.co.il"
+    );
+    let ctx = render::Ctx::new(&min, &f).unwrap();
+    assert_eq!(ctx.site_url("ulm"), "https://ulm.ovu.co.il");
+
+    // A LoadBalancer on another port, and plain HTTP on a NodePort.
+    let mut lb = common::minimal();
+    lb.spec.frontend.exposure.type_ = ovu_crds::ExposureType::LoadBalancer;
+    lb.spec.frontend.exposure.https_port = 8443;
+    let ctx = render::Ctx::new(&lb, &f).unwrap();
+    assert_eq!(ctx.site_url("api"), "https://api.ovu.co.il:8443");
+    let mut plain = common::full();
+    plain.spec.frontend.tls.mode = ovu_crds::TlsMode::Disabled;
+    let ctx = render::Ctx::new(&plain, &f).unwrap();
+    assert_eq!(
+        ctx.site_url("aam"),
+        format!(
+            "http://aam.ovu.co.il:{}",
+            plain.spec.frontend.exposure.http_node_port.unwrap()
+        )
+    );
+}

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use k8s_openapi::api::batch::v1::Job;
 use k8s_openapi::api::core::v1::{Node, PersistentVolumeClaim, Pod, Secret};
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
 use k8s_openapi::jiff::Timestamp;
 use kube::api::{Api, DeleteParams, DynamicObject, ListParams, Patch, PatchParams};
 use kube::runtime::controller::Action;
@@ -262,6 +262,57 @@ struct Verdict {
     step: &'static str,
     reason: String,
     message: String,
+}
+
+/// How long a system that served may be back to not serving before it is Degraded.
+///
+/// A whole cluster restarting (`make down` then `make up`, a node reboot) brings every pod
+/// back within a minute or two, and the first reconcile after the restart sees them not ready
+/// yet: calling that Degraded flashed a fault on every routine start. Within the grace the
+/// phase is Progressing with reason `Recovering` (Ready is False, the tier conditions say
+/// what is not serving); a system still not serving after it is Degraded.
+pub const RECOVERY_GRACE: Duration = Duration::from_secs(180);
+const RECOVERING: &str = "Recovering";
+
+/// When a recovery under way began: the time the Ready condition turned False with reason
+/// `Recovering` (see [`lost_serving`]); `Some(now)` when Ready is still True (the system
+/// served until this reconcile); None otherwise.
+fn recovering_since(old_ready: Option<&Condition>, now: Timestamp) -> Option<Timestamp> {
+    let c = old_ready?;
+    match (c.status.as_str(), c.reason.as_str()) {
+        ("True", _) => Some(now),
+        ("False", RECOVERING) => Some(c.last_transition_time.0),
+        _ => None,
+    }
+}
+
+/// The verdict for a system that served and does not any more.
+fn lost_serving(
+    step: &'static str,
+    message: String,
+    since: Option<Timestamp>,
+    now: Timestamp,
+) -> Verdict {
+    let within_grace =
+        since.is_some_and(|t| now.duration_since(t).as_secs() < RECOVERY_GRACE.as_secs() as i64);
+    if within_grace {
+        Verdict {
+            phase: Phase::Progressing,
+            step,
+            reason: RECOVERING.into(),
+            message: format!(
+                "recovering (served before; Degraded if not back within {} s): {message}",
+                RECOVERY_GRACE.as_secs()
+            ),
+        }
+    } else {
+        Verdict {
+            phase: Phase::Degraded,
+            step,
+            reason: "BringingUp".into(),
+            message,
+        }
+    }
 }
 
 fn serving_verdict(tiers: &[(&'static str, &TierView)], cert_ok: bool, was_ready: bool) -> Verdict {
@@ -585,24 +636,26 @@ pub async fn apply_system(
         .any(|c| c.type_ == status::CERTIFICATE_READY && c.status);
     // A system stopped at the restore step never served (the restore precedes the backend's
     // first start), even when that stop made it Degraded.
-    let was_ready = matches!(old.phase, Some(Phase::Ready) | Some(Phase::Degraded))
+    let old_ready = old.conditions.iter().find(|c| c.type_ == status::READY);
+    let recovering_since = recovering_since(old_ready, now);
+    let was_ready = (matches!(old.phase, Some(Phase::Ready) | Some(Phase::Degraded))
+        || recovering_since.is_some())
         && old.step.as_deref() != Some("Restore");
     let verdict = match bring_up {
-        // Something that served does not any more: Degraded, not "bringing up".
         // A failed restore needs a person; it is not "bringing up" any more.
-        Some((step, message)) => Verdict {
-            phase: if was_ready || restore_failed {
-                Phase::Degraded
-            } else {
-                Phase::Progressing
-            },
+        Some((step, message)) if restore_failed => Verdict {
+            phase: Phase::Degraded,
             step,
-            reason: if restore_failed {
-                "RestoreFailed"
-            } else {
-                "BringingUp"
-            }
-            .into(),
+            reason: "RestoreFailed".into(),
+            message,
+        },
+        // Something that served does not any more: Degraded, not "bringing up" — after a
+        // grace, see `lost_serving`.
+        Some((step, message)) if was_ready => lost_serving(step, message, recovering_since, now),
+        Some((step, message)) => Verdict {
+            phase: Phase::Progressing,
+            step,
+            reason: "BringingUp".into(),
             message,
         },
         None => {
@@ -1591,6 +1644,52 @@ mod tests {
         let v = serving_verdict(&[("database", &t)], false, false);
         assert_eq!(v.phase, Phase::Progressing);
         let v = serving_verdict(&[("database", &t)], false, true);
+        assert_eq!(v.phase, Phase::Degraded);
+    }
+
+    fn ready_cond(status: &str, reason: &str, at: Timestamp) -> Condition {
+        Condition {
+            type_: status::READY.into(),
+            status: status.into(),
+            reason: reason.into(),
+            message: String::new(),
+            observed_generation: Some(1),
+            last_transition_time: Time(at),
+        }
+    }
+
+    /// A system that served and is found not serving (every pod restarting after `make down`
+    /// / `make up`) is Recovering, not Degraded, for the grace; still down after it, Degraded.
+    #[test]
+    fn a_system_that_served_recovers_before_it_is_degraded() {
+        let t0 = Timestamp::from_second(1_800_000_000).unwrap();
+        let later = |s: i64| t0 + k8s_openapi::jiff::SignedDuration::from_secs(s);
+        // First reconcile after the restart: Ready was True until now.
+        let since = recovering_since(Some(&ready_cond("True", "AllTiersReady", later(-900))), t0);
+        assert_eq!(since, Some(t0));
+        let v = lost_serving("Backend", "waiting".into(), since, t0);
+        assert_eq!(
+            (v.phase, v.reason.as_str()),
+            (Phase::Progressing, "Recovering")
+        );
+        assert!(v.message.contains("waiting"), "{}", v.message);
+        // Later reconciles count from when Ready turned False.
+        let since = recovering_since(Some(&ready_cond("False", "Recovering", t0)), later(60));
+        assert_eq!(since, Some(t0));
+        let v = lost_serving("Backend", "waiting".into(), since, later(60));
+        assert_eq!(v.phase, Phase::Progressing);
+        let v = lost_serving("Backend", "waiting".into(), since, later(181));
+        assert_eq!(
+            (v.phase, v.reason.as_str()),
+            (Phase::Degraded, "BringingUp")
+        );
+        // Once Degraded (or never Ready) there is no recovery clock.
+        assert_eq!(
+            recovering_since(Some(&ready_cond("False", "BringingUp", t0)), later(300)),
+            None
+        );
+        assert_eq!(recovering_since(None, t0), None);
+        let v = lost_serving("Frontend", "waiting".into(), None, t0);
         assert_eq!(v.phase, Phase::Degraded);
     }
 }

@@ -29,10 +29,6 @@ pub fn render(ctx: &Ctx) -> Vec<Child> {
 /// The nginx input for the in-cluster frontend.
 pub fn nginx_input(ctx: &Ctx) -> NginxInput {
     let e = &ctx.sys.spec.frontend.exposure;
-    let public_https = match (e.type_, e.https_node_port) {
-        (ExposureType::NodePort, Some(p)) => p,
-        _ => e.https_port,
-    };
     NginxInput {
         domain: ctx.sys.spec.domain.clone(),
         ulm_upstream: format!(
@@ -51,7 +47,7 @@ pub fn nginx_input(ctx: &Ctx) -> NginxInput {
         access_log: "/dev/stdout".into(),
         listen_http: ports::NGINX_HTTP as u16,
         listen_https: ports::NGINX_HTTPS as u16,
-        public_https_port: u16::try_from(public_https).unwrap_or(443),
+        public_port: ctx.public_port(),
         tls: ctx.tls_on().then(|| TlsFiles {
             cert: format!("{TLS_DIR}/tls.crt"),
             key: format!("{TLS_DIR}/tls.key"),

@@ -18,7 +18,7 @@ pub mod restore;
 
 use kube::Resource;
 use kube::api::ApiResource;
-use ovu_crds::{OvuSystem, TlsMode};
+use ovu_crds::{ExposureType, OvuSystem, TlsMode};
 use serde_json::{Value, json};
 
 use names::{Component, Names};
@@ -284,10 +284,35 @@ impl<'a> Ctx<'a> {
         }
     }
 
-    /// Public URL of a site (`ulm`, `aam`, `api`).
+    /// The port browsers reach the system on, for the scheme in use (HTTPS with TLS, else
+    /// HTTP): a fixed NodePort when the frontend is a NodePort Service (`make up`: 30443),
+    /// otherwise the Service port (a LoadBalancer's port; with ClusterIP, the port an ingress
+    /// in front is expected to keep). A NodePort that Kubernetes chooses is not known here:
+    /// such a system should fix `httpsNodePort` or list its origin in `corsOrigins`.
+    pub fn public_port(&self) -> u16 {
+        let e = &self.sys.spec.frontend.exposure;
+        let tls = self.tls_on();
+        let (service, node) = if tls {
+            (e.https_port, e.https_node_port)
+        } else {
+            (e.http_port, e.http_node_port)
+        };
+        let port = match (e.type_, node) {
+            (ExposureType::NodePort, Some(p)) => p,
+            _ => service,
+        };
+        u16::try_from(port).unwrap_or(if tls { 443 } else { 80 })
+    }
+
+    /// Public URL (the browser's origin) of a site (`ulm`, `aam`, `api`), port included when
+    /// it is not the scheme's default. CORS, mail links and `status.endpoints` all use it.
     pub fn site_url(&self, site: &str) -> String {
-        let scheme = if self.tls_on() { "https" } else { "http" };
-        format!("{scheme}://{site}.{}", self.sys.spec.domain)
+        nginx::site_origin(
+            self.tls_on(),
+            site,
+            &self.sys.spec.domain,
+            self.public_port(),
+        )
     }
 }
 

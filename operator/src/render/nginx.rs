@@ -51,8 +51,9 @@ pub struct NginxInput {
     pub access_log: String,
     pub listen_http: u16,
     pub listen_https: u16,
-    /// Port browsers use for HTTPS (redirect target); 443 is left out of URLs.
-    pub public_https_port: u16,
+    /// Port browsers reach the sites on: the HTTPS port with TLS, else the HTTP port (see
+    /// [`site_origin`]; the scheme's default port is left out of URLs).
+    pub public_port: u16,
     pub tls: Option<TlsFiles>,
     /// Origins allowed by CORS on `/api/` (exact match).
     pub cors_origins: Vec<String>,
@@ -128,11 +129,7 @@ pub fn render(i: &NginxInput) -> Result<String, NginxError> {
     let d = &i.domain;
     let tls = i.tls.is_some();
     let scheme = if tls { "https" } else { "http" };
-    let port_suffix = if tls && i.public_https_port != 443 {
-        format!(":{}", i.public_https_port)
-    } else {
-        String::new()
-    };
+    let port_suffix = port_suffix(tls, i.public_port);
     let t = &i.temp_dir;
     // Every public listener takes the same PROXY flag: the port belongs to the load balancer.
     let pp = if i.proxy_protocol.is_some() {
@@ -210,6 +207,15 @@ http {{
             let _ = writeln!(w, "    set_real_ip_from {t};");
         }
         let _ = writeln!(w, "    real_ip_header proxy_protocol;\n");
+    }
+    // API responses: the service's security headers are the ones sent (see
+    // `api_security_headers`); nginx adds a header only when the upstream sent none.
+    for (name, value) in API_SECURITY_HEADERS {
+        let v = header_var(name);
+        let _ = writeln!(
+            w,
+            "    map $upstream_http_{v} $ovu_api_{v} {{\n        \"\" \"{value}\";\n        default \"\";\n    }}"
+        );
     }
     let _ = write!(
         w,
@@ -300,7 +306,9 @@ http {{
         format!("listen {}{pp};", i.listen_http)
     };
     let headers = security_headers(i, tls);
-    let limited = rate_limited_location(&headers);
+    let api_headers = api_security_headers(tls);
+    // nginx's own 429 is an API response too: the API's headers, filled in by nginx.
+    let limited = rate_limited_location(&api_headers);
 
     // Apex and www redirect to the ULM app.
     let _ = write!(
@@ -316,7 +324,7 @@ http {{
 "
     );
     for (site, upstream) in [("ulm", "ovu_ulm"), ("aam", "ovu_aam")] {
-        let api = api_location("/api/", upstream, "", &headers);
+        let api = api_location("/api/", upstream, "", &api_headers);
         let _ = write!(
             w,
             "
@@ -341,8 +349,8 @@ http {{
             root = i.html_root,
         );
     }
-    let ulm_api = api_location("/", "ovu_ulm", "", &headers);
-    let aam_api = api_location("/aam/", "ovu_aam", "/", &headers);
+    let ulm_api = api_location("/", "ovu_ulm", "", &api_headers);
+    let aam_api = api_location("/aam/", "ovu_aam", "/", &api_headers);
     let _ = write!(
         w,
         "
@@ -362,6 +370,27 @@ http {{
 "
     );
     Ok(c)
+}
+
+/// `:port` when browsers need it in a URL: not for 443 with TLS or 80 without.
+fn port_suffix(tls: bool, port: u16) -> String {
+    if port == if tls { 443 } else { 80 } {
+        String::new()
+    } else {
+        format!(":{port}")
+    }
+}
+
+/// The origin a browser sends (`Origin`) from one of the system's sites (`ulm`, `aam`, `api`)
+/// reached on `public_port`: the one derivation of the system's public URLs (CORS in nginx and
+/// the services, redirects, mail links, `status.endpoints`). An origin carries its port, so
+/// `https://aam.d` does not match a page served from `https://aam.d:30443`.
+pub fn site_origin(tls: bool, site: &str, domain: &str, public_port: u16) -> String {
+    let scheme = if tls { "https" } else { "http" };
+    format!(
+        "{scheme}://{site}.{domain}{}",
+        port_suffix(tls, public_port)
+    )
 }
 
 fn security_headers(i: &NginxInput, tls: bool) -> String {
@@ -390,6 +419,53 @@ fn security_headers(i: &NginxInput, tls: bool) -> String {
         h,
         "{p}add_header Content-Security-Policy \"default-src 'self'; connect-src 'self' {scheme}://ulm.{d}:* {scheme}://aam.{d}:* {scheme}://api.{d}:*; img-src 'self' data:; style-src 'self' 'unsafe-inline'; frame-ancestors 'none'; base-uri 'self'; form-action 'self'\" always;"
     );
+    h
+}
+
+/// The security headers of an API response, as ULM and AAM send them (services/kit/src/http.rs
+/// `observe`): `(nginx variable, upstream header as nginx spells it, value)`.
+///
+/// One source of truth: nginx used to add its site headers to proxied API responses on top
+/// of the service's, so a response carried two of each, two of them disagreeing
+/// (`Referrer-Policy: strict-origin-when-cross-origin` and `no-referrer`) and two CSPs (which
+/// browsers both enforce). The service owns its responses' headers: it sends them on every
+/// path (also to in-cluster callers that bypass nginx) and sets the right CSP per response (a
+/// JSON API's `default-src 'none'`, the docs page its own). nginx fills in the same values only
+/// where the service said nothing, e.g. nginx's own 502/504 when the service is down.
+const API_SECURITY_HEADERS: [(&str, &str); 5] = [
+    ("X-Content-Type-Options", "nosniff"),
+    ("X-Frame-Options", "DENY"),
+    ("Referrer-Policy", "no-referrer"),
+    (
+        "Content-Security-Policy",
+        "default-src 'none'; frame-ancestors 'none'",
+    ),
+    (
+        "Strict-Transport-Security",
+        "max-age=31536000; includeSubDomains",
+    ),
+];
+
+/// nginx's spelling of a response header: `$upstream_http_<this>` and `$ovu_api_<this>`.
+fn header_var(name: &str) -> String {
+    name.to_ascii_lowercase().replace('-', "_")
+}
+
+/// The `add_header` lines of a proxied API location (see [`API_SECURITY_HEADERS`]); HSTS
+/// only over TLS, as on the sites.
+fn api_security_headers(tls: bool) -> String {
+    let p = "            ";
+    let mut h = String::new();
+    for (name, _) in API_SECURITY_HEADERS {
+        if name == "Strict-Transport-Security" && !tls {
+            continue;
+        }
+        let _ = writeln!(
+            h,
+            "{p}add_header {name} $ovu_api_{} always;",
+            header_var(name)
+        );
+    }
     h
 }
 
