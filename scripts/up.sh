@@ -128,8 +128,8 @@ OVU is up ($((SECONDS - t0)) s).
   ULM app:   https://ulm.$DOMAIN:$HTTPS_PORT/
   AAM panel: https://aam.$DOMAIN:$HTTPS_PORT/
   (both on 127.0.0.1; *.localhost names resolve there)
-  Mail:      http://127.0.0.1:30825/view/latest.txt   (the newest mail ULM sent, e.g. a verification link;
-             all of them: http://127.0.0.1:30825/api/v1/messages, one: /view/<ID>.txt)
+  Mail:      http://127.0.0.1:30825/   (Mailpit's web UI: every mail ULM sent, e.g. the verification link;
+             as text: http://127.0.0.1:30825/view/latest.txt (the newest), API: /api/v1/messages)
   CA certificate: $OUT/ca.crt   (e.g. curl --cacert $OUT/ca.crt https://ulm.$DOMAIN:$HTTPS_PORT/api/health)
   Bootstrap admin: e-mail and password in Secret $NS/$NAME-bootstrap-admin:
     $KUBECTL --kubeconfig $KUBECONFIG -n $NS get secret $NAME-bootstrap-admin -o jsonpath='{.data.password}' | base64 -d
