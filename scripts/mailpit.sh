@@ -46,10 +46,11 @@ if [ ! -x "$BIN" ]; then
   cp -R "$mod_dir" "$src"
   chmod -R u+w "$src"
   cp "$PINS/package.json" "$PINS/package-lock.json" "$PINS/.npmrc" "$src/"
-  # --ignore-scripts: no install script is needed (esbuild's binary comes as an optional
-  # package), and none may fetch anything from outside the registry. --prefer-offline: npm's
-  # cache first, so a rebuild needs no network for packages it has seen.
-  (cd "$src" && npm ci --ignore-scripts --prefer-offline --no-audit --no-fund --loglevel=error >&2)
+  # --include=dev: the bundler is a devDependency, whatever NODE_ENV says. --ignore-scripts:
+  # no install script is needed (esbuild's binary comes as an optional package), and none may
+  # fetch anything from outside the registry. --prefer-offline: npm's cache first, so a rebuild
+  # needs no network for packages it has seen.
+  (cd "$src" && npm ci --include=dev --ignore-scripts --prefer-offline --no-audit --no-fund --loglevel=error >&2)
   (cd "$src" && MINIFY=true node esbuild.config.mjs >&2)
   for f in app.js app.css docs.js; do
     [ -s "$src/server/ui/dist/$f" ] || { echo "mailpit: the UI build made no server/ui/dist/$f" >&2; exit 1; }
