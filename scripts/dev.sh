@@ -75,7 +75,7 @@ start() {
   # Hook: AAM and nginx get started here by their issues (same pattern, PID in $DEV).
   log "ULM     http://$ULM_ADDR  (API docs: http://$ULM_ADDR/api/docs)"
   log "admin   ${ULM_BOOTSTRAP_ADMIN_EMAIL:-admin@ovu.local}, password in $DEV/ulm-admin-password"
-  log "mail    delivered to Mailpit: http://127.0.0.1:${OVU_MAILPIT_HTTP_PORT:-58025}/view/latest.txt (newest; all: /api/v1/messages)"
+  log "mail    delivered to Mailpit: http://127.0.0.1:${OVU_MAILPIT_HTTP_PORT:-58025}/ (web UI; newest as text: /view/latest.txt, API: /api/v1/messages)"
   log "stop    make down   (or scripts/dev.sh stop)"
 }
 

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Starts and stops the PostgreSQL, Redis and Mailpit (SMTP server with an HTTP API, the
+# Starts and stops the PostgreSQL, Redis and Mailpit (SMTP server with an HTTP API and web UI, the
 # tests' mailbox) that tests and `make dev` use: private instances on loopback ports, data
 # under $OVU_RUN_DIR (default .run/), PIDs recorded there so `stop` ends exactly what
 # `start` began.
@@ -68,7 +68,7 @@ start() {
   fi
   if ! mailpit_running; then
     mailpit="$(scripts/mailpit.sh)"
-    log "starting Mailpit: SMTP 127.0.0.1:$MAILPIT_SMTP_PORT, API http://127.0.0.1:$MAILPIT_HTTP_PORT/api/v1/messages"
+    log "starting Mailpit: SMTP 127.0.0.1:$MAILPIT_SMTP_PORT, web UI http://127.0.0.1:$MAILPIT_HTTP_PORT/ (API: /api/v1/messages)"
     # Loopback only, nothing fetched from outside (no version check, no reverse DNS); the
     # store is a temporary file Mailpit deletes on exit; --max 0 keeps every message so a
     # long test run never prunes a mail a test still waits for. Its own session (setsid; no

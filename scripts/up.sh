@@ -82,12 +82,23 @@ kc -n ovu-system rollout status deploy/ovu-operator --timeout=300s >&2 ||
 step "7/8 the OvuSystem (manifests/samples/ovusystem.yaml on $DOMAIN)"
 kc apply -k deploy/local/system >/dev/null
 # Services run the image the node holds; after an image rebuild under the same tag, restart them.
-for c in ulm aam frontend; do
-  id=$(sha256sum "images/_build/oci/$([[ $c == frontend ]] && echo web || echo "$c").tar" | cut -c1-16)
-  if kc -n "$NS" get deploy "$NAME-$c" >/dev/null 2>&1; then
-    cur=$(kc -n "$NS" get deploy "$NAME-$c" -o jsonpath='{.metadata.annotations.ovu\.co\.il/local-image-id}')
-    if [[ -n $cur && $cur != "$id" ]]; then kc -n "$NS" rollout restart deploy "$NAME-$c" >/dev/null; fi
-    kc -n "$NS" annotate --overwrite deploy "$NAME-$c" "ovu.co.il/local-image-id=$id" >/dev/null
+# Mailpit too (deploy/local/system/mailpit.yaml): its tag is Mailpit's version, kept when
+# scripts/mailpit.sh's build changes (as when it gained the web UI).
+for c in ulm aam frontend mailpit; do
+  case $c in
+    frontend) deploy=$NAME-frontend archive=web ;;
+    mailpit) deploy=mailpit archive=mailpit ;;
+    *) deploy=$NAME-$c archive=$c ;;
+  esac
+  id=$(sha256sum "images/_build/oci/$archive.tar" | cut -c1-16)
+  if kc -n "$NS" get deploy "$deploy" >/dev/null 2>&1; then
+    cur=$(kc -n "$NS" get deploy "$deploy" -o jsonpath='{.metadata.annotations.ovu\.co\.il/local-image-id}')
+    # Not yet annotated: a fresh Deployment runs the fresh image; but a Mailpit without the
+    # annotation may be from a cluster made before this loop knew it, with a binary without the UI.
+    if [[ $cur != "$id" && (-n $cur || $c == mailpit) ]]; then
+      kc -n "$NS" rollout restart deploy "$deploy" >/dev/null
+    fi
+    kc -n "$NS" annotate --overwrite deploy "$deploy" "ovu.co.il/local-image-id=$id" >/dev/null
   fi
 done
 
@@ -131,8 +142,8 @@ OVU is up ($((SECONDS - t0)) s).
   (both on 127.0.0.1; *.localhost names resolve there)
   Bootstrap admin: $admin_email
     password: $KUBECTL --kubeconfig $KUBECONFIG -n $NS get secret $NAME-bootstrap-admin -o jsonpath='{.data.password}' | base64 -d
-  Mail:      http://127.0.0.1:30825/view/latest.txt   (the newest mail ULM sent, e.g. a verification link;
-             all of them: http://127.0.0.1:30825/api/v1/messages, one: /view/<ID>.txt)
+  Mail:      http://127.0.0.1:30825/   (Mailpit's web UI: every mail ULM sent, e.g. the verification link;
+             as text: http://127.0.0.1:30825/view/latest.txt (the newest), API: /api/v1/messages)
   CA certificate: $OUT/ca.crt   (e.g. curl --cacert $OUT/ca.crt https://ulm.$DOMAIN:$HTTPS_PORT/api/health)
     To trust it in a browser, import it as an authority: Chromium/Chrome: Settings > Privacy and
     security > Security > Manage certificates > Authorities > Import ("Trust this certificate for

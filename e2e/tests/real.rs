@@ -422,6 +422,50 @@ async fn a_user_registers_verifies_and_signs_in_through_nginx() {
     assert_eq!(me["email"], json!(email), "{me}");
 }
 
+/// The mail URL `make up` prints opens Mailpit's web UI: its page and the script bundle the
+/// page loads (built and embedded by scripts/mailpit.sh; without it the page stays blank).
+#[tokio::test]
+async fn mailpit_serves_its_web_ui_on_the_printed_url() {
+    let mailpit = env_or("OVU_E2E_REAL_MAILPIT_URL", "http://127.0.0.1:30825");
+    let plain = reqwest::Client::builder()
+        .timeout(Duration::from_secs(10))
+        .build()
+        .unwrap();
+    let page = plain
+        .get(format!("{mailpit}/"))
+        .send()
+        .await
+        .expect("GET Mailpit /");
+    assert_eq!(page.status(), 200, "Mailpit /");
+    let html = page.text().await.unwrap();
+    let scripts: Vec<&str> = html
+        .split("<script")
+        .skip(1)
+        .filter_map(|tag| {
+            let attrs = tag.split_once('>')?.0;
+            attrs.split_once(" src=\"")?.1.split_once('"').map(|s| s.0)
+        })
+        .collect();
+    assert!(
+        !scripts.is_empty(),
+        "no <script src> in Mailpit's page:\n{html}"
+    );
+    for src in scripts {
+        let url = format!("{mailpit}/{}", src.trim_start_matches('/'));
+        let r = plain.get(&url).send().await.expect("GET the script bundle");
+        assert_eq!(r.status(), 200, "{url}");
+        let kind = r
+            .headers()
+            .get("content-type")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_string();
+        assert!(kind.contains("javascript"), "{url}: content type {kind}");
+        let body = r.bytes().await.unwrap();
+        assert!(body.len() > 50_000, "{url}: only {} bytes", body.len());
+    }
+}
+
 #[tokio::test]
 async fn aam_reports_every_component_healthy() {
     let t = target().await;
