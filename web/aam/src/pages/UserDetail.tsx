@@ -14,6 +14,7 @@ import {
   Notice,
   SelectField,
   TextField,
+  describeAgent,
   formatDateTime,
   useApis,
   useFieldErrors,
@@ -301,7 +302,7 @@ function UserSessions({ userId }: { userId: string }) {
                 {q.data.map((s) => (
                   <tr key={s.id}>
                     <td>
-                      <bdi>{s.user_agent.slice(0, 60) || '—'}</bdi>
+                      <bdi title={s.user_agent || undefined}>{describeAgent(s.user_agent)}</bdi>
                     </td>
                     <td>
                       <bdi className="mono">{s.ip}</bdi>
