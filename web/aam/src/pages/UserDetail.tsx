@@ -23,6 +23,8 @@ import {
 import { aamApi, type User } from '../api';
 import { useTitle } from '../App';
 import { isStatusEvent, localToIso } from '../logic';
+import { roleDescription } from '../operatorText';
+import { actionText } from '../auditText';
 import { StatusBadge } from '../widgets';
 
 export function UserDetail() {
@@ -254,7 +256,7 @@ function UserRoles({ user }: { user: User }) {
         {(roles.data ?? []).map((r) => (
           <CheckboxField
             key={r.id}
-            label={r.description ? `${r.name} — ${r.description}` : r.name}
+            label={r.description ? `${r.name} — ${roleDescription(t, r)}` : r.name}
             name="role"
             value={r.name}
             checked={user.roles.includes(r.name)}
@@ -347,8 +349,8 @@ function StatusHistory({ userId }: { userId: string }) {
       {items.length > 0 ? (
         <ol className="stack">
           {items.map((e) => (
-            <li key={e.id}>
-              <span className="mono">{e.action}</span> · {formatDateTime(i18n.language, e.occurred_at)}
+            <li key={e.id} data-action={e.action}>
+              {actionText(t, e.action) ?? <bdi className="mono">{e.action}</bdi>} · {formatDateTime(i18n.language, e.occurred_at)}
               {e.details && typeof (e.details as Record<string, unknown>)['reason'] === 'string' ? (
                 <>
                   {' '}
