@@ -207,6 +207,7 @@ describe('AAM pages in words', () => {
             items: [
               ev({ id: 'ulm-3', source: 'ulm', action: 'user_deactivated', actor_id: U1, actor_name: null, resource_type: 'user', resource_id: U2, details: { reason: 'left the company' } }),
               ev({ id: 'ulm-2', source: 'ulm', action: 'login_succeeded', actor_id: U2, actor_name: null, resource_type: 'user', resource_id: U2, details: {} }),
+              ev({ id: 'ulm-4', source: 'ulm', action: 'logout', actor_id: U2, actor_name: null, resource_type: 'user', resource_id: U2, details: { session_id: '40b7ce01-5e64-4a83-93da-e8bb9defaee7' } }),
               ev({ id: 'aam-1', source: 'aam', action: 'setting.update', actor_id: U1, actor_name: 'sam', resource_type: 'setting', resource_id: 'general/site_name', old_value: 'OVU', new_value: 'OVU Two' }),
               ev({ id: 'ulm-1', source: 'ulm', action: 'brand_new_event', actor_id: null, actor_name: null, details: {} }),
             ],
@@ -226,7 +227,9 @@ describe('AAM pages in words', () => {
     expect(cell('user_deactivated', 'details')).toBe('Reasonleft the company');
     expect(cell('login_succeeded', 'what')).toBe('Signed in');
     expect(cell('login_succeeded', 'details')).toBe('');
-    expect(cell('setting.update', 'who')).toBe('sam');
+    expect(cell('logout', 'details')).toBe('Session40b7ce01…');
+    expect(cell('setting.update', 'who')).toBe('Admin Personadmin@example.com');
+    expect(cell('login_succeeded', 'target')).toBe('');
     expect(cell('setting.update', 'target')).toBe('Setting: Product name in page titles and e-mails');
     expect(cell('setting.update', 'details')).toBe('ValueOVU → changed to OVU Two');
     // An action this build does not know is shown as it is; nobody signed in is said in words.
@@ -255,7 +258,7 @@ describe('AAM pages in words', () => {
     expect(await screen.findByText('No user has this e-mail, username or id.')).toBeTruthy();
     expect(window.location.search).toContain('actor=nobody%40example.com');
     expect(seen.some((u) => u.startsWith('GET /api/v1/users?') && u.includes('q=nobody%40example.com'))).toBe(true);
-  });
+  }, 20_000);
 
   it('system health in Hebrew: labelled certificate expiry, translated conditions and status, unknown text as it is', async () => {
     mount(['aam:access'], { lang: 'he', path: '/system' });

@@ -28,7 +28,7 @@ describe('audit in words', () => {
     expect(actionText(t, 'something_new')).toBeNull();
   });
 
-  it('looks up actors without a name and users acted upon, once each', () => {
+  it('looks up actors and users acted upon, once each', () => {
     expect(
       userIdsOf([
         { ...base, actor_id: U1, resource_type: 'user', resource_id: U2 },

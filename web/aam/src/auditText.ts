@@ -78,11 +78,12 @@ export function actionText(t: TFunction, action: string): string | null {
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 export const isUuid = (s: string) => UUID.test(s.trim());
 
-/** The user ids a page of events names (actors without a name, and users acted upon). */
+/** The user ids a page of events names (actors, and users acted upon). */
 export function userIdsOf(items: readonly AuditItem[]): string[] {
   const ids = new Set<string>();
   for (const e of items) {
-    if (e.actor_id && !e.actor_name) ids.add(e.actor_id);
+    // AAM names its actor by username; the lookup gives the same name and e-mail ULM's events show.
+    if (e.actor_id) ids.add(e.actor_id);
     if (e.resource_type === 'user' && isUuid(e.resource_id)) ids.add(e.resource_id);
   }
   return [...ids];

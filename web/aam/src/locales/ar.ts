@@ -225,7 +225,6 @@ const ar: DeepStrings<typeof en> = {
       newest: 'أحدث الأحداث',
       older: 'أحداث أقدم',
       noActor: 'النظام أو زائر غير مسجَّل الدخول',
-      self: 'حسابه الخاص',
       arrow: '←',
       changedTo: 'تغيّر إلى',
       resources: {

@@ -222,7 +222,6 @@ export default {
       newest: 'Newest events',
       older: 'Older events',
       noActor: 'System or not signed in',
-      self: 'Their own account',
       arrow: '→',
       changedTo: 'changed to',
       resources: {

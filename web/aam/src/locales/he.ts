@@ -225,7 +225,6 @@ const he: DeepStrings<typeof en> = {
       newest: 'האירועים החדשים ביותר',
       older: 'אירועים ישנים יותר',
       noActor: 'המערכת או מי שלא התחבר',
-      self: 'החשבון של עצמו',
       arrow: '←',
       changedTo: 'שונה ל־',
       resources: {

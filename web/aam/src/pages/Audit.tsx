@@ -159,10 +159,10 @@ export function AuditPage() {
                 <tr key={e.id} data-action={e.action}>
                   <td>{formatDateTime(lng, e.occurred_at)}</td>
                   <td data-col="who">
-                    {e.actor_name ? (
-                      <Person id={e.actor_id ?? null} name={e.actor_name} />
-                    ) : e.actor_id ? (
-                      <Person id={e.actor_id} user={people.get(e.actor_id)} />
+                    {e.actor_id ? (
+                      <Person id={e.actor_id} name={e.actor_name ?? undefined} user={people.get(e.actor_id)} />
+                    ) : e.actor_name ? (
+                      <Person id={null} name={e.actor_name} />
                     ) : (
                       <span className="hint">{t('aam.audit.noActor')}</span>
                     )}
@@ -261,7 +261,7 @@ function TargetCell({ e, people }: { e: FeedItem; people: Map<string, User | nul
   switch (target.kind) {
     case 'user':
       // Something a person did to their own account names them once, under "Who".
-      if (target.id === e.actor_id) return <span className="hint">{t('aam.audit.self')}</span>;
+      if (target.id === e.actor_id) return null;
       body = <Person id={target.id} user={people.get(target.id)} />;
       break;
     case 'app':
@@ -312,6 +312,9 @@ function Details({ e }: { e: FeedItem }) {
                 <bdi>{r.from}</bdi> <span aria-hidden="true">{t('aam.audit.arrow')}</span>
                 <span className="visually-hidden">{` ${t('aam.audit.changedTo')}`}</span> <bdi>{r.value}</bdi>
               </>
+            ) : isUuid(r.value) ? (
+              // A session's or a key's id: its start tells two apart; the whole id is in the CSV.
+              <bdi className="mono" title={r.value}>{`${r.value.slice(0, 8)}…`}</bdi>
             ) : (
               <bdi>{r.value}</bdi>
             )}
