@@ -80,6 +80,7 @@ const submit = (page) => page.locator('main form button[type=submit]').first().c
 
 /** The sign-in card sits in the middle of the window (it sat off centre). */
 async function assertCentred(page, selector, what) {
+  await page.locator(selector).first().waitFor();
   const { left, right, width } = await page.evaluate((sel) => {
     const r = document.querySelector(sel).getBoundingClientRect();
     return { left: r.left, right: document.documentElement.clientWidth - r.right, width: r.width };
