@@ -8,7 +8,9 @@ const aam = process.env['AAM_URL'] ?? 'http://127.0.0.1:8002';
 
 export default defineConfig({
   plugins: [react()],
-  build: { outDir: 'dist', emptyOutDir: true, target: 'es2022', sourcemap: false },
+  // terser, not esbuild: about 3 KB less gzip per app, which keeps the panel's three
+  // languages within the 150 KB budget (scripts/size.mjs); it costs build time only.
+  build: { outDir: 'dist', emptyOutDir: true, target: 'es2022', sourcemap: false, minify: 'terser', terserOptions: { compress: { passes: 2 } } },
   server: {
     host: '127.0.0.1',
     port: 5174,

@@ -78,6 +78,17 @@ async function api(method, p, token, body) {
 
 const submit = (page) => page.locator('main form button[type=submit]').first().click();
 
+/** The sign-in card sits in the middle of the window (it sat off centre). */
+async function assertCentred(page, selector, what) {
+  await page.locator(selector).first().waitFor();
+  const { left, right, width } = await page.evaluate((sel) => {
+    const r = document.querySelector(sel).getBoundingClientRect();
+    return { left: r.left, right: document.documentElement.clientWidth - r.right, width: r.width };
+  }, selector);
+  assert.ok(width > 0, `${what}: not shown`);
+  assert.ok(Math.abs(left - right) <= 2, `${what}: ${left}px on the left, ${right}px on the right`);
+}
+
 for (const v of variants) {
   describe(`${v.lang} / ${v.theme}`, () => {
     const id = `${v.lang}${v.theme}${Date.now().toString(36)}`;
@@ -99,6 +110,7 @@ for (const v of variants) {
       await checkScreen(page, v, 'ulm-03-not-found', assert);
 
       await page.goto(`${ULM_ORIGIN}/register`);
+      await assertCentred(page, 'main .card.narrow', 'ULM register card');
       await checkScreen(page, v, 'ulm-04-register', assert);
       await page.fill('input[name=email]', email);
       await page.fill('input[name=username]', username);
@@ -241,6 +253,7 @@ for (const v of variants) {
       const page = await newPage(ctx);
       await page.goto(`${AAM_ORIGIN}/`);
       await page.waitForURL(/\/signin/);
+      await assertCentred(page, 'main .card.narrow', 'AAM sign-in card');
       await checkScreen(page, v, 'aam-01-signin', assert);
       // Keyboard only: the skip link comes first, then the switches, then the form.
       await page.keyboard.press('Tab');
@@ -259,6 +272,22 @@ for (const v of variants) {
       await page.waitForURL(`${AAM_ORIGIN}/`);
       await page.locator('.grid-cards .stat').first().waitFor();
       await page.locator('svg.chart').waitFor();
+      // The stat cards do not touch the chart's card (they did: the figure's margin was reset inline).
+      const gap = await page.evaluate(() => document.querySelector('figure.card').getBoundingClientRect().top - document.querySelector('.grid-cards').getBoundingClientRect().bottom);
+      assert.ok(gap >= 8, `stat cards to chart: ${gap}px`);
+      // Services: each name stays beside its own badge and latency, in the page's direction
+      // (in Hebrew a Latin name and a Latin latency swapped places).
+      const services = await page.evaluate(() =>
+        [...document.querySelectorAll('#dash-services ~ ul li')].map((li) => {
+          const x = (sel) => li.querySelector(sel).getBoundingClientRect();
+          return { c: li.dataset.component, name: x('bdi.name'), badge: x('.badge'), latency: x('bdi.latency') };
+        }),
+      );
+      assert.ok(services.length >= 2, 'services listed');
+      for (const s of services) {
+        const order = v.lang === 'en' ? [s.name, s.badge, s.latency] : [s.latency, s.badge, s.name];
+        assert.ok(order[0].right <= order[1].left + 1 && order[1].right <= order[2].left + 1, `${s.c}: name, status and latency out of order`);
+      }
       await checkScreen(page, v, 'aam-02-dashboard', assert);
 
       await page.click('nav a[href="/users"]');
@@ -285,7 +314,11 @@ for (const v of variants) {
       await page.locator('dialog[open] button[type=submit]').click();
       await page.locator('main h1 .badge.bad').waitFor();
       assert.equal((await userByEmail(ulmBase, await admin(), email)).status, 'deactivated');
-      await page.locator('section:has(#user-history) li', { hasText: 'user_deactivated' }).waitFor();
+      const history = page.locator('section:has(#user-history) li[data-action=user_deactivated]');
+      await history.waitFor();
+      // The status history says what happened in words, not ULM's event code.
+      assertTranslated(await history.textContent(), v, 'status history');
+      assert.doesNotMatch(await history.textContent(), /user_deactivated/);
       await checkScreen(page, v, 'aam-06-user-deactivated', assert);
 
       // The person's tab is still open: their next request finds the session ended and
@@ -312,11 +345,31 @@ for (const v of variants) {
       await page.keyboard.press('Escape');
 
       await page.click('nav a[href="/audit"]');
-      await page.fill('input[name=resource]', 'setting');
+      // Everything first: ULM's events in words, with names instead of ids, and no raw JSON.
+      const deactivated = page.locator('main table tbody tr[data-action=user_deactivated]').first();
+      await deactivated.waitFor();
+      await page.waitForFunction((e) => document.querySelector('main table tbody tr[data-action=user_deactivated] [data-col=target]')?.textContent.includes(e), email);
+      assertTranslated(await deactivated.locator('[data-col=what]').textContent(), v, 'audit action');
+      assert.ok((await deactivated.locator('[data-col=details]').textContent()).includes('e2e: leaving the company'), 'the reason is shown');
+      const feedText = await page.locator('main table').textContent();
+      assert.doesNotMatch(feedText, /\{\}|"reason"|user_deactivated|[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}/, 'audit shows raw JSON, codes or ids');
+      await checkScreen(page, v, 'aam-09a-audit-all', assert);
+      await page.selectOption('main select[name=resource]', 'setting');
       await page.locator('main form button[type=submit]').click();
-      const auditRow = page.locator('main table tbody tr', { hasText: 'site_name' }).first();
+      await page.waitForURL(/[?&]resource=setting/);
+      const auditRow = page.locator('main table tbody tr[data-action="setting.update"]', { hasText: id }).first();
       await auditRow.waitFor();
-      assert.match(await auditRow.textContent(), new RegExp(id));
+      assertTranslated(await auditRow.locator('[data-col=what]').textContent(), v, 'setting change');
+      // The filter lives in the address: a reload (which means signing in again: tokens live
+      // in memory only) comes back to the same events, and the form to the same filter.
+      await page.reload();
+      await page.waitForURL(/\/signin\?next=/);
+      await page.fill('input[name=login]', ADMIN_EMAIL);
+      await page.fill('input[name=password]', ADMIN_PASSWORD);
+      await submit(page);
+      await page.waitForURL(/\/audit\?resource=setting$/);
+      await auditRow.waitFor();
+      assert.equal(await page.locator('main select[name=resource]').inputValue(), 'setting');
       await checkScreen(page, v, 'aam-09-audit', assert);
       const [csv] = await Promise.all([page.waitForEvent('download'), page.click('[data-testid=export-csv]')]);
       const body = fs.readFileSync(await csv.path(), 'utf8');
@@ -326,16 +379,38 @@ for (const v of variants) {
 
       await page.click('nav a[href="/roles"]');
       await page.locator('main table').waitFor();
+      if (v.lang !== 'en') assertTranslated(await page.locator('main table tbody tr', { hasText: 'support' }).locator('td').nth(1).textContent(), v, 'seeded role description');
       await checkScreen(page, v, 'aam-10-roles', assert);
+      await page.locator('main table tbody tr', { hasText: 'developer' }).locator('button').first().click();
+      await page.locator('dialog[open] fieldset').waitFor();
+      await checkScreen(page, v, 'aam-10b-role-edit', assert);
+      await page.keyboard.press('Escape');
+      await page.click('nav a[href="/users"]');
+      await page.locator('main > p > button.primary, main button.primary').first().click();
+      await page.locator('dialog[open] form').waitFor();
+      await checkScreen(page, v, 'aam-03b-user-create', assert);
+      await page.keyboard.press('Escape');
       await page.click('nav a[href="/apps"]');
       await page.locator('main table tbody tr').first().waitFor();
       await checkScreen(page, v, 'aam-11-apps', assert);
+      await page.locator('main button.primary').first().click();
+      await page.locator('dialog[open] form').waitFor();
+      await checkScreen(page, v, 'aam-11b-app-create', assert);
+      await page.keyboard.press('Escape');
       await page.locator('main table tbody tr a').first().click();
       await page.locator('#deps').waitFor();
       await checkScreen(page, v, 'aam-12-app', assert);
       await page.click('nav a[href="/system"]');
       await page.locator('main table').first().waitFor();
       await checkScreen(page, v, 'aam-13-system', assert);
+      // Inside the app (a full load would mean signing in again).
+      await page.evaluate(() => {
+        history.pushState(null, '', '/no-such-page');
+        dispatchEvent(new PopStateEvent('popstate'));
+      });
+      await page.waitForFunction(() => !document.querySelector('main table'));
+      await page.locator('main h1').waitFor();
+      await checkScreen(page, v, 'aam-13b-not-found', assert);
 
       await page.click('[data-testid=sign-out]');
       await page.waitForURL(/\/signin/);

@@ -4,7 +4,9 @@ import react from '@vitejs/plugin-react';
 
 export default defineConfig({
   plugins: [react()],
-  build: { outDir: 'dist', emptyOutDir: true, target: 'es2022', sourcemap: false },
+  // terser, not esbuild: about 3 KB less gzip per app, which keeps the panel's three
+  // languages within the 150 KB budget (scripts/size.mjs); it costs build time only.
+  build: { outDir: 'dist', emptyOutDir: true, target: 'es2022', sourcemap: false, minify: 'terser', terserOptions: { compress: { passes: 2 } } },
   server: {
     host: '127.0.0.1',
     port: 5173,

@@ -19,12 +19,14 @@ const json = (status: number, body: unknown) => new Response(JSON.stringify(body
 const mfaRequired = () => json(403, { error: { code: 'mfa_required', message: 'multi-factor authentication is required for this action', details: {} } });
 
 /** `enrol`: the policy requires MFA of admins and this one has none yet (AAM and ULM say `mfa_required`). */
-function mount(permissions: string[], opts: { enrol?: boolean } = {}) {
+function mount(permissions: string[], opts: { enrol?: boolean; lang?: 'en' | 'he' | 'ar'; path?: string; extra?: (url: string) => Response | undefined } = {}) {
   const seen: string[] = [];
   let enrolled = false;
   const fetch = (async (input: RequestInfo | URL, init?: RequestInit) => {
     const url = String(input);
     seen.push(`${init?.method ?? 'GET'} ${url}`);
+    const answer = opts.extra?.(url);
+    if (answer) return answer;
     if (opts.enrol) {
       const bearer = new Headers(init?.headers).get('Authorization') ?? '';
       const mfaToken = bearer.endsWith(jwt({ sub: 'u1', username: 'sam', permissions, mfa: true }));
@@ -65,16 +67,21 @@ function mount(permissions: string[], opts: { enrol?: boolean } = {}) {
           name: 'ovu',
           namespace: 'ovu',
           phase: 'Ready',
-          conditions: [{ type: 'BackupHealthy', status: 'True', reason: 'LastBackupSucceeded', message: 'backup ovu-backup-1 succeeded and a test restore of it held every table' }],
+          message: 'all tiers are serving',
+          certificate: { notAfter: '2027-01-02T03:00:00Z' },
+          conditions: [
+            { type: 'BackupHealthy', status: 'True', reason: 'LastBackupSucceeded', message: 'backup ovu-backup-1 succeeded and a test restore of it held every table' },
+            { type: 'DatabaseReady', status: 'False', reason: 'SomethingNew', message: 'postgres 0/1: a message this build does not know' },
+          ],
           backup: { lastSuccessTime: '2026-01-02T03:00:00Z', lastVerifiedTime: '2026-01-02T03:00:00Z', lastBackup: 'ovu-backup-1' },
         },
       });
     return json(404, { error: { code: 'not_found', message: 'not found', details: {} } });
   }) as typeof globalThis.fetch;
   const session = new Session();
-  const i18n = createI18n({ en, he, ar }, 'en');
+  const i18n = createI18n({ en, he, ar }, opts.lang ?? 'en');
   const c = (baseUrl: string) => new ApiClient({ baseUrl, session, refreshUrl: 'http://ulm.test/api/v1/auth/refresh', fetch });
-  window.history.replaceState(null, '', '/');
+  window.history.replaceState(null, '', opts.path ?? '/');
   render(
     <I18nextProvider i18n={i18n}>
       <ApiContext.Provider value={{ session, ulm: c('http://ulm.test'), app: c('') }}>
@@ -89,9 +96,10 @@ function mount(permissions: string[], opts: { enrol?: boolean } = {}) {
 
 async function signIn() {
   await waitFor(() => expect(window.location.pathname).toBe('/signin'));
-  await userEvent.type(screen.getByLabelText(/Username or e-mail/), 'sam');
-  await userEvent.type(screen.getByLabelText(/^Password/), 'pw-long-enough');
-  await userEvent.click(screen.getByRole('button', { name: 'Sign in' }));
+  const form = document.querySelector('main form') as HTMLFormElement;
+  await userEvent.type(form.querySelector('input[name=login]') as HTMLInputElement, 'sam');
+  await userEvent.type(form.querySelector('input[name=password]') as HTMLInputElement, 'pw-long-enough');
+  await userEvent.click(form.querySelector('button[type=submit]') as HTMLButtonElement);
 }
 
 describe('AAM app', () => {
@@ -156,5 +164,157 @@ describe('AAM app', () => {
     await signIn();
     expect(await screen.findByRole('heading', { level: 1, name: 'Turn on two-step verification' })).toBeTruthy();
     expect(window.location.search).toBe('?next=%2F');
+  });
+});
+
+const U1 = '11111111-1111-4111-8111-111111111111';
+const U2 = '22222222-2222-4222-8222-222222222222';
+const person = (id: string, display_name: string, email: string) => ({
+  id,
+  email,
+  username: email.split('@')[0],
+  display_name,
+  phone: '',
+  preferred_language: 'en',
+  status: 'active',
+  email_verified: true,
+  mfa_enabled: false,
+  roles: ['user'],
+  created_at: '2026-01-01T00:00:00Z',
+  updated_at: '2026-01-01T00:00:00Z',
+  last_login_at: null,
+  deactivated_at: null,
+  deactivation_reason: null,
+  scheduled_deactivation_at: null,
+  scheduled_deactivation_reason: null,
+});
+const ev = (o: object) => ({ ip: '198.18.0.1', user_agent: 'curl/8', request_id: 'r', occurred_at: '2026-01-02T03:04:05Z', resource_type: '', resource_id: '', ...o });
+
+describe('AAM pages in words', () => {
+  it('audit: who did what to whom in words, details as key: value, filters and the page in the address', async () => {
+    const feedUrls: string[] = [];
+    const { seen } = mount(['aam:access', 'audit:read'], {
+      path: '/audit?source=ulm',
+      extra: (url) => {
+        if (url.includes(`/api/v1/users/${U1}`)) return json(200, person(U1, 'Admin Person', 'admin@example.com'));
+        if (url.includes(`/api/v1/users/${U2}`)) return json(200, person(U2, 'Dana', 'dana@example.com'));
+        if (url.startsWith('/api/v1/users?')) return json(200, []);
+        if (url.startsWith('/api/v1/audit?') || url === '/api/v1/audit') {
+          feedUrls.push(url);
+          return json(200, {
+            sources: { ulm: 'ok', aam: 'ok' },
+            next_cursor: url.includes('cursor=') ? null : 'c2',
+            items: [
+              ev({ id: 'ulm-3', source: 'ulm', action: 'user_deactivated', actor_id: U1, actor_name: null, resource_type: 'user', resource_id: U2, details: { reason: 'left the company' } }),
+              ev({ id: 'ulm-2', source: 'ulm', action: 'login_succeeded', actor_id: U2, actor_name: null, resource_type: 'user', resource_id: U2, details: {} }),
+              ev({ id: 'ulm-4', source: 'ulm', action: 'logout', actor_id: U2, actor_name: null, resource_type: 'user', resource_id: U2, details: { session_id: '40b7ce01-5e64-4a83-93da-e8bb9defaee7' } }),
+              ev({ id: 'aam-1', source: 'aam', action: 'setting.update', actor_id: U1, actor_name: 'sam', resource_type: 'setting', resource_id: 'general/site_name', old_value: 'OVU', new_value: 'OVU Two' }),
+              ev({ id: 'ulm-1', source: 'ulm', action: 'brand_new_event', actor_id: null, actor_name: null, details: {} }),
+            ],
+          });
+        }
+        return undefined;
+      },
+    });
+    await signIn();
+    const table = await screen.findByTestId('audit-table');
+    await waitFor(() => expect(table.textContent).toContain('admin@example.com'));
+    const row = (action: string) => table.querySelector(`tr[data-action="${action}"]`) as HTMLElement;
+    const cell = (action: string, col: string) => row(action).querySelector(`[data-col=${col}]`)?.textContent;
+    expect(cell('user_deactivated', 'who')).toBe('Admin Personadmin@example.com');
+    expect(cell('user_deactivated', 'what')).toBe('Deactivated an account');
+    expect(cell('user_deactivated', 'target')).toBe('Danadana@example.com');
+    expect(cell('user_deactivated', 'details')).toBe('Reasonleft the company');
+    expect(cell('login_succeeded', 'what')).toBe('Signed in');
+    expect(cell('login_succeeded', 'details')).toBe('');
+    expect(cell('logout', 'details')).toBe('Session40b7ce01…');
+    expect(cell('setting.update', 'who')).toBe('Admin Personadmin@example.com');
+    expect(cell('login_succeeded', 'target')).toBe('');
+    expect(cell('setting.update', 'target')).toBe('Setting: Product name in page titles and e-mails');
+    expect(cell('setting.update', 'details')).toBe('ValueOVU → changed to OVU Two');
+    // An action this build does not know is shown as it is; nobody signed in is said in words.
+    expect(cell('brand_new_event', 'what')).toBe('brand_new_event');
+    expect(cell('brand_new_event', 'who')).toBe('System or not signed in');
+    expect(table.textContent).not.toContain('{}');
+    expect(table.textContent).not.toContain(U1);
+    expect(table.textContent).not.toMatch(/user_deactivated|login_succeeded|setting\.update/);
+
+    // The address's filters reached the form and the request.
+    expect((screen.getByLabelText('Service') as HTMLSelectElement).value).toBe('ulm');
+    expect(feedUrls[0]).toContain('source=ulm');
+    // The next page is in the address too.
+    await userEvent.click(screen.getByTestId('audit-older'));
+    await waitFor(() => expect(window.location.search).toBe('?source=ulm&cursor=c2'));
+    await waitFor(() => expect(feedUrls.at(-1)).toContain('cursor=c2'));
+    // A new filter starts at the first page; the action is picked by its words.
+    await userEvent.selectOptions(screen.getByLabelText('Action'), 'Deactivated an account');
+    await userEvent.click(screen.getByRole('button', { name: 'Apply filters' }));
+    await waitFor(() => expect(window.location.search).toBe('?action=user_deactivated&source=ulm'));
+    await waitFor(() => expect(feedUrls.at(-1)).toMatch(/action=user_deactivated/));
+    expect(feedUrls.at(-1)).not.toContain('cursor');
+    // An e-mail in the "User" filter is looked up and sent as the id.
+    await userEvent.type(screen.getByLabelText(/^User/), 'nobody@example.com');
+    await userEvent.click(screen.getByRole('button', { name: 'Apply filters' }));
+    expect(await screen.findByText('No user has this e-mail, username or id.')).toBeTruthy();
+    expect(window.location.search).toContain('actor=nobody%40example.com');
+    expect(seen.some((u) => u.startsWith('GET /api/v1/users?') && u.includes('q=nobody%40example.com'))).toBe(true);
+  }, 20_000);
+
+  it('system health in Hebrew: labelled certificate expiry, translated conditions and status, unknown text as it is', async () => {
+    mount(['aam:access'], { lang: 'he', path: '/system' });
+    await signIn();
+    const cluster = await screen.findByTestId('cluster');
+    const dt = [...cluster.querySelectorAll('dt')].find((d) => d.textContent === 'תוקף התעודה עד');
+    expect(dt).toBeTruthy();
+    expect(dt?.nextElementSibling?.getAttribute('data-testid')).toBe('cert-expires');
+    expect(dt?.nextElementSibling?.textContent).toMatch(/2027/);
+    expect(cluster.textContent).toContain('כל השכבות פועלות');
+    expect(cluster.textContent).toContain('מוכן');
+    const backup = cluster.querySelector('li[data-type=BackupHealthy]')?.textContent ?? '';
+    expect(backup).toContain('גיבויים');
+    expect(backup).toContain('הגיבוי האחרון הצליח');
+    expect(backup).toContain('הגיבוי ovu-backup-1 הצליח');
+    expect(backup).not.toMatch(/succeeded|LastBackupSucceeded/);
+    const db = cluster.querySelector('li[data-type=DatabaseReady]')?.textContent ?? '';
+    expect(db).toContain('SomethingNew');
+    expect(db).toContain('postgres 0/1: a message this build does not know');
+  });
+
+  it('roles in Hebrew: seeded descriptions translated, an admin\'s own words as they are', async () => {
+    const role = (name: string, description: string) => ({ id: `r-${name}`, name, description, is_system: name !== 'auditors', permissions: [], created_at: '2026-01-01T00:00:00Z', updated_at: '2026-01-01T00:00:00Z' });
+    mount(['aam:access', 'roles:read'], {
+      lang: 'he',
+      path: '/roles',
+      extra: (url) => (url === '/api/v1/roles' ? json(200, [role('admin', 'user and role administration'), role('auditors', 'read the audit log')]) : url === '/api/v1/permissions' ? json(200, []) : undefined),
+    });
+    await signIn();
+    expect(await screen.findByText('ניהול משתמשים ותפקידים')).toBeTruthy();
+    expect(screen.getByText('read the audit log')).toBeTruthy();
+    expect(screen.queryByText('user and role administration')).toBeNull();
+  });
+
+  it("a user's sessions name the browser and system, like the account app", async () => {
+    mount(['aam:access', 'users:read'], {
+      path: `/users/${U2}`,
+      extra: (url) => {
+        if (url === `/api/v1/users/${U2}/sessions`)
+          return json(200, [
+            { id: 's1', created_at: '2026-01-01T00:00:00Z', last_used_at: '2026-01-01T00:00:00Z', expires_at: '2026-02-01T00:00:00Z', ip: '198.18.0.1', mfa: false, current: false, user_agent: 'Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0 Safari/537.36' },
+          ]);
+        if (url === `/api/v1/users/${U2}`) return json(200, person(U2, 'Dana', 'dana@example.com'));
+        return undefined;
+      },
+    });
+    await signIn();
+    expect(await screen.findByText('Chrome · Linux')).toBeTruthy();
+    expect(screen.queryByText(/Mozilla\/5\.0/)).toBeNull();
+  });
+
+  it('dashboard: each service name and latency sits in its own isolate (bidi)', async () => {
+    mount(['aam:access', 'audit:read'], { lang: 'he' });
+    await signIn();
+    const li = (await screen.findByText('Redis')).closest('li') as HTMLElement;
+    expect(li.querySelector('bdi.name')?.textContent).toBe('Redis');
+    expect(li.querySelector('bdi.latency')?.textContent).toBe('1 מ״ש');
   });
 });

@@ -22,7 +22,7 @@ export function LineChart({ labels, series, names, title }: { labels: string[]; 
   const ticks = [0, top / 2, top];
   const step = Math.max(1, Math.ceil(labels.length / 6));
   return (
-    <figure className="card" style={{ margin: 0 }}>
+    <figure className="card">
       <figcaption>
         <h2 style={{ marginBlockStart: 0 }}>{title}</h2>
       </figcaption>

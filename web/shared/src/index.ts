@@ -4,6 +4,7 @@ export * from './api/client';
 export * from './i18n';
 export * from './theme';
 export * from './format';
+export * from './agent';
 export * from './errorText';
 export * from './context';
 export * from './ui/form';

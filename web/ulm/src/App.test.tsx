@@ -197,4 +197,35 @@ describe('ULM app', () => {
     await userEvent.click(screen.getByRole('button', { name: 'Save the new password' }));
     await waitFor(() => expect(posted).toEqual([{ token: 'old-456', new_password: 'a brand new secret' }]));
   });
+  it('change password: no stray label; the hidden username for password managers has none', async () => {
+    const fetch = (async (input: RequestInfo | URL) => (String(input).endsWith('/api/v1/users/me') ? json(200, user) : json(200, []))) as typeof globalThis.fetch;
+    const session = new Session();
+    session.set({ access_token: jwt({ sub: user.id, username: 'dana', permissions: [] }), refresh_token: 'r1', expires_in: 900 });
+    const i18n = createI18n({ en, he, ar }, 'en');
+    const ulm = new ApiClient({ baseUrl: '', session, refreshUrl: '/api/v1/auth/refresh', fetch });
+    window.history.replaceState(null, '', '/account/password');
+    render(
+      <I18nextProvider i18n={i18n}>
+        <ApiContext.Provider value={{ session, ulm, app: ulm }}>
+          <QueryClientProvider client={new QueryClient({ defaultOptions: { queries: { retry: false } } })}>
+            <App />
+          </QueryClientProvider>
+        </ApiContext.Provider>
+      </I18nextProvider>,
+    );
+    await screen.findByLabelText(/^Current password/);
+    const form = document.querySelector('main form') as HTMLFormElement;
+    // Every label in the form names a visible field.
+    const labels = [...form.querySelectorAll('label')];
+    expect(labels.map((l) => l.textContent)).not.toContainEqual(expect.stringMatching(/Username/));
+    for (const l of labels) {
+      const field = document.getElementById(l.htmlFor) as HTMLInputElement | null;
+      expect(field, l.textContent ?? '').toBeTruthy();
+      expect(field?.hidden, l.textContent ?? '').toBe(false);
+    }
+    const hiddenUser = form.querySelector('input[name=username]') as HTMLInputElement;
+    expect(hiddenUser.hidden).toBe(true);
+    expect(hiddenUser.value).toBe('dana');
+    expect(hiddenUser.getAttribute('autocomplete')).toBe('username');
+  });
 });

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { describeAgent, expiryFromDays, groupSecret, linkToken, recoveryCodesFile, safeNext, scopeGroups, withoutLinkToken } from './logic';
+import { expiryFromDays, groupSecret, linkToken, recoveryCodesFile, safeNext, scopeGroups, withoutLinkToken } from './logic';
 
 describe('account logic', () => {
   it('writes the recovery codes file one code a line', () => {
@@ -16,12 +16,6 @@ describe('account logic', () => {
       ['audit', ['audit:read']],
       ['users', ['users:read', 'users:write']],
     ]);
-  });
-
-  it('names browsers and systems', () => {
-    expect(describeAgent('Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0 Safari/537.36')).toBe('Chrome · Linux');
-    expect(describeAgent('curl/8.0')).toBe('curl');
-    expect(describeAgent('')).toBe('—');
   });
 
   it('only follows next= inside the app (no open redirect)', () => {

@@ -26,35 +26,6 @@ export function scopeGroups(permissions: readonly string[]): [string, string[]][
   return [...groups.entries()];
 }
 
-/** A short description of a browser's user agent for the sessions table. */
-export function describeAgent(ua: string): string {
-  if (!ua) return '—';
-  const browser = /Edg\//.test(ua)
-    ? 'Edge'
-    : /Chrome\//.test(ua)
-      ? 'Chrome'
-      : /Firefox\//.test(ua)
-        ? 'Firefox'
-        : /Safari\//.test(ua)
-          ? 'Safari'
-          : /curl\//.test(ua)
-            ? 'curl'
-            : null;
-  const os = /Android/.test(ua)
-    ? 'Android'
-    : /iPhone|iPad/.test(ua)
-      ? 'iOS'
-      : /Windows/.test(ua)
-        ? 'Windows'
-        : /Mac OS X/.test(ua)
-          ? 'macOS'
-          : /Linux/.test(ua)
-            ? 'Linux'
-            : null;
-  if (browser && os) return `${browser} · ${os}`;
-  return browser ?? os ?? ua.slice(0, 40);
-}
-
 /** Where to go after signing in: only a path inside this app, never another site. */
 export function safeNext(next: string | null): string {
   if (!next || !next.startsWith('/') || next.startsWith('//') || next.startsWith('/\\')) return '/';

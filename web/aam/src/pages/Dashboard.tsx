@@ -58,9 +58,11 @@ export function DashboardPage() {
             </h2>
             <ul className="legend">
               {d.services.map((s) => (
-                <li key={s.component}>
-                  {componentName(t, s.component)} <StatusBadge status={s.status} />{' '}
-                  <span className="hint">{t('aam.system.ms', { value: formatNumber(lng, Math.round(s.latency_ms)) })}</span>
+                // Each part isolated: a Latin name and a Latin latency beside a Hebrew badge
+                // would otherwise join one left-to-right run and swap places in RTL.
+                <li key={s.component} data-component={s.component}>
+                  <bdi className="name">{componentName(t, s.component)}</bdi> <StatusBadge status={s.status} />{' '}
+                  <bdi className="latency">{t('aam.system.ms', { value: formatNumber(lng, Math.round(s.latency_ms)) })}</bdi>
                 </li>
               ))}
             </ul>

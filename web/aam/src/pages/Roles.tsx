@@ -5,6 +5,7 @@ import { useTranslation } from 'react-i18next';
 import { Button, CheckboxField, Dialog, Empty, ErrorNote, Loading, TextField, useApis, useFieldErrors, TableWrap } from '@ovu/shared';
 import { aamApi, type Permission, type Role } from '../api';
 import { useTitle } from '../App';
+import { roleDescription } from '../operatorText';
 
 export function RolesPage() {
   const { t } = useTranslation();
@@ -50,7 +51,9 @@ export function RolesPage() {
                   <td>
                     <span className="mono">{r.name}</span> {r.is_system ? <span className="badge">{t('aam.roles.system')}</span> : null}
                   </td>
-                  <td>{r.description}</td>
+                  <td>
+                    <bdi>{roleDescription(t, r)}</bdi>
+                  </td>
                   <td>
                     <bdi className="mono">{r.permissions.join(', ')}</bdi>
                   </td>

@@ -5,6 +5,7 @@ import { ErrorNote, Loading, Notice, formatDateTime, formatNumber, formatPercent
 import { aamApi, type ClusterStatus } from '../api';
 import { useTitle } from '../App';
 import { StatusBadge, componentName } from '../widgets';
+import { conditionReason, conditionType, operatorMessage } from '../operatorText';
 
 export function SystemPage() {
   const { t, i18n } = useTranslation();
@@ -95,14 +96,17 @@ function Cluster({ c }: { c: ClusterStatus }) {
   if (c.error) return <Notice kind="warning">{t('aam.system.clusterError', { error: c.error })}</Notice>;
   const notAfter = field(c.certificate, 'notAfter');
   return (
-    <section className="card">
+    <section className="card" data-testid="cluster">
       <dl className="props">
+        <dt>{t('aam.system.resource')}</dt>
+        <dd>
+          <bdi className="mono">
+            {c.namespace}/{c.name}
+          </bdi>
+        </dd>
         <dt>{t('aam.system.phase')}</dt>
         <dd>
-          <bdi>
-            {c.namespace}/{c.name}
-          </bdi>{' '}
-          {c.phase ? <StatusBadge status={c.phase} /> : '—'} {c.message ? <bdi>{c.message}</bdi> : null}
+          {c.phase ? <StatusBadge status={c.phase} /> : '—'} {c.message ? <bdi>{operatorMessage(t, c.message)}</bdi> : null}
         </dd>
         <dt>{t('aam.system.lastBackup')}</dt>
         <dd>{formatDateTime(lng, field(c.backup, 'lastSuccessTime'))}</dd>
@@ -111,16 +115,37 @@ function Cluster({ c }: { c: ClusterStatus }) {
         <dt>{t('aam.system.lastSchedule')}</dt>
         <dd>{formatDateTime(lng, field(c.backup, 'lastScheduleTime'))}</dd>
         <dt>{t('aam.system.certExpires')}</dt>
-        <dd>{notAfter ? `${formatDateTime(lng, notAfter)} (${formatRelative(lng, notAfter)})` : '—'}</dd>
+        <dd data-testid="cert-expires">{notAfter ? `${formatDateTime(lng, notAfter)} (${formatRelative(lng, notAfter)})` : '—'}</dd>
       </dl>
       <h3>{t('aam.system.conditions')}</h3>
-      <ul>
-        {c.conditions.map((cond, i) => (
-          <li key={i}>
-            <span className="mono">{field(cond, 'type')}</span> = {field(cond, 'status')} {field(cond, 'reason') ? `(${field(cond, 'reason')})` : ''}{' '}
-            <bdi className="hint">{field(cond, 'message')}</bdi>
-          </li>
-        ))}
+      <ul className="conditions">
+        {c.conditions.map((cond, i) => {
+          const type = field(cond, 'type') ?? '';
+          const status = field(cond, 'status') ?? '';
+          const reason = field(cond, 'reason');
+          const message = field(cond, 'message');
+          return (
+            // Each server-given part in its own isolate: an English reason or a name inside a
+            // Hebrew sentence keeps its place.
+            <li key={i} data-type={type}>
+              <bdi className="cond-type">{conditionType(t, type)}</bdi>{' '}
+              <span className={`badge ${status === 'True' ? 'ok' : status === 'False' ? 'bad' : 'warn'}`}>
+                {t(`aam.operator.conditionStatus.${status === 'True' || status === 'False' ? status : 'Unknown'}`)}
+              </span>
+              {reason ? (
+                <>
+                  {' '}
+                  <bdi className="cond-reason">{conditionReason(t, reason)}</bdi>
+                </>
+              ) : null}
+              {message ? (
+                <div className="hint">
+                  <bdi className="cond-message">{operatorMessage(t, message)}</bdi>
+                </div>
+              ) : null}
+            </li>
+          );
+        })}
       </ul>
     </section>
   );

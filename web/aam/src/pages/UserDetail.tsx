@@ -14,6 +14,7 @@ import {
   Notice,
   SelectField,
   TextField,
+  describeAgent,
   formatDateTime,
   useApis,
   useFieldErrors,
@@ -22,6 +23,8 @@ import {
 import { aamApi, type User } from '../api';
 import { useTitle } from '../App';
 import { isStatusEvent, localToIso } from '../logic';
+import { roleDescription } from '../operatorText';
+import { actionText } from '../auditText';
 import { StatusBadge } from '../widgets';
 
 export function UserDetail() {
@@ -253,7 +256,7 @@ function UserRoles({ user }: { user: User }) {
         {(roles.data ?? []).map((r) => (
           <CheckboxField
             key={r.id}
-            label={r.description ? `${r.name} — ${r.description}` : r.name}
+            label={r.description ? `${r.name} — ${roleDescription(t, r)}` : r.name}
             name="role"
             value={r.name}
             checked={user.roles.includes(r.name)}
@@ -301,7 +304,7 @@ function UserSessions({ userId }: { userId: string }) {
                 {q.data.map((s) => (
                   <tr key={s.id}>
                     <td>
-                      <bdi>{s.user_agent.slice(0, 60) || '—'}</bdi>
+                      <bdi title={s.user_agent || undefined}>{describeAgent(s.user_agent)}</bdi>
                     </td>
                     <td>
                       <bdi className="mono">{s.ip}</bdi>
@@ -346,8 +349,8 @@ function StatusHistory({ userId }: { userId: string }) {
       {items.length > 0 ? (
         <ol className="stack">
           {items.map((e) => (
-            <li key={e.id}>
-              <span className="mono">{e.action}</span> · {formatDateTime(i18n.language, e.occurred_at)}
+            <li key={e.id} data-action={e.action}>
+              {actionText(t, e.action) ?? <bdi className="mono">{e.action}</bdi>} · {formatDateTime(i18n.language, e.occurred_at)}
               {e.details && typeof (e.details as Record<string, unknown>)['reason'] === 'string' ? (
                 <>
                   {' '}

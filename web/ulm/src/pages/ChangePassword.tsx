@@ -2,7 +2,7 @@
 import { useState, type FormEvent } from 'react';
 import { useMutation } from '@tanstack/react-query';
 import { useTranslation } from 'react-i18next';
-import { Button, ErrorNote, Notice, PasswordField, TextField, useApis, useClaims, useFieldErrors } from '@ovu/shared';
+import { Button, ErrorNote, Notice, PasswordField, useApis, useClaims, useFieldErrors } from '@ovu/shared';
 import { ulmApi } from '../api';
 import { useTitle } from '../App';
 
@@ -30,8 +30,9 @@ export function ChangePassword() {
         <ErrorNote error={m.error} />
         {m.isSuccess ? <Notice kind="success">{t('ulm.password.done')}</Notice> : null}
         <form onSubmit={submit}>
-          {/* Lets password managers attach the new password to the right account. */}
-          <TextField label={t('ulm.profile.username')} name="username" autoComplete="username" value={claims?.username ?? ''} readOnly hidden ltr />
+          {/* Lets password managers attach the new password to the right account. Hidden, so
+              it has no label: a labelled field with a hidden input showed a stray "Username". */}
+          <input type="text" name="username" autoComplete="username" value={claims?.username ?? ''} readOnly hidden />
           <PasswordField label={t('ulm.password.current')} name="current_password" autoComplete="current-password" required value={f.current} onChange={(e) => setF({ ...f, current: e.target.value })} error={err('current_password')} />
           <PasswordField label={t('ulm.password.new')} name="new_password" autoComplete="new-password" required minLength={8} maxLength={128} hint={t('ulm.register.passwordHint')} value={f.next} onChange={(e) => setF({ ...f, next: e.target.value })} error={err('new_password')} />
           <PasswordField label={t('ulm.password.confirm')} name="confirm" autoComplete="new-password" required value={f.confirm} onChange={(e) => setF({ ...f, confirm: e.target.value })} error={err('confirm')} />

@@ -2,10 +2,9 @@
 import { useState } from 'react';
 import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import { useTranslation } from 'react-i18next';
-import { Dialog, Empty, ErrorNote, Loading, Notice, formatDateTime, useApis, TableWrap } from '@ovu/shared';
+import { Dialog, Empty, describeAgent, ErrorNote, Loading, Notice, formatDateTime, useApis, TableWrap } from '@ovu/shared';
 import { ulmApi } from '../api';
 import { useTitle } from '../App';
-import { describeAgent } from '../logic';
 
 export function Sessions() {
   const { t, i18n } = useTranslation();

@@ -1,0 +1,63 @@
+import { describe, expect, it } from 'vitest';
+import fs from 'node:fs';
+import path from 'node:path';
+import { createI18n } from '@ovu/shared';
+import en from './locales/en';
+import he from './locales/he';
+import ar from './locales/ar';
+import { SEEDED_ROLES, conditionReason, conditionType, operatorMessage, roleDescription } from './operatorText';
+
+const i18n = createI18n({ en, he, ar }, 'en');
+const T = { en: i18n.getFixedT('en'), he: i18n.getFixedT('he'), ar: i18n.getFixedT('ar') };
+const script = { he: /[\u0590-\u05FF]/, ar: /[\u0600-\u06FF]/ };
+const repo = path.resolve(__dirname, '../../..');
+
+describe('server text in the UI language', () => {
+  it('translates the seeded role descriptions (the migration is the source)', () => {
+    const sql = fs.readFileSync(path.join(repo, 'migrations/ulm/20260101000002_seed_rbac.sql'), 'utf8');
+    for (const [name, d] of Object.entries(SEEDED_ROLES)) expect(sql, name).toContain(`('${name}', '${d}', true)`);
+    for (const lng of ['he', 'ar'] as const) {
+      for (const [name, description] of Object.entries(SEEDED_ROLES)) expect(roleDescription(T[lng], { name, description }), `${lng} ${name}`).toMatch(script[lng]);
+    }
+    expect(roleDescription(T.he, { name: 'admin', description: 'user and role administration' })).toBe('ניהול משתמשים ותפקידים');
+    // An administrator's own words, or a role this build does not know, stay as they are.
+    expect(roleDescription(T.he, { name: 'admin', description: 'our admins' })).toBe('our admins');
+    expect(roleDescription(T.he, { name: 'auditors', description: 'read the audit' })).toBe('read the audit');
+  });
+
+  it("translates every reason and fixed message the operator writes; unknown text stays as it is", () => {
+    const src = fs.readFileSync(path.join(repo, 'operator/src/controller/pipeline.rs'), 'utf8') + fs.readFileSync(path.join(repo, 'operator/src/controller/mod.rs'), 'utf8');
+    // Reasons: the string literal right after the condition's status in Cond::new/unknown, plus the computed ones.
+    const reasons = new Set<string>(['Ready', 'RollingOut', 'Waiting', 'DatabaseRollingOut', 'BackendRollingOut', 'FrontendRollingOut', 'AllTiersReady', 'CertificateNotReady', 'BringingUp', 'RestoreFailed']);
+    for (const m of src.matchAll(/Cond::(?:new|unknown)\(\s*[\w:]+,\s*(?:(?:true|false|\w+),\s*)?"([A-Za-z]+)"/g)) reasons.add(m[1]!);
+    for (const m of src.matchAll(/crate::status::Cond::new\(\s*[\w:]+,\s*\w+,\s*"([A-Za-z]+)"/g)) reasons.add(m[1]!);
+    expect(reasons.size).toBeGreaterThan(20);
+    for (const lng of ['he', 'ar'] as const) for (const r of reasons) expect(conditionReason(T[lng], r), `${lng} ${r}`).toMatch(script[lng]);
+    for (const lng of ['he', 'ar'] as const) for (const c of ['Ready', 'DatabaseReady', 'BackendReady', 'FrontendReady', 'CertificateReady', 'BackupHealthy']) expect(conditionType(T[lng], c)).toMatch(script[lng]);
+
+    const messages = [
+      'all tiers are serving',
+      'waits for the database tier',
+      'waits for the backend tier',
+      'waits for the restore of the databases',
+      'waiting for the database tier: postgres 0/1, redis 1/1',
+      'waiting for the backend tier (migrations, readiness): ulm 0/2, aam 1/1',
+      'rolling out the backend tier: ulm 2/2; rolling out ulm: 1 old pod',
+      'self-signed certificate valid until 2027-01-01T00:00:00Z',
+      'schedule "0 3 * * *"; no backup has finished yet',
+      'backup ovu-backup-1 succeeded and a test restore of it held every table',
+      'backup ovu-backup-1 succeeded (not verified: spec.database.backup.verify is off)',
+      'backup ovu-backup-2 failed; see its pod logs',
+    ];
+    for (const lng of ['he', 'ar'] as const) for (const m of messages) expect(operatorMessage(T[lng], m), `${lng}: ${m}`).toMatch(script[lng]);
+    expect(operatorMessage(T.he, 'waiting for the database tier: postgres 0/1, redis 1/1')).toBe('ממתין לשכבת מסד הנתונים: postgres 0/1, redis 1/1');
+    expect(operatorMessage(T.he, 'backup ovu-backup-2 failed; see its pod logs')).toContain('ovu-backup-2');
+    expect(operatorMessage(T.en, 'all tiers are serving')).toBe('All tiers are serving');
+    // Unknown: as it is.
+    expect(operatorMessage(T.he, 'postgres: ImagePullBackOff pulling "postgres:99"')).toBe('postgres: ImagePullBackOff pulling "postgres:99"');
+    expect(conditionReason(T.he, 'SomethingNew')).toBe('SomethingNew');
+    expect(conditionType(T.he, 'NewCondition')).toBe('NewCondition');
+    // A known but rare message without words in this build: as it is, never a raw key.
+    expect(operatorMessage(T.he, 'using Secret ovu-tls')).toBe('using Secret ovu-tls');
+  });
+});
