@@ -700,10 +700,23 @@ async fn each_service_has_its_own_credentials_and_the_superuser_stays_local() {
         &format!("{su} -h /var/run/postgresql -c 'select 42'"),
     );
     assert_eq!(local.trim(), "42", "the superuser on the socket: {local}");
+    // Over TCP to the pod's own address (its egress is closed, so not through a Service name:
+    // the pod resolves no names and reaches no other pod).
+    let pod_ip = c
+        .kubectl(&[
+            "-n",
+            &t.ns,
+            "get",
+            "pod",
+            &format!("{pg}-0"),
+            "-o",
+            "jsonpath={.status.podIP}",
+        ])
+        .expect("postgres pod address");
     let remote = exec(
         &format!("{pg}-0"),
         "postgres",
-        &format!("{su} -h {pg} -c 'select 42'"),
+        &format!("{su} -h {} -c 'select 42'", pod_ip.trim()),
     );
     assert!(
         remote.contains("pg_hba.conf rejects connection") && remote.contains("postgres"),

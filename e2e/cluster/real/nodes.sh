@@ -325,6 +325,7 @@ YAML
 # --queue-bypass: while no kube-network-policies listens, packets pass (fail open).
 # Packets from root's own sockets (the kubelets' probes) pass, as in its own rules.
 NETPOL_CHAIN=OVU-NETPOL
+NETPOL_IN_CHAIN=OVU-NETPOL-IN
 real_network_policies() {
   local rules=(
     "-m conntrack --ctstate RELATED,ESTABLISHED -j RETURN"
@@ -340,10 +341,26 @@ real_network_policies() {
   fi
   iptables -t mangle -C POSTROUTING -j "$NETPOL_CHAIN" 2>/dev/null ||
     iptables -t mangle -A POSTROUTING -j "$NETPOL_CHAIN"
+  # A pod's packet to this machine itself (the API server, any listener on the host) goes
+  # PREROUTING → INPUT and never reaches POSTROUTING: without this hook no egress policy
+  # would hold for it. (No owner match here: it is valid only on the output side.)
+  local in_rules=(
+    "-m conntrack --ctstate RELATED,ESTABLISHED -j RETURN"
+    "-s $POD_CIDR -j NFQUEUE --queue-num 100 --queue-bypass"
+  )
+  if [[ $(iptables -t mangle -S "$NETPOL_IN_CHAIN" 2>/dev/null) != "$(printf -- '-N %s\n' "$NETPOL_IN_CHAIN"; printf -- "-A $NETPOL_IN_CHAIN %s\n" "${in_rules[@]}")" ]]; then
+    iptables -t mangle -N "$NETPOL_IN_CHAIN" 2>/dev/null || iptables -t mangle -F "$NETPOL_IN_CHAIN"
+    # shellcheck disable=SC2086 # each rule is a list of iptables words
+    for r in "${in_rules[@]}"; do iptables -t mangle -A "$NETPOL_IN_CHAIN" $r; done
+  fi
+  iptables -t mangle -C INPUT -j "$NETPOL_IN_CHAIN" 2>/dev/null ||
+    iptables -t mangle -A INPUT -j "$NETPOL_IN_CHAIN"
 }
 real_network_policies_cleanup() {
   while iptables -t mangle -D POSTROUTING -j "$NETPOL_CHAIN" 2>/dev/null; do :; done
   iptables -t mangle -F "$NETPOL_CHAIN" 2>/dev/null && iptables -t mangle -X "$NETPOL_CHAIN" 2>/dev/null
+  while iptables -t mangle -D INPUT -j "$NETPOL_IN_CHAIN" 2>/dev/null; do :; done
+  iptables -t mangle -F "$NETPOL_IN_CHAIN" 2>/dev/null && iptables -t mangle -X "$NETPOL_IN_CHAIN" 2>/dev/null
   return 0
 }
 
