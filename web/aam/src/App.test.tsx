@@ -326,6 +326,7 @@ describe('AAM pages in words', () => {
       setting('general', 'site_name', 'text', 'OVU', { type: 'string', maxLength: 100 }),
       setting('general', 'default_language', 'enum', 'en', { type: 'string', enum: ['en', 'he', 'ar'] }),
       setting('maintenance', 'banner_enabled', 'boolean', false, { type: 'boolean' }),
+      setting('notifications', 'alert_webhook_url', 'url', '', { type: 'string', format: 'uri', maxLength: 2000 }, { sensitive: true }),
       setting('audit', 'retention_days', 'integer', 365, { type: 'integer', minimum: 30, maximum: 3650 }),
       setting('security', 'session_policy', 'object', { access_ttl_secs: 900 }, { type: 'object', readOnly: true }, { source: 'ulm' }),
     ];
@@ -355,6 +356,7 @@ describe('AAM pages in words', () => {
     const days = screen.getByLabelText('Days to keep audit events') as HTMLInputElement;
     expect([days.type, days.min, days.max]).toEqual(['number', '30', '3650']);
     expect((screen.getByRole('switch') as HTMLInputElement).checked).toBe(false);
+    expect((screen.getByLabelText('Webhook called when a service turns unhealthy') as HTMLInputElement).type).toBe('url');
     expect(save(screen.getByRole('form', { name: 'Security' }))).toBeNull();
     expect(save(general).disabled).toBe(true);
 

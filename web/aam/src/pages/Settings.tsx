@@ -156,7 +156,7 @@ function Field({ s, input, error, onInput, onReset, onHistory }: { s: Setting; i
         ))}
       </SelectField>
     );
-  } else if (s.type === 'object' || (b.maxLength ?? 0) > 200) {
+  } else if (s.type === 'object' || (s.type === 'text' && (b.maxLength ?? 0) > 200)) {
     control = <TextArea label={name} name={id} readOnly={readOnly} rows={s.type === 'object' ? 5 : 3} value={input} maxLength={b.maxLength} onChange={change} error={error} dir={s.type === 'object' ? 'ltr' : undefined} />;
   } else {
     const type = s.type === 'integer' ? 'number' : s.type === 'url' || s.type === 'email' ? s.type : 'text';
@@ -183,9 +183,8 @@ function Field({ s, input, error, onInput, onReset, onHistory }: { s: Setting; i
     <div className="setting" data-setting={id}>
       {control}
       <p className="hint">
-        {s.is_default ? t('aam.settings.isDefault') : t('aam.settings.default', { value: shown(t, i18n.language, s.type, s.default_value) })}
+        {readOnly ? t('aam.settings.readOnly') : s.is_default ? t('aam.settings.isDefault') : t('aam.settings.default', { value: shown(t, i18n.language, s.type, s.default_value) })}
         {s.updated_at ? ` · ${t('aam.settings.lastChanged', { time: formatDateTime(i18n.language, s.updated_at) })}` : ''}
-        {readOnly ? ` · ${t('aam.settings.readOnly')}` : ''}
         {readOnly ? null : (
           <>
             {' · '}
