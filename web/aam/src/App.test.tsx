@@ -325,6 +325,7 @@ describe('AAM pages in words', () => {
     let list = [
       setting('general', 'site_name', 'text', 'OVU', { type: 'string', maxLength: 100 }),
       setting('general', 'default_language', 'enum', 'en', { type: 'string', enum: ['en', 'he', 'ar'] }),
+      setting('general', 'support_email', 'email', '', { type: 'string', format: 'email', maxLength: 254 }),
       setting('maintenance', 'banner_enabled', 'boolean', false, { type: 'boolean' }),
       setting('notifications', 'alert_webhook_url', 'url', '', { type: 'string', format: 'uri', maxLength: 2000 }, { sensitive: true }),
       setting('audit', 'retention_days', 'integer', 365, { type: 'integer', minimum: 30, maximum: 3650 }),
@@ -339,7 +340,7 @@ describe('AAM pages in words', () => {
         if (m && init?.method === 'PUT') {
           const value = (JSON.parse(String(init.body)) as { value: unknown }).value;
           puts.push([`${m[1]}.${m[2]}`, value]);
-          if (m[2] === 'retention_days' && (value as number) < 30)
+          if ((m[2] === 'retention_days' && (value as number) < 30) || (m[2] === 'support_email' && value === 'nope'))
             return json(422, { error: { code: 'validation_failed', message: 'expected an integer from 30 to 3650', details: { field: 'value' } } });
           list = list.map((s) => (s.key === m[2] ? { ...s, value, is_default: false } : s));
           return json(200, list.find((s) => s.key === m[2]));
@@ -378,6 +379,19 @@ describe('AAM pages in words', () => {
     expect(document.getElementById(days.getAttribute('aria-describedby')!)?.textContent).toBe('Enter a whole number from 30 to 3650. (validation_failed)');
     expect(days.value).toBe('5');
     expect(puts.at(-1)).toEqual(['audit.retention_days', 5]);
+
+    // One Save, two keys: the accepted one is saved, the refused one keeps its text and says why.
+    const mail = screen.getByLabelText('Support e-mail address') as HTMLInputElement;
+    expect(mail.type).toBe('email');
+    await userEvent.type(mail, 'nope');
+    await userEvent.clear(name);
+    await userEvent.type(name, 'Acme 2');
+    await userEvent.click(save(general));
+    await waitFor(() => expect(mail.getAttribute('aria-invalid')).toBe('true'));
+    expect(document.getElementById(mail.getAttribute('aria-describedby')!)?.textContent).toBe('Enter an e-mail address, or leave it empty. (validation_failed)');
+    expect(puts.slice(-2).sort()).toEqual([['general.site_name', 'Acme 2'], ['general.support_email', 'nope']]);
+    expect([mail.value, (name as HTMLInputElement).value]).toEqual(['nope', 'Acme 2']);
+    expect(list.find((s) => s.key === 'site_name')?.value).toBe('Acme 2');
 
     await userEvent.click(screen.getByRole('switch'));
     await userEvent.click(save(screen.getByRole('form', { name: 'Maintenance' })));

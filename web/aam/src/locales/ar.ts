@@ -198,6 +198,7 @@ const ar: DeepStrings<typeof en> = {
       empty: '(فارغ)',
       historyOf: 'السجل: {{name}}',
       range: 'أدخل عددًا صحيحًا من {{min}} إلى {{max}}.',
+      expect: { email: 'أدخل عنوان بريد إلكتروني أو اتركه فارغًا.', url: 'أدخل عنوانًا يبدأ بـ http://‎ أو https://‎ أو اتركه فارغًا.' },
       options: { en: 'English', he: 'עברית', ar: 'العربية', info: 'معلومات', warning: 'تحذير', critical: 'حرج' },
     },
     audit: {

@@ -195,6 +195,7 @@ export default {
       empty: '(empty)',
       historyOf: 'History: {{name}}',
       range: 'Enter a whole number from {{min}} to {{max}}.',
+      expect: { email: 'Enter an e-mail address, or leave it empty.', url: 'Enter an http:// or https:// address, or leave it empty.' },
       options: { en: 'English', he: 'עברית', ar: 'العربية', info: 'Information', warning: 'Warning', critical: 'Critical' },
     },
     audit: {

@@ -198,6 +198,7 @@ const he: DeepStrings<typeof en> = {
       empty: '(ריק)',
       historyOf: 'היסטוריה: {{name}}',
       range: 'יש להזין מספר שלם מ־{{min}} עד {{max}}.',
+      expect: { email: 'יש להזין כתובת דוא״ל או להשאיר ריק.', url: 'יש להזין כתובת http://‎ או https://‎ או להשאיר ריק.' },
       options: { en: 'English', he: 'עברית', ar: 'العربية', info: 'מידע', warning: 'אזהרה', critical: 'קריטי' },
     },
     audit: {

@@ -41,7 +41,13 @@ const label = (t: TFunction, s: Setting) => t(`aam.settings.keys.${s.category}.$
 function errorLine(t: TFunction, s: Setting, e: unknown): string {
   const b = schemaBounds(s.schema);
   const fe = fieldError(t, e);
-  const msg = fe ? (s.type === 'integer' && b.min !== undefined && b.max !== undefined ? t('aam.settings.range', { min: b.min, max: b.max }) : fe.message) : errorText(t, e);
+  const msg = !fe
+    ? errorText(t, e)
+    : s.type === 'integer' && b.min !== undefined && b.max !== undefined
+      ? t('aam.settings.range', { min: b.min, max: b.max })
+      : s.type === 'email' || s.type === 'url'
+        ? t(`aam.settings.expect.${s.type}`)
+        : fe.message;
   return e instanceof ApiError ? `${msg} (${errorCode(e)})` : msg;
 }
 
