@@ -332,15 +332,16 @@ for (const v of variants) {
       await userCtx.close();
 
       await page.click('nav a[href="/settings"]');
-      const site = page.locator('form[data-setting="general.site_name"]');
+      const site = page.locator('[data-setting="general.site_name"]');
       await site.waitFor();
       await checkScreen(page, v, 'aam-07-settings', assert);
       const newName = `OVU e2e ${id}`;
       await site.locator('input').fill(newName);
-      await site.locator('button[type=submit]').click();
-      await site.locator('.alert-success').waitFor();
-      await site.locator('.actions button').nth(2).click();
-      await page.locator('dialog[open] table tbody tr').first().waitFor();
+      const general = page.locator('form[data-category=general]');
+      await general.locator('button[type=submit]').click();
+      await general.locator('.alert-success').waitFor();
+      await site.locator('[data-testid=history]').click();
+      await page.locator('dialog[open] .history li', { hasText: newName }).first().waitFor();
       await checkScreen(page, v, 'aam-08-setting-history', assert);
       await page.keyboard.press('Escape');
 

@@ -1,6 +1,6 @@
 /** The admin panel wired to a scripted ULM and AAM: only tokens with `aam:access` get in. */
 import { describe, expect, it } from 'vitest';
-import { render, screen, waitFor } from '@testing-library/react';
+import { render, screen, waitFor, within } from '@testing-library/react';
 import userEvent from '@testing-library/user-event';
 import { QueryClient, QueryClientProvider } from '@tanstack/react-query';
 import { I18nextProvider } from 'react-i18next';
@@ -19,13 +19,13 @@ const json = (status: number, body: unknown) => new Response(JSON.stringify(body
 const mfaRequired = () => json(403, { error: { code: 'mfa_required', message: 'multi-factor authentication is required for this action', details: {} } });
 
 /** `enrol`: the policy requires MFA of admins and this one has none yet (AAM and ULM say `mfa_required`). */
-function mount(permissions: string[], opts: { enrol?: boolean; lang?: 'en' | 'he' | 'ar'; path?: string; extra?: (url: string) => Response | undefined } = {}) {
+function mount(permissions: string[], opts: { enrol?: boolean; lang?: 'en' | 'he' | 'ar'; path?: string; extra?: (url: string, init?: RequestInit) => Response | undefined } = {}) {
   const seen: string[] = [];
   let enrolled = false;
   const fetch = (async (input: RequestInfo | URL, init?: RequestInit) => {
     const url = String(input);
     seen.push(`${init?.method ?? 'GET'} ${url}`);
-    const answer = opts.extra?.(url);
+    const answer = opts.extra?.(url, init);
     if (answer) return answer;
     if (opts.enrol) {
       const bearer = new Headers(init?.headers).get('Authorization') ?? '';
@@ -316,5 +316,86 @@ describe('AAM pages in words', () => {
     const li = (await screen.findByText('Redis')).closest('li') as HTMLElement;
     expect(li.querySelector('bdi.name')?.textContent).toBe('Redis');
     expect(li.querySelector('bdi.latency')?.textContent).toBe('1 מ״ש');
+  });
+
+  it('settings: a typed form per group, one Save sends only the changed keys, a refusal stays beside its field with its code', async () => {
+    const setting = (category: string, key: string, type: string, value: unknown, schema: object, extra: object = {}) => ({
+      category, key, type, value, schema, description: key, default_value: value, is_default: true, sensitive: false, source: 'aam', updated_at: null, updated_by: null, ...extra,
+    });
+    let list = [
+      setting('general', 'site_name', 'text', 'OVU', { type: 'string', maxLength: 100 }),
+      setting('general', 'default_language', 'enum', 'en', { type: 'string', enum: ['en', 'he', 'ar'] }),
+      setting('general', 'support_email', 'email', '', { type: 'string', format: 'email', maxLength: 254 }),
+      setting('maintenance', 'banner_enabled', 'boolean', false, { type: 'boolean' }),
+      setting('notifications', 'alert_webhook_url', 'url', '', { type: 'string', format: 'uri', maxLength: 2000 }, { sensitive: true }),
+      setting('audit', 'retention_days', 'integer', 365, { type: 'integer', minimum: 30, maximum: 3650 }),
+      setting('security', 'session_policy', 'object', { access_ttl_secs: 900 }, { type: 'object', readOnly: true }, { source: 'ulm' }),
+    ];
+    const puts: [string, unknown][] = [];
+    mount(['aam:access', 'settings:read', 'settings:write'], {
+      path: '/settings',
+      extra: (url, init) => {
+        if (url === '/api/v1/settings') return json(200, list);
+        const m = /^\/api\/v1\/settings\/(\w+)\/(\w+)$/.exec(url);
+        if (m && init?.method === 'PUT') {
+          const value = (JSON.parse(String(init.body)) as { value: unknown }).value;
+          puts.push([`${m[1]}.${m[2]}`, value]);
+          if ((m[2] === 'retention_days' && (value as number) < 30) || (m[2] === 'support_email' && value === 'nope'))
+            return json(422, { error: { code: 'validation_failed', message: 'expected an integer from 30 to 3650', details: { field: 'value' } } });
+          list = list.map((s) => (s.key === m[2] ? { ...s, value, is_default: false } : s));
+          return json(200, list.find((s) => s.key === m[2]));
+        }
+        return undefined;
+      },
+    });
+    await signIn();
+    const general = (await screen.findByRole('form', { name: 'General' }, { timeout: 5000 })) as HTMLFormElement;
+    const save = (f: HTMLElement) => f.querySelector('button[type=submit]') as HTMLButtonElement;
+    // Typed inputs: a select with translated choices, a number with the schema's bounds, a
+    // switch, and the read-only object as JSON with no Save in its group.
+    expect(within(general).getByRole('option', { name: 'עברית' })).toBeTruthy();
+    const days = screen.getByLabelText('Days to keep audit events') as HTMLInputElement;
+    expect([days.type, days.min, days.max]).toEqual(['number', '30', '3650']);
+    expect((screen.getByRole('switch') as HTMLInputElement).checked).toBe(false);
+    expect((screen.getByLabelText('Webhook called when a service turns unhealthy') as HTMLInputElement).type).toBe('url');
+    expect(save(screen.getByRole('form', { name: 'Security' }))).toBeNull();
+    expect(save(general).disabled).toBe(true);
+
+    const name = screen.getByLabelText('Product name in page titles and e-mails');
+    await userEvent.clear(name);
+    await userEvent.type(name, 'Acme');
+    await userEvent.click(save(general));
+    await waitFor(() => expect(general.querySelector('.alert-success')).toBeTruthy());
+    // Only the key that changed went out, as a string; the language was not touched.
+    expect(puts).toEqual([['general.site_name', 'Acme']]);
+    expect(save(general).disabled).toBe(true);
+
+    const audit = screen.getByRole('form', { name: 'Audit' });
+    await userEvent.clear(days);
+    await userEvent.type(days, '5');
+    await userEvent.click(save(audit));
+    // The server's refusal beside the field, with its code; the typed value is kept.
+    await waitFor(() => expect(days.getAttribute('aria-invalid')).toBe('true'));
+    expect(document.getElementById(days.getAttribute('aria-describedby')!)?.textContent).toBe('Enter a whole number from 30 to 3650. (validation_failed)');
+    expect(days.value).toBe('5');
+    expect(puts.at(-1)).toEqual(['audit.retention_days', 5]);
+
+    // One Save, two keys: the accepted one is saved, the refused one keeps its text and says why.
+    const mail = screen.getByLabelText('Support e-mail address') as HTMLInputElement;
+    expect(mail.type).toBe('email');
+    await userEvent.type(mail, 'nope');
+    await userEvent.clear(name);
+    await userEvent.type(name, 'Acme 2');
+    await userEvent.click(save(general));
+    await waitFor(() => expect(mail.getAttribute('aria-invalid')).toBe('true'));
+    expect(document.getElementById(mail.getAttribute('aria-describedby')!)?.textContent).toBe('Enter an e-mail address, or leave it empty. (validation_failed)');
+    expect(puts.slice(-2).sort()).toEqual([['general.site_name', 'Acme 2'], ['general.support_email', 'nope']]);
+    expect([mail.value, (name as HTMLInputElement).value]).toEqual(['nope', 'Acme 2']);
+    expect(list.find((s) => s.key === 'site_name')?.value).toBe('Acme 2');
+
+    await userEvent.click(screen.getByRole('switch'));
+    await userEvent.click(save(screen.getByRole('form', { name: 'Maintenance' })));
+    await waitFor(() => expect(puts.at(-1)).toEqual(['maintenance.banner_enabled', true]));
+    expect(days.value).toBe('5');
   });
 });

@@ -5,7 +5,9 @@ import {
   safeNext,
   chartPaths,
   enumValues,
+  groupChanges,
   groupSettings,
+  savedInput,
   hasPanelAccess,
   healthClass,
   inputToSetting,
@@ -53,11 +55,41 @@ describe('admin logic', () => {
     expect(inputToSetting('integer', '4.2')).toEqual({ error: 'invalid' });
     expect(inputToSetting('object', '{"a":1}')).toEqual({ value: { a: 1 } });
     expect(inputToSetting('object', '{')).toEqual({ error: 'invalid' });
+    // Valid JSON that is not an object is not an object setting.
+    expect(inputToSetting('object', '1')).toEqual({ error: 'invalid' });
+    expect(inputToSetting('object', 'null')).toEqual({ error: 'invalid' });
+    expect(inputToSetting('object', '[1]')).toEqual({ value: [1] });
+    expect(inputToSetting('integer', '')).toEqual({ error: 'invalid' });
+    expect(inputToSetting('boolean', 'yes')).toEqual({ error: 'invalid' });
     expect(inputToSetting('text', 'hello')).toEqual({ value: 'hello' });
     expect(settingToInput('text', null)).toBe('');
     expect(enumValues({ type: 'string', enum: ['en', 'he', 'ar'] })).toEqual(['en', 'he', 'ar']);
     expect(enumValues({})).toEqual([]);
     expect(schemaBounds({ minimum: 1, maximum: 9, maxLength: 3 })).toEqual({ min: 1, max: 9, maxLength: 3 });
+  });
+
+  it("a group's changes: only touched keys whose parsed value differs, typed; bad input sends nothing", () => {
+    const base = { sensitive: false, source: 'aam' };
+    const items = [
+      { ...base, category: 'g', key: 'on', type: 'boolean', value: false },
+      { ...base, category: 'g', key: 'n', type: 'integer', value: 60 },
+      { ...base, category: 'g', key: 's', type: 'text', value: 'OVU' },
+      { ...base, category: 'g', key: 'e', type: 'enum', value: 'info' },
+      { ...base, category: 'g', key: 'secret', type: 'url', value: '••••••', sensitive: true },
+      { ...base, category: 'g', key: 'policy', type: 'object', value: { a: 1 }, source: 'ulm' },
+    ];
+    expect(savedInput(items[4]!)).toBe('');
+    expect(savedInput(items[1]!)).toBe('60');
+    expect(groupChanges(items, {})).toEqual({ changed: {}, invalid: [] });
+    // Retyped to the same value (or with spaces), an empty secret box, a read-only key: nothing to send.
+    expect(groupChanges(items, { 'g.n': ' 60 ', 'g.s': 'OVU', 'g.secret': '', 'g.policy': '{"a":2}', 'g.on': 'false' })).toEqual({ changed: {}, invalid: [] });
+    expect(groupChanges(items, { 'g.on': 'true', 'g.n': '120', 'g.s': 'OVU 2', 'g.e': 'critical', 'g.secret': 'https://h.example/x' })).toEqual({
+      changed: { 'g.on': true, 'g.n': 120, 'g.s': 'OVU 2', 'g.e': 'critical', 'g.secret': 'https://h.example/x' },
+      invalid: [],
+    });
+    // Bounds are the server's to check; types are checked here.
+    expect(groupChanges(items, { 'g.n': '5' }).changed).toEqual({ 'g.n': 5 });
+    expect(groupChanges(items, { 'g.n': '6.5', 'g.s': 'x' })).toEqual({ changed: { 'g.s': 'x' }, invalid: ['g.n'] });
   });
 
   it('groups settings by category in order', () => {

@@ -86,14 +86,57 @@ export function inputToSetting(type: string, input: string): { value: unknown } 
       return /^-?\d+$/.test(t) ? { value: Number(t) } : { error: 'invalid' };
     }
     case 'object':
+      // Only an object (or array) is an object: `1` or `"x"` parse as JSON but are not one.
       try {
-        return { value: JSON.parse(input) as unknown };
+        const v = JSON.parse(input) as unknown;
+        return typeof v === 'object' && v !== null ? { value: v } : { error: 'invalid' };
       } catch {
         return { error: 'invalid' };
       }
     default:
       return { value: input };
   }
+}
+
+/** `category.key`, the id of a setting in forms and drafts. */
+export const settingId = (s: { category: string; key: string }): string => `${s.category}.${s.key}`;
+
+interface FormSetting {
+  category: string;
+  key: string;
+  type: string;
+  value: unknown;
+  sensitive: boolean;
+  source: string;
+}
+
+/** What the input shows for the value in force: a sensitive value comes masked, so its box starts empty. */
+export function savedInput(s: FormSetting): string {
+  return s.sensitive ? '' : settingToInput(s.type, s.value);
+}
+
+/** Settings that live in ULM are shown here read-only. */
+export const editable = (s: FormSetting): boolean => s.source === 'aam';
+
+/**
+ * The changes a group's form holds: `draft` has the inputs a person touched (by id). Only
+ * inputs whose parsed value differs from the value in force count, so retyping the same
+ * value, or `60 ` for `60`, sends nothing; an empty box of a sensitive key keeps the hidden
+ * value. Inputs that do not parse as their type are listed in `invalid` and nothing is sent.
+ */
+export function groupChanges(items: readonly FormSetting[], draft: Readonly<Record<string, string>>): { changed: Record<string, unknown>; invalid: string[] } {
+  const changed: Record<string, unknown> = {};
+  const invalid: string[] = [];
+  for (const s of items) {
+    const id = settingId(s);
+    const input = draft[id];
+    if (!editable(s) || input === undefined || input === savedInput(s)) continue;
+    if (s.sensitive && input === '') continue;
+    const p = inputToSetting(s.type, input);
+    if ('error' in p) invalid.push(id);
+    else if (s.sensitive || JSON.stringify(p.value) !== JSON.stringify(s.value)) changed[id] = p.value;
+  }
+  return { changed, invalid };
 }
 
 /** The allowed values of an `enum` setting, read from its JSON Schema. */

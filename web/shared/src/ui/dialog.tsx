@@ -5,7 +5,8 @@
 import { useEffect, useId, useRef, type ReactNode } from 'react';
 import { useTranslation } from 'react-i18next';
 
-export function Dialog({ open, title, onClose, children }: { open: boolean; title: string; onClose: () => void; children: ReactNode }) {
+/** `className="drawer"` makes it a side panel at the inline end instead of a centred box. */
+export function Dialog({ open, title, onClose, children, className }: { open: boolean; title: string; onClose: () => void; children: ReactNode; className?: string }) {
   const ref = useRef<HTMLDialogElement>(null);
   const opener = useRef<Element | null>(null);
   const id = useId();
@@ -24,7 +25,7 @@ export function Dialog({ open, title, onClose, children }: { open: boolean; titl
     }
   }, [open]);
   return (
-    <dialog ref={ref} aria-labelledby={id} onClose={onClose} onCancel={onClose} className="dialog">
+    <dialog ref={ref} aria-labelledby={id} onClose={onClose} onCancel={onClose} className={`dialog ${className ?? ''}`}>
       {open ? (
         <>
           <div className="dialog-head">
