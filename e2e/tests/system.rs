@@ -1367,7 +1367,7 @@ async fn a_pod_without_a_node_or_a_volume_is_named_in_the_tier_condition() {
             ),
         )
         .await?;
-        let (_, overall) = wait_tier(
+        let (message, overall) = wait_tier(
             &c,
             &ns,
             "nonode",
@@ -1375,13 +1375,18 @@ async fn a_pod_without_a_node_or_a_volume_is_named_in_the_tier_condition() {
             &[
                 "postgres: 0 of 1 ready — pod nonode-postgres-0 Pending: 0/",
                 "nodes are available",
-                "node affinity/selector",
                 // Redis is stuck the same way, and named too.
                 "redis: 0 of 1 ready — pod nonode-redis-",
             ],
             soon(),
         )
         .await?;
+        // The scheduler's own reason: tainted tier nodes refuse a pod that tolerates only the
+        // label it was given (real nodes); untainted ones do not match its node selector.
+        ensure!(
+            message.contains("untolerated taint") || message.contains("node affinity/selector"),
+            "the scheduler's reason is missing: {message}"
+        );
         ensure!(
             overall.starts_with("waiting for the database tier: ")
                 && overall.contains("nonode-postgres-0 Pending: 0/"),
