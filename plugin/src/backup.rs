@@ -584,20 +584,30 @@ async fn finish(
             for l in log.lines().filter(|l| l.starts_with("verified ")) {
                 progress(&format!("       {l}"));
             }
-            name_from_log(&log)
+            name_from_log(&log).ok_or_else(|| "its log does not name it".to_string())
         }
-        Err(_) => None,
+        Err(e) => Err(format!("{e:#}")),
     };
-    let mut text = format!(
-        "backup {} complete after {}s (Job {name})",
-        folder.as_deref().unwrap_or("(name in the Job's log)"),
-        start.elapsed().as_secs()
-    );
+    let mut text = match &folder {
+        Ok(f) => format!(
+            "backup {f} complete after {}s (Job {name})",
+            start.elapsed().as_secs()
+        ),
+        Err(_) => format!(
+            "backup complete after {}s (Job {name}; its name is unknown)",
+            start.elapsed().as_secs()
+        ),
+    };
     text.push_str(if verifies {
         "; verified: a test restore held every table\n"
     } else {
         "; not verified (spec.database.backup.verify is off)\n"
     });
+    if let Err(why) = &folder {
+        progress(&format!(
+            "note: the backup's name comes from the Job's log: {why}"
+        ));
+    }
     if recorded.is_none() {
         text.push_str("note: the operator has not recorded it in status.backup yet\n");
     }

@@ -37,7 +37,13 @@ use kube::config::{Config, KubeConfigOptions, Kubeconfig};
 
 /// Day-2 operations on OVU systems (the OvuSystem resource of the OVU operator).
 #[derive(Parser, Debug)]
-#[command(name = "kubectl ovu", bin_name = "kubectl ovu", version, about)]
+#[command(
+    name = "kubectl ovu",
+    bin_name = "kubectl ovu",
+    version,
+    about,
+    args_override_self = true
+)]
 struct Cli {
     #[command(flatten)]
     global: Global,
@@ -336,6 +342,9 @@ mod tests {
                 ..
             }
         ));
+        // As with kubectl, a repeated flag takes its last value.
+        let cli = Cli::try_parse_from(["kubectl-ovu", "-n", "a", "status", "-n", "b"]).unwrap();
+        assert_eq!(cli.global.namespace.as_deref(), Some("b"));
         // Bad input names the bad value.
         let e = Cli::try_parse_from(["kubectl-ovu", "logs", "nginx"])
             .unwrap_err()
