@@ -457,11 +457,10 @@ async fn admin_password_logs_and_bad_input() {
         // The system was only read: no backup was asked for.
         let sys = c.get_system(&ns, n).await?;
         ensure!(
-            sys.metadata
+            !sys.metadata
                 .annotations
                 .unwrap_or_default()
-                .get("ovu.co.il/backup-now")
-                .is_none(),
+                .contains_key("ovu.co.il/backup-now"),
             "a failed command annotated the system"
         );
         Ok(())
