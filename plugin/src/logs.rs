@@ -11,6 +11,9 @@ use ovu_crds::OvuSystem;
 
 use crate::{Ctx, api_err, out, progress};
 
+/// How long opening one log stream may take.
+const OPEN_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(20);
+
 /// The components whose pods carry `app.kubernetes.io/component=<name>`.
 #[derive(clap::ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Component {
@@ -109,15 +112,25 @@ pub async fn run(
     let prefixed = which.len() > 1;
     let mut failures = Vec::new();
     let mut readers = Vec::new();
-    for (pod, c) in &which {
+    // Opened together, each with a limit: the API server reaches each pod's kubelet, and a
+    // node that does not answer must not hold up the others or hang the command.
+    let opened = futures::future::join_all(which.iter().map(|(pod, c)| {
         let lp = LogParams {
             container: Some(c.clone()),
             follow,
             tail_lines: tail,
             ..Default::default()
         };
-        match pods.log_stream(pod, &lp).await {
-            Ok(r) => {
+        let pods = pods.clone();
+        async move {
+            let r = tokio::time::timeout(OPEN_TIMEOUT, pods.log_stream(pod, &lp)).await;
+            (pod, c, r)
+        }
+    }))
+    .await;
+    for (pod, c, r) in opened {
+        match r {
+            Ok(Ok(r)) => {
                 let prefix = if prefixed {
                     format!("[{pod}/{c}] ")
                 } else {
@@ -131,9 +144,13 @@ pub async fn run(
                         .boxed(),
                 );
             }
-            Err(e) => failures.push(format!(
+            Ok(Err(e)) => failures.push(format!(
                 "cannot read the logs of pod {pod} container {c}: {}",
                 api_err(&e)
+            )),
+            Err(_) => failures.push(format!(
+                "cannot read the logs of pod {pod} container {c}: the API server did not answer within {} s (is the node's kubelet reachable?)",
+                OPEN_TIMEOUT.as_secs()
             )),
         }
     }
