@@ -227,6 +227,10 @@ pub fn api_err(e: &kube::Error) -> String {
 }
 
 async fn run(cli: Cli) -> anyhow::Result<()> {
+    // Refuse a bad name before any API call.
+    if let Command::Restore { into, .. } = &cli.command {
+        restore::check_new_name(into)?;
+    }
     let ctx = connect(&cli.global).await?;
     match cli.command {
         Command::Status { system } => {
@@ -253,8 +257,6 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             into,
             domain,
         } => {
-            // Refuse a bad name before any API call.
-            restore::check_new_name(&into)?;
             let sys = system::get(&ctx, system.as_deref()).await?;
             restore::run(&ctx, &sys, &from, &into, domain.as_deref()).await
         }
