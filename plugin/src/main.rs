@@ -221,7 +221,8 @@ pub fn progress(text: &str) {
 /// How an API error reads for a person: the API server's own message, else kube's.
 pub fn api_err(e: &kube::Error) -> String {
     match e {
-        kube::Error::Api(s) => format!("{} ({} {})", s.message, s.code, s.reason),
+        kube::Error::Api(s) if s.reason.is_empty() => format!("{} (HTTP {})", s.message, s.code),
+        kube::Error::Api(s) => format!("{} (HTTP {} {})", s.message, s.code, s.reason),
         other => other.to_string(),
     }
 }

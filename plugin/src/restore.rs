@@ -116,9 +116,9 @@ pub async fn run(
     }
     let (rows, log_problem) = backup::known_rows(ctx, source).await?;
     let resolved = backup::resolve(from, &rows).map_err(|e| match &log_problem {
-        Some(p) => e.context(format!(
-            "backup names are read from the Jobs' logs, which cannot be read here ({p})"
-        )),
+        Some(p) => anyhow::anyhow!(
+            "{e:#} (backup names are read from the Jobs' logs, which cannot be read here: {p})"
+        ),
         None => e,
     })?;
     if let Some(note) = &resolved.note {
