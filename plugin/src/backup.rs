@@ -64,16 +64,7 @@ impl Row {
     }
 }
 
-/// Whether the Job's pod runs the backup script with `VERIFY=true` (read from the Job itself,
-/// as the operator judges it: a Job made before `verify` changed is judged as it ran).
-pub fn job_verifies(job: &Job) -> bool {
-    job.spec
-        .iter()
-        .flat_map(|s| s.template.spec.iter())
-        .flat_map(|p| p.containers.iter())
-        .flat_map(|c| c.env.iter().flatten())
-        .any(|e| e.name == "VERIFY" && e.value.as_deref() == Some("true"))
-}
+pub use ovu_crds::job_verifies;
 
 fn finished_condition(job: &Job) -> Option<(State, Option<Timestamp>, Option<String>)> {
     let status = job.status.as_ref()?;

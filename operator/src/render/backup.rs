@@ -218,16 +218,7 @@ fn cronjob(ctx: &Ctx) -> Child {
     )
 }
 
-/// Whether a backup Job proves its backup restores: its pod runs BACKUP_SH with VERIFY=true
-/// (read from the Job itself, so a Job made before `verify` changed is judged as it ran).
-pub fn job_verifies(job: &k8s_openapi::api::batch::v1::Job) -> bool {
-    job.spec
-        .iter()
-        .flat_map(|s| s.template.spec.iter())
-        .flat_map(|p| p.containers.iter())
-        .flat_map(|c| c.env.iter().flatten())
-        .any(|e| e.name == "VERIFY" && e.value.as_deref() == Some("true"))
-}
+pub use ovu_crds::job_verifies;
 
 /// An on-demand backup Job for one `backup-now` request value.
 pub fn on_demand_job(ctx: &Ctx, request: &str) -> Child {
