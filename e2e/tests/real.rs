@@ -1111,6 +1111,142 @@ async fn an_oversize_body_gets_a_json_413_through_nginx_every_time() {
     }
 }
 
+/// The values worth stealing in the system's Secrets: every password, token and private key
+/// (each line of a PEM key's body), skipping public certificates and short or descriptive
+/// values (an e-mail address, a user name).
+fn secret_values(secrets: &[Secret]) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    for s in secrets {
+        let name = s.metadata.name.clone().unwrap_or_default();
+        for (key, v) in s.data.iter().flatten() {
+            if key.ends_with(".crt")
+                || ["email", "user", "username", "from"].contains(&key.as_str())
+            {
+                continue;
+            }
+            let Ok(text) = String::from_utf8(v.0.clone()) else {
+                continue;
+            };
+            if text.contains("-----BEGIN") {
+                for line in text
+                    .lines()
+                    .filter(|l| l.len() >= 20 && !l.starts_with("-----"))
+                {
+                    out.push((
+                        format!("{name}/{key} (a line of the key)"),
+                        line.to_string(),
+                    ));
+                }
+            } else if text.trim().len() >= 12 {
+                out.push((format!("{name}/{key}"), text.trim().to_string()));
+            }
+        }
+    }
+    out
+}
+
+/// No generated secret appears in a ConfigMap, an Event, the OvuSystem's status or any log
+/// line of the operator, ULM, AAM, nginx, PostgreSQL, Redis or a backup Job so far in the run.
+#[tokio::test]
+async fn no_secret_value_leaks_into_configmaps_events_status_or_logs() {
+    use k8s_openapi::api::core::v1::{ConfigMap, Event};
+    let t = target().await;
+    let c = t.cluster.client.clone();
+    let secrets = Api::<Secret>::namespaced(c.clone(), &t.ns)
+        .list(&ListParams::default())
+        .await
+        .expect("listing Secrets")
+        .items;
+    let values = secret_values(&secrets);
+    assert!(
+        values.len() >= 8,
+        "expected the generated passwords and keys, found {}",
+        values.len()
+    );
+    // Everything a reader of the cluster or of the logs could see, labelled by where it was.
+    let mut places: Vec<(String, String)> = Vec::new();
+    for ns in [t.ns.as_str(), "ovu-system"] {
+        for cm in Api::<ConfigMap>::namespaced(c.clone(), ns)
+            .list(&ListParams::default())
+            .await
+            .expect("listing ConfigMaps")
+            .items
+        {
+            let name = cm.metadata.name.clone().unwrap_or_default();
+            places.push((
+                format!("ConfigMap {ns}/{name}"),
+                serde_json::to_string(&cm).unwrap(),
+            ));
+        }
+        for e in Api::<Event>::namespaced(c.clone(), ns)
+            .list(&ListParams::default())
+            .await
+            .expect("listing Events")
+            .items
+        {
+            let name = e.metadata.name.clone().unwrap_or_default();
+            places.push((
+                format!("Event {ns}/{name}"),
+                serde_json::to_string(&e).unwrap(),
+            ));
+        }
+        let pods = Api::<Pod>::namespaced(c.clone(), ns);
+        for p in pods
+            .list(&ListParams::default())
+            .await
+            .expect("listing Pods")
+            .items
+        {
+            let pod = p.metadata.name.clone().unwrap_or_default();
+            let spec = p.spec.unwrap_or_default();
+            let containers = spec
+                .init_containers
+                .unwrap_or_default()
+                .into_iter()
+                .chain(spec.containers);
+            for ctr in containers {
+                for previous in [false, true] {
+                    let lp = kube::api::LogParams {
+                        container: Some(ctr.name.clone()),
+                        previous,
+                        ..Default::default()
+                    };
+                    // A container that never restarted has no previous log: nothing to read.
+                    if let Ok(log) = pods.logs(&pod, &lp).await {
+                        places.push((format!("log of {ns}/{pod}/{}", ctr.name), log));
+                    }
+                }
+            }
+        }
+    }
+    for s in t
+        .cluster
+        .systems(&t.ns)
+        .list(&ListParams::default())
+        .await
+        .expect("listing OvuSystems")
+        .items
+    {
+        let name = s.metadata.name.clone().unwrap_or_default();
+        let status = serde_json::to_string(&s.status).unwrap();
+        places.push((format!("status of OvuSystem {name}"), status));
+    }
+    assert!(
+        places.iter().any(|(w, _)| w.starts_with("log of")),
+        "read no logs at all"
+    );
+    let leaks: Vec<String> = values
+        .iter()
+        .flat_map(|(what, v)| {
+            places
+                .iter()
+                .filter(move |(_, text)| text.contains(v.as_str()))
+                .map(move |(place, _)| format!("{what} in {place}"))
+        })
+        .collect();
+    assert!(leaks.is_empty(), "secret values found: {leaks:#?}");
+}
+
 /// The operator runs in-cluster from its image and every replica is Ready: the leader once
 /// its cache synced, the standby to take over. (A leader that never turned ready once held
 /// the Deployment's rollouts forever.)

@@ -383,7 +383,8 @@ fn nginx_sends_one_set_of_security_headers_on_api_and_site_answers() {
         ("api.ovu.co.il", "/aam/api/health"),
     ] {
         let a = get(host, path);
-        assert!(a.starts_with("HTTP/1.1 502"), "{host}{path}: {a}");
+        // nginx's own answer for a dead upstream (its JSON 503), with the same headers.
+        assert!(a.starts_with("HTTP/1.1 503"), "{host}{path}: {a}");
         for (name, want) in [
             ("Referrer-Policy", "no-referrer"),
             ("X-Content-Type-Options", "nosniff"),
@@ -466,4 +467,27 @@ fn nginx_answers_an_oversize_api_body_with_a_json_413_every_time() {
         ),
     );
     assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+}
+
+/// With no service to proxy to (every pod not ready while PostgreSQL restarts), an API
+/// client gets the services' 503 in the error shape with Retry-After, not nginx's HTML 502.
+#[test]
+fn nginx_answers_for_an_absent_service_with_a_json_503() {
+    let dir = Tmp::new("503");
+    let (mut i, _rx) = plain_input(&dir);
+    // A port nobody listens on: connections are refused, as with no ready endpoint.
+    let closed = free_port();
+    i.ulm_upstream = format!("127.0.0.1:{closed}");
+    let _n = start_nginx(&i, &dir);
+    let answer = send(
+        i.listen_http,
+        "GET /api/v1/users/me HTTP/1.1\r\nHost: ulm.ovu.co.il\r\nConnection: close\r\n\r\n",
+    );
+    assert!(answer.starts_with("HTTP/1.1 503"), "{answer}");
+    let lower = answer.to_ascii_lowercase();
+    assert!(lower.contains("content-type: application/json"), "{answer}");
+    assert!(lower.contains("retry-after: 1"), "{answer}");
+    let json = answer.split("\r\n\r\n").nth(1).unwrap_or_default();
+    let v: serde_json::Value = serde_json::from_str(json).unwrap();
+    assert_eq!(v["error"]["code"], "upstream_unavailable", "{answer}");
 }

@@ -132,7 +132,7 @@ pub fn trusted_proxies(ctx: &Ctx, c: Component) -> Vec<String> {
 pub const API_BODY_LIMIT_BYTES: usize = 64 * 1024;
 
 fn env(ctx: &Ctx, c: Component) -> Vec<Value> {
-    let pg = ctx.names.of(Component::Postgres);
+    let pg = ctx.names.postgres_rw();
     let redis = ctx.names.of(Component::Redis);
     // Each service signs in as its own role, which owns its database and nothing else, and as
     // its own Redis ACL user, confined to its key prefix. Passwords are mounted files (see

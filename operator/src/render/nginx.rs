@@ -310,9 +310,10 @@ http {{
     let api_headers = api_security_headers(tls);
     // nginx's own 429 and 413 are API responses too: the API's headers, filled in by nginx.
     let limited = format!(
-        "{}{}",
+        "{}{}{}",
         rate_limited_location(&api_headers),
-        too_large_location(&api_headers)
+        too_large_location(&api_headers),
+        unavailable_location(&api_headers)
     );
 
     // Apex and www redirect to the ULM app.
@@ -511,6 +512,26 @@ fn too_large_location(headers: &str) -> String {
     )
 }
 
+/// nginx's own 502/503/504 (no ready service pod, a refused or timed-out upstream) as the
+/// services' `upstream_unavailable` 503 with `Retry-After`, never an HTML page: while
+/// PostgreSQL restarts the services turn not-ready, and API clients must still get an
+/// answer they can read and retry. The services' own errors pass through untouched.
+fn unavailable_location(headers: &str) -> String {
+    let p = "            ";
+    format!(
+        "        location @ovu_unavailable {{
+{headers}{p}add_header Access-Control-Allow-Origin $ovu_cors_origin always;
+{p}add_header Access-Control-Allow-Credentials \"true\" always;
+{p}add_header Access-Control-Expose-Headers \"Retry-After\" always;
+{p}add_header Vary \"Origin\" always;
+{p}add_header Retry-After 1 always;
+{p}default_type application/json;
+{p}return 503 '{{\"error\":{{\"code\":\"upstream_unavailable\",\"message\":\"a dependency is unavailable, try again later\",\"details\":{{}}}}}}';
+        }}
+"
+    )
+}
+
 /// A proxied API location with CORS and rate limits. `strip` is the path that replaces the
 /// location prefix upstream (empty: keep the path).
 ///
@@ -546,6 +567,7 @@ fn api_location(prefix: &str, upstream: &str, strip: &str, headers: &str) -> Str
 {p}proxy_set_header X-Request-ID $request_id;
 {p}client_max_body_size {limit}k;
 {p}error_page 413 = @ovu_too_large;
+{p}error_page 502 503 504 = @ovu_unavailable;
 ",
         limit = API_BODY_LIMIT_BYTES / 1024,
     );
