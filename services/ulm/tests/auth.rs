@@ -549,3 +549,111 @@ async fn lockout_counts_per_account_whatever_name_is_used(db: PgPool) {
     .await
     .error(429, "account_locked");
 }
+
+/// A Redis of one test's own on a Unix socket (stopping it disturbs no other test), stopped
+/// on drop.
+struct OwnRedis {
+    child: std::process::Child,
+    socket: std::path::PathBuf,
+}
+
+impl OwnRedis {
+    async fn start(socket: &std::path::Path) -> Self {
+        let _ = std::fs::remove_file(socket);
+        let child = std::process::Command::new("redis-server")
+            .args([
+                "--port",
+                "0",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--unixsocket",
+            ])
+            .arg(socket)
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .expect("redis-server (scripts/deps.sh installs it)");
+        // Owned from here, so a panic below still stops it (Drop).
+        let me = Self {
+            child,
+            socket: socket.to_path_buf(),
+        };
+        for _ in 0..100 {
+            if tokio::net::UnixStream::connect(socket).await.is_ok() {
+                return me;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        panic!("redis-server did not listen on {}", socket.display());
+    }
+
+    fn url(&self) -> String {
+        format!("redis+unix://{}", self.socket.display())
+    }
+}
+
+impl Drop for OwnRedis {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Redis down: sign-in fails closed — the throttle and lockout cannot be consulted, so no
+/// one signs in, with a clear 503 `upstream_unavailable` (never a 500, never a token) — and
+/// sign-in works again by itself once Redis is back.
+///
+/// Open (found by this test, not yet fixed): after the first fast 503, the next request
+/// waited about 118 s inside the Redis client's reconnect before its 503, and the first
+/// one after Redis returned as long again; the test bounds nothing in time, so it passes.
+#[sqlx::test(migrator = "ovu_ulm::MIGRATOR")]
+async fn with_redis_down_sign_in_fails_closed_and_recovers(db: PgPool) {
+    let dir = std::env::temp_dir().join(format!("ovu-ulm-redis-{}", uuid::Uuid::new_v4().simple()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let socket = dir.join("redis.sock");
+    let redis = OwnRedis::start(&socket).await;
+    let t = setup_with(
+        db,
+        &[("REDIS_URL", &redis.url()), ("REDIS_TIMEOUT_MS", "500")],
+    )
+    .await;
+    t.user("noa", PW).await;
+    t.login("noa", PW).await;
+
+    drop(redis);
+    for (password, what) in [
+        (PW, "the right password"),
+        ("wrong password!", "a wrong one"),
+    ] {
+        let r = t
+            .send_expecting_5xx(
+                req("POST", "/api/v1/auth/login")
+                    .json(json!({"login": "noa", "password": password})),
+            )
+            .await;
+        assert!(
+            r.body.get("access_token").is_none(),
+            "{what}: signed in without Redis"
+        );
+        r.error(503, "upstream_unavailable");
+    }
+
+    let _redis = OwnRedis::start(&socket).await;
+    let mut last = None;
+    for _ in 0..100 {
+        let r = t
+            .send_expecting_5xx(
+                req("POST", "/api/v1/auth/login").json(json!({"login": "noa", "password": PW})),
+            )
+            .await;
+        if r.status == 200 {
+            assert!(r.body["access_token"].is_string());
+            let _ = std::fs::remove_dir_all(&dir);
+            return;
+        }
+        last = Some((r.status, r.body));
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    panic!("sign-in did not recover after Redis came back: {last:?}");
+}
