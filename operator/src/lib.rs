@@ -7,6 +7,7 @@
 //! rewritten by a pure function. [`controller`] wires it to kube-runtime; [`leader`] makes two
 //! replicas safe; [`metrics`], [`health`] and [`telemetry`] make it observable.
 
+pub mod app;
 pub mod apply;
 pub mod controller;
 pub mod health;

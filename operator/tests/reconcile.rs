@@ -531,6 +531,99 @@ async fn scaling_to_one_pod_removes_its_disruption_budget() {
     assert_eq!(fake.writes(), vec![]);
 }
 
+/// A labelled object of the system's with its owner reference, in the shape a child has.
+fn stale_child(api_version: &str, kind: &str, name: &str, component: &str, owner: bool) -> Value {
+    let mut o = json!({
+        "apiVersion": api_version, "kind": kind,
+        "metadata": {"name": name, "namespace": "ovu-test", "labels": {
+            "app.kubernetes.io/instance": "ovu",
+            "app.kubernetes.io/managed-by": "ovu-operator",
+            "app.kubernetes.io/component": component,
+        }},
+    });
+    if owner {
+        o["metadata"]["ownerReferences"] = json!([{
+            "apiVersion": "ovu.co.il/v1alpha1", "kind": "OvuSystem", "name": "ovu",
+            "uid": common::UID, "controller": true, "blockOwnerDeletion": true,
+        }]);
+    }
+    o
+}
+
+/// Prune is by label, not by a list of what may have become unwanted: a child this round did
+/// not render is deleted whatever its kind (a NetworkPolicy and a ConfigMap an older version
+/// rendered, the self-signed CA and certificate once TLS is disabled); data without the
+/// owner reference (the deletion policy decides about it), Jobs (runs, not desired state)
+/// and other systems' objects stay.
+#[tokio::test]
+async fn children_this_round_did_not_render_are_pruned_by_label() {
+    let (fake, ctx) = setup(common::minimal(), true);
+    reconcile(&fake, &ctx).await.unwrap();
+    let netpol = "/apis/networking.k8s.io/v1/namespaces/ovu-test/networkpolicies/ovu-legacy";
+    let cm = "/api/v1/namespaces/ovu-test/configmaps/ovu-old-config";
+    let data = "/api/v1/namespaces/ovu-test/secrets/ovu-kept-data";
+    let job = "/apis/batch/v1/namespaces/ovu-test/jobs/ovu-backup-29000000";
+    let other = "/api/v1/namespaces/ovu-test/configmaps/shop-nginx";
+    let ca = "/api/v1/namespaces/ovu-test/secrets/ovu-ca";
+    fake.put(
+        netpol,
+        stale_child(
+            "networking.k8s.io/v1",
+            "NetworkPolicy",
+            netpol.rsplit('/').next().unwrap(),
+            "frontend",
+            true,
+        ),
+    );
+    fake.put(
+        cm,
+        stale_child("v1", "ConfigMap", "ovu-old-config", "frontend", true),
+    );
+    fake.put(
+        data,
+        stale_child("v1", "Secret", "ovu-kept-data", "postgres", false),
+    );
+    fake.put(
+        job,
+        stale_child("batch/v1", "Job", "ovu-backup-29000000", "backup", true),
+    );
+    let mut o = stale_child("v1", "ConfigMap", "shop-nginx", "frontend", true);
+    o["metadata"]["labels"]["app.kubernetes.io/instance"] = json!("shop");
+    fake.put(other, o);
+    assert!(fake.get(ca).is_some() && fake.get(TLS).is_some());
+    fake.clear_log();
+    reconcile(&fake, &ctx).await.unwrap();
+    assert!(fake.get(netpol).is_none(), "stale NetworkPolicy kept");
+    assert!(fake.get(cm).is_none(), "stale ConfigMap kept");
+    assert!(
+        fake.get(data).is_some(),
+        "data without an owner reference pruned"
+    );
+    assert!(fake.get(job).is_some(), "a backup Job pruned");
+    assert!(fake.get(other).is_some(), "another system's object pruned");
+    let mut deletes: Vec<String> = fake
+        .writes()
+        .into_iter()
+        .filter(|(m, _)| *m == Method::DELETE)
+        .map(|(_, p)| p)
+        .collect();
+    deletes.sort();
+    assert_eq!(deletes, vec![cm.to_string(), netpol.to_string()]);
+    // TLS off: the self-signed CA and certificate are no longer rendered.
+    let mut sys = fake.get(SYS_PATH).unwrap();
+    sys["spec"]["frontend"]["tls"] = json!({"mode": "Disabled"});
+    fake.put(SYS_PATH, sys);
+    reconcile(&fake, &ctx).await.unwrap();
+    assert!(
+        fake.get(ca).is_none() && fake.get(TLS).is_none(),
+        "TLS Secrets kept"
+    );
+    // And then nothing more to do.
+    fake.clear_log();
+    reconcile(&fake, &ctx).await.unwrap();
+    assert_eq!(fake.writes(), vec![]);
+}
+
 const TLS: &str = "/api/v1/namespaces/ovu-test/secrets/ovu-tls";
 
 #[tokio::test]
