@@ -939,3 +939,52 @@ async fn services_trust_the_pod_networks_of_the_frontend_and_backend_nodes() {
     reconcile(&fake, &ctx).await.unwrap();
     assert_eq!(child_writes(&fake), Vec::<String>::new());
 }
+
+/// A writer that keeps what the fmt subscriber writes.
+#[derive(Clone, Default)]
+struct Captured(Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for Captured {
+    fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(b);
+        Ok(b.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Every log line of a reconcile carries the system it is about (a span per reconcile), and
+/// a failed reconcile's error names the step and the child.
+#[tokio::test]
+async fn a_reconcile_logs_in_a_span_naming_the_system() {
+    // Global, not scoped to this thread: a callsite another test thread reached first keeps
+    // the interest it computed then, so a thread-local subscriber may see nothing. The other
+    // tests' lines land here too.
+    let out = Captured::default();
+    let w = out.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_writer(move || w.clone())
+        .with_ansi(false)
+        .finish();
+    tracing::subscriber::set_global_default(subscriber).expect("only this test installs one");
+    let (fake, ctx) = setup(common::minimal(), true);
+    reconcile(&fake, &ctx).await.unwrap();
+    let text = String::from_utf8(out.0.lock().unwrap().clone()).unwrap();
+    // This reconcile started after the subscriber was installed, so its line carries the span
+    // (another test's reconcile that started before may log without it).
+    assert!(
+        text.lines().any(
+            |l| l.contains("applied") && l.contains("reconcile{namespace=ovu-test system=ovu}")
+        ),
+        "no 'applied' line in the reconcile span: {text}"
+    );
+
+    // A child in the way that is not the system's: the error says which, and where.
+    let svc = "/api/v1/namespaces/ovu-test/services/ovu-redis";
+    let mut s = fake.get(svc).unwrap();
+    s["metadata"]["labels"] = json!({});
+    fake.put(svc, s);
+    let err = reconcile(&fake, &ctx).await.unwrap_err().to_string();
+    assert!(err.contains("apply Service ovu-redis: "), "{err}");
+}

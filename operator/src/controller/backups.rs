@@ -11,7 +11,7 @@ use ovu_crds::{BACKUP_NOW_ANNOTATION, BackupStatus, OvuSystem};
 
 use super::Error;
 use super::error::read;
-use super::round::Round;
+use super::run::Run;
 use crate::render::names::{Component, component_selector};
 use crate::render::{self, Ctx, Kind};
 use crate::status::{self, Cond};
@@ -30,7 +30,7 @@ struct FinishedBackup {
 pub async fn backups(
     sys: &OvuSystem,
     rctx: &Ctx<'_>,
-    run: &mut Round<'_>,
+    run: &mut Run<'_>,
     old: Option<&BackupStatus>,
 ) -> Result<(Cond, BackupStatus), Error> {
     let mut bs = old.cloned().unwrap_or_default();

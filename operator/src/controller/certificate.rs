@@ -9,7 +9,7 @@ use ovu_crds::{CertificateStatus, OvuSystem, TlsMode};
 use serde_json::{Value, json};
 
 use super::Error;
-use super::round::{Round, get_dynamic};
+use super::run::{Run, get_dynamic};
 use crate::render::names::{Component, FIELD_MANAGER};
 use crate::render::{self, Ctx, Facts, Kind};
 use crate::status::{self, Cond};
@@ -22,7 +22,7 @@ const STEP: &str = "tls";
 pub async fn ensure_secrets(
     sys: &OvuSystem,
     facts: &Facts,
-    run: &mut Round<'_>,
+    run: &mut Run<'_>,
 ) -> Result<(), Error> {
     let rctx = Ctx::new(sys, facts)?;
     for s in secrets::generate(&rctx).map_err(|_| Error::KeyGen)? {
@@ -50,7 +50,7 @@ fn ts(s: &str) -> Option<Timestamp> {
 pub async fn ensure_tls(
     sys: &OvuSystem,
     facts: &mut Facts,
-    run: &mut Round<'_>,
+    run: &mut Run<'_>,
     now: Timestamp,
 ) -> Result<(Cond, CertificateStatus), Error> {
     let rctx = Ctx::new(sys, facts)?;

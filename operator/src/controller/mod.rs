@@ -11,7 +11,7 @@ mod pods;
 mod probe;
 mod prune;
 mod restore;
-mod round;
+mod run;
 mod tiers;
 mod validate;
 pub mod verdict;

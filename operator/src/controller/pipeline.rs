@@ -14,7 +14,7 @@ use kube::runtime::events::Recorder;
 use ovu_crds::{Endpoints, OvuSystem, Tiers};
 use tracing::info;
 
-use super::round::Round;
+use super::run::Run;
 use super::tiers::{self, tier_view, with_pods, workload};
 use super::verdict::{self, Observed, Requeue, Stage, Step};
 use super::{Context, Error, backups, certificate, placement, probe, prune, publish, restore};
@@ -70,7 +70,7 @@ async fn observe(sys: &OvuSystem, ctx: &Context, now: Timestamp) -> Result<Obser
         return Ok(Observed::Paused);
     }
     let old = sys.status.clone().unwrap_or_default();
-    let mut run = Round::new(&ctx.client, &ctx.metrics);
+    let mut run = Run::new(&ctx.client, &ctx.metrics);
     let (frontend_pod_cidrs, backend_pod_cidrs) =
         placement::tier_pod_cidrs(&ctx.client, &sys.spec.placement.node_label).await?;
     let mut facts = Facts {

@@ -19,7 +19,7 @@ use ovu_crds::OvuSystem;
 
 use super::Error;
 use super::error::read;
-use super::round::Round;
+use super::run::Run;
 use crate::render::Kind;
 use crate::render::names::instance_selector;
 
@@ -56,7 +56,7 @@ pub fn orphans(
 }
 
 /// List the system's managed children of every kind and delete the orphans.
-pub async fn prune(run: &mut Round<'_>, sys: &OvuSystem) -> Result<(), Error> {
+pub async fn prune(run: &mut Run<'_>, sys: &OvuSystem) -> Result<(), Error> {
     let ns = sys.namespace().ok_or(Error::Metadata("namespace"))?;
     let Some(uid) = sys.meta().uid.clone() else {
         return Err(Error::Metadata("uid"));

@@ -8,7 +8,7 @@ use k8s_openapi::jiff::Timestamp;
 use ovu_crds::{OvuSystem, RestoreStatus};
 
 use super::Error;
-use super::round::{Round, get_dynamic};
+use super::run::{Run, get_dynamic};
 use super::verdict::RestoreWait;
 use crate::render::{self, Ctx, Kind};
 
@@ -18,7 +18,7 @@ use crate::render::{self, Ctx, Kind};
 pub async fn restore(
     sys: &OvuSystem,
     rctx: &Ctx<'_>,
-    run: &mut Round<'_>,
+    run: &mut Run<'_>,
     restore_status: &mut Option<RestoreStatus>,
     now: Timestamp,
 ) -> Result<Option<RestoreWait>, Error> {

@@ -15,7 +15,7 @@ use crate::apply::{self, Outcome};
 use crate::render::{Child, Kind};
 
 /// What the apply steps did and saw.
-pub struct Round<'a> {
+pub struct Run<'a> {
     pub client: &'a Client,
     metrics: &'a crate::metrics::Metrics,
     /// "created Deployment ovu-ulm", … for the Applied Event.
@@ -25,7 +25,7 @@ pub struct Round<'a> {
     live: BTreeMap<(Kind, String), Value>,
 }
 
-impl<'a> Round<'a> {
+impl<'a> Run<'a> {
     pub fn new(client: &'a Client, metrics: &'a crate::metrics::Metrics) -> Self {
         Self {
             client,
