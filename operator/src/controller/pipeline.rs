@@ -7,11 +7,12 @@
 
 use std::sync::Arc;
 
+use k8s_openapi::api::core::v1::Pod;
 use k8s_openapi::jiff::Timestamp;
 use kube::api::Api;
 use kube::runtime::controller::Action;
 use kube::runtime::events::Recorder;
-use ovu_crds::{Endpoints, OvuSystem, Tiers};
+use ovu_crds::{Endpoints, OvuSystem, RestoreStatus, Tiers};
 use tracing::info;
 
 use super::run::Run;
@@ -102,46 +103,17 @@ async fn observe(sys: &OvuSystem, ctx: &Context, now: Timestamp) -> Result<Obser
     // Bring-up: each step once the one before it passed (a rollout of a serving tier does
     // not hold the others back).
     let mut restore_status = old.restore.clone();
-    let mut stages: Vec<(Step, Stage)> = Vec::new();
-    for step in Step::BRING_UP {
-        let stage = match step.tier() {
-            Some(tier) => {
-                for c in tier_children(&desired, step) {
-                    match run.ensure(c).await {
-                        // No cert-manager API in this cluster: say so instead of failing the
-                        // whole reconcile in a loop.
-                        Err(e) if c.kind == Kind::Certificate && e.is_not_found() => {
-                            cert_cond = Cond::new(
-                                status::CERTIFICATE_READY,
-                                false,
-                                "CertManagerMissing",
-                                "tls.mode is CertManager but the cluster has no cert-manager.io/v1 Certificate API; install cert-manager or pick another mode",
-                            );
-                        }
-                        r => r?,
-                    }
-                }
-                let parts: Vec<_> = tiers::workloads(tier, &sys.spec)
-                    .into_iter()
-                    .map(|(c, kind, replicas)| {
-                        let live = run.workload(kind, &rctx.names.of(c));
-                        with_pods(workload(c.as_str(), live.as_ref(), replicas), &pods)
-                    })
-                    .collect();
-                Stage::Tier(tier_view(&parts))
-            }
-            // A restore fills the new databases once they serve and before ULM and AAM
-            // first start.
-            None => Stage::Restore(
-                restore::restore(sys, &rctx, &mut run, &mut restore_status, now).await?,
-            ),
-        };
-        let passed = stage.passed();
-        stages.push((step, stage));
-        if !passed {
-            break;
-        }
-    }
+    let stages = bring_up(
+        sys,
+        &rctx,
+        &desired,
+        &pods,
+        &mut run,
+        &mut cert_cond,
+        &mut restore_status,
+        now,
+    )
+    .await?;
     let all_serving =
         stages.len() == Step::BRING_UP.len() && stages.iter().all(|(_, s)| s.passed());
 
@@ -189,6 +161,60 @@ async fn observe(sys: &OvuSystem, ctx: &Context, now: Timestamp) -> Result<Obser
         health,
         changes: run.changes,
     })))
+}
+
+/// Apply the tiers in bring-up order ([`Step::BRING_UP`]), each once the step before it
+/// passed, and say what each step reached found.
+#[allow(clippy::too_many_arguments)]
+async fn bring_up(
+    sys: &OvuSystem,
+    rctx: &Ctx<'_>,
+    desired: &Desired,
+    pods: &[Pod],
+    run: &mut Run<'_>,
+    cert_cond: &mut Cond,
+    restore_status: &mut Option<RestoreStatus>,
+    now: Timestamp,
+) -> Result<Vec<(Step, Stage)>, Error> {
+    let mut stages: Vec<(Step, Stage)> = Vec::new();
+    for step in Step::BRING_UP {
+        let stage = match step.tier() {
+            Some(tier) => {
+                for c in tier_children(desired, step) {
+                    match run.ensure(c).await {
+                        // No cert-manager API in this cluster: say so instead of failing the
+                        // whole reconcile in a loop.
+                        Err(e) if c.kind == Kind::Certificate && e.is_not_found() => {
+                            *cert_cond = Cond::new(
+                                status::CERTIFICATE_READY,
+                                false,
+                                "CertManagerMissing",
+                                "tls.mode is CertManager but the cluster has no cert-manager.io/v1 Certificate API; install cert-manager or pick another mode",
+                            );
+                        }
+                        r => r?,
+                    }
+                }
+                let parts: Vec<_> = tiers::workloads(tier, &sys.spec)
+                    .into_iter()
+                    .map(|(c, kind, replicas)| {
+                        let live = run.workload(kind, &rctx.names.of(c));
+                        with_pods(workload(c.as_str(), live.as_ref(), replicas), pods)
+                    })
+                    .collect();
+                Stage::Tier(tier_view(&parts))
+            }
+            // A restore fills the new databases once they serve and before ULM and AAM
+            // first start.
+            None => Stage::Restore(restore::restore(sys, rctx, run, restore_status, now).await?),
+        };
+        let passed = stage.passed();
+        stages.push((step, stage));
+        if !passed {
+            break;
+        }
+    }
+    Ok(stages)
 }
 
 /// The children a bring-up step applies.
