@@ -1070,6 +1070,183 @@ async fn nginx_rate_limits_answer_in_the_error_shape() {
     assert_eq!(body["error"]["code"], "rate_limited", "{body}");
 }
 
+/// A body over the services' limit gets nginx's JSON 413 every time, through TLS and on
+/// both sites (before, 17 of 20 such requests became nginx's 502 page: it forwarded up to
+/// 10 MB to a service that answered early and closed).
+#[tokio::test]
+async fn an_oversize_body_gets_a_json_413_through_nginx_every_time() {
+    let t = target().await;
+    let http = t.client().await.expect("https client");
+    let big =
+        json!({"email": "big@example.com", "username": "big", "password": "x".repeat(3_000_000)});
+    for (attempt, url) in std::iter::repeat_n(
+        [
+            t.url("ulm", "/api/v1/auth/register"),
+            t.url("aam", "/api/v1/settings"),
+        ],
+        5,
+    )
+    .flatten()
+    .enumerate()
+    {
+        let r = http
+            .post(&url)
+            .json(&big)
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("attempt {attempt} {url}: {e}"));
+        let status = r.status();
+        let ct = r.headers()["content-type"]
+            .to_str()
+            .unwrap_or("")
+            .to_string();
+        let body = r.text().await.unwrap_or_default();
+        assert_eq!(status, 413, "attempt {attempt} {url}: {body}");
+        assert!(
+            ct.starts_with("application/json"),
+            "{url}: content-type {ct}"
+        );
+        let v: Value = serde_json::from_str(&body).expect("a JSON body");
+        assert_eq!(v["error"]["code"], "payload_too_large", "{body}");
+    }
+}
+
+/// The values worth stealing in the system's Secrets: every password, token and private key
+/// (each line of a PEM key's body), skipping public certificates and short or descriptive
+/// values (an e-mail address, a user name).
+fn secret_values(secrets: &[Secret]) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    for s in secrets {
+        let name = s.metadata.name.clone().unwrap_or_default();
+        for (key, v) in s.data.iter().flatten() {
+            if key.ends_with(".crt")
+                || ["email", "user", "username", "from"].contains(&key.as_str())
+            {
+                continue;
+            }
+            let Ok(text) = String::from_utf8(v.0.clone()) else {
+                continue;
+            };
+            if text.contains("-----BEGIN") {
+                for line in text
+                    .lines()
+                    .filter(|l| l.len() >= 20 && !l.starts_with("-----"))
+                {
+                    out.push((
+                        format!("{name}/{key} (a line of the key)"),
+                        line.to_string(),
+                    ));
+                }
+            } else if text.trim().len() >= 12 {
+                out.push((format!("{name}/{key}"), text.trim().to_string()));
+            }
+        }
+    }
+    out
+}
+
+/// No generated secret appears in a ConfigMap, an Event, the OvuSystem's status or any log
+/// line of the operator, ULM, AAM, nginx, PostgreSQL, Redis or a backup Job so far in the run.
+#[tokio::test]
+async fn no_secret_value_leaks_into_configmaps_events_status_or_logs() {
+    use k8s_openapi::api::core::v1::{ConfigMap, Event};
+    let t = target().await;
+    let c = t.cluster.client.clone();
+    let secrets = Api::<Secret>::namespaced(c.clone(), &t.ns)
+        .list(&ListParams::default())
+        .await
+        .expect("listing Secrets")
+        .items;
+    let values = secret_values(&secrets);
+    assert!(
+        values.len() >= 8,
+        "expected the generated passwords and keys, found {}",
+        values.len()
+    );
+    // Everything a reader of the cluster or of the logs could see, labelled by where it was.
+    let mut places: Vec<(String, String)> = Vec::new();
+    for ns in [t.ns.as_str(), "ovu-system"] {
+        for cm in Api::<ConfigMap>::namespaced(c.clone(), ns)
+            .list(&ListParams::default())
+            .await
+            .expect("listing ConfigMaps")
+            .items
+        {
+            let name = cm.metadata.name.clone().unwrap_or_default();
+            places.push((
+                format!("ConfigMap {ns}/{name}"),
+                serde_json::to_string(&cm).unwrap(),
+            ));
+        }
+        for e in Api::<Event>::namespaced(c.clone(), ns)
+            .list(&ListParams::default())
+            .await
+            .expect("listing Events")
+            .items
+        {
+            let name = e.metadata.name.clone().unwrap_or_default();
+            places.push((
+                format!("Event {ns}/{name}"),
+                serde_json::to_string(&e).unwrap(),
+            ));
+        }
+        let pods = Api::<Pod>::namespaced(c.clone(), ns);
+        for p in pods
+            .list(&ListParams::default())
+            .await
+            .expect("listing Pods")
+            .items
+        {
+            let pod = p.metadata.name.clone().unwrap_or_default();
+            let spec = p.spec.unwrap_or_default();
+            let containers = spec
+                .init_containers
+                .unwrap_or_default()
+                .into_iter()
+                .chain(spec.containers);
+            for ctr in containers {
+                for previous in [false, true] {
+                    let lp = kube::api::LogParams {
+                        container: Some(ctr.name.clone()),
+                        previous,
+                        ..Default::default()
+                    };
+                    // A container that never restarted has no previous log: nothing to read.
+                    if let Ok(log) = pods.logs(&pod, &lp).await {
+                        places.push((format!("log of {ns}/{pod}/{}", ctr.name), log));
+                    }
+                }
+            }
+        }
+    }
+    for s in t
+        .cluster
+        .systems(&t.ns)
+        .list(&ListParams::default())
+        .await
+        .expect("listing OvuSystems")
+        .items
+    {
+        let name = s.metadata.name.clone().unwrap_or_default();
+        let status = serde_json::to_string(&s.status).unwrap();
+        places.push((format!("status of OvuSystem {name}"), status));
+    }
+    assert!(
+        places.iter().any(|(w, _)| w.starts_with("log of")),
+        "read no logs at all"
+    );
+    let leaks: Vec<String> = values
+        .iter()
+        .flat_map(|(what, v)| {
+            places
+                .iter()
+                .filter(move |(_, text)| text.contains(v.as_str()))
+                .map(move |(place, _)| format!("{what} in {place}"))
+        })
+        .collect();
+    assert!(leaks.is_empty(), "secret values found: {leaks:#?}");
+}
+
 /// The operator runs in-cluster from its image and every replica is Ready: the leader once
 /// its cache synced, the standby to take over. (A leader that never turned ready once held
 /// the Deployment's rollouts forever.)
@@ -1418,4 +1595,207 @@ async fn each_client_address_has_its_own_login_limit_and_audit_trail() {
     );
     assert_eq!(ips_of(&ua_b), vec![CLIENT_B.to_string()], "B's failure");
     drop(clients);
+}
+
+/// One answer seen by the chaos load: when, what, and the status or transport error.
+#[derive(Debug, Clone)]
+struct Seen {
+    at: std::time::Instant,
+    what: &'static str,
+    status: Option<u16>,
+    detail: String,
+}
+
+/// Chaos (make test-all, alone: it takes PostgreSQL away from every other test). The
+/// PostgreSQL pod is deleted while a client keeps creating accounts and reading its own
+/// through nginx. What was lost must be nothing acknowledged: every account whose creation
+/// got a 2xx is there afterwards. Meanwhile every failure is a 503 in the error shape
+/// (never a 500, never an HTML page), the failures end within 15 s of the delete, and the
+/// system's status says Degraded and then Ready again.
+#[tokio::test]
+#[ignore = "chaos: deletes the PostgreSQL pod; e2e/run-real runs it alone (make test-all)"]
+async fn chaos_postgres_pod_deleted_under_load_loses_nothing_acknowledged() {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::{Arc, Mutex};
+    use std::time::Instant;
+    let t = target().await;
+    let http = t.client().await.expect("https client");
+    let token = t.admin_token(&http).await.expect("admin signs in");
+    let stop = Arc::new(AtomicBool::new(false));
+    let seen: Arc<Mutex<Vec<Seen>>> = Arc::default();
+    let registered: Arc<Mutex<Vec<String>>> = Arc::default();
+    let record = |seen: &Arc<Mutex<Vec<Seen>>>, what, r: reqwest::Result<(u16, String)>| {
+        let (status, detail) = match r {
+            Ok((s, body)) => (Some(s), body),
+            Err(e) => (None, e.to_string()),
+        };
+        seen.lock().unwrap().push(Seen {
+            at: Instant::now(),
+            what,
+            status,
+            detail,
+        });
+        status
+    };
+    async fn answer(r: reqwest::Result<reqwest::Response>) -> reqwest::Result<(u16, String)> {
+        let r = r?;
+        let status = r.status().as_u16();
+        let ct = r
+            .headers()
+            .get("content-type")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+            .to_string();
+        Ok((
+            status,
+            format!("{ct} {}", r.text().await.unwrap_or_default()),
+        ))
+    }
+    // Writes: the admin creates an account every half second (registration itself allows a
+    // client address three an hour, so a test cannot drive it).
+    let reg = {
+        let (http, stop, seen, registered, token) = (
+            http.clone(),
+            stop.clone(),
+            seen.clone(),
+            registered.clone(),
+            token.clone(),
+        );
+        let url = t.url("ulm", "/api/v1/users");
+        tokio::spawn(async move {
+            let mut n = 0u32;
+            while !stop.load(Ordering::Relaxed) && n < 1000 {
+                n += 1;
+                let id = uuid::Uuid::new_v4().simple().to_string();
+                let email = format!("chaos-{}@example.com", &id[..12]);
+                let r = http
+                    .post(&url)
+                    .bearer_auth(&token)
+                    .json(
+                        &json!({"email": email, "username": format!("chaos{}", &id[..10]),
+                        "password": format!("Chaos-e2e-{id}!")}),
+                    )
+                    .send()
+                    .await;
+                if record(&seen, "create", answer(r).await).is_some_and(|s| (200..300).contains(&s))
+                {
+                    registered.lock().unwrap().push(email);
+                }
+                tokio::time::sleep(Duration::from_millis(500)).await;
+            }
+        })
+    };
+    // Reads of the admin's own account, four a second (within the API's 10 r/s).
+    let me = {
+        let (http, stop, seen, token) = (http.clone(), stop.clone(), seen.clone(), token.clone());
+        let url = t.url("ulm", "/api/v1/users/me");
+        tokio::spawn(async move {
+            let mut n = 0u32;
+            while !stop.load(Ordering::Relaxed) && n < 2000 {
+                n += 1;
+                let r = http.get(&url).bearer_auth(&token).send().await;
+                record(&seen, "me", answer(r).await);
+                tokio::time::sleep(Duration::from_millis(250)).await;
+            }
+        })
+    };
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    let before: Vec<Seen> = seen.lock().unwrap().clone();
+    assert!(
+        before.iter().all(|s| s.status.is_some_and(|c| c < 300)),
+        "failures before the delete: {before:#?}"
+    );
+    let pods = Api::<Pod>::namespaced(t.cluster.client.clone(), &t.ns);
+    let pod = format!("{}-postgres-0", t.system);
+    let deleted_at = Instant::now();
+    pods.delete(&pod, &Default::default())
+        .await
+        .expect("deleting the PostgreSQL pod");
+    // The status must leave Ready while the database is away, then come back.
+    let mut phases = Vec::new();
+    let give_up = Instant::now() + Duration::from_secs(240);
+    let back = loop {
+        if let Ok(s) = t.cluster.get_system(&t.ns, &t.system).await {
+            let phase = s.status.and_then(|s| s.phase);
+            if phases.last() != Some(&phase) {
+                phases.push(phase);
+            }
+            if phases.len() > 1 && phase == Some(ovu_crds::Phase::Ready) {
+                break Ok(());
+            }
+        }
+        if Instant::now() > give_up {
+            break Err(format!("not Ready again in 240 s; phases {phases:?}"));
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    };
+    // Keep the load on a little longer: the failures must have ended, not paused.
+    tokio::time::sleep(Duration::from_secs(10)).await;
+    stop.store(true, Ordering::Relaxed);
+    let _ = reg.await;
+    let _ = me.await;
+    back.unwrap_or_else(|e| panic!("{e}"));
+    assert!(
+        phases.contains(&Some(ovu_crds::Phase::Degraded))
+            || phases.contains(&Some(ovu_crds::Phase::Progressing)),
+        "the status never left Ready while PostgreSQL was away: {phases:?}"
+    );
+
+    let seen = seen.lock().unwrap().clone();
+    let failed: Vec<&Seen> = seen
+        .iter()
+        .filter(|s| s.at >= deleted_at && s.status.is_none_or(|c| c >= 300))
+        .collect();
+    // Nginx's own limit (429) is not an outage; anything else that failed must be a 503
+    // in the error shape.
+    let bad: Vec<&&Seen> = failed
+        .iter()
+        .filter(|s| {
+            s.status != Some(429)
+                && !(s.status == Some(503)
+                    && s.detail.starts_with("application/json")
+                    && s.detail.contains("\"code\""))
+        })
+        .collect();
+    assert!(bad.is_empty(), "failures other than a JSON 503: {bad:#?}");
+    let outage = failed
+        .iter()
+        .filter(|s| s.status != Some(429))
+        .map(|s| s.at.duration_since(deleted_at))
+        .max()
+        .unwrap_or_default();
+    let total = seen.iter().filter(|s| s.at >= deleted_at).count();
+    let failed_writes = failed.iter().filter(|s| s.what == "create").count();
+    eprintln!(
+        "chaos: {} of {total} requests after the delete failed ({failed_writes} account creations); \
+         the last {:.1} s after it; phases {phases:?}",
+        failed.len(),
+        outage.as_secs_f64()
+    );
+    assert!(
+        outage < Duration::from_secs(15),
+        "requests failed until {:.1} s after the delete",
+        outage.as_secs_f64()
+    );
+
+    // Nothing acknowledged is lost: every registration that got a 2xx is a user now.
+    let registered = registered.lock().unwrap().clone();
+    assert!(
+        registered.len() >= 10,
+        "too few registrations: {registered:?}"
+    );
+    for email in &registered {
+        let found = get_json(
+            &http,
+            format!("{}?q={email}", t.url("ulm", "/api/v1/users")),
+            &token,
+        )
+        .await
+        .unwrap_or_else(|e| panic!("searching {email}: {e}"));
+        assert_eq!(
+            found.as_array().map(Vec::len),
+            Some(1),
+            "{email} was acknowledged and is gone: {found}"
+        );
+    }
 }

@@ -304,7 +304,19 @@ fn backend_database_urls_point_at_the_contract_services() {
     };
     assert_eq!(
         get("DATABASE_URL"),
-        "postgres://aam_user@ovu-postgres:5432/aam_db?sslmode=disable"
+        "postgres://aam_user@ovu-postgres-rw:5432/aam_db?sslmode=disable"
+    );
+    // Through a virtual IP, not the headless Service: its name must resolve while
+    // PostgreSQL restarts (a missing record is cached by cluster DNS after it is back).
+    let rw = cs
+        .iter()
+        .find(|c| c.kind == Kind::Service && c.name == "ovu-postgres-rw")
+        .expect("the postgres-rw Service");
+    assert_eq!(rw.object["spec"]["type"], "ClusterIP");
+    assert!(
+        rw.object["spec"].get("clusterIP").is_none(),
+        "{}",
+        rw.object
     );
     assert_eq!(get("REDIS_URL"), "redis://aam@ovu-redis:6379/1");
     // AAM's pod holds its own two passwords, not ULM's.

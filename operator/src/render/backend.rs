@@ -126,8 +126,13 @@ pub fn trusted_proxies(ctx: &Ctx, c: Component) -> Vec<String> {
     v
 }
 
+/// The largest request body ULM and AAM accept, and so the largest nginx forwards to them:
+/// one number, so an oversize body is refused by nginx itself (a JSON 413) and never half
+/// sent to a service that has already answered.
+pub const API_BODY_LIMIT_BYTES: usize = 64 * 1024;
+
 fn env(ctx: &Ctx, c: Component) -> Vec<Value> {
-    let pg = ctx.names.of(Component::Postgres);
+    let pg = ctx.names.postgres_rw();
     let redis = ctx.names.of(Component::Redis);
     // Each service signs in as its own role, which owns its database and nothing else, and as
     // its own Redis ACL user, confined to its key prefix. Passwords are mounted files (see
@@ -160,6 +165,7 @@ fn env(ctx: &Ctx, c: Component) -> Vec<Value> {
         pod::env("LOG_FORMAT", "json"),
         pod::env("RUST_LOG", "info"),
         pod::env("CORS_ORIGINS", cors_origins(ctx).join(",")),
+        pod::env("BODY_LIMIT_BYTES", API_BODY_LIMIT_BYTES.to_string()),
     ];
     // Only when there is something to trust: the services then count the TCP peer.
     let proxies = trusted_proxies(ctx, c);

@@ -129,7 +129,7 @@ pub fn pg_tool_pod(
             "PATH",
             "/usr/lib/postgresql/16/bin:/usr/local/bin:/usr/bin:/bin",
         ),
-        pod::env("PGHOST", ctx.names.of(Component::Postgres)),
+        pod::env("PGHOST", ctx.names.postgres_rw()),
     ];
     all_env.extend(env);
     let mut claim = json!({"claimName": volume.claim});

@@ -109,6 +109,7 @@ pub fn render(ctx: &Ctx) -> Vec<Child> {
     vec![
         postgres_config(ctx),
         postgres_service(ctx),
+        postgres_rw_service(ctx),
         postgres_statefulset(ctx),
         redis_service(ctx),
         redis_deployment(ctx),
@@ -133,6 +134,22 @@ fn postgres_service(ctx: &Ctx) -> Child {
         Component::Postgres,
         json!({"spec": {
             "clusterIP": "None",
+            "selector": super::names::selector(ctx.system(), Component::Postgres),
+            "ports": [{"name": "postgres", "port": ports::POSTGRES, "targetPort": "postgres", "protocol": "TCP"}],
+        }}),
+    )
+}
+
+/// What ULM, AAM and the backups connect to: a virtual IP that always resolves and, while
+/// PostgreSQL restarts, refuses at once (no ready endpoint) instead of a name that does not
+/// exist. The headless Service above stays as the StatefulSet's governing Service.
+fn postgres_rw_service(ctx: &Ctx) -> Child {
+    ctx.child(
+        Kind::Service,
+        &ctx.names.postgres_rw(),
+        Component::Postgres,
+        json!({"spec": {
+            "type": "ClusterIP",
             "selector": super::names::selector(ctx.system(), Component::Postgres),
             "ports": [{"name": "postgres", "port": ports::POSTGRES, "targetPort": "postgres", "protocol": "TCP"}],
         }}),
@@ -210,6 +227,11 @@ fn postgres_statefulset(ctx: &Ctx) -> Child {
                     "tcpSocket": {"port": "postgres"},
                     "initialDelaySeconds": 30, "periodSeconds": 10, "timeoutSeconds": 5, "failureThreshold": 6,
                 },
+                // SIGTERM is PostgreSQL's "smart" shutdown: it waits for every client to leave,
+                // and the services' pools never do, so a deleted pod went on serving for the
+                // whole grace period. A fast shutdown rolls back open transactions (nothing
+                // acknowledged is lost) and ends the pod in about a second.
+                "lifecycle": {"preStop": {"exec": {"command": ["pg_ctl", "stop", "-m", "fast", "-w", "-t", "50"]}}},
                 "volumeMounts": mounts,
                 "securityContext": pod::container_security(),
                 "resources": pod::resources(&pg.resources),

@@ -16,6 +16,7 @@
 //! `externalTrafficPolicy: Local`), or, with [`ProxyProtocol`], the address in the PROXY
 //! header of a connection from a trusted load balancer.
 
+use super::backend::API_BODY_LIMIT_BYTES;
 use std::fmt::Write;
 
 /// Certificate files.
@@ -307,8 +308,13 @@ http {{
     };
     let headers = security_headers(i, tls);
     let api_headers = api_security_headers(tls);
-    // nginx's own 429 is an API response too: the API's headers, filled in by nginx.
-    let limited = rate_limited_location(&api_headers);
+    // nginx's own 429 and 413 are API responses too: the API's headers, filled in by nginx.
+    let limited = format!(
+        "{}{}{}",
+        rate_limited_location(&api_headers),
+        too_large_location(&api_headers),
+        unavailable_location(&api_headers)
+    );
 
     // Apex and www redirect to the ULM app.
     let _ = write!(
@@ -488,6 +494,44 @@ fn rate_limited_location(headers: &str) -> String {
     )
 }
 
+/// nginx's own 413 in the services' error shape. API locations accept no more than the
+/// services do ([`API_BODY_LIMIT_BYTES`]): nginx reads and discards an oversize body itself
+/// (lingering close), so the client gets this answer, never a 502 from a service that
+/// answered early and closed while nginx was still sending.
+fn too_large_location(headers: &str) -> String {
+    let p = "            ";
+    format!(
+        "        location @ovu_too_large {{
+{headers}{p}add_header Access-Control-Allow-Origin $ovu_cors_origin always;
+{p}add_header Access-Control-Allow-Credentials \"true\" always;
+{p}add_header Vary \"Origin\" always;
+{p}default_type application/json;
+{p}return 413 '{{\"error\":{{\"code\":\"payload_too_large\",\"message\":\"request body is too large\",\"details\":{{}}}}}}';
+        }}
+"
+    )
+}
+
+/// nginx's own 502/503/504 (no ready service pod, a refused or timed-out upstream) as the
+/// services' `upstream_unavailable` 503 with `Retry-After`, never an HTML page: while
+/// PostgreSQL restarts the services turn not-ready, and API clients must still get an
+/// answer they can read and retry. The services' own errors pass through untouched.
+fn unavailable_location(headers: &str) -> String {
+    let p = "            ";
+    format!(
+        "        location @ovu_unavailable {{
+{headers}{p}add_header Access-Control-Allow-Origin $ovu_cors_origin always;
+{p}add_header Access-Control-Allow-Credentials \"true\" always;
+{p}add_header Access-Control-Expose-Headers \"Retry-After\" always;
+{p}add_header Vary \"Origin\" always;
+{p}add_header Retry-After 1 always;
+{p}default_type application/json;
+{p}return 503 '{{\"error\":{{\"code\":\"upstream_unavailable\",\"message\":\"a dependency is unavailable, try again later\",\"details\":{{}}}}}}';
+        }}
+"
+    )
+}
+
 /// A proxied API location with CORS and rate limits. `strip` is the path that replaces the
 /// location prefix upstream (empty: keep the path).
 ///
@@ -521,7 +565,11 @@ fn api_location(prefix: &str, upstream: &str, strip: &str, headers: &str) -> Str
 {p}proxy_set_header X-Forwarded-For $remote_addr;
 {p}proxy_set_header X-Forwarded-Proto $scheme;
 {p}proxy_set_header X-Request-ID $request_id;
-"
+{p}client_max_body_size {limit}k;
+{p}error_page 413 = @ovu_too_large;
+{p}error_page 502 503 504 = @ovu_unavailable;
+",
+        limit = API_BODY_LIMIT_BYTES / 1024,
     );
     let (auth_re, auth_rewrite) = if auth_prefix.is_empty() {
         ("^/api/v1/auth/(login|register)$".to_string(), String::new())

@@ -202,6 +202,9 @@ pub struct HttpConfig {
     pub cors_origins: Vec<String>,
     /// Largest accepted request body in bytes (`BODY_LIMIT_BYTES`, default 64 KiB).
     pub body_limit: usize,
+    /// How long a whole request body may take to arrive (`BODY_TIMEOUT_SECS`, default 30,
+    /// nginx's `client_body_timeout`): a client that trickles its body is cut off.
+    pub body_timeout: std::time::Duration,
     /// Proxies whose `X-Forwarded-For` is believed (`TRUSTED_PROXIES`, CIDRs).
     pub trusted_proxies: Vec<ipnet::IpNet>,
 }
@@ -224,9 +227,12 @@ impl HttpConfig {
             }
         }
         let body_limit = env.ranged("BODY_LIMIT_BYTES", 64 * 1024, 1024, 16 * 1024 * 1024) as usize;
+        let body_timeout =
+            std::time::Duration::from_secs(env.ranged("BODY_TIMEOUT_SECS", 30, 1, 600));
         Self {
             cors_origins,
             body_limit,
+            body_timeout,
             trusted_proxies,
         }
     }
@@ -264,6 +270,7 @@ impl Default for HttpConfig {
         Self {
             cors_origins: Vec::new(),
             body_limit: 64 * 1024,
+            body_timeout: std::time::Duration::from_secs(30),
             trusted_proxies: Vec::new(),
         }
     }

@@ -113,6 +113,14 @@ impl ApiError {
         )
     }
 
+    pub fn request_timeout() -> Self {
+        Self::new(
+            StatusCode::REQUEST_TIMEOUT,
+            "request_timeout",
+            "the request body did not arrive in time",
+        )
+    }
+
     pub fn unauthorized() -> Self {
         Self::new(
             StatusCode::UNAUTHORIZED,
@@ -242,14 +250,28 @@ impl IntoResponse for ApiError {
     }
 }
 
+/// SQLSTATEs that mean "the database is not there right now", not "this request is wrong":
+/// connection exceptions (class 08), a server shutting down, restarting or still starting
+/// (57P01–57P03: what a client sees while PostgreSQL's pod is replaced), and no free
+/// connection slot (53300).
+fn unavailable_sqlstate(code: &str) -> bool {
+    code.starts_with("08") || code.starts_with("57P") || code == "53300"
+}
+
 impl From<sqlx::Error> for ApiError {
     fn from(e: sqlx::Error) -> Self {
-        match &e {
-            sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_) => {
-                tracing::error!(error = %e, "database unavailable");
-                Self::upstream_unavailable()
-            }
-            _ => Self::internal(e),
+        let unavailable = match &e {
+            sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_) => true,
+            sqlx::Error::Database(db) => db.code().is_some_and(|c| unavailable_sqlstate(&c)),
+            _ => false,
+        };
+        if unavailable {
+            tracing::error!(error = %e, "database unavailable");
+            let mut e = Self::upstream_unavailable();
+            e.retry_after = Some(1);
+            e
+        } else {
+            Self::internal(e)
         }
     }
 }
@@ -302,5 +324,33 @@ mod tests {
         let s = String::from_utf8(body.to_vec()).unwrap();
         assert!(!s.contains("hunter2"));
         assert!(s.contains("\"internal\""));
+    }
+
+    /// A query on a connection PostgreSQL terminates (as a fast shutdown does to every
+    /// session when its pod is replaced) is a 503 the client may retry, never a 500.
+    #[tokio::test]
+    async fn a_terminated_database_session_is_503_not_500() {
+        use sqlx::Connection as _;
+        let url = std::env::var("DATABASE_URL")
+            .expect("DATABASE_URL: start PostgreSQL with scripts/services.sh and source .run/env");
+        let mut c = sqlx::PgConnection::connect(&url).await.unwrap();
+        let e = sqlx::query("SELECT pg_terminate_backend(pg_backend_pid())")
+            .execute(&mut c)
+            .await
+            .expect_err("the session ends itself");
+        let api = ApiError::from(e);
+        assert_eq!(api.status, StatusCode::SERVICE_UNAVAILABLE, "{api}");
+        assert_eq!(api.code, "upstream_unavailable");
+        assert_eq!(api.retry_after, Some(1));
+    }
+
+    #[test]
+    fn sqlstates_of_an_absent_database_are_told_apart_from_bugs() {
+        for code in ["08006", "08001", "57P01", "57P02", "57P03", "53300"] {
+            assert!(unavailable_sqlstate(code), "{code}");
+        }
+        for code in ["23505", "42P01", "22001", "40001"] {
+            assert!(!unavailable_sqlstate(code), "{code}");
+        }
     }
 }
