@@ -12,7 +12,7 @@ use kube::Client;
 use kube::api::{Api, DynamicObject, Patch, PatchParams};
 use serde_json::Value;
 
-use crate::render::names::FIELD_MANAGER;
+use crate::render::names::{FIELD_MANAGER, INSTANCE_LABEL, MANAGED_BY_LABEL};
 use crate::render::{Child, Kind};
 
 /// Why a child could not be ensured.
@@ -37,8 +37,8 @@ pub enum ApplyError {
 /// system re-created under the same name finds them again.
 pub fn is_ours(live: &Value, desired: &Value) -> bool {
     let label = |v: &Value, k: &str| v["metadata"]["labels"][k].as_str().map(str::to_owned);
-    let managed = "app.kubernetes.io/managed-by";
-    let instance = "app.kubernetes.io/instance";
+    let managed = MANAGED_BY_LABEL;
+    let instance = INSTANCE_LABEL;
     label(live, managed).is_some()
         && label(live, managed) == label(desired, managed)
         && label(live, instance).is_some()
@@ -88,7 +88,7 @@ pub async fn ensure(client: &Client, child: &Child) -> Result<Applied, ApplyErro
                     .to_string(),
                 name: child.name.clone(),
                 managed_by: crate::render::names::MANAGED_BY,
-                instance: child.object["metadata"]["labels"]["app.kubernetes.io/instance"]
+                instance: child.object["metadata"]["labels"][INSTANCE_LABEL]
                     .as_str()
                     .unwrap_or_default()
                     .to_string(),

@@ -2,11 +2,14 @@
 //!
 //! What flows through it, per reconcile (Stackable's pipeline):
 //! read the OvuSystem → validate its spec → build the desired children (pure, [`render`]) →
-//! server-side apply what differs ([`apply`]) → write status when it changed ([`status`]).
+//! server-side apply what differs ([`apply`]) → prune what was not rendered → judge the
+//! status (pure, `controller::verdict`) → write it when it changed ([`status`]).
 //! Generated Secrets ([`secrets`]) and TLS material ([`tls`]) are made once and never
 //! rewritten by a pure function. [`controller`] wires it to kube-runtime; [`leader`] makes two
-//! replicas safe; [`metrics`], [`health`] and [`telemetry`] make it observable.
+//! replicas safe; [`metrics`], [`health`] and [`telemetry`] make it observable; [`app`] is
+//! the process `main.rs` starts.
 
+pub mod app;
 pub mod apply;
 pub mod controller;
 pub mod health;

@@ -1,7 +1,6 @@
 //! `ovu-operator`: run the controller, print the CRD, or render the nginx config for the
 //! local stack. Thin on purpose; the work is in the library.
 
-use anyhow::Context as _;
 use clap::{Parser, Subcommand};
 use ovu_operator::health;
 use ovu_operator::render::nginx;
@@ -105,30 +104,17 @@ struct RenderNginx {
 fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     match cli.command {
-        Command::Run(args) => {
-            // The operator waits on the API server almost all the time, so one thread runs it
-            // by default: glibc gives every thread that allocates its own malloc arena, and
-            // with two workers the arenas' free space alone was ~7 MB of the peak RSS with 500
-            // systems. TOKIO_WORKER_THREADS=N (N > 1) runs N workers instead.
-            let workers = std::env::var("TOKIO_WORKER_THREADS")
-                .ok()
-                .and_then(|v| v.parse::<usize>().ok())
-                .filter(|n| *n > 0)
-                .unwrap_or(1);
-            let mut builder = if workers == 1 {
-                tokio::runtime::Builder::new_current_thread()
-            } else {
-                let mut b = tokio::runtime::Builder::new_multi_thread();
-                b.worker_threads(workers);
-                b
-            };
-            let rt = builder
-                // Blocking threads only resolve DNS for health probes and read files.
-                .max_blocking_threads(8)
-                .enable_all()
-                .build()?;
-            rt.block_on(run(args))
-        }
+        Command::Run(a) => ovu_operator::app::run_blocking(ovu_operator::app::RunConfig {
+            listen: a.listen,
+            namespace: a.namespace,
+            identity: a.identity,
+            lease_name: a.lease_name,
+            lease_seconds: a.lease_seconds,
+            probe_timeout_ms: a.probe_timeout_ms,
+            health_probes: a.health_probes,
+            concurrency: a.concurrency,
+            debounce_ms: a.debounce_ms,
+        }),
         Command::Crd => write_stdout(&ovu_crds::crd_yaml()),
         Command::RenderNginx(a) => {
             let tls = match (a.tls_cert, a.tls_key) {
@@ -168,28 +154,7 @@ fn main() -> anyhow::Result<()> {
             write_stdout(&nginx::render(&input)?)
         }
         Command::Render { file, namespace } => {
-            let text = std::fs::read_to_string(&file)
-                .with_context(|| format!("reading {}", file.display()))?;
-            let mut sys: ovu_crds::OvuSystem = serde_yaml::from_str(&text)
-                .with_context(|| format!("parsing {}", file.display()))?;
-            sys.metadata.namespace.get_or_insert(namespace);
-            sys.metadata
-                .uid
-                .get_or_insert_with(|| "00000000-0000-0000-0000-000000000000".into());
-            sys.spec.validate()?;
-            let facts = ovu_operator::render::Facts {
-                operator_namespace: "ovu-system".into(),
-                tls_hash: None,
-                // Offline: no nodes to read; the spec's trustedProxies still apply.
-                ..Default::default()
-            };
-            let desired = ovu_operator::render::build(&sys, &facts)?;
-            let mut out = String::new();
-            for c in desired.all() {
-                out.push_str("---\n");
-                out.push_str(&serde_yaml::to_string(&c.object)?);
-            }
-            write_stdout(&out)
+            write_stdout(&ovu_operator::app::render_manifest(&file, namespace)?)
         }
     }
 }
@@ -201,89 +166,4 @@ fn write_stdout(s: &str) -> anyhow::Result<()> {
         Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
         r => Ok(r?),
     }
-}
-
-async fn run(args: Run) -> anyhow::Result<()> {
-    use std::sync::Arc;
-    use std::sync::atomic::Ordering;
-    use std::time::Duration;
-
-    use ovu_operator::{controller, leader, metrics, server, telemetry};
-
-    telemetry::init();
-    let client = kube::Client::try_default()
-        .await
-        .context("no Kubernetes configuration (in-cluster or KUBECONFIG)")?;
-    let mut registry = prometheus_client::registry::Registry::default();
-    let metrics = metrics::Metrics::new(&mut registry);
-    let readiness = Arc::new(server::Readiness::default());
-
-    let listener = tokio::net::TcpListener::bind(args.listen)
-        .await
-        .with_context(|| format!("binding {}", args.listen))?;
-    let app = server::app(Arc::new(registry), readiness.clone());
-    tokio::spawn(async move {
-        if let Err(e) = axum::serve(listener, app).await {
-            tracing::error!(error = %e, "http server stopped");
-        }
-    });
-    tracing::info!(listen = %args.listen, "serving /metrics, /healthz, /readyz");
-
-    let identity = args.identity.unwrap_or_else(|| {
-        format!(
-            "ovu-operator-{}",
-            ovu_operator::secrets::password(8).to_lowercase()
-        )
-    });
-    let elector = leader::LeaderElector::new(
-        client.clone(),
-        leader::LeaseConfig {
-            namespace: args.namespace.clone(),
-            name: args.lease_name,
-            identity: identity.clone(),
-            lease_duration: Duration::from_secs(args.lease_seconds),
-            renew_every: Duration::from_secs((args.lease_seconds / 3).max(1)),
-        },
-    );
-    tokio::select! {
-        _ = elector.acquire() => {}
-        _ = tokio::signal::ctrl_c() => return Ok(()),
-    }
-    readiness.leader.store(true, Ordering::Relaxed);
-    metrics.leader.set(1);
-
-    let tuning = controller::Tuning {
-        concurrency: args.concurrency,
-        debounce: Duration::from_millis(args.debounce_ms),
-        ..controller::Tuning::default()
-    };
-    let in_cluster = std::env::var_os("KUBERNETES_SERVICE_HOST").is_some();
-    let prober = if args.health_probes.probes(in_cluster) {
-        health::Prober::new(Duration::from_millis(args.probe_timeout_ms))?
-    } else {
-        tracing::info!("health probes are off (OVU_HEALTH_PROBES, or auto outside a pod)");
-        health::Prober::disabled(
-            "health probes are off: the operator runs outside the cluster, where service DNS names do not resolve (OVU_HEALTH_PROBES=on forces them)",
-        )?
-    };
-    let ctx = Arc::new(controller::Context::new(
-        client,
-        metrics.clone(),
-        args.namespace,
-        Some(identity),
-        Some(prober),
-    ));
-    let lost = tokio::select! {
-        _ = controller::run(ctx, readiness.clone(), tuning) => false,
-        _ = elector.hold() => true,
-    };
-    metrics.leader.set(0);
-    readiness.leader.store(false, Ordering::Relaxed);
-    if lost {
-        // Another replica may already be reconciling: stop at once, restart as a candidate.
-        anyhow::bail!("lost the leader lease");
-    }
-    elector.release().await;
-    tracing::info!("stopped");
-    Ok(())
 }

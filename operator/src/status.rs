@@ -117,11 +117,21 @@ pub async fn write_if_changed(
     {
         return Ok(false);
     }
+    write(api, sys, new).await?;
+    Ok(true)
+}
+
+/// Write the status (a merge patch of the status subresource).
+pub async fn write(
+    api: &Api<OvuSystem>,
+    sys: &OvuSystem,
+    new: &OvuSystemStatus,
+) -> Result<(), kube::Error> {
     let name = sys.metadata.name.as_deref().unwrap_or_default();
     let patch = json!({"status": new});
     api.patch_status(name, &PatchParams::default(), &Patch::Merge(&patch))
         .await?;
-    Ok(true)
+    Ok(())
 }
 
 #[cfg(test)]

@@ -70,6 +70,10 @@ fn needed() -> BTreeSet<Grant> {
         if k.deleted() {
             add(&ar.group, &ar.plural, &["delete"]);
         }
+        // Prune lists every kind it may delete by label and deletes what was not rendered.
+        if ovu_operator::controller::prunable(k) {
+            add(&ar.group, &ar.plural, &["list", "delete"]);
+        }
     }
     // backup Jobs and volumes are listed to report backups / clean up
     add("batch", "jobs", &["list"]);

@@ -531,6 +531,99 @@ async fn scaling_to_one_pod_removes_its_disruption_budget() {
     assert_eq!(fake.writes(), vec![]);
 }
 
+/// A labelled object of the system's with its owner reference, in the shape a child has.
+fn stale_child(api_version: &str, kind: &str, name: &str, component: &str, owner: bool) -> Value {
+    let mut o = json!({
+        "apiVersion": api_version, "kind": kind,
+        "metadata": {"name": name, "namespace": "ovu-test", "labels": {
+            "app.kubernetes.io/instance": "ovu",
+            "app.kubernetes.io/managed-by": "ovu-operator",
+            "app.kubernetes.io/component": component,
+        }},
+    });
+    if owner {
+        o["metadata"]["ownerReferences"] = json!([{
+            "apiVersion": "ovu.co.il/v1alpha1", "kind": "OvuSystem", "name": "ovu",
+            "uid": common::UID, "controller": true, "blockOwnerDeletion": true,
+        }]);
+    }
+    o
+}
+
+/// Prune is by label, not by a list of what may have become unwanted: a child this round did
+/// not render is deleted whatever its kind (a NetworkPolicy and a ConfigMap an older version
+/// rendered, the self-signed CA and certificate once TLS is disabled); data without the
+/// owner reference (the deletion policy decides about it), Jobs (runs, not desired state)
+/// and other systems' objects stay.
+#[tokio::test]
+async fn children_this_round_did_not_render_are_pruned_by_label() {
+    let (fake, ctx) = setup(common::minimal(), true);
+    reconcile(&fake, &ctx).await.unwrap();
+    let netpol = "/apis/networking.k8s.io/v1/namespaces/ovu-test/networkpolicies/ovu-legacy";
+    let cm = "/api/v1/namespaces/ovu-test/configmaps/ovu-old-config";
+    let data = "/api/v1/namespaces/ovu-test/secrets/ovu-kept-data";
+    let job = "/apis/batch/v1/namespaces/ovu-test/jobs/ovu-backup-29000000";
+    let other = "/api/v1/namespaces/ovu-test/configmaps/shop-nginx";
+    let ca = "/api/v1/namespaces/ovu-test/secrets/ovu-ca";
+    fake.put(
+        netpol,
+        stale_child(
+            "networking.k8s.io/v1",
+            "NetworkPolicy",
+            netpol.rsplit('/').next().unwrap(),
+            "frontend",
+            true,
+        ),
+    );
+    fake.put(
+        cm,
+        stale_child("v1", "ConfigMap", "ovu-old-config", "frontend", true),
+    );
+    fake.put(
+        data,
+        stale_child("v1", "Secret", "ovu-kept-data", "postgres", false),
+    );
+    fake.put(
+        job,
+        stale_child("batch/v1", "Job", "ovu-backup-29000000", "backup", true),
+    );
+    let mut o = stale_child("v1", "ConfigMap", "shop-nginx", "frontend", true);
+    o["metadata"]["labels"]["app.kubernetes.io/instance"] = json!("shop");
+    fake.put(other, o);
+    assert!(fake.get(ca).is_some() && fake.get(TLS).is_some());
+    fake.clear_log();
+    reconcile(&fake, &ctx).await.unwrap();
+    assert!(fake.get(netpol).is_none(), "stale NetworkPolicy kept");
+    assert!(fake.get(cm).is_none(), "stale ConfigMap kept");
+    assert!(
+        fake.get(data).is_some(),
+        "data without an owner reference pruned"
+    );
+    assert!(fake.get(job).is_some(), "a backup Job pruned");
+    assert!(fake.get(other).is_some(), "another system's object pruned");
+    let mut deletes: Vec<String> = fake
+        .writes()
+        .into_iter()
+        .filter(|(m, _)| *m == Method::DELETE)
+        .map(|(_, p)| p)
+        .collect();
+    deletes.sort();
+    assert_eq!(deletes, vec![cm.to_string(), netpol.to_string()]);
+    // TLS off: the self-signed CA and certificate are no longer rendered.
+    let mut sys = fake.get(SYS_PATH).unwrap();
+    sys["spec"]["frontend"]["tls"] = json!({"mode": "Disabled"});
+    fake.put(SYS_PATH, sys);
+    reconcile(&fake, &ctx).await.unwrap();
+    assert!(
+        fake.get(ca).is_none() && fake.get(TLS).is_none(),
+        "TLS Secrets kept"
+    );
+    // And then nothing more to do.
+    fake.clear_log();
+    reconcile(&fake, &ctx).await.unwrap();
+    assert_eq!(fake.writes(), vec![]);
+}
+
 const TLS: &str = "/api/v1/namespaces/ovu-test/secrets/ovu-tls";
 
 #[tokio::test]
@@ -845,4 +938,53 @@ async fn services_trust_the_pod_networks_of_the_frontend_and_backend_nodes() {
     fake.clear_log();
     reconcile(&fake, &ctx).await.unwrap();
     assert_eq!(child_writes(&fake), Vec::<String>::new());
+}
+
+/// A writer that keeps what the fmt subscriber writes.
+#[derive(Clone, Default)]
+struct Captured(Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for Captured {
+    fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(b);
+        Ok(b.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Every log line of a reconcile carries the system it is about (a span per reconcile), and
+/// a failed reconcile's error names the step and the child.
+#[tokio::test]
+async fn a_reconcile_logs_in_a_span_naming_the_system() {
+    // Global, not scoped to this thread: a callsite another test thread reached first keeps
+    // the interest it computed then, so a thread-local subscriber may see nothing. The other
+    // tests' lines land here too.
+    let out = Captured::default();
+    let w = out.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_writer(move || w.clone())
+        .with_ansi(false)
+        .finish();
+    tracing::subscriber::set_global_default(subscriber).expect("only this test installs one");
+    let (fake, ctx) = setup(common::minimal(), true);
+    reconcile(&fake, &ctx).await.unwrap();
+    let text = String::from_utf8(out.0.lock().unwrap().clone()).unwrap();
+    // This reconcile started after the subscriber was installed, so its line carries the span
+    // (another test's reconcile that started before may log without it).
+    assert!(
+        text.lines().any(
+            |l| l.contains("applied") && l.contains("reconcile{namespace=ovu-test system=ovu}")
+        ),
+        "no 'applied' line in the reconcile span: {text}"
+    );
+
+    // A child in the way that is not the system's: the error says which, and where.
+    let svc = "/api/v1/namespaces/ovu-test/services/ovu-redis";
+    let mut s = fake.get(svc).unwrap();
+    s["metadata"]["labels"] = json!({});
+    fake.put(svc, s);
+    let err = reconcile(&fake, &ctx).await.unwrap_err().to_string();
+    assert!(err.contains("apply Service ovu-redis: "), "{err}");
 }

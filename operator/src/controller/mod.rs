@@ -1,8 +1,20 @@
 //! The controller: kube-runtime wiring, the per-object error policy, and the reconcile
 //! pipeline (read → validate → build → apply → status) in [`reconcile`].
 
+mod backups;
+mod certificate;
+mod cleanup;
+mod error;
 mod pipeline;
+mod placement;
 mod pods;
+mod probe;
+mod prune;
+mod restore;
+mod run;
+mod tiers;
+mod validate;
+pub mod verdict;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -24,16 +36,19 @@ use kube::runtime::{WatchStreamExt, reflector, watcher};
 use kube::{Api, Client, Resource, ResourceExt};
 use ovu_crds::OvuSystem;
 use std::sync::Mutex;
+use tracing::Instrument;
 use tracing::{debug, info, warn};
 
 use crate::health::Prober;
 use crate::metrics::Metrics;
-use crate::render::RenderError;
 use crate::render::names::MANAGED_SELECTOR;
 use crate::server::Readiness;
-use crate::tls::TlsError;
 
-pub use pipeline::{apply_system, cleanup_system};
+pub use cleanup::cleanup_system;
+pub use error::Error;
+pub use pipeline::apply_system;
+pub use prune::prunable;
+pub use verdict::RECOVERY_GRACE;
 
 /// Finalizer that lets the operator decide what happens to data on delete.
 pub const FINALIZER: &str = "ovu.co.il/cleanup";
@@ -86,80 +101,22 @@ impl Context {
     }
 }
 
-/// Reconcile errors. Secrets never appear in them.
-#[derive(Debug, thiserror::Error)]
-pub enum Error {
-    #[error("kubernetes api: {0}")]
-    Kube(#[from] kube::Error),
-    /// A child's name is taken by an object that is not this system's.
-    #[error("{0}")]
-    Foreign(String),
-    #[error("render: {0}")]
-    Render(#[from] RenderError),
-    #[error("tls: {0}")]
-    Tls(#[from] TlsError),
-    #[error("key generation failed")]
-    KeyGen,
-    #[error("object has no {0}")]
-    Metadata(&'static str),
-    #[error("finalizer: {0}")]
-    Finalizer(#[source] Box<finalizer::Error<Error>>),
-}
-
-impl Error {
-    /// The `reason` label of the failure metric.
-    pub fn metric_label(&self) -> &'static str {
-        match self {
-            Error::Kube(kube::Error::Api(s)) if s.code == 409 => "conflict",
-            Error::Kube(kube::Error::Api(s)) if s.code == 403 => "forbidden",
-            Error::Kube(kube::Error::Api(s)) if s.code == 422 => "invalid",
-            Error::Kube(_) => "kube",
-            Error::Foreign(_) => "foreign_object",
-            Error::Render(_) => "render",
-            Error::Tls(_) => "tls",
-            Error::KeyGen => "keygen",
-            Error::Metadata(_) => "metadata",
-            Error::Finalizer(e) => match &**e {
-                finalizer::Error::ApplyFailed(inner) | finalizer::Error::CleanupFailed(inner) => {
-                    inner.metric_label()
-                }
-                _ => "finalizer",
-            },
-        }
-    }
-}
-
 fn key(sys: &OvuSystem) -> String {
     format!("{}/{}", sys.namespace().unwrap_or_default(), sys.name_any())
 }
 
-impl From<crate::apply::ApplyError> for Error {
-    fn from(e: crate::apply::ApplyError) -> Self {
-        match e {
-            crate::apply::ApplyError::Kube(k) => Error::Kube(k),
-            f @ crate::apply::ApplyError::Foreign { .. } => Error::Foreign(f.to_string()),
-        }
-    }
-}
-
-impl Error {
-    /// The message of a stranger's object in the way, wherever the error was wrapped.
-    fn foreign(&self) -> Option<&str> {
-        match self {
-            Error::Foreign(m) => Some(m),
-            Error::Finalizer(e) => match &**e {
-                finalizer::Error::ApplyFailed(inner) | finalizer::Error::CleanupFailed(inner) => {
-                    inner.foreign()
-                }
-                _ => None,
-            },
-            _ => None,
-        }
-    }
-}
-
-/// One reconcile of one OvuSystem, wrapped in the finalizer.
+/// One reconcile of one OvuSystem, wrapped in the finalizer, in a span naming the system
+/// (every log line of the reconcile carries it).
 pub async fn reconcile(sys: Arc<OvuSystem>, ctx: Arc<Context>) -> Result<Action, Error> {
+    let span = tracing::info_span!(
+        "reconcile",
+        namespace = %sys.namespace().unwrap_or_default(),
+        system = %sys.name_any(),
+    );
+    reconcile_inner(sys, ctx).instrument(span).await
+}
+
+async fn reconcile_inner(sys: Arc<OvuSystem>, ctx: Arc<Context>) -> Result<Action, Error> {
     let start = Instant::now();
     ctx.metrics.reconciles.inc();
     let ns = sys.namespace().ok_or(Error::Metadata("namespace"))?;
@@ -187,7 +144,7 @@ pub async fn reconcile(sys: Arc<OvuSystem>, ctx: Arc<Context>) -> Result<Action,
                 let mut st = sys.status.clone().unwrap_or_default();
                 st.observed_generation = sys.metadata.generation;
                 st.phase = Some(ovu_crds::Phase::Degraded);
-                st.message = Some(msg.to_string());
+                st.message = Some(msg.clone());
                 let now = Timestamp::from_second(Timestamp::now().as_second())
                     .unwrap_or_else(|_| Timestamp::now());
                 st.conditions = crate::status::merge_conditions(
@@ -196,7 +153,7 @@ pub async fn reconcile(sys: Arc<OvuSystem>, ctx: Arc<Context>) -> Result<Action,
                         crate::status::READY,
                         false,
                         "ForeignObject",
-                        msg.to_string(),
+                        msg,
                     )],
                     sys.metadata.generation,
                     now,

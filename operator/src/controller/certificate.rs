@@ -1,0 +1,272 @@
+//! Secrets and TLS: the generated Secrets (made once, never overwritten) and the serving
+//! certificate (its Secret, and in SelfSigned mode the CA and the leaf, renewed two thirds
+//! through its life), reported as the CertificateReady condition.
+
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+use k8s_openapi::jiff::Timestamp;
+use kube::api::{Api, DynamicObject, Patch, PatchParams};
+use ovu_crds::{CertificateStatus, OvuSystem, TlsMode};
+use serde_json::{Value, json};
+
+use super::Error;
+use super::run::{Run, get_dynamic};
+use crate::render::names::{Component, FIELD_MANAGER};
+use crate::render::{self, Ctx, Facts, Kind};
+use crate::status::{self, Cond};
+use crate::{secrets, tls};
+
+const STEP: &str = "tls";
+
+/// The generated Secrets: created when missing, never overwritten (keys a newer version
+/// needs are added).
+pub async fn ensure_secrets(
+    sys: &OvuSystem,
+    facts: &Facts,
+    run: &mut Run<'_>,
+) -> Result<(), Error> {
+    let rctx = Ctx::new(sys, facts)?;
+    for s in secrets::generate(&rctx).map_err(|_| Error::KeyGen)? {
+        run.ensure(&s).await?;
+    }
+    Ok(())
+}
+
+fn hash_secret_cert(v: &Value) -> Option<String> {
+    v.pointer("/data/tls.crt")
+        .and_then(Value::as_str)
+        .map(|c| render::short_hash(&[c]))
+}
+
+fn b64(s: &str) -> String {
+    use base64::Engine as _;
+    base64::engine::general_purpose::STANDARD.encode(s.as_bytes())
+}
+
+fn ts(s: &str) -> Option<Timestamp> {
+    s.parse().ok()
+}
+
+/// Make sure the serving certificate exists (and is fresh, in SelfSigned mode); report it.
+pub async fn ensure_tls(
+    sys: &OvuSystem,
+    facts: &mut Facts,
+    run: &mut Run<'_>,
+    now: Timestamp,
+) -> Result<(Cond, CertificateStatus), Error> {
+    let rctx = Ctx::new(sys, facts)?;
+    let ns = rctx.ns.clone();
+    let names = rctx.names.clone();
+    let mode = sys.spec.frontend.tls.mode;
+    let mut cs = CertificateStatus {
+        mode,
+        secret_name: rctx.tls_secret_name(),
+        ..Default::default()
+    };
+    let client = run.client;
+    let cond = match mode {
+        TlsMode::Disabled => Cond::new(
+            status::CERTIFICATE_READY,
+            true,
+            "Disabled",
+            "TLS is disabled: the sites are served over plain HTTP",
+        ),
+        TlsMode::Secret => {
+            let name = sys
+                .spec
+                .frontend
+                .tls
+                .secret_name
+                .clone()
+                .unwrap_or_default();
+            match get_dynamic(client, STEP, Kind::Secret, &ns, &name).await? {
+                Some(s)
+                    if s.pointer("/data/tls.crt").is_some()
+                        && s.pointer("/data/tls.key").is_some() =>
+                {
+                    facts.tls_hash = hash_secret_cert(&s);
+                    Cond::new(
+                        status::CERTIFICATE_READY,
+                        true,
+                        "SecretPresent",
+                        format!("using Secret {name}"),
+                    )
+                }
+                Some(_) => Cond::new(
+                    status::CERTIFICATE_READY,
+                    false,
+                    "SecretIncomplete",
+                    format!("Secret {name} lacks tls.crt or tls.key"),
+                ),
+                None => Cond::new(
+                    status::CERTIFICATE_READY,
+                    false,
+                    "SecretMissing",
+                    format!("Secret {name} not found in namespace {ns}"),
+                ),
+            }
+        }
+        TlsMode::CertManager => {
+            if let Some(s) =
+                get_dynamic(client, STEP, Kind::Secret, &ns, &names.tls_secret()).await?
+            {
+                facts.tls_hash = hash_secret_cert(&s);
+            }
+            match get_dynamic(client, STEP, Kind::Certificate, &ns, &names.certificate()).await? {
+                Some(c) => {
+                    cs.not_after = c
+                        .pointer("/status/notAfter")
+                        .and_then(Value::as_str)
+                        .and_then(ts)
+                        .map(Time);
+                    cs.renew_after = c
+                        .pointer("/status/renewalTime")
+                        .and_then(Value::as_str)
+                        .and_then(ts)
+                        .map(Time);
+                    let ready = c
+                        .pointer("/status/conditions")
+                        .and_then(Value::as_array)
+                        .and_then(|a| a.iter().find(|x| x["type"] == "Ready"));
+                    match ready {
+                        Some(r) if r["status"] == "True" => Cond::new(
+                            status::CERTIFICATE_READY,
+                            true,
+                            "Issued",
+                            "cert-manager reports the Certificate ready",
+                        ),
+                        Some(r) => Cond::new(
+                            status::CERTIFICATE_READY,
+                            false,
+                            "NotIssued",
+                            format!(
+                                "cert-manager: {}",
+                                r["message"].as_str().unwrap_or("not ready")
+                            ),
+                        ),
+                        None => Cond::new(
+                            status::CERTIFICATE_READY,
+                            false,
+                            "Pending",
+                            "waiting for cert-manager to issue the Certificate",
+                        ),
+                    }
+                }
+                None => Cond::new(
+                    status::CERTIFICATE_READY,
+                    false,
+                    "Pending",
+                    "the Certificate is created with the frontend tier; waiting for cert-manager",
+                ),
+            }
+        }
+        TlsMode::SelfSigned => {
+            let system = names.system.clone();
+            // Both made here, not by the renderers: prune must keep them.
+            run.keep(Kind::Secret, &names.ca_secret());
+            run.keep(Kind::Secret, &names.tls_secret());
+            // The CA: created once.
+            let ca = match get_dynamic(client, STEP, Kind::Secret, &ns, &names.ca_secret()).await? {
+                Some(s) => decode_pem(&s, "ca.crt", "ca.key"),
+                None => None,
+            };
+            let ca = match ca {
+                Some(ca) => ca,
+                None => {
+                    let ca = tls::generate_ca(&system, now)?;
+                    let child = rctx.child_with_meta(
+                        Kind::Secret,
+                        &names.ca_secret(),
+                        rctx.meta(&names.ca_secret(), Component::Frontend),
+                        json!({"type": "Opaque", "data": {"ca.crt": b64(&ca.cert), "ca.key": b64(&ca.key)}}),
+                        true,
+                    );
+                    run.ensure(&child).await?;
+                    ca
+                }
+            };
+            // The leaf: issued when missing, two thirds through its life, or issued for
+            // other names (the domain changed).
+            let dns_names = render::frontend::dns_names(&sys.spec.domain);
+            let dns_joined = dns_names.join(",");
+            let leaf_live =
+                get_dynamic(client, STEP, Kind::Secret, &ns, &names.tls_secret()).await?;
+            let window = leaf_live.as_ref().and_then(|s| {
+                let a = s.pointer("/metadata/annotations")?;
+                if a.get(tls::DNS_NAMES_ANNOTATION)?.as_str()? != dns_joined {
+                    return None;
+                }
+                let nb = ts(a.get(tls::NOT_BEFORE_ANNOTATION)?.as_str()?)?;
+                let na = ts(a.get(tls::NOT_AFTER_ANNOTATION)?.as_str()?)?;
+                s.pointer("/data/tls.crt")?;
+                Some((nb, na))
+            });
+            let (nb, na, hash) = match (window, &leaf_live) {
+                (Some((nb, na)), Some(s)) if !tls::needs_renewal(now, nb, na) => {
+                    (nb, na, hash_secret_cert(s))
+                }
+                _ => {
+                    let leaf = tls::issue_leaf(&ca, &system, &dns_names, now)?;
+                    let mut meta = rctx.meta(&names.tls_secret(), Component::Frontend);
+                    meta["annotations"] = json!({
+                        tls::NOT_BEFORE_ANNOTATION: leaf.not_before.to_string(),
+                        tls::NOT_AFTER_ANNOTATION: leaf.not_after.to_string(),
+                        tls::DNS_NAMES_ANNOTATION: dns_joined,
+                    });
+                    let obj = json!({
+                        "apiVersion": "v1", "kind": "Secret", "metadata": meta,
+                        "type": "kubernetes.io/tls",
+                        "data": {"tls.crt": b64(&leaf.pem.cert), "tls.key": b64(&leaf.pem.key), "ca.crt": b64(&ca.cert)},
+                    });
+                    let api: Api<DynamicObject> =
+                        Api::namespaced_with(client.clone(), &ns, &Kind::Secret.api_resource());
+                    api.patch(
+                        &names.tls_secret(),
+                        &PatchParams::apply(FIELD_MANAGER).force(),
+                        &Patch::Apply(&obj),
+                    )
+                    .await
+                    .map_err(|e| Error::ApplyChild {
+                        kind: "Secret".into(),
+                        name: names.tls_secret(),
+                        source: e.into(),
+                    })?;
+                    run.changes.push(if leaf_live.is_some() {
+                        format!("renewed certificate in Secret {}", names.tls_secret())
+                    } else {
+                        format!("issued certificate into Secret {}", names.tls_secret())
+                    });
+                    let h = obj
+                        .pointer("/data/tls.crt")
+                        .and_then(Value::as_str)
+                        .map(|c| render::short_hash(&[c]));
+                    (leaf.not_before, leaf.not_after, h)
+                }
+            };
+            facts.tls_hash = hash;
+            cs.not_after = Some(Time(na));
+            cs.renew_after = Some(Time(tls::renew_after(nb, na)));
+            Cond::new(
+                status::CERTIFICATE_READY,
+                true,
+                "Issued",
+                format!("self-signed certificate valid until {na}"),
+            )
+        }
+    };
+    Ok((cond, cs))
+}
+
+fn decode_pem(s: &Value, cert: &str, key: &str) -> Option<tls::Pem> {
+    use base64::Engine as _;
+    let d = |k: &str| -> Option<String> {
+        let b = s
+            .pointer(&format!("/data/{}", k.replace('/', "~1")))?
+            .as_str()?;
+        let bytes = base64::engine::general_purpose::STANDARD.decode(b).ok()?;
+        String::from_utf8(bytes).ok()
+    };
+    Some(tls::Pem {
+        cert: d(cert)?,
+        key: d(key)?,
+    })
+}

@@ -1,0 +1,126 @@
+//! One round's dealings with the API server for the apply steps: ensure a child (recording
+//! what changed and the live status the later steps read, typed), read one by name.
+
+use std::collections::BTreeMap;
+
+use kube::Client;
+use kube::api::{Api, DynamicObject};
+use serde::de::DeserializeOwned;
+use serde_json::{Value, json};
+
+use super::Error;
+use super::error::read;
+use super::tiers::Live;
+use crate::apply::{self, Outcome};
+use crate::render::{Child, Kind};
+
+/// What the apply steps did and saw.
+pub struct Run<'a> {
+    pub client: &'a Client,
+    metrics: &'a crate::metrics::Metrics,
+    /// "created Deployment ovu-ulm", … for the Applied Event.
+    pub changes: Vec<String>,
+    /// Every child rendered (applied or not) this round: what prune keeps.
+    pub rendered: Vec<(Kind, String)>,
+    live: BTreeMap<(Kind, String), Value>,
+}
+
+impl<'a> Run<'a> {
+    pub fn new(client: &'a Client, metrics: &'a crate::metrics::Metrics) -> Self {
+        Self {
+            client,
+            metrics,
+            changes: Vec::new(),
+            rendered: Vec::new(),
+            live: BTreeMap::new(),
+        }
+    }
+
+    /// Record a child as wanted this round without applying it (a tier not reached yet).
+    pub fn keep(&mut self, kind: Kind, name: &str) {
+        let k = (kind, name.to_string());
+        if !self.rendered.contains(&k) {
+            self.rendered.push(k);
+        }
+    }
+
+    pub async fn ensure(&mut self, c: &Child) -> Result<(), Error> {
+        self.keep(c.kind, &c.name);
+        let kind = c.object["kind"].as_str().unwrap_or_default().to_string();
+        let a = apply::ensure(self.client, c)
+            .await
+            .map_err(|source| Error::ApplyChild {
+                kind: kind.clone(),
+                name: c.name.clone(),
+                source,
+            })?;
+        match a.outcome {
+            Outcome::Unchanged => {}
+            o => {
+                let verb = if o == Outcome::Created {
+                    "created"
+                } else {
+                    "updated"
+                };
+                self.metrics
+                    .child_writes
+                    .get_or_create(&crate::metrics::KindLabels {
+                        kind: kind.clone(),
+                        outcome: verb.into(),
+                    })
+                    .inc();
+                self.changes.push(format!("{verb} {kind} {}", c.name));
+            }
+        }
+        // Only the status is read later (rollout state, CronJob schedule); keeping whole
+        // objects (Secrets, the nginx config) for the rest of the reconcile costs memory per
+        // concurrent reconcile.
+        if let Some(status) = a.live.get("status").filter(|s| !s.is_null()) {
+            self.live.insert(
+                (c.kind, c.name.clone()),
+                json!({"status": status, "metadata": {"generation": a.live.pointer("/metadata/generation")}}),
+            );
+        }
+        Ok(())
+    }
+
+    /// The live status of a child ensured this round, as its k8s-openapi type.
+    pub fn typed<K: DeserializeOwned>(&self, kind: Kind, name: &str) -> Option<K> {
+        let v = self.live.get(&(kind, name.to_string()))?;
+        match serde_json::from_value(v.clone()) {
+            Ok(k) => Some(k),
+            Err(e) => {
+                tracing::warn!(?kind, name, error = %e, "unreadable live status");
+                None
+            }
+        }
+    }
+
+    /// A workload ensured this round.
+    pub fn workload(&self, kind: Kind, name: &str) -> Option<Live> {
+        match kind {
+            Kind::Deployment => self.typed(kind, name).map(Live::Deployment),
+            Kind::StatefulSet => self.typed(kind, name).map(Live::StatefulSet),
+            _ => None,
+        }
+    }
+}
+
+/// Read one object by name; `None` when it (or its API, such as cert-manager's) is absent.
+pub async fn get_dynamic(
+    client: &Client,
+    step: &'static str,
+    kind: Kind,
+    ns: &str,
+    name: &str,
+) -> Result<Option<Value>, Error> {
+    let api: Api<DynamicObject> = Api::namespaced_with(client.clone(), ns, &kind.api_resource());
+    match api.get_opt(name).await {
+        Ok(o) => Ok(o.map(|o| serde_json::to_value(o).unwrap_or(Value::Null))),
+        // The cert-manager CRD may not be installed.
+        Err(kube::Error::Api(s)) if s.code == 404 => Ok(None),
+        Err(e) => Err(read(step, format!("{} {name}", kind.api_resource().kind))(
+            e,
+        )),
+    }
+}
