@@ -42,6 +42,10 @@ impl<T: Serialize> IntoResponse for Json<T> {
 pub fn json_rejection(rejection: JsonRejection) -> ApiError {
     match rejection {
         JsonRejection::JsonDataError(e) => {
+            // A validated field (crate::input) failed: the same error its check gives.
+            if let Some(err) = field_error(&e) {
+                return err;
+            }
             // serde's message names the field and the expected type; no internals.
             ApiError::validation(clean(&e.body_text()))
         }
@@ -50,6 +54,18 @@ pub fn json_rejection(rejection: JsonRejection) -> ApiError {
         other if other.status() == StatusCode::PAYLOAD_TOO_LARGE => ApiError::payload_too_large(),
         other => ApiError::bad_request(clean(&other.body_text())),
     }
+}
+
+/// The [`crate::input`] failure inside a JSON data error, naming the field by its JSON path.
+fn field_error(e: &axum::extract::rejection::JsonDataError) -> Option<ApiError> {
+    let mut source: Option<&(dyn std::error::Error + 'static)> = std::error::Error::source(e);
+    while let Some(s) = source {
+        if let Some(err) = s.downcast_ref::<serde_path_to_error::Error<serde_json::Error>>() {
+            return crate::input::decode(&err.inner().to_string(), &err.path().to_string());
+        }
+        source = s.source();
+    }
+    None
 }
 
 /// axum prefixes messages with "Failed to deserialize the JSON body into the target type: ";
@@ -184,5 +200,68 @@ mod tests {
                 Some("unsupported_media_type")
             )
         );
+    }
+
+    /// A code of two lowercase letters, for the test below.
+    struct Code;
+
+    impl crate::input::Validated for Code {
+        const FIELD: &'static str = "code";
+        fn parse_field(field: &str, raw: &str) -> Result<Self, ApiError> {
+            if raw.len() == 2 && raw.bytes().all(|b| b.is_ascii_lowercase()) {
+                Ok(Code)
+            } else {
+                Err(ApiError::field(field, "must be two letters").with_detail("reason", "bad_code"))
+            }
+        }
+    }
+
+    impl<'de> Deserialize<'de> for Code {
+        fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+            crate::input::deserialize(d)
+        }
+    }
+
+    #[derive(Deserialize)]
+    struct WithCode {
+        #[allow(dead_code)]
+        primary: Option<Code>,
+    }
+
+    #[tokio::test]
+    async fn a_validated_field_fails_with_its_own_error_named_by_the_json_key() {
+        let app = Router::new().route("/", post(|Json(_): Json<WithCode>| async { "ok" }));
+        let send = |body: &'static str| {
+            let app = app.clone();
+            async move {
+                let req = Request::builder()
+                    .method("POST")
+                    .uri("/")
+                    .header("content-type", "application/json")
+                    .body(Body::from(body))
+                    .unwrap();
+                let resp = app.oneshot(req).await.unwrap();
+                let status = resp.status();
+                let bytes = resp.into_body().collect().await.unwrap().to_bytes();
+                (
+                    status,
+                    serde_json::from_slice::<serde_json::Value>(&bytes).unwrap_or_default(),
+                )
+            }
+        };
+        let (s, v) = send(r#"{"primary":"ABC"}"#).await;
+        assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
+        assert_eq!(v["error"]["code"], "validation_failed");
+        assert_eq!(v["error"]["message"], "must be two letters");
+        assert_eq!(v["error"]["details"]["field"], "primary");
+        assert_eq!(v["error"]["details"]["reason"], "bad_code");
+        let (s, _) = send(r#"{"primary":"ab"}"#).await;
+        assert_eq!(s, StatusCode::OK);
+        let (s, _) = send(r#"{"primary":null}"#).await;
+        assert_eq!(s, StatusCode::OK);
+        // A wrong type is still serde's own message, without a field detail.
+        let (s, v) = send(r#"{"primary":5}"#).await;
+        assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
+        assert!(v["error"]["details"].get("field").is_none(), "{v}");
     }
 }
