@@ -124,7 +124,7 @@ mod tests {
         let seed = include_str!("../../../migrations/ulm/20260101000002_seed_rbac.sql");
         let rows = seed
             .split_once("INSERT INTO permissions (resource, action, description) VALUES")
-            .and_then(|(_, rest)| rest.split_once(';'))
+            .and_then(|(_, rest)| rest.split_once(");\n"))
             .map(|(rows, _)| rows)
             .expect("the seed inserts permissions");
         let mut seeded: Vec<String> = rows
