@@ -3,6 +3,7 @@
 //! axum's own `Json`, `Query` and `Path` answer bad input with plain-text bodies; these
 //! wrappers keep the status axum chose (400, 413, 415, 422) and give it a stable code.
 
+use axum::body::Bytes;
 use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
 use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::StatusCode;
@@ -35,6 +36,54 @@ where
 impl<T: Serialize> IntoResponse for Json<T> {
     fn into_response(self) -> Response {
         axum::Json(self.0).into_response()
+    }
+}
+
+/// A JSON body whose field rules ([`crate::input`]) are judged only when the handler asks,
+/// after its own checks. A malformed body is refused at once, as by [`Json`]; a value that
+/// breaks a field's rule is held, so a caller without the permission still gets 403 (or a
+/// rate-limited one 429) before learning the rules, as when handlers checked fields
+/// themselves.
+#[derive(Debug, Clone)]
+pub struct CheckedJson<T> {
+    value: Result<T, ApiError>,
+    raw: Bytes,
+}
+
+impl<T> CheckedJson<T> {
+    /// The body, or the first field rule it broke.
+    pub fn value(self) -> Result<T, ApiError> {
+        self.value
+    }
+
+    /// The body, or (when it broke a field rule) the error and the body as the client sent
+    /// it: a relay hands that on and lets the service that owns the rules answer.
+    pub fn value_or_raw(self) -> Result<T, (ApiError, Bytes)> {
+        self.value.map_err(|e| (e, self.raw))
+    }
+}
+
+impl<T, S> FromRequest<S> for CheckedJson<T>
+where
+    T: DeserializeOwned,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let headers = req.headers().clone();
+        let raw = Bytes::from_request(req, state)
+            .await
+            .map_err(|e| json_rejection(e.into()))?;
+        // Decode exactly as `Json` does (content type, then body), from the bytes kept.
+        let mut again = Request::new(axum::body::Body::from(raw.clone()));
+        *again.headers_mut() = headers;
+        match Json::<T>::from_request(again, state).await {
+            Ok(Json(v)) => Ok(CheckedJson { value: Ok(v), raw }),
+            // Only a field rule's failure names a field here (see `field_error`).
+            Err(e) if e.details.contains_key("field") => Ok(CheckedJson { value: Err(e), raw }),
+            Err(e) => Err(e),
+        }
     }
 }
 
@@ -259,6 +308,39 @@ mod tests {
         assert_eq!(s, StatusCode::OK);
         let (s, _) = send(r#"{"primary":null}"#).await;
         assert_eq!(s, StatusCode::OK);
+        // Held until asked for: the handler's own refusal comes first.
+        let checked = Router::new().route(
+            "/",
+            post(|body: CheckedJson<WithCode>| async move {
+                if body.value().is_err() {
+                    StatusCode::FORBIDDEN
+                } else {
+                    StatusCode::OK
+                }
+            }),
+        );
+        let req = |body: &'static str| {
+            Request::builder()
+                .method("POST")
+                .uri("/")
+                .header("content-type", "application/json")
+                .body(Body::from(body))
+                .unwrap()
+        };
+        let r = checked
+            .clone()
+            .oneshot(req(r#"{"primary":"ABC"}"#))
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::FORBIDDEN);
+        let r = checked
+            .clone()
+            .oneshot(req(r#"{"primary":5}"#))
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+        let r = checked.oneshot(req("{")).await.unwrap();
+        assert_eq!(r.status(), StatusCode::BAD_REQUEST);
         // A wrong type is still serde's own message, without a field detail.
         let (s, v) = send(r#"{"primary":5}"#).await;
         assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);

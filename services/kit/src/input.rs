@@ -18,6 +18,10 @@ use crate::error::ApiError;
 /// text (the rules reject control characters before quoting anything).
 const MARK: char = '\u{1f}';
 
+/// Stands for the field name in a message made while decoding, where only the JSON path
+/// (known later) can say which field it was; [`decode`] puts the name in.
+const FIELD_SLOT: &str = "\u{1e}";
+
 /// A value with rules: parsed from the text a client sent.
 pub trait Validated: Sized {
     /// The field name used in the message when the JSON path is not known (a direct call).
@@ -39,7 +43,7 @@ where
     D: serde::Deserializer<'de>,
 {
     let raw = <std::borrow::Cow<'de, str> as serde::Deserialize>::deserialize(d)?;
-    T::parse(&raw).map_err(|e| D::Error::custom(encode(&e)))
+    T::parse_field(FIELD_SLOT, &raw).map_err(|e| D::Error::custom(encode(&e)))
 }
 
 /// The serde message that carries `e` through a deserializer.
@@ -59,7 +63,7 @@ pub fn decode(message: &str, field: &str) -> Option<ApiError> {
         return None;
     }
     let body: Value = serde_json::from_str(&message[start + MARK.len_utf8()..end]).ok()?;
-    let text = body.get("message")?.as_str()?.to_string();
+    let text = body.get("message")?.as_str()?.replace(FIELD_SLOT, field);
     let mut e = ApiError::field(field, text);
     if let Some(Value::Object(details)) = body.get("details") {
         let extra: Map<String, Value> = details.clone();
@@ -100,7 +104,7 @@ mod tests {
         let e = decode(&err.to_string(), "count").unwrap();
         assert_eq!(e.code, "validation_failed");
         assert_eq!(e.status, 422);
-        assert_eq!(e.message, "n must be even");
+        assert_eq!(e.message, "count must be even");
         assert_eq!(e.details["field"], "count");
         assert_eq!(e.details["reason"], "odd");
         assert_eq!(serde_json::from_str::<Even>(r#""4""#).unwrap().0, 4);

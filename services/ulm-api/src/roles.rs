@@ -18,8 +18,8 @@ pub struct Role {
     pub updated_at: DateTime<Utc>,
 }
 
-/// Permission names stay text here: ULM answers an unknown one with its own message naming
-/// it, which an enum would turn into serde's.
+// Permission names stay text here, not `Perm`: ULM answers an unknown one with its own
+// message naming it, which an enum would turn into serde's.
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct CreateRoleRequest {
     /// Lowercase letters, digits and `_`, 2–63 characters, starting with a letter.
