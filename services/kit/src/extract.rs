@@ -341,6 +341,21 @@ mod tests {
         assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
         let r = checked.oneshot(req("{")).await.unwrap();
         assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+        // A relay gets the body back as sent, to let the rules' owner answer.
+        let relay = Router::new().route(
+            "/",
+            post(|body: CheckedJson<WithCode>| async move {
+                match body.value_or_raw() {
+                    Ok(_) => String::new(),
+                    Err((e, raw)) => {
+                        format!("{} {}", e.details["field"], String::from_utf8_lossy(&raw))
+                    }
+                }
+            }),
+        );
+        let r = relay.oneshot(req(r#"{"primary":"ABC"}"#)).await.unwrap();
+        let text = r.into_body().collect().await.unwrap().to_bytes();
+        assert_eq!(&text[..], br#""primary" {"primary":"ABC"}"#);
         // A wrong type is still serde's own message, without a field detail.
         let (s, v) = send(r#"{"primary":5}"#).await;
         assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
