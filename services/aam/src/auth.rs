@@ -14,26 +14,29 @@ use axum::http::request::Parts;
 use ovu_kit::ApiError;
 use ovu_kit::jwt::{AccessClaims, bearer};
 use ovu_kit::net::{ClientIp, RequestId, UserAgent};
+use ovu_ulm_api::Perm;
 
 use crate::state::AppState;
 
-/// Permission names (ULM's `resource:action` strings) each AAM route asks for.
+/// The permission each AAM route asks for (ULM's, see [`Perm`]).
 pub mod perm {
+    use ovu_ulm_api::Perm;
+
     /// Every AAM route.
-    pub const ACCESS: &str = "aam:access";
-    pub const USERS_READ: &str = "users:read";
-    pub const USERS_WRITE: &str = "users:write";
-    pub const ROLES_READ: &str = "roles:read";
-    pub const ROLES_WRITE: &str = "roles:write";
+    pub const ACCESS: Perm = Perm::AamAccess;
+    pub const USERS_READ: Perm = Perm::UsersRead;
+    pub const USERS_WRITE: Perm = Perm::UsersWrite;
+    pub const ROLES_READ: Perm = Perm::RolesRead;
+    pub const ROLES_WRITE: Perm = Perm::RolesWrite;
     /// Dashboard figures and the audit feed.
-    pub const AUDIT_READ: &str = "audit:read";
-    pub const SETTINGS_READ: &str = "settings:read";
-    pub const SETTINGS_WRITE: &str = "settings:write";
+    pub const AUDIT_READ: Perm = Perm::AuditRead;
+    pub const SETTINGS_READ: Perm = Perm::SettingsRead;
+    pub const SETTINGS_WRITE: Perm = Perm::SettingsWrite;
     /// The application registry is system configuration: reading it needs only admin-area
     /// access, changing it the same permission as settings (ULM seeds no `apps:*`).
-    pub const APPS_READ: &str = ACCESS;
-    pub const APPS_WRITE: &str = SETTINGS_WRITE;
-    pub const SYSTEM_READ: &str = ACCESS;
+    pub const APPS_READ: Perm = ACCESS;
+    pub const APPS_WRITE: Perm = SETTINGS_WRITE;
+    pub const SYSTEM_READ: Perm = ACCESS;
 }
 
 /// Where a request came from, for the audit log.
@@ -55,12 +58,13 @@ pub struct Caller {
 
 impl Caller {
     /// Function-level access check; the denial names the missing permission.
-    pub fn require(&self, permission: &str) -> Result<(), ApiError> {
-        if self.claims.has(permission) {
+    pub fn require(&self, permission: Perm) -> Result<(), ApiError> {
+        let name = permission.as_str();
+        if self.claims.has(name) {
             Ok(())
         } else {
-            tracing::info!(user_id = %self.claims.sub, permission, "permission denied");
-            Err(ApiError::missing_permission(permission))
+            tracing::info!(user_id = %self.claims.sub, permission = name, "permission denied");
+            Err(ApiError::missing_permission(name))
         }
     }
 

@@ -15,6 +15,7 @@ pub mod error;
 pub mod extract;
 pub mod health;
 pub mod http;
+pub mod input;
 pub mod jwt;
 pub mod metrics;
 pub mod net;

@@ -11,6 +11,7 @@ use axum::http::request::Parts;
 use chrono::{DateTime, Utc};
 use ovu_kit::ApiError;
 use ovu_kit::jwt::{AccessClaims, bearer};
+use ovu_ulm_api::Perm;
 use uuid::Uuid;
 
 use crate::crypto::token_hash;
@@ -31,7 +32,7 @@ pub const IS_SUPER_ADMIN: &str =
 /// Permissions that act only on the holder's own account. Holding them gives no power over
 /// anyone else, so they are left out when one account's authority is compared with
 /// another's (otherwise a help desk without API keys could read nobody).
-pub const SELF_SERVICE: [&str; 2] = ["api_keys:read", "api_keys:write"];
+pub const SELF_SERVICE: [&str; 2] = [Perm::ApiKeysRead.as_str(), Perm::ApiKeysWrite.as_str()];
 
 #[derive(Debug, Clone)]
 pub struct Principal {
@@ -73,12 +74,13 @@ impl Principal {
 
     /// Function-level access check (ASVS 8.2.1). Admin permissions additionally need MFA
     /// when `ULM_ADMIN_MFA=required`.
-    pub fn require(&self, state: &AppState, permission: &str) -> Result<(), ApiError> {
-        if !self.has(permission) {
-            tracing::warn!(user_id = %self.user_id, permission, "permission denied");
-            return Err(ApiError::missing_permission(permission));
+    pub fn require(&self, state: &AppState, permission: Perm) -> Result<(), ApiError> {
+        let name = permission.as_str();
+        if !self.has(name) {
+            tracing::warn!(user_id = %self.user_id, permission = name, "permission denied");
+            return Err(ApiError::missing_permission(name));
         }
-        if state.cfg.admin_mfa_required && !permission.starts_with("api_keys:") && !self.mfa {
+        if state.cfg.admin_mfa_required && !permission.is_self_service() && !self.mfa {
             return Err(ApiError::mfa_required());
         }
         Ok(())

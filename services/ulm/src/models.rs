@@ -6,33 +6,16 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
-// ---- users ----------------------------------------------------------------------
+// The admin API's shapes live in ovu-ulm-api, shared with AAM's relay.
+pub use ovu_ulm_api::Perm;
+pub use ovu_ulm_api::input::{DisplayName, Email, Language, Phone, Username};
+pub use ovu_ulm_api::roles::{CreateRoleRequest, Permission, Role, UpdateRoleRequest};
+pub use ovu_ulm_api::users::{
+    CreateUserRequest, DeactivateRequest, ListUsersQuery, Session, StatusFilter, UpdateUserRequest,
+    User, UserSort,
+};
 
-#[derive(Debug, Clone, Serialize, ToSchema, sqlx::FromRow)]
-pub struct User {
-    pub id: Uuid,
-    pub email: String,
-    pub username: String,
-    pub display_name: String,
-    /// `en`, `he` or `ar`.
-    pub preferred_language: String,
-    /// E.164 (`+` and 8–15 digits), or empty when none is set.
-    #[schema(example = "+972501234567")]
-    pub phone: String,
-    /// `active` or `deactivated`.
-    pub status: String,
-    pub email_verified: bool,
-    pub mfa_enabled: bool,
-    /// Role names.
-    pub roles: Vec<String>,
-    pub created_at: DateTime<Utc>,
-    pub updated_at: DateTime<Utc>,
-    pub last_login_at: Option<DateTime<Utc>>,
-    pub deactivated_at: Option<DateTime<Utc>>,
-    pub deactivation_reason: Option<String>,
-    pub scheduled_deactivation_at: Option<DateTime<Utc>>,
-    pub scheduled_deactivation_reason: Option<String>,
-}
+// ---- users ----------------------------------------------------------------------
 
 /// Columns selecting a [`User`] from `users u`.
 pub const USER_COLUMNS: &str =
@@ -45,14 +28,18 @@ pub const USER_COLUMNS: &str =
 
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct RegisterRequest {
-    pub email: String,
+    #[schema(value_type = String)]
+    pub email: Email,
     /// 3–64 characters: letters, digits, `.`, `_`, `-`.
-    pub username: String,
+    #[schema(value_type = String)]
+    pub username: Username,
     /// 8–128 characters; common passwords are refused.
     pub password: String,
-    pub display_name: Option<String>,
+    #[schema(value_type = Option<String>)]
+    pub display_name: Option<DisplayName>,
     /// `en`, `he` or `ar` (default `en`).
-    pub preferred_language: Option<String>,
+    #[schema(value_type = Option<String>)]
+    pub preferred_language: Option<Language>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -130,7 +117,8 @@ pub struct LogoutRequest {
 
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct ForgotPasswordRequest {
-    pub email: String,
+    #[schema(value_type = String)]
+    pub email: Email,
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -170,15 +158,20 @@ pub struct MfaDisableRequest {
 
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct UpdateMeRequest {
-    pub display_name: Option<String>,
-    pub preferred_language: Option<String>,
+    #[schema(value_type = Option<String>)]
+    pub display_name: Option<DisplayName>,
+    #[schema(value_type = Option<String>)]
+    pub preferred_language: Option<Language>,
     /// International number: `+` and 8–15 digits; spaces, `-`, `.` and brackets between
     /// digits are dropped. Empty clears it. Anything else is `validation_failed` with
     /// `details.field = "phone"` and `details.reason = "invalid_phone"`.
-    pub phone: Option<String>,
-    pub username: Option<String>,
+    #[schema(value_type = Option<String>)]
+    pub phone: Option<Phone>,
+    #[schema(value_type = Option<String>)]
+    pub username: Option<Username>,
     /// Changing the e-mail needs `current_password` and a new verification.
-    pub email: Option<String>,
+    #[schema(value_type = Option<String>)]
+    pub email: Option<Email>,
     pub current_password: Option<String>,
 }
 
@@ -186,21 +179,6 @@ pub struct UpdateMeRequest {
 pub struct ChangePasswordRequest {
     pub current_password: String,
     pub new_password: String,
-}
-
-#[derive(Debug, Serialize, ToSchema, sqlx::FromRow)]
-pub struct Session {
-    pub id: Uuid,
-    pub created_at: DateTime<Utc>,
-    pub last_used_at: DateTime<Utc>,
-    pub expires_at: DateTime<Utc>,
-    pub ip: String,
-    pub user_agent: String,
-    /// Whether this session passed a second factor.
-    pub mfa: bool,
-    /// The session of the calling token.
-    #[sqlx(default)]
-    pub current: bool,
 }
 
 // ---- API keys ---------------------------------------------------------------------
@@ -239,36 +217,13 @@ pub struct CreatedApiKey {
 
 // ---- admin ------------------------------------------------------------------------
 
-#[derive(Debug, Clone, Copy, Deserialize, ToSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum StatusFilter {
-    Active,
-    Deactivated,
+/// How ULM orders a user list in SQL (the sort itself is part of the shared API).
+pub trait UserSortSql {
+    fn sql(self) -> &'static str;
 }
 
-#[derive(Debug, Clone, Copy, Default, Deserialize, ToSchema)]
-pub enum UserSort {
-    #[default]
-    #[serde(rename = "-created_at")]
-    CreatedDesc,
-    #[serde(rename = "created_at")]
-    CreatedAsc,
-    #[serde(rename = "email")]
-    EmailAsc,
-    #[serde(rename = "-email")]
-    EmailDesc,
-    #[serde(rename = "username")]
-    UsernameAsc,
-    #[serde(rename = "-username")]
-    UsernameDesc,
-    #[serde(rename = "last_login_at")]
-    LastLoginAsc,
-    #[serde(rename = "-last_login_at")]
-    LastLoginDesc,
-}
-
-impl UserSort {
-    pub fn sql(self) -> &'static str {
+impl UserSortSql for UserSort {
+    fn sql(self) -> &'static str {
         match self {
             Self::CreatedDesc => "u.created_at DESC, u.id",
             Self::CreatedAsc => "u.created_at ASC, u.id",
@@ -280,96 +235,6 @@ impl UserSort {
             Self::LastLoginDesc => "u.last_login_at DESC NULLS LAST, u.id",
         }
     }
-}
-
-#[derive(Debug, Deserialize, IntoParams)]
-#[into_params(parameter_in = Query)]
-#[serde(deny_unknown_fields)]
-pub struct ListUsersQuery {
-    /// Substring of e-mail, username or display name.
-    pub q: Option<String>,
-    pub status: Option<StatusFilter>,
-    /// 1–200, default 50.
-    #[param(minimum = 1, maximum = 200)]
-    pub limit: Option<i64>,
-    #[param(minimum = 0)]
-    pub offset: Option<i64>,
-    /// `created_at`, `email`, `username` or `last_login_at`; prefix `-` for descending.
-    pub sort: Option<UserSort>,
-}
-
-#[derive(Debug, Deserialize, ToSchema)]
-pub struct CreateUserRequest {
-    pub email: String,
-    pub username: String,
-    pub password: String,
-    pub display_name: Option<String>,
-    pub preferred_language: Option<String>,
-    /// International number: `+` and 8–15 digits; spaces, `-`, `.` and brackets between
-    /// digits are dropped. Empty clears it. Anything else is `validation_failed` with
-    /// `details.field = "phone"` and `details.reason = "invalid_phone"`.
-    pub phone: Option<String>,
-    /// Role names to assign (default `user`).
-    pub roles: Option<Vec<String>>,
-    /// Mark the e-mail as verified (default true: an admin vouches for it).
-    pub email_verified: Option<bool>,
-}
-
-#[derive(Debug, Deserialize, ToSchema)]
-pub struct UpdateUserRequest {
-    pub email: Option<String>,
-    pub username: Option<String>,
-    pub display_name: Option<String>,
-    pub preferred_language: Option<String>,
-    /// International number: `+` and 8–15 digits; spaces, `-`, `.` and brackets between
-    /// digits are dropped. Empty clears it. Anything else is `validation_failed` with
-    /// `details.field = "phone"` and `details.reason = "invalid_phone"`.
-    pub phone: Option<String>,
-    pub email_verified: Option<bool>,
-}
-
-#[derive(Debug, Deserialize, ToSchema)]
-pub struct DeactivateRequest {
-    pub reason: String,
-    /// When to deactivate; absent or past means now.
-    pub at: Option<DateTime<Utc>>,
-}
-
-#[derive(Debug, Serialize, ToSchema, sqlx::FromRow)]
-pub struct Role {
-    pub id: Uuid,
-    pub name: String,
-    pub description: String,
-    /// Seeded roles cannot be renamed or deleted.
-    pub is_system: bool,
-    pub permissions: Vec<String>,
-    pub created_at: DateTime<Utc>,
-    pub updated_at: DateTime<Utc>,
-}
-
-#[derive(Debug, Deserialize, ToSchema)]
-pub struct CreateRoleRequest {
-    /// Lowercase letters, digits and `_`, 2–63 characters, starting with a letter.
-    pub name: String,
-    pub description: Option<String>,
-    pub permissions: Vec<String>,
-}
-
-#[derive(Debug, Deserialize, ToSchema)]
-pub struct UpdateRoleRequest {
-    pub name: Option<String>,
-    pub description: Option<String>,
-    pub permissions: Option<Vec<String>>,
-}
-
-#[derive(Debug, Serialize, ToSchema, sqlx::FromRow)]
-pub struct Permission {
-    pub id: Uuid,
-    /// `resource:action`.
-    pub name: String,
-    pub resource: String,
-    pub action: String,
-    pub description: String,
 }
 
 #[derive(Debug, Deserialize, IntoParams)]

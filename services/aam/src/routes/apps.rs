@@ -8,7 +8,7 @@ use axum::routing::{delete, get};
 use chrono::{DateTime, Utc};
 use ovu_kit::ApiError;
 use ovu_kit::error::{ApiResult, foreign_key_violation, unique_violation};
-use ovu_kit::extract::{Json, Path, Query};
+use ovu_kit::extract::{CheckedJson, Json, Path, Query};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
@@ -16,6 +16,7 @@ use uuid::Uuid;
 use super::check_violation;
 use crate::audit::{self, Entry};
 use crate::auth::{Caller, perm};
+use crate::input::{AppCode, Color, HttpUrl};
 use crate::state::AppState;
 
 pub fn router() -> Router<AppState> {
@@ -124,7 +125,8 @@ const APP_COLUMNS: &str =
 
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct CreateApp {
-    pub code: String,
+    #[schema(value_type = String)]
+    pub code: AppCode,
     pub name: String,
     /// Defaults to `name`.
     pub display_name: Option<String>,
@@ -136,12 +138,16 @@ pub struct CreateApp {
     pub category: Option<String>,
     pub owner: Option<String>,
     pub version: Option<String>,
-    pub frontend_url: Option<String>,
-    pub backend_url: Option<String>,
-    pub docs_url: Option<String>,
+    #[schema(value_type = Option<String>)]
+    pub frontend_url: Option<HttpUrl>,
+    #[schema(value_type = Option<String>)]
+    pub backend_url: Option<HttpUrl>,
+    #[schema(value_type = Option<String>)]
+    pub docs_url: Option<HttpUrl>,
     pub tech_stack: Option<Vec<String>>,
     pub icon: Option<String>,
-    pub color: Option<String>,
+    #[schema(value_type = Option<String>)]
+    pub color: Option<Color>,
     pub tags: Option<Vec<String>>,
     #[schema(minimum = -100000, maximum = 100000)]
     pub display_order: Option<i32>,
@@ -160,12 +166,16 @@ pub struct UpdateApp {
     pub category: Option<String>,
     pub owner: Option<String>,
     pub version: Option<String>,
-    pub frontend_url: Option<String>,
-    pub backend_url: Option<String>,
-    pub docs_url: Option<String>,
+    #[schema(value_type = Option<String>)]
+    pub frontend_url: Option<HttpUrl>,
+    #[schema(value_type = Option<String>)]
+    pub backend_url: Option<HttpUrl>,
+    #[schema(value_type = Option<String>)]
+    pub docs_url: Option<HttpUrl>,
     pub tech_stack: Option<Vec<String>>,
     pub icon: Option<String>,
-    pub color: Option<String>,
+    #[schema(value_type = Option<String>)]
+    pub color: Option<Color>,
     pub tags: Option<Vec<String>>,
     #[schema(minimum = -100000, maximum = 100000)]
     pub display_order: Option<i32>,
@@ -235,41 +245,6 @@ fn text(field: &str, v: &str, min: usize, max: usize) -> ApiResult<()> {
     Ok(())
 }
 
-fn code_ok(v: &str) -> bool {
-    let b = v.as_bytes();
-    (2..=32).contains(&b.len())
-        && b[0].is_ascii_lowercase()
-        && b.iter()
-            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == b'_' || *c == b'-')
-}
-
-fn url(field: &str, v: &str) -> ApiResult<()> {
-    if v.is_empty() {
-        return Ok(());
-    }
-    // The parser would percent-encode control characters, but the text itself is stored.
-    let ok = v.len() <= 2000
-        && !v.chars().any(|c| c.is_control() || c.is_whitespace())
-        && (v.starts_with("http://") || v.starts_with("https://"))
-        && reqwest::Url::parse(v).is_ok_and(|u| u.host().is_some());
-    if !ok {
-        return Err(ApiError::field(
-            field,
-            format!("{field} must be an http(s) URL"),
-        ));
-    }
-    Ok(())
-}
-
-fn color(v: &str) -> ApiResult<()> {
-    let b = v.as_bytes();
-    if v.is_empty() || (b.len() == 7 && b[0] == b'#' && b[1..].iter().all(u8::is_ascii_hexdigit)) {
-        Ok(())
-    } else {
-        Err(ApiError::field("color", "color must look like #1a2b3c"))
-    }
-}
-
 fn words(field: &str, v: &[String]) -> ApiResult<()> {
     if v.len() > 50
         || v.iter().any(|s| {
@@ -303,7 +278,6 @@ fn validate_common(
     category: Option<&str>,
     owner: Option<&str>,
     version: Option<&str>,
-    urls: [(&str, Option<&str>); 3],
     icon: Option<&str>,
 ) -> ApiResult<()> {
     if let Some(v) = name {
@@ -327,16 +301,19 @@ fn validate_common(
     if let Some(v) = icon {
         text("icon", v, 0, 100)?;
     }
-    for (f, v) in urls {
-        if let Some(v) = v {
-            url(f, v)?;
-        }
-    }
     Ok(())
 }
 
-fn none_if_empty(v: Option<String>) -> Option<String> {
-    v.filter(|s| !s.is_empty())
+fn none_if_empty(v: Option<impl Into<String>>) -> Option<String> {
+    v.map(Into::into).filter(|s| !s.is_empty())
+}
+
+/// A nullable column's update: whether the field was sent, and the value ("" clears it).
+fn nullable<T: std::ops::Deref<Target = str>>(v: &Option<T>) -> (bool, Option<String>) {
+    (
+        v.is_some(),
+        v.as_deref().filter(|s| !s.is_empty()).map(str::to_string),
+    )
 }
 
 async fn fetch(state: &AppState, id: Uuid) -> ApiResult<App> {
@@ -444,15 +421,11 @@ pub async fn list(
 pub async fn create(
     state: axum::extract::State<AppState>,
     caller: Caller,
-    Json(b): Json<CreateApp>,
+    b: CheckedJson<CreateApp>,
 ) -> ApiResult<(StatusCode, Json<App>)> {
     caller.require(perm::APPS_WRITE)?;
-    if !code_ok(&b.code) {
-        return Err(ApiError::field(
-            "code",
-            "code must be 2–32 lowercase letters, digits, _ or -, starting with a letter",
-        ));
-    }
+    // The code, URLs and color were checked while the body was decoded (crate::input).
+    let b = b.value()?;
     validate_common(
         Some(&b.name),
         b.display_name.as_deref(),
@@ -460,16 +433,8 @@ pub async fn create(
         b.category.as_deref(),
         b.owner.as_deref(),
         b.version.as_deref(),
-        [
-            ("frontend_url", b.frontend_url.as_deref()),
-            ("backend_url", b.backend_url.as_deref()),
-            ("docs_url", b.docs_url.as_deref()),
-        ],
         b.icon.as_deref(),
     )?;
-    if let Some(c) = &b.color {
-        color(c)?;
-    }
     if let Some(t) = &b.tech_stack {
         words("tech_stack", t)?;
     }
@@ -542,9 +507,10 @@ pub async fn update(
     state: axum::extract::State<AppState>,
     caller: Caller,
     Path(id): Path<Uuid>,
-    Json(b): Json<UpdateApp>,
+    b: CheckedJson<UpdateApp>,
 ) -> ApiResult<Json<App>> {
     caller.require(perm::APPS_WRITE)?;
+    let b = b.value()?;
     validate_common(
         b.name.as_deref(),
         b.display_name.as_deref(),
@@ -552,16 +518,8 @@ pub async fn update(
         b.category.as_deref(),
         b.owner.as_deref(),
         b.version.as_deref(),
-        [
-            ("frontend_url", b.frontend_url.as_deref()),
-            ("backend_url", b.backend_url.as_deref()),
-            ("docs_url", b.docs_url.as_deref()),
-        ],
         b.icon.as_deref(),
     )?;
-    if let Some(c) = &b.color {
-        color(c)?;
-    }
     if let Some(t) = &b.tech_stack {
         words("tech_stack", t)?;
     }
@@ -580,7 +538,6 @@ pub async fn update(
     .await?
     .ok_or_else(ApiError::not_found)?;
     // Nullable columns: absent keeps, "" clears, anything else sets.
-    let nullable = |v: &Option<String>| (v.is_some(), v.clone().filter(|s| !s.is_empty()));
     let (fu_set, fu) = nullable(&b.frontend_url);
     let (bu_set, bu) = nullable(&b.backend_url);
     let (du_set, du) = nullable(&b.docs_url);

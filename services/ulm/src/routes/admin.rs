@@ -33,7 +33,7 @@ pub async fn audit_log(
     Auth(p): Auth,
     Query(q): Query<AuditQuery>,
 ) -> Result<Json<Vec<AuditEvent>>, ApiError> {
-    p.require(&state, "audit:read")?;
+    p.require(&state, Perm::AuditRead)?;
     let limit = q.limit.unwrap_or(100);
     if !(1..=1000).contains(&limit) {
         return Err(ApiError::field("limit", "must be between 1 and 1000"));
@@ -67,7 +67,7 @@ pub async fn stats(
     Auth(p): Auth,
     Query(q): Query<StatsQuery>,
 ) -> Result<Json<Stats>, ApiError> {
-    p.require(&state, "audit:read")?;
+    p.require(&state, Perm::AuditRead)?;
     let days = q.days.unwrap_or(30);
     if !(1..=365).contains(&days) {
         return Err(ApiError::field("days", "must be between 1 and 365"));
@@ -114,7 +114,7 @@ pub async fn get_policy(
     State(state): State<AppState>,
     Auth(p): Auth,
 ) -> Result<Json<TokenPolicy>, ApiError> {
-    p.require(&state, "settings:read")?;
+    p.require(&state, Perm::SettingsRead)?;
     Ok(Json(
         sqlx::query_as(
             "SELECT access_ttl_minutes, refresh_ttl_days, updated_at FROM token_policy WHERE id",
@@ -134,7 +134,7 @@ pub async fn put_policy(
     Auth(p): Auth,
     Json(req): Json<TokenPolicyUpdate>,
 ) -> Result<Json<TokenPolicy>, ApiError> {
-    p.require(&state, "settings:write")?;
+    p.require(&state, Perm::SettingsWrite)?;
     if !(5..=1440).contains(&req.access_ttl_minutes) {
         return Err(ApiError::field(
             "access_ttl_minutes",
@@ -179,7 +179,7 @@ pub async fn outbox(
     Auth(p): Auth,
     Query(q): Query<OutboxQuery>,
 ) -> Result<Json<Vec<OutboxMessage>>, ApiError> {
-    p.require(&state, "settings:read")?;
+    p.require(&state, Perm::SettingsRead)?;
     let limit = q.limit.unwrap_or(100);
     if !(1..=500).contains(&limit) {
         return Err(ApiError::field("limit", "must be between 1 and 500"));

@@ -36,7 +36,7 @@ pub async fn create(
     Json(req): Json<CreateApiKeyRequest>,
 ) -> Result<(StatusCode, Json<CreatedApiKey>), ApiError> {
     p.require_session()?;
-    p.require(&state, "api_keys:write")?;
+    p.require(&state, Perm::ApiKeysWrite)?;
     let name = crate::validate::text("name", &req.name, 100)?;
     if req.scopes.len() > 64 {
         return Err(ApiError::field("scopes", "too many scopes"));
@@ -110,7 +110,7 @@ pub async fn list(
     State(state): State<AppState>,
     Auth(p): Auth,
 ) -> Result<Json<Vec<ApiKey>>, ApiError> {
-    p.require(&state, "api_keys:read")?;
+    p.require(&state, Perm::ApiKeysRead)?;
     Ok(Json(
         sqlx::query_as(
             "SELECT id, name, prefix, scopes, expires_at, last_used_at, created_at FROM api_keys
@@ -134,7 +134,7 @@ pub async fn revoke(
     Path(id): Path<Uuid>,
 ) -> Result<StatusCode, ApiError> {
     p.require_session()?;
-    p.require(&state, "api_keys:write")?;
+    p.require(&state, Perm::ApiKeysWrite)?;
     let n = sqlx::query("UPDATE api_keys SET revoked_at = now() WHERE id = $1 AND user_id = $2 AND revoked_at IS NULL")
         .bind(id)
         .bind(p.user_id)

@@ -8,7 +8,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::routing::post;
 use chrono::{Duration, Utc};
 use ovu_kit::ApiError;
-use ovu_kit::extract::Json;
+use ovu_kit::extract::{CheckedJson, Json};
 use serde_json::json;
 use uuid::Uuid;
 
@@ -18,7 +18,7 @@ use crate::crypto::{new_token, token_hash};
 use crate::models::*;
 use crate::sessions::{self, Refreshed};
 use crate::state::AppState;
-use crate::{guard, mail, password_policy, ratelimit, totp, validate};
+use crate::{guard, mail, password_policy, ratelimit, totp};
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -115,18 +115,19 @@ pub async fn send_verification(
 pub async fn register(
     State(state): State<AppState>,
     meta: Meta,
-    Json(req): Json<RegisterRequest>,
+    req: CheckedJson<RegisterRequest>,
 ) -> Result<(StatusCode, Json<Accepted>), ApiError> {
     let rl = state.key(&["rl", "register", "ip", &meta.ip.to_string()]);
     ratelimit::hit(&state, &rl, state.cfg.rate.register_per_hour, 3600).await?;
-    let email = validate::email("email", &req.email)?;
-    let username = validate::username("username", &req.username)?;
-    let display_name =
-        validate::display_name("display_name", req.display_name.as_deref().unwrap_or(""))?;
-    let lang = validate::language(
-        "preferred_language",
-        req.preferred_language.as_deref().unwrap_or("en"),
-    )?;
+    let req = req.value()?;
+    // Checked while the body was decoded (ovu_ulm_api::input).
+    let email = req.email.into_inner();
+    let username = req.username.into_inner();
+    let display_name = req.display_name.map(String::from).unwrap_or_default();
+    let lang = req
+        .preferred_language
+        .unwrap_or_else(Language::english)
+        .into_inner();
     password_policy::check("password", &req.password, &[&email, &username])?;
     // Hash before looking anything up, so every path costs the same.
     let hash = state.passwords.hash(req.password).await?;
@@ -609,7 +610,7 @@ pub async fn forgot_password(
     meta: Meta,
     Json(req): Json<ForgotPasswordRequest>,
 ) -> Result<(StatusCode, Json<Accepted>), ApiError> {
-    let email = validate::email("email", &req.email)?;
+    let email = req.email.into_inner();
     let per_hour = state.cfg.rate.reset_per_hour;
     ratelimit::hit(
         &state,

@@ -12,7 +12,7 @@ use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, post};
 use ovu_kit::ApiError;
-use ovu_kit::extract::{Json, Path};
+use ovu_kit::extract::{CheckedJson, Json, Path};
 use serde_json::json;
 use uuid::Uuid;
 
@@ -20,9 +20,7 @@ use crate::audit::{self, Event, Meta};
 use crate::auth::{Auth, Presented, authenticate, presented, verify_bearer};
 use crate::models::*;
 use crate::state::AppState;
-use crate::{
-    guard, routes::auth::send_verification, routes::auth::set_password, sessions, validate,
-};
+use crate::{guard, routes::auth::send_verification, routes::auth::set_password, sessions};
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -136,34 +134,16 @@ pub async fn update_me(
     State(state): State<AppState>,
     meta: Meta,
     Auth(p): Auth,
-    Json(req): Json<UpdateMeRequest>,
+    req: CheckedJson<UpdateMeRequest>,
 ) -> Result<Json<User>, ApiError> {
     p.require_session()?;
-    let display_name = req
-        .display_name
-        .as_deref()
-        .map(|d| validate::display_name("display_name", d))
-        .transpose()?;
-    let lang = req
-        .preferred_language
-        .as_deref()
-        .map(|l| validate::language("preferred_language", l))
-        .transpose()?;
-    let phone = req
-        .phone
-        .as_deref()
-        .map(|v| validate::phone("phone", v))
-        .transpose()?;
-    let username = req
-        .username
-        .as_deref()
-        .map(|u| validate::username("username", u))
-        .transpose()?;
-    let email = req
-        .email
-        .as_deref()
-        .map(|e| validate::email("email", e))
-        .transpose()?;
+    let req = req.value()?;
+    // Checked while the body was decoded (ovu_ulm_api::input).
+    let display_name = req.display_name.map(String::from);
+    let lang = req.preferred_language.map(String::from);
+    let phone = req.phone.map(String::from);
+    let username = req.username.map(String::from);
+    let email = req.email.map(String::from);
     let email_changes = email
         .as_ref()
         .is_some_and(|e| !e.eq_ignore_ascii_case(&p.email));

@@ -135,7 +135,7 @@ pub async fn list(
     State(state): State<AppState>,
     Auth(p): Auth,
 ) -> Result<Json<Vec<Role>>, ApiError> {
-    p.require(&state, "roles:read")?;
+    p.require(&state, Perm::RolesRead)?;
     Ok(Json(
         sqlx::query_as(&format!(
             "SELECT {ROLE_COLUMNS} FROM roles r ORDER BY r.name LIMIT 1000"
@@ -155,7 +155,7 @@ pub async fn create(
     Auth(p): Auth,
     Json(req): Json<CreateRoleRequest>,
 ) -> Result<(StatusCode, Json<Role>), ApiError> {
-    p.require(&state, "roles:write")?;
+    p.require(&state, Perm::RolesWrite)?;
     let name = role_name(&req.name)?;
     let description =
         crate::validate::display_name("description", req.description.as_deref().unwrap_or(""))?;
@@ -201,7 +201,7 @@ pub async fn get_role(
     Auth(p): Auth,
     Path(id): Path<Uuid>,
 ) -> Result<Json<Role>, ApiError> {
-    p.require(&state, "roles:read")?;
+    p.require(&state, Perm::RolesRead)?;
     load(&state.db, id)
         .await?
         .map(Json)
@@ -220,7 +220,7 @@ pub async fn update(
     Path(id): Path<Uuid>,
     Json(req): Json<UpdateRoleRequest>,
 ) -> Result<Json<Role>, ApiError> {
-    p.require(&state, "roles:write")?;
+    p.require(&state, Perm::RolesWrite)?;
     let name = req.name.as_deref().map(role_name).transpose()?;
     let description = req
         .description
@@ -280,7 +280,7 @@ pub async fn remove(
     Auth(p): Auth,
     Path(id): Path<Uuid>,
 ) -> Result<StatusCode, ApiError> {
-    p.require(&state, "roles:write")?;
+    p.require(&state, Perm::RolesWrite)?;
     let mut tx = state.db.begin().await?;
     let row: Option<(String, bool)> =
         sqlx::query_as("SELECT name, is_system FROM roles WHERE id = $1 FOR UPDATE")
@@ -318,7 +318,7 @@ pub async fn permissions(
     State(state): State<AppState>,
     Auth(p): Auth,
 ) -> Result<Json<Vec<Permission>>, ApiError> {
-    p.require(&state, "roles:read")?;
+    p.require(&state, Perm::RolesRead)?;
     Ok(Json(
         sqlx::query_as("SELECT id, resource || ':' || action AS name, resource, action, description FROM permissions ORDER BY 2")
             .fetch_all(&state.db)

@@ -7,7 +7,7 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::routing::{get, post, put};
 use chrono::Utc;
 use ovu_kit::ApiError;
-use ovu_kit::extract::{Json, Path, Query};
+use ovu_kit::extract::{CheckedJson, Json, Path, Query};
 use serde_json::json;
 use uuid::Uuid;
 
@@ -196,7 +196,7 @@ pub async fn list(
     Auth(p): Auth,
     Query(q): Query<ListUsersQuery>,
 ) -> Result<(HeaderMap, Json<Vec<User>>), ApiError> {
-    p.require(&state, "users:read")?;
+    p.require(&state, Perm::UsersRead)?;
     let limit = q.limit.unwrap_or(50);
     if !(1..=200).contains(&limit) {
         return Err(ApiError::field("limit", "must be between 1 and 200"));
@@ -264,18 +264,19 @@ pub async fn create(
     State(state): State<AppState>,
     meta: Meta,
     Auth(p): Auth,
-    Json(req): Json<CreateUserRequest>,
+    req: CheckedJson<CreateUserRequest>,
 ) -> Result<(StatusCode, Json<User>), ApiError> {
-    p.require(&state, "users:write")?;
-    let email = validate::email("email", &req.email)?;
-    let username = validate::username("username", &req.username)?;
-    let display_name =
-        validate::display_name("display_name", req.display_name.as_deref().unwrap_or(""))?;
-    let lang = validate::language(
-        "preferred_language",
-        req.preferred_language.as_deref().unwrap_or("en"),
-    )?;
-    let phone = validate::phone("phone", req.phone.as_deref().unwrap_or(""))?;
+    p.require(&state, Perm::UsersWrite)?;
+    let req = req.value()?;
+    // The identity fields were checked while the body was decoded (ovu_ulm_api::input).
+    let email = req.email.into_inner();
+    let username = req.username.into_inner();
+    let display_name = req.display_name.map(String::from).unwrap_or_default();
+    let lang = req
+        .preferred_language
+        .unwrap_or_else(Language::english)
+        .into_inner();
+    let phone = req.phone.map(String::from).unwrap_or_default();
     password_policy::check("password", &req.password, &[&email, &username])?;
     let role_names = req.roles.clone().unwrap_or_else(|| vec!["user".into()]);
     if role_names.len() > 50 {
@@ -355,7 +356,7 @@ pub async fn get_user(
     Auth(p): Auth,
     Path(id): Path<Uuid>,
 ) -> Result<Json<User>, ApiError> {
-    p.require(&state, "users:read")?;
+    p.require(&state, Perm::UsersRead)?;
     let mut conn = state.db.acquire().await?;
     reachable(&mut conn, &p, id, false).await?;
     sessions::load_user(&mut *conn, id)
@@ -374,34 +375,16 @@ pub async fn update(
     meta: Meta,
     Auth(p): Auth,
     Path(id): Path<Uuid>,
-    Json(req): Json<UpdateUserRequest>,
+    req: CheckedJson<UpdateUserRequest>,
 ) -> Result<Json<User>, ApiError> {
-    p.require(&state, "users:write")?;
-    let email = req
-        .email
-        .as_deref()
-        .map(|e| validate::email("email", e))
-        .transpose()?;
-    let username = req
-        .username
-        .as_deref()
-        .map(|u| validate::username("username", u))
-        .transpose()?;
-    let display_name = req
-        .display_name
-        .as_deref()
-        .map(|d| validate::display_name("display_name", d))
-        .transpose()?;
-    let lang = req
-        .preferred_language
-        .as_deref()
-        .map(|l| validate::language("preferred_language", l))
-        .transpose()?;
-    let phone = req
-        .phone
-        .as_deref()
-        .map(|v| validate::phone("phone", v))
-        .transpose()?;
+    p.require(&state, Perm::UsersWrite)?;
+    let req = req.value()?;
+    // Checked while the body was decoded (ovu_ulm_api::input).
+    let email = req.email.map(String::from);
+    let username = req.username.map(String::from);
+    let display_name = req.display_name.map(String::from);
+    let lang = req.preferred_language.map(String::from);
+    let phone = req.phone.map(String::from);
     let mut tx = state.db.begin().await?;
     reachable(&mut tx, &p, id, true).await?;
     let n = sqlx::query(
@@ -464,7 +447,7 @@ pub async fn remove(
     Auth(p): Auth,
     Path(id): Path<Uuid>,
 ) -> Result<StatusCode, ApiError> {
-    p.require(&state, "users:write")?;
+    p.require(&state, Perm::UsersWrite)?;
     if id == p.user_id {
         return Err(ApiError::conflict(
             "you cannot delete your own account here",
@@ -507,7 +490,7 @@ pub async fn deactivate(
     Path(id): Path<Uuid>,
     Json(req): Json<DeactivateRequest>,
 ) -> Result<Json<User>, ApiError> {
-    p.require(&state, "users:write")?;
+    p.require(&state, Perm::UsersWrite)?;
     let reason = validate::text("reason", &req.reason, 500)?;
     if id == p.user_id {
         return Err(ApiError::conflict("you cannot deactivate your own account"));
@@ -594,7 +577,7 @@ pub async fn reactivate(
     Auth(p): Auth,
     Path(id): Path<Uuid>,
 ) -> Result<Json<User>, ApiError> {
-    p.require(&state, "users:write")?;
+    p.require(&state, Perm::UsersWrite)?;
     let mut tx = state.db.begin().await?;
     reachable(&mut tx, &p, id, true).await?;
     let n = sqlx::query(
@@ -632,7 +615,7 @@ pub async fn list_sessions(
     Auth(p): Auth,
     Path(id): Path<Uuid>,
 ) -> Result<Json<Vec<Session>>, ApiError> {
-    p.require(&state, "users:read")?;
+    p.require(&state, Perm::UsersRead)?;
     reachable(&mut *state.db.acquire().await?, &p, id, false).await?;
     Ok(Json(sessions_of(&state, id, p.session_id).await?))
 }
@@ -648,7 +631,7 @@ pub async fn end_all_sessions(
     Auth(p): Auth,
     Path(id): Path<Uuid>,
 ) -> Result<StatusCode, ApiError> {
-    p.require(&state, "users:write")?;
+    p.require(&state, Perm::UsersWrite)?;
     let mut tx = state.db.begin().await?;
     reachable(&mut tx, &p, id, true).await?;
     let n = sessions::revoke_all(&mut *tx, id, None, "ended_by_admin").await?;
@@ -675,7 +658,7 @@ pub async fn get_session(
     Auth(p): Auth,
     Path((id, sid)): Path<(Uuid, Uuid)>,
 ) -> Result<Json<Session>, ApiError> {
-    p.require(&state, "users:read")?;
+    p.require(&state, Perm::UsersRead)?;
     let mut conn = state.db.acquire().await?;
     reachable(&mut conn, &p, id, false).await?;
     let s: Option<Session> = sqlx::query_as(
@@ -701,7 +684,7 @@ pub async fn end_session(
     Auth(p): Auth,
     Path((id, sid)): Path<(Uuid, Uuid)>,
 ) -> Result<StatusCode, ApiError> {
-    p.require(&state, "users:write")?;
+    p.require(&state, Perm::UsersWrite)?;
     let mut tx = state.db.begin().await?;
     reachable(&mut tx, &p, id, true).await?;
     let n = sqlx::query(
@@ -739,7 +722,7 @@ pub async fn assign_role(
     Auth(p): Auth,
     Path((id, role_id)): Path<(Uuid, Uuid)>,
 ) -> Result<StatusCode, ApiError> {
-    p.require(&state, "roles:write")?;
+    p.require(&state, Perm::RolesWrite)?;
     let mut tx = state.db.begin().await?;
     let role: Option<String> = sqlx::query_scalar("SELECT name FROM roles WHERE id = $1")
         .bind(role_id)
@@ -800,7 +783,7 @@ pub async fn unassign_role(
     Auth(p): Auth,
     Path((id, role_id)): Path<(Uuid, Uuid)>,
 ) -> Result<StatusCode, ApiError> {
-    p.require(&state, "roles:write")?;
+    p.require(&state, Perm::RolesWrite)?;
     let mut tx = state.db.begin().await?;
     reachable(&mut tx, &p, id, true).await?;
     let role: Option<String> = sqlx::query_scalar(

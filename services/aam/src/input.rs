@@ -1,0 +1,180 @@
+//! Registry fields with rules, checked while a request body is decoded (see
+//! [`ovu_kit::input`]): a handler gets only values that passed, and a failure is the 422
+//! `validation_failed` naming the field that the handlers used to return themselves.
+
+use std::fmt;
+use std::ops::Deref;
+
+use ovu_kit::ApiError;
+use ovu_kit::input::Validated;
+use serde::{Deserialize, Deserializer, Serialize};
+
+macro_rules! text_type {
+    ($(#[$doc:meta])* $name:ident, $field:literal) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, PartialEq, Eq, Serialize, sqlx::Type)]
+        #[serde(transparent)]
+        #[sqlx(transparent)]
+        pub struct $name(String);
+
+        impl $name {
+            pub fn as_str(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl Deref for $name {
+            type Target = str;
+            fn deref(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(&self.0)
+            }
+        }
+
+        impl From<$name> for String {
+            fn from(v: $name) -> String {
+                v.0
+            }
+        }
+
+        impl<'de> Deserialize<'de> for $name {
+            fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                ovu_kit::input::deserialize(d)
+            }
+        }
+
+        impl Validated for $name {
+            const FIELD: &'static str = $field;
+            fn parse_field(field: &str, raw: &str) -> Result<Self, ApiError> {
+                Self::check(field, raw).map(|()| $name(raw.to_string()))
+            }
+        }
+    };
+}
+
+text_type!(
+    /// An app's code: lowercase letters, digits, `_` and `-`, 2–32 characters, starting with
+    /// a letter.
+    AppCode,
+    "code"
+);
+text_type!(
+    /// An `http://` or `https://` URL with a host, at most 2000 characters, or empty (which
+    /// clears a stored URL). Kept as typed: the parser would percent-encode control
+    /// characters, but the text itself is stored, so those are refused instead.
+    HttpUrl,
+    "url"
+);
+text_type!(
+    /// `#rrggbb`, or empty (which clears it).
+    Color,
+    "color"
+);
+
+impl AppCode {
+    fn check(field: &str, v: &str) -> Result<(), ApiError> {
+        let b = v.as_bytes();
+        let ok = (2..=32).contains(&b.len())
+            && b[0].is_ascii_lowercase()
+            && b.iter()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == b'_' || *c == b'-');
+        if ok {
+            Ok(())
+        } else {
+            Err(ApiError::field(
+                field,
+                "code must be 2–32 lowercase letters, digits, _ or -, starting with a letter",
+            ))
+        }
+    }
+}
+
+impl HttpUrl {
+    fn check(field: &str, v: &str) -> Result<(), ApiError> {
+        if v.is_empty() {
+            return Ok(());
+        }
+        let ok = v.len() <= 2000
+            && !v.chars().any(|c| c.is_control() || c.is_whitespace())
+            && (v.starts_with("http://") || v.starts_with("https://"))
+            && reqwest::Url::parse(v).is_ok_and(|u| u.host().is_some());
+        if ok {
+            Ok(())
+        } else {
+            Err(ApiError::field(
+                field,
+                format!("{field} must be an http(s) URL"),
+            ))
+        }
+    }
+}
+
+impl Color {
+    fn check(field: &str, v: &str) -> Result<(), ApiError> {
+        let b = v.as_bytes();
+        if v.is_empty()
+            || (b.len() == 7 && b[0] == b'#' && b[1..].iter().all(u8::is_ascii_hexdigit))
+        {
+            Ok(())
+        } else {
+            Err(ApiError::field(field, "color must look like #1a2b3c"))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn codes() {
+        for ok in ["ab", "ulm", "a-b_c9", &"a".repeat(32)] {
+            assert_eq!(AppCode::parse(ok).unwrap().as_str(), ok);
+        }
+        for bad in ["a", "9ab", "Ab", "a b", "a.b", &"a".repeat(33), ""] {
+            let e = AppCode::parse(bad).unwrap_err();
+            assert_eq!(e.details["field"], "code", "{bad}");
+        }
+    }
+
+    #[test]
+    fn urls_name_the_field_they_came_in() {
+        assert_eq!(HttpUrl::parse("").unwrap().as_str(), "");
+        assert!(HttpUrl::parse("https://ovu.example/x?y=1").is_ok());
+        for bad in [
+            "ftp://x.io",
+            "https://",
+            "http://a b.io",
+            "https://x.io/\u{7}",
+            "x.io",
+        ] {
+            assert!(HttpUrl::parse(bad).is_err(), "{bad}");
+        }
+        // Through serde, the message names the JSON key, not the type's default.
+        #[derive(Debug, Deserialize)]
+        struct Body {
+            #[allow(dead_code)]
+            docs_url: HttpUrl,
+        }
+        let err = serde_json::from_str::<Body>(r#"{"docs_url":"nope"}"#)
+            .unwrap_err()
+            .to_string();
+        let e = ovu_kit::input::decode(&err, "docs_url").unwrap();
+        assert_eq!(e.message, "docs_url must be an http(s) URL");
+        assert_eq!(e.details["field"], "docs_url");
+    }
+
+    #[test]
+    fn colors() {
+        assert!(Color::parse("").is_ok());
+        assert!(Color::parse("#1a2B3c").is_ok());
+        for bad in ["1a2b3c", "#1a2b3", "#1a2b3g", "#1a2b3c0"] {
+            assert!(Color::parse(bad).is_err(), "{bad}");
+        }
+    }
+}

@@ -1,0 +1,120 @@
+//! Validated input at the edge ("parse, don't validate").
+//!
+//! A request field with rules (an e-mail address, a URL, a code) is a newtype whose
+//! `Deserialize` runs the rules, so a handler only ever sees a value that passed them. A
+//! value that fails is answered by the JSON extractor ([`crate::extract::Json`]) with the
+//! same error as a handler's check would give: 422 `validation_failed`, `details.field`
+//! naming the JSON field (the path serde was at), and any further details (e.g. `reason`).
+//!
+//! serde's error type can only carry text, so the failure travels inside the message
+//! between two [`MARK`] characters as JSON; [`decode`] reads it back.
+
+use serde::de::Error as _;
+use serde_json::{Map, Value};
+
+use crate::error::ApiError;
+
+/// ASCII unit separator: never part of a message we write, so it cannot be forged by input
+/// text (the rules reject control characters before quoting anything).
+const MARK: char = '\u{1f}';
+
+/// Stands for the field name in a message made while decoding, where only the JSON path
+/// (known later) can say which field it was; [`decode`] puts the name in.
+const FIELD_SLOT: &str = "\u{1e}";
+
+/// A value with rules: parsed from the text a client sent.
+pub trait Validated: Sized {
+    /// The field name used in the message when the JSON path is not known (a direct call).
+    const FIELD: &'static str;
+
+    /// Checks and normalises `raw`; the error names `field`.
+    fn parse_field(field: &str, raw: &str) -> Result<Self, ApiError>;
+
+    /// [`Validated::parse_field`] with the type's usual field name.
+    fn parse(raw: &str) -> Result<Self, ApiError> {
+        Self::parse_field(Self::FIELD, raw)
+    }
+}
+
+/// Deserializes a string and validates it; use as the body of a `Deserialize` impl.
+pub fn deserialize<'de, T, D>(d: D) -> Result<T, D::Error>
+where
+    T: Validated,
+    D: serde::Deserializer<'de>,
+{
+    let raw = <std::borrow::Cow<'de, str> as serde::Deserialize>::deserialize(d)?;
+    T::parse_field(FIELD_SLOT, &raw).map_err(|e| D::Error::custom(encode(&e)))
+}
+
+/// The serde message that carries `e` through a deserializer.
+pub fn encode(e: &ApiError) -> String {
+    let mut details = e.details.clone();
+    // The JSON path replaces the type's default field name when decoded.
+    details.remove("field");
+    let body = serde_json::json!({ "message": e.message, "details": details });
+    format!("{MARK}{body}{MARK}")
+}
+
+/// The validation error carried in a serde message, if it carries one, naming `field`.
+pub fn decode(message: &str, field: &str) -> Option<ApiError> {
+    let start = message.find(MARK)?;
+    let end = message.rfind(MARK)?;
+    if end <= start {
+        return None;
+    }
+    let body: Value = serde_json::from_str(&message[start + MARK.len_utf8()..end]).ok()?;
+    let text = body.get("message")?.as_str()?.replace(FIELD_SLOT, field);
+    let mut e = ApiError::field(field, text);
+    if let Some(Value::Object(details)) = body.get("details") {
+        let extra: Map<String, Value> = details.clone();
+        for (k, v) in extra {
+            e.details.insert(k, v);
+        }
+    }
+    Some(e)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug)]
+    struct Even(u32);
+
+    impl Validated for Even {
+        const FIELD: &'static str = "n";
+        fn parse_field(field: &str, raw: &str) -> Result<Self, ApiError> {
+            match raw.parse::<u32>() {
+                Ok(n) if n % 2 == 0 => Ok(Even(n)),
+                _ => Err(ApiError::field(field, format!("{field} must be even"))
+                    .with_detail("reason", "odd")),
+            }
+        }
+    }
+
+    impl<'de> serde::Deserialize<'de> for Even {
+        fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+            deserialize(d)
+        }
+    }
+
+    #[test]
+    fn a_failure_survives_serde_and_names_the_json_field() {
+        let err = serde_json::from_str::<Even>(r#""3""#).unwrap_err();
+        let e = decode(&err.to_string(), "count").unwrap();
+        assert_eq!(e.code, "validation_failed");
+        assert_eq!(e.status, 422);
+        assert_eq!(e.message, "count must be even");
+        assert_eq!(e.details["field"], "count");
+        assert_eq!(e.details["reason"], "odd");
+        assert_eq!(serde_json::from_str::<Even>(r#""4""#).unwrap().0, 4);
+    }
+
+    #[test]
+    fn other_serde_errors_are_not_mistaken_for_one() {
+        let err = serde_json::from_str::<Even>("4").unwrap_err();
+        assert!(decode(&err.to_string(), "n").is_none());
+        assert!(decode("plain", "n").is_none());
+        assert!(decode("\u{1f}", "n").is_none());
+    }
+}
