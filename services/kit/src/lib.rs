@@ -18,6 +18,7 @@ pub mod http;
 pub mod jwt;
 pub mod metrics;
 pub mod net;
+pub mod secret;
 pub mod telemetry;
 
 pub use error::{ApiError, ErrorBody};
