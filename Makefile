@@ -11,7 +11,7 @@ export CARGO_TERM_COLOR ?= never
 export RUST_BACKTRACE ?= 1
 
 .PHONY: help up down dev test test-all deps services services-stop fmt fmt-check clippy \
-        test-rust test-api test-web test-web-e2e test-e2e build bench
+        test-sqlx test-rust test-api test-web test-web-e2e test-e2e build bench
 
 help:
 	@echo "make up     run OVU on a local Kubernetes cluster with real nodes (see README)"
@@ -24,13 +24,13 @@ help:
 up:
 	@scripts/up.sh
 
-test: deps fmt-check clippy test-rust test-api test-web test-web-e2e test-e2e test-e2e-real
+test: deps fmt-check clippy test-sqlx test-rust test-api test-web test-web-e2e test-e2e test-e2e-real
 	@echo "make test: all suites passed"
 
 # Everything `make test` runs, plus the long scenarios that do not fit CI's budget: the
 # operator's e2e suite again on the real nodes (real PostgreSQL dumps and restores, rollouts,
 # restarts). Run it before calling an issue resolved.
-test-all: deps fmt-check clippy test-rust test-api test-web test-web-e2e test-e2e test-e2e-real-all
+test-all: deps fmt-check clippy test-sqlx test-rust test-api test-web test-web-e2e test-e2e test-e2e-real-all
 	@echo "make test-all: all suites passed"
 
 ## --- steps ------------------------------------------------------------------
@@ -58,6 +58,12 @@ clippy:
 
 build:
 	$(CARGO) build --workspace --locked
+
+# The SQL of the services' checked queries (sqlx `query!`) against their migrated schemas:
+# the committed .sqlx/ data the offline builds compile against must match (scripts/test-sqlx.sh;
+# `scripts/test-sqlx.sh prepare` rewrites it after a query or migration changes).
+test-sqlx: services
+	@scripts/test-sqlx.sh
 
 # Unit and integration tests: the integration tests need the real PostgreSQL and
 # Redis that scripts/services.sh starts; tests create their own databases.

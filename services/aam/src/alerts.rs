@@ -18,12 +18,13 @@ use crate::settings;
 
 /// A setting's value: the stored one, else the code-defined default.
 pub async fn setting(db: &PgPool, category: &str, key: &str) -> Result<Value, sqlx::Error> {
-    let stored: Option<Value> =
-        sqlx::query_scalar("SELECT value FROM settings WHERE category = $1 AND key = $2")
-            .bind(category)
-            .bind(key)
-            .fetch_optional(db)
-            .await?;
+    let stored: Option<Value> = sqlx::query_scalar!(
+        "SELECT value FROM settings WHERE category = $1 AND key = $2",
+        category,
+        key
+    )
+    .fetch_optional(db)
+    .await?;
     Ok(stored
         .or_else(|| settings::find(category, key).map(|d| (d.default)()))
         .unwrap_or(Value::Null))
@@ -103,11 +104,11 @@ pub async fn prune_audit(db: &PgPool) -> Result<u64, sqlx::Error> {
         .clamp(1, 3650) as i32;
     let mut total = 0;
     loop {
-        let n = sqlx::query(
+        let n = sqlx::query!(
             "DELETE FROM audit_log WHERE id = ANY(ARRAY(SELECT id FROM audit_log
                WHERE occurred_at < now() - make_interval(days => $1) LIMIT 5000))",
+            days
         )
-        .bind(days)
         .execute(db)
         .await?
         .rows_affected();

@@ -60,21 +60,21 @@ pub async fn record<'e>(
     caller: &Caller,
     e: Entry<'_>,
 ) -> Result<(), sqlx::Error> {
-    sqlx::query(
+    sqlx::query!(
         "INSERT INTO audit_log (actor_id, actor_name, action, resource_type, resource_id,
                                 old_value, new_value, ip, user_agent, request_id)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+        caller.claims.sub,
+        caller.name(),
+        e.action,
+        e.resource_type,
+        &e.resource_id,
+        e.old.as_ref().map(mask),
+        e.new.as_ref().map(mask),
+        caller.meta.ip.to_string(),
+        &caller.meta.user_agent,
+        &caller.meta.request_id
     )
-    .bind(caller.claims.sub)
-    .bind(caller.name())
-    .bind(e.action)
-    .bind(e.resource_type)
-    .bind(&e.resource_id)
-    .bind(e.old.as_ref().map(mask))
-    .bind(e.new.as_ref().map(mask))
-    .bind(caller.meta.ip.to_string())
-    .bind(&caller.meta.user_agent)
-    .bind(&caller.meta.request_id)
     .execute(db)
     .await?;
     Ok(())

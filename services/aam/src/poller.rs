@@ -54,7 +54,12 @@ fn result(
 
 async fn check_postgres(db: &PgPool) -> ComponentHealth {
     let start = Instant::now();
-    match tokio::time::timeout(CHECK_TIMEOUT, sqlx::query("SELECT 1").execute(db)).await {
+    match tokio::time::timeout(
+        CHECK_TIMEOUT,
+        sqlx::query_scalar!("SELECT 1 AS one").fetch_one(db),
+    )
+    .await
+    {
         Ok(Ok(_)) => result("postgres", "healthy", start, ""),
         Ok(Err(_)) => result("postgres", "unhealthy", start, "query failed"),
         Err(_) => result("postgres", "unhealthy", start, "timed out"),
@@ -121,22 +126,24 @@ async fn store(
 ) -> Result<(), sqlx::Error> {
     let mut tx = db.begin().await?;
     for r in results {
-        sqlx::query(
+        sqlx::query!(
             "INSERT INTO health_samples (component, status, latency_ms, message, checked_at)
              VALUES ($1, $2, $3, $4, $5)",
+            &r.component,
+            &r.status,
+            r.latency_ms,
+            &r.message,
+            r.checked_at
         )
-        .bind(&r.component)
-        .bind(&r.status)
-        .bind(r.latency_ms)
-        .bind(&r.message)
-        .bind(r.checked_at)
         .execute(&mut *tx)
         .await?;
     }
-    sqlx::query("DELETE FROM health_samples WHERE checked_at < now() - make_interval(hours => $1)")
-        .bind(retention_hours as i32)
-        .execute(&mut *tx)
-        .await?;
+    sqlx::query!(
+        "DELETE FROM health_samples WHERE checked_at < now() - make_interval(hours => $1)",
+        retention_hours as i32
+    )
+    .execute(&mut *tx)
+    .await?;
     tx.commit().await
 }
 

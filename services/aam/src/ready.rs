@@ -43,7 +43,12 @@ async fn timed<F: std::future::Future<Output = bool>>(f: F) -> CheckResult {
         (status = 200, description = "PostgreSQL and Redis reachable", body = AamReady),
         (status = 503, description = "PostgreSQL or Redis is down", body = AamReady)))]
 pub async fn ready(State(state): State<AppState>) -> Response {
-    let pg = timed(async { sqlx::query("SELECT 1").execute(&state.db).await.is_ok() });
+    let pg = timed(async {
+        sqlx::query_scalar!("SELECT 1 AS one")
+            .fetch_one(&state.db)
+            .await
+            .is_ok()
+    });
     let mut conn = state.redis.clone();
     let rd = timed(async move {
         redis::cmd("PING")

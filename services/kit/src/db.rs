@@ -9,43 +9,20 @@ use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::{ConnectOptions, PgPool};
 
 use crate::config::Env;
+pub use crate::secret::SecretUrl;
 
 /// Where the two stores are. The URLs may carry passwords (read from `*_PASSWORD_FILE`), so
-/// `Debug` prints them redacted: a logged config never leaks a credential.
-#[derive(Clone)]
+/// they are [`SecretUrl`]s, which print redacted: a logged config never leaks a credential.
+#[derive(Clone, Debug)]
 pub struct DbConfig {
-    pub database_url: String,
+    pub database_url: SecretUrl,
     /// `DB_MAX_CONNECTIONS`, default 2 × cores.
     pub max_connections: u32,
     /// `DB_ACQUIRE_TIMEOUT_SECS`, default 5.
     pub acquire_timeout: Duration,
-    pub redis_url: String,
+    pub redis_url: SecretUrl,
     /// `REDIS_TIMEOUT_MS`, default 2000 (connect and response).
     pub redis_timeout: Duration,
-}
-
-impl std::fmt::Debug for DbConfig {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("DbConfig")
-            .field("database_url", &redacted(&self.database_url))
-            .field("max_connections", &self.max_connections)
-            .field("acquire_timeout", &self.acquire_timeout)
-            .field("redis_url", &redacted(&self.redis_url))
-            .field("redis_timeout", &self.redis_timeout)
-            .finish()
-    }
-}
-
-/// The URL with its password, if any, replaced by `***`.
-pub fn redacted(url: &str) -> String {
-    match url::Url::parse(url) {
-        Ok(mut u) if u.password().is_some() => {
-            let _ = u.set_password(Some("***"));
-            u.to_string()
-        }
-        Ok(u) => u.to_string(),
-        Err(_) => "<unparsable URL>".into(),
-    }
 }
 
 /// Puts the password read from `file_var` (when that variable is set) into the URL from
@@ -119,10 +96,10 @@ impl DbConfig {
             env.problem("REDIS_URL: not a valid redis:// URL");
         }
         Some(Self {
-            database_url: database_url?,
+            database_url: SecretUrl::new(database_url?),
             max_connections,
             acquire_timeout,
-            redis_url: redis_url?,
+            redis_url: SecretUrl::new(redis_url?),
             redis_timeout,
         })
     }
@@ -130,7 +107,7 @@ impl DbConfig {
 
 /// Opens the pool. `sslmode` in the URL is honoured (`disable` on loopback avoids TLS cost).
 pub async fn connect_pg(cfg: &DbConfig) -> Result<PgPool, sqlx::Error> {
-    let opts = PgConnectOptions::from_str(&cfg.database_url)?
+    let opts = PgConnectOptions::from_str(cfg.database_url.expose())?
         .log_statements(tracing::log::LevelFilter::Trace)
         .log_slow_statements(tracing::log::LevelFilter::Warn, Duration::from_millis(500));
     PgPoolOptions::new()
@@ -143,7 +120,7 @@ pub async fn connect_pg(cfg: &DbConfig) -> Result<PgPool, sqlx::Error> {
 
 /// Connects to Redis; the manager reconnects by itself after failures.
 pub async fn connect_redis(cfg: &DbConfig) -> Result<ConnectionManager, redis::RedisError> {
-    let client = redis::Client::open(cfg.redis_url.as_str())?;
+    let client = redis::Client::open(cfg.redis_url.expose())?;
     let mcfg = ConnectionManagerConfig::new()
         .set_connection_timeout(cfg.redis_timeout)
         .set_response_timeout(cfg.redis_timeout)
@@ -201,9 +178,9 @@ mod tests {
             ("REDIS_PASSWORD_FILE", rd.to_str().unwrap()),
         ])
         .unwrap();
-        let opts = PgConnectOptions::from_str(&cfg.database_url).unwrap();
+        let opts = PgConnectOptions::from_str(cfg.database_url.expose()).unwrap();
         assert_eq!(opts.get_username(), "ulm_user");
-        let info = redis::Client::open(cfg.redis_url.as_str()).unwrap();
+        let info = redis::Client::open(cfg.redis_url.expose()).unwrap();
         assert_eq!(
             info.get_connection_info().redis.username.as_deref(),
             Some("ulm")
@@ -213,7 +190,7 @@ mod tests {
             Some("r3dis")
         );
         assert!(
-            cfg.database_url.contains("p%40ss%2Fw%3Ard"),
+            cfg.database_url.expose().contains("p%40ss%2Fw%3Ard"),
             "{}",
             cfg.database_url
         );
@@ -230,7 +207,7 @@ mod tests {
             ("REDIS_URL", "redis://h/0"),
         ])
         .unwrap();
-        assert_eq!(cfg.redis_url, "redis://h/0");
+        assert_eq!(cfg.redis_url.expose(), "redis://h/0");
         std::fs::remove_dir_all(&dir).unwrap();
     }
 

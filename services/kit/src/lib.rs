@@ -19,6 +19,7 @@ pub mod input;
 pub mod jwt;
 pub mod metrics;
 pub mod net;
+pub mod secret;
 pub mod telemetry;
 
 pub use error::{ApiError, ErrorBody};

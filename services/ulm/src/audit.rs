@@ -74,17 +74,17 @@ pub async fn record<'e>(
     meta: &Meta,
     e: Event<'_>,
 ) -> Result<(), sqlx::Error> {
-    sqlx::query(
+    sqlx::query!(
         "INSERT INTO audit_events (event_type, actor_id, subject_id, ip, user_agent, request_id, details)
          VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        e.kind,
+        e.actor,
+        e.subject,
+        meta.ip.to_string(),
+        &meta.user_agent,
+        &meta.request_id,
+        &e.details
     )
-    .bind(e.kind)
-    .bind(e.actor)
-    .bind(e.subject)
-    .bind(meta.ip.to_string())
-    .bind(&meta.user_agent)
-    .bind(&meta.request_id)
-    .bind(&e.details)
     .execute(db)
     .await?;
     Ok(())

@@ -175,15 +175,22 @@ pub async fn authenticate(state: &AppState, headers: &HeaderMap) -> Result<Princ
     match presented(headers) {
         Presented::Bearer(t) => {
             let claims = verify_bearer(state, t)?;
-            let row: Option<SessionRow> = sqlx::query_as(&format!(
-                "SELECT u.username, u.email, u.status, s.mfa,
-                        (s.revoked_at IS NULL AND s.expires_at > now()) AS session_ok,
-                        {PERMISSIONS_OF_USER} AS permissions, {IS_SUPER_ADMIN} AS super_admin
+            // PERMISSIONS_OF_USER and IS_SUPER_ADMIN written out: the checked macros take
+            // only literals.
+            let row: Option<SessionRow> = sqlx::query_as!(
+                SessionRow,
+                r#"SELECT u.username, u.email, u.status, s.mfa,
+                        (s.revoked_at IS NULL AND s.expires_at > now()) AS "session_ok!",
+                        ARRAY(SELECT DISTINCT p.resource || ':' || p.action
+                              FROM user_roles ur JOIN role_permissions rp ON rp.role_id = ur.role_id
+                              JOIN permissions p ON p.id = rp.permission_id WHERE ur.user_id = u.id) AS "permissions!",
+                        EXISTS (SELECT 1 FROM user_roles ur JOIN roles r ON r.id = ur.role_id
+                                WHERE ur.user_id = u.id AND r.name = 'super_admin') AS "super_admin!"
                  FROM users u JOIN sessions s ON s.id = $2 AND s.user_id = u.id
-                 WHERE u.id = $1"
-            ))
-            .bind(claims.sub)
-            .bind(claims.sid)
+                 WHERE u.id = $1"#,
+                claims.sub,
+                claims.sid
+            )
             .fetch_optional(&state.db)
             .await?;
             match row {
@@ -209,14 +216,20 @@ async fn authenticate_key(state: &AppState, key: &str) -> Result<Principal, ApiE
     if !key.starts_with(API_KEY_PREFIX) || key.len() > 128 {
         return Err(ApiError::invalid_token());
     }
-    let row: Option<KeyRow> = sqlx::query_as(&format!(
-        "SELECT k.id, k.user_id, k.scopes, k.expires_at, k.last_used_at,
-                u.username, u.email, u.status, u.mfa_enabled, {PERMISSIONS_OF_USER} AS permissions,
-                {IS_SUPER_ADMIN} AS super_admin, (SELECT count(*) FROM permissions) AS permission_count
+    let row: Option<KeyRow> = sqlx::query_as!(
+        KeyRow,
+        r#"SELECT k.id, k.user_id, k.scopes, k.expires_at, k.last_used_at,
+                u.username, u.email, u.status, u.mfa_enabled,
+                ARRAY(SELECT DISTINCT p.resource || ':' || p.action
+                      FROM user_roles ur JOIN role_permissions rp ON rp.role_id = ur.role_id
+                      JOIN permissions p ON p.id = rp.permission_id WHERE ur.user_id = u.id) AS "permissions!",
+                EXISTS (SELECT 1 FROM user_roles ur JOIN roles r ON r.id = ur.role_id
+                        WHERE ur.user_id = u.id AND r.name = 'super_admin') AS "super_admin!",
+                (SELECT count(*) FROM permissions) AS "permission_count!"
          FROM api_keys k JOIN users u ON u.id = k.user_id
-         WHERE k.key_hash = $1 AND k.revoked_at IS NULL"
-    ))
-    .bind(token_hash(key))
+         WHERE k.key_hash = $1 AND k.revoked_at IS NULL"#,
+        token_hash(key)
+    )
     .fetch_optional(&state.db)
     .await?;
     let Some(r) = row else {
@@ -233,10 +246,12 @@ async fn authenticate_key(state: &AppState, key: &str) -> Result<Principal, ApiE
     if r.last_used_at
         .is_none_or(|t| now - t > chrono::Duration::seconds(60))
     {
-        sqlx::query("UPDATE api_keys SET last_used_at = now() WHERE id = $1")
-            .bind(r.id)
-            .execute(&state.db)
-            .await?;
+        sqlx::query!(
+            "UPDATE api_keys SET last_used_at = now() WHERE id = $1",
+            r.id
+        )
+        .execute(&state.db)
+        .await?;
     }
     // A key can never do more than its owner can do today.
     let permissions: Vec<String> = r

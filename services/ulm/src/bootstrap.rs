@@ -25,10 +25,10 @@ pub async fn ensure_admin(state: &AppState) -> anyhow::Result<Option<Uuid>> {
         .map_err(|e| anyhow::anyhow!("ULM_BOOTSTRAP_ADMIN_EMAIL: {}", e.message))?;
     let mut tx = state.db.begin().await?;
     // Serialise concurrent replicas starting together.
-    sqlx::query("SELECT pg_advisory_xact_lock(727001)")
+    sqlx::query!("SELECT pg_advisory_xact_lock(727001)")
         .execute(&mut *tx)
         .await?;
-    let has_users: bool = sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM users)")
+    let has_users: bool = sqlx::query_scalar!(r#"SELECT EXISTS (SELECT 1 FROM users) AS "e!""#)
         .fetch_one(&mut *tx)
         .await?;
     if has_users {
@@ -62,23 +62,24 @@ pub async fn ensure_admin(state: &AppState) -> anyhow::Result<Option<Uuid>> {
     } else {
         "admin".to_string()
     };
-    let id: Uuid = sqlx::query_scalar(
+    let id: Uuid = sqlx::query_scalar!(
         "INSERT INTO users (email, username, password_hash, display_name, email_verified_at)
          VALUES ($1, $2, $3, 'Administrator', now()) RETURNING id",
+        &email,
+        &username,
+        &hash
     )
-    .bind(&email)
-    .bind(&username)
-    .bind(&hash)
     .fetch_one(&mut *tx)
     .await
     .context("creating the bootstrap admin")?;
-    sqlx::query("INSERT INTO password_history (user_id, password_hash) VALUES ($1, $2)")
-        .bind(id)
-        .bind(&hash)
-        .execute(&mut *tx)
-        .await?;
-    sqlx::query("INSERT INTO user_roles (user_id, role_id) SELECT $1, id FROM roles WHERE name IN ('super_admin', 'user') ON CONFLICT DO NOTHING")
-        .bind(id)
+    sqlx::query!(
+        "INSERT INTO password_history (user_id, password_hash) VALUES ($1, $2)",
+        id,
+        &hash
+    )
+    .execute(&mut *tx)
+    .await?;
+    sqlx::query!("INSERT INTO user_roles (user_id, role_id) SELECT $1, id FROM roles WHERE name IN ('super_admin', 'user') ON CONFLICT DO NOTHING", id)
         .execute(&mut *tx)
         .await?;
     let meta = Meta {

@@ -96,10 +96,10 @@ pub async fn verify_current_password(
         // Not worth an argon2 run, but still a wrong guess.
         false
     } else {
-        let hash: String = sqlx::query_scalar("SELECT password_hash FROM users WHERE id = $1")
-            .bind(user_id)
-            .fetch_one(&state.db)
-            .await?;
+        let hash: String =
+            sqlx::query_scalar!("SELECT password_hash FROM users WHERE id = $1", user_id)
+                .fetch_one(&state.db)
+                .await?;
         state.passwords.verify(password, Some(hash)).await?
     };
     if ok {

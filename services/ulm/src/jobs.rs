@@ -19,14 +19,17 @@ pub async fn deactivation_tick(state: &AppState) -> Result<u64, sqlx::Error> {
     let mut done = 0;
     loop {
         let mut tx = state.db.begin().await?;
-        let due: Vec<(Uuid, Option<String>)> = sqlx::query_as(
+        let due: Vec<(Uuid, Option<String>)> = sqlx::query!(
             "SELECT id, scheduled_deactivation_reason FROM users
              WHERE scheduled_deactivation_at <= now() AND status = 'active'
              ORDER BY scheduled_deactivation_at LIMIT $1 FOR UPDATE SKIP LOCKED",
+            BATCH
         )
-        .bind(BATCH)
         .fetch_all(&mut *tx)
-        .await?;
+        .await?
+        .into_iter()
+        .map(|r| (r.id, r.scheduled_deactivation_reason))
+        .collect();
         let n = due.len();
         let meta = Meta {
             ip: std::net::IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED),
@@ -39,8 +42,7 @@ pub async fn deactivation_tick(state: &AppState) -> Result<u64, sqlx::Error> {
                 // The handler refuses this too; a schedule set while other super_admins
                 // existed must not leave the system with none. Drop the schedule, keep a record.
                 tracing::warn!(user_id = %id, "scheduled deactivation of the last super_admin skipped");
-                sqlx::query("UPDATE users SET scheduled_deactivation_at = NULL, scheduled_deactivation_reason = NULL WHERE id = $1")
-                    .bind(id)
+                sqlx::query!("UPDATE users SET scheduled_deactivation_at = NULL, scheduled_deactivation_reason = NULL WHERE id = $1", id)
                     .execute(&mut *tx)
                     .await?;
                 audit::record(

@@ -30,6 +30,7 @@ pub mod retention;
 pub mod routes;
 pub mod sessions;
 pub mod signing;
+mod sql;
 pub mod state;
 pub mod totp;
 pub mod validate;

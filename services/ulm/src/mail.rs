@@ -83,12 +83,14 @@ pub async fn queue<'e>(
     user_id: Option<Uuid>,
     to: &str,
 ) -> Result<(), sqlx::Error> {
-    sqlx::query("INSERT INTO outbox (kind, user_id, to_email) VALUES ($1, $2, $3)")
-        .bind(kind.as_str())
-        .bind(user_id)
-        .bind(to)
-        .execute(db)
-        .await?;
+    sqlx::query!(
+        "INSERT INTO outbox (kind, user_id, to_email) VALUES ($1, $2, $3)",
+        kind.as_str(),
+        user_id,
+        to
+    )
+    .execute(db)
+    .await?;
     tracing::info!(kind = kind.as_str(), "mail queued");
     Ok(())
 }
@@ -247,7 +249,8 @@ enum SendError {
 async fn claim(state: &AppState, from: &Mailbox) -> Result<Option<Job>, sqlx::Error> {
     loop {
         let mut tx = state.db.begin().await?;
-        let row: Option<Row> = sqlx::query_as(
+        let row: Option<Row> = sqlx::query_as!(
+            Row,
             "SELECT id, kind, user_id, to_email, attempts, created_at FROM outbox
              WHERE state = 'queued' AND next_attempt_at <= now()
              ORDER BY next_attempt_at LIMIT 1 FOR UPDATE SKIP LOCKED",
@@ -260,13 +263,13 @@ async fn claim(state: &AppState, from: &Mailbox) -> Result<Option<Job>, sqlx::Er
         match compose(state, &mut tx, from, &row).await? {
             Ok((kind, message, token_hash)) => {
                 let lease = state.mailer.timeout + Duration::from_secs(60);
-                sqlx::query(
+                sqlx::query!(
                     "UPDATE outbox SET attempts = attempts + 1,
                         next_attempt_at = now() + make_interval(secs => $2)
                      WHERE id = $1",
+                    row.id,
+                    lease.as_secs_f64()
                 )
-                .bind(row.id)
-                .bind(lease.as_secs_f64())
                 .execute(&mut *tx)
                 .await?;
                 tx.commit().await?;
@@ -279,11 +282,13 @@ async fn claim(state: &AppState, from: &Mailbox) -> Result<Option<Job>, sqlx::Er
                 }));
             }
             Err(Skip::Failed(why)) => {
-                sqlx::query("UPDATE outbox SET state = 'failed', last_error = $2 WHERE id = $1")
-                    .bind(row.id)
-                    .bind(&why)
-                    .execute(&mut *tx)
-                    .await?;
+                sqlx::query!(
+                    "UPDATE outbox SET state = 'failed', last_error = $2 WHERE id = $1",
+                    row.id,
+                    &why
+                )
+                .execute(&mut *tx)
+                .await?;
                 tx.commit().await?;
                 tracing::warn!(id = %row.id, kind = row.kind, reason = why, "mail given up");
             }
@@ -330,12 +335,13 @@ async fn compose(
             let Some(user_id) = row.user_id else {
                 return Ok(Err(Skip::Failed("no account for a link".into())));
             };
-            let current: Option<(String, bool, String)> = sqlx::query_as(
-                "SELECT email, email_verified_at IS NOT NULL, status FROM users WHERE id = $1",
+            let current: Option<(String, bool, String)> = sqlx::query!(
+                r#"SELECT email, email_verified_at IS NOT NULL AS "verified!", status FROM users WHERE id = $1"#,
+                user_id
             )
-            .bind(user_id)
             .fetch_optional(&mut *tx)
-            .await?;
+            .await?
+            .map(|r| (r.email, r.verified, r.status));
             let Some((email, verified, status)) = current else {
                 return Ok(Err(Skip::Failed("the account is gone".into())));
             };
@@ -417,10 +423,10 @@ async fn settle(
 ) -> Result<(), sqlx::Error> {
     let err = match sent {
         Ok(_) => {
-            sqlx::query(
+            sqlx::query!(
                 "UPDATE outbox SET state = 'sent', sent_at = now(), last_error = NULL WHERE id = $1",
+                id
             )
-            .bind(id)
             .execute(&state.db)
             .await?;
             tracing::info!(%id, kind = kind.as_str(), attempts, "mail sent");
@@ -441,25 +447,25 @@ async fn settle(
     let message: String = message.chars().take(500).collect();
     let mut tx = state.db.begin().await?;
     if let Some(hash) = token {
-        sqlx::query(
+        sqlx::query!(
             "UPDATE one_time_tokens SET used_at = now() WHERE token_hash = $1 AND used_at IS NULL",
+            hash
         )
-        .bind(hash)
         .execute(&mut *tx)
         .await?;
     }
     let give_up = permanent || attempts >= MAX_ATTEMPTS;
     let backoff = backoff(attempts);
-    sqlx::query(
+    sqlx::query!(
         "UPDATE outbox SET last_error = $2,
             state = CASE WHEN $3 THEN 'failed' ELSE 'queued' END,
             next_attempt_at = now() + make_interval(secs => $4)
          WHERE id = $1",
+        id,
+        &message,
+        give_up,
+        backoff.as_secs_f64()
     )
-    .bind(id)
-    .bind(&message)
-    .bind(give_up)
-    .bind(backoff.as_secs_f64())
     .execute(&mut *tx)
     .await?;
     tx.commit().await?;

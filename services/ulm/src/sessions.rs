@@ -12,7 +12,8 @@ use uuid::Uuid;
 
 use crate::audit::Meta;
 use crate::crypto::{new_token, token_hash};
-use crate::models::{TokenResponse, USER_COLUMNS, User};
+use crate::models::{TokenResponse, User};
+use crate::sql::query_users;
 use crate::state::AppState;
 
 #[derive(Debug, Clone, Copy, sqlx::FromRow)]
@@ -22,18 +23,18 @@ pub struct Policy {
 }
 
 pub async fn policy<'e>(db: impl PgExecutor<'e>) -> Result<Policy, sqlx::Error> {
-    sqlx::query_as("SELECT access_ttl_minutes, refresh_ttl_days FROM token_policy WHERE id")
-        .fetch_one(db)
-        .await
+    sqlx::query_as!(
+        Policy,
+        "SELECT access_ttl_minutes, refresh_ttl_days FROM token_policy WHERE id"
+    )
+    .fetch_one(db)
+    .await
 }
 
 pub async fn load_user<'e>(db: impl PgExecutor<'e>, id: Uuid) -> Result<Option<User>, sqlx::Error> {
-    sqlx::query_as(&format!(
-        "SELECT {USER_COLUMNS} FROM users u WHERE u.id = $1"
-    ))
-    .bind(id)
-    .fetch_optional(db)
-    .await
+    query_users!("SELECT", "FROM users u WHERE u.id = $1", id)
+        .fetch_optional(db)
+        .await
 }
 
 #[derive(sqlx::FromRow)]
@@ -43,15 +44,16 @@ struct Authz {
 }
 
 async fn authz(conn: &mut PgConnection, user_id: Uuid) -> Result<Authz, sqlx::Error> {
-    sqlx::query_as(
-        "SELECT ARRAY(SELECT r.name FROM user_roles ur JOIN roles r ON r.id = ur.role_id
-                      WHERE ur.user_id = $1 ORDER BY r.name) AS roles,
+    sqlx::query_as!(
+        Authz,
+        r#"SELECT ARRAY(SELECT r.name FROM user_roles ur JOIN roles r ON r.id = ur.role_id
+                      WHERE ur.user_id = $1 ORDER BY r.name) AS "roles!",
                 ARRAY(SELECT DISTINCT p.resource || ':' || p.action
                       FROM user_roles ur JOIN role_permissions rp ON rp.role_id = ur.role_id
                       JOIN permissions p ON p.id = rp.permission_id
-                      WHERE ur.user_id = $1 ORDER BY 1) AS permissions",
+                      WHERE ur.user_id = $1 ORDER BY 1) AS "permissions!""#,
+        user_id
     )
-    .bind(user_id)
     .fetch_one(conn)
     .await
 }
@@ -111,12 +113,12 @@ async fn insert_refresh(
     expires_at: DateTime<Utc>,
 ) -> Result<String, sqlx::Error> {
     let token = new_token();
-    sqlx::query(
+    sqlx::query!(
         "INSERT INTO refresh_tokens (token_hash, session_id, expires_at) VALUES ($1, $2, $3)",
+        token_hash(&token),
+        session_id,
+        expires_at
     )
-    .bind(token_hash(&token))
-    .bind(session_id)
-    .bind(expires_at)
     .execute(conn)
     .await?;
     Ok(token)
@@ -135,21 +137,22 @@ pub async fn start(
     let now = Utc::now();
     let absolute = now + Duration::days(state.cfg.session_max_days as i64);
     let refresh_expiry = (now + Duration::days(i64::from(policy.refresh_ttl_days))).min(absolute);
-    let session_id: Uuid = sqlx::query_scalar(
+    let session_id: Uuid = sqlx::query_scalar!(
         "INSERT INTO sessions (user_id, mfa, ip, user_agent, expires_at) VALUES ($1, $2, $3, $4, $5) RETURNING id",
+        user_id,
+        mfa,
+        meta.ip.to_string(),
+        &meta.user_agent,
+        absolute
     )
-    .bind(user_id)
-    .bind(mfa)
-    .bind(meta.ip.to_string())
-    .bind(&meta.user_agent)
-    .bind(absolute)
     .fetch_one(&mut *conn)
     .await?;
     let refresh_token = insert_refresh(conn, session_id, refresh_expiry).await?;
-    let user = sqlx::query_as::<_, User>(&format!(
-        "UPDATE users u SET last_login_at = now() WHERE u.id = $1 RETURNING {USER_COLUMNS}"
-    ))
-    .bind(user_id)
+    let user = query_users!(
+        "UPDATE users u SET last_login_at = now() WHERE u.id = $1 RETURNING",
+        "",
+        user_id
+    )
     .fetch_one(&mut *conn)
     .await?;
     let (access_token, expires_in) =
@@ -192,16 +195,17 @@ pub async fn refresh(
     conn: &mut PgConnection,
     token: &str,
 ) -> Result<Refreshed, ApiError> {
-    let row: Option<RefreshRow> = sqlx::query_as(
-        "SELECT rt.session_id, s.user_id, rt.rotated_at IS NOT NULL AS rotated,
-                rt.expires_at > now() AS token_valid,
-                (s.revoked_at IS NULL AND s.expires_at > now()) AS session_valid,
-                u.status = 'active' AS user_active, s.mfa, s.expires_at AS session_expires_at
+    let row: Option<RefreshRow> = sqlx::query_as!(
+        RefreshRow,
+        r#"SELECT rt.session_id, s.user_id, rt.rotated_at IS NOT NULL AS "rotated!",
+                rt.expires_at > now() AS "token_valid!",
+                (s.revoked_at IS NULL AND s.expires_at > now()) AS "session_valid!",
+                u.status = 'active' AS "user_active!", s.mfa, s.expires_at AS session_expires_at
          FROM refresh_tokens rt JOIN sessions s ON s.id = rt.session_id JOIN users u ON u.id = s.user_id
          WHERE rt.token_hash = $1
-         FOR UPDATE OF rt, s",
+         FOR UPDATE OF rt, s"#,
+        token_hash(token)
     )
-    .bind(token_hash(token))
     .fetch_optional(&mut *conn)
     .await?;
     let Some(r) = row else {
@@ -219,14 +223,18 @@ pub async fn refresh(
     if !r.token_valid || !r.session_valid || !r.user_active {
         return Ok(Refreshed::Invalid);
     }
-    sqlx::query("UPDATE refresh_tokens SET rotated_at = now() WHERE token_hash = $1")
-        .bind(token_hash(token))
-        .execute(&mut *conn)
-        .await?;
-    sqlx::query("UPDATE sessions SET last_used_at = now() WHERE id = $1")
-        .bind(r.session_id)
-        .execute(&mut *conn)
-        .await?;
+    sqlx::query!(
+        "UPDATE refresh_tokens SET rotated_at = now() WHERE token_hash = $1",
+        token_hash(token)
+    )
+    .execute(&mut *conn)
+    .await?;
+    sqlx::query!(
+        "UPDATE sessions SET last_used_at = now() WHERE id = $1",
+        r.session_id
+    )
+    .execute(&mut *conn)
+    .await?;
     let policy = policy(&mut *conn).await?;
     let expiry =
         (Utc::now() + Duration::days(i64::from(policy.refresh_ttl_days))).min(r.session_expires_at);
@@ -250,9 +258,7 @@ pub async fn revoke_session<'e>(
     session_id: Uuid,
     reason: &str,
 ) -> Result<bool, sqlx::Error> {
-    let n = sqlx::query("UPDATE sessions SET revoked_at = now(), revoked_reason = $2 WHERE id = $1 AND revoked_at IS NULL")
-        .bind(session_id)
-        .bind(reason)
+    let n = sqlx::query!("UPDATE sessions SET revoked_at = now(), revoked_reason = $2 WHERE id = $1 AND revoked_at IS NULL", session_id, reason)
         .execute(db)
         .await?
         .rows_affected();
@@ -266,13 +272,13 @@ pub async fn revoke_all<'e>(
     keep: Option<Uuid>,
     reason: &str,
 ) -> Result<u64, sqlx::Error> {
-    Ok(sqlx::query(
+    Ok(sqlx::query!(
         "UPDATE sessions SET revoked_at = now(), revoked_reason = $3
          WHERE user_id = $1 AND revoked_at IS NULL AND ($2::uuid IS NULL OR id <> $2)",
+        user_id,
+        keep,
+        reason
     )
-    .bind(user_id)
-    .bind(keep)
-    .bind(reason)
     .execute(db)
     .await?
     .rows_affected())

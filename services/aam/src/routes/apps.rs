@@ -123,6 +123,24 @@ const APP_COLUMNS: &str =
     version, frontend_url, backend_url, docs_url, tech_stack, icon, color, tags, display_order,
     created_at, updated_at";
 
+/// `sqlx::query_as!(App, HEAD + <APP_COLUMNS> + TAIL, args…)`: the checked macros take only
+/// string literals (joined with `+`), never a `const`, so the column list the checked
+/// queries share lives here. The same list as [`APP_COLUMNS`], which the dynamic list query
+/// still uses.
+macro_rules! query_apps {
+    ($head:literal, $tail:literal $(, $arg:expr)* $(,)?) => {
+        sqlx::query_as!(
+            App,
+            $head
+                + " id, code, name, display_name, description, app_type, status, category, owner,
+    version, frontend_url, backend_url, docs_url, tech_stack, icon, color, tags, display_order,
+    created_at, updated_at "
+                + $tail
+            $(, $arg)*
+        )
+    };
+}
+
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct CreateApp {
     #[schema(value_type = String)]
@@ -317,8 +335,7 @@ fn nullable<T: std::ops::Deref<Target = str>>(v: &Option<T>) -> (bool, Option<St
 }
 
 async fn fetch(state: &AppState, id: Uuid) -> ApiResult<App> {
-    sqlx::query_as::<_, App>(&format!("SELECT {APP_COLUMNS} FROM apps WHERE id = $1"))
-        .bind(id)
+    query_apps!("SELECT", "FROM apps WHERE id = $1", id)
         .fetch_optional(&state.db)
         .await?
         .ok_or_else(ApiError::not_found)
@@ -381,6 +398,8 @@ pub async fn list(
     let app_type = q.app_type.map(as_str);
     // The total rides along on every row (one round trip); only a page past the end
     // needs its own count.
+    // Dynamic on purpose: the ORDER BY is the column the caller's `sort` names, which no
+    // bind parameter can stand for.
     let rows = sqlx::query_as::<_, Counted>(&format!(
         "SELECT {APP_COLUMNS}, count(*) OVER () AS total FROM apps WHERE {filter} ORDER BY {} LIMIT $6 OFFSET $7",
         q.sort.unwrap_or_default().sql()
@@ -446,29 +465,30 @@ pub async fn create(
     }
     let name = b.name.trim().to_string();
     let mut tx = state.db.begin().await?;
-    let app = sqlx::query_as::<_, App>(&format!(
+    let app = query_apps!(
         "INSERT INTO apps (code, name, display_name, description, app_type, status, category, owner, version,
                            frontend_url, backend_url, docs_url, tech_stack, icon, color, tags, display_order)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)
-         RETURNING {APP_COLUMNS}"
-    ))
-    .bind(&b.code)
-    .bind(&name)
-    .bind(b.display_name.as_deref().map(str::trim).unwrap_or(&name))
-    .bind(b.description.unwrap_or_default())
-    .bind(as_str(b.app_type))
-    .bind(as_str(b.status.unwrap_or(AppStatus::Active)))
-    .bind(b.category.as_deref().map(str::trim).unwrap_or("general"))
-    .bind(b.owner.unwrap_or_default())
-    .bind(b.version.unwrap_or_default())
-    .bind(none_if_empty(b.frontend_url))
-    .bind(none_if_empty(b.backend_url))
-    .bind(none_if_empty(b.docs_url))
-    .bind(b.tech_stack.unwrap_or_default())
-    .bind(b.icon.unwrap_or_default())
-    .bind(none_if_empty(b.color))
-    .bind(b.tags.unwrap_or_default())
-    .bind(b.display_order.unwrap_or(0))
+         RETURNING",
+        "",
+        &b.code,
+        &name,
+        b.display_name.as_deref().map(str::trim).unwrap_or(&name),
+        b.description.unwrap_or_default(),
+        as_str(b.app_type),
+        as_str(b.status.unwrap_or(AppStatus::Active)),
+        b.category.as_deref().map(str::trim).unwrap_or("general"),
+        b.owner.unwrap_or_default(),
+        b.version.unwrap_or_default(),
+        none_if_empty(b.frontend_url),
+        none_if_empty(b.backend_url),
+        none_if_empty(b.docs_url),
+        &b.tech_stack.unwrap_or_default(),
+        b.icon.unwrap_or_default(),
+        none_if_empty(b.color),
+        &b.tags.unwrap_or_default(),
+        b.display_order.unwrap_or(0)
+    )
     .fetch_one(&mut *tx)
     .await
     .map_err(write_error)?;
@@ -530,19 +550,16 @@ pub async fn update(
         order(o)?;
     }
     let mut tx = state.db.begin().await?;
-    let old = sqlx::query_as::<_, App>(&format!(
-        "SELECT {APP_COLUMNS} FROM apps WHERE id = $1 FOR UPDATE"
-    ))
-    .bind(id)
-    .fetch_optional(&mut *tx)
-    .await?
-    .ok_or_else(ApiError::not_found)?;
+    let old = query_apps!("SELECT", "FROM apps WHERE id = $1 FOR UPDATE", id)
+        .fetch_optional(&mut *tx)
+        .await?
+        .ok_or_else(ApiError::not_found)?;
     // Nullable columns: absent keeps, "" clears, anything else sets.
     let (fu_set, fu) = nullable(&b.frontend_url);
     let (bu_set, bu) = nullable(&b.backend_url);
     let (du_set, du) = nullable(&b.docs_url);
     let (co_set, co) = nullable(&b.color);
-    let app = sqlx::query_as::<_, App>(&format!(
+    let app = query_apps!(
         "UPDATE apps SET
             name = COALESCE($2, name), display_name = COALESCE($3, display_name),
             description = COALESCE($4, description), app_type = COALESCE($5, app_type),
@@ -555,29 +572,30 @@ pub async fn update(
             color = CASE WHEN $18 THEN $19 ELSE color END,
             tags = COALESCE($20, tags), display_order = COALESCE($21, display_order),
             updated_at = now()
-         WHERE id = $1 RETURNING {APP_COLUMNS}"
-    ))
-    .bind(id)
-    .bind(b.name.as_deref().map(str::trim))
-    .bind(b.display_name.as_deref().map(str::trim))
-    .bind(&b.description)
-    .bind(b.app_type.map(as_str))
-    .bind(b.status.map(as_str))
-    .bind(b.category.as_deref().map(str::trim))
-    .bind(&b.owner)
-    .bind(&b.version)
-    .bind(fu_set)
-    .bind(fu)
-    .bind(bu_set)
-    .bind(bu)
-    .bind(du_set)
-    .bind(du)
-    .bind(&b.tech_stack)
-    .bind(&b.icon)
-    .bind(co_set)
-    .bind(co)
-    .bind(&b.tags)
-    .bind(b.display_order)
+         WHERE id = $1 RETURNING",
+        "",
+        id,
+        b.name.as_deref().map(str::trim),
+        b.display_name.as_deref().map(str::trim),
+        b.description.as_deref(),
+        b.app_type.map(as_str),
+        b.status.map(as_str),
+        b.category.as_deref().map(str::trim),
+        b.owner.as_deref(),
+        b.version.as_deref(),
+        fu_set,
+        fu,
+        bu_set,
+        bu,
+        du_set,
+        du,
+        b.tech_stack.as_deref(),
+        b.icon.as_deref(),
+        co_set,
+        co,
+        b.tags.as_deref(),
+        b.display_order
+    )
     .fetch_one(&mut *tx)
     .await
     .map_err(write_error)?;
@@ -607,13 +625,10 @@ pub async fn remove(
 ) -> ApiResult<StatusCode> {
     caller.require(perm::APPS_WRITE)?;
     let mut tx = state.db.begin().await?;
-    let old = sqlx::query_as::<_, App>(&format!(
-        "DELETE FROM apps WHERE id = $1 RETURNING {APP_COLUMNS}"
-    ))
-    .bind(id)
-    .fetch_optional(&mut *tx)
-    .await?
-    .ok_or_else(ApiError::not_found)?;
+    let old = query_apps!("DELETE FROM apps WHERE id = $1 RETURNING", "", id)
+        .fetch_optional(&mut *tx)
+        .await?
+        .ok_or_else(ApiError::not_found)?;
     audit::record(
         &mut *tx,
         &caller,
@@ -648,9 +663,20 @@ pub struct Dependency {
     pub created_at: DateTime<Utc>,
 }
 
-const DEP_SELECT: &str = "SELECT d.id, d.consumer_id, c.code AS consumer_code, d.provider_id, p.code AS provider_code,
+/// `sqlx::query_as!(Dependency, <the edge with both apps' codes> + TAIL, args…)`: the
+/// checked macros take only string literals, so the shared SELECT lives in this macro.
+macro_rules! query_deps {
+    ($tail:literal $(, $arg:expr)* $(,)?) => {
+        sqlx::query_as!(
+            Dependency,
+            "SELECT d.id, d.consumer_id, c.code AS consumer_code, d.provider_id, p.code AS provider_code,
         d.dependency_type, d.criticality, d.description, d.created_at
-    FROM app_dependencies d JOIN apps c ON c.id = d.consumer_id JOIN apps p ON p.id = d.provider_id";
+    FROM app_dependencies d JOIN apps c ON c.id = d.consumer_id JOIN apps p ON p.id = d.provider_id "
+                + $tail
+            $(, $arg)*
+        )
+    };
+}
 
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct CreateDependency {
@@ -681,10 +707,10 @@ pub async fn list_dependencies(
 ) -> ApiResult<Json<AppDependencies>> {
     caller.require(perm::APPS_READ)?;
     fetch(&state, id).await?;
-    let rows = sqlx::query_as::<_, Dependency>(&format!(
-        "{DEP_SELECT} WHERE d.consumer_id = $1 OR d.provider_id = $1 ORDER BY d.created_at, d.id"
-    ))
-    .bind(id)
+    let rows = query_deps!(
+        "WHERE d.consumer_id = $1 OR d.provider_id = $1 ORDER BY d.created_at, d.id",
+        id
+    )
     .fetch_all(&state.db)
     .await?;
     let (depends_on, used_by) = rows.into_iter().partition(|d| d.consumer_id == id);
@@ -717,15 +743,15 @@ pub async fn add_dependency(
     }
     fetch(&state, id).await?;
     let mut tx = state.db.begin().await?;
-    let new_id: Uuid = sqlx::query_scalar(
+    let new_id: Uuid = sqlx::query_scalar!(
         "INSERT INTO app_dependencies (consumer_id, provider_id, dependency_type, criticality, description)
          VALUES ($1, $2, $3, $4, $5) RETURNING id",
+        id,
+        b.provider_id,
+        as_str(b.dependency_type),
+        as_str(b.criticality.unwrap_or(Criticality::Medium)),
+        b.description.unwrap_or_default()
     )
-    .bind(id)
-    .bind(b.provider_id)
-    .bind(as_str(b.dependency_type))
-    .bind(as_str(b.criticality.unwrap_or(Criticality::Medium)))
-    .bind(b.description.unwrap_or_default())
     .fetch_one(&mut *tx)
     .await
     .map_err(|e| {
@@ -737,8 +763,7 @@ pub async fn add_dependency(
             check_violation(e)
         }
     })?;
-    let dep = sqlx::query_as::<_, Dependency>(&format!("{DEP_SELECT} WHERE d.id = $1"))
-        .bind(new_id)
+    let dep = query_deps!("WHERE d.id = $1", new_id)
         .fetch_one(&mut *tx)
         .await?;
     audit::record(
@@ -767,13 +792,11 @@ pub async fn remove_dependency(
 ) -> ApiResult<StatusCode> {
     caller.require(perm::APPS_WRITE)?;
     let mut tx = state.db.begin().await?;
-    let old = sqlx::query_as::<_, Dependency>(&format!("{DEP_SELECT} WHERE d.id = $1"))
-        .bind(id)
+    let old = query_deps!("WHERE d.id = $1", id)
         .fetch_optional(&mut *tx)
         .await?
         .ok_or_else(ApiError::not_found)?;
-    sqlx::query("DELETE FROM app_dependencies WHERE id = $1")
-        .bind(id)
+    sqlx::query!("DELETE FROM app_dependencies WHERE id = $1", id)
         .execute(&mut *tx)
         .await?;
     audit::record(

@@ -216,7 +216,8 @@ async fn aam_page(state: &AppState, f: &Filters) -> Result<Vec<FeedItem>, ApiErr
         Some(c) => (c.time(), c.id),
         None => (None, 0),
     };
-    let rows = sqlx::query_as::<_, AamEvent>(
+    let rows = sqlx::query_as!(
+        AamEvent,
         "SELECT id, occurred_at, actor_id, actor_name, action, resource_type, resource_id,
                 old_value, new_value, ip, user_agent, request_id
          FROM audit_log
@@ -225,15 +226,15 @@ async fn aam_page(state: &AppState, f: &Filters) -> Result<Vec<FeedItem>, ApiErr
            AND ($4::timestamptz IS NULL OR occurred_at >= $4) AND ($5::timestamptz IS NULL OR occurred_at < $5)
            AND ($6::timestamptz IS NULL OR (occurred_at, id) < ($6, $7))
          ORDER BY occurred_at DESC, id DESC LIMIT $8",
+        f.q.actor,
+        f.q.action.as_deref(),
+        f.q.resource.as_deref(),
+        f.q.since,
+        f.q.until,
+        before_t,
+        before_id,
+        f.limit
     )
-    .bind(f.q.actor)
-    .bind(&f.q.action)
-    .bind(&f.q.resource)
-    .bind(f.q.since)
-    .bind(f.q.until)
-    .bind(before_t)
-    .bind(before_id)
-    .bind(f.limit)
     .fetch_all(&state.db)
     .await?;
     Ok(rows

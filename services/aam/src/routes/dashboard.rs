@@ -78,8 +78,9 @@ pub async fn dashboard(
     caller: Caller,
 ) -> ApiResult<Json<Dashboard>> {
     caller.require(perm::AUDIT_READ)?;
-    let apps = sqlx::query_as::<_, CountBy>(
-        "SELECT status AS key, count(*) AS count FROM apps GROUP BY status ORDER BY status",
+    let apps = sqlx::query_as!(
+        CountBy,
+        r#"SELECT status AS key, count(*) AS "count!" FROM apps GROUP BY status ORDER BY status"#,
     )
     .fetch_all(&state.db);
     let (ulm, apps, services) = tokio::join!(

@@ -104,15 +104,25 @@ async fn row(
     def: &Def,
     lock: bool,
 ) -> Result<Option<Row>, sqlx::Error> {
-    sqlx::query_as::<_, Row>(if lock {
-        "SELECT category, key, value, updated_by, updated_at FROM settings WHERE category = $1 AND key = $2 FOR UPDATE"
+    if lock {
+        sqlx::query_as!(
+            Row,
+            "SELECT category, key, value, updated_by, updated_at FROM settings WHERE category = $1 AND key = $2 FOR UPDATE",
+            def.category,
+            def.key
+        )
+        .fetch_optional(db)
+        .await
     } else {
-        "SELECT category, key, value, updated_by, updated_at FROM settings WHERE category = $1 AND key = $2"
-    })
-    .bind(def.category)
-    .bind(def.key)
-    .fetch_optional(db)
-    .await
+        sqlx::query_as!(
+            Row,
+            "SELECT category, key, value, updated_by, updated_at FROM settings WHERE category = $1 AND key = $2",
+            def.category,
+            def.key
+        )
+        .fetch_optional(db)
+        .await
+    }
 }
 
 /// Every setting, with its schema and whether it differs from the default.
@@ -121,7 +131,8 @@ async fn row(
 pub async fn list(State(state): State<AppState>, caller: Caller) -> ApiResult<Json<Vec<Setting>>> {
     caller.require(perm::SETTINGS_READ)?;
     let (rows, policy) = tokio::join!(
-        sqlx::query_as::<_, Row>(
+        sqlx::query_as!(
+            Row,
             "SELECT category, key, value, updated_by, updated_at FROM settings"
         )
         .fetch_all(&state.db),
@@ -183,24 +194,27 @@ async fn write(
     let saved = match &new {
         // Storing the default is the same as resetting: keep only real overrides.
         Some(v) if *v != (def.default)() => Some(
-            sqlx::query_as::<_, Row>(
+            sqlx::query_as!(
+                Row,
                 "INSERT INTO settings (category, key, value, updated_by, updated_at) VALUES ($1, $2, $3, $4, now())
                  ON CONFLICT (category, key) DO UPDATE SET value = EXCLUDED.value,
                      updated_by = EXCLUDED.updated_by, updated_at = now()
                  RETURNING category, key, value, updated_by, updated_at",
+                def.category,
+                def.key,
+                v,
+                caller.claims.sub
             )
-            .bind(def.category)
-            .bind(def.key)
-            .bind(v)
-            .bind(caller.claims.sub)
             .fetch_one(&mut *tx)
             .await?,
         ),
         _ => {
-            sqlx::query("DELETE FROM settings WHERE category = $1 AND key = $2")
-                .bind(def.category)
-                .bind(def.key)
-                .execute(&mut *tx)
+            sqlx::query!(
+                "DELETE FROM settings WHERE category = $1 AND key = $2",
+                def.category,
+                def.key
+            )
+            .execute(&mut *tx)
                 .await?;
             None
         }
@@ -210,17 +224,17 @@ async fn write(
         settings::shown(def, &old_value),
         settings::shown(def, &new_value),
     );
-    sqlx::query(
+    sqlx::query!(
         "INSERT INTO settings_history (category, key, old_value, new_value, changed_by, changed_by_name, request_id)
          VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        def.category,
+        def.key,
+        &old_shown,
+        &new_shown,
+        caller.claims.sub,
+        caller.name(),
+        &caller.meta.request_id
     )
-    .bind(def.category)
-    .bind(def.key)
-    .bind(&old_shown)
-    .bind(&new_shown)
-    .bind(caller.claims.sub)
-    .bind(caller.name())
-    .bind(&caller.meta.request_id)
     .execute(&mut *tx)
     .await?;
     audit::record(
@@ -325,13 +339,14 @@ pub async fn history(
     if !(1..=500).contains(&limit) {
         return Err(ApiError::field("limit", "limit must be 1–500"));
     }
-    let rows = sqlx::query_as::<_, HistoryEntry>(
+    let rows = sqlx::query_as!(
+        HistoryEntry,
         "SELECT id, old_value, new_value, changed_by, changed_by_name, request_id, changed_at
          FROM settings_history WHERE category = $1 AND key = $2 ORDER BY changed_at DESC, id DESC LIMIT $3",
+        def.category,
+        def.key,
+        limit
     )
-    .bind(def.category)
-    .bind(def.key)
-    .bind(limit)
     .fetch_all(&state.db)
     .await?;
     Ok(Json(rows))

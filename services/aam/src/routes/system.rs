@@ -62,12 +62,13 @@ pub async fn health(
 ) -> ApiResult<Json<SystemHealth>> {
     caller.require(perm::SYSTEM_READ)?;
     let (components, cluster) = tokio::join!(poller::latest(&state), state.cluster.status());
-    let last_24h = sqlx::query_as::<_, Uptime>(
-        "SELECT component,
+    let last_24h = sqlx::query_as!(
+        Uptime,
+        r#"SELECT component,
                 avg(CASE WHEN status = 'healthy' THEN 1.0 ELSE 0.0 END)::float8 AS healthy_ratio,
-                count(*) AS samples, avg(latency_ms)::float8 AS avg_latency_ms
+                count(*) AS "samples!", avg(latency_ms)::float8 AS avg_latency_ms
          FROM health_samples WHERE checked_at > now() - interval '24 hours'
-         GROUP BY component ORDER BY component",
+         GROUP BY component ORDER BY component"#,
     )
     .fetch_all(&state.db)
     .await?;
@@ -119,13 +120,14 @@ pub async fn history(
         Component::Postgres => "postgres",
         Component::Redis => "redis",
     });
-    let rows = sqlx::query_as::<_, ComponentHealth>(
+    let rows = sqlx::query_as!(
+        ComponentHealth,
         "SELECT component, status, latency_ms, checked_at, message FROM health_samples
          WHERE checked_at > now() - make_interval(hours => $1) AND ($2::text IS NULL OR component = $2)
          ORDER BY checked_at DESC, id DESC LIMIT 20000",
+        hours,
+        component
     )
-    .bind(hours)
-    .bind(component)
     .fetch_all(&state.db)
     .await?;
     Ok(Json(rows))

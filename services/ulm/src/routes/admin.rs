@@ -39,7 +39,8 @@ pub async fn audit_log(
         return Err(ApiError::field("limit", "must be between 1 and 1000"));
     }
     Ok(Json(
-        sqlx::query_as(
+        sqlx::query_as!(
+            crate::models::AuditEvent,
             "SELECT id, occurred_at, event_type, actor_id, subject_id, ip, user_agent, request_id, details
              FROM audit_events
              WHERE ($1::uuid IS NULL OR actor_id = $1 OR subject_id = $1)
@@ -47,12 +48,12 @@ pub async fn audit_log(
                AND ($3::timestamptz IS NULL OR occurred_at >= $3)
                AND ($4::timestamptz IS NULL OR occurred_at < $4)
              ORDER BY occurred_at DESC, id DESC LIMIT $5",
+            q.user_id,
+            q.event_type,
+            q.since,
+            q.until,
+            limit
         )
-        .bind(q.user_id)
-        .bind(q.event_type)
-        .bind(q.since)
-        .bind(q.until)
-        .bind(limit)
         .fetch_all(&state.db)
         .await?,
     ))
@@ -72,31 +73,33 @@ pub async fn stats(
     if !(1..=365).contains(&days) {
         return Err(ApiError::field("days", "must be between 1 and 365"));
     }
-    let totals: Totals = sqlx::query_as(
-        "SELECT count(*) AS users,
-                count(*) FILTER (WHERE status = 'active') AS active,
-                count(*) FILTER (WHERE status = 'deactivated') AS deactivated,
-                count(*) FILTER (WHERE email_verified_at IS NOT NULL) AS verified,
-                count(*) FILTER (WHERE mfa_enabled) AS mfa_enabled,
-                count(*) FILTER (WHERE scheduled_deactivation_at IS NOT NULL) AS scheduled_deactivations,
-                (SELECT count(*) FROM sessions WHERE revoked_at IS NULL AND expires_at > now()) AS active_sessions,
-                (SELECT count(*) FROM api_keys WHERE revoked_at IS NULL) AS api_keys
-         FROM users",
+    let totals: Totals = sqlx::query_as!(
+        crate::models::Totals,
+        r#"SELECT count(*) AS "users!",
+                count(*) FILTER (WHERE status = 'active') AS "active!",
+                count(*) FILTER (WHERE status = 'deactivated') AS "deactivated!",
+                count(*) FILTER (WHERE email_verified_at IS NOT NULL) AS "verified!",
+                count(*) FILTER (WHERE mfa_enabled) AS "mfa_enabled!",
+                count(*) FILTER (WHERE scheduled_deactivation_at IS NOT NULL) AS "scheduled_deactivations!",
+                (SELECT count(*) FROM sessions WHERE revoked_at IS NULL AND expires_at > now()) AS "active_sessions!",
+                (SELECT count(*) FROM api_keys WHERE revoked_at IS NULL) AS "api_keys!"
+         FROM users"#
     )
     .fetch_one(&state.db)
     .await?;
     let since = (Utc::now() - Duration::days(days - 1)).date_naive();
-    let daily: Vec<DailyPoint> = sqlx::query_as(
-        "WITH days AS (SELECT generate_series($1::date, (now() AT TIME ZONE 'UTC')::date, interval '1 day')::date AS d),
+    let daily: Vec<DailyPoint> = sqlx::query_as!(
+        crate::models::DailyPoint,
+        r#"WITH days AS (SELECT generate_series($1::date, (now() AT TIME ZONE 'UTC')::date, interval '1 day')::date AS d),
               ev AS (SELECT (occurred_at AT TIME ZONE 'UTC')::date AS d, event_type FROM audit_events
                      WHERE occurred_at >= $1::date AND event_type IN ('user_registered', 'login_succeeded', 'login_failed'))
-         SELECT to_char(days.d, 'YYYY-MM-DD') AS date,
-                count(ev.*) FILTER (WHERE ev.event_type = 'user_registered') AS registrations,
-                count(ev.*) FILTER (WHERE ev.event_type = 'login_succeeded') AS logins,
-                count(ev.*) FILTER (WHERE ev.event_type = 'login_failed') AS failed_logins
-         FROM days LEFT JOIN ev ON ev.d = days.d GROUP BY days.d ORDER BY days.d",
+         SELECT to_char(days.d, 'YYYY-MM-DD') AS "date!",
+                count(ev.*) FILTER (WHERE ev.event_type = 'user_registered') AS "registrations!",
+                count(ev.*) FILTER (WHERE ev.event_type = 'login_succeeded') AS "logins!",
+                count(ev.*) FILTER (WHERE ev.event_type = 'login_failed') AS "failed_logins!"
+         FROM days LEFT JOIN ev ON ev.d = days.d GROUP BY days.d ORDER BY days.d"#,
+        since
     )
-    .bind(since)
     .fetch_all(&state.db)
     .await?;
     Ok(Json(Stats {
@@ -116,7 +119,8 @@ pub async fn get_policy(
 ) -> Result<Json<TokenPolicy>, ApiError> {
     p.require(&state, Perm::SettingsRead)?;
     Ok(Json(
-        sqlx::query_as(
+        sqlx::query_as!(
+            crate::models::TokenPolicy,
             "SELECT access_ttl_minutes, refresh_ttl_days, updated_at FROM token_policy WHERE id",
         )
         .fetch_one(&state.db)
@@ -148,13 +152,14 @@ pub async fn put_policy(
         ));
     }
     let mut tx = state.db.begin().await?;
-    let policy: TokenPolicy = sqlx::query_as(
+    let policy: TokenPolicy = sqlx::query_as!(
+        crate::models::TokenPolicy,
         "UPDATE token_policy SET access_ttl_minutes = $1, refresh_ttl_days = $2, updated_by = $3 WHERE id
          RETURNING access_ttl_minutes, refresh_ttl_days, updated_at",
+        req.access_ttl_minutes,
+        req.refresh_ttl_days,
+        p.user_id
     )
-    .bind(req.access_ttl_minutes)
-    .bind(req.refresh_ttl_days)
-    .bind(p.user_id)
     .fetch_one(&mut *tx)
     .await?;
     audit::record(
@@ -185,15 +190,16 @@ pub async fn outbox(
         return Err(ApiError::field("limit", "must be between 1 and 500"));
     }
     Ok(Json(
-        sqlx::query_as(
+        sqlx::query_as!(
+            crate::models::OutboxMessage,
             "SELECT id, kind, user_id, to_email, state, attempts, next_attempt_at, last_error,
                     created_at, sent_at
              FROM outbox
              WHERE ($1::text IS NULL OR lower(to_email) = lower($1))
              ORDER BY created_at DESC, id LIMIT $2",
+            q.to,
+            limit
         )
-        .bind(q.to)
-        .bind(limit)
         .fetch_all(&state.db)
         .await?,
     ))

@@ -59,16 +59,17 @@ pub async fn create(
     );
     let prefix: String = key.chars().take(API_KEY_PREFIX.len() + 6).collect();
     let mut tx = state.db.begin().await?;
-    let row: Result<ApiKey, sqlx::Error> = sqlx::query_as(
+    let row: Result<ApiKey, sqlx::Error> = sqlx::query_as!(
+        ApiKey,
         "INSERT INTO api_keys (user_id, name, prefix, key_hash, scopes, expires_at) VALUES ($1, $2, $3, $4, $5, $6)
          RETURNING id, name, prefix, scopes, expires_at, last_used_at, created_at",
+        p.user_id,
+        &name,
+        &prefix,
+        token_hash(&key),
+        &scopes,
+        req.expires_at
     )
-    .bind(p.user_id)
-    .bind(&name)
-    .bind(&prefix)
-    .bind(token_hash(&key))
-    .bind(&scopes)
-    .bind(req.expires_at)
     .fetch_one(&mut *tx)
     .await;
     let row = match row {
@@ -112,11 +113,12 @@ pub async fn list(
 ) -> Result<Json<Vec<ApiKey>>, ApiError> {
     p.require(&state, Perm::ApiKeysRead)?;
     Ok(Json(
-        sqlx::query_as(
+        sqlx::query_as!(
+            crate::models::ApiKey,
             "SELECT id, name, prefix, scopes, expires_at, last_used_at, created_at FROM api_keys
              WHERE user_id = $1 AND revoked_at IS NULL ORDER BY created_at DESC LIMIT 500",
+            p.user_id
         )
-        .bind(p.user_id)
         .fetch_all(&state.db)
         .await?,
     ))
@@ -135,9 +137,7 @@ pub async fn revoke(
 ) -> Result<StatusCode, ApiError> {
     p.require_session()?;
     p.require(&state, Perm::ApiKeysWrite)?;
-    let n = sqlx::query("UPDATE api_keys SET revoked_at = now() WHERE id = $1 AND user_id = $2 AND revoked_at IS NULL")
-        .bind(id)
-        .bind(p.user_id)
+    let n = sqlx::query!("UPDATE api_keys SET revoked_at = now() WHERE id = $1 AND user_id = $2 AND revoked_at IS NULL", id, p.user_id)
         .execute(&state.db)
         .await?
         .rows_affected();

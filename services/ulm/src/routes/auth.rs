@@ -60,17 +60,11 @@ pub async fn one_time_token(
     ttl: Duration,
 ) -> Result<String, sqlx::Error> {
     // A new link supersedes older ones of the same purpose.
-    sqlx::query("UPDATE one_time_tokens SET used_at = now() WHERE user_id = $1 AND purpose = $2 AND used_at IS NULL")
-        .bind(user_id)
-        .bind(purpose)
+    sqlx::query!("UPDATE one_time_tokens SET used_at = now() WHERE user_id = $1 AND purpose = $2 AND used_at IS NULL", user_id, purpose)
         .execute(&mut *conn)
         .await?;
     let token = new_token();
-    sqlx::query("INSERT INTO one_time_tokens (token_hash, user_id, purpose, expires_at) VALUES ($1, $2, $3, $4)")
-        .bind(token_hash(&token))
-        .bind(user_id)
-        .bind(purpose)
-        .bind(Utc::now() + ttl)
+    sqlx::query!("INSERT INTO one_time_tokens (token_hash, user_id, purpose, expires_at) VALUES ($1, $2, $3, $4)", token_hash(&token), user_id, purpose, Utc::now() + ttl)
         .execute(&mut *conn)
         .await?;
     Ok(token)
@@ -85,13 +79,13 @@ async fn consume_token(
     if token.len() > 256 {
         return Ok(None);
     }
-    sqlx::query_scalar(
+    sqlx::query_scalar!(
         "UPDATE one_time_tokens SET used_at = now()
          WHERE token_hash = $1 AND purpose = $2 AND used_at IS NULL AND expires_at > now()
          RETURNING user_id",
+        token_hash(token),
+        purpose
     )
-    .bind(token_hash(token))
-    .bind(purpose)
     .fetch_optional(conn)
     .await
 }
@@ -134,14 +128,15 @@ pub async fn register(
     let message = "if the address can be registered, we sent an e-mail to it";
 
     let mut tx = state.db.begin().await?;
-    let existing: Option<(Uuid, bool)> = sqlx::query_as(
-        "SELECT id, lower(email) = lower($1) FROM users WHERE lower(email) = lower($1) OR lower(username) = lower($2)
-         ORDER BY 2 DESC LIMIT 1",
+    let existing: Option<(Uuid, bool)> = sqlx::query!(
+        r#"SELECT id, lower(email) = lower($1) AS "same_email!" FROM users WHERE lower(email) = lower($1) OR lower(username) = lower($2)
+         ORDER BY 2 DESC LIMIT 1"#,
+        &email,
+        &username
     )
-    .bind(&email)
-    .bind(&username)
     .fetch_optional(&mut *tx)
-    .await?;
+    .await?
+    .map(|r| (r.id, r.same_email));
     match existing {
         Some((id, true)) => {
             mail::queue(&mut *tx, mail::Kind::RegisterExisting, Some(id), &email).await?;
@@ -168,16 +163,16 @@ pub async fn register(
     } else {
         Some(Utc::now())
     };
-    let inserted: Result<Uuid, sqlx::Error> = sqlx::query_scalar(
+    let inserted: Result<Uuid, sqlx::Error> = sqlx::query_scalar!(
         "INSERT INTO users (email, username, password_hash, display_name, preferred_language, email_verified_at)
          VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
+        &email,
+        &username,
+        &hash,
+        &display_name,
+        &lang,
+        verified
     )
-    .bind(&email)
-    .bind(&username)
-    .bind(&hash)
-    .bind(&display_name)
-    .bind(&lang)
-    .bind(verified)
     .fetch_one(&mut *tx)
     .await;
     let id = match inserted {
@@ -186,15 +181,17 @@ pub async fn register(
         Err(e) if ovu_kit::error::unique_violation(&e).is_some() => return Ok(accepted(message)),
         Err(e) => return Err(e.into()),
     };
-    sqlx::query("INSERT INTO password_history (user_id, password_hash) VALUES ($1, $2)")
-        .bind(id)
-        .bind(&hash)
-        .execute(&mut *tx)
-        .await?;
-    sqlx::query(
-        "INSERT INTO user_roles (user_id, role_id) SELECT $1, id FROM roles WHERE name = 'user'",
+    sqlx::query!(
+        "INSERT INTO password_history (user_id, password_hash) VALUES ($1, $2)",
+        id,
+        &hash
     )
-    .bind(id)
+    .execute(&mut *tx)
+    .await?;
+    sqlx::query!(
+        "INSERT INTO user_roles (user_id, role_id) SELECT $1, id FROM roles WHERE name = 'user'",
+        id
+    )
     .execute(&mut *tx)
     .await?;
     if verified.is_none() {
@@ -218,10 +215,10 @@ pub async fn verify_email(
     let Some(user_id) = consume_token(&mut tx, &req.token, "verify_email").await? else {
         return Err(bad_link());
     };
-    sqlx::query(
+    sqlx::query!(
         "UPDATE users SET email_verified_at = COALESCE(email_verified_at, now()) WHERE id = $1",
+        user_id
     )
-    .bind(user_id)
     .execute(&mut *tx)
     .await?;
     audit::record(
@@ -289,11 +286,12 @@ pub async fn login(
         return Err(ApiError::account_locked(secs));
     }
 
-    let row: Option<LoginRow> = sqlx::query_as(
-        "SELECT id, password_hash, status, email_verified_at IS NOT NULL AS email_verified, mfa_enabled
-         FROM users WHERE lower(email) = $1 OR lower(username) = $1 LIMIT 1",
+    let row: Option<LoginRow> = sqlx::query_as!(
+        LoginRow,
+        r#"SELECT id, password_hash, status, email_verified_at IS NOT NULL AS "email_verified!", mfa_enabled
+         FROM users WHERE lower(email) = $1 OR lower(username) = $1 LIMIT 1"#,
+        &login
     )
-    .bind(&login)
     .fetch_optional(&state.db)
     .await?;
     let ok = state
@@ -367,11 +365,13 @@ pub async fn login(
     if state.passwords.needs_rehash(&row.password_hash) {
         // Parameters were raised since this hash was made: upgrade it while we have the password.
         let new_hash = state.passwords.hash(req.password).await?;
-        sqlx::query("UPDATE users SET password_hash = $2 WHERE id = $1")
-            .bind(row.id)
-            .bind(new_hash)
-            .execute(&state.db)
-            .await?;
+        sqlx::query!(
+            "UPDATE users SET password_hash = $2 WHERE id = $1",
+            row.id,
+            new_hash
+        )
+        .execute(&state.db)
+        .await?;
     }
     if row.mfa_enabled {
         // Code failures count per account and survive a new password login: no fresh
@@ -417,33 +417,36 @@ pub async fn check_second_factor(
     user_id: Uuid,
     code: &str,
 ) -> Result<Option<&'static str>, ApiError> {
-    let row: Option<(Option<Vec<u8>>, i64)> =
-        sqlx::query_as("SELECT mfa_secret, mfa_last_step FROM users WHERE id = $1 AND mfa_enabled")
-            .bind(user_id)
-            .fetch_optional(&mut *conn)
-            .await?;
+    let row: Option<(Option<Vec<u8>>, i64)> = sqlx::query!(
+        "SELECT mfa_secret, mfa_last_step FROM users WHERE id = $1 AND mfa_enabled",
+        user_id
+    )
+    .fetch_optional(&mut *conn)
+    .await?
+    .map(|r| (r.mfa_secret, r.mfa_last_step));
     let Some((Some(secret), last_step)) = row else {
         return Ok(None);
     };
     let now = Utc::now().timestamp().max(0) as u64;
     if let Some(step) = totp::verify(&secret, code, now, last_step.max(0) as u64) {
         // Atomic: of two concurrent uses of one code, only one moves the step forward.
-        let n =
-            sqlx::query("UPDATE users SET mfa_last_step = $2 WHERE id = $1 AND mfa_last_step < $2")
-                .bind(user_id)
-                .bind(step as i64)
-                .execute(&mut *conn)
-                .await?
-                .rows_affected();
+        let n = sqlx::query!(
+            "UPDATE users SET mfa_last_step = $2 WHERE id = $1 AND mfa_last_step < $2",
+            user_id,
+            step as i64
+        )
+        .execute(&mut *conn)
+        .await?
+        .rows_affected();
         return Ok((n == 1).then_some("totp"));
     }
-    let used: Option<i64> = sqlx::query_scalar(
+    let used: Option<i64> = sqlx::query_scalar!(
         "UPDATE mfa_recovery_codes SET used_at = now()
          WHERE id = (SELECT id FROM mfa_recovery_codes WHERE user_id = $1 AND code_hash = $2 AND used_at IS NULL LIMIT 1)
          RETURNING id",
+        user_id,
+        totp::recovery_hash(user_id, code)
     )
-    .bind(user_id)
-    .bind(totp::recovery_hash(user_id, code))
     .fetch_optional(&mut *conn)
     .await?;
     Ok(used.map(|_| "recovery_code"))
@@ -563,12 +566,13 @@ pub async fn logout(
     let (user_id, session_id) = if let Some(rt) =
         req.refresh_token.as_deref().filter(|t| !t.is_empty())
     {
-        let found: Option<(Uuid, Uuid)> = sqlx::query_as(
+        let found: Option<(Uuid, Uuid)> = sqlx::query!(
             "SELECT s.user_id, s.id FROM refresh_tokens rt JOIN sessions s ON s.id = rt.session_id WHERE rt.token_hash = $1",
+            token_hash(rt)
         )
-        .bind(token_hash(rt))
         .fetch_optional(&state.db)
-        .await?;
+        .await?
+        .map(|r| (r.user_id, r.id));
         found.ok_or_else(ApiError::invalid_token)?
     } else if !matches!(presented(&headers), Presented::None) {
         let p = authenticate(&state, &headers).await?;
@@ -627,12 +631,13 @@ pub async fn forgot_password(
     )
     .await?;
     let mut tx = state.db.begin().await?;
-    let user: Option<(Uuid, String)> = sqlx::query_as(
+    let user: Option<(Uuid, String)> = sqlx::query!(
         "SELECT id, email FROM users WHERE lower(email) = lower($1) AND status = 'active'",
+        &email
     )
-    .bind(&email)
     .fetch_optional(&mut *tx)
-    .await?;
+    .await?
+    .map(|r| (r.id, r.email));
     if let Some((id, to)) = user {
         mail::queue(&mut *tx, mail::Kind::ResetPassword, Some(id), &to).await?;
         audit::record(
@@ -659,16 +664,16 @@ pub async fn set_password(
     new_password: String,
 ) -> Result<(), ApiError> {
     let (email, username): (String, String) =
-        sqlx::query_as("SELECT email, username FROM users WHERE id = $1")
-            .bind(user_id)
+        sqlx::query!("SELECT email, username FROM users WHERE id = $1", user_id)
             .fetch_one(&mut *conn)
-            .await?;
+            .await
+            .map(|r| (r.email, r.username))?;
     password_policy::check(field, &new_password, &[&email, &username])?;
-    let recent: Vec<String> = sqlx::query_scalar(
+    let recent: Vec<String> = sqlx::query_scalar!(
         "SELECT password_hash FROM password_history WHERE user_id = $1 ORDER BY created_at DESC, id DESC LIMIT $2",
+        user_id,
+        password_policy::HISTORY
     )
-    .bind(user_id)
-    .bind(password_policy::HISTORY)
     .fetch_all(&mut *conn)
     .await?;
     for old in recent {
@@ -684,16 +689,20 @@ pub async fn set_password(
         }
     }
     let hash = state.passwords.hash(new_password).await?;
-    sqlx::query("UPDATE users SET password_hash = $2, password_changed_at = now() WHERE id = $1")
-        .bind(user_id)
-        .bind(&hash)
-        .execute(&mut *conn)
-        .await?;
-    sqlx::query("INSERT INTO password_history (user_id, password_hash) VALUES ($1, $2)")
-        .bind(user_id)
-        .bind(&hash)
-        .execute(&mut *conn)
-        .await?;
+    sqlx::query!(
+        "UPDATE users SET password_hash = $2, password_changed_at = now() WHERE id = $1",
+        user_id,
+        &hash
+    )
+    .execute(&mut *conn)
+    .await?;
+    sqlx::query!(
+        "INSERT INTO password_history (user_id, password_hash) VALUES ($1, $2)",
+        user_id,
+        &hash
+    )
+    .execute(&mut *conn)
+    .await?;
     Ok(())
 }
 
@@ -713,10 +722,10 @@ pub async fn reset_password(
     set_password(&state, &mut tx, user_id, "new_password", req.new_password).await?;
     let ended = sessions::revoke_all(&mut *tx, user_id, None, "password_reset").await?;
     // The link proved control of the mailbox.
-    sqlx::query(
+    sqlx::query!(
         "UPDATE users SET email_verified_at = COALESCE(email_verified_at, now()) WHERE id = $1",
+        user_id
     )
-    .bind(user_id)
     .execute(&mut *tx)
     .await?;
     audit::record(

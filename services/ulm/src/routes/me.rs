@@ -59,13 +59,6 @@ pub async fn check_session(Auth(p): Auth) -> Result<Json<SessionCheck>, ApiError
     }))
 }
 
-#[derive(sqlx::FromRow)]
-struct MeRow {
-    #[sqlx(flatten)]
-    user: User,
-    session_ok: bool,
-}
-
 /// The signed-in user.
 #[utoipa::path(get, path = "/api/v1/users/me", tag = "me",
     security(("bearer" = []), ("api_key" = [])),
@@ -88,17 +81,21 @@ pub async fn get_me(
             return Ok(json_bytes(body));
         }
         let generation = state.me_cache.generation();
-        let row: Option<MeRow> = sqlx::query_as(&format!(
-            "SELECT {USER_COLUMNS}, (s.revoked_at IS NULL AND s.expires_at > now()) AS session_ok
-             FROM users u JOIN sessions s ON s.id = $2 AND s.user_id = u.id WHERE u.id = $1"
-        ))
-        .bind(claims.sub)
-        .bind(claims.sid)
+        // The session's liveness is a join condition rather than a column: `query_as!`
+        // fills a User and nothing else, and a dead session answers like a missing one.
+        let row: Option<User> = crate::sql::query_users!(
+            "SELECT",
+            "FROM users u JOIN sessions s ON s.id = $2 AND s.user_id = u.id
+                  AND s.revoked_at IS NULL AND s.expires_at > now()
+             WHERE u.id = $1",
+            claims.sub,
+            claims.sid
+        )
         .fetch_optional(&state.db)
         .await?;
         return match row {
-            Some(r) if r.session_ok && r.user.status == "active" => {
-                let body = Bytes::from(serde_json::to_vec(&r.user).map_err(ApiError::internal)?);
+            Some(user) if user.status == "active" => {
+                let body = Bytes::from(serde_json::to_vec(&user).map_err(ApiError::internal)?);
                 state
                     .me_cache
                     .put(claims.sid, claims.sub, generation, body.clone());
@@ -158,20 +155,20 @@ pub async fn update_me(
         }
     }
     let mut tx = state.db.begin().await?;
-    let res = sqlx::query(
+    let res = sqlx::query!(
         "UPDATE users SET display_name = COALESCE($2, display_name), preferred_language = COALESCE($3, preferred_language),
                 username = COALESCE($4, username), email = COALESCE($5, email),
                 email_verified_at = CASE WHEN $6 THEN NULL ELSE email_verified_at END,
                 phone = COALESCE($7, phone)
          WHERE id = $1",
+        p.user_id,
+        display_name.as_deref(),
+        lang.as_deref(),
+        username.as_deref(),
+        email.as_deref(),
+        email_changes && state.cfg.email_verification_required,
+        phone.as_deref()
     )
-    .bind(p.user_id)
-    .bind(&display_name)
-    .bind(&lang)
-    .bind(&username)
-    .bind(&email)
-    .bind(email_changes && state.cfg.email_verification_required)
-    .bind(&phone)
     .execute(&mut *tx)
     .await;
     if let Err(e) = res {
@@ -261,13 +258,14 @@ pub async fn sessions_of(
     user_id: Uuid,
     current: Option<Uuid>,
 ) -> Result<Vec<Session>, ApiError> {
-    Ok(sqlx::query_as(
-        "SELECT id, created_at, last_used_at, expires_at, ip, user_agent, mfa, (id = $2) AS current
+    Ok(sqlx::query_as!(
+        crate::models::Session,
+        r#"SELECT id, created_at, last_used_at, expires_at, ip, user_agent, mfa, (id = $2) AS "current!"
          FROM sessions WHERE user_id = $1 AND revoked_at IS NULL AND expires_at > now()
-         ORDER BY created_at DESC LIMIT 500",
+         ORDER BY created_at DESC LIMIT 500"#,
+        user_id,
+        current.unwrap_or(Uuid::nil())
     )
-    .bind(user_id)
-    .bind(current.unwrap_or(Uuid::nil()))
     .fetch_all(&state.db)
     .await?)
 }
@@ -295,12 +293,12 @@ pub async fn end_session(
     Path(id): Path<Uuid>,
 ) -> Result<StatusCode, ApiError> {
     p.require_session()?;
-    let n = sqlx::query(
+    let n = sqlx::query!(
         "UPDATE sessions SET revoked_at = now(), revoked_reason = 'ended_by_user'
          WHERE id = $1 AND user_id = $2 AND revoked_at IS NULL",
+        id,
+        p.user_id
     )
-    .bind(id)
-    .bind(p.user_id)
     .execute(&state.db)
     .await?
     .rows_affected();

@@ -34,13 +34,14 @@ pub async fn setup(
 ) -> Result<Json<MfaSetup>, ApiError> {
     p.require_session()?;
     let secret = random_bytes::<{ totp::SECRET_LEN }>();
-    let n =
-        sqlx::query("UPDATE users SET mfa_pending_secret = $2 WHERE id = $1 AND NOT mfa_enabled")
-            .bind(p.user_id)
-            .bind(secret.as_slice())
-            .execute(&state.db)
-            .await?
-            .rows_affected();
+    let n = sqlx::query!(
+        "UPDATE users SET mfa_pending_secret = $2 WHERE id = $1 AND NOT mfa_enabled",
+        p.user_id,
+        secret.as_slice()
+    )
+    .execute(&state.db)
+    .await?
+    .rows_affected();
     if n == 0 {
         return Err(ApiError::conflict("MFA is already enabled"));
     }
@@ -54,8 +55,7 @@ async fn new_recovery_codes(
     conn: &mut sqlx::PgConnection,
     user_id: Uuid,
 ) -> Result<Vec<String>, sqlx::Error> {
-    sqlx::query("DELETE FROM mfa_recovery_codes WHERE user_id = $1")
-        .bind(user_id)
+    sqlx::query!("DELETE FROM mfa_recovery_codes WHERE user_id = $1", user_id)
         .execute(&mut *conn)
         .await?;
     let codes: Vec<String> = (0..totp::RECOVERY_CODES)
@@ -65,11 +65,11 @@ async fn new_recovery_codes(
         .iter()
         .map(|c| totp::recovery_hash(user_id, c))
         .collect();
-    sqlx::query(
+    sqlx::query!(
         "INSERT INTO mfa_recovery_codes (user_id, code_hash) SELECT $1, unnest($2::bytea[])",
+        user_id,
+        &hashes
     )
-    .bind(user_id)
-    .bind(&hashes)
     .execute(&mut *conn)
     .await?;
     Ok(codes)
@@ -87,12 +87,13 @@ pub async fn enable(
 ) -> Result<Json<RecoveryCodes>, ApiError> {
     let sid = p.require_session()?;
     let mut tx = state.db.begin().await?;
-    let row: Option<(Option<Vec<u8>>, bool)> = sqlx::query_as(
+    let row: Option<(Option<Vec<u8>>, bool)> = sqlx::query!(
         "SELECT mfa_pending_secret, mfa_enabled FROM users WHERE id = $1 FOR UPDATE",
+        p.user_id
     )
-    .bind(p.user_id)
     .fetch_optional(&mut *tx)
-    .await?;
+    .await?
+    .map(|r| (r.mfa_pending_secret, r.mfa_enabled));
     let secret = match row {
         Some((_, true)) => return Err(ApiError::conflict("MFA is already enabled")),
         Some((Some(s), false)) => s,
@@ -102,19 +103,18 @@ pub async fn enable(
     let Some(step) = totp::verify(&secret, &req.code, now, 0) else {
         return Err(ApiError::field("code", "the code is wrong or expired"));
     };
-    sqlx::query(
+    sqlx::query!(
         "UPDATE users SET mfa_secret = mfa_pending_secret, mfa_pending_secret = NULL, mfa_enabled = true, mfa_last_step = $2
          WHERE id = $1",
+        p.user_id,
+        step as i64
     )
-    .bind(p.user_id)
-    .bind(step as i64)
     .execute(&mut *tx)
     .await?;
     let codes = new_recovery_codes(&mut tx, p.user_id).await?;
     let ended = sessions::revoke_all(&mut *tx, p.user_id, Some(sid), "mfa_changed").await?;
     // The current session has now proven the second factor.
-    sqlx::query("UPDATE sessions SET mfa = true WHERE id = $1")
-        .bind(sid)
+    sqlx::query!("UPDATE sessions SET mfa = true WHERE id = $1", sid)
         .execute(&mut *tx)
         .await?;
     audit::record(
@@ -150,11 +150,12 @@ pub async fn disable(
             .with_detail("reason", "wrong_password"));
     }
     let mut tx = state.db.begin().await?;
-    let enabled: bool =
-        sqlx::query_scalar("SELECT mfa_enabled FROM users WHERE id = $1 FOR UPDATE")
-            .bind(p.user_id)
-            .fetch_one(&mut *tx)
-            .await?;
+    let enabled: bool = sqlx::query_scalar!(
+        "SELECT mfa_enabled FROM users WHERE id = $1 FOR UPDATE",
+        p.user_id
+    )
+    .fetch_one(&mut *tx)
+    .await?;
     if !enabled {
         return Err(ApiError::conflict("MFA is not enabled"));
     }
@@ -169,19 +170,20 @@ pub async fn disable(
             "the code is wrong or was already used",
         ));
     }
-    sqlx::query(
+    sqlx::query!(
         "UPDATE users SET mfa_enabled = false, mfa_secret = NULL, mfa_pending_secret = NULL, mfa_last_step = 0 WHERE id = $1",
+        p.user_id
     )
-    .bind(p.user_id)
     .execute(&mut *tx)
     .await?;
-    sqlx::query("DELETE FROM mfa_recovery_codes WHERE user_id = $1")
-        .bind(p.user_id)
-        .execute(&mut *tx)
-        .await?;
+    sqlx::query!(
+        "DELETE FROM mfa_recovery_codes WHERE user_id = $1",
+        p.user_id
+    )
+    .execute(&mut *tx)
+    .await?;
     let ended = sessions::revoke_all(&mut *tx, p.user_id, Some(sid), "mfa_changed").await?;
-    sqlx::query("UPDATE sessions SET mfa = false WHERE id = $1")
-        .bind(sid)
+    sqlx::query!("UPDATE sessions SET mfa = false WHERE id = $1", sid)
         .execute(&mut *tx)
         .await?;
     audit::record(

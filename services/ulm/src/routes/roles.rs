@@ -25,15 +25,17 @@ pub fn router() -> Router<AppState> {
         .route("/api/v1/permissions", get(permissions))
 }
 
-const ROLE_COLUMNS: &str = "r.id, r.name, r.description, r.is_system, r.created_at, r.updated_at,
-    ARRAY(SELECT p.resource || ':' || p.action FROM role_permissions rp JOIN permissions p ON p.id = rp.permission_id
-          WHERE rp.role_id = r.id ORDER BY 1) AS permissions";
-
 async fn load<'e>(db: impl sqlx::PgExecutor<'e>, id: Uuid) -> Result<Option<Role>, sqlx::Error> {
-    sqlx::query_as(&format!(
-        "SELECT {ROLE_COLUMNS} FROM roles r WHERE r.id = $1"
-    ))
-    .bind(id)
+    // The role's columns are written out here and in `list`: the checked macros take only
+    // literals.
+    sqlx::query_as!(
+        Role,
+        r#"SELECT r.id, r.name, r.description, r.is_system, r.created_at, r.updated_at,
+    ARRAY(SELECT p.resource || ':' || p.action FROM role_permissions rp JOIN permissions p ON p.id = rp.permission_id
+          WHERE rp.role_id = r.id ORDER BY 1) AS "permissions!"
+         FROM roles r WHERE r.id = $1"#,
+        id
+    )
     .fetch_optional(db)
     .await
 }
@@ -67,10 +69,12 @@ async fn permission_ids(
     names.sort();
     names.dedup();
     let rows: Vec<(Uuid, String)> =
-        sqlx::query_as("SELECT id, resource || ':' || action FROM permissions WHERE resource || ':' || action = ANY($1)")
-            .bind(&names)
+        sqlx::query!(r#"SELECT id, resource || ':' || action AS "name!" FROM permissions WHERE resource || ':' || action = ANY($1)"#, &names)
             .fetch_all(&mut *conn)
-            .await?;
+            .await?
+            .into_iter()
+            .map(|r| (r.id, r.name))
+            .collect();
     if let Some(unknown) = names.iter().find(|n| !rows.iter().any(|(_, r)| r == *n)) {
         return Err(ApiError::field("permissions", "unknown permission")
             .with_detail("permission", unknown.clone()));
@@ -91,11 +95,11 @@ async fn within_reach(
     actor: &Principal,
     role_id: Uuid,
 ) -> Result<(), ApiError> {
-    let held: Vec<String> = sqlx::query_scalar(
-        "SELECT p.resource || ':' || p.action FROM role_permissions rp JOIN permissions p ON p.id = rp.permission_id
-         WHERE rp.role_id = $1 ORDER BY 1",
+    let held: Vec<String> = sqlx::query_scalar!(
+        r#"SELECT p.resource || ':' || p.action AS "name!" FROM role_permissions rp JOIN permissions p ON p.id = rp.permission_id
+         WHERE rp.role_id = $1 ORDER BY 1"#,
+        role_id
     )
-    .bind(role_id)
     .fetch_all(&mut *conn)
     .await?;
     let missing: Vec<String> = held.into_iter().filter(|p| !actor.has(p)).collect();
@@ -113,15 +117,14 @@ async fn set_permissions(
     role_id: Uuid,
     ids: &[Uuid],
 ) -> Result<(), sqlx::Error> {
-    sqlx::query("DELETE FROM role_permissions WHERE role_id = $1")
-        .bind(role_id)
+    sqlx::query!("DELETE FROM role_permissions WHERE role_id = $1", role_id)
         .execute(&mut *conn)
         .await?;
-    sqlx::query(
+    sqlx::query!(
         "INSERT INTO role_permissions (role_id, permission_id) SELECT $1, unnest($2::uuid[])",
+        role_id,
+        ids
     )
-    .bind(role_id)
-    .bind(ids)
     .execute(&mut *conn)
     .await?;
     Ok(())
@@ -137,9 +140,13 @@ pub async fn list(
 ) -> Result<Json<Vec<Role>>, ApiError> {
     p.require(&state, Perm::RolesRead)?;
     Ok(Json(
-        sqlx::query_as(&format!(
-            "SELECT {ROLE_COLUMNS} FROM roles r ORDER BY r.name LIMIT 1000"
-        ))
+        sqlx::query_as!(
+            Role,
+            r#"SELECT r.id, r.name, r.description, r.is_system, r.created_at, r.updated_at,
+    ARRAY(SELECT p.resource || ':' || p.action FROM role_permissions rp JOIN permissions p ON p.id = rp.permission_id
+          WHERE rp.role_id = r.id ORDER BY 1) AS "permissions!"
+             FROM roles r ORDER BY r.name LIMIT 1000"#
+        )
         .fetch_all(&state.db)
         .await?,
     ))
@@ -161,11 +168,11 @@ pub async fn create(
         crate::validate::display_name("description", req.description.as_deref().unwrap_or(""))?;
     let mut tx = state.db.begin().await?;
     let ids = permission_ids(&mut tx, &p, &req.permissions).await?;
-    let id: Uuid = match sqlx::query_scalar(
+    let id: Uuid = match sqlx::query_scalar!(
         "INSERT INTO roles (name, description) VALUES ($1, $2) RETURNING id",
+        &name,
+        &description
     )
-    .bind(&name)
-    .bind(&description)
     .fetch_one(&mut *tx)
     .await
     {
@@ -239,10 +246,7 @@ pub async fn update(
             "super_admin always has every permission",
         ));
     }
-    if let Err(e) = sqlx::query("UPDATE roles SET name = COALESCE($2, name), description = COALESCE($3, description) WHERE id = $1")
-        .bind(id)
-        .bind(&name)
-        .bind(&description)
+    if let Err(e) = sqlx::query!("UPDATE roles SET name = COALESCE($2, name), description = COALESCE($3, description) WHERE id = $1", id, name.as_deref(), description.as_deref())
         .execute(&mut *tx)
         .await
     {
@@ -282,18 +286,19 @@ pub async fn remove(
 ) -> Result<StatusCode, ApiError> {
     p.require(&state, Perm::RolesWrite)?;
     let mut tx = state.db.begin().await?;
-    let row: Option<(String, bool)> =
-        sqlx::query_as("SELECT name, is_system FROM roles WHERE id = $1 FOR UPDATE")
-            .bind(id)
-            .fetch_optional(&mut *tx)
-            .await?;
+    let row: Option<(String, bool)> = sqlx::query!(
+        "SELECT name, is_system FROM roles WHERE id = $1 FOR UPDATE",
+        id
+    )
+    .fetch_optional(&mut *tx)
+    .await?
+    .map(|r| (r.name, r.is_system));
     match row {
         None => return Err(ApiError::not_found()),
         Some((_, true)) => return Err(ApiError::conflict("system roles cannot be deleted")),
         Some((name, false)) => {
             within_reach(&mut tx, &p, id).await?;
-            sqlx::query("DELETE FROM roles WHERE id = $1")
-                .bind(id)
+            sqlx::query!("DELETE FROM roles WHERE id = $1", id)
                 .execute(&mut *tx)
                 .await?;
             audit::record(
@@ -320,7 +325,7 @@ pub async fn permissions(
 ) -> Result<Json<Vec<Permission>>, ApiError> {
     p.require(&state, Perm::RolesRead)?;
     Ok(Json(
-        sqlx::query_as("SELECT id, resource || ':' || action AS name, resource, action, description FROM permissions ORDER BY 2")
+        sqlx::query_as!(crate::models::Permission, r#"SELECT id, resource || ':' || action AS "name!", resource, action, description FROM permissions ORDER BY 2"#)
             .fetch_all(&state.db)
             .await?,
     ))

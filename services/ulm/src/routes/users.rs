@@ -12,7 +12,7 @@ use serde_json::json;
 use uuid::Uuid;
 
 use crate::audit::{self, Event, Meta};
-use crate::auth::{Auth, IS_SUPER_ADMIN, PERMISSIONS_OF_USER, Principal, SELF_SERVICE};
+use crate::auth::{Auth, Principal, SELF_SERVICE};
 use crate::models::*;
 use crate::state::AppState;
 use crate::{password_policy, routes::me::sessions_of, sessions, validate};
@@ -56,11 +56,11 @@ async fn escalation<'e>(
     actor: &Principal,
     role_ids: &[Uuid],
 ) -> Result<Vec<String>, sqlx::Error> {
-    let perms: Vec<String> = sqlx::query_scalar(
-        "SELECT DISTINCT p.resource || ':' || p.action FROM role_permissions rp JOIN permissions p ON p.id = rp.permission_id
-         WHERE rp.role_id = ANY($1)",
+    let perms: Vec<String> = sqlx::query_scalar!(
+        r#"SELECT DISTINCT p.resource || ':' || p.action AS "permission!" FROM role_permissions rp JOIN permissions p ON p.id = rp.permission_id
+         WHERE rp.role_id = ANY($1)"#,
+        role_ids
     )
-    .bind(role_ids)
     .fetch_all(db)
     .await?;
     Ok(perms.into_iter().filter(|p| !actor.has(p)).collect())
@@ -100,20 +100,38 @@ async fn reachable(
     id: Uuid,
     lock: bool,
 ) -> Result<Target, ApiError> {
-    if lock {
-        sqlx::query("SELECT pg_advisory_xact_lock($1)")
-            .bind(ACCOUNT_CHANGES)
+    // PERMISSIONS_OF_USER and IS_SUPER_ADMIN written out (the checked macros take only
+    // literals), once with the row lock and once without.
+    let target: Option<Target> = if lock {
+        sqlx::query!("SELECT pg_advisory_xact_lock($1)", ACCOUNT_CHANGES)
             .execute(&mut *conn)
             .await?;
-    }
-    let target: Option<Target> = sqlx::query_as(&format!(
-        "SELECT {PERMISSIONS_OF_USER} AS permissions, {IS_SUPER_ADMIN} AS super_admin
-         FROM users u WHERE u.id = $1{}",
-        if lock { " FOR UPDATE OF u" } else { "" }
-    ))
-    .bind(id)
-    .fetch_optional(&mut *conn)
-    .await?;
+        sqlx::query_as!(
+            Target,
+            r#"SELECT ARRAY(SELECT DISTINCT p.resource || ':' || p.action
+                      FROM user_roles ur JOIN role_permissions rp ON rp.role_id = ur.role_id
+                      JOIN permissions p ON p.id = rp.permission_id WHERE ur.user_id = u.id) AS "permissions!",
+                EXISTS (SELECT 1 FROM user_roles ur JOIN roles r ON r.id = ur.role_id
+                        WHERE ur.user_id = u.id AND r.name = 'super_admin') AS "super_admin!"
+             FROM users u WHERE u.id = $1 FOR UPDATE OF u"#,
+            id
+        )
+        .fetch_optional(&mut *conn)
+        .await?
+    } else {
+        sqlx::query_as!(
+            Target,
+            r#"SELECT ARRAY(SELECT DISTINCT p.resource || ':' || p.action
+                      FROM user_roles ur JOIN role_permissions rp ON rp.role_id = ur.role_id
+                      JOIN permissions p ON p.id = rp.permission_id WHERE ur.user_id = u.id) AS "permissions!",
+                EXISTS (SELECT 1 FROM user_roles ur JOIN roles r ON r.id = ur.role_id
+                        WHERE ur.user_id = u.id AND r.name = 'super_admin') AS "super_admin!"
+             FROM users u WHERE u.id = $1"#,
+            id
+        )
+        .fetch_optional(&mut *conn)
+        .await?
+    };
     let Some(target) = target else {
         return Err(ApiError::not_found());
     };
@@ -146,14 +164,15 @@ async fn others_with_super_admin(
     conn: &mut sqlx::PgConnection,
     leaving: Uuid,
 ) -> Result<bool, sqlx::Error> {
-    sqlx::query("SELECT pg_advisory_xact_lock($1)")
-        .bind(ACCOUNT_CHANGES)
+    sqlx::query!("SELECT pg_advisory_xact_lock($1)", ACCOUNT_CHANGES)
         .execute(&mut *conn)
         .await?;
-    sqlx::query_scalar(&format!(
-        "SELECT EXISTS (SELECT 1 FROM users u WHERE u.id <> $1 AND u.status = 'active' AND {IS_SUPER_ADMIN})"
-    ))
-    .bind(leaving)
+    sqlx::query_scalar!(
+        r#"SELECT EXISTS (SELECT 1 FROM users u WHERE u.id <> $1 AND u.status = 'active'
+                 AND EXISTS (SELECT 1 FROM user_roles ur JOIN roles r ON r.id = ur.role_id
+                        WHERE ur.user_id = u.id AND r.name = 'super_admin')) AS "exists!""#,
+        leaving
+    )
     .fetch_one(&mut *conn)
     .await
 }
@@ -161,10 +180,12 @@ async fn others_with_super_admin(
 /// Whether user `id` may stop being an active super_admin: they are not one, or another
 /// remains (for the scheduled-deactivation job, which has no caller to refuse).
 pub async fn may_leave(conn: &mut sqlx::PgConnection, id: Uuid) -> Result<bool, sqlx::Error> {
-    let is_super: bool = sqlx::query_scalar(&format!(
-        "SELECT {IS_SUPER_ADMIN} FROM users u WHERE u.id = $1"
-    ))
-    .bind(id)
+    let is_super: bool = sqlx::query_scalar!(
+        r#"SELECT EXISTS (SELECT 1 FROM user_roles ur JOIN roles r ON r.id = ur.role_id
+                        WHERE ur.user_id = u.id AND r.name = 'super_admin') AS "super_admin!"
+         FROM users u WHERE u.id = $1"#,
+        id
+    )
     .fetch_optional(&mut *conn)
     .await?
     .unwrap_or(false);
@@ -216,6 +237,8 @@ pub async fn list(
     });
     let filter = search_filter(pattern.is_some());
     let allowed = reachable_permissions(&p);
+    // Dynamic on purpose: the filter is one of two statement texts (see `search_filter`)
+    // and the ORDER BY a column chosen by the caller's `sort`, which no parameter can be.
     let total: i64 = sqlx::query_scalar(&format!(
         "SELECT count(*) FROM users u WHERE {filter} AND {REACHABLE_FILTER}"
     ))
@@ -285,10 +308,10 @@ pub async fn create(
     grants_super_admin(&p, &role_names)?;
     let hash = state.passwords.hash(req.password).await?;
     let mut tx = state.db.begin().await?;
-    let role_ids: Vec<Uuid> = sqlx::query_scalar("SELECT id FROM roles WHERE name = ANY($1)")
-        .bind(&role_names)
-        .fetch_all(&mut *tx)
-        .await?;
+    let role_ids: Vec<Uuid> =
+        sqlx::query_scalar!("SELECT id FROM roles WHERE name = ANY($1)", &role_names)
+            .fetch_all(&mut *tx)
+            .await?;
     let mut unique_names = role_names.clone();
     unique_names.sort();
     unique_names.dedup();
@@ -302,32 +325,34 @@ pub async fn create(
             .with_detail("permissions", missing));
     }
     let verified = req.email_verified.unwrap_or(true).then(Utc::now);
-    let id: Uuid = sqlx::query_scalar(
+    let id: Uuid = sqlx::query_scalar!(
         "INSERT INTO users (email, username, password_hash, display_name, preferred_language, email_verified_at, created_by, phone)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id",
+        &email,
+        &username,
+        &hash,
+        &display_name,
+        &lang,
+        verified,
+        p.user_id,
+        &phone
     )
-    .bind(&email)
-    .bind(&username)
-    .bind(&hash)
-    .bind(&display_name)
-    .bind(&lang)
-    .bind(verified)
-    .bind(p.user_id)
-    .bind(&phone)
     .fetch_one(&mut *tx)
     .await
     .map_err(unique_conflict)?;
-    sqlx::query("INSERT INTO password_history (user_id, password_hash) VALUES ($1, $2)")
-        .bind(id)
-        .bind(&hash)
-        .execute(&mut *tx)
-        .await?;
-    sqlx::query(
-        "INSERT INTO user_roles (user_id, role_id, assigned_by) SELECT $1, unnest($2::uuid[]), $3",
+    sqlx::query!(
+        "INSERT INTO password_history (user_id, password_hash) VALUES ($1, $2)",
+        id,
+        &hash
     )
-    .bind(id)
-    .bind(&role_ids)
-    .bind(p.user_id)
+    .execute(&mut *tx)
+    .await?;
+    sqlx::query!(
+        "INSERT INTO user_roles (user_id, role_id, assigned_by) SELECT $1, unnest($2::uuid[]), $3",
+        id,
+        &role_ids,
+        p.user_id
+    )
     .execute(&mut *tx)
     .await?;
     audit::record(
@@ -387,21 +412,21 @@ pub async fn update(
     let phone = req.phone.map(String::from);
     let mut tx = state.db.begin().await?;
     reachable(&mut tx, &p, id, true).await?;
-    let n = sqlx::query(
+    let n = sqlx::query!(
         "UPDATE users SET email = COALESCE($2, email), username = COALESCE($3, username),
                 display_name = COALESCE($4, display_name), preferred_language = COALESCE($5, preferred_language),
                 email_verified_at = CASE WHEN $6::boolean IS NULL THEN email_verified_at
                                          WHEN $6 THEN COALESCE(email_verified_at, now()) ELSE NULL END,
                 phone = COALESCE($7, phone)
          WHERE id = $1",
+        id,
+        email.as_deref(),
+        username.as_deref(),
+        display_name.as_deref(),
+        lang.as_deref(),
+        req.email_verified,
+        phone.as_deref()
     )
-    .bind(id)
-    .bind(&email)
-    .bind(&username)
-    .bind(&display_name)
-    .bind(&lang)
-    .bind(req.email_verified)
-    .bind(&phone)
     .execute(&mut *tx)
     .await
     .map_err(unique_conflict)?
@@ -458,8 +483,7 @@ pub async fn remove(
         keep_a_super_admin(&mut tx, id).await?;
     }
     let email: Option<String> =
-        sqlx::query_scalar("DELETE FROM users WHERE id = $1 RETURNING email")
-            .bind(id)
+        sqlx::query_scalar!("DELETE FROM users WHERE id = $1 RETURNING email", id)
             .fetch_optional(&mut *tx)
             .await?;
     if email.is_none() {
@@ -500,8 +524,7 @@ pub async fn deactivate(
         keep_a_super_admin(&mut tx, id).await?;
     }
     let status: Option<String> =
-        sqlx::query_scalar("SELECT status FROM users WHERE id = $1 FOR UPDATE")
-            .bind(id)
+        sqlx::query_scalar!("SELECT status FROM users WHERE id = $1 FOR UPDATE", id)
             .fetch_optional(&mut *tx)
             .await?;
     match status.as_deref() {
@@ -511,10 +534,7 @@ pub async fn deactivate(
     }
     match req.at.filter(|at| *at > Utc::now()) {
         Some(at) => {
-            sqlx::query("UPDATE users SET scheduled_deactivation_at = $2, scheduled_deactivation_reason = $3 WHERE id = $1")
-                .bind(id)
-                .bind(at)
-                .bind(&reason)
+            sqlx::query!("UPDATE users SET scheduled_deactivation_at = $2, scheduled_deactivation_reason = $3 WHERE id = $1", id, at, &reason)
                 .execute(&mut *tx)
                 .await?;
             audit::record(
@@ -553,13 +573,13 @@ pub async fn deactivate_now(
     id: Uuid,
     reason: &str,
 ) -> Result<(), sqlx::Error> {
-    sqlx::query(
+    sqlx::query!(
         "UPDATE users SET status = 'deactivated', deactivated_at = now(), deactivation_reason = $2,
                 scheduled_deactivation_at = NULL, scheduled_deactivation_reason = NULL
          WHERE id = $1",
+        id,
+        reason
     )
-    .bind(id)
-    .bind(reason)
     .execute(&mut *conn)
     .await?;
     sessions::revoke_all(&mut *conn, id, None, "deactivated").await?;
@@ -580,12 +600,12 @@ pub async fn reactivate(
     p.require(&state, Perm::UsersWrite)?;
     let mut tx = state.db.begin().await?;
     reachable(&mut tx, &p, id, true).await?;
-    let n = sqlx::query(
+    let n = sqlx::query!(
         "UPDATE users SET status = 'active', deactivated_at = NULL, deactivation_reason = NULL,
                 scheduled_deactivation_at = NULL, scheduled_deactivation_reason = NULL
          WHERE id = $1",
+        id
     )
-    .bind(id)
     .execute(&mut *tx)
     .await?
     .rows_affected();
@@ -661,13 +681,14 @@ pub async fn get_session(
     p.require(&state, Perm::UsersRead)?;
     let mut conn = state.db.acquire().await?;
     reachable(&mut conn, &p, id, false).await?;
-    let s: Option<Session> = sqlx::query_as(
-        "SELECT id, created_at, last_used_at, expires_at, ip, user_agent, mfa, (id = $3) AS current
-         FROM sessions WHERE id = $1 AND user_id = $2 AND revoked_at IS NULL AND expires_at > now()",
+    let s: Option<Session> = sqlx::query_as!(
+        Session,
+        r#"SELECT id, created_at, last_used_at, expires_at, ip, user_agent, mfa, (id = $3) AS "current!"
+         FROM sessions WHERE id = $1 AND user_id = $2 AND revoked_at IS NULL AND expires_at > now()"#,
+        sid,
+        id,
+        p.session_id.unwrap_or(Uuid::nil())
     )
-    .bind(sid)
-    .bind(id)
-    .bind(p.session_id.unwrap_or(Uuid::nil()))
     .fetch_optional(&mut *conn)
     .await?;
     s.map(Json).ok_or_else(ApiError::not_found)
@@ -687,11 +708,11 @@ pub async fn end_session(
     p.require(&state, Perm::UsersWrite)?;
     let mut tx = state.db.begin().await?;
     reachable(&mut tx, &p, id, true).await?;
-    let n = sqlx::query(
+    let n = sqlx::query!(
         "UPDATE sessions SET revoked_at = now(), revoked_reason = 'ended_by_admin' WHERE id = $1 AND user_id = $2 AND revoked_at IS NULL",
+        sid,
+        id
     )
-    .bind(sid)
-    .bind(id)
     .execute(&mut *tx)
     .await?
     .rows_affected();
@@ -724,8 +745,7 @@ pub async fn assign_role(
 ) -> Result<StatusCode, ApiError> {
     p.require(&state, Perm::RolesWrite)?;
     let mut tx = state.db.begin().await?;
-    let role: Option<String> = sqlx::query_scalar("SELECT name FROM roles WHERE id = $1")
-        .bind(role_id)
+    let role: Option<String> = sqlx::query_scalar!("SELECT name FROM roles WHERE id = $1", role_id)
         .fetch_optional(&mut *tx)
         .await?;
     let Some(role) = role else {
@@ -744,10 +764,7 @@ pub async fn assign_role(
             .with_detail("reason", "role_exceeds_your_permissions")
             .with_detail("permissions", missing));
     }
-    let res = sqlx::query("INSERT INTO user_roles (user_id, role_id, assigned_by) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING")
-        .bind(id)
-        .bind(role_id)
-        .bind(p.user_id)
+    let res = sqlx::query!("INSERT INTO user_roles (user_id, role_id, assigned_by) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING", id, role_id, p.user_id)
         .execute(&mut *tx)
         .await;
     match res {
@@ -786,11 +803,11 @@ pub async fn unassign_role(
     p.require(&state, Perm::RolesWrite)?;
     let mut tx = state.db.begin().await?;
     reachable(&mut tx, &p, id, true).await?;
-    let role: Option<String> = sqlx::query_scalar(
+    let role: Option<String> = sqlx::query_scalar!(
         "DELETE FROM user_roles ur USING roles r WHERE ur.user_id = $1 AND ur.role_id = $2 AND r.id = ur.role_id RETURNING r.name",
+        id,
+        role_id
     )
-    .bind(id)
-    .bind(role_id)
     .fetch_optional(&mut *tx)
     .await?;
     let Some(role) = role else {
