@@ -23,15 +23,16 @@ usage() { awk 'NR > 1 && /^#/ { if ($0 !~ /shellcheck/) { sub(/^# ?/, ""); print
 # the locale may make a comma).
 _lib_now_us() { echo "${EPOCHREALTIME//[!0-9]/}"; }
 
-# wait_for SECONDS COMMAND...: runs COMMAND every 0.1 s until it succeeds (0), or returns 1 once
-# SECONDS have passed without success. The one way scripts wait: never an unbounded loop, never
-# a fixed sleep standing in for a condition.
+# wait_for SECONDS COMMAND...: runs COMMAND every WAIT_EVERY seconds (default 0.1) until it
+# succeeds (0), or returns 1 once SECONDS have passed without success. The one way scripts
+# wait: never an unbounded loop, never a fixed sleep standing in for a condition.
+#   WAIT_EVERY=1 wait_for 60 kubectl_says_ready
 wait_for() {
   local until_us=$(($(_lib_now_us) + $1 * 1000000))
   shift
   until "$@"; do
     (($(_lib_now_us) < until_us)) || return 1
-    sleep 0.1
+    sleep "${WAIT_EVERY:-0.1}"
   done
 }
 
