@@ -1,7 +1,7 @@
 //! The rendered nginx configs pass the real `nginx -t` (Debian's nginx), with and without TLS,
 //! and the self-signed chain verifies with openssl.
 
-mod common;
+use crate::common;
 
 use std::path::Path;
 use std::process::Command;

@@ -1,7 +1,7 @@
 //! Real mail: ULM's worker delivers over SMTP to Mailpit, the outbox holds no secret, and a
 //! mail server outage delays mail without losing or duplicating it.
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

@@ -1,7 +1,7 @@
 //! Trust and degradation: JWKS key rotation without a restart, foreign keys rejected,
 //! permissions enforced, and ULM down or hung → 503 on ULM routes while AAM's own work.
 
-mod common;
+use crate::common;
 
 use std::time::{Duration, Instant};
 
