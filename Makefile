@@ -10,7 +10,7 @@ CARGO ?= cargo
 export CARGO_TERM_COLOR ?= never
 export RUST_BACKTRACE ?= 1
 
-.PHONY: help up down dev test test-all deps services services-stop fmt fmt-check clippy \
+.PHONY: help up down dev test test-all deps services services-stop fmt fmt-check lint shellcheck clippy \
         test-sqlx test-rust test-api test-web test-web-e2e test-e2e build bench
 
 help:
@@ -24,13 +24,13 @@ help:
 up:
 	@scripts/up.sh
 
-test: deps fmt-check clippy test-sqlx test-rust test-api test-web test-web-e2e test-e2e test-e2e-real
+test: deps lint clippy test-sqlx test-rust test-api test-web test-web-e2e test-e2e test-e2e-real
 	@echo "make test: all suites passed"
 
 # Everything `make test` runs, plus the long scenarios that do not fit CI's budget: the
 # operator's e2e suite again on the real nodes (real PostgreSQL dumps and restores, rollouts,
 # restarts). Run it before calling an issue resolved.
-test-all: deps fmt-check clippy test-sqlx test-rust test-api test-web test-web-e2e test-e2e test-e2e-real-all
+test-all: deps lint clippy test-sqlx test-rust test-api test-web test-web-e2e test-e2e test-e2e-real-all
 	@echo "make test-all: all suites passed"
 
 ## --- steps ------------------------------------------------------------------
@@ -49,6 +49,12 @@ fmt:
 
 fmt-check:
 	$(CARGO) fmt --all -- --check
+
+# Formatting and the shell scripts (every one, the operator's pod scripts included).
+lint: fmt-check shellcheck
+
+shellcheck: deps
+	@scripts/shellcheck.sh
 
 # The e2e crate's cluster tests build only with its `cluster` feature: lint them too, so a
 # test that does not compile is found here and not after a cluster has been built.

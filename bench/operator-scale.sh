@@ -19,6 +19,8 @@
 # stops it at the end (--keep leaves it up). --external uses the cluster already up at
 # $KUBECONFIG (this repo's kwok nodes) and only raises its nodes' capacity. Results: stdout and bench/results/operator-scale-*.txt.
 set -euo pipefail
+LOG_TAG=bench
+source "$(dirname "$0")/../scripts/lib.sh"
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 cd "$ROOT"
 CLUSTER=$ROOT/e2e/cluster
@@ -38,15 +40,12 @@ done
 mkdir -p "$STATE" bench/results
 out=bench/results/operator-scale-$(date -u +%Y%m%dT%H%M%SZ).txt
 say() { printf '%s\n' "$*" | tee -a "$out"; }
-log() { printf '[bench] %s\n' "$*" >&2; }
 
 operator_pid=""
 # shellcheck disable=SC2317  # called by the EXIT trap
 stop_operator() {
   [[ -n $operator_pid ]] || return 0
-  kill -TERM "$operator_pid" 2>/dev/null || true
-  for _ in $(seq 1 100); do kill -0 "$operator_pid" 2>/dev/null || break; sleep 0.1; done
-  kill -KILL "$operator_pid" 2>/dev/null || true
+  stop_pid operator "$operator_pid" 10
   wait "$operator_pid" 2>/dev/null || true
   operator_pid=""
 }
@@ -91,12 +90,10 @@ start_operator() {
   KUBECONFIG=$STATE/operator.kubeconfig POD_NAMESPACE=ovu-system RUST_LOG=warn LOG_FORMAT=text \
     "$OPERATOR_BIN" run --listen "127.0.0.1:$port" --identity bench >>"$STATE/operator.log" 2>&1 &
   operator_pid=$!
-  for _ in $(seq 1 120); do
-    curl -fsS "http://127.0.0.1:$port/metrics" 2>/dev/null | grep -q '^ovu_operator_leader 1' && return 0
-    sleep 0.5
-  done
-  echo "operator did not lead" >&2; tail -n 30 "$STATE/operator.log" >&2; exit 1
+  wait_for 60 leading && return 0
+  log "operator did not lead"; tail -n 30 "$STATE/operator.log" >&2; exit 1
 }
+leading() { curl -fsS "http://127.0.0.1:$port/metrics" 2>/dev/null | grep -q '^ovu_operator_leader 1'; }
 metric() { curl -fsS "http://127.0.0.1:$port/metrics" | awk -v m="$1" '$1 == m { s += $2 } END { print s + 0 }'; }
 # Requests the API server dispatched for ServiceAccounts outside kube-system: here, only the operator.
 sa_requests() {
@@ -164,11 +161,8 @@ stop_operator
 start_operator
 r0=$(sa_requests) c0=$(metric ovu_operator_reconciles_total)
 target=$have
-for _ in $(seq 1 240); do
-  c=$(metric ovu_operator_reconciles_total)
-  ((c >= target)) && break
-  sleep 1
-done
+reconciled_all() { (($(metric ovu_operator_reconciles_total) >= target)); }
+wait_for 240 reconciled_all || true
 sleep 10
 after=$(versions)
 r1=$(sa_requests) c1=$(metric ovu_operator_reconciles_total)

@@ -6,16 +6,17 @@
 #
 #   bench/ulm-search.sh [USERS]
 set -euo pipefail
+source "$(dirname "$0")/../scripts/lib.sh"
 cd "$(dirname "$0")/.."
 USERS=${1:-200000}
 export PGOPTIONS="-c client_min_messages=warning"
 RUN_DIR="${OVU_RUN_DIR:-$PWD/.run}"
 scripts/services.sh start >/dev/null
-# shellcheck source=/dev/null
+# shellcheck source=/dev/null  # written by scripts/services.sh
 source "$RUN_DIR/env"
-PG_BASE="${DATABASE_URL%%\?*}"; PG_BASE="${PG_BASE%/*}"
+PG_BASE=$(pg_base)
 DB="$PG_BASE/ulm_search_bench?sslmode=disable"
-psql "$PG_BASE/postgres?sslmode=disable" -qX -c "DROP DATABASE IF EXISTS ulm_search_bench WITH (FORCE)" -c "CREATE DATABASE ulm_search_bench" >/dev/null
+fresh_db ulm_search_bench
 trap 'psql "$PG_BASE/postgres?sslmode=disable" -qX -c "DROP DATABASE IF EXISTS ulm_search_bench WITH (FORCE)" >/dev/null' EXIT
 # The migrations' users table without the index, then USERS users in 50 mail domains.
 for m in migrations/ulm/*.sql; do

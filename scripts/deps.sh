@@ -2,11 +2,13 @@
 # Installs what building and testing OVU needs on a fresh Debian 12 machine.
 # Idempotent and fast when everything is already present: each step checks first.
 set -euo pipefail
+LOG_TAG=deps
+source "$(dirname "$0")/lib.sh"
 cd "$(dirname "$0")/.."
 
-log() { printf '\033[1m[deps]\033[0m %s\n' "$*"; }
-
 APT_PACKAGES=(postgresql redis-server nginx wrk python3-venv git curl ca-certificates openssl util-linux chromium
+  # make lint: every shell script through shellcheck (scripts/shellcheck.sh).
+  shellcheck
   # images/build: buildah, a debootstrap'd base, the pause image compiled with gcc.
   buildah debootstrap gcc libc6-dev
   # e2e/cluster real mode: a containerd per node, runc, the CNI plugins (bridge, host-local,
@@ -18,7 +20,7 @@ for p in "${APT_PACKAGES[@]}"; do
 done
 if ((${#missing[@]})); then
   log "installing Debian packages: ${missing[*]}"
-  if [ "$(id -u)" -ne 0 ]; then echo "deps: need root to install ${missing[*]}" >&2; exit 1; fi
+  if [ "$(id -u)" -ne 0 ]; then die "need root to install ${missing[*]}"; fi
   apt-get update -qq
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
   # The packages start system-wide daemons; OVU runs its own instances on private ports.
@@ -31,12 +33,12 @@ fi
 # and say which one is missing or too old rather than failing later in a build.
 need_version() { # name have want
   if [ "$(printf '%s\n%s\n' "$3" "$2" | sort -V | head -1)" != "$3" ]; then
-    echo "deps: $1 $2 is older than the required $3" >&2; exit 1
+    die "$1 $2 is older than the required $3"
   fi
 }
-command -v go >/dev/null || { echo "deps: Go (>= 1.26) is required for e2e/cluster" >&2; exit 1; }
+command -v go >/dev/null || die "Go (>= 1.26) is required for e2e/cluster"
 need_version go "$(go env GOVERSION | sed 's/^go//')" 1.26
-command -v node >/dev/null || { echo "deps: Node.js (>= 20.19) is required for web/" >&2; exit 1; }
+command -v node >/dev/null || die "Node.js (>= 20.19) is required for web/"
 need_version node "$(node --version | sed 's/^v//')" 20.19
 
 # Rust toolchain components (rust-toolchain.toml pins the version).

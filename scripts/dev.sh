@@ -7,38 +7,19 @@
 #   scripts/dev.sh stop     # stop the services started here (PostgreSQL/Redis stay up)
 #   scripts/dev.sh status
 set -euo pipefail
+LOG_TAG=dev
+source "$(dirname "$0")/lib.sh"
 cd "$(dirname "$0")/.."
 RUN_DIR="${OVU_RUN_DIR:-$PWD/.run}"
 DEV="$RUN_DIR/dev"
 ULM_ADDR="${ULM_ADDR:-127.0.0.1:8001}"
 
-log() { printf '\033[1m[dev]\033[0m %s\n' "$*"; }
-running() { [ -f "$1" ] && kill -0 "$(cat "$1")" 2>/dev/null; }
-
-stop_pidfile() { # name pidfile
-  if running "$2"; then
-    local pid; pid="$(cat "$2")"
-    log "stopping $1 (pid $pid)"
-    kill "$pid"
-    for _ in $(seq 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-  fi
-  rm -f "$2"
-}
-
-ensure_db() { # name
-  local base="${DATABASE_URL%%\?*}"; base="${base%/*}"
-  if ! psql "$base/postgres?sslmode=disable" -tAX -c "SELECT 1 FROM pg_database WHERE datname = '$1'" | grep -q 1; then
-    log "creating database $1" >&2
-    psql "$base/postgres?sslmode=disable" -qX -c "CREATE DATABASE $1"
-  fi
-  echo "$base/$1?sslmode=disable"
-}
 
 start_ulm() {
   local bin=target/debug/ovu-ulm
   [ -x "$bin" ] || cargo build -p ovu-ulm --locked
   local pidfile="$DEV/ulm.pid"
-  if running "$pidfile"; then log "ulm already running (pid $(cat "$pidfile"))"; return; fi
+  if pidfile_alive "$pidfile"; then log "ulm already running (pid $(cat "$pidfile"))"; return; fi
   # Development secrets, made once and kept under .run/ (never committed).
   if [ ! -s "$DEV/ulm-signing-key.pem" ]; then
     (umask 077; "$bin" gen-key > "$DEV/ulm-signing-key.pem")
@@ -55,19 +36,13 @@ start_ulm() {
     ULM_ADMIN_MFA="${ULM_ADMIN_MFA:-optional}"  # the local stack; deployments default to required
   "$bin" migrate > "$DEV/ulm-migrate.log" 2>&1 || { cat "$DEV/ulm-migrate.log" >&2; exit 1; }
   log "starting ulm on http://$ULM_ADDR (log: $DEV/ulm.log)"
-  "$bin" serve >> "$DEV/ulm.log" 2>&1 &
-  echo $! > "$pidfile"
-  for _ in $(seq 100); do
-    curl -fsS "http://$ULM_ADDR/api/ready" >/dev/null 2>&1 && break
-    running "$pidfile" || { tail -20 "$DEV/ulm.log" >&2; exit 1; }
-    sleep 0.2
-  done
-  curl -fsS "http://$ULM_ADDR/api/ready" >/dev/null || { tail -20 "$DEV/ulm.log" >&2; exit 1; }
+  start_bg "$pidfile" "$DEV/ulm.log" "$bin" serve
+  wait_ready ulm "http://$ULM_ADDR/api/ready" "$DEV/ulm.log" "$pidfile" 20 || exit 1
 }
 
 start() {
   scripts/services.sh start
-  # shellcheck disable=SC1091
+  # shellcheck source=/dev/null  # written by scripts/services.sh
   source "$RUN_DIR/env"
   mkdir -p "$DEV"
   start_ulm
@@ -85,7 +60,7 @@ stop() {
 }
 
 status() {
-  if running "$DEV/ulm.pid"; then echo "ulm: running (pid $(cat "$DEV/ulm.pid")) on $ULM_ADDR"; else echo "ulm: stopped"; fi
+  if pidfile_alive "$DEV/ulm.pid"; then echo "ulm: running (pid $(cat "$DEV/ulm.pid")) on $ULM_ADDR"; else echo "ulm: stopped"; fi
   scripts/dev-aam.sh status
 }
 

@@ -8,18 +8,18 @@
 #   scripts/services.sh stop
 #   scripts/services.sh env     # prints the export lines
 set -euo pipefail
+LOG_TAG=services
+source "$(dirname "$0")/lib.sh"
 cd "$(dirname "$0")/.."
 RUN_DIR="${OVU_RUN_DIR:-$PWD/.run}"
 PG_PORT="${OVU_PG_PORT:-55432}"
 REDIS_PORT="${OVU_REDIS_PORT:-56379}"
 MAILPIT_SMTP_PORT="${OVU_MAILPIT_SMTP_PORT:-51025}"
 MAILPIT_HTTP_PORT="${OVU_MAILPIT_HTTP_PORT:-58025}"
-PG_BIN="$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1)"
+PG_BIN="$(printf '%s\n' /usr/lib/postgresql/*/bin | grep -v '\*' | sort -V | tail -1 || true)"
 PG_DATA="$RUN_DIR/pg/data"
 # A fixed development password: this Redis listens on loopback only and holds test data.
 REDIS_PASSWORD="ovu-dev-redis"
-
-log() { printf '\033[1m[services]\033[0m %s\n' "$*"; }
 
 as_pg() {
   # PostgreSQL refuses to run as root; use the postgres account the package created.
@@ -27,8 +27,8 @@ as_pg() {
 }
 
 pg_running() { [ -f "$PG_DATA/postmaster.pid" ] && as_pg "$PG_BIN/pg_ctl" -D "$PG_DATA" status >/dev/null 2>&1; }
-mailpit_running() { [ -f "$RUN_DIR/mailpit.pid" ] && kill -0 "$(cat "$RUN_DIR/mailpit.pid")" 2>/dev/null; }
-redis_running() { [ -f "$RUN_DIR/redis.pid" ] && kill -0 "$(cat "$RUN_DIR/redis.pid")" 2>/dev/null; }
+mailpit_running() { pidfile_alive "$RUN_DIR/mailpit.pid"; }
+redis_running() { pidfile_alive "$RUN_DIR/redis.pid"; }
 
 write_env() {
   cat > "$RUN_DIR/env" <<ENV
@@ -63,8 +63,7 @@ start() {
     redis-server --bind 127.0.0.1 --port "$REDIS_PORT" --requirepass "$REDIS_PASSWORD" \
       --save '' --appendonly no --daemonize yes --pidfile "$RUN_DIR/redis.pid" \
       --logfile "$RUN_DIR/redis.log" --dir "$RUN_DIR" >/dev/null
-    for _ in $(seq 50); do redis_running && break; sleep 0.1; done
-    redis_running || { tail -20 "$RUN_DIR/redis.log" >&2; exit 1; }
+    wait_for 5 redis_running || { tail -20 "$RUN_DIR/redis.log" >&2; exit 1; }
   fi
   if ! mailpit_running; then
     mailpit="$(scripts/mailpit.sh)"
@@ -78,12 +77,8 @@ start() {
       --disable-version-check --smtp-disable-rdns --smtp-auth-accept-any --smtp-auth-allow-insecure \
       --max 0 --quiet >"$RUN_DIR/mailpit.log" 2>&1 &
     echo $! >"$RUN_DIR/mailpit.pid"
-    for _ in $(seq 100); do
-      curl -fsS "http://127.0.0.1:$MAILPIT_HTTP_PORT/api/v1/info" >/dev/null 2>&1 && break
-      sleep 0.1
-    done
-    curl -fsS "http://127.0.0.1:$MAILPIT_HTTP_PORT/api/v1/info" >/dev/null 2>&1 \
-      || { tail -20 "$RUN_DIR/mailpit.log" >&2; exit 1; }
+    wait_ready Mailpit "http://127.0.0.1:$MAILPIT_HTTP_PORT/api/v1/info" "$RUN_DIR/mailpit.log" "$RUN_DIR/mailpit.pid" 10 \
+      || exit 1
   fi
   write_env
   log "ready; source $RUN_DIR/env"
@@ -91,16 +86,8 @@ start() {
 
 stop() {
   if pg_running; then log "stopping PostgreSQL"; as_pg "$PG_BIN/pg_ctl" -D "$PG_DATA" -m fast -w stop >/dev/null || true; fi
-  if redis_running; then
-    log "stopping Redis"; pid="$(cat "$RUN_DIR/redis.pid")"; kill "$pid"
-    for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-  fi
-  rm -f "$RUN_DIR/redis.pid"
-  if mailpit_running; then
-    log "stopping Mailpit"; pid="$(cat "$RUN_DIR/mailpit.pid")"; kill "$pid"
-    for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-  fi
-  rm -f "$RUN_DIR/mailpit.pid"
+  stop_pidfile Redis "$RUN_DIR/redis.pid" 5
+  stop_pidfile Mailpit "$RUN_DIR/mailpit.pid" 5
 }
 
 case "${1:-}" in

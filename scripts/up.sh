@@ -17,6 +17,8 @@
 #   8. wait for Ready (printing the conditions as they change), then print the URLs.
 # Environment: OVU_UP_TIMEOUT (seconds to wait for Ready, default 900).
 set -euo pipefail
+LOG_TAG=up
+source "$(dirname "$0")/lib.sh"
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 cd "$ROOT"
 CLUSTER=$ROOT/e2e/cluster
@@ -28,8 +30,7 @@ DOMAIN=ovu.localhost
 HTTPS_PORT=30443
 TIMEOUT=${OVU_UP_TIMEOUT:-900}
 
-step() { printf '\033[1m[up]\033[0m %s\n' "$*" >&2; }
-die() { printf '\033[1m[up]\033[0m error: %s\n' "$*" >&2; exit 1; }
+step() { log "$@"; }
 kc() { "$KUBECTL" --kubeconfig "$KUBECONFIG" "$@"; }
 
 case ${1:-up} in
@@ -46,7 +47,7 @@ case ${1:-up} in
     exit 0
     ;;
   up) ;;
-  -h | --help) awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$0"; exit 0 ;;
+  -h | --help) usage; exit 0 ;;
   *) die "unknown command $1 (up, down, status)" ;;
 esac
 
@@ -103,23 +104,23 @@ for c in ulm aam frontend mailpit; do
 done
 
 step "8/8 waiting for Ready (up to ${TIMEOUT}s)"
-deadline=$((SECONDS + TIMEOUT))
 last=""
-while :; do
+# Prints the phase and conditions each time they change; true once Ready.
+ready_reporting() {
+  local now
   now=$(kc -n "$NS" get ovusystem "$NAME" -o jsonpath='{.status.phase}{"|"}{range .status.conditions[*]}{.type}={.status} ({.reason}) {end}' 2>/dev/null || true)
   if [[ $now != "$last" ]]; then
     printf '  %s\n' "${now//|/  }" >&2
     last=$now
   fi
-  [[ $(kc -n "$NS" get ovusystem "$NAME" -o jsonpath='{.status.conditions[?(@.type=="Ready")].status}' 2>/dev/null) == True ]] && break
-  if ((SECONDS > deadline)); then
-    kc -n "$NS" get pods -o wide >&2 || true
-    kc -n "$NS" get events --sort-by=.lastTimestamp 2>/dev/null | tail -20 >&2 || true
-    kc -n ovu-system logs deploy/ovu-operator --tail=30 >&2 || true
-    die "the OvuSystem is not Ready after ${TIMEOUT}s (above: pods, events, operator log)"
-  fi
-  sleep 2
-done
+  [[ $(kc -n "$NS" get ovusystem "$NAME" -o jsonpath='{.status.conditions[?(@.type=="Ready")].status}' 2>/dev/null) == True ]]
+}
+if ! WAIT_EVERY=2 wait_for "$TIMEOUT" ready_reporting; then
+  kc -n "$NS" get pods -o wide >&2 || true
+  kc -n "$NS" get events --sort-by=.lastTimestamp 2>/dev/null | tail -20 >&2 || true
+  kc -n ovu-system logs deploy/ovu-operator --tail=30 >&2 || true
+  die "the OvuSystem is not Ready after ${TIMEOUT}s (above: pods, events, operator log)"
+fi
 
 # ULM's mail server (deploy/local/system/mailpit.yaml): not part of the OvuSystem's Ready, but
 # the first registration's mail should not wait for a retry.

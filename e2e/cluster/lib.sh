@@ -4,6 +4,9 @@
 # (a benchmark next to the test cluster) sets OVU_CLUSTER_RUN_DIR and OVU_CLUSTER_PORT_OFFSET.
 
 CLUSTER_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+# log, die, usage, wait_for, alive, stop_pid: the repo's one shell library.
+# shellcheck source=scripts/lib.sh
+source "$CLUSTER_DIR/../../scripts/lib.sh"
 BIN_DIR="$CLUSTER_DIR/bin"
 RUN_DIR="${OVU_CLUSTER_RUN_DIR:-$CLUSTER_DIR/_run}"
 PKI_DIR="$RUN_DIR/pki"
@@ -36,15 +39,8 @@ if [[ $(run_mode) == real ]]; then APISERVER_HOST=$REAL_APISERVER_HOST; else API
 
 export GOTOOLCHAIN=local
 
-# Progress goes to stderr so that stdout carries only results (up prints the kubeconfig path).
-log() { printf '[%s] %s\n' "$(basename "$0")" "$*" >&2; }
-die() { printf '[%s] error: %s\n' "$(basename "$0")" "$*" >&2; exit 1; }
-
 # kubectl from this repo's build, never the system wrapper.
 kc() { "$BIN_DIR/kubectl" --kubeconfig "$KUBECONFIG_ADMIN" "$@"; }
-
-# usage: prints the comment block at the top of the running script.
-usage() { awk 'NR > 1 && /^#/ { if ($0 !~ /shellcheck/) { sub(/^# ?/, ""); print }; next } NR > 1 { exit }' "$0"; }
 
 # component_pid NAME: the PID recorded for NAME if that process still runs our binary (also
 # when the binary has since been rebuilt), else nothing. Checking the executable guards
@@ -60,14 +56,6 @@ component_pid() {
   return 0
 }
 
-# alive PID: running and not a zombie waiting for its parent to reap it.
-alive() {
-  local state
-  [[ -r /proc/$1/stat ]] || return 1
-  read -r _ _ state _ <"/proc/$1/stat" 2>/dev/null || return 1
-  [[ $state != Z ]]
-}
-
 # stop_component NAME: TERM, up to 15 s, then KILL, for the recorded process only. Returns 1
 # when nothing of ours was running.
 stop_component() {
@@ -77,16 +65,7 @@ stop_component() {
     rm -f "$PID_DIR/$name.pid" "$PID_DIR/$name.exe"
     return 1
   fi
-  kill -TERM "$pid" 2>/dev/null || true
-  for _ in $(seq 1 150); do
-    alive "$pid" || break
-    sleep 0.1
-  done
-  if alive "$pid"; then
-    log "$name (pid $pid) ignored TERM for 15s; sending KILL"
-    kill -KILL "$pid" 2>/dev/null || true
-    for _ in $(seq 1 50); do alive "$pid" || break; sleep 0.1; done
-  fi
+  stop_pid "$name" "$pid" 15
   rm -f "$PID_DIR/$name.pid" "$PID_DIR/$name.exe"
   log "stopped $name (pid $pid)"
 }
@@ -97,3 +76,16 @@ lock_run_dir() {
   exec 9>"$RUN_DIR/.lock"
   flock -w 600 9 || die "another up/down holds $RUN_DIR/.lock"
 }
+
+# For the smoke tests (smoke, real/smoke): a passed check, a failed one, and a check that
+# passes within a bound.
+ok() { passed=$((passed + 1)); printf 'ok   %s\n' "$*"; }
+fail() { printf 'FAIL %s\n' "$*" >&2; exit 1; }
+# eventually TIMEOUT DESCRIPTION COMMAND...: retries COMMAND (quietly) until it succeeds.
+eventually() {
+  local timeout=$1 what=$2
+  shift 2
+  WAIT_EVERY=0.5 wait_for "$timeout" "$@" >/dev/null 2>&1 || fail "$what (not within ${timeout}s)"
+}
+# kubectl on $KUBECONFIG (the smoke tests' cluster).
+k() { "$BIN_DIR/kubectl" "$@"; }

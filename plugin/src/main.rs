@@ -12,7 +12,7 @@
 //! The pure parts (the status screen, choosing a system, the backup list, which backup a
 //! restore names, the restore object, the next cron run) are functions of their inputs with
 //! unit tests; the e2e crate runs the built binary against the test cluster
-//! (e2e/tests/plugin.rs).
+//! (e2e/tests/it/plugin.rs).
 //!
 //! kubectl finds the binary by its name `kubectl-ovu` on `PATH` and passes it every argument
 //! after `kubectl ovu`.

@@ -12,12 +12,7 @@ use super::{Child, Ctx, Kind};
 /// What the backup and restore scripts start with: they sign in as `ovu_backup` (the superuser
 /// may not sign in over the network), its password read from the Secret's file into a
 /// passfile, so it is in no argument or variable.
-pub const PG_TOOL_PRELUDE: &str = r#"set -eu
-umask 077
-export PGUSER=ovu_backup
-export PGPASSFILE="${OVU_TMP_DIR:-/tmp}/pgpass"
-printf '*:*:*:ovu_backup:%s\n' "$(cat "${OVU_PG_SECRETS:-/etc/ovu/postgres-secrets}/backup-password")" > "$PGPASSFILE"
-"#;
+pub const PG_TOOL_PRELUDE: &str = include_str!("sh/pg-tool-prelude.sh");
 
 /// A backup or restore script as the Job runs it: the prelude, then `body`.
 pub fn tool_script(body: &str) -> String {
@@ -27,61 +22,7 @@ pub fn tool_script(body: &str) -> String {
 /// Each backup is a directory `/backups/<UTC timestamp>/` holding one custom-format dump per
 /// database; it only gets its final name once both dumps succeeded, so retention never counts
 /// (or keeps) a partial backup.
-pub const BACKUP_SH: &str = r#"dir="${BACKUP_DIR:-/backups}"
-ts=$(date -u +%Y%m%dT%H%M%SZ)
-work="$dir/.partial-$ts"
-rm -rf "$dir"/.partial-*
-mkdir -p "$work"
-for db in ulm_db aam_db; do
-  pg_dump -h "$PGHOST" -p "${PGPORT:-5432}" -Fc -f "$work/$db.dump" "$db"
-  pg_restore --list "$work/$db.dump" > /dev/null
-done
-if [ "${VERIFY:-true}" = true ]; then
-  # A test restore of each dump into a scratch database on the same server: a dump can be
-  # well-formed and still not restore (say a CHECK calling a function whose body relies on
-  # search_path, which restores run empty). Scratch names carry this backup's time, so the
-  # leftovers of a run killed midway (a Job lives at most an hour) are known and dropped.
-  sql() { psql -X -q -v ON_ERROR_STOP=1 -h "$PGHOST" -p "${PGPORT:-5432}" "$@"; }
-  sql -d postgres -At -c "SELECT format('DROP DATABASE %I WITH (FORCE);', datname) FROM pg_database
-      WHERE datname ~ '^ovu_verify_[0-9]{8}t[0-9]{6}z_' AND pg_get_userbyid(datdba) = current_user
-        AND substr(datname, 12, 16) < to_char(now() AT TIME ZONE 'UTC' - interval '2 hours', 'YYYYMMDD\"t\"HH24MISS\"z\"')" |
-    sql -d postgres
-  scratch=""
-  trap '[ -z "$scratch" ] || sql -d postgres -c "DROP DATABASE IF EXISTS \"$scratch\" WITH (FORCE)"' EXIT
-  for db in ulm_db aam_db; do
-    scratch="ovu_verify_$(echo "$ts" | tr TZ tz)_$db"
-    sql -d postgres -c "CREATE DATABASE \"$scratch\""
-    if ! pg_restore --exit-on-error --single-transaction --no-owner --no-privileges \
-        -h "$PGHOST" -p "${PGPORT:-5432}" -d "$scratch" "$work/$db.dump"; then
-      echo "verify: $db.dump does not restore (pg_restore's error above); this backup is not kept" >&2
-      exit 1
-    fi
-    want=$(pg_restore --list "$work/$db.dump" | awk '$4 == "TABLE" && $5 != "DATA"' | wc -l)
-    # Every table is read in full: a count per table, summed.
-    got=$(sql -d "$scratch" -At -c "SELECT count(*) || ' ' || coalesce(sum((xpath('/row/c/text()',
-        query_to_xml(format('SELECT count(*) AS c FROM %I.%I', schemaname, tablename), false, true, '')))[1]::text::bigint), 0)
-        FROM pg_tables WHERE schemaname NOT IN ('pg_catalog', 'information_schema')")
-    if [ "${got% *}" -ne "$want" ]; then
-      echo "verify: $db.dump restored ${got% *} tables, its table of contents lists $want; this backup is not kept" >&2
-      exit 1
-    fi
-    sql -d postgres -c "DROP DATABASE \"$scratch\" WITH (FORCE)"
-    scratch=""
-    echo "verified $db: a test restore holds all ${got% *} tables, ${got#* } rows" | tee -a "$work/verified"
-  done
-fi
-# A second backup within the same second gets a suffix rather than replacing the first.
-final="$dir/$ts"
-n=1
-while [ -e "$final" ]; do final="$dir/${ts%Z}_${n}Z"; n=$((n+1)); done
-mv "$work" "$final"
-echo "backup $final complete"
-# Count-based retention: keep the newest $RETAIN complete backups.
-ls -1d "$dir"/2*Z 2>/dev/null | sort | head -n "-$RETAIN" | while read -r old; do
-  echo "retention: removing $old"
-  rm -rf -- "$old"
-done
-"#;
+pub const BACKUP_SH: &str = include_str!("sh/backup.sh");
 
 pub fn render(ctx: &Ctx) -> Vec<Child> {
     vec![pvc(ctx), cronjob(ctx)]

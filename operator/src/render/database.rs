@@ -69,26 +69,7 @@ ALTER ROLE ovu_user WITH NOLOGIN PASSWORD NULL;
 ";
 
 /// The init step: initdb on first start, then run INIT_SQL against a socket-only server.
-pub const INIT_SH: &str = r#"set -eu
-umask 077
-# Paths default to the pod's mounts; tests point them elsewhere.
-conf="${OVU_PG_CONFIG_DIR:-/etc/ovu/postgres}"
-sock="${OVU_PG_SOCKET_DIR:-/var/run/postgresql}"
-tmp="${OVU_TMP_DIR:-/tmp}"
-port="${PGPORT:-5432}"
-# Passwords are files of the mounted Secret, never variables or arguments; init.sql reads
-# them itself (psql's backquotes), so they reach no command line.
-export OVU_PG_SECRETS="${OVU_PG_SECRETS:-/etc/ovu/postgres-secrets}"
-if [ ! -s "$PGDATA/PG_VERSION" ]; then
-  initdb -D "$PGDATA" -U postgres --pwfile="$OVU_PG_SECRETS/superuser-password" --encoding=UTF8 --locale=C --auth=scram-sha-256 > /dev/null
-fi
-pg_ctl -D "$PGDATA" -w -t 60 -l "$tmp/bootstrap.log" -o "-p $port -c listen_addresses='' -c unix_socket_directories=$sock -c hba_file=$conf/pg_hba.conf" start > /dev/null
-trap 'rm -f "$tmp/pgpass"; pg_ctl -D "$PGDATA" -m fast -w stop > /dev/null' EXIT
-# printf is the shell's own: the password is written to the file, never in an argv.
-printf '*:*:*:postgres:%s\n' "$(cat "$OVU_PG_SECRETS/superuser-password")" > "$tmp/pgpass"
-PGPASSFILE="$tmp/pgpass" psql -q -v ON_ERROR_STOP=1 -h "$sock" -p "$port" -U postgres -d postgres -f "$conf/init.sql"
-echo "bootstrap: ulm_user owns ulm_db, aam_user owns aam_db; ovu_backup dumps and restores them"
-"#;
+pub const INIT_SH: &str = include_str!("sh/postgres-init.sh");
 
 /// Keys of the PostgreSQL Secret holding each service's database password.
 pub const ULM_PASSWORD_KEY: &str = "ulm-password";
@@ -291,22 +272,7 @@ fn redis_service(ctx: &Ctx) -> Child {
 /// it uses (no FLUSHDB, CONFIG, KEYS or other dangerous ones), and an admin user has the
 /// rest. Only SHA-256 hashes of the passwords are written, so neither argv nor the file holds
 /// one. maxmemory comes from an env var the schema restricts to digits + kb|mb|gb.
-pub const REDIS_SH: &str = r#"set -eu
-umask 077
-tmp="${OVU_TMP_DIR:-/tmp}"
-secrets="${OVU_REDIS_SECRETS:-/etc/ovu/redis-secrets}"
-hash() { tr -d '\n' < "$secrets/$1" | sha256sum | cut -d' ' -f1; }
-service='-@all +@connection +@read +@write +@scripting -@dangerous -@admin -@pubsub -@blocking -function -script|flush -script|kill'
-{
-  echo "user default off resetpass nocommands"
-  echo "user ovu-admin on #$(hash password) ~* &* +@all"
-  echo "user ulm on #$(hash ulm-password) resetchannels ~ulm:* $service"
-  echo "user aam on #$(hash aam-password) resetchannels ~aam:* $service"
-} > "$tmp/redis.conf"
-exec redis-server "$tmp/redis.conf" --port "${REDIS_PORT:-6379}" --bind "${REDIS_BIND:-0.0.0.0}" \
-  --protected-mode no --maxmemory "$REDIS_MAXMEMORY" --maxmemory-policy volatile-lru \
-  --save '' --appendonly no --dir "$tmp"
-"#;
+pub const REDIS_SH: &str = include_str!("sh/redis.sh");
 
 /// The readiness probe: PING as the admin user, the password handed to redis-cli in its own
 /// environment variable (not an argument `ps` would show).

@@ -2,7 +2,7 @@
 //!
 //! Nothing here talks to the cluster. Every decision about what the system looks like (names,
 //! labels, placement, probes, security contexts, config files) is made here and pinned by the
-//! snapshot tests in `operator/tests/render.rs`. Objects are built as JSON values (the shape
+//! snapshot tests in `operator/tests/it/render.rs`. Objects are built as JSON values (the shape
 //! that is server-side applied); a test round-trips each through its k8s-openapi type to catch
 //! misspelt fields.
 

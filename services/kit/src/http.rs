@@ -434,9 +434,14 @@ mod tests {
 
     #[tokio::test]
     async fn graceful_shutdown_finishes_in_flight_requests() {
+        // The handler says when the request is inside it, so the shutdown below starts with
+        // a request in flight for certain (not after a guessed 100 ms).
+        let entered = std::sync::Arc::new(tokio::sync::Notify::new());
+        let in_handler = entered.clone();
         let router = Router::new().route(
             "/slow",
-            get(|| async {
+            get(move || async move {
+                in_handler.notify_one();
                 tokio::time::sleep(std::time::Duration::from_millis(300)).await;
                 "done"
             }),
@@ -457,7 +462,7 @@ mod tests {
             s.read_to_string(&mut out).await.unwrap();
             out
         });
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        entered.notified().await;
         tx.send(()).unwrap();
         let reply = client.await.unwrap();
         assert!(

@@ -282,11 +282,15 @@ pub fn redis_url() -> String {
     std::env::var("REDIS_URL").expect("REDIS_URL (source .run/env)")
 }
 
-/// An address where nothing listens.
+/// An address where nothing listens, for the rest of the test process: the port stays bound
+/// to a socket that never listens (connections are refused), so no other test's listener can
+/// be given it, as one could a port bound and released.
 pub async fn closed_port() -> String {
-    let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let a = l.local_addr().unwrap();
-    drop(l);
+    let s = tokio::net::TcpSocket::new_v4().unwrap();
+    s.bind("127.0.0.1:0".parse().unwrap()).unwrap();
+    let a = s.local_addr().unwrap();
+    // Held until the process exits (closing it would free the port for someone else).
+    std::mem::forget(s);
     format!("http://{a}")
 }
 

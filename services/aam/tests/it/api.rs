@@ -1,7 +1,7 @@
 //! Every route's happy path against a real ULM (its router on a loopback port), real
 //! PostgreSQL and Redis.
 
-mod common;
+use crate::common;
 
 use std::collections::HashSet;
 

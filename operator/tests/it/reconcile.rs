@@ -2,8 +2,8 @@
 //! a fresh system, a no-op reconcile (zero writes), drift repair, an invalid spec, ordered
 //! bring-up, pause, on-demand backup and deletion.
 
-mod common;
-mod fake;
+use crate::common;
+use crate::fake;
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering;

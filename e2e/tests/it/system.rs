@@ -743,7 +743,32 @@ async fn paused_means_no_writes_until_unpaused() {
             json!({"spec": {"backend": {"ulm": {"replicas": 4}}}}),
         )
         .await?;
-        tokio::time::sleep(Duration::from_secs(10)).await;
+        // Waited for, not slept: the operator has looked at both changes once it records the
+        // new generation (still Paused), so any write it would make is made by then.
+        wait_for(
+            soon(),
+            "the paused operator observes the new generation",
+            || {
+                let api = api.clone();
+                async move {
+                    let s = api.get(n).await?;
+                    let st = s.status.unwrap_or_default();
+                    Ok(
+                        if st.phase == Some(Phase::Paused)
+                            && st.observed_generation == s.metadata.generation
+                        {
+                            Ok(())
+                        } else {
+                            Err(format!(
+                                "phase {:?}, observed generation {:?} of {:?}",
+                                st.phase, st.observed_generation, s.metadata.generation
+                            ))
+                        },
+                    )
+                }
+            },
+        )
+        .await?;
         let mut after = c.child_versions(&ns, n).await?;
         ensure!(
             after.remove("ConfigMap/still-nginx").is_none(),

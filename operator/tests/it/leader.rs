@@ -1,7 +1,7 @@
 //! Leader election over a Lease, against the in-memory API: one winner, renewal, takeover
 //! after expiry, release.
 
-mod fake;
+use crate::fake;
 
 use std::time::Duration;
 

@@ -1,6 +1,6 @@
 //! The signed-in person: profile, password, sessions, MFA and API keys.
 
-mod common;
+use crate::common;
 
 use common::*;
 use ovu_ulm::totp;

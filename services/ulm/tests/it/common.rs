@@ -130,11 +130,15 @@ pub async fn setup_with(db: PgPool, overrides: &[(&str, &str)]) -> T {
     }
 }
 
-/// A closed port on loopback: a mail server that is down.
+/// A closed port on loopback: a mail server that is down. The port stays bound to a socket
+/// that never listens (connections are refused) for the rest of the test process, so no other
+/// test's listener can be given it, as one could a port bound and released.
 pub async fn closed_smtp_url() -> String {
-    let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let port = l.local_addr().unwrap().port();
-    drop(l);
+    let s = tokio::net::TcpSocket::new_v4().unwrap();
+    s.bind("127.0.0.1:0".parse().unwrap()).unwrap();
+    let port = s.local_addr().unwrap().port();
+    // Held until the process exits (closing it would free the port for someone else).
+    std::mem::forget(s);
     format!("smtp://127.0.0.1:{port}")
 }
 

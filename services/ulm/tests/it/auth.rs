@@ -1,6 +1,6 @@
 //! Registration, verification, login, refresh rotation, logout, reset, throttling.
 
-mod common;
+use crate::common;
 
 use common::*;
 use ovu_kit::jwt::{Jwks, JwtVerifier};

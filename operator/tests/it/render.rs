@@ -1,6 +1,6 @@
 //! Snapshot and property tests of the rendered children of both samples.
 
-mod common;
+use crate::common;
 
 use ovu_operator::render::{self, Child, Facts, Kind};
 use serde_json::Value;

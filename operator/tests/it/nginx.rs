@@ -1,7 +1,7 @@
 //! The rendered nginx configs pass the real `nginx -t` (Debian's nginx), with and without TLS,
 //! and the self-signed chain verifies with openssl.
 
-mod common;
+use crate::common;
 
 use std::path::Path;
 use std::process::Command;
@@ -363,7 +363,10 @@ fn nginx_sends_one_set_of_security_headers_on_api_and_site_answers() {
     let mut sys = common::minimal();
     sys.spec.frontend.tls.mode = ovu_crds::TlsMode::Disabled;
     let mut i = localize(input_for(&sys), &dir);
-    let dead = free_port();
+    // Held for the whole test (bound, never listening: refused), so no listener can take it.
+    let dead_socket = tokio::net::TcpSocket::new_v4().unwrap();
+    dead_socket.bind("127.0.0.1:0".parse().unwrap()).unwrap();
+    let dead = dead_socket.local_addr().unwrap().port();
     i.ulm_upstream = format!("127.0.0.1:{dead}");
     i.aam_upstream = format!("127.0.0.1:{dead}");
     i.listen_http = free_port();

@@ -1,7 +1,7 @@
 //! Administration: users, roles, permissions, audit, stats, token policy, outbox,
 //! scheduled deactivation, bootstrap admin, admin MFA.
 
-mod common;
+use crate::common;
 
 use common::*;
 use serde_json::json;

@@ -2,7 +2,7 @@
 //! proxy (the mock peer 198.18.0.7 stands for nginx) the rightmost untrusted address is the
 //! client, and ULM's audit records that address for the admin's action.
 
-mod common;
+use crate::common;
 
 use common::*;
 use serde_json::json;

@@ -2,7 +2,7 @@
 //! proxy saw, whatever the client writes into X-Forwarded-For itself. The app runs behind a
 //! simulated proxy on 127.0.0.1 (`TRUSTED_PROXIES=127.0.0.1/32`, peer 127.0.0.1).
 
-mod common;
+use crate::common;
 
 use common::{req, setup, setup_with};
 use serde_json::json;

@@ -1,7 +1,7 @@
 //! Properties linking validation to rendering: whatever the schema accepts renders safely,
 //! and names built from any valid system name stay valid Kubernetes names.
 
-mod common;
+use crate::common;
 
 use ovu_crds::rules;
 use ovu_operator::render::{self, Ctx, Facts, frontend, nginx};

@@ -1,7 +1,7 @@
 //! Bad input everywhere gets the error shape and the right 4xx, never a 500; plus the
 //! operational endpoints (health, ready, metrics, OpenAPI, docs).
 
-mod common;
+use crate::common;
 
 use common::*;
 use ovu_kit::jwt::AccessClaims;

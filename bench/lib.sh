@@ -1,0 +1,23 @@
+# shellcheck shell=bash
+# The wrk benchmarks' shared part (bench/ulm.sh, bench/aam.sh), on top of scripts/lib.sh.
+# Sourced, never run; needs $WORK (raw outputs) and $DURATION.
+
+# shellcheck source=scripts/lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/../scripts/lib.sh"
+
+# wrk output → "req/s p50 p99 non-2xx"
+summarise() {
+  awk '/Requests\/sec/ {rps=$2} /^ +50%/ {p50=$2} /^ +99%/ {p99=$2} /Non-2xx/ {bad=$NF}
+       END {printf "%s %s %s %s\n", rps, p50, p99, (bad==""?0:bad)}'
+}
+
+# run LABEL CONNECTIONS [wrk args...]: one wrk run, its raw output under $WORK, one table row.
+run() {
+  local label="$1" conns="$2"; shift 2
+  log "$label: wrk -t2 -c$conns -d$DURATION"
+  local out; out="$(wrk -t2 -c"$conns" -d"$DURATION" --latency "$@")"
+  echo "$out" > "$WORK/$(echo "$label" | tr ' /{}?=&' '_______').txt"
+  local rps p50 p99 bad
+  read -r rps p50 p99 bad <<<"$(echo "$out" | summarise)"
+  printf '| %s | %s | %s | %s | %s | %s |\n' "$label" "$conns" "$rps" "$p50" "$p99" "$bad"
+}
