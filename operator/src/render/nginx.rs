@@ -308,13 +308,8 @@ http {{
     };
     let headers = security_headers(i, tls);
     let api_headers = api_security_headers(tls);
-    // nginx's own 429 and 413 are API responses too: the API's headers, filled in by nginx.
-    let limited = format!(
-        "{}{}{}",
-        rate_limited_location(&api_headers),
-        too_large_location(&api_headers),
-        unavailable_location(&api_headers)
-    );
+    // nginx's own 429, 413 and 503 are API responses too: the API's headers, filled in by nginx.
+    let limited = nginx_error_locations(&api_headers);
 
     // Apex and www redirect to the ULM app.
     let _ = write!(
@@ -475,61 +470,80 @@ fn api_security_headers(tls: bool) -> String {
     h
 }
 
-/// nginx's own 429 (from `limit_req`) in the services' error shape with `Retry-After`, so
-/// clients handle it like ULM's and AAM's own `rate_limited`. A 429 from the services passes
-/// through untouched (`proxy_intercept_errors` stays off).
-fn rate_limited_location(headers: &str) -> String {
-    let p = "            ";
-    format!(
-        "        location @ovu_rate_limited {{
-{headers}{p}add_header Access-Control-Allow-Origin $ovu_cors_origin always;
-{p}add_header Access-Control-Allow-Credentials \"true\" always;
-{p}add_header Access-Control-Expose-Headers \"Retry-After\" always;
-{p}add_header Vary \"Origin\" always;
-{p}add_header Retry-After 1 always;
-{p}default_type application/json;
-{p}return 429 '{{\"error\":{{\"code\":\"rate_limited\",\"message\":\"too many requests, try again later\"}}}}';
-        }}
-"
-    )
+/// One of nginx's own answers on the API, in the services' error shape with the API's
+/// headers, so clients handle it like the services' own.
+struct OwnError {
+    /// The named location (`@…`) that `error_page` sends to.
+    location: &'static str,
+    status: u16,
+    code: &'static str,
+    message: &'static str,
+    /// `Retry-After: 1`: the answer is about now, not about the request.
+    retry: bool,
 }
 
-/// nginx's own 413 in the services' error shape. API locations accept no more than the
-/// services do ([`API_BODY_LIMIT_BYTES`]): nginx reads and discards an oversize body itself
-/// (lingering close), so the client gets this answer, never a 502 from a service that
-/// answered early and closed while nginx was still sending.
-fn too_large_location(headers: &str) -> String {
-    let p = "            ";
-    format!(
-        "        location @ovu_too_large {{
-{headers}{p}add_header Access-Control-Allow-Origin $ovu_cors_origin always;
-{p}add_header Access-Control-Allow-Credentials \"true\" always;
-{p}add_header Vary \"Origin\" always;
-{p}default_type application/json;
-{p}return 413 '{{\"error\":{{\"code\":\"payload_too_large\",\"message\":\"request body is too large\",\"details\":{{}}}}}}';
-        }}
-"
-    )
-}
+/// nginx's own errors on the API:
+/// - 429 from `limit_req`, like ULM's and AAM's own `rate_limited` (a 429 from the services
+///   passes through untouched: `proxy_intercept_errors` stays off);
+/// - 413 for a body over [`API_BODY_LIMIT_BYTES`]: nginx reads and discards it itself
+///   (lingering close), so the client gets this answer, never a 502 from a service that
+///   answered early and closed while nginx was still sending;
+/// - its own 502/503/504 (no ready service pod, a refused or timed-out upstream) as the
+///   services' `upstream_unavailable` 503: while PostgreSQL restarts the services turn
+///   not-ready, and API clients must still get an answer they can read and retry.
+const NGINX_ERRORS: [OwnError; 3] = [
+    OwnError {
+        location: "@ovu_rate_limited",
+        status: 429,
+        code: "rate_limited",
+        message: "too many requests, try again later",
+        retry: true,
+    },
+    OwnError {
+        location: "@ovu_too_large",
+        status: 413,
+        code: "payload_too_large",
+        message: "request body is too large",
+        retry: false,
+    },
+    OwnError {
+        location: "@ovu_unavailable",
+        status: 503,
+        code: "upstream_unavailable",
+        message: "a dependency is unavailable, try again later",
+        retry: true,
+    },
+];
 
-/// nginx's own 502/503/504 (no ready service pod, a refused or timed-out upstream) as the
-/// services' `upstream_unavailable` 503 with `Retry-After`, never an HTML page: while
-/// PostgreSQL restarts the services turn not-ready, and API clients must still get an
-/// answer they can read and retry. The services' own errors pass through untouched.
-fn unavailable_location(headers: &str) -> String {
+/// The named locations of [`NGINX_ERRORS`].
+fn nginx_error_locations(headers: &str) -> String {
     let p = "            ";
-    format!(
-        "        location @ovu_unavailable {{
+    let mut out = String::new();
+    for e in &NGINX_ERRORS {
+        let retry = if e.retry {
+            format!(
+                "{p}add_header Access-Control-Expose-Headers \"Retry-After\" always;\n\
+                 {p}add_header Vary \"Origin\" always;\n{p}add_header Retry-After 1 always;\n"
+            )
+        } else {
+            format!("{p}add_header Vary \"Origin\" always;\n")
+        };
+        let _ = write!(
+            out,
+            "        location {loc} {{
 {headers}{p}add_header Access-Control-Allow-Origin $ovu_cors_origin always;
 {p}add_header Access-Control-Allow-Credentials \"true\" always;
-{p}add_header Access-Control-Expose-Headers \"Retry-After\" always;
-{p}add_header Vary \"Origin\" always;
-{p}add_header Retry-After 1 always;
-{p}default_type application/json;
-{p}return 503 '{{\"error\":{{\"code\":\"upstream_unavailable\",\"message\":\"a dependency is unavailable, try again later\",\"details\":{{}}}}}}';
+{retry}{p}default_type application/json;
+{p}return {status} '{{\"error\":{{\"code\":\"{code}\",\"message\":\"{message}\",\"details\":{{}}}}}}';
         }}
-"
-    )
+",
+            loc = e.location,
+            status = e.status,
+            code = e.code,
+            message = e.message,
+        );
+    }
+    out
 }
 
 /// A proxied API location with CORS and rate limits. `strip` is the path that replaces the
