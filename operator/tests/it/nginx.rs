@@ -355,7 +355,7 @@ fn header_values(answer: &str, name: &str) -> Vec<String> {
 
 /// API responses carry one of each security header (issue 17 found two Referrer-Policy
 /// headers that disagreed): the service's when it answered (tested through nginx against the
-/// real services in e2e/tests/real.rs), and the same values from nginx itself when it answers
+/// real services in e2e/tests/it/real.rs), and the same values from nginx itself when it answers
 /// for an API (here its 502: nothing listens upstream). Site pages keep nginx's own headers.
 #[test]
 fn nginx_sends_one_set_of_security_headers_on_api_and_site_answers() {

@@ -26,7 +26,9 @@ describe('server text in the UI language', () => {
   });
 
   it("translates every reason and fixed message the operator writes; unknown text stays as it is", () => {
-    const src = fs.readFileSync(path.join(repo, 'operator/src/controller/pipeline.rs'), 'utf8') + fs.readFileSync(path.join(repo, 'operator/src/controller/mod.rs'), 'utf8');
+    // Every module of the reconcile (the pipeline's steps, the verdict, the tiers) and the status helpers.
+    const dir = path.join(repo, 'operator/src/controller');
+    const src = fs.readdirSync(dir).filter((f) => f.endsWith('.rs')).sort().map((f) => fs.readFileSync(path.join(dir, f), 'utf8')).join('\n');
     // Reasons: the string literal right after the condition's status in Cond::new/unknown, plus the computed ones.
     const reasons = new Set<string>(['Ready', 'RollingOut', 'Waiting', 'DatabaseRollingOut', 'BackendRollingOut', 'FrontendRollingOut', 'AllTiersReady', 'CertificateNotReady', 'BringingUp', 'RestoreFailed']);
     for (const m of src.matchAll(/Cond::(?:new|unknown)\(\s*[\w:]+,\s*(?:(?:true|false|\w+),\s*)?"([A-Za-z]+)"/g)) reasons.add(m[1]!);
