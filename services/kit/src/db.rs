@@ -119,12 +119,19 @@ pub async fn connect_pg(cfg: &DbConfig) -> Result<PgPool, sqlx::Error> {
 }
 
 /// Connects to Redis; the manager reconnects by itself after failures.
+///
+/// One connection attempt per reconnect, no backoff: every command waits for the shared
+/// reconnect future, so retries inside it would hold each request hostage while Redis is
+/// down. (redis 0.32 hands its `factor` (100) to backon as the multiplier over a 1 s
+/// minimum: two retries meant 1 s then 60 s plus jitter, and requests waited ~2 minutes
+/// before their 503.) With none, a request fails within `REDIS_TIMEOUT_MS`, the error
+/// starts the next attempt, and the first request after Redis is back gets through.
 pub async fn connect_redis(cfg: &DbConfig) -> Result<ConnectionManager, redis::RedisError> {
     let client = redis::Client::open(cfg.redis_url.expose())?;
     let mcfg = ConnectionManagerConfig::new()
         .set_connection_timeout(cfg.redis_timeout)
         .set_response_timeout(cfg.redis_timeout)
-        .set_number_of_retries(2);
+        .set_number_of_retries(0);
     ConnectionManager::new_with_config(client, mcfg).await
 }
 
