@@ -61,6 +61,4 @@ if [ "$(.venv/bin/python -c 'import hypothesis; print(hypothesis.__version__)' 2
   log "pinning hypothesis $HYPOTHESIS_VERSION for schemathesis"
   .venv/bin/pip install -q --disable-pip-version-check "hypothesis==$HYPOTHESIS_VERSION"
 fi
-# sqlx-cli (`cargo sqlx prepare`, make test-sqlx), cached outside the clone by version.
-scripts/sqlx-cli.sh >/dev/null
 log "ok"
