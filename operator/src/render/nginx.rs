@@ -159,7 +159,21 @@ http {{
     default_type application/octet-stream;
     charset utf-8;
 
-    access_log {log};
+    # The access log never holds a query string: verification and reset links carried their
+    # token as `?token=` before it moved to the fragment, and old mails still do. So the
+    # request line is logged as method, path as sent (before any rewrite) and protocol, and the
+    # Referer without its query.
+    map $request_uri $ovu_path {{
+        default '';
+        '~^(?<ovu_req_path>[^?#]*)' $ovu_req_path;
+    }}
+    map $http_referer $ovu_referer {{
+        default '';
+        '~^(?<ovu_ref_path>[^?#]*)' $ovu_ref_path;
+    }}
+    log_format ovu '$remote_addr - $remote_user [$time_local] \"$request_method $ovu_path $server_protocol\" '
+                   '$status $body_bytes_sent \"$ovu_referer\" \"$http_user_agent\"';
+    access_log {log} ovu;
     server_tokens off;
     sendfile on;
     tcp_nopush on;

@@ -494,3 +494,43 @@ fn nginx_answers_for_an_absent_service_with_a_json_503() {
     let v: serde_json::Value = serde_json::from_str(json).unwrap();
     assert_eq!(v["error"]["code"], "upstream_unavailable", "{answer}");
 }
+
+/// The access log holds no query string, of the request or of its Referer: old verification
+/// and reset mails carry their token as `?token=`, and a log must not collect live tokens.
+#[test]
+fn the_access_log_holds_no_query_string() {
+    let dir = Tmp::new("log");
+    let (i, _rx) = plain_input(&dir);
+    let _n = start_nginx(&i, &dir);
+    for (path, referer) in [
+        (
+            "/verify-email?token=SECRET-A",
+            "https://ulm.ovu.co.il/reset?token=SECRET-B",
+        ),
+        (
+            "/api/v1/auth/verify-email?token=SECRET-C&x=1",
+            "https://elsewhere.example/p?SECRET-D",
+        ),
+    ] {
+        let answer = send(
+            i.listen_http,
+            &format!(
+                "GET {path} HTTP/1.1\r\nHost: ulm.ovu.co.il\r\nReferer: {referer}\r\nConnection: close\r\n\r\n"
+            ),
+        );
+        assert!(answer.starts_with("HTTP/1.1 "), "{answer}");
+    }
+    // nginx writes the line when the request ends; the answers above have all been read.
+    let log = std::fs::read_to_string(dir.path("access.log")).unwrap();
+    assert!(
+        log.contains("\"GET /verify-email HTTP/1.1\"")
+            && log.contains("\"GET /api/v1/auth/verify-email HTTP/1.1\"")
+            && log.contains("\"https://ulm.ovu.co.il/reset\"")
+            && log.contains("\"https://elsewhere.example/p\""),
+        "the log lost the paths: {log}"
+    );
+    assert!(
+        !log.contains("SECRET"),
+        "a query string reached the access log: {log}"
+    );
+}
