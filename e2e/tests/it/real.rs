@@ -1606,37 +1606,85 @@ struct Seen {
     detail: String,
 }
 
-/// Chaos (make test-all, alone: it takes PostgreSQL away from every other test). The
-/// PostgreSQL pod is deleted while a client keeps creating accounts and reading its own
-/// through nginx. What was lost must be nothing acknowledged: every account whose creation
-/// got a 2xx is there afterwards. Meanwhile every failure is a 503 in the error shape
-/// (never a 500, never an HTML page), the failures end within 15 s of the delete, and the
-/// system's status says Degraded and then Ready again.
-#[tokio::test]
-#[ignore = "chaos: deletes the PostgreSQL pod; e2e/run-real runs it alone (make test-all)"]
-async fn chaos_postgres_pod_deleted_under_load_loses_nothing_acknowledged() {
-    use std::sync::atomic::{AtomicBool, Ordering};
-    use std::sync::{Arc, Mutex};
-    use std::time::Instant;
-    let t = target().await;
-    let http = t.client().await.expect("https client");
-    let token = t.admin_token(&http).await.expect("admin signs in");
-    let stop = Arc::new(AtomicBool::new(false));
-    let seen: Arc<Mutex<Vec<Seen>>> = Arc::default();
-    let registered: Arc<Mutex<Vec<String>>> = Arc::default();
-    let record = |seen: &Arc<Mutex<Vec<Seen>>>, what, r: reqwest::Result<(u16, String)>| {
-        let (status, detail) = match r {
-            Ok((s, body)) => (Some(s), body),
-            Err(e) => (None, e.to_string()),
+/// A bounded client load through nginx for the chaos tests: the admin creates an account
+/// every half second (registration itself allows a client address three an hour), reads its
+/// own account four times a second (within the API's 10 r/s), and, with `aam`, reads AAM's
+/// system health twice a second (AAM checks the session with ULM on each). Every answer is
+/// kept with its time.
+struct Load {
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    seen: std::sync::Arc<std::sync::Mutex<Vec<Seen>>>,
+    registered: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+    tasks: Vec<tokio::task::JoinHandle<()>>,
+}
+
+impl Load {
+    fn start(t: &Target, http: &reqwest::Client, token: &str, aam: bool) -> Load {
+        use std::sync::atomic::Ordering;
+        let load = Load {
+            stop: Default::default(),
+            seen: Default::default(),
+            registered: Default::default(),
+            tasks: Vec::new(),
         };
-        seen.lock().unwrap().push(Seen {
-            at: Instant::now(),
-            what,
-            status,
-            detail,
-        });
-        status
-    };
+        let mut tasks = Vec::new();
+        // (what, URL, interval, bound on requests, creates an account)
+        let mut streams = vec![
+            ("create", t.url("ulm", "/api/v1/users"), 500, 1000, true),
+            ("me", t.url("ulm", "/api/v1/users/me"), 250, 2000, false),
+        ];
+        if aam {
+            streams.push((
+                "aam",
+                t.url("aam", "/api/v1/system/health"),
+                500,
+                1000,
+                false,
+            ));
+        }
+        for (what, url, every_ms, bound, create) in streams {
+            let (http, token) = (http.clone(), token.to_string());
+            let (stop, seen, registered) = (
+                load.stop.clone(),
+                load.seen.clone(),
+                load.registered.clone(),
+            );
+            tasks.push(tokio::spawn(async move {
+                for _ in 0..bound {
+                    if stop.load(Ordering::Relaxed) {
+                        break;
+                    }
+                    let mut email = None;
+                    let r = if create {
+                        let id = uuid::Uuid::new_v4().simple().to_string();
+                        let e = format!("chaos-{}@example.com", &id[..12]);
+                        let body = json!({"email": e, "username": format!("chaos{}", &id[..10]),
+                            "password": format!("Chaos-e2e-{id}!")});
+                        email = Some(e);
+                        http.post(&url).bearer_auth(&token).json(&body).send().await
+                    } else {
+                        http.get(&url).bearer_auth(&token).send().await
+                    };
+                    let (status, detail) = match Self::answer(r).await {
+                        Ok((s, body)) => (Some(s), body),
+                        Err(e) => (None, e.to_string()),
+                    };
+                    if let (Some(e), Some(200..300)) = (email, status) {
+                        registered.lock().unwrap().push(e);
+                    }
+                    seen.lock().unwrap().push(Seen {
+                        at: std::time::Instant::now(),
+                        what,
+                        status,
+                        detail,
+                    });
+                    tokio::time::sleep(Duration::from_millis(every_ms)).await;
+                }
+            }));
+        }
+        Load { tasks, ..load }
+    }
+
     async fn answer(r: reqwest::Result<reqwest::Response>) -> reqwest::Result<(u16, String)> {
         let r = r?;
         let status = r.status().as_u16();
@@ -1651,56 +1699,67 @@ async fn chaos_postgres_pod_deleted_under_load_loses_nothing_acknowledged() {
             format!("{ct} {}", r.text().await.unwrap_or_default()),
         ))
     }
-    // Writes: the admin creates an account every half second (registration itself allows a
-    // client address three an hour, so a test cannot drive it).
-    let reg = {
-        let (http, stop, seen, registered, token) = (
-            http.clone(),
-            stop.clone(),
-            seen.clone(),
-            registered.clone(),
-            token.clone(),
+
+    /// Every answer so far.
+    fn seen(&self) -> Vec<Seen> {
+        self.seen.lock().unwrap().clone()
+    }
+
+    /// Stops the load; every answer, and the accounts whose creation got a 2xx.
+    async fn finish(self) -> (Vec<Seen>, Vec<String>) {
+        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        for task in self.tasks {
+            let _ = task.await;
+        }
+        let seen = self.seen.lock().unwrap().clone();
+        let registered = self.registered.lock().unwrap().clone();
+        (seen, registered)
+    }
+}
+
+/// Every account whose creation was acknowledged exists (at least ten, so the load ran).
+async fn assert_all_present(
+    t: &Target,
+    http: &reqwest::Client,
+    token: &str,
+    registered: &[String],
+) {
+    assert!(
+        registered.len() >= 10,
+        "too few registrations: {registered:?}"
+    );
+    for email in registered {
+        let found = get_json(
+            http,
+            format!("{}?q={email}", t.url("ulm", "/api/v1/users")),
+            token,
+        )
+        .await
+        .unwrap_or_else(|e| panic!("searching {email}: {e}"));
+        assert_eq!(
+            found.as_array().map(Vec::len),
+            Some(1),
+            "{email} was acknowledged and is gone: {found}"
         );
-        let url = t.url("ulm", "/api/v1/users");
-        tokio::spawn(async move {
-            let mut n = 0u32;
-            while !stop.load(Ordering::Relaxed) && n < 1000 {
-                n += 1;
-                let id = uuid::Uuid::new_v4().simple().to_string();
-                let email = format!("chaos-{}@example.com", &id[..12]);
-                let r = http
-                    .post(&url)
-                    .bearer_auth(&token)
-                    .json(
-                        &json!({"email": email, "username": format!("chaos{}", &id[..10]),
-                        "password": format!("Chaos-e2e-{id}!")}),
-                    )
-                    .send()
-                    .await;
-                if record(&seen, "create", answer(r).await).is_some_and(|s| (200..300).contains(&s))
-                {
-                    registered.lock().unwrap().push(email);
-                }
-                tokio::time::sleep(Duration::from_millis(500)).await;
-            }
-        })
-    };
-    // Reads of the admin's own account, four a second (within the API's 10 r/s).
-    let me = {
-        let (http, stop, seen, token) = (http.clone(), stop.clone(), seen.clone(), token.clone());
-        let url = t.url("ulm", "/api/v1/users/me");
-        tokio::spawn(async move {
-            let mut n = 0u32;
-            while !stop.load(Ordering::Relaxed) && n < 2000 {
-                n += 1;
-                let r = http.get(&url).bearer_auth(&token).send().await;
-                record(&seen, "me", answer(r).await);
-                tokio::time::sleep(Duration::from_millis(250)).await;
-            }
-        })
-    };
+    }
+}
+
+/// Chaos (make test-all, alone: it takes PostgreSQL away from every other test). The
+/// PostgreSQL pod is deleted while a client keeps creating accounts and reading its own
+/// through nginx. What was lost must be nothing acknowledged: every account whose creation
+/// got a 2xx is there afterwards. Meanwhile every failure is a 503 in the error shape
+/// (never a 500, never an HTML page), the failures end within 15 s of the delete, and the
+/// system's status says Degraded and then Ready again.
+#[tokio::test]
+#[ignore = "chaos: deletes the PostgreSQL pod; e2e/run-real runs it alone (make test-all)"]
+async fn chaos_postgres_pod_deleted_under_load_loses_nothing_acknowledged() {
+    use std::time::Instant;
+    let t = target().await;
+    let http = t.client().await.expect("https client");
+    let token = t.admin_token(&http).await.expect("admin signs in");
+    let load = Load::start(&t, &http, &token, false);
     tokio::time::sleep(Duration::from_secs(5)).await;
-    let before: Vec<Seen> = seen.lock().unwrap().clone();
+    let before: Vec<Seen> = load.seen();
     assert!(
         before.iter().all(|s| s.status.is_some_and(|c| c < 300)),
         "failures before the delete: {before:#?}"
@@ -1731,9 +1790,7 @@ async fn chaos_postgres_pod_deleted_under_load_loses_nothing_acknowledged() {
     };
     // Keep the load on a little longer: the failures must have ended, not paused.
     tokio::time::sleep(Duration::from_secs(10)).await;
-    stop.store(true, Ordering::Relaxed);
-    let _ = reg.await;
-    let _ = me.await;
+    let (seen, registered) = load.finish().await;
     back.unwrap_or_else(|e| panic!("{e}"));
     assert!(
         phases.contains(&Some(ovu_crds::Phase::Degraded))
@@ -1741,7 +1798,6 @@ async fn chaos_postgres_pod_deleted_under_load_loses_nothing_acknowledged() {
         "the status never left Ready while PostgreSQL was away: {phases:?}"
     );
 
-    let seen = seen.lock().unwrap().clone();
     let failed: Vec<&Seen> = seen
         .iter()
         .filter(|s| s.at >= deleted_at && s.status.is_none_or(|c| c >= 300))
@@ -1779,23 +1835,148 @@ async fn chaos_postgres_pod_deleted_under_load_loses_nothing_acknowledged() {
     );
 
     // Nothing acknowledged is lost: every registration that got a 2xx is a user now.
-    let registered = registered.lock().unwrap().clone();
-    assert!(
-        registered.len() >= 10,
-        "too few registrations: {registered:?}"
+    assert_all_present(&t, &http, &token, &registered).await;
+}
+
+/// Every Deployment of `components` has rolled out its current template: observed, all
+/// replicas updated, available and ready, and no old pod left.
+async fn rolled_out(t: &Target, components: &[ovu_crds::names::Component]) -> Result<(), String> {
+    use k8s_openapi::api::apps::v1::Deployment;
+    let api = Api::<Deployment>::namespaced(t.cluster.client.clone(), &t.ns);
+    let names = ovu_crds::names::Names::new(&t.system);
+    for &c in components {
+        let name = names.of(c);
+        let d = api.get(&name).await.map_err(|e| format!("{name}: {e}"))?;
+        let want = d.spec.as_ref().and_then(|s| s.replicas).unwrap_or(1);
+        let st = d.status.unwrap_or_default();
+        let current = d.metadata.generation == st.observed_generation
+            && st.updated_replicas == Some(want)
+            && st.ready_replicas == Some(want)
+            && st.available_replicas == Some(want)
+            && st.replicas == Some(want);
+        if !current {
+            return Err(format!(
+                "{name}: want {want}, updated {:?}, ready {:?}, available {:?}, total {:?}",
+                st.updated_replicas, st.ready_replicas, st.available_replicas, st.replicas
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Chaos (make test-all): ULM and AAM at two replicas each roll to a new pod template while
+/// a client keeps creating accounts, reading its own and reading AAM's health through
+/// nginx. Nothing may fail — not one request: a pod leaves its Service before it stops
+/// (preStop), drains what it was serving, and new pods take traffic only once ready; the
+/// PodDisruptionBudget and `maxUnavailable: 0` keep the old ones until then.
+#[tokio::test]
+#[ignore = "chaos: rolls ULM and AAM; e2e/run-real runs it alone (make test-all)"]
+async fn chaos_rolling_change_under_load_fails_nothing() {
+    use ovu_crds::names::Component::{Aam, Ulm};
+    let t = target().await;
+    let http = t.client().await.expect("https client");
+    let token = t.admin_token(&http).await.expect("admin signs in");
+    let before = t
+        .cluster
+        .get_system(&t.ns, &t.system)
+        .await
+        .expect("system");
+    let (ulm0, aam0) = (&before.spec.backend.ulm, &before.spec.backend.aam);
+    let (ulm_cpu0, aam_cpu0) = (&ulm0.resources.requests.cpu, &aam0.resources.requests.cpu);
+    let backend = |ulm: (i32, &str), aam: (i32, &str)| {
+        json!({"spec": {"backend": {
+            "ulm": {"replicas": ulm.0, "resources": {"requests": {"cpu": ulm.1}}},
+            "aam": {"replicas": aam.0, "resources": {"requests": {"cpu": aam.1}}},
+        }}})
+    };
+    // Two replicas each, before any load.
+    t.cluster
+        .patch_system(&t.ns, &t.system, backend((2, ulm_cpu0), (2, aam_cpu0)))
+        .await
+        .expect("two replicas");
+    wait_for(
+        Duration::from_secs(300),
+        "two replicas of ULM and AAM",
+        || async { Ok(rolled_out(&t, &[Ulm, Aam]).await) },
+    )
+    .await
+    .expect("two replicas each");
+    t.cluster
+        .wait_ready(&t.ns, &t.system, Duration::from_secs(120))
+        .await
+        .expect("Ready at two replicas");
+
+    let load = Load::start(&t, &http, &token, true);
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    // A new pod template for both (a different CPU request): every pod is replaced.
+    let cpu1 = ["61m", "62m", "63m"]
+        .into_iter()
+        .find(|c| c != ulm_cpu0 && c != aam_cpu0)
+        .unwrap();
+    t.cluster
+        .patch_system(&t.ns, &t.system, backend((2, cpu1), (2, cpu1)))
+        .await
+        .expect("the rolling change");
+    // Wait for the rollout to begin (the operator applies the template), then to finish.
+    let rolled = wait_for(
+        Duration::from_secs(300),
+        "the rolling change done",
+        || async {
+            use k8s_openapi::api::apps::v1::Deployment;
+            let api = Api::<Deployment>::namespaced(t.cluster.client.clone(), &t.ns);
+            let names = ovu_crds::names::Names::new(&t.system);
+            for c in [Ulm, Aam] {
+                let d = api.get(&names.of(c)).await?;
+                let cpu = d
+                    .spec
+                    .and_then(|s| s.template.spec)
+                    .and_then(|s| s.containers.into_iter().next())
+                    .and_then(|c| c.resources)
+                    .and_then(|r| r.requests)
+                    .and_then(|r| r.get("cpu").map(|q| q.0.clone()));
+                if cpu.as_deref() != Some(cpu1) {
+                    return Ok(Err(format!("{c:?} not changed yet (cpu {cpu:?})")));
+                }
+            }
+            Ok(rolled_out(&t, &[Ulm, Aam]).await)
+        },
+    )
+    .await;
+    // A little more load on the new pods, then stop.
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    let (seen, registered) = load.finish().await;
+    rolled.expect("the rollout completes");
+
+    let failed: Vec<&Seen> = seen
+        .iter()
+        .filter(|s| s.status.is_none_or(|c| c >= 300))
+        .collect();
+    let by_what = |w: &str| seen.iter().filter(|s| s.what == w).count();
+    eprintln!(
+        "rolling: {} requests ({} creates, {} reads of ULM, {} of AAM), {} failed",
+        seen.len(),
+        by_what("create"),
+        by_what("me"),
+        by_what("aam"),
+        failed.len()
     );
-    for email in &registered {
-        let found = get_json(
-            &http,
-            format!("{}?q={email}", t.url("ulm", "/api/v1/users")),
-            &token,
+    assert!(
+        failed.is_empty(),
+        "requests failed during the rollout: {failed:#?}"
+    );
+    assert_all_present(&t, &http, &token, &registered).await;
+
+    // Leave the system as it was for whatever runs next.
+    t.cluster
+        .patch_system(
+            &t.ns,
+            &t.system,
+            backend((ulm0.replicas, ulm_cpu0), (aam0.replicas, aam_cpu0)),
         )
         .await
-        .unwrap_or_else(|e| panic!("searching {email}: {e}"));
-        assert_eq!(
-            found.as_array().map(Vec::len),
-            Some(1),
-            "{email} was acknowledged and is gone: {found}"
-        );
-    }
+        .expect("restoring the replicas");
+    t.cluster
+        .wait_ready(&t.ns, &t.system, Duration::from_secs(300))
+        .await
+        .expect("Ready again as before");
 }

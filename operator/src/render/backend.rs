@@ -28,6 +28,11 @@ pub fn render(ctx: &Ctx) -> Vec<Child> {
     out
 }
 
+/// Seconds a terminating ULM/AAM pod keeps serving after it left its Service (preStop).
+pub const PRE_STOP_SECS: i64 = 5;
+/// Seconds it then has to finish in-flight requests after SIGTERM before it is killed.
+pub const DRAIN_SECS: i64 = 25;
+
 fn app<'a>(ctx: &'a Ctx, c: Component) -> &'a App {
     match c {
         Component::Aam => &ctx.sys.spec.backend.aam,
@@ -334,9 +339,14 @@ fn deployment(ctx: &Ctx, c: Component) -> Child {
             "volumeMounts": mounts,
             "securityContext": pod::container_security(),
             "resources": pod::resources(&a.resources),
+            // A terminating pod leaves the Service's endpoints at once, but kube-proxy on
+            // every node and nginx's pooled connections learn it a moment later: keep
+            // serving through that moment, then SIGTERM drains what is in flight. (The
+            // kubelet's own sleep: the image needs no shell.)
+            "lifecycle": {"preStop": {"sleep": {"seconds": PRE_STOP_SECS}}},
         }],
         "volumes": volumes,
-        "terminationGracePeriodSeconds": 30,
+        "terminationGracePeriodSeconds": PRE_STOP_SECS + DRAIN_SECS,
     });
     if c == Component::Aam {
         body["serviceAccountName"] = json!(ctx.names.aam_service_account());

@@ -808,3 +808,31 @@ fn public_origins_carry_the_public_port_unless_it_is_the_default() {
         )
     );
 }
+
+/// ULM and AAM leave their Service before they stop: a preStop pause (the kubelet's own
+/// sleep, no shell in the image) while kube-proxy and nginx catch up, then a grace period
+/// long enough to drain after SIGTERM. Without it a rolling change failed requests
+/// (e2e/tests/it/real.rs chaos_rolling_change_under_load_fails_nothing).
+#[test]
+fn backend_pods_leave_their_service_before_they_stop() {
+    use ovu_operator::render::backend::{DRAIN_SECS, PRE_STOP_SECS};
+    let all = children(&common::full());
+    for name in ["ovu-ulm", "ovu-aam"] {
+        let d = all
+            .iter()
+            .find(|c| c.kind == Kind::Deployment && c.name.ends_with(&name[3..]))
+            .unwrap_or_else(|| panic!("no Deployment {name}"));
+        let pod = &d.object["spec"]["template"]["spec"];
+        assert_eq!(
+            pod["containers"][0]["lifecycle"]["preStop"]["sleep"]["seconds"],
+            PRE_STOP_SECS,
+            "{name}"
+        );
+        assert!(PRE_STOP_SECS >= 3 && DRAIN_SECS >= 10);
+        assert_eq!(
+            pod["terminationGracePeriodSeconds"],
+            PRE_STOP_SECS + DRAIN_SECS,
+            "{name}"
+        );
+    }
+}
