@@ -824,8 +824,7 @@ fn backend_pods_leave_their_service_before_they_stop() {
             .unwrap_or_else(|| panic!("no Deployment {name}"));
         let pod = &d.object["spec"]["template"]["spec"];
         assert_eq!(
-            pod["containers"][0]["lifecycle"]["preStop"]["sleep"]["seconds"],
-            PRE_STOP_SECS,
+            pod["containers"][0]["lifecycle"]["preStop"]["sleep"]["seconds"], PRE_STOP_SECS,
             "{name}"
         );
         assert!(PRE_STOP_SECS >= 3 && DRAIN_SECS >= 10);
