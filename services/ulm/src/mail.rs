@@ -460,7 +460,11 @@ async fn settle(
                 state.mailer.timeout.as_secs()
             ),
         ),
-        SendError::Smtp(e) => (refuses_the_mail(e), e.to_string()),
+        SendError::Smtp(e) if refuses_our_login(e) => (
+            false,
+            format!("the server refused our login, check SMTP_USERNAME and the password: {e}"),
+        ),
+        SendError::Smtp(e) => (e.is_permanent(), e.to_string()),
     };
     let message: String = message.chars().take(500).collect();
     let mut tx = state.db.begin().await?;
@@ -491,14 +495,14 @@ async fn settle(
     Ok(())
 }
 
-/// Whether a refusal is about this mail, so retrying cannot help (a 5xx reply), rather than
-/// about our login: 5xx replies of the x3x family (530 authentication required, 534 mechanism
-/// too weak, 535 credentials invalid, 538 encryption required) refuse the sender, not the
-/// message. Giving up on those would throw away every mail queued while a password is wrong
-/// or the server's policy changed; they are retried like an outage until someone fixes the
-/// setting, and `last_error` (and the log) say why.
-fn refuses_the_mail(e: &lettre::transport::smtp::Error) -> bool {
-    e.is_permanent() && !matches!(e.status(), Some(code) if code.category == Category::Unspecified3)
+/// Whether a 5xx reply refuses our login rather than this mail: the x3x family (530
+/// authentication required, 534 mechanism too weak, 535 credentials invalid, 538 encryption
+/// required). Other 5xx replies are about the mail and retrying cannot help; these are about
+/// the setting, and giving up on them would throw away every mail queued while a password is
+/// wrong or the server's policy changed. They are retried like an outage until someone fixes
+/// the setting, and `last_error` (and the log) say so.
+fn refuses_our_login(e: &lettre::transport::smtp::Error) -> bool {
+    e.is_permanent() && matches!(e.status(), Some(code) if code.category == Category::Unspecified3)
 }
 
 /// The wait before the next attempt after `attempts` failures: 10 s, 20 s, 40 s, … up to 1 h.

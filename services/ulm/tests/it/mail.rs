@@ -338,10 +338,12 @@ mod own {
             for line in text.lines().skip(1) {
                 let f: Vec<&str> = line.split_whitespace().collect();
                 // local_address is f[1] (hex ip:port), st is f[3] (0A = LISTEN), inode f[9].
-                if f.len() > 9 && f[3] == "0A" && inodes.contains(f[9]) {
-                    if let Some(port) = f[1].rsplit(':').next() {
-                        ports.push(u16::from_str_radix(port, 16).unwrap());
-                    }
+                if f.len() > 9
+                    && f[3] == "0A"
+                    && inodes.contains(f[9])
+                    && let Some(port) = f[1].rsplit(':').next()
+                {
+                    ports.push(u16::from_str_radix(port, 16).unwrap());
                 }
             }
         }
@@ -714,7 +716,10 @@ async fn a_refused_login_keeps_mail_queued_and_says_why_without_the_password(db:
         );
         // Why, in the server's words (535: credentials invalid), and never the password —
         // neither the wrong one sent nor the right one.
-        assert!(last_error.contains("535"), "{last_error}");
+        assert!(
+            last_error.contains("refused our login") && last_error.contains("535"),
+            "{last_error}"
+        );
         assert!(
             log.contains("mail not sent") && log.contains("535"),
             "{log}"
@@ -738,10 +743,7 @@ async fn a_refused_login_keeps_mail_queued_and_says_why_without_the_password(db:
     let t = setup_with(db.clone(), &right).await;
     t.mail_settled(&email).await;
     let (state, attempts, last_error) = outbox_row(&db, &email).await;
-    assert_eq!(
-        (state.as_str(), attempts, last_error),
-        ("sent".into(), 3, None)
-    );
+    assert_eq!((state.as_str(), attempts, last_error), ("sent", 3, None));
     let (text, _) = mailpit.text_to(&email).await;
     let token = token_in(&text);
     t.post("/api/v1/auth/verify-email", json!({ "token": token }))
