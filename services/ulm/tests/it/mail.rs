@@ -386,8 +386,13 @@ mod own {
             let password_file = write(&dir, "password", &format!("{password}\n"));
             let auth_file = write(&dir, "auth", &format!("{USER}:{password}\n"));
 
+            // Its store in the test's directory: Mailpit deletes a temporary store only on
+            // a clean exit, and this one is killed.
+            let database = dir.join("mailpit.db");
             let mut cmd = tokio::process::Command::new(&bin);
             cmd.args([
+                "--database",
+                database.to_str().unwrap(),
                 "--smtp",
                 "127.0.0.1:0",
                 "--listen",
