@@ -72,13 +72,33 @@ pub enum SmtpTls {
     Tls,
 }
 
+/// How an `SMTP_URL` asks for TLS, in lettre's terms: kept beside the URL so the transport
+/// can be built with the same mode but with `SMTP_CA_FILE`'s roots added.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UrlTls {
+    /// `smtp://` without `tls=`.
+    None,
+    /// `smtp://…?tls=opportunistic`: STARTTLS when the server offers it.
+    Opportunistic,
+    /// `smtp://…?tls=required`: STARTTLS or no mail.
+    Required,
+    /// `smtps://`: implicit TLS.
+    Wrapper,
+}
+
 /// Where mail goes. Either an `SMTP_URL` (lettre's URL semantics) or the separate variables.
 #[derive(Debug, Clone)]
 pub enum SmtpEndpoint {
     /// `SMTP_URL`: `smtp://host:port` (plain; `?tls=required` for STARTTLS) or
     /// `smtps://host:port` (implicit TLS), optionally `user:password@`. Kept whole as a
-    /// secret because it may carry the password.
-    Url { url: Secret, host: String },
+    /// secret because it may carry the password; `host` is `host[:port]` for logs, `domain`
+    /// the name the server's certificate must carry.
+    Url {
+        url: Secret,
+        host: String,
+        domain: String,
+        tls: UrlTls,
+    },
     /// `SMTP_HOST`, `SMTP_PORT`, `SMTP_TLS`, `SMTP_USERNAME` + `SMTP_PASSWORD_FILE`.
     Host {
         host: String,
@@ -86,6 +106,41 @@ pub enum SmtpEndpoint {
         tls: SmtpTls,
         credentials: Option<(String, Secret)>,
     },
+}
+
+/// `SMTP_CA_FILE`: PEM certificates trusted as roots for the SMTP server's certificate, in
+/// addition to the webpki (Mozilla) roots, for a relay whose certificate a private CA signed.
+/// Read and checked at start, like the password file.
+#[derive(Clone)]
+pub struct SmtpCa {
+    pub path: PathBuf,
+    pub pem: Vec<u8>,
+}
+
+impl fmt::Debug for SmtpCa {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "SmtpCa({})", self.path.display())
+    }
+}
+
+impl SmtpCa {
+    /// TLS parameters for a server named `domain` that trust these roots besides the default
+    /// ones. Fails when the file holds no certificate or one rustls cannot use as a root.
+    pub fn tls_parameters(
+        &self,
+        domain: &str,
+    ) -> Result<lettre::transport::smtp::client::TlsParameters, String> {
+        use lettre::transport::smtp::client::{Certificate, TlsParameters};
+        // lettre reads an empty or non-PEM file as no certificates at all, silently.
+        if !String::from_utf8_lossy(&self.pem).contains("-----BEGIN CERTIFICATE-----") {
+            return Err("no PEM certificate in the file".into());
+        }
+        let roots = Certificate::from_pem(&self.pem).map_err(|e| e.to_string())?;
+        TlsParameters::builder(domain.to_string())
+            .add_root_certificate(roots)
+            .build()
+            .map_err(|e| e.to_string())
+    }
 }
 
 /// Outgoing mail (`mail`). Absent: mail stays queued in the outbox until SMTP is configured.
@@ -96,6 +151,8 @@ pub struct SmtpConfig {
     pub from: String,
     /// `SMTP_TIMEOUT_SECS` (default 10, 1–300): one SMTP conversation, connect to QUIT.
     pub timeout: Duration,
+    /// `SMTP_CA_FILE` (see [`SmtpCa`]); only with a TLS mode.
+    pub ca: Option<SmtpCa>,
 }
 
 impl SmtpConfig {
@@ -120,6 +177,7 @@ impl SmtpConfig {
                     "SMTP_TLS",
                     "SMTP_USERNAME",
                     "SMTP_PASSWORD_FILE",
+                    "SMTP_CA_FILE",
                 ] {
                     if env.raw(v).is_some() {
                         env.problem(format!("{v} is set but neither SMTP_URL nor SMTP_HOST is"));
@@ -143,11 +201,49 @@ impl SmtpConfig {
             env.problem(format!("SMTP_FROM: not a mail address ({e})"));
             return None;
         }
+        let ca = match env.optional::<PathBuf>("SMTP_CA_FILE") {
+            None => None,
+            Some(path) => {
+                let uses_tls = match &endpoint {
+                    SmtpEndpoint::Url { tls, .. } => *tls != UrlTls::None,
+                    SmtpEndpoint::Host { tls, .. } => *tls != SmtpTls::None,
+                };
+                if !uses_tls {
+                    env.problem(
+                        "SMTP_CA_FILE is set but the SMTP connection uses no TLS (SMTP_TLS=none or smtp:// without tls=)",
+                    );
+                    return None;
+                }
+                Some(Self::ca(env, path)?)
+            }
+        };
         Some(Self {
             endpoint,
             from,
             timeout,
+            ca,
         })
+    }
+
+    /// Reads `SMTP_CA_FILE` and checks that it holds at least one certificate rustls accepts
+    /// as a root, so a wrong file stops start-up instead of failing every delivery later.
+    fn ca(env: &mut Env, path: PathBuf) -> Option<SmtpCa> {
+        let pem = match std::fs::read(&path) {
+            Ok(pem) => pem,
+            Err(e) => {
+                env.problem(format!(
+                    "SMTP_CA_FILE: cannot read {} ({e})",
+                    path.display()
+                ));
+                return None;
+            }
+        };
+        let ca = SmtpCa { path, pem };
+        if let Err(e) = ca.tls_parameters("localhost") {
+            env.problem(format!("SMTP_CA_FILE: {} ({e})", ca.path.display()));
+            return None;
+        }
+        Some(ca)
     }
 
     fn url_endpoint(env: &mut Env, raw: &str) -> Option<SmtpEndpoint> {
@@ -182,9 +278,17 @@ impl SmtpConfig {
             return None;
         }
         let port = parsed.port().map(|p| format!(":{p}")).unwrap_or_default();
+        let tls = match (parsed.scheme(), tls.as_deref()) {
+            ("smtps", _) => UrlTls::Wrapper,
+            (_, Some("required")) => UrlTls::Required,
+            (_, Some("opportunistic")) => UrlTls::Opportunistic,
+            _ => UrlTls::None,
+        };
         Some(SmtpEndpoint::Url {
             url: Secret::new(raw),
             host: format!("{host}{port}"),
+            domain: host.to_string(),
+            tls,
         })
     }
 
@@ -490,6 +594,79 @@ mod tests {
                 ..
             }
         ));
+    }
+
+    #[test]
+    fn smtp_ca_file_is_read_checked_and_only_with_tls() {
+        let dir = std::env::temp_dir().join(format!("ulm-smtp-ca-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let key = rcgen::KeyPair::generate().unwrap();
+        let mut params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+        params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+        let ca = params.self_signed(&key).unwrap();
+        let good = dir.join("ca.pem");
+        std::fs::write(&good, ca.pem()).unwrap();
+        let empty = dir.join("empty.pem");
+        std::fs::write(&empty, "not a certificate\n").unwrap();
+        let broken = dir.join("broken.pem");
+        std::fs::write(
+            &broken,
+            "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n",
+        )
+        .unwrap();
+        let (good, empty, broken) = (
+            good.to_str().unwrap(),
+            empty.to_str().unwrap(),
+            broken.to_str().unwrap(),
+        );
+        for endpoint in [
+            ("SMTP_URL", "smtps://mail.example.com"),
+            ("SMTP_URL", "smtp://mail.example.com?tls=required"),
+            ("SMTP_HOST", "mail.example.com"),
+        ] {
+            let cfg = with_smtp(&[
+                endpoint,
+                ("SMTP_CA_FILE", good),
+                ("SMTP_FROM", "no-reply@example.com"),
+            ])
+            .unwrap();
+            let ca = cfg.smtp.unwrap().ca.expect("SMTP_CA_FILE read");
+            assert_eq!(ca.pem, std::fs::read(good).unwrap());
+        }
+        let cases: &[(&[(&'static str, &str)], &str)] = &[
+            (
+                &[("SMTP_HOST", "h"), ("SMTP_CA_FILE", empty)],
+                "no PEM certificate",
+            ),
+            (
+                &[("SMTP_HOST", "h"), ("SMTP_CA_FILE", broken)],
+                "SMTP_CA_FILE",
+            ),
+            (
+                &[("SMTP_HOST", "h"), ("SMTP_CA_FILE", "/nonexistent/ca.pem")],
+                "SMTP_CA_FILE: cannot read",
+            ),
+            (
+                &[
+                    ("SMTP_HOST", "h"),
+                    ("SMTP_TLS", "none"),
+                    ("SMTP_CA_FILE", good),
+                ],
+                "uses no TLS",
+            ),
+            (
+                &[("SMTP_URL", "smtp://h"), ("SMTP_CA_FILE", good)],
+                "uses no TLS",
+            ),
+            (&[("SMTP_CA_FILE", good)], "SMTP_CA_FILE is set but neither"),
+        ];
+        for (vars, named) in cases {
+            let mut vars = vars.to_vec();
+            vars.push(("SMTP_FROM", "a@example.com"));
+            let err = with_smtp(&vars).unwrap_err().to_string();
+            assert!(err.contains(named), "{vars:?}: {err}");
+        }
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]

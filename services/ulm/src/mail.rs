@@ -9,7 +9,8 @@
 //! an access log or a `Referer` either.
 //!
 //! A failed send invalidates the token it carried, counts the attempt, records the error and
-//! backs off exponentially; a mail server outage delays mail and loses none. With no SMTP
+//! backs off exponentially; a mail server outage, or a login it refuses, delays mail and loses
+//! none. With no SMTP
 //! configured the worker does not run and mail stays queued.
 
 use std::sync::Arc;
@@ -20,12 +21,13 @@ use lettre::message::header::ContentType;
 use lettre::message::{Mailbox, Message};
 use lettre::transport::smtp::authentication::Credentials;
 use lettre::transport::smtp::client::{Tls, TlsParameters};
+use lettre::transport::smtp::response::Category;
 use lettre::{AsyncSmtpTransport, AsyncTransport, Tokio1Executor};
 use sqlx::PgExecutor;
 use tokio::sync::{Notify, watch};
 use uuid::Uuid;
 
-use crate::config::{SmtpConfig, SmtpEndpoint, SmtpTls};
+use crate::config::{SmtpConfig, SmtpEndpoint, SmtpTls, UrlTls};
 use crate::crypto::token_hash;
 use crate::routes::auth::one_time_token;
 use crate::state::AppState;
@@ -133,10 +135,28 @@ impl Mailer {
 }
 
 fn transport(cfg: &SmtpConfig) -> anyhow::Result<AsyncSmtpTransport<Tokio1Executor>> {
+    // The same parameters lettre builds by itself, plus the roots of SMTP_CA_FILE if set.
+    let params = |domain: &str| match &cfg.ca {
+        None => {
+            TlsParameters::new(domain.to_string()).map_err(|e| anyhow::anyhow!("SMTP TLS: {e}"))
+        }
+        Some(ca) => ca
+            .tls_parameters(domain)
+            .map_err(|e| anyhow::anyhow!("SMTP_CA_FILE: {e}")),
+    };
     let builder = match &cfg.endpoint {
-        SmtpEndpoint::Url { url, .. } => {
-            AsyncSmtpTransport::<Tokio1Executor>::from_url(url.expose())
-                .map_err(|e| anyhow::anyhow!("SMTP_URL: {e}"))?
+        SmtpEndpoint::Url {
+            url, domain, tls, ..
+        } => {
+            let b = AsyncSmtpTransport::<Tokio1Executor>::from_url(url.expose())
+                .map_err(|e| anyhow::anyhow!("SMTP_URL: {e}"))?;
+            // The URL's own TLS mode, rebuilt so that a private CA applies to it too.
+            match tls {
+                UrlTls::None => b,
+                UrlTls::Opportunistic => b.tls(Tls::Opportunistic(params(domain)?)),
+                UrlTls::Required => b.tls(Tls::Required(params(domain)?)),
+                UrlTls::Wrapper => b.tls(Tls::Wrapper(params(domain)?)),
+            }
         }
         SmtpEndpoint::Host {
             host,
@@ -144,12 +164,10 @@ fn transport(cfg: &SmtpConfig) -> anyhow::Result<AsyncSmtpTransport<Tokio1Execut
             tls,
             credentials,
         } => {
-            let params =
-                || TlsParameters::new(host.clone()).map_err(|e| anyhow::anyhow!("SMTP_HOST: {e}"));
             let tls = match tls {
                 SmtpTls::None => Tls::None,
-                SmtpTls::StartTls => Tls::Required(params()?),
-                SmtpTls::Tls => Tls::Wrapper(params()?),
+                SmtpTls::StartTls => Tls::Required(params(host)?),
+                SmtpTls::Tls => Tls::Wrapper(params(host)?),
             };
             let mut b = AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(host.as_str())
                 .port(*port)
@@ -442,6 +460,10 @@ async fn settle(
                 state.mailer.timeout.as_secs()
             ),
         ),
+        SendError::Smtp(e) if refuses_our_login(e) => (
+            false,
+            format!("the server refused our login, check SMTP_USERNAME and the password: {e}"),
+        ),
         SendError::Smtp(e) => (e.is_permanent(), e.to_string()),
     };
     let message: String = message.chars().take(500).collect();
@@ -471,6 +493,16 @@ async fn settle(
     tx.commit().await?;
     tracing::warn!(%id, kind = kind.as_str(), attempts, permanent, retry_in_secs = backoff.as_secs(), error = message, "mail not sent");
     Ok(())
+}
+
+/// Whether a 5xx reply refuses our login rather than this mail: the x3x family (530
+/// authentication required, 534 mechanism too weak, 535 credentials invalid, 538 encryption
+/// required). Other 5xx replies are about the mail and retrying cannot help; these are about
+/// the setting, and giving up on them would throw away every mail queued while a password is
+/// wrong or the server's policy changed. They are retried like an outage until someone fixes
+/// the setting, and `last_error` (and the log) say so.
+fn refuses_our_login(e: &lettre::transport::smtp::Error) -> bool {
+    e.is_permanent() && matches!(e.status(), Some(code) if code.category == Category::Unspecified3)
 }
 
 /// The wait before the next attempt after `attempts` failures: 10 s, 20 s, 40 s, … up to 1 h.

@@ -76,8 +76,12 @@ pub const RECOVERY_CODE_CHARS: usize = 24;
 /// offline search of its SHA-256 digest, so a slow hash would add nothing but cost, and it
 /// would cost on every attempt — ten argon2 verifications per wrong code, paid by the server
 /// for the attacker. A fast digest also keeps the lookup a single indexed equality query.
-/// Codes issued before (80 bits, 16 characters) are stored the same way and keep working until
-/// used or replaced by a new enrolment; nothing needs migrating.
+///
+/// That argument holds only for codes this long: codes issued before (80 bits, 16
+/// characters) are stored the same way, and an 80-bit code behind a fast digest is within
+/// reach of an offline search, so they are refused ([`recovery_code_acceptable`]) rather than
+/// kept working until used. A user holding only such codes signs in with the authenticator and
+/// gets new ones by enrolling again (disable and enable MFA).
 pub fn new_recovery_code() -> String {
     // 20 random bytes encode to 32 characters, each carrying 5 independent random bits.
     let raw: String = base32(&crate::crypto::random_bytes::<SECRET_LEN>())
@@ -95,6 +99,13 @@ pub fn normalize_recovery_code(code: &str) -> String {
         .filter(|c| c.is_ascii_alphanumeric())
         .collect::<String>()
         .to_lowercase()
+}
+
+/// Whether `code` is long enough to be a recovery code issued now: at least
+/// [`RECOVERY_CODE_CHARS`] characters after normalising. A shorter one (an old 16-character
+/// code, or a guess) is refused before any lookup, exactly like a wrong code.
+pub fn recovery_code_acceptable(code: &str) -> bool {
+    normalize_recovery_code(code).len() >= RECOVERY_CODE_CHARS
 }
 
 /// Stored digest of a recovery code, salted with the user id.
@@ -148,6 +159,14 @@ mod tests {
                 .all(|b| b.is_ascii_lowercase() || (b'2'..=b'7').contains(&b))
         );
         assert_ne!(c, new_recovery_code());
+        assert!(recovery_code_acceptable(&c));
+        assert!(recovery_code_acceptable(
+            &c.to_uppercase().replace('-', " ")
+        ));
+        // An 80-bit code of the old shape (16 characters in four groups) is refused.
+        assert!(!recovery_code_acceptable(&c[..19]));
+        assert!(!recovery_code_acceptable("abcd-efgh-ijkl-mnop"));
+        assert!(!recovery_code_acceptable(""));
         let id = uuid::Uuid::new_v4();
         assert_eq!(
             recovery_hash(id, &c),

@@ -440,6 +440,12 @@ pub async fn check_second_factor(
         .rows_affected();
         return Ok((n == 1).then_some("totp"));
     }
+    // Codes shorter than the ones issued now (80-bit codes from before) are not looked up:
+    // their fast digest does not protect them (see `totp::new_recovery_code`). The caller
+    // answers and counts this exactly like a wrong code.
+    if !totp::recovery_code_acceptable(code) {
+        return Ok(None);
+    }
     let used: Option<i64> = sqlx::query_scalar!(
         "UPDATE mfa_recovery_codes SET used_at = now()
          WHERE id = (SELECT id FROM mfa_recovery_codes WHERE user_id = $1 AND code_hash = $2 AND used_at IS NULL LIMIT 1)

@@ -651,6 +651,78 @@ async fn mfa_failures_count_per_account_across_logins(db: PgPool) {
 }
 
 #[sqlx::test(migrator = "ovu_ulm::MIGRATOR")]
+async fn old_80_bit_recovery_codes_no_longer_sign_in(db: PgPool) {
+    let t = setup_with(db, &[("ULM_RATE_LOGIN_PER_MIN", "100")]).await;
+    let id = t.user("ziv", PW).await;
+    let tok = t.token("ziv", PW).await;
+    t.send(req("POST", "/api/v1/auth/mfa/setup").bearer(&tok))
+        .await
+        .expect(200);
+    let secret: Vec<u8> = sqlx::query_scalar("SELECT mfa_pending_secret FROM users WHERE id = $1")
+        .bind(id)
+        .fetch_one(&t.db)
+        .await
+        .unwrap();
+    let codes = t
+        .send(
+            req("POST", "/api/v1/auth/mfa/enable")
+                .bearer(&tok)
+                .json(json!({"code": totp::code_at_step(&secret, now_step())})),
+        )
+        .await
+        .expect(200)
+        .body["recovery_codes"]
+        .as_array()
+        .unwrap()
+        .clone();
+    // A code as ULM issued them before: 16 base32 characters (80 bits) in four groups,
+    // stored as the SHA-256 of the user id and the normalised code, beside the new ones.
+    let old = "k7qa-m2xr-p4zt-b6wd";
+    sqlx::query("INSERT INTO mfa_recovery_codes (user_id, code_hash) VALUES ($1, $2)")
+        .bind(id)
+        .bind(totp::recovery_hash(id, old))
+        .execute(&t.db)
+        .await
+        .unwrap();
+
+    // A new code signs in.
+    let ch = t.login("ziv", PW).await;
+    t.post(
+        "/api/v1/auth/login/mfa",
+        json!({"mfa_token": ch["mfa_token"], "code": codes[0]}),
+    )
+    .await
+    .expect(200);
+    // The old one, in any spelling, is a wrong code: same answer, and it counts towards the
+    // lockout like any other wrong code (5 per account).
+    let ch = t.login("ziv", PW).await;
+    for code in [old, &old.to_uppercase(), &old.replace('-', ""), old] {
+        t.post(
+            "/api/v1/auth/login/mfa",
+            json!({"mfa_token": ch["mfa_token"], "code": code}),
+        )
+        .await
+        .error(401, "invalid_code");
+    }
+    assert_eq!(t.audit_count("mfa_failed").await, 4);
+    t.post(
+        "/api/v1/auth/login/mfa",
+        json!({"mfa_token": ch["mfa_token"], "code": old}),
+    )
+    .await
+    .error(429, "account_locked");
+    // Refused, not consumed: the row is still there, unused, and simply never matches.
+    let unused: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM mfa_recovery_codes WHERE user_id = $1 AND code_hash = $2 AND used_at IS NULL")
+            .bind(id)
+            .bind(totp::recovery_hash(id, old))
+            .fetch_one(&t.db)
+            .await
+            .unwrap();
+    assert_eq!(unused, 1);
+}
+
+#[sqlx::test(migrator = "ovu_ulm::MIGRATOR")]
 async fn reentering_the_password_shares_the_login_lockout(db: PgPool) {
     let t = setup_with(
         db,
