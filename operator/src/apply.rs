@@ -1,7 +1,8 @@
 //! Server-side apply of desired children, quietly.
 //!
-//! Each child is read first; the write happens only when the live object does not already
-//! carry every field we want with the value we want ([`covers`]). So a reconcile with nothing
+//! Each child is read first — from the watch cache ([`crate::controller::cache`]), with a GET
+//! only when the cache does not have it — and the write happens only when the live object
+//! does not already carry every field we want with the value we want ([`covers`]). So a reconcile with nothing
 //! to change performs no writes (no resourceVersion churn, no watch events), and a child that
 //! someone edited or deleted is put back. Writes use field manager `ovu-operator` with force:
 //! the operator owns the fields it renders — but only of objects that are its own: an object
@@ -12,6 +13,7 @@ use kube::Client;
 use kube::api::{Api, DynamicObject, Patch, PatchParams};
 use serde_json::Value;
 
+use crate::controller::cache::{Cache, Lookup};
 use crate::render::names::{FIELD_MANAGER, INSTANCE_LABEL, MANAGED_BY_LABEL};
 use crate::render::{Child, Kind};
 
@@ -71,15 +73,40 @@ fn api(client: &Client, child: &Child) -> Api<DynamicObject> {
 }
 
 /// Make the live child match the desired one, writing only when needed.
-pub async fn ensure(client: &Client, child: &Child) -> Result<Applied, ApplyError> {
+pub async fn ensure(client: &Client, cache: &Cache, child: &Child) -> Result<Applied, ApplyError> {
     let api = api(client, child);
-    let mut live = api.get_opt(&child.name).await?;
-    if let Some(l) = live.as_mut() {
-        // Never compared (desired objects carry none), often the largest part of an object.
-        l.metadata.managed_fields = None;
-    }
+    let ns = child.object["metadata"]["namespace"]
+        .as_str()
+        .unwrap_or("default");
+    // The cached object's ConfigMap and Secret values are digests: compare digests.
+    let (live, desired): (Option<Value>, std::borrow::Cow<'_, Value>) =
+        match cache.child(child.kind, ns, &child.name) {
+            Lookup::Found(v) => {
+                let mut d = std::borrow::Cow::Borrowed(&child.object);
+                if matches!(child.kind, Kind::Secret | Kind::ConfigMap) {
+                    crate::controller::cache::digest_data(d.to_mut());
+                }
+                (Some(v), d)
+            }
+            // Not in the cache: read it. An object with the child's name that is not ours
+            // is never in the label-selected cache, and a generated Secret the cache has
+            // not seen yet must not be made a second time.
+            Lookup::Missing | Lookup::Unknown => {
+                let mut live = api.get_opt(&child.name).await?;
+                if let Some(l) = live.as_mut() {
+                    // Never compared (desired objects carry none), often the largest part.
+                    l.metadata.managed_fields = None;
+                }
+                let live = live
+                    .map(serde_json::to_value)
+                    .transpose()
+                    .map_err(kube::Error::SerdeError)?;
+                (live, std::borrow::Cow::Borrowed(&child.object))
+            }
+        };
+    let desired = desired.as_ref();
     if let Some(live) = &live {
-        let live = serde_json::to_value(live).map_err(kube::Error::SerdeError)?;
+        let live = live.clone();
         if !is_ours(&live, &child.object) {
             return Err(ApplyError::Foreign {
                 kind: child.object["kind"]
@@ -97,7 +124,7 @@ pub async fn ensure(client: &Client, child: &Child) -> Result<Applied, ApplyErro
         if child.create_only {
             return add_missing_data(&api, child, live).await;
         }
-        if covers(&live, &child.object) {
+        if covers(&live, desired) {
             return Ok(Applied {
                 outcome: Outcome::Unchanged,
                 live,
@@ -105,7 +132,6 @@ pub async fn ensure(client: &Client, child: &Child) -> Result<Applied, ApplyErro
         }
     }
     if let (Some(live), Kind::Service) = (&live, child.kind) {
-        let live = serde_json::to_value(live).map_err(kube::Error::SerdeError)?;
         let desired_ports = &child.object["spec"]["ports"];
         if !desired_ports.is_null() && !covers(&live["spec"]["ports"], desired_ports) {
             // Someone edited a port: that list entry now belongs to their field manager, so
