@@ -12,7 +12,7 @@ use ovu_crds::{BACKUP_NOW_ANNOTATION, BackupStatus, OvuSystem};
 use super::Error;
 use super::error::read;
 use super::run::Run;
-use crate::render::names::{COMPONENT_LABEL, Component, INSTANCE_LABEL, component_selector};
+use crate::render::names::{COMPONENT_LABEL, Component, component_selector};
 use crate::render::{self, Ctx, Kind};
 use crate::status::{self, Cond};
 
@@ -47,10 +47,8 @@ pub async fn backups(
     let cached = run.cache.children(
         Kind::Job,
         &rctx.ns,
-        &[
-            (INSTANCE_LABEL, rctx.system()),
-            (COMPONENT_LABEL, Component::Backup.as_str()),
-        ],
+        rctx.system(),
+        &[(COMPONENT_LABEL, Component::Backup.as_str())],
     );
     let items: Vec<Job> = match cached {
         Some(c) => c

@@ -284,6 +284,9 @@ pub fn slim_system(sys: &mut OvuSystem) {
     }
 }
 
+/// Longest the controller waits for the watch caches' first lists before it reconciles anyway.
+const CACHE_SYNC_WAIT: Duration = Duration::from_secs(60);
+
 /// Run the controller until a shutdown signal. Watches the OvuSystems (cached, slimmed by
 /// [`slim_system`]) and, through [`cache`], the children (label-filtered to
 /// `app.kubernetes.io/managed-by=ovu-operator`; a child event reconciles its owner), the
@@ -304,10 +307,20 @@ pub async fn run(ctx: Arc<Context>, readiness: Arc<Readiness>, tuning: Tuning) {
         }
         None => (None, Vec::new()),
     };
-    while !ctx.cache.synced() {
+    // Bounded: a watch that cannot list (an operator upgraded before its RBAC) must not stop
+    // every reconcile; a kind whose cache has not synced is read with GETs and LISTs.
+    let waited = Instant::now();
+    while !ctx.cache.synced() && waited.elapsed() < CACHE_SYNC_WAIT {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    info!("child watches synced");
+    if ctx.cache.synced() {
+        info!(
+            after_ms = waited.elapsed().as_millis(),
+            "watch caches synced"
+        );
+    } else {
+        warn!(unsynced = ?ctx.cache.unsynced(), "watch caches not synced; reconciling with reads of the API server until they are");
+    }
     let (store, writer) = reflector::store();
     let r = readiness.clone();
     // Paged, and therefore not `any_semantic`: a list at resourceVersion 0 is served from
