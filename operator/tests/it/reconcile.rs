@@ -182,6 +182,42 @@ async fn no_op_reconcile_makes_no_api_requests_and_zero_writes() {
     assert_eq!(fake.requests(), 0);
 }
 
+/// A child with a field the rendering does not have (someone's label): the cached
+/// fingerprint differs from the rendered one, one GET shows that the child still has every
+/// rendered field, nothing is written, and while the child stays as it is no further GET.
+#[tokio::test]
+async fn a_child_with_foreign_fields_is_read_once_and_never_rewritten() {
+    let (fake, ctx) = setup(common::minimal(), true);
+    reconcile(&fake, &ctx).await.unwrap();
+    reconcile(&fake, &ctx).await.unwrap();
+    let mut fe = fake.get(FRONTEND).unwrap();
+    fe["metadata"]["labels"]["team"] = json!("web");
+    fake.put(FRONTEND, fe);
+    ctx.fill_caches().await.unwrap();
+    fake.clear_log();
+    reconcile_cached(&fake, &ctx).await.unwrap();
+    let log: Vec<String> = fake
+        .log
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|(m, p)| format!("{m} {p}"))
+        .collect();
+    assert_eq!(log, vec![format!("GET {FRONTEND}")]);
+    fake.clear_log();
+    reconcile_cached(&fake, &ctx).await.unwrap();
+    assert_eq!(fake.requests(), 0, "read again although nothing changed");
+    // Then someone scales it: a new resourceVersion, read, and put back.
+    let mut fe = fake.get(FRONTEND).unwrap();
+    fe["spec"]["replicas"] = json!(5);
+    fake.put(FRONTEND, fe);
+    ctx.fill_caches().await.unwrap();
+    fake.clear_log();
+    reconcile_cached(&fake, &ctx).await.unwrap();
+    assert_eq!(child_writes(&fake), vec![format!("PATCH {FRONTEND}")]);
+    assert_eq!(fake.get(FRONTEND).unwrap()["spec"]["replicas"], 2);
+}
+
 /// Without synced caches (before the watches' first lists) a reconcile reads the cluster
 /// itself, and still writes nothing when nothing changed.
 #[tokio::test]
