@@ -799,10 +799,17 @@ impl Writers {
     ) {
         // Asked once: a cluster that gains cert-manager later is seen after a restart (until
         // then its Certificates are read with GETs).
+        let mut tries = 0;
         let certs = loop {
             match certificates_served(client).await {
                 Ok(c) => break c,
+                // Not cached then: Certificates are read with GETs, as before the caches.
+                Err(e) if tries >= 4 => {
+                    tracing::warn!(error = %e, "cannot tell whether cert-manager is installed; Certificates are not cached");
+                    break false;
+                }
                 Err(e) => {
+                    tries += 1;
                     tracing::warn!(error = %e, "cannot tell whether cert-manager is installed; retrying");
                     tokio::time::sleep(Duration::from_secs(2)).await;
                 }
