@@ -1,7 +1,8 @@
 //! Server-side apply of desired children, quietly.
 //!
-//! Each child is read first; the write happens only when the live object does not already
-//! carry every field we want with the value we want ([`covers`]). So a reconcile with nothing
+//! Each child is read first — from the watch cache ([`crate::controller::cache`]), with a GET
+//! only when the cache does not have it — and the write happens only when the live object
+//! does not already carry every field we want with the value we want ([`covers`]). So a reconcile with nothing
 //! to change performs no writes (no resourceVersion churn, no watch events), and a child that
 //! someone edited or deleted is put back. Writes use field manager `ovu-operator` with force:
 //! the operator owns the fields it renders — but only of objects that are its own: an object
@@ -12,6 +13,7 @@ use kube::Client;
 use kube::api::{Api, DynamicObject, Patch, PatchParams};
 use serde_json::Value;
 
+use crate::controller::cache::{Cache, Lookup, fingerprint};
 use crate::render::names::{FIELD_MANAGER, INSTANCE_LABEL, MANAGED_BY_LABEL};
 use crate::render::{Child, Kind};
 
@@ -70,42 +72,113 @@ fn api(client: &Client, child: &Child) -> Api<DynamicObject> {
     Api::namespaced_with(client.clone(), &ns, &ar)
 }
 
-/// Make the live child match the desired one, writing only when needed.
-pub async fn ensure(client: &Client, child: &Child) -> Result<Applied, ApplyError> {
-    let api = api(client, child);
-    let mut live = api.get_opt(&child.name).await?;
+/// GET one object, without its managedFields (never compared, often its largest part).
+async fn read(api: &Api<DynamicObject>, name: &str) -> Result<Option<Value>, ApplyError> {
+    let mut live = api.get_opt(name).await?;
     if let Some(l) = live.as_mut() {
-        // Never compared (desired objects carry none), often the largest part of an object.
         l.metadata.managed_fields = None;
     }
+    Ok(live
+        .map(serde_json::to_value)
+        .transpose()
+        .map_err(kube::Error::SerdeError)?)
+}
+
+fn check_ours(live: &Value, child: &Child) -> Result<(), ApplyError> {
+    if is_ours(live, &child.object) {
+        return Ok(());
+    }
+    Err(ApplyError::Foreign {
+        kind: child.object["kind"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string(),
+        name: child.name.clone(),
+        managed_by: crate::render::names::MANAGED_BY,
+        instance: child.object["metadata"]["labels"][INSTANCE_LABEL]
+            .as_str()
+            .unwrap_or_default()
+            .to_string(),
+    })
+}
+
+/// Decide from the cached child alone when that is enough: `None` means "read the whole
+/// object". A create-only child needs only its keys (the cache has them, as digests); any
+/// other is unchanged when the fingerprint of what was rendered equals the cached one of
+/// what the operator set, or when a GET showed the same resourceVersion to cover the same
+/// rendering before.
+async fn from_cache(
+    api: &Api<DynamicObject>,
+    cache: &Cache,
+    child: &Child,
+    ns: &str,
+    cached: Value,
+) -> Result<Option<Applied>, ApplyError> {
+    check_ours(&cached, child)?;
+    if child.create_only {
+        return add_missing_data(api, child, cached).await.map(Some);
+    }
+    let want = fingerprint(&child.object);
+    let rv = cached
+        .pointer("/metadata/resourceVersion")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
+    if cached["fingerprint"].as_str() == Some(want.as_str())
+        || cache.verified(child.kind, ns, &child.name, rv, &want)
+    {
+        return Ok(Some(Applied {
+            outcome: Outcome::Unchanged,
+            live: cached,
+        }));
+    }
+    Ok(None)
+}
+
+/// Make the live child match the desired one, writing only when needed.
+pub async fn ensure(client: &Client, cache: &Cache, child: &Child) -> Result<Applied, ApplyError> {
+    let api = api(client, child);
+    let ns = child.object["metadata"]["namespace"]
+        .as_str()
+        .unwrap_or("default");
+    let live: Option<Value> = match cache.child(child.kind, ns, &child.name) {
+        Lookup::Found(cached) => {
+            if let Some(done) = from_cache(&api, cache, child, ns, cached).await? {
+                return Ok(done);
+            }
+            // The fingerprints differ: compare the whole object.
+            read(&api, &child.name).await?
+        }
+        // Not in the cache: read it. An object with the child's name that is not ours is
+        // never in the label-selected cache, and a generated Secret the cache has not seen
+        // yet must not be made a second time.
+        Lookup::Missing | Lookup::Unknown => read(&api, &child.name).await?,
+    };
     if let Some(live) = &live {
-        let live = serde_json::to_value(live).map_err(kube::Error::SerdeError)?;
-        if !is_ours(&live, &child.object) {
-            return Err(ApplyError::Foreign {
-                kind: child.object["kind"]
-                    .as_str()
-                    .unwrap_or_default()
-                    .to_string(),
-                name: child.name.clone(),
-                managed_by: crate::render::names::MANAGED_BY,
-                instance: child.object["metadata"]["labels"][INSTANCE_LABEL]
-                    .as_str()
-                    .unwrap_or_default()
-                    .to_string(),
-            });
-        }
+        check_ours(live, child)?;
         if child.create_only {
-            return add_missing_data(&api, child, live).await;
+            return add_missing_data(&api, child, live.clone()).await;
         }
-        if covers(&live, &child.object) {
+        if covers(live, &child.object) {
+            // Remember it, so the next reconcile needs no GET while neither side changes.
+            if let Some(rv) = live
+                .pointer("/metadata/resourceVersion")
+                .and_then(Value::as_str)
+            {
+                cache.set_verified(
+                    child.kind,
+                    ns,
+                    &child.name,
+                    rv.to_string(),
+                    fingerprint(&child.object),
+                );
+            }
             return Ok(Applied {
                 outcome: Outcome::Unchanged,
-                live,
+                live: live.clone(),
             });
         }
     }
     if let (Some(live), Kind::Service) = (&live, child.kind) {
-        let live = serde_json::to_value(live).map_err(kube::Error::SerdeError)?;
         let desired_ports = &child.object["spec"]["ports"];
         if !desired_ports.is_null() && !covers(&live["spec"]["ports"], desired_ports) {
             // Someone edited a port: that list entry now belongs to their field manager, so

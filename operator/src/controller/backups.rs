@@ -12,7 +12,7 @@ use ovu_crds::{BACKUP_NOW_ANNOTATION, BackupStatus, OvuSystem};
 use super::Error;
 use super::error::read;
 use super::run::Run;
-use crate::render::names::{Component, component_selector};
+use crate::render::names::{COMPONENT_LABEL, Component, component_selector};
 use crate::render::{self, Ctx, Kind};
 use crate::status::{self, Cond};
 
@@ -44,14 +44,27 @@ pub async fn backups(
     if let Some(cj) = run.typed::<CronJob>(Kind::CronJob, &rctx.names.backup_cronjob()) {
         bs.last_schedule_time = cj.status.and_then(|s| s.last_schedule_time);
     }
-    let jobs: Api<Job> = Api::namespaced(run.client.clone(), &rctx.ns);
-    let selector = component_selector(rctx.system(), Component::Backup);
-    let list = jobs
-        .list(&ListParams::default().labels(&selector))
-        .await
-        .map_err(read("backups", format!("Jobs labelled {selector}")))?;
-    let mut finished: Vec<FinishedBackup> = list
-        .items
+    let cached = run.cache.children(
+        Kind::Job,
+        &rctx.ns,
+        rctx.system(),
+        &[(COMPONENT_LABEL, Component::Backup.as_str())],
+    );
+    let items: Vec<Job> = match cached {
+        Some(c) => c
+            .into_iter()
+            .filter_map(|v| serde_json::from_value(v).ok())
+            .collect(),
+        None => {
+            let jobs: Api<Job> = Api::namespaced(run.client.clone(), &rctx.ns);
+            let selector = component_selector(rctx.system(), Component::Backup);
+            jobs.list(&ListParams::default().labels(&selector))
+                .await
+                .map_err(read("backups", format!("Jobs labelled {selector}")))?
+                .items
+        }
+    };
+    let mut finished: Vec<FinishedBackup> = items
         .iter()
         .filter_map(|j| {
             let s = j.status.as_ref()?;

@@ -9,6 +9,7 @@ use ovu_crds::{CertificateStatus, OvuSystem, TlsMode};
 use serde_json::{Value, json};
 
 use super::Error;
+use super::cache;
 use super::run::{Run, get_dynamic};
 use crate::render::names::{Component, FIELD_MANAGER};
 use crate::render::{self, Ctx, Facts, Kind};
@@ -31,10 +32,13 @@ pub async fn ensure_secrets(
     Ok(())
 }
 
+/// The hash of a TLS Secret's certificate (in the pod template: nginx rolls when it
+/// changes). A cached Secret carries the digest of the value, which is this hash.
 fn hash_secret_cert(v: &Value) -> Option<String> {
-    v.pointer("/data/tls.crt")
-        .and_then(Value::as_str)
-        .map(|c| render::short_hash(&[c]))
+    v.pointer("/data/tls.crt").and_then(Value::as_str).map(|c| {
+        c.strip_prefix(cache::DIGEST_PREFIX)
+            .map_or_else(|| render::short_hash(&[c]), str::to_string)
+    })
 }
 
 fn b64(s: &str) -> String {
@@ -78,7 +82,7 @@ pub async fn ensure_tls(
                 .secret_name
                 .clone()
                 .unwrap_or_default();
-            match get_dynamic(client, STEP, Kind::Secret, &ns, &name).await? {
+            match run.get(STEP, Kind::Secret, &ns, &name).await? {
                 Some(s)
                     if s.pointer("/data/tls.crt").is_some()
                         && s.pointer("/data/tls.key").is_some() =>
@@ -106,12 +110,16 @@ pub async fn ensure_tls(
             }
         }
         TlsMode::CertManager => {
-            if let Some(s) =
-                get_dynamic(client, STEP, Kind::Secret, &ns, &names.tls_secret()).await?
+            if let Some(s) = run
+                .get(STEP, Kind::Secret, &ns, &names.tls_secret())
+                .await?
             {
                 facts.tls_hash = hash_secret_cert(&s);
             }
-            match get_dynamic(client, STEP, Kind::Certificate, &ns, &names.certificate()).await? {
+            match run
+                .get(STEP, Kind::Certificate, &ns, &names.certificate())
+                .await?
+            {
                 Some(c) => {
                     cs.not_after = c
                         .pointer("/status/notAfter")
@@ -164,32 +172,25 @@ pub async fn ensure_tls(
             // Both made here, not by the renderers: prune must keep them.
             run.keep(Kind::Secret, &names.ca_secret());
             run.keep(Kind::Secret, &names.tls_secret());
-            // The CA: created once.
-            let ca = match get_dynamic(client, STEP, Kind::Secret, &ns, &names.ca_secret()).await? {
-                Some(s) => decode_pem(&s, "ca.crt", "ca.key"),
-                None => None,
-            };
-            let ca = match ca {
-                Some(ca) => ca,
-                None => {
-                    let ca = tls::generate_ca(&system, now)?;
-                    let child = rctx.child_with_meta(
-                        Kind::Secret,
-                        &names.ca_secret(),
-                        rctx.meta(&names.ca_secret(), Component::Frontend),
-                        json!({"type": "Opaque", "data": {"ca.crt": b64(&ca.cert), "ca.key": b64(&ca.key)}}),
-                        true,
-                    );
-                    run.ensure(&child).await?;
-                    ca
-                }
-            };
+            // The CA: created once. The cache has only the digests of its values: they are
+            // read (with a GET) when a leaf is issued.
+            let ca_live = run.get(STEP, Kind::Secret, &ns, &names.ca_secret()).await?;
+            let mut ca_pem = ca_live
+                .as_ref()
+                .and_then(|s| decode_pem(s, "ca.crt", "ca.key"));
+            let ca_there = ca_live.as_ref().is_some_and(|s| {
+                s.pointer("/data/ca.crt").is_some() && s.pointer("/data/ca.key").is_some()
+            });
+            if !ca_there {
+                ca_pem = Some(new_ca(&rctx, run, now).await?);
+            }
             // The leaf: issued when missing, two thirds through its life, or issued for
             // other names (the domain changed).
             let dns_names = render::frontend::dns_names(&sys.spec.domain);
             let dns_joined = dns_names.join(",");
-            let leaf_live =
-                get_dynamic(client, STEP, Kind::Secret, &ns, &names.tls_secret()).await?;
+            let leaf_live = run
+                .get(STEP, Kind::Secret, &ns, &names.tls_secret())
+                .await?;
             let window = leaf_live.as_ref().and_then(|s| {
                 let a = s.pointer("/metadata/annotations")?;
                 if a.get(tls::DNS_NAMES_ANNOTATION)?.as_str()? != dns_joined {
@@ -205,6 +206,18 @@ pub async fn ensure_tls(
                     (nb, na, hash_secret_cert(s))
                 }
                 _ => {
+                    let ca = match ca_pem {
+                        Some(ca) => ca,
+                        None => {
+                            match get_dynamic(client, STEP, Kind::Secret, &ns, &names.ca_secret())
+                                .await?
+                                .and_then(|s| decode_pem(&s, "ca.crt", "ca.key"))
+                            {
+                                Some(ca) => ca,
+                                None => new_ca(&rctx, run, now).await?,
+                            }
+                        }
+                    };
                     let leaf = tls::issue_leaf(&ca, &system, &dns_names, now)?;
                     let mut meta = rctx.meta(&names.tls_secret(), Component::Frontend);
                     meta["annotations"] = json!({
@@ -254,6 +267,21 @@ pub async fn ensure_tls(
         }
     };
     Ok((cond, cs))
+}
+
+/// Make the CA (create-only: an existing one is kept, see `apply::ensure`).
+async fn new_ca(rctx: &Ctx<'_>, run: &mut Run<'_>, now: Timestamp) -> Result<tls::Pem, Error> {
+    let names = &rctx.names;
+    let ca = tls::generate_ca(&names.system, now)?;
+    let child = rctx.child_with_meta(
+        Kind::Secret,
+        &names.ca_secret(),
+        rctx.meta(&names.ca_secret(), Component::Frontend),
+        json!({"type": "Opaque", "data": {"ca.crt": b64(&ca.cert), "ca.key": b64(&ca.key)}}),
+        true,
+    );
+    run.ensure(&child).await?;
+    Ok(ca)
 }
 
 fn decode_pem(s: &Value, cert: &str, key: &str) -> Option<tls::Pem> {

@@ -2,6 +2,7 @@
 //! pipeline (read → validate → build → apply → status) in [`reconcile`].
 
 mod backups;
+pub mod cache;
 mod certificate;
 mod cleanup;
 mod error;
@@ -22,12 +23,6 @@ use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use futures::StreamExt;
-use k8s_openapi::api::apps::v1::{Deployment, StatefulSet};
-use k8s_openapi::api::batch::v1::{CronJob, Job};
-use k8s_openapi::api::core::v1::{ConfigMap, Secret, Service, ServiceAccount};
-use k8s_openapi::api::networking::v1::NetworkPolicy;
-use k8s_openapi::api::policy::v1::PodDisruptionBudget;
-use k8s_openapi::api::rbac::v1::{Role, RoleBinding};
 use k8s_openapi::jiff::Timestamp;
 use kube::runtime::controller::{self, Action, Controller};
 use kube::runtime::events::{Event, EventType, Recorder, Reporter};
@@ -41,7 +36,6 @@ use tracing::{debug, info, warn};
 
 use crate::health::Prober;
 use crate::metrics::Metrics;
-use crate::render::names::MANAGED_SELECTOR;
 use crate::server::Readiness;
 
 pub use cleanup::cleanup_system;
@@ -67,6 +61,11 @@ pub struct Context {
     pub health_max_age: Duration,
     /// Consecutive failures per object, for exponential backoff.
     backoff: Mutex<HashMap<String, u32>>,
+    /// What the reconcile reads of the cluster, from watches (see [`cache`]).
+    pub cache: cache::Cache,
+    /// The caches' write side until [`run`] starts the watches (or [`Context::fill_caches`]
+    /// fills them from lists).
+    writers: Mutex<Option<cache::Writers>>,
 }
 
 impl std::fmt::Debug for Context {
@@ -89,8 +88,11 @@ impl Context {
             controller: "ovu-operator".into(),
             instance,
         };
+        let (cache, writers) = cache::caches();
         Self {
             recorder: Recorder::new(client.clone(), reporter),
+            cache,
+            writers: Mutex::new(Some(writers)),
             client,
             metrics,
             operator_namespace,
@@ -98,6 +100,23 @@ impl Context {
             health_max_age: Duration::from_secs(300),
             backoff: Mutex::new(HashMap::new()),
         }
+    }
+}
+
+impl Context {
+    /// Fill the caches from one list of each kind, as the watches' first lists do: for
+    /// reconciles without the controller (tests). Without it (and before the watches
+    /// synced) a reconcile reads the cluster with GETs and LISTs.
+    pub async fn fill_caches(&self) -> Result<(), kube::Error> {
+        let w = self.writers.lock().ok().and_then(|mut w| w.take());
+        let Some(mut w) = w else {
+            return Ok(());
+        };
+        let res = w.fill(&self.client).await;
+        if let Ok(mut slot) = self.writers.lock() {
+            *slot = Some(w);
+        }
+        res
     }
 }
 
@@ -265,15 +284,43 @@ pub fn slim_system(sys: &mut OvuSystem) {
     }
 }
 
+/// Longest the controller waits for the watch caches' first lists before it reconciles anyway.
+const CACHE_SYNC_WAIT: Duration = Duration::from_secs(60);
+
 /// Run the controller until a shutdown signal. Watches the OvuSystems (cached, slimmed by
-/// [`slim_system`]) and, metadata-only and filtered by
-/// `app.kubernetes.io/managed-by=ovu-operator`, the kinds it owns: a child event only names
-/// the owner to reconcile, no child is cached. The reconcile reads the children it needs.
+/// [`slim_system`]) and, through [`cache`], the children (label-filtered to
+/// `app.kubernetes.io/managed-by=ovu-operator`; a child event reconciles its owner), the
+/// system's pods, the nodes and the API server's EndpointSlice. Reconciles start once every
+/// cache has its first list: a reconcile reads them instead of the API server.
 pub async fn run(ctx: Arc<Context>, readiness: Arc<Readiness>, tuning: Tuning) {
     let client = ctx.client.clone();
-    let owned = watcher::Config::default()
-        .labels(MANAGED_SELECTOR)
-        .page_size(tuning.page_size);
+    let writers = ctx.writers.lock().ok().and_then(|mut w| w.take());
+    let (children, tasks) = match writers {
+        Some(w) => {
+            let r = readiness.clone();
+            let on_error: Arc<dyn Fn(&watcher::Error) + Send + Sync> = Arc::new(move |e| {
+                r.watch_error();
+                warn!(error = %e, "watch error");
+            });
+            let (rx, tasks) = w.run(&client, tuning.page_size, on_error).await;
+            (Some(rx), tasks)
+        }
+        None => (None, Vec::new()),
+    };
+    // Bounded: a watch that cannot list (an operator upgraded before its RBAC) must not stop
+    // every reconcile; a kind whose cache has not synced is read with GETs and LISTs.
+    let waited = Instant::now();
+    while !ctx.cache.synced() && waited.elapsed() < CACHE_SYNC_WAIT {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    if ctx.cache.synced() {
+        info!(
+            after_ms = waited.elapsed().as_millis(),
+            "watch caches synced"
+        );
+    } else {
+        warn!(unsynced = ?ctx.cache.unsynced(), "watch caches not synced; reconciling with reads of the API server until they are");
+    }
     let (store, writer) = reflector::store();
     let r = readiness.clone();
     // Paged, and therefore not `any_semantic`: a list at resourceVersion 0 is served from
@@ -298,27 +345,15 @@ pub async fn run(ctx: Arc<Context>, readiness: Arc<Readiness>, tuning: Tuning) {
     })
     .reflect(writer)
     .applied_objects();
-    let controller = Controller::for_stream(systems, store.clone()).with_config(
+    let mut controller = Controller::for_stream(systems, store.clone()).with_config(
         controller::Config::default()
             .concurrency(tuning.concurrency)
             .debounce(tuning.debounce),
     );
+    if let Some(rx) = children {
+        controller = controller.reconcile_on(rx);
+    }
     controller
-        .owns(Api::<StatefulSet>::all(client.clone()), owned.clone())
-        .owns(Api::<Deployment>::all(client.clone()), owned.clone())
-        .owns(Api::<Service>::all(client.clone()), owned.clone())
-        .owns(Api::<ConfigMap>::all(client.clone()), owned.clone())
-        .owns(Api::<Secret>::all(client.clone()), owned.clone())
-        .owns(Api::<CronJob>::all(client.clone()), owned.clone())
-        .owns(Api::<Job>::all(client.clone()), owned.clone())
-        .owns(Api::<NetworkPolicy>::all(client.clone()), owned.clone())
-        .owns(
-            Api::<PodDisruptionBudget>::all(client.clone()),
-            owned.clone(),
-        )
-        .owns(Api::<ServiceAccount>::all(client.clone()), owned.clone())
-        .owns(Api::<Role>::all(client.clone()), owned.clone())
-        .owns(Api::<RoleBinding>::all(client.clone()), owned)
         .shutdown_on_signal()
         .run(reconcile, error_policy, ctx)
         .for_each(|res| {
@@ -335,4 +370,7 @@ pub async fn run(ctx: Arc<Context>, readiness: Arc<Readiness>, tuning: Tuning) {
             }
         })
         .await;
+    for t in tasks {
+        t.abort();
+    }
 }

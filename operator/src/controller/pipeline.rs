@@ -71,15 +71,15 @@ async fn observe(sys: &OvuSystem, ctx: &Context, now: Timestamp) -> Result<Obser
         return Ok(Observed::Paused);
     }
     let old = sys.status.clone().unwrap_or_default();
-    let mut run = Run::new(&ctx.client, &ctx.metrics);
+    let mut run = Run::new(&ctx.client, &ctx.cache, &ctx.metrics);
     let (frontend_pod_cidrs, backend_pod_cidrs) =
-        placement::tier_pod_cidrs(&ctx.client, &sys.spec.placement.node_label).await?;
+        placement::tier_pod_cidrs(&ctx.client, &ctx.cache, &sys.spec.placement.node_label).await?;
     let mut facts = Facts {
         operator_namespace: ctx.operator_namespace.clone(),
         tls_hash: None,
         frontend_pod_cidrs,
         backend_pod_cidrs,
-        api_server: placement::api_server_endpoints(&ctx.client).await,
+        api_server: placement::api_server_endpoints(&ctx.client, &ctx.cache).await,
     };
 
     certificate::ensure_secrets(sys, &facts, &mut run).await?;
@@ -98,7 +98,7 @@ async fn observe(sys: &OvuSystem, ctx: &Context, now: Timestamp) -> Result<Obser
     // serve is stuck on. Read before this reconcile's writes; pods a write makes are created
     // by the workload controllers later and seen by the next reconcile (every WAIT while a
     // tier is not ready).
-    let pods = placement::list_pods(&ctx.client, &rctx).await?;
+    let pods = placement::list_pods(&ctx.client, &ctx.cache, &rctx).await?;
 
     // Bring-up: each step once the one before it passed (a rollout of a serving tier does
     // not hold the others back).

@@ -8,6 +8,7 @@ use kube::{Client, ResourceExt};
 use ovu_crds::Tiers;
 
 use super::Error;
+use super::cache::Cache;
 use super::error::read;
 use crate::render::names::{COMPONENT_LABEL, instance_selector};
 use crate::render::{self, Ctx};
@@ -16,15 +17,30 @@ use crate::render::{self, Ctx};
 /// (EndpointSlice `default/kubernetes`, readable by name only). Unreadable (an operator
 /// upgraded without that grant, a cluster without slices) is not fatal: AAM's egress then
 /// falls back to the usual ports.
-pub async fn api_server_endpoints(client: &Client) -> Vec<render::ApiServerEndpoint> {
+pub async fn api_server_endpoints(
+    client: &Client,
+    cache: &Cache,
+) -> Vec<render::ApiServerEndpoint> {
     use k8s_openapi::api::discovery::v1::EndpointSlice;
-    let slices: Api<EndpointSlice> = Api::namespaced(client.clone(), "default");
-    let slice = match slices.get_opt("kubernetes").await {
-        Ok(Some(s)) => s,
-        Ok(None) => return Vec::new(),
-        Err(e) => {
-            tracing::debug!(error = %e, "cannot read the API server's EndpointSlice");
-            return Vec::new();
+    let slice = match cache.api_server_slice() {
+        Some(Some(v)) => match serde_json::from_value::<EndpointSlice>(v) {
+            Ok(s) => s,
+            Err(e) => {
+                tracing::debug!(error = %e, "unreadable cached EndpointSlice");
+                return Vec::new();
+            }
+        },
+        Some(None) => return Vec::new(),
+        None => {
+            let slices: Api<EndpointSlice> = Api::namespaced(client.clone(), "default");
+            match slices.get_opt("kubernetes").await {
+                Ok(Some(s)) => s,
+                Ok(None) => return Vec::new(),
+                Err(e) => {
+                    tracing::debug!(error = %e, "cannot read the API server's EndpointSlice");
+                    return Vec::new();
+                }
+            }
         }
     };
     let ports: Vec<i32> = slice
@@ -58,11 +74,30 @@ pub async fn api_server_endpoints(client: &Client) -> Vec<render::ApiServerEndpo
 /// with it the pod template, only changes when the networks do.
 pub async fn tier_pod_cidrs(
     client: &Client,
+    cache: &Cache,
     label: &str,
 ) -> Result<(Vec<String>, Vec<String>), Error> {
     let nodes: Api<Node> = Api::all(client.clone());
     let mut out = (Vec::new(), Vec::new());
     for (tier, cidrs) in [("frontend", &mut out.0), ("backend", &mut out.1)] {
+        if let Some(cached) = cache.nodes(label, tier) {
+            for n in cached {
+                let spec = &n["spec"];
+                let all = spec["podCIDRs"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .chain(std::iter::once(&spec["podCIDR"]))
+                    .filter_map(|c| c.as_str());
+                for c in all {
+                    if !cidrs.iter().any(|x| x == c) {
+                        cidrs.push(c.to_string());
+                    }
+                }
+            }
+            cidrs.sort();
+            continue;
+        }
         let list = match nodes
             .list(&ListParams::default().labels(&format!("{label}={tier}")))
             .await
@@ -103,7 +138,16 @@ pub async fn tier_pod_cidrs(
 }
 
 /// The system's pods (of every component, jobs' included).
-pub async fn list_pods(client: &Client, rctx: &Ctx<'_>) -> Result<Vec<Pod>, Error> {
+pub async fn list_pods(client: &Client, cache: &Cache, rctx: &Ctx<'_>) -> Result<Vec<Pod>, Error> {
+    if let Some(cached) = cache.pods(&rctx.ns, rctx.system()) {
+        // Sorted by name, as a list returns them: the first problem named stays the same.
+        let mut pods: Vec<Pod> = cached
+            .into_iter()
+            .filter_map(|v| serde_json::from_value(v).ok())
+            .collect();
+        pods.sort_by(|a, b| a.metadata.name.cmp(&b.metadata.name));
+        return Ok(pods);
+    }
     let pods: Api<Pod> = Api::namespaced(client.clone(), &rctx.ns);
     let selector = instance_selector(rctx.system());
     let lp = ListParams::default().labels(&selector);

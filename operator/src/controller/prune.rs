@@ -64,6 +64,14 @@ pub async fn prune(run: &mut Run<'_>, sys: &OvuSystem) -> Result<(), Error> {
     let selector = instance_selector(&sys.name_any());
     let mut listed = Vec::new();
     for kind in Kind::ALL.into_iter().filter(|k| !never_pruned(*k)) {
+        if run.cache.kind_absent(kind) {
+            continue;
+        }
+        // From the watch cache (its label selection holds every managed child).
+        if let Some(metas) = run.cache.children_meta(kind, &ns, &sys.name_any()) {
+            listed.extend(metas.into_iter().map(|m| (kind, m)));
+            continue;
+        }
         let api: Api<DynamicObject> =
             Api::namespaced_with(run.client.clone(), &ns, &kind.api_resource());
         // Metadata only: Secrets and ConfigMaps are not read whole to learn their names.

@@ -8,7 +8,7 @@ use k8s_openapi::jiff::Timestamp;
 use ovu_crds::{OvuSystem, RestoreStatus};
 
 use super::Error;
-use super::run::{Run, get_dynamic};
+use super::run::Run;
 use super::verdict::RestoreWait;
 use crate::render::{self, Ctx, Kind};
 
@@ -38,14 +38,14 @@ pub async fn restore(
         completed_time: None,
     });
     // A Job whose volume does not exist would wait Pending for ever, saying nothing.
-    let claim = get_dynamic(
-        run.client,
-        "restore",
-        Kind::PersistentVolumeClaim,
-        &rctx.ns,
-        &r.from_claim,
-    )
-    .await?;
+    let claim = run
+        .get(
+            "restore",
+            Kind::PersistentVolumeClaim,
+            &rctx.ns,
+            &r.from_claim,
+        )
+        .await?;
     let Some(claim) = claim else {
         return Ok(Some(RestoreWait {
             why: format!(

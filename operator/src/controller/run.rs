@@ -9,6 +9,7 @@ use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 
 use super::Error;
+use super::cache::{Cache, Lookup};
 use super::error::read;
 use super::tiers::Live;
 use crate::apply::{self, Outcome};
@@ -17,6 +18,8 @@ use crate::render::{Child, Kind};
 /// What the apply steps did and saw.
 pub struct Run<'a> {
     pub client: &'a Client,
+    /// The watch caches: children are read from them ([`Run::get`]).
+    pub cache: &'a Cache,
     metrics: &'a crate::metrics::Metrics,
     /// "created Deployment ovu-ulm", … for the Applied Event.
     pub changes: Vec<String>,
@@ -26,9 +29,10 @@ pub struct Run<'a> {
 }
 
 impl<'a> Run<'a> {
-    pub fn new(client: &'a Client, metrics: &'a crate::metrics::Metrics) -> Self {
+    pub fn new(client: &'a Client, cache: &'a Cache, metrics: &'a crate::metrics::Metrics) -> Self {
         Self {
             client,
+            cache,
             metrics,
             changes: Vec::new(),
             rendered: Vec::new(),
@@ -47,7 +51,7 @@ impl<'a> Run<'a> {
     pub async fn ensure(&mut self, c: &Child) -> Result<(), Error> {
         self.keep(c.kind, &c.name);
         let kind = c.object["kind"].as_str().unwrap_or_default().to_string();
-        let a = apply::ensure(self.client, c)
+        let a = apply::ensure(self.client, self.cache, c)
             .await
             .map_err(|source| Error::ApplyChild {
                 kind: kind.clone(),
@@ -102,6 +106,25 @@ impl<'a> Run<'a> {
             Kind::Deployment => self.typed(kind, name).map(Live::Deployment),
             Kind::StatefulSet => self.typed(kind, name).map(Live::StatefulSet),
             _ => None,
+        }
+    }
+}
+
+impl Run<'_> {
+    /// Read one object by name: from the cache (ConfigMap and Secret values are digests
+    /// there, see [`super::cache`]), else with a GET; `None` when it (or its API) is absent.
+    pub async fn get(
+        &self,
+        step: &'static str,
+        kind: Kind,
+        ns: &str,
+        name: &str,
+    ) -> Result<Option<Value>, Error> {
+        match self.cache.child(kind, ns, name) {
+            Lookup::Found(v) => Ok(Some(v)),
+            Lookup::Missing | Lookup::Unknown => {
+                get_dynamic(self.client, step, kind, ns, name).await
+            }
         }
     }
 }

@@ -61,12 +61,6 @@ impl Kind {
         Kind::Certificate,
     ];
 
-    /// Kinds the controller watches (metadata only, label-filtered) to repair drift.
-    /// Volumes are not owned (they outlive the system) and cert-manager may be absent.
-    pub fn watched(self) -> bool {
-        !matches!(self, Kind::PersistentVolumeClaim | Kind::Certificate)
-    }
-
     /// Kinds the operator deletes (pruning, `deletionPolicy: Delete`).
     pub fn deleted(self) -> bool {
         matches!(

@@ -127,10 +127,7 @@ impl Fake {
                     let sel = label_selector(&query);
                     let items: Vec<Value> = objects
                         .iter()
-                        .filter(|(k, _)| {
-                            k.strip_prefix(&format!("{key}/"))
-                                .is_some_and(|rest| !rest.contains('/'))
-                        })
+                        .filter(|(k, _)| in_collection(k, &key))
                         .map(|(_, v)| v.clone())
                         .filter(|v| matches(v, &sel))
                         .collect();
@@ -240,9 +237,34 @@ fn merge(target: &mut Value, patch: &Value) {
 fn is_collection(path: &str) -> bool {
     let parts: Vec<&str> = path.trim_matches('/').split('/').collect();
     // api/v1/namespaces/ns/plural  or  apis/g/v/namespaces/ns/plural, and the cluster-scoped
-    // api/v1/plural (nodes)
+    // or all-namespaces api/v1/plural (nodes, the watch caches' lists) and apis/g/v/plural
     (parts.first() == Some(&"api") && (parts.len() == 5 || parts.len() == 3))
-        || (parts.first() == Some(&"apis") && parts.len() == 6)
+        || (parts.first() == Some(&"apis") && (parts.len() == 6 || parts.len() == 4))
+}
+
+/// Whether the object at `key` is in the collection `coll`: directly under it, or, for an
+/// all-namespaces collection (`/api/v1/secrets`), under it in any namespace.
+fn in_collection(key: &str, coll: &str) -> bool {
+    let direct = |c: &str| {
+        key.strip_prefix(&format!("{c}/"))
+            .is_some_and(|rest| !rest.contains('/'))
+    };
+    if direct(coll) {
+        return true;
+    }
+    let Some((prefix, plural)) = coll.rsplit_once('/') else {
+        return false;
+    };
+    if prefix.ends_with("/namespaces/") || prefix.contains("/namespaces/") {
+        return false;
+    }
+    // <prefix>/namespaces/<ns>/<plural>/<name>
+    key.strip_prefix(&format!("{prefix}/namespaces/"))
+        .and_then(|rest| rest.split_once('/'))
+        .is_some_and(|(_, rest)| {
+            rest.strip_prefix(&format!("{plural}/"))
+                .is_some_and(|name| !name.contains('/'))
+        })
 }
 
 fn label_selector(query: &str) -> Vec<(String, String)> {

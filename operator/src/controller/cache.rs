@@ -1,0 +1,971 @@
+//! Watch caches: what a reconcile reads about the cluster, kept up to date by watches instead
+//! of read with a GET or a LIST on every reconcile (issue 16: a no-op reconcile made ~51 API
+//! requests; from the caches it makes none).
+//!
+//! One watch per kind the operator makes (label-selected to `managed-by=ovu-operator`), the
+//! system's pods (same label), the nodes and the `default/kubernetes` EndpointSlice, each
+//! applied to its own map ([`apply_event`], kube's watcher and its backoff underneath). The
+//! child watches also trigger the owning system's reconcile (drift repair), as
+//! `Controller::owns` did.
+//!
+//! Memory: 500 systems have ~15,000 children of ~60 kB of JSON per system, so a cache of the
+//! objects themselves (and kube's reflector store, ~2 kB of bookkeeping per object: a full
+//! `ObjectMeta`, an `ApiResource` in every key) would double the operator's 30 MB budget.
+//! What is kept of a child ([`slim_child`]) is its metadata, the status a reconcile reads,
+//! Secret and ConfigMap values as digests ([`digest`]: the cache never holds a secret value)
+//! and a [`fingerprint`] of the fields the operator set ([`projection`]), which a reconcile
+//! compares with the fingerprint of what it rendered; only when they differ is the whole
+//! object read (a GET) and compared field by field ([`crate::apply::covers`]). Each object is
+//! kept as one compact JSON string.
+//!
+//! A cache is an accelerator, never the authority where a stale answer could do harm: a child
+//! the cache does not have is read with a GET before it is created (an object that is not the
+//! operator's is never in the label-selected cache, and a generated Secret must never be made
+//! twice), and a kind whose watch has not synced is read the old way.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::Duration;
+
+use futures::StreamExt;
+use futures::channel::mpsc;
+use kube::api::{Api, ApiResource, DynamicObject, ListParams};
+use kube::core::GroupVersionKind;
+use kube::runtime::reflector::ObjectRef;
+use kube::runtime::{WatchStreamExt, watcher};
+use kube::{Client, ResourceExt};
+use ovu_crds::OvuSystem;
+use serde_json::{Value, json};
+
+use crate::render::names::{INSTANCE_LABEL, MANAGED_SELECTOR};
+use crate::render::{Kind, short_hash};
+
+/// What a cached ConfigMap or Secret value is replaced by: this prefix and
+/// `render::short_hash(&[value])` (base64 never contains a `:`).
+pub const DIGEST_PREFIX: &str = "ovu-digest:";
+
+/// The digest of one ConfigMap or Secret value, as the cache keeps it.
+pub fn digest(value: &str) -> String {
+    format!("{DIGEST_PREFIX}{}", short_hash(&[value]))
+}
+
+/// Replace every `data`/`binaryData` value of a ConfigMap or Secret by its digest (a value
+/// that already is one stays).
+pub fn digest_data(obj: &mut Value) {
+    for field in ["data", "binaryData"] {
+        if let Some(m) = obj.get_mut(field).and_then(Value::as_object_mut) {
+            for v in m.values_mut() {
+                if let Some(s) = v.as_str()
+                    && !s.starts_with(DIGEST_PREFIX)
+                {
+                    *v = Value::String(digest(s));
+                }
+            }
+        }
+    }
+}
+
+/// Whether a value read from the cache is a digest rather than the value itself.
+pub fn is_digest(v: &str) -> bool {
+    v.starts_with(DIGEST_PREFIX)
+}
+
+/// The cached things that are not children.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+enum Other {
+    Pods,
+    Nodes,
+    ApiServerSlice,
+}
+
+/// What a cache holds of one object.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+enum Source {
+    Child(Kind),
+    Other(Other),
+}
+
+impl Source {
+    fn api_resource(self) -> ApiResource {
+        match self {
+            Source::Child(k) => k.api_resource(),
+            Source::Other(Other::Pods) => {
+                ApiResource::from_gvk_with_plural(&GroupVersionKind::gvk("", "v1", "Pod"), "pods")
+            }
+            Source::Other(Other::Nodes) => {
+                ApiResource::from_gvk_with_plural(&GroupVersionKind::gvk("", "v1", "Node"), "nodes")
+            }
+            Source::Other(Other::ApiServerSlice) => ApiResource::from_gvk_with_plural(
+                &GroupVersionKind::gvk("discovery.k8s.io", "v1", "EndpointSlice"),
+                "endpointslices",
+            ),
+        }
+    }
+
+    /// The API and list/watch selection of this source.
+    fn api(self, client: &Client) -> (Api<DynamicObject>, watcher::Config) {
+        let ar = self.api_resource();
+        match self {
+            Source::Child(_) | Source::Other(Other::Pods) => (
+                Api::all_with(client.clone(), &ar),
+                watcher::Config::default().labels(MANAGED_SELECTOR),
+            ),
+            Source::Other(Other::Nodes) => (
+                Api::all_with(client.clone(), &ar),
+                watcher::Config::default(),
+            ),
+            // Readable by name only (RBAC resourceNames): a list or watch names it with a
+            // field selector, which the API server authorizes as that name.
+            Source::Other(Other::ApiServerSlice) => (
+                Api::namespaced_with(client.clone(), "default", &ar),
+                watcher::Config::default().fields("metadata.name=kubernetes"),
+            ),
+        }
+    }
+
+    /// Whether events of this source trigger the owning system's reconcile.
+    fn triggers(self) -> bool {
+        matches!(self, Source::Child(_))
+    }
+}
+
+/// The fields of a child that compare with a rendered object: `metadata.labels`,
+/// `annotations` and `ownerReferences` and everything but `status` (no `apiVersion`, `kind`,
+/// name or namespace: they are the cache's key), nulls and empty lists dropped (the API
+/// server omits them). The same on both sides of [`fingerprint`].
+fn comparable(obj: &Value) -> Value {
+    fn clean(v: &Value) -> Option<Value> {
+        match v {
+            Value::Null => None,
+            Value::Array(a) if a.is_empty() => None,
+            Value::Array(a) => Some(Value::Array(a.iter().filter_map(clean).collect())),
+            Value::Object(m) => Some(Value::Object(
+                m.iter()
+                    .filter_map(|(k, v)| clean(v).map(|v| (k.clone(), v)))
+                    .collect(),
+            )),
+            other => Some(other.clone()),
+        }
+    }
+    let mut out = serde_json::Map::new();
+    if let Some(m) = obj.as_object() {
+        for (k, v) in m {
+            match k.as_str() {
+                "apiVersion" | "kind" | "status" => {}
+                "metadata" => {
+                    let mut meta = serde_json::Map::new();
+                    for f in ["labels", "annotations", "ownerReferences"] {
+                        if let Some(c) = v.get(f).and_then(clean) {
+                            meta.insert(f.into(), c);
+                        }
+                    }
+                    if let Some(a) = meta.get_mut("annotations").and_then(Value::as_object_mut) {
+                        a.remove("kubectl.kubernetes.io/last-applied-configuration");
+                    }
+                    out.insert(k.clone(), Value::Object(meta));
+                }
+                _ => {
+                    if let Some(c) = clean(v) {
+                        out.insert(k.clone(), c);
+                    }
+                }
+            }
+        }
+    }
+    Value::Object(out)
+}
+
+/// Keys sorted at every level, so that equal objects serialize equally whatever the order
+/// their maps were built in.
+fn canonical(v: &Value, out: &mut String) {
+    match v {
+        Value::Object(m) => {
+            let mut keys: Vec<&String> = m.keys().collect();
+            keys.sort();
+            out.push('{');
+            for (i, k) in keys.into_iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                out.push_str(&Value::String(k.clone()).to_string());
+                out.push(':');
+                canonical(&m[k], out);
+            }
+            out.push('}');
+        }
+        Value::Array(a) => {
+            out.push('[');
+            for (i, x) in a.iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                canonical(x, out);
+            }
+            out.push(']');
+        }
+        other => out.push_str(&other.to_string()),
+    }
+}
+
+/// The fingerprint of an object's comparable fields ([`comparable`]). Equal fingerprints of
+/// a rendered child and of a live one's [`projection`] mean the live one has every field
+/// rendered with the same value ([`crate::apply::covers`] would say so too); a difference
+/// only means "compare the whole object" (a quantity the API server wrote in another unit,
+/// a field the operator never set but the server defaulted).
+pub fn fingerprint(obj: &Value) -> String {
+    let mut s = String::new();
+    canonical(&comparable(obj), &mut s);
+    short_hash(&[&s])
+}
+
+/// The part of `v` that the fieldsV1 set `f` names (server-side apply's field ownership:
+/// `f:<field>`, `k:<key fields>` and `v:<value>` list entries, `i:<index>`, `.` the node
+/// itself). A node without children is a leaf: kept whole.
+fn project(v: &Value, f: &Value) -> Value {
+    let Some(fm) = f.as_object() else {
+        return v.clone();
+    };
+    if fm.keys().all(|k| k == ".") {
+        return v.clone();
+    }
+    match v {
+        Value::Object(m) => Value::Object(
+            fm.iter()
+                .filter_map(|(k, sub)| {
+                    let name = k.strip_prefix("f:")?;
+                    m.get(name).map(|c| (name.to_string(), project(c, sub)))
+                })
+                .collect(),
+        ),
+        Value::Array(a) => {
+            // (k: key fields, v: value, i: index, the sub-set) of each list entry named.
+            type Named<'a> = (Option<Value>, Option<Value>, Option<usize>, &'a Value);
+            let keyed: Vec<Named<'_>> = fm
+                .iter()
+                .map(|(k, sub)| {
+                    let key = k
+                        .strip_prefix("k:")
+                        .and_then(|j| serde_json::from_str(j).ok());
+                    let val = k
+                        .strip_prefix("v:")
+                        .and_then(|j| serde_json::from_str(j).ok());
+                    let idx = k.strip_prefix("i:").and_then(|i| i.parse().ok());
+                    (key, val, idx, sub)
+                })
+                .collect();
+            Value::Array(
+                a.iter()
+                    .enumerate()
+                    .filter_map(|(i, e)| {
+                        keyed.iter().find_map(|(key, val, idx, sub)| {
+                            let hit = match (key, val, idx) {
+                                (Some(Value::Object(kf)), _, _) => {
+                                    kf.iter().all(|(kk, kv)| e.get(kk) == Some(kv))
+                                }
+                                (_, Some(x), _) => e == x,
+                                (_, _, Some(n)) => *n == i,
+                                _ => false,
+                            };
+                            hit.then(|| project(e, sub))
+                        })
+                    })
+                    .collect(),
+            )
+        }
+        other => other.clone(),
+    }
+}
+
+/// What of a live child the operator's own field manager set (its `fieldsV1`, apply and
+/// update, not the status): the live object without the server's defaults and other
+/// managers' fields, which a rendered object never has. A field someone else took over
+/// (kubectl edit, scale) is missing from it, so the fingerprints differ. Objects without
+/// managedFields (an API without server-side apply's bookkeeping) are taken whole.
+pub fn projection(live: &Value) -> Value {
+    let mut fields = Value::Object(serde_json::Map::new());
+    let mut found = false;
+    for m in live
+        .pointer("/metadata/managedFields")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+    {
+        if m["manager"] != crate::render::names::FIELD_MANAGER
+            || m.get("subresource")
+                .and_then(Value::as_str)
+                .is_some_and(|s| !s.is_empty())
+        {
+            continue;
+        }
+        if let Some(f) = m.get("fieldsV1") {
+            union(&mut fields, f);
+            found = true;
+        }
+    }
+    if !found {
+        return live.clone();
+    }
+    project(live, &fields)
+}
+
+fn union(into: &mut Value, f: &Value) {
+    if let (Some(a), Some(b)) = (into.as_object_mut(), f.as_object()) {
+        for (k, v) in b {
+            union(a.entry(k.clone()).or_insert(json!({})), v);
+        }
+    }
+}
+
+/// What the cache keeps of a child: its metadata (no managedFields, no kubectl copy), the
+/// status a reconcile reads (the rollout counters, a Job's conditions, a CronJob's last
+/// schedule), a Secret's type and the digests of its values (which keys it has, the
+/// certificate's hash), and the [`fingerprint`] of the rest.
+fn slim_child(kind: Kind, full: &Value) -> Value {
+    let fp = fingerprint(&projection(full));
+    let mut meta = full["metadata"].clone();
+    if let Some(m) = meta.as_object_mut() {
+        for k in ["managedFields", "creationTimestamp", "selfLink"] {
+            m.remove(k);
+        }
+        if let Some(a) = m.get_mut("annotations").and_then(Value::as_object_mut) {
+            a.remove("kubectl.kubernetes.io/last-applied-configuration");
+        }
+    }
+    let mut out = json!({"metadata": meta, "fingerprint": fp});
+    let status = &full["status"];
+    match kind {
+        Kind::Deployment | Kind::StatefulSet => {
+            let mut st = serde_json::Map::new();
+            for k in [
+                "observedGeneration",
+                "replicas",
+                "updatedReplicas",
+                "readyReplicas",
+                "availableReplicas",
+                "currentRevision",
+                "updateRevision",
+            ] {
+                if let Some(v) = status.get(k) {
+                    st.insert(k.into(), v.clone());
+                }
+            }
+            // StatefulSetStatus.replicas is required.
+            if kind == Kind::StatefulSet {
+                st.entry("replicas").or_insert(json!(0));
+            }
+            out["status"] = Value::Object(st);
+        }
+        Kind::CronJob => {
+            out["status"] = json!({"lastScheduleTime": status.get("lastScheduleTime")});
+        }
+        // cert-manager's verdict (CertificateReady, status.certificate).
+        Kind::Certificate => out["status"] = status.clone(),
+        Kind::Job => {
+            out["status"] = status.clone();
+            // Whether a backup ran the test restore (`job_verifies`): the VERIFY variable.
+            let env: Vec<Value> = full
+                .pointer("/spec/template/spec/containers")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+                .map(|c| {
+                    json!({"name": c["name"], "env": c["env"].as_array().map(|e| e.iter()
+                        .filter(|v| v["name"] == "VERIFY").cloned().collect::<Vec<_>>())})
+                })
+                .collect();
+            out["spec"] = json!({"template": {"spec": {"containers": env}}});
+        }
+        Kind::Secret | Kind::ConfigMap => {
+            let mut d = json!({"data": full["data"], "binaryData": full["binaryData"]});
+            digest_data(&mut d);
+            for f in ["data", "binaryData"] {
+                if !d[f].is_null() {
+                    out[f] = d[f].take();
+                }
+            }
+            if let Some(t) = full.get("type") {
+                out["type"] = t.clone();
+            }
+        }
+        _ => {}
+    }
+    out
+}
+
+/// What the cache keeps of a pod: its name and labels, the node and the containers' names
+/// and images, and the status (less the addresses): what placement and the pod problems read.
+fn slim_pod(full: &Value) -> Value {
+    let keep = |list: &Value| -> Value {
+        list.as_array()
+            .map(|l| {
+                l.iter()
+                    .map(|c| json!({"name": c["name"], "image": c["image"]}))
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    let spec = &full["spec"];
+    let mut s = json!({"containers": keep(&spec["containers"])});
+    if spec["initContainers"].is_array() {
+        s["initContainers"] = keep(&spec["initContainers"]);
+    }
+    if let Some(n) = spec.get("nodeName") {
+        s["nodeName"] = n.clone();
+    }
+    let mut status = full.get("status").cloned().unwrap_or(Value::Null);
+    if let Some(st) = status.as_object_mut() {
+        for k in ["podIP", "podIPs", "hostIP", "hostIPs", "qosClass"] {
+            st.remove(k);
+        }
+    }
+    let m = &full["metadata"];
+    json!({"metadata": {"name": m["name"], "namespace": m["namespace"], "labels": m["labels"]},
+        "spec": s, "status": status})
+}
+
+/// What the cache keeps of an object of `source`.
+fn slim(source: Source, full: &Value) -> Value {
+    let mut v = match source {
+        Source::Child(kind) => slim_child(kind, full),
+        Source::Other(Other::Pods) => slim_pod(full),
+        Source::Other(Other::Nodes) => {
+            let spec = &full["spec"];
+            json!({"metadata": {"name": full["metadata"]["name"], "labels": full["metadata"]["labels"]},
+                "spec": {"podCIDR": spec["podCIDR"], "podCIDRs": spec["podCIDRs"]}})
+        }
+        Source::Other(Other::ApiServerSlice) => {
+            let mut v = full.clone();
+            if let Some(m) = v.get_mut("metadata").and_then(Value::as_object_mut) {
+                m.remove("managedFields");
+            }
+            v
+        }
+    };
+    let ar = source.api_resource();
+    v["apiVersion"] = json!(ar.api_version);
+    v["kind"] = json!(ar.kind);
+    v
+}
+
+/// One cached object: the `app.kubernetes.io/instance` label (to find a system's objects
+/// without parsing the others) and the slimmed object as compact JSON.
+struct Entry {
+    instance: Option<Box<str>>,
+    body: Box<str>,
+}
+
+/// (namespace, or empty for cluster-scoped objects; name).
+type Key = (Box<str>, Box<str>);
+type Objects = HashMap<Key, Entry>;
+/// (kind, namespace, name) → (resourceVersion, rendered fingerprint); see [`Cache::verified`].
+type Verified = HashMap<(Kind, String, String), (String, String)>;
+
+/// One cache: its objects by namespace and name, and whether its first list is in.
+struct Part {
+    objects: RwLock<Objects>,
+    synced: AtomicBool,
+}
+
+impl Part {
+    fn entry(source: Source, o: &DynamicObject) -> Option<(Key, Entry)> {
+        let full = serde_json::to_value(o).ok()?;
+        let key = (
+            o.metadata
+                .namespace
+                .clone()
+                .unwrap_or_default()
+                .into_boxed_str(),
+            o.metadata.name.clone()?.into_boxed_str(),
+        );
+        let instance = o
+            .labels()
+            .get(INSTANCE_LABEL)
+            .map(|s| s.clone().into_boxed_str());
+        let body = slim(source, &full).to_string().into_boxed_str();
+        Some((key, Entry { instance, body }))
+    }
+}
+
+/// The read side, in the reconcile's [`super::Context`].
+pub struct Cache {
+    parts: BTreeMap<Source, Arc<Part>>,
+    /// cert-manager's Certificate API exists (found at start): its kind is cached too.
+    certificates: Arc<AtomicBool>,
+    /// Children whose live object a GET showed to cover the rendered one although the
+    /// fingerprints differ: (kind, namespace, name) → (resourceVersion, rendered
+    /// fingerprint). While neither changes, no second GET.
+    verified: Mutex<Verified>,
+}
+
+/// The write side: fed by the watches ([`Writers::run`]) or, without them, by one list of
+/// each kind ([`Writers::fill`]).
+pub struct Writers {
+    parts: Vec<(Source, Arc<Part>)>,
+    certificates: Arc<AtomicBool>,
+}
+
+impl std::fmt::Debug for Cache {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Cache").finish_non_exhaustive()
+    }
+}
+
+/// The read and the write side of every cache.
+pub fn caches() -> (Cache, Writers) {
+    let mut sources: Vec<Source> = Kind::ALL.into_iter().map(Source::Child).collect();
+    sources.extend([
+        Source::Other(Other::Pods),
+        Source::Other(Other::Nodes),
+        Source::Other(Other::ApiServerSlice),
+    ]);
+    let certificates = Arc::new(AtomicBool::new(false));
+    let mut parts = BTreeMap::new();
+    let mut writers = Vec::new();
+    for s in sources {
+        let p = Arc::new(Part {
+            objects: RwLock::new(HashMap::new()),
+            synced: AtomicBool::new(false),
+        });
+        parts.insert(s, p.clone());
+        writers.push((s, p));
+    }
+    (
+        Cache {
+            parts,
+            certificates: certificates.clone(),
+            verified: Mutex::new(HashMap::new()),
+        },
+        Writers {
+            parts: writers,
+            certificates,
+        },
+    )
+}
+
+/// What the cache knows of one child.
+#[derive(Debug)]
+pub enum Lookup {
+    /// The cached object: metadata, the status, a Secret's or ConfigMap's value digests and
+    /// `fingerprint` (see [`slim_child`]).
+    Found(Value),
+    /// The synced cache does not have it: read it to be sure before creating it.
+    Missing,
+    /// The kind is not cached (yet): read it.
+    Unknown,
+}
+
+impl Cache {
+    fn part(&self, s: Source) -> Option<&Part> {
+        if s == Source::Child(Kind::Certificate) && !self.certificates.load(Ordering::Relaxed) {
+            return None;
+        }
+        let p = self.parts.get(&s)?;
+        p.synced.load(Ordering::Relaxed).then_some(&**p)
+    }
+
+    fn parse(e: &Entry) -> Value {
+        serde_json::from_str(&e.body).unwrap_or_else(|_| json!({}))
+    }
+
+    /// One child by name.
+    pub fn child(&self, kind: Kind, ns: &str, name: &str) -> Lookup {
+        let Some(part) = self.part(Source::Child(kind)) else {
+            return Lookup::Unknown;
+        };
+        let Ok(objects) = part.objects.read() else {
+            return Lookup::Unknown;
+        };
+        match objects.get(&(Box::from(ns), Box::from(name))) {
+            Some(e) => Lookup::Found(Self::parse(e)),
+            None => Lookup::Missing,
+        }
+    }
+
+    /// A rendered child with this fingerprint was found to be covered by the live object at
+    /// this resourceVersion (see `apply::ensure`).
+    pub fn verified(&self, kind: Kind, ns: &str, name: &str, rv: &str, fp: &str) -> bool {
+        self.verified.lock().is_ok_and(|m| {
+            m.get(&(kind, ns.to_string(), name.to_string()))
+                .is_some_and(|(r, f)| r == rv && f == fp)
+        })
+    }
+
+    pub fn set_verified(&self, kind: Kind, ns: &str, name: &str, rv: String, fp: String) {
+        if let Ok(mut m) = self.verified.lock() {
+            m.insert((kind, ns.to_string(), name.to_string()), (rv, fp));
+        }
+    }
+
+    /// The cached objects of `source` in `ns` (all namespaces: `None`) of system `instance`
+    /// (any: `None`) whose labels include every `(key, value)` of `labels`; `None` when not
+    /// cached.
+    fn select(
+        &self,
+        source: Source,
+        ns: Option<&str>,
+        instance: Option<&str>,
+        labels: &[(&str, &str)],
+    ) -> Option<Vec<Value>> {
+        let part = self.part(source)?;
+        let objects = part.objects.read().ok()?;
+        Some(
+            objects
+                .iter()
+                .filter(|((n, _), _)| ns.is_none_or(|ns| &**n == ns))
+                .filter(|(_, e)| instance.is_none_or(|i| e.instance.as_deref() == Some(i)))
+                .map(|(_, e)| Self::parse(e))
+                .filter(|v| {
+                    labels
+                        .iter()
+                        .all(|(k, want)| v["metadata"]["labels"][*k].as_str() == Some(*want))
+                })
+                .collect(),
+        )
+    }
+
+    /// A system's children of one kind; `None`: not cached.
+    pub fn children(
+        &self,
+        kind: Kind,
+        ns: &str,
+        system: &str,
+        labels: &[(&str, &str)],
+    ) -> Option<Vec<Value>> {
+        self.select(Source::Child(kind), Some(ns), Some(system), labels)
+    }
+
+    /// The metadata of a system's children of one kind, for prune.
+    pub fn children_meta(
+        &self,
+        kind: Kind,
+        ns: &str,
+        system: &str,
+    ) -> Option<Vec<k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta>> {
+        Some(
+            self.children(kind, ns, system, &[])?
+                .into_iter()
+                .filter_map(|v| serde_json::from_value(v["metadata"].clone()).ok())
+                .collect(),
+        )
+    }
+
+    /// Whether prune has to look at this kind at all: a cluster without cert-manager has
+    /// no Certificates to prune (and would answer each list with a 404).
+    pub fn kind_absent(&self, kind: Kind) -> bool {
+        kind == Kind::Certificate
+            && self.parts[&Source::Child(kind)]
+                .synced
+                .load(Ordering::Relaxed)
+            && !self.certificates.load(Ordering::Relaxed)
+    }
+
+    /// A system's pods (`None`: not cached).
+    pub fn pods(&self, ns: &str, system: &str) -> Option<Vec<Value>> {
+        self.select(Source::Other(Other::Pods), Some(ns), Some(system), &[])
+    }
+
+    /// The nodes labelled `key=value` (`None`: not cached).
+    pub fn nodes(&self, key: &str, value: &str) -> Option<Vec<Value>> {
+        self.select(Source::Other(Other::Nodes), None, None, &[(key, value)])
+    }
+
+    /// The `default/kubernetes` EndpointSlice: `Some(None)` when it does not exist, `None`
+    /// when not cached.
+    pub fn api_server_slice(&self) -> Option<Option<Value>> {
+        let part = self.part(Source::Other(Other::ApiServerSlice))?;
+        let objects = part.objects.read().ok()?;
+        Some(
+            objects
+                .get(&(Box::from("default"), Box::from("kubernetes")))
+                .map(Self::parse),
+        )
+    }
+
+    /// The caches without their first list (for the log).
+    pub fn unsynced(&self) -> Vec<String> {
+        self.parts
+            .iter()
+            .filter(|(_, p)| !p.synced.load(Ordering::Relaxed))
+            .map(|(s, _)| format!("{s:?}"))
+            .collect()
+    }
+
+    /// Whether every cache has its first list.
+    pub fn synced(&self) -> bool {
+        self.parts
+            .values()
+            .all(|p| p.synced.load(Ordering::Relaxed))
+    }
+}
+
+/// Whether cert-manager's Certificate API is served (a 404 says it is not installed).
+async fn certificates_served(client: &Client) -> Result<bool, kube::Error> {
+    let api: Api<DynamicObject> = Api::all_with(client.clone(), &Kind::Certificate.api_resource());
+    match api.list_metadata(&ListParams::default().limit(1)).await {
+        Ok(_) => Ok(true),
+        Err(kube::Error::Api(s)) if s.code == 404 => Ok(false),
+        Err(e) => Err(e),
+    }
+}
+
+/// The systems that own a child (by owner reference), to reconcile after it changed.
+fn owners(o: &DynamicObject) -> impl Iterator<Item = ObjectRef<OvuSystem>> + '_ {
+    let ns = o.metadata.namespace.clone().unwrap_or_default();
+    o.owner_references()
+        .iter()
+        .filter(|r| r.kind == "OvuSystem" && r.api_version.starts_with("ovu.co.il/"))
+        .map(move |r| ObjectRef::new(&r.name).within(&ns))
+}
+
+/// Apply one watch event to a cache. A (re-)list is gathered aside and swapped in whole at
+/// its end, so a reconcile never sees half a list.
+fn apply_event(
+    source: Source,
+    part: &Part,
+    buf: &mut Option<Objects>,
+    ev: &watcher::Event<DynamicObject>,
+) {
+    match ev {
+        watcher::Event::Init => *buf = Some(HashMap::new()),
+        watcher::Event::InitApply(o) => {
+            if let (Some(b), Some((k, e))) = (buf.as_mut(), Part::entry(source, o)) {
+                b.insert(k, e);
+            }
+        }
+        watcher::Event::InitDone => {
+            if let (Some(b), Ok(mut objects)) = (buf.take(), part.objects.write()) {
+                *objects = b;
+            }
+            part.synced.store(true, Ordering::Relaxed);
+        }
+        watcher::Event::Apply(o) => {
+            if let (Some((k, e)), Ok(mut objects)) = (Part::entry(source, o), part.objects.write())
+            {
+                objects.insert(k, e);
+            }
+        }
+        watcher::Event::Delete(o) => {
+            if let (Some(name), Ok(mut objects)) = (o.metadata.name.clone(), part.objects.write()) {
+                let ns = o.metadata.namespace.clone().unwrap_or_default();
+                objects.remove(&(ns.into_boxed_str(), name.into_boxed_str()));
+            }
+        }
+    }
+}
+
+impl Writers {
+    /// Fill every cache from one list of each kind, as a watch's initial list would (for
+    /// tests, and anything that reconciles without the controller's watches). Call again to
+    /// refresh.
+    pub async fn fill(&mut self, client: &Client) -> Result<(), kube::Error> {
+        let certs = certificates_served(client).await?;
+        self.certificates.store(certs, Ordering::Relaxed);
+        for (source, part) in &self.parts {
+            if *source == Source::Child(Kind::Certificate) && !certs {
+                part.synced.store(true, Ordering::Relaxed);
+                continue;
+            }
+            let (api, wc) = source.api(client);
+            let mut lp = ListParams::default();
+            if let Some(l) = &wc.label_selector {
+                lp = lp.labels(l);
+            }
+            if let Some(f) = &wc.field_selector {
+                lp = lp.fields(f);
+            }
+            let list = api.list(&lp).await?;
+            let mut buf = None;
+            apply_event(*source, part, &mut buf, &watcher::Event::Init);
+            for o in list.items {
+                apply_event(*source, part, &mut buf, &watcher::Event::InitApply(o));
+            }
+            apply_event(*source, part, &mut buf, &watcher::Event::InitDone);
+        }
+        Ok(())
+    }
+
+    /// Start a watch per cache (each on its own task, paged by `page_size`). Returns the
+    /// systems to reconcile because a child of theirs changed, and the tasks (to abort).
+    /// `on_error` is told of every watch error.
+    pub async fn run(
+        self,
+        client: &Client,
+        page_size: u32,
+        on_error: Arc<dyn Fn(&watcher::Error) + Send + Sync>,
+    ) -> (
+        mpsc::UnboundedReceiver<ObjectRef<OvuSystem>>,
+        Vec<tokio::task::JoinHandle<()>>,
+    ) {
+        // Asked once: a cluster that gains cert-manager later is seen after a restart (until
+        // then its Certificates are read with GETs).
+        let mut tries = 0;
+        let certs = loop {
+            match certificates_served(client).await {
+                Ok(c) => break c,
+                // Not cached then: Certificates are read with GETs, as before the caches.
+                Err(e) if tries >= 4 => {
+                    tracing::warn!(error = %e, "cannot tell whether cert-manager is installed; Certificates are not cached");
+                    break false;
+                }
+                Err(e) => {
+                    tries += 1;
+                    tracing::warn!(error = %e, "cannot tell whether cert-manager is installed; retrying");
+                    tokio::time::sleep(Duration::from_secs(2)).await;
+                }
+            }
+        };
+        self.certificates.store(certs, Ordering::Relaxed);
+        let (tx, rx) = mpsc::unbounded();
+        let mut tasks = Vec::new();
+        for (source, part) in self.parts {
+            if source == Source::Child(Kind::Certificate) && !certs {
+                part.synced.store(true, Ordering::Relaxed);
+                continue;
+            }
+            let (api, wc) = source.api(client);
+            let tx = tx.clone();
+            let on_error = on_error.clone();
+            let stream = watcher(api, wc.page_size(page_size)).default_backoff();
+            tasks.push(tokio::spawn(async move {
+                let mut stream = std::pin::pin!(stream);
+                let mut buf = None;
+                while let Some(ev) = stream.next().await {
+                    let ev = match ev {
+                        Ok(ev) => ev,
+                        Err(e) => {
+                            on_error(&e);
+                            continue;
+                        }
+                    };
+                    let synced = part.synced.load(Ordering::Relaxed);
+                    apply_event(source, &part, &mut buf, &ev);
+                    // The first list's objects need no trigger: every system is reconciled
+                    // after the start anyway. A re-list's may be changes the broken watch
+                    // missed.
+                    let o = match &ev {
+                        watcher::Event::InitApply(o) if synced => o,
+                        watcher::Event::Apply(o) | watcher::Event::Delete(o) => o,
+                        _ => continue,
+                    };
+                    if source.triggers() {
+                        for r in owners(o) {
+                            let _ = tx.unbounded_send(r);
+                        }
+                    }
+                }
+            }));
+        }
+        (rx, tasks)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn obj(kind: &str, body: Value) -> Value {
+        let mut v = body;
+        v["apiVersion"] = json!("v1");
+        v["kind"] = json!(kind);
+        v["metadata"] = json!({"name": "x", "namespace": "ns", "resourceVersion": "7",
+            "labels": {"app.kubernetes.io/instance": "ovu"},
+            "managedFields": [{"manager": "ovu-operator", "operation": "Apply",
+                "fieldsV1": {"f:metadata": {"f:labels": {"f:app.kubernetes.io/instance": {}}},
+                             "f:data": {"f:password": {}}, "f:type": {}}}],
+            "annotations": {"kubectl.kubernetes.io/last-applied-configuration": "{}", "keep": "1"}});
+        v
+    }
+
+    #[test]
+    fn secret_values_are_never_cached_only_their_digests() {
+        let o = obj(
+            "Secret",
+            json!({"type": "Opaque", "data": {"password": "c2VjcmV0LXZhbHVl"}}),
+        );
+        let text = slim(Source::Child(Kind::Secret), &o).to_string();
+        assert!(!text.contains("c2VjcmV0LXZhbHVl"), "{text}");
+        assert!(
+            !text.contains("managedFields") && !text.contains("last-applied"),
+            "{text}"
+        );
+        let body: Value = serde_json::from_str(&text).unwrap();
+        assert_eq!(body["data"]["password"], json!(digest("c2VjcmV0LXZhbHVl")));
+        assert_eq!(body["metadata"]["annotations"]["keep"], "1");
+        assert_eq!(body["kind"], "Secret");
+    }
+
+    #[test]
+    fn the_fingerprint_of_what_the_operator_set_matches_the_rendering() {
+        let rendered = json!({"apiVersion": "apps/v1", "kind": "Deployment",
+            "metadata": {"name": "ovu-ulm", "namespace": "ns", "labels": {"a": "1"}},
+            "spec": {"replicas": 2, "template": {"spec": {"containers": [
+                {"name": "ulm", "image": "ovu/ulm:1", "ports": [{"containerPort": 8080}], "args": []}]}}}});
+        let mut live = rendered.clone();
+        // Server defaults, another manager's label, status, bookkeeping.
+        live["metadata"]["labels"]["theirs"] = json!("x");
+        live["metadata"]["resourceVersion"] = json!("9");
+        live["spec"]["revisionHistoryLimit"] = json!(10);
+        live["spec"]["template"]["spec"]["containers"][0]["terminationMessagePath"] =
+            json!("/dev/termination-log");
+        live["spec"]["template"]["spec"]["containers"][0]["ports"][0]["protocol"] = json!("TCP");
+        live["spec"]["template"]["spec"]["containers"][0]
+            .as_object_mut()
+            .unwrap()
+            .remove("args");
+        live["status"] = json!({"replicas": 2});
+        let ours = json!({"f:metadata": {"f:labels": {"f:a": {}}},
+            "f:spec": {"f:replicas": {}, "f:template": {"f:spec": {"f:containers": {
+                "k:{\"name\":\"ulm\"}": {".": {}, "f:name": {}, "f:image": {}, "f:args": {},
+                    "f:ports": {"k:{\"containerPort\":8080,\"protocol\":\"TCP\"}": {".": {}, "f:containerPort": {}}}}}}}}});
+        live["metadata"]["managedFields"] = json!([
+            {"manager": "ovu-operator", "operation": "Apply", "fieldsV1": ours},
+            {"manager": "kubectl-label", "operation": "Update", "fieldsV1": {"f:metadata": {"f:labels": {"f:theirs": {}}}}},
+            {"manager": "kube-controller-manager", "operation": "Update", "subresource": "status", "fieldsV1": {"f:status": {"f:replicas": {}}}},
+        ]);
+        assert_eq!(fingerprint(&projection(&live)), fingerprint(&rendered));
+        // Someone scales it: the field is theirs now, the fingerprints differ.
+        let mut scaled = live.clone();
+        scaled["spec"]["replicas"] = json!(5);
+        scaled["metadata"]["managedFields"][0]["fieldsV1"]["f:spec"]
+            .as_object_mut()
+            .unwrap()
+            .remove("f:replicas");
+        assert_ne!(fingerprint(&projection(&scaled)), fingerprint(&rendered));
+        // A value of ours changed in place (an update by our own manager elsewhere).
+        let mut edited = live.clone();
+        edited["spec"]["template"]["spec"]["containers"][0]["image"] = json!("ovu/ulm:2");
+        assert_ne!(fingerprint(&projection(&edited)), fingerprint(&rendered));
+        // The cached form carries the fingerprint and the status, not the spec.
+        let c = slim(Source::Child(Kind::Deployment), &live);
+        assert_eq!(c["fingerprint"], json!(fingerprint(&rendered)));
+        assert!(c.get("spec").is_none());
+        assert_eq!(c["status"]["replicas"], 2);
+    }
+
+    #[test]
+    fn pods_and_nodes_keep_only_what_is_read() {
+        let p = obj(
+            "Pod",
+            json!({"spec": {"nodeName": "n1", "volumes": [{"name": "v"}],
+                "containers": [{"name": "ulm", "image": "ovu/ulm:1", "env": [{"name": "A", "value": "b"}]}]},
+                "status": {"phase": "Running", "podIP": "198.18.0.1"}}),
+        );
+        let b = slim(Source::Other(Other::Pods), &p);
+        assert_eq!(
+            b["spec"],
+            json!({"nodeName": "n1", "containers": [{"name": "ulm", "image": "ovu/ulm:1"}]})
+        );
+        assert_eq!(b["status"], json!({"phase": "Running"}));
+        let pod: k8s_openapi::api::core::v1::Pod = serde_json::from_value(b).unwrap();
+        assert_eq!(pod.spec.unwrap().node_name.as_deref(), Some("n1"));
+        let n = obj(
+            "Node",
+            json!({"spec": {"podCIDR": "198.19.0.0/24", "podCIDRs": ["198.19.0.0/24"]},
+            "status": {"images": [{"names": ["big"]}]}}),
+        );
+        let b = slim(Source::Other(Other::Nodes), &n);
+        assert_eq!(b["spec"]["podCIDRs"][0], "198.19.0.0/24");
+        assert!(b.get("status").is_none());
+    }
+}
