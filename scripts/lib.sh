@@ -118,6 +118,41 @@ ensure_db() {
   echo "$server/$1?sslmode=disable"
 }
 
+## --- the local stack (services/stack: ovu-stack) --------------------------------------------
+
+# start_stack DIR LOGFILE [ovu-stack args...]: ULM (and AAM with --aam) in one background
+# process, $STACK_BIN (default target/debug/ovu-stack), its files under DIR, PID in
+# DIR/stack.pid. Needs $DATABASE_URL/$REDIS_URL/$SMTP_URL (.run/env). Waits until it is
+# ready (or has exited: then prints LOGFILE's tail and returns 1) and sources DIR/stack.env:
+# STACK_ULM_URL, STACK_AAM_URL, STACK_ADMIN_EMAIL, STACK_ADMIN_PASSWORD, ...
+start_stack() {
+  local dir=$1 logfile=$2
+  shift 2
+  mkdir -p "$dir"
+  rm -f "$dir/stack.env"
+  start_bg "$dir/stack.pid" "$logfile" "${STACK_BIN:-target/debug/ovu-stack}" --dir "$dir" "$@"
+  if ! wait_for 120 _lib_stack_settled "$dir" || [[ ! -s $dir/stack.env ]]; then
+    log "ovu-stack did not become ready; its log:"
+    tail -30 "$logfile" >&2
+    return 1
+  fi
+  # shellcheck source=/dev/null  # written by ovu-stack
+  source "$dir/stack.env"
+}
+_lib_stack_settled() { [[ -s $1/stack.env ]] || ! pidfile_alive "$1/stack.pid"; }
+
+# stop_stack DIR: stops the ovu-stack started by start_stack DIR (TERM: it drains, stops both
+# services and drops its databases if it was given --drop-db).
+stop_stack() { stop_pidfile ovu-stack "$1/stack.pid" 30; }
+
+# admin_token: an access token of the stack's bootstrap admin.
+admin_token() {
+  curl -fsS -H 'content-type: application/json' \
+    -d "$(python3 -c 'import json,sys; print(json.dumps({"login": sys.argv[1], "password": sys.argv[2]}))' \
+      "$STACK_ADMIN_EMAIL" "$STACK_ADMIN_PASSWORD")" "$STACK_ULM_URL/api/v1/auth/login" |
+    python3 -c 'import json,sys; print(json.load(sys.stdin)["access_token"])'
+}
+
 ## --- contract tests (scripts/test-api.sh, scripts/test-api-aam.sh) -------------------------
 
 # Positive and negative data, every check except negative_data_rejection: schemathesis
