@@ -107,17 +107,6 @@ fresh_db() {
     -c "DROP DATABASE IF EXISTS $1 WITH (FORCE)" -c "CREATE DATABASE $1" >/dev/null
 }
 
-# ensure_db NAME: creates database NAME unless it exists; prints its URL.
-ensure_db() {
-  local server
-  server=$(pg_base)
-  if ! psql "$server/postgres?sslmode=disable" -tAX -c "SELECT 1 FROM pg_database WHERE datname = '$1'" | grep -q 1; then
-    log "creating database $1"
-    psql "$server/postgres?sslmode=disable" -qX -c "CREATE DATABASE $1" >/dev/null
-  fi
-  echo "$server/$1?sslmode=disable"
-}
-
 ## --- the local stack (services/stack: ovu-stack) --------------------------------------------
 
 # start_stack DIR LOGFILE [ovu-stack args...]: ULM (and AAM with --aam) in one background
@@ -179,8 +168,3 @@ run_schemathesis() {
     --no-color \
     "$@"
 }
-
-# free_port: a loopback port free at this moment. The services take their address as a
-# setting and do not report the port they bound, so the port is picked here and may, rarely,
-# be taken in between: wait_ready then fails with the service's "address in use" in its log.
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }

@@ -122,7 +122,9 @@ impl Application {
 
 /// PostgreSQL from `DATABASE_URL`, retried for 60 s (also `ovu-aam migrate`'s connection).
 pub async fn connect_db(cfg: &Config) -> anyhow::Result<PgPool> {
-    with_retry("postgresql", Duration::from_secs(60), || connect_pg(&cfg.db))
-        .await
-        .context("connecting to postgresql")
+    with_retry("postgresql", Duration::from_secs(60), || {
+        connect_pg(&cfg.db)
+    })
+    .await
+    .context("connecting to postgresql")
 }

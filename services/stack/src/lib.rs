@@ -27,7 +27,11 @@ use tokio::task::JoinHandle;
 /// Where and what to start. The store URLs default to the variables `scripts/services.sh`
 /// writes to `.run/env`.
 #[derive(Parser, Debug, Clone)]
-#[command(name = "ovu-stack", version, about = "ULM and/or AAM in-process on fresh databases with a bootstrap admin")]
+#[command(
+    name = "ovu-stack",
+    version,
+    about = "ULM and/or AAM in-process on fresh databases with a bootstrap admin"
+)]
 pub struct Options {
     /// Start ULM.
     #[arg(long)]
@@ -122,14 +126,39 @@ impl Stack {
         // A stale file from an earlier run must not look like this run being ready.
         let _ = std::fs::remove_file(&env_file);
 
-        let ulm_db = o.ulm_db.clone().unwrap_or(format!("{}_ulm", o.db_prefix));
-        let aam_db = o.aam_db.clone().unwrap_or(format!("{}_aam", o.db_prefix));
+        let ulm_db = o
+            .ulm_db
+            .clone()
+            .unwrap_or_else(|| format!("{}_ulm", o.db_prefix));
+        let aam_db = o
+            .aam_db
+            .clone()
+            .unwrap_or_else(|| format!("{}_aam", o.db_prefix));
         let mut databases = vec![ulm_db.clone()];
         if o.aam {
             databases.push(aam_db.clone());
         }
         prepare_databases(&o.database_url, &databases, o.reuse_db).await?;
+        let (server, drop_db) = (o.database_url.clone(), o.drop_db);
+        match Self::launch(o, env_file, ulm_db, aam_db, databases.clone()).await {
+            Ok(stack) => Ok(stack),
+            Err(e) => {
+                // A run that never became ready leaves nothing behind it was asked to remove.
+                if drop_db {
+                    let _ = drop_databases(&server, &databases).await;
+                }
+                Err(e)
+            }
+        }
+    }
 
+    async fn launch(
+        o: Options,
+        env_file: PathBuf,
+        ulm_db: String,
+        aam_db: String,
+        databases: Vec<String>,
+    ) -> anyhow::Result<Stack> {
         let password_file = o
             .admin_password_file
             .clone()
@@ -144,7 +173,10 @@ impl Stack {
         });
 
         let mut ulm_vars = vec![
-            ("DATABASE_URL".to_string(), database(&o.database_url, &ulm_db)?),
+            (
+                "DATABASE_URL".to_string(),
+                database(&o.database_url, &ulm_db)?,
+            ),
             ("REDIS_URL".into(), o.redis_url.clone()),
             ("REDIS_KEY_PREFIX".into(), redis_prefix),
             ("ULM_LISTEN_ADDR".into(), o.ulm_addr.to_string()),
@@ -179,12 +211,19 @@ impl Stack {
             .await
             .context("starting ULM")?;
         let ulm_addr = ulm.addr();
-        tasks.push(spawn("ulm", ulm.run_until(stopped(stop_rx.clone())), &ended_tx));
+        tasks.push(spawn(
+            "ulm",
+            ulm.run_until(stopped(stop_rx.clone())),
+            &ended_tx,
+        ));
 
         let mut aam_addr = None;
         if o.aam {
             let aam_vars = vec![
-                ("DATABASE_URL".to_string(), database(&o.database_url, &aam_db)?),
+                (
+                    "DATABASE_URL".to_string(),
+                    database(&o.database_url, &aam_db)?,
+                ),
                 ("REDIS_URL".into(), o.redis_url.clone()),
                 ("AAM_LISTEN_ADDR".into(), o.aam_addr.to_string()),
                 ("ULM_URL".into(), format!("http://{ulm_addr}")),
@@ -239,8 +278,7 @@ impl Stack {
         let _ = std::fs::remove_file(&self.env_file);
         let _ = self.stop.send(true);
         let mut first_err = None;
-        // AAM first: it calls ULM, not the other way round.
-        for (name, t) in self.tasks.into_iter().rev() {
+        for (name, t) in self.tasks {
             let r = match t.await {
                 Ok(r) => r,
                 Err(e) => Err(anyhow::anyhow!("{name} panicked: {e}")),
@@ -252,15 +290,7 @@ impl Stack {
             }
         }
         if self.drop_db {
-            let mut conn = PgConnection::connect(&self.server)
-                .await
-                .context("connecting to PostgreSQL to drop the databases")?;
-            for db in &self.databases {
-                sqlx::query(&format!("DROP DATABASE IF EXISTS {db} WITH (FORCE)"))
-                    .execute(&mut conn)
-                    .await
-                    .with_context(|| format!("dropping database {db}"))?;
-            }
+            drop_databases(&self.server, &self.databases).await?;
         }
         match first_err {
             Some(e) => Err(e),
@@ -286,7 +316,9 @@ fn spawn(
     (name, task)
 }
 
-fn stopped(mut rx: watch::Receiver<bool>) -> impl std::future::Future<Output = ()> + Send + 'static {
+fn stopped(
+    mut rx: watch::Receiver<bool>,
+) -> impl std::future::Future<Output = ()> + Send + 'static {
     async move {
         // Err: the sender is gone, which also means stop.
         let _ = rx.wait_for(|s| *s).await;
@@ -352,6 +384,21 @@ async fn prepare_databases(server: &str, names: &[String], reuse: bool) -> anyho
             .await
             .with_context(|| format!("creating database {n}"))?;
         tracing::info!(database = %n, "database created");
+    }
+    Ok(())
+}
+
+async fn drop_databases(server: &str, names: &[String]) -> anyhow::Result<()> {
+    let mut conn = PgConnection::connect(server)
+        .await
+        .context("connecting to PostgreSQL to drop the databases")?;
+    for n in names {
+        // FORCE: a pool that has not finished closing must not keep the database alive.
+        sqlx::query(&format!("DROP DATABASE IF EXISTS {n} WITH (FORCE)"))
+            .execute(&mut conn)
+            .await
+            .with_context(|| format!("dropping database {n}"))?;
+        tracing::info!(database = %n, "database dropped");
     }
     Ok(())
 }
@@ -442,8 +489,11 @@ mod tests {
     #[test]
     fn a_database_url_keeps_server_and_query() {
         assert_eq!(
-            database("postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable", "x_ulm")
-                .unwrap(),
+            database(
+                "postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable",
+                "x_ulm"
+            )
+            .unwrap(),
             "postgres://postgres@127.0.0.1:5432/x_ulm?sslmode=disable"
         );
     }

@@ -40,18 +40,37 @@ fn wait_exit(child: &mut Child, within: Duration) -> std::process::ExitStatus {
         if let Some(s) = child.try_wait().unwrap() {
             return s;
         }
-        assert!(Instant::now() < until, "ovu-stack did not exit within {within:?}");
+        assert!(
+            Instant::now() < until,
+            "ovu-stack did not exit within {within:?}"
+        );
         std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// The next line of `out` that starts with `prefix` (log lines skipped).
+fn next_line_starting(out: &mut impl BufRead, prefix: &str) -> String {
+    loop {
+        let mut line = String::new();
+        assert!(
+            out.read_line(&mut line).unwrap() > 0,
+            "no line starting {prefix:?}"
+        );
+        if line.starts_with(prefix) {
+            return line;
+        }
     }
 }
 
 async fn databases_like(prefix: &str) -> Vec<String> {
     let pool = sqlx::PgPool::connect(&env("DATABASE_URL")).await.unwrap();
-    sqlx::query_scalar("SELECT datname::text FROM pg_database WHERE datname LIKE $1 || '%' ORDER BY 1")
-        .bind(prefix)
-        .fetch_all(&pool)
-        .await
-        .unwrap()
+    sqlx::query_scalar(
+        "SELECT datname::text FROM pg_database WHERE datname LIKE $1 || '%' ORDER BY 1",
+    )
+    .bind(prefix)
+    .fetch_all(&pool)
+    .await
+    .unwrap()
 }
 
 #[tokio::test]
@@ -77,14 +96,20 @@ async fn starts_both_serves_the_admin_and_stops_on_sigterm() {
     .spawn()
     .unwrap();
 
-    // One line on stdout when ready; the env file exists by then.
-    let mut line = String::new();
+    // One line on stdout when ready (after the services' log lines, which go to stdout too);
+    // the env file exists by then.
     let mut out = BufReader::new(child.stdout.take().unwrap());
-    out.read_line(&mut line).unwrap();
-    assert!(line.starts_with("ovu-stack ready: ULM http://127.0.0.1:"), "{line}");
+    let line = next_line_starting(&mut out, "ovu-stack ");
+    assert!(
+        line.starts_with("ovu-stack ready: ULM http://127.0.0.1:"),
+        "{line}"
+    );
     let vars = read_env(&dir.join("stack.env"));
     let (ulm, aam) = (&vars["STACK_ULM_URL"], &vars["STACK_AAM_URL"]);
-    assert!(line.contains(ulm.as_str()) && line.contains(aam.as_str()), "{line}");
+    assert!(
+        line.contains(ulm.as_str()) && line.contains(aam.as_str()),
+        "{line}"
+    );
     assert_eq!(vars["STACK_ADMIN_EMAIL"], "root@ovu.test");
     assert_eq!(vars["STACK_PID"], child.id().to_string());
     assert_eq!(
@@ -109,7 +134,12 @@ async fn starts_both_serves_the_admin_and_stops_on_sigterm() {
         .unwrap();
     assert_eq!(r.status(), 200);
     let body: Value = r.json().await.unwrap();
-    assert!(body["user"]["roles"].as_array().unwrap().contains(&json!("super_admin")));
+    assert!(
+        body["user"]["roles"]
+            .as_array()
+            .unwrap()
+            .contains(&json!("super_admin"))
+    );
     let token = body["access_token"].as_str().unwrap();
     let r = http
         .get(format!("{aam}/api/v1/apps"))
@@ -129,9 +159,10 @@ async fn starts_both_serves_the_admin_and_stops_on_sigterm() {
     assert!(status.success());
     let exit = wait_exit(&mut child, Duration::from_secs(30));
     assert!(exit.success(), "{exit}");
-    let mut rest = String::new();
-    std::io::Read::read_to_string(&mut out, &mut rest).unwrap();
-    assert_eq!(rest, "ovu-stack stopped\n");
+    assert_eq!(
+        next_line_starting(&mut out, "ovu-stack "),
+        "ovu-stack stopped\n"
+    );
     for base in [ulm, aam] {
         let addr = base.trim_start_matches("http://");
         std::net::TcpListener::bind(addr).unwrap_or_else(|e| panic!("{addr} still taken: {e}"));
@@ -143,7 +174,10 @@ async fn starts_both_serves_the_admin_and_stops_on_sigterm() {
 
 #[tokio::test]
 async fn aam_without_ulm_is_refused_with_a_reason() {
-    let out = launcher(&["--aam"]).output().unwrap();
+    let out = launcher(&["--aam"])
+        .stderr(Stdio::piped())
+        .output()
+        .unwrap();
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("--ulm"), "{err}");
