@@ -316,13 +316,9 @@ fn spawn(
     (name, task)
 }
 
-fn stopped(
-    mut rx: watch::Receiver<bool>,
-) -> impl std::future::Future<Output = ()> + Send + 'static {
-    async move {
-        // Err: the sender is gone, which also means stop.
-        let _ = rx.wait_for(|s| *s).await;
-    }
+/// Resolves when `rx` says stop (or its sender is gone, which means stop too).
+async fn stopped(mut rx: watch::Receiver<bool>) {
+    let _ = rx.wait_for(|s| *s).await;
 }
 
 fn with_overrides(
