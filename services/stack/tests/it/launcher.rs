@@ -33,6 +33,19 @@ fn launcher(args: &[&str]) -> Command {
     c
 }
 
+/// The launcher, killed if the test fails before it has stopped it (std's `Child` does not
+/// end the process when dropped).
+struct Launched(Child);
+
+impl Drop for Launched {
+    fn drop(&mut self) {
+        if self.0.try_wait().ok().flatten().is_none() {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+}
+
 /// Waits (bounded) for the child to exit.
 fn wait_exit(child: &mut Child, within: Duration) -> std::process::ExitStatus {
     let until = Instant::now() + within;
@@ -77,7 +90,7 @@ async fn databases_like(prefix: &str) -> Vec<String> {
 async fn starts_both_serves_the_admin_and_stops_on_sigterm() {
     let run = format!("stack_test_{}", uuid::Uuid::new_v4().simple());
     let dir = std::env::temp_dir().join(&run);
-    let mut child = launcher(&[
+    let mut child = Launched(launcher(&[
         "--ulm",
         "--aam",
         "--db-prefix",
@@ -94,7 +107,8 @@ async fn starts_both_serves_the_admin_and_stops_on_sigterm() {
         "ULM_ARGON2_T=1",
     ])
     .spawn()
-    .unwrap();
+    .unwrap());
+    let child = &mut child.0;
 
     // One line on stdout when ready (after the services' log lines, which go to stdout too);
     // the env file exists by then.
@@ -157,7 +171,7 @@ async fn starts_both_serves_the_admin_and_stops_on_sigterm() {
         .status()
         .unwrap();
     assert!(status.success());
-    let exit = wait_exit(&mut child, Duration::from_secs(30));
+    let exit = wait_exit(child, Duration::from_secs(30));
     assert!(exit.success(), "{exit}");
     assert_eq!(
         next_line_starting(&mut out, "ovu-stack "),
