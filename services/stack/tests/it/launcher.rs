@@ -90,24 +90,26 @@ async fn databases_like(prefix: &str) -> Vec<String> {
 async fn starts_both_serves_the_admin_and_stops_on_sigterm() {
     let run = format!("stack_test_{}", uuid::Uuid::new_v4().simple());
     let dir = std::env::temp_dir().join(&run);
-    let mut child = Launched(launcher(&[
-        "--ulm",
-        "--aam",
-        "--db-prefix",
-        &run,
-        "--drop-db",
-        "--dir",
-        dir.to_str().unwrap(),
-        "--admin-email",
-        "root@ovu.test",
-        // Cheap hashing: the test is about the launcher, not argon2's cost.
-        "--ulm-env",
-        "ULM_ARGON2_M_KIB=64",
-        "--ulm-env",
-        "ULM_ARGON2_T=1",
-    ])
-    .spawn()
-    .unwrap());
+    let mut child = Launched(
+        launcher(&[
+            "--ulm",
+            "--aam",
+            "--db-prefix",
+            &run,
+            "--drop-db",
+            "--dir",
+            dir.to_str().unwrap(),
+            "--admin-email",
+            "root@ovu.test",
+            // Cheap hashing: the test is about the launcher, not argon2's cost.
+            "--ulm-env",
+            "ULM_ARGON2_M_KIB=64",
+            "--ulm-env",
+            "ULM_ARGON2_T=1",
+        ])
+        .spawn()
+        .unwrap(),
+    );
     let child = &mut child.0;
 
     // One line on stdout when ready (after the services' log lines, which go to stdout too);
