@@ -42,6 +42,7 @@ pub struct Options {
     /// The PostgreSQL server the databases are created on (any database of it).
     #[arg(long, env = "DATABASE_URL", hide_env_values = true)]
     pub database_url: String,
+    /// The Redis both services use (ULM under its own key prefix, below).
     #[arg(long, env = "REDIS_URL", hide_env_values = true)]
     pub redis_url: String,
     /// Where ULM delivers mail (unset: mail stays queued).
@@ -53,13 +54,16 @@ pub struct Options {
     /// ULM's listen address (port 0: a free one, reported in the env file).
     #[arg(long, default_value = "127.0.0.1:0")]
     pub ulm_addr: SocketAddr,
+    /// AAM's listen address (port 0: a free one).
     #[arg(long, default_value = "127.0.0.1:0")]
     pub aam_addr: SocketAddr,
     /// Databases are `<prefix>_ulm` and `<prefix>_aam` unless named below.
     #[arg(long, default_value = "ovu_stack")]
     pub db_prefix: String,
+    /// ULM's database name (lower-case letters, digits, _).
     #[arg(long)]
     pub ulm_db: Option<String>,
+    /// AAM's database name.
     #[arg(long)]
     pub aam_db: Option<String>,
     /// Keep the databases' data (create them only when missing); default: drop and create.
