@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 # AAM throughput and latency (a benchmark, not a test: it prints numbers, it never fails on
-# them). Starts the release binaries of ULM (127.0.0.1:18111) and AAM (127.0.0.1:18102) on
-# fresh databases, PIDs in $OVU_RUN_DIR/bench-aam/, logs in as ULM's bootstrap super-admin,
-# then wrk: CONNS connections for DURATION on the dashboard (whose ULM figures AAM caches
-# for AAM_DASHBOARD_CACHE_MS, default 5 s, so the run includes refetches from ULM) and on
-# the application list.
+# them). Starts ULM (127.0.0.1:18111) and AAM (127.0.0.1:18102) from the release build of
+# ovu-stack (services/stack, one process) on fresh databases, PID in $OVU_RUN_DIR/bench-aam/,
+# logs in as ULM's bootstrap super-admin, then wrk: CONNS connections for DURATION on the
+# dashboard (whose ULM figures AAM caches for AAM_DASHBOARD_CACHE_MS, default 5 s, so the run
+# includes refetches from ULM) and on the application list.
 #
 #   bench/aam.sh                 # DURATION=20s CONNS=32 by default
 set -euo pipefail
@@ -17,41 +17,22 @@ DURATION="${DURATION:-20s}"
 CONNS="${CONNS:-32}"
 ULM_PORT="${BENCH_ULM_PORT:-18111}"
 AAM_PORT="${BENCH_AAM_PORT:-18102}"
-ULM="http://127.0.0.1:$ULM_PORT"
-AAM="http://127.0.0.1:$AAM_PORT"
 mkdir -p "$WORK"
 
 command -v wrk >/dev/null || die "wrk is not installed (scripts/deps.sh)"
 scripts/services.sh start >/dev/null
 # shellcheck source=/dev/null  # written by scripts/services.sh
 source "$RUN_DIR/env"
-cargo build --release -p ovu-ulm -p ovu-aam --locked >&2
-fresh_db ulm_aam_bench
-fresh_db aam_bench
+cargo build --release -p ovu-stack --locked >&2
 
-# shellcheck disable=SC2317  # called by the EXIT trap
-stop() {
-  stop_pidfile aam "$WORK/aam.pid" 5
-  stop_pidfile ulm "$WORK/ulm.pid" 5
-}
-trap stop EXIT
-
-PASSWORD="bench admin password"
-printf '%s\n' "$PASSWORD" > "$WORK/admin-password"
-env DATABASE_URL="$(pg_base)/ulm_aam_bench?sslmode=disable" ULM_LISTEN_ADDR="127.0.0.1:$ULM_PORT" \
-    REDIS_KEY_PREFIX="ulm-aam-bench:$$:" RUST_LOG=warn \
-    ULM_BOOTSTRAP_ADMIN_EMAIL=bench@ovu.test ULM_BOOTSTRAP_ADMIN_PASSWORD_FILE="$WORK/admin-password" \
-    target/release/ovu-ulm serve > "$WORK/ulm.log" 2>&1 &
-echo $! > "$WORK/ulm.pid"
-wait_ready ulm "$ULM/api/ready" "$WORK/ulm.log" "$WORK/ulm.pid"
-env DATABASE_URL="$(pg_base)/aam_bench?sslmode=disable" REDIS_URL="${REDIS_URL%/*}/1" \
-    AAM_LISTEN_ADDR="127.0.0.1:$AAM_PORT" ULM_URL="$ULM" RUST_LOG=warn \
-    target/release/ovu-aam serve > "$WORK/aam.log" 2>&1 &
-echo $! > "$WORK/aam.pid"
-wait_ready aam "$AAM/api/ready" "$WORK/aam.log" "$WORK/aam.pid"
+trap 'stop_stack "$WORK"' EXIT
+RUST_LOG=warn STACK_BIN=target/release/ovu-stack start_stack "$WORK" "$WORK/stack.log" --ulm --aam \
+  --ulm-addr "127.0.0.1:$ULM_PORT" --aam-addr "127.0.0.1:$AAM_PORT" \
+  --db-prefix aam_bench --drop-db --admin-email bench@ovu.test
+AAM="$STACK_AAM_URL"
 
 resp="$(curl -fsS -H 'content-type: application/json' \
-  -d "{\"login\":\"bench@ovu.test\",\"password\":\"$PASSWORD\"}" "$ULM/api/v1/auth/login")"
+  -d "{\"login\":\"$STACK_ADMIN_EMAIL\",\"password\":\"$STACK_ADMIN_PASSWORD\"}" "$STACK_ULM_URL/api/v1/auth/login")"
 TOKEN="$(python3 -c 'import json,sys; print(json.loads(sys.argv[1])["access_token"])' "$resp")"
 # A registry of realistic size: the two seeded apps plus 48 more.
 for i in $(seq 1 48); do

@@ -107,15 +107,39 @@ fresh_db() {
     -c "DROP DATABASE IF EXISTS $1 WITH (FORCE)" -c "CREATE DATABASE $1" >/dev/null
 }
 
-# ensure_db NAME: creates database NAME unless it exists; prints its URL.
-ensure_db() {
-  local server
-  server=$(pg_base)
-  if ! psql "$server/postgres?sslmode=disable" -tAX -c "SELECT 1 FROM pg_database WHERE datname = '$1'" | grep -q 1; then
-    log "creating database $1"
-    psql "$server/postgres?sslmode=disable" -qX -c "CREATE DATABASE $1" >/dev/null
+## --- the local stack (services/stack: ovu-stack) --------------------------------------------
+
+# start_stack DIR LOGFILE [ovu-stack args...]: ULM (and AAM with --aam) in one background
+# process, $STACK_BIN (default target/debug/ovu-stack), its files under DIR, PID in
+# DIR/stack.pid. Needs $DATABASE_URL/$REDIS_URL/$SMTP_URL (.run/env). Waits until it is
+# ready (or has exited: then prints LOGFILE's tail and returns 1) and sources DIR/stack.env:
+# STACK_ULM_URL, STACK_AAM_URL, STACK_ADMIN_EMAIL, STACK_ADMIN_PASSWORD, ...
+start_stack() {
+  local dir=$1 logfile=$2
+  shift 2
+  mkdir -p "$dir"
+  rm -f "$dir/stack.env"
+  start_bg "$dir/stack.pid" "$logfile" "${STACK_BIN:-target/debug/ovu-stack}" --dir "$dir" "$@"
+  if ! wait_for 120 _lib_stack_settled "$dir" || [[ ! -s $dir/stack.env ]]; then
+    log "ovu-stack did not become ready; its log:"
+    tail -30 "$logfile" >&2
+    return 1
   fi
-  echo "$server/$1?sslmode=disable"
+  # shellcheck source=/dev/null  # written by ovu-stack
+  source "$dir/stack.env"
+}
+_lib_stack_settled() { [[ -s $1/stack.env ]] || ! pidfile_alive "$1/stack.pid"; }
+
+# stop_stack DIR: stops the ovu-stack started by start_stack DIR (TERM: it drains, stops both
+# services and drops its databases if it was given --drop-db).
+stop_stack() { stop_pidfile ovu-stack "$1/stack.pid" 30; }
+
+# admin_token: an access token of the stack's bootstrap admin.
+admin_token() {
+  curl -fsS -H 'content-type: application/json' \
+    -d "$(python3 -c 'import json,sys; print(json.dumps({"login": sys.argv[1], "password": sys.argv[2]}))' \
+      "$STACK_ADMIN_EMAIL" "$STACK_ADMIN_PASSWORD")" "$STACK_ULM_URL/api/v1/auth/login" |
+    python3 -c 'import json,sys; print(json.load(sys.stdin)["access_token"])'
 }
 
 ## --- contract tests (scripts/test-api.sh, scripts/test-api-aam.sh) -------------------------
@@ -144,8 +168,3 @@ run_schemathesis() {
     --no-color \
     "$@"
 }
-
-# free_port: a loopback port free at this moment. The services take their address as a
-# setting and do not report the port they bound, so the port is picked here and may, rarely,
-# be taken in between: wait_ready then fails with the service's "address in use" in its log.
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }

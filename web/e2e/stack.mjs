@@ -1,7 +1,8 @@
-// The browser tests' stack: the real ULM and AAM binaries on fresh databases of the shared
-// PostgreSQL, a private Redis database each, and the real nginx with the configuration the
-// operator's renderer (`ovu-operator render-nginx`) writes — the same pieces `make dev` uses.
-// Every process started is recorded by PID in <run>/pids and stopped by that PID.
+// The browser tests' stack: the real ULM and AAM, started by the launcher `ovu-stack`
+// (services/stack, the same one `make dev` uses) on fresh databases of the shared PostgreSQL
+// that it drops when stopped, and the real nginx with the configuration the operator's
+// renderer (`ovu-operator render-nginx`) writes. Every process started is recorded by PID in
+// <run>/pids and stopped by that PID.
 //
 //   node e2e/stack.mjs up     start and print the URLs (stays up)
 //   node e2e/stack.mjs down   stop what `up` started
@@ -32,8 +33,7 @@ export const ACCESS_TTL_SECS = Number(process.env.E2E_ACCESS_TTL_SECS ?? 20);
 // Local, per-run test credential: a fresh database is bootstrapped with it and dropped after.
 export const ADMIN_PASSWORD = 'e2e-admin-passphrase-for-ovu';
 
-function readEnv() {
-  const file = path.join(runRoot, 'env');
+function readEnv(file = path.join(runRoot, 'env')) {
   if (!fs.existsSync(file)) throw new Error(`${file} is missing: run scripts/services.sh start first`);
   const env = {};
   for (const line of fs.readFileSync(file, 'utf8').split('\n')) {
@@ -45,35 +45,8 @@ function readEnv() {
 
 function bin(name) {
   const p = path.join(BIN, name);
-  if (!fs.existsSync(p)) throw new Error(`${p} is missing: build it first (cargo build -p ovu-ulm -p ovu-aam -p ovu-operator)`);
+  if (!fs.existsSync(p)) throw new Error(`${p} is missing: build it first (cargo build -p ovu-stack -p ovu-operator)`);
   return p;
-}
-
-async function freePort() {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address();
-      s.close(() => resolve(port));
-    });
-    s.on('error', reject);
-  });
-}
-
-function dbUrl(base, name) {
-  const u = new URL(base);
-  u.pathname = `/${name}`;
-  return u.toString();
-}
-
-function psql(url, sql) {
-  execFileSync('psql', [url, '-v', 'ON_ERROR_STOP=1', '-qc', sql], { stdio: ['ignore', 'ignore', 'inherit'] });
-}
-
-function redisDb(url, n) {
-  const u = new URL(url);
-  u.pathname = `/${n}`;
-  return u.toString();
 }
 
 function record(pid) {
@@ -104,6 +77,18 @@ async function waitFor(url, what, ms = 60_000) {
   throw new Error(`${what} did not become ready at ${url} (${last}); see ${RUN}/*.log`);
 }
 
+/** Waits until the launcher has written its settings (it is serving), or fails when it exits. */
+async function stackReady(dir, pid, ms = 120_000) {
+  const file = path.join(dir, 'stack.env');
+  const until = Date.now() + ms;
+  while (Date.now() < until) {
+    if (fs.existsSync(file)) return readEnv(file);
+    if (!alive(pid)) break;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`ovu-stack did not become ready; see ${RUN}/stack.log`);
+}
+
 async function assertPortFree(port) {
   await new Promise((resolve, reject) => {
     const s = net.createServer();
@@ -121,37 +106,16 @@ export async function up({ adminMfa = 'optional' } = {}) {
   fs.mkdirSync(path.join(RUN, 'tmp'), { recursive: true });
   fs.mkdirSync(path.join(RUN, 'html'), { recursive: true });
   const env = readEnv();
-  const stamp = `${Date.now()}`;
-  const ulmDb = `web_e2e_ulm_${stamp}`;
-  const aamDb = `web_e2e_aam_${stamp}`;
-  psql(env.DATABASE_URL, `CREATE DATABASE ${ulmDb}`);
-  psql(env.DATABASE_URL, `CREATE DATABASE ${aamDb}`);
-  fs.writeFileSync(path.join(RUN, 'databases'), `${ulmDb}\n${aamDb}\n`);
-  // Private Redis databases, emptied so rate-limit counters of an earlier run do not carry over.
-  const ulmRedis = redisDb(env.REDIS_URL, 9);
-  const aamRedis = redisDb(env.REDIS_URL, 10);
-  for (const r of [ulmRedis, aamRedis]) execFileSync('redis-cli', ['-u', r, '--no-auth-warning', 'FLUSHDB'], { stdio: 'ignore' });
-
-  const key = path.join(RUN, 'signing-key.pem');
-  fs.writeFileSync(key, execFileSync(bin('ovu-ulm'), ['gen-key']), { mode: 0o600 });
-  const pass = path.join(RUN, 'admin-password');
-  fs.writeFileSync(pass, ADMIN_PASSWORD, { mode: 0o600 });
-
   // ULM delivers over SMTP to the Mailpit of scripts/services.sh, shared with other test runs:
   // this run's sender address tells its mail apart.
   if (!env.SMTP_URL || !env.MAILPIT_API) throw new Error(`${path.join(runRoot, 'env')} has no SMTP_URL/MAILPIT_API: run scripts/services.sh start again`);
+  const stamp = `${Date.now()}`;
+  const pass = path.join(RUN, 'admin-password');
+  fs.writeFileSync(pass, ADMIN_PASSWORD, { mode: 0o600 });
   const mailFrom = `ulm-e2e-${stamp}@tests.ovu.localhost`;
-  const ulmPort = await freePort();
-  const aamPort = await freePort();
   const cors = `${ULM_ORIGIN},${AAM_ORIGIN}`;
-  start('ulm', bin('ovu-ulm'), ['serve'], {
-    DATABASE_URL: dbUrl(env.DATABASE_URL, ulmDb),
-    REDIS_URL: ulmRedis,
-    ULM_LISTEN_ADDR: `127.0.0.1:${ulmPort}`,
+  const ulmEnv = {
     ULM_PUBLIC_URL: ULM_ORIGIN,
-    ULM_SIGNING_KEY_FILE: key,
-    ULM_BOOTSTRAP_ADMIN_EMAIL: ADMIN_EMAIL,
-    ULM_BOOTSTRAP_ADMIN_PASSWORD_FILE: pass,
     ULM_ADMIN_MFA: adminMfa,
     ULM_ACCESS_TTL_SECS: String(ACCESS_TTL_SECS),
     // Four variants of each flow sign in from one address within minutes.
@@ -160,22 +124,22 @@ export async function up({ adminMfa = 'optional' } = {}) {
     ULM_RATE_RESET_PER_HOUR: '1000',
     TRUSTED_PROXIES: '127.0.0.1',
     CORS_ORIGINS: cors,
-    LOG_FORMAT: 'text',
-    SMTP_URL: env.SMTP_URL,
     SMTP_FROM: `OVU <${mailFrom}>`,
-  });
-  await waitFor(`http://127.0.0.1:${ulmPort}/api/ready`, 'ULM');
-  start('aam', bin('ovu-aam'), ['serve'], {
-    DATABASE_URL: dbUrl(env.DATABASE_URL, aamDb),
-    REDIS_URL: aamRedis,
-    AAM_LISTEN_ADDR: `127.0.0.1:${aamPort}`,
-    ULM_URL: `http://127.0.0.1:${ulmPort}`,
-    AAM_ADMIN_MFA: adminMfa,
-    TRUSTED_PROXIES: '127.0.0.1',
-    CORS_ORIGINS: cors,
-    LOG_FORMAT: 'text',
-  });
-  await waitFor(`http://127.0.0.1:${aamPort}/api/ready`, 'AAM');
+  };
+  const aamEnv = { AAM_ADMIN_MFA: adminMfa, TRUSTED_PROXIES: '127.0.0.1', CORS_ORIGINS: cors };
+  const dir = path.join(RUN, 'stack');
+  fs.rmSync(path.join(dir, 'stack.env'), { force: true });
+  const stack = start('stack', bin('ovu-stack'), [
+    '--ulm', '--aam',
+    '--db-prefix', `web_e2e_${stamp}`, '--drop-db',
+    '--dir', dir,
+    '--admin-email', ADMIN_EMAIL, '--admin-password-file', pass,
+    ...Object.entries(ulmEnv).flatMap(([k, v]) => ['--ulm-env', `${k}=${v}`]),
+    ...Object.entries(aamEnv).flatMap(([k, v]) => ['--aam-env', `${k}=${v}`]),
+  ], { DATABASE_URL: env.DATABASE_URL, REDIS_URL: env.REDIS_URL, SMTP_URL: env.SMTP_URL, LOG_FORMAT: 'text' });
+  const settings = await stackReady(dir, stack.pid);
+  const ulmPort = Number(settings.STACK_ULM_PORT);
+  const aamPort = Number(settings.STACK_AAM_PORT);
 
   for (const app of ['ulm', 'aam']) {
     const dist = path.join(web, app, 'dist');
@@ -221,22 +185,11 @@ export async function down() {
   if (fs.existsSync(pidFile)) {
     const pids = fs.readFileSync(pidFile, 'utf8').split('\n').filter(Boolean).map(Number).reverse();
     for (const pid of pids) if (alive(pid)) process.kill(pid, 'SIGTERM');
-    const until = Date.now() + 10_000;
+    // The launcher drains, then drops its databases before it exits.
+    const until = Date.now() + 20_000;
     while (pids.some(alive) && Date.now() < until) await new Promise((r) => setTimeout(r, 100));
     for (const pid of pids) if (alive(pid)) process.kill(pid, 'SIGKILL');
     fs.rmSync(pidFile);
-  }
-  const dbFile = path.join(RUN, 'databases');
-  if (fs.existsSync(dbFile)) {
-    const env = readEnv();
-    for (const db of fs.readFileSync(dbFile, 'utf8').split('\n').filter(Boolean)) {
-      try {
-        psql(env.DATABASE_URL, `DROP DATABASE IF EXISTS ${db} WITH (FORCE)`);
-      } catch (e) {
-        console.error(`stack: could not drop ${db}: ${e.message}`);
-      }
-    }
-    fs.rmSync(dbFile);
   }
 }
 

@@ -29,9 +29,11 @@ pub mod ready;
 pub mod routes;
 pub mod session_check;
 pub mod settings;
+pub mod startup;
 pub mod state;
 pub mod ulm;
 
+pub use startup::Application;
 pub use state::AppState;
 
 pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../../migrations/aam");

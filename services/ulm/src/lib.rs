@@ -31,11 +31,13 @@ pub mod routes;
 pub mod sessions;
 pub mod signing;
 mod sql;
+pub mod startup;
 pub mod state;
 pub mod totp;
 pub mod validate;
 
 pub use config::Config;
+pub use startup::Application;
 pub use state::AppState;
 
 /// The embedded migrations; `migrate`/`serve` apply them under sqlx's advisory lock.

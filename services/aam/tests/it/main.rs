@@ -6,4 +6,5 @@ mod common;
 
 mod api;
 mod client_ip;
+mod startup;
 mod trust;

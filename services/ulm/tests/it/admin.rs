@@ -760,6 +760,8 @@ async fn bootstrap_admin_once(db: PgPool) {
     std::fs::create_dir_all(&dir).unwrap();
     let file = dir.join("password");
     std::fs::write(&file, "bootstrap secret pw\n").unwrap();
+    // Start-up (Application::build_with, as `serve` runs it) creates the admin into the
+    // empty table; a second start creates none.
     let t = setup_with(
         db,
         &[
@@ -768,10 +770,12 @@ async fn bootstrap_admin_once(db: PgPool) {
         ],
     )
     .await;
-    let id = ovu_ulm::bootstrap::ensure_admin(&t.state)
+    let ids: Vec<Uuid> = sqlx::query_scalar("SELECT id FROM users")
+        .fetch_all(&t.db)
         .await
-        .unwrap()
-        .expect("created");
+        .unwrap();
+    assert_eq!(ids.len(), 1, "exactly the bootstrap admin");
+    let id = ids[0];
     assert_eq!(
         ovu_ulm::bootstrap::ensure_admin(&t.state).await.unwrap(),
         None
@@ -1184,6 +1188,10 @@ async fn bootstrap_never_adopts_an_account(db: PgPool) {
     std::fs::create_dir_all(&dir).unwrap();
     let file = dir.join("password");
     std::fs::write(&file, "bootstrap secret pw\n").unwrap();
+    // Someone registers the bootstrap address before ULM's first start with bootstrap
+    // settings (here: on a ULM started without them).
+    let before = setup(db.clone()).await;
+    before.user("squatter", PW).await;
     let t = setup_with(
         db,
         &[
@@ -1192,8 +1200,6 @@ async fn bootstrap_never_adopts_an_account(db: PgPool) {
         ],
     )
     .await;
-    // Someone registers the bootstrap address before ULM's first start.
-    t.user("squatter", PW).await;
     assert_eq!(
         ovu_ulm::bootstrap::ensure_admin(&t.state).await.unwrap(),
         None

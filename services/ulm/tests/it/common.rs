@@ -19,10 +19,10 @@ use axum::http::{HeaderMap, Method, Request, StatusCode};
 use http_body_util::BodyExt;
 use ovu_kit::config::Env;
 use ovu_ulm::signing::Signer;
-use ovu_ulm::{AppState, Config, app};
+use ovu_ulm::startup::Workers;
+use ovu_ulm::{AppState, Application, Config};
 use serde_json::{Value, json};
 use sqlx::PgPool;
-use tokio::sync::watch;
 use tower::ServiceExt;
 use uuid::Uuid;
 
@@ -31,9 +31,8 @@ pub struct T {
     pub state: AppState,
     pub db: PgPool,
     pub mailbox: Mailbox,
-    /// Dropping it (with `T`) stops the mail worker.
-    mail_stop: watch::Sender<bool>,
-    mail_worker: Option<tokio::task::JoinHandle<()>>,
+    /// The mail worker; dropping it (with `T`) stops it.
+    mailer: Option<Workers>,
 }
 
 pub struct Resp {
@@ -109,6 +108,7 @@ pub async fn setup_with(db: PgPool, overrides: &[(&str, &str)]) -> T {
         // Most tests act as admins with password-only sessions; the MFA policy (required by
         // default) has its own tests, which set ULM_ADMIN_MFA=required.
         ("ULM_ADMIN_MFA".into(), "optional".into()),
+        ("ULM_LISTEN_ADDR".into(), "127.0.0.1:0".into()),
     ];
     for (k, v) in overrides {
         vars.retain(|(n, _)| n != k);
@@ -116,17 +116,23 @@ pub async fn setup_with(db: PgPool, overrides: &[(&str, &str)]) -> T {
     }
     let cfg = Config::from(Env::from_map(vars)).expect("test config");
     let redis = ovu_kit::db::connect_redis(&cfg.db).await.expect("redis");
-    let state = AppState::new(cfg, db.clone(), redis, Signer::ephemeral()).expect("state");
-    let app = app(state.clone()).layer(MockConnectInfo(SocketAddr::from(([127, 0, 0, 1], 40000))));
-    let (mail_stop, stop_rx) = watch::channel(false);
-    let mail_worker = Some(tokio::spawn(ovu_ulm::mail::run(state.clone(), stop_rx)));
+    // Production's wiring (state, bootstrap admin), driven without a socket: the listener
+    // it bound on a free port closes when `built` is dropped below. Of the background
+    // workers only mail runs, so the tests run the jobs' ticks themselves, deterministically.
+    let built = Application::build_with(cfg, db.clone(), redis, Signer::ephemeral())
+        .await
+        .expect("ulm");
+    let state = built.state().clone();
+    let app = built
+        .router()
+        .layer(MockConnectInfo(SocketAddr::from(([127, 0, 0, 1], 40000))));
+    let mailer = Some(built.spawn_mailer());
     T {
         app,
         state,
         db,
         mailbox: Mailbox::new(&from),
-        mail_stop,
-        mail_worker,
+        mailer,
     }
 }
 
@@ -341,9 +347,8 @@ impl T {
     /// Stops the mail worker and waits until it has (so another `T` over the same database
     /// can take over delivery deterministically).
     pub async fn stop_mailer(&mut self) {
-        let _ = self.mail_stop.send(true);
-        if let Some(h) = self.mail_worker.take() {
-            h.await.unwrap();
+        if let Some(w) = self.mailer.take() {
+            w.stop().await.unwrap();
         }
     }
 

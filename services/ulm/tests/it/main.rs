@@ -10,3 +10,4 @@ mod auth;
 mod client_ip;
 mod errors;
 mod mail;
+mod startup;

@@ -83,8 +83,6 @@ pub struct Ulm {
     /// This ULM's sender address: the Mailpit of `scripts/services.sh` is shared by every
     /// test, so a test reads only the mail its own ULM sent.
     pub mail_from: String,
-    /// Dropping it (with `Ulm`) stops ULM's mail worker.
-    _mail_stop: tokio::sync::watch::Sender<bool>,
 }
 
 impl Ulm {
@@ -136,26 +134,27 @@ impl Ulm {
             ("ULM_MAIL_POLL_MS".into(), "200".into()),
             // Tests sign in with password-only sessions; the policy has tests of its own.
             ("ULM_ADMIN_MFA".into(), "optional".into()),
+            ("ULM_LISTEN_ADDR".into(), "127.0.0.1:0".into()),
         ];
         let cfg = ovu_ulm::Config::from(Env::from_map(vars)).expect("ulm config");
         let redis = ovu_kit::db::connect_redis(&cfg.db).await.expect("redis");
-        let state = ovu_ulm::AppState::new(
+        // ULM as `ovu-ulm serve` wires it, on a free port, with its background workers.
+        let app = ovu_ulm::Application::build_with(
             cfg,
             db.clone(),
             redis,
             ovu_ulm::signing::Signer::ephemeral(),
         )
-        .expect("ulm state");
-        let (mail_stop, mail_rx) = tokio::sync::watch::channel(false);
-        tokio::spawn(ovu_ulm::mail::run(state.clone(), mail_rx));
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
+        .await
+        .expect("ulm");
+        let addr = app.addr();
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
         let task = tokio::spawn(async move {
-            let _ = ovu_kit::http::serve(listener, ovu_ulm::app(state), async {
-                let _ = rx.await;
-            })
-            .await;
+            let _ = app
+                .run_until(async {
+                    let _ = rx.await;
+                })
+                .await;
         });
         Ulm {
             addr,
@@ -163,7 +162,6 @@ impl Ulm {
             stop: Some(tx),
             task: Some(task),
             mail_from,
-            _mail_stop: mail_stop,
         }
     }
 
@@ -328,6 +326,7 @@ pub async fn aam(db: PgPool, ulm_url: &str, extra: &[(&str, &str)]) -> Aam {
         ("AAM_ULM_TIMEOUT_MS".into(), "1500".into()),
         // Required by default; the policy's own tests set it.
         ("AAM_ADMIN_MFA".into(), "optional".into()),
+        ("AAM_LISTEN_ADDR".into(), "127.0.0.1:0".into()),
     ];
     for (k, v) in extra {
         vars.retain(|(n, _)| n != k);
@@ -335,8 +334,14 @@ pub async fn aam(db: PgPool, ulm_url: &str, extra: &[(&str, &str)]) -> Aam {
     }
     let cfg = ovu_aam::config::Config::from(Env::from_map(vars)).expect("aam config");
     let redis = ovu_kit::db::connect_redis(&cfg.db).await.expect("redis");
-    let state = ovu_aam::AppState::new(cfg, db.clone(), redis, Arc::new(NoCluster)).expect("state");
-    let app = ovu_aam::app(state.clone())
+    // Production's wiring, driven without a socket (the listener it bound on a free port
+    // closes with `built`); the poller does not run, so tests sample health themselves.
+    let built = ovu_aam::Application::build_with(cfg, db.clone(), redis, Arc::new(NoCluster))
+        .await
+        .expect("aam");
+    let state = built.state().clone();
+    let app = built
+        .router()
         .layer(MockConnectInfo(SocketAddr::from(([198, 18, 0, 7], 40000))));
     Aam { app, state, db }
 }
