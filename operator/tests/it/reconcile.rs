@@ -238,7 +238,10 @@ async fn without_caches_a_no_op_reconcile_reads_and_writes_nothing() {
     assert_eq!(fake.writes(), vec![]);
     assert!(fake.requests() > 10, "it did read the children");
     // The figure before the caches (bench/README.md).
-    println!("no-op reconcile without caches: {} requests", fake.requests());
+    println!(
+        "no-op reconcile without caches: {} requests",
+        fake.requests()
+    );
 }
 
 #[tokio::test]

@@ -827,7 +827,7 @@ fn backend_pods_leave_their_service_before_they_stop() {
             pod["containers"][0]["lifecycle"]["preStop"]["sleep"]["seconds"], PRE_STOP_SECS,
             "{name}"
         );
-        assert!(PRE_STOP_SECS >= 3 && DRAIN_SECS >= 10);
+        const { assert!(PRE_STOP_SECS >= 3 && DRAIN_SECS >= 10) };
         assert_eq!(
             pod["terminationGracePeriodSeconds"],
             PRE_STOP_SECS + DRAIN_SECS,
