@@ -18,6 +18,7 @@ use kube::CustomResource;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
+pub mod examples;
 pub mod names;
 pub mod rules;
 mod validate;
@@ -43,7 +44,7 @@ pub const BACKUP_NOW_ANNOTATION: &str = "ovu.co.il/backup-now";
     printcolumn = r#"{"name":"Domain","type":"string","jsonPath":".spec.domain"}"#,
     printcolumn = r#"{"name":"Last Backup","type":"date","jsonPath":".status.backup.lastSuccessTime"}"#,
     printcolumn = r#"{"name":"Age","type":"date","jsonPath":".metadata.creationTimestamp"}"#,
-    validation = Rule::new("self.metadata.name.size() <= 40 && self.metadata.name.matches('^[a-z]([-a-z0-9]*[a-z0-9])?$')").message("metadata.name must be a DNS label of at most 40 characters starting with a letter (child objects are named <name>-<component>)")
+    validation = Rule::new("self.metadata.name.size() <= 40 && self.metadata.name.matches('^[a-z]([-a-z0-9]*[a-z0-9])?$')").message(rules::MSG_SYSTEM_NAME)
 )]
 #[serde(rename_all = "camelCase")]
 pub struct OvuSystemSpec {

@@ -450,26 +450,9 @@ pub fn system(name: &str, domain: &str, patch: Value) -> Value {
     })
 }
 
-/// JSON merge patch (RFC 7386) of `patch` into `target`.
-pub fn merge(target: &mut Value, patch: Value) {
-    match patch {
-        Value::Object(p) => {
-            if !target.is_object() {
-                *target = json!({});
-            }
-            if let Value::Object(t) = target {
-                for (k, v) in p {
-                    if v.is_null() {
-                        t.remove(&k);
-                    } else {
-                        merge(t.entry(k).or_insert(Value::Null), v);
-                    }
-                }
-            }
-        }
-        other => *target = other,
-    }
-}
+/// JSON merge patch (RFC 7386) of `patch` into `target` (the one the shared invalid-spec
+/// table patches with, so the e2e and offline runs build the same objects).
+pub use ovu_crds::examples::merge;
 
 /// Run `f` in a fresh namespace (Pod Security "restricted" enforced, as a real tenant would
 /// have it), print diagnostics when it fails, delete the namespace afterwards.
