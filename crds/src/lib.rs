@@ -25,6 +25,10 @@ mod validate;
 
 pub use validate::{ValidationError, ValidationErrors};
 
+/// `apiVersion` of an OvuSystem (what `kube::Resource::api_version` says, as a constant for
+/// JSON written by hand).
+pub const API_VERSION: &str = "ovu.co.il/v1alpha1";
+
 /// The annotation that asks for an on-demand backup: set it to any new value.
 pub const BACKUP_NOW_ANNOTATION: &str = "ovu.co.il/backup-now";
 
@@ -760,7 +764,7 @@ pub enum DeletionPolicy {
 }
 
 fn default_node_label() -> String {
-    "ovu.co.il/tier".into()
+    names::DEFAULT_TIER_LABEL.into()
 }
 fn default_web_image() -> String {
     "ovu/web:0.1.0".into()
