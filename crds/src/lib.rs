@@ -18,11 +18,16 @@ use kube::CustomResource;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
+pub mod examples;
 pub mod names;
 pub mod rules;
 mod validate;
 
 pub use validate::{ValidationError, ValidationErrors};
+
+/// `apiVersion` of an OvuSystem (what `kube::Resource::api_version` says, as a constant for
+/// JSON written by hand).
+pub const API_VERSION: &str = "ovu.co.il/v1alpha1";
 
 /// The annotation that asks for an on-demand backup: set it to any new value.
 pub const BACKUP_NOW_ANNOTATION: &str = "ovu.co.il/backup-now";
@@ -43,7 +48,7 @@ pub const BACKUP_NOW_ANNOTATION: &str = "ovu.co.il/backup-now";
     printcolumn = r#"{"name":"Domain","type":"string","jsonPath":".spec.domain"}"#,
     printcolumn = r#"{"name":"Last Backup","type":"date","jsonPath":".status.backup.lastSuccessTime"}"#,
     printcolumn = r#"{"name":"Age","type":"date","jsonPath":".metadata.creationTimestamp"}"#,
-    validation = Rule::new("self.metadata.name.size() <= 40 && self.metadata.name.matches('^[a-z]([-a-z0-9]*[a-z0-9])?$')").message("metadata.name must be a DNS label of at most 40 characters starting with a letter (child objects are named <name>-<component>)")
+    validation = Rule::new("self.metadata.name.size() <= 40 && self.metadata.name.matches('^[a-z]([-a-z0-9]*[a-z0-9])?$')").message(rules::MSG_SYSTEM_NAME)
 )]
 #[serde(rename_all = "camelCase")]
 pub struct OvuSystemSpec {
@@ -759,7 +764,7 @@ pub enum DeletionPolicy {
 }
 
 fn default_node_label() -> String {
-    "ovu.co.il/tier".into()
+    names::DEFAULT_TIER_LABEL.into()
 }
 fn default_web_image() -> String {
     "ovu/web:0.1.0".into()

@@ -21,6 +21,9 @@ pub const CONFIG_HASH_ANNOTATION: &str = "ovu.co.il/config-hash";
 /// Label selector for everything the operator manages.
 pub const MANAGED_SELECTOR: &str = "app.kubernetes.io/managed-by=ovu-operator";
 
+/// The default node label key whose value names a tier (`spec.placement.nodeLabel`).
+pub const DEFAULT_TIER_LABEL: &str = "ovu.co.il/tier";
+
 /// The components, as they appear in `app.kubernetes.io/component`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Component {
@@ -34,6 +37,22 @@ pub enum Component {
 }
 
 impl Component {
+    /// Every component.
+    pub const ALL: [Component; 7] = [
+        Component::Postgres,
+        Component::Redis,
+        Component::Ulm,
+        Component::Aam,
+        Component::Frontend,
+        Component::Backup,
+        Component::Restore,
+    ];
+
+    /// The component named by an `app.kubernetes.io/component` value.
+    pub fn from_label(value: &str) -> Option<Component> {
+        Component::ALL.into_iter().find(|c| c.as_str() == value)
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             Component::Postgres => "postgres",
@@ -151,6 +170,10 @@ impl Names {
     pub fn netpol_egress(&self, c: Component) -> String {
         self.n(&format!("egress-{}", c.as_str()))
     }
+    /// PostgreSQL's only pod (`<sts>-0`).
+    pub fn postgres_pod(&self) -> String {
+        format!("{}-0", self.of(Component::Postgres))
+    }
     /// The PVC the StatefulSet creates for its only pod (`<template>-<sts>-0`).
     pub fn postgres_data_pvc(&self) -> String {
         format!("data-{}-0", self.of(Component::Postgres))
@@ -208,6 +231,38 @@ pub fn component_selector(system: &str, c: Component) -> String {
     format!("{INSTANCE_LABEL}={system},{COMPONENT_LABEL}={}", c.as_str())
 }
 
+/// [`selector`] as a label selector string (`k=v,k=v`): exactly a component's pods.
+pub fn pod_selector(system: &str, c: Component) -> String {
+    selector_string(&selector(system, c))
+}
+
+/// Label selector for every object labelled as part of one system, managed or not (the
+/// operator labels all its children and pods with [`INSTANCE_LABEL`]).
+pub fn system_selector(system: &str) -> String {
+    format!("{INSTANCE_LABEL}={system}")
+}
+
+/// `k=v,k=v` of a label map (equality-based label selector).
+pub fn selector_string(labels: &BTreeMap<String, String>) -> String {
+    labels
+        .iter()
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+/// Whether an equality-based selector (`k=v,k=v`, as built here) selects an object with
+/// `labels`: what the API server does with it, for tests that check a selector against the
+/// labels the operator stamps. Any other selector syntax selects nothing.
+pub fn selects(selector: &str, labels: &BTreeMap<String, String>) -> bool {
+    selector.split(',').all(|term| match term.split_once('=') {
+        Some((k, v)) if !k.is_empty() && !v.starts_with('=') && !k.ends_with('!') => {
+            labels.get(k).map(String::as_str) == Some(v)
+        }
+        _ => false,
+    })
+}
+
 /// Well-known ports.
 pub mod ports {
     pub const POSTGRES: i32 = 5432;
@@ -220,4 +275,59 @@ pub mod ports {
     /// nginx's plain health listener, only with PROXY protocol on the public ports (the
     /// kubelet's probes cannot send a PROXY header).
     pub const NGINX_HEALTH: i32 = 8081;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn children_are_named_after_the_system() {
+        let n = Names::new("shop");
+        assert_eq!(n.of(Component::Postgres), "shop-postgres");
+        assert_eq!(n.postgres_pod(), "shop-postgres-0");
+        assert_eq!(n.postgres_data_pvc(), "data-shop-postgres-0");
+        assert_eq!(n.postgres_secret(), "shop-postgres");
+        assert_eq!(n.bootstrap_admin_secret(), "shop-bootstrap-admin");
+        assert_eq!(n.tls_secret(), "shop-tls");
+        assert_eq!(n.backup_pvc(), "shop-backups");
+        assert_eq!(n.backup_cronjob(), "shop-backup");
+        assert_eq!(n.netpol_egress(Component::Ulm), "shop-egress-ulm");
+        assert_eq!(n.service_host(Component::Ulm, "ovu"), "shop-ulm.ovu.svc");
+        let job = n.backup_now_job("before-move");
+        assert!(job.starts_with("shop-backup-now-") && job.len() == "shop-backup-now-".len() + 8);
+        assert_eq!(job, n.backup_now_job("before-move"), "stable per request");
+    }
+
+    #[test]
+    fn components_round_trip_through_their_label() {
+        for c in Component::ALL {
+            assert_eq!(Component::from_label(c.as_str()), Some(c));
+        }
+        assert_eq!(Component::from_label("nginx"), None);
+        assert_eq!(Component::Backup.tier(), Tier::Database);
+        assert_eq!(Component::Aam.tier().as_str(), "backend");
+    }
+
+    /// The selectors select what the operator labels, and only that.
+    #[test]
+    fn selectors_select_the_labelled_objects() {
+        let pod = labels("shop", Component::Ulm);
+        assert!(selects(&pod_selector("shop", Component::Ulm), &pod));
+        assert!(selects(&component_selector("shop", Component::Ulm), &pod));
+        assert!(selects(&instance_selector("shop"), &pod));
+        assert!(selects(&system_selector("shop"), &pod));
+        assert!(selects(MANAGED_SELECTOR, &pod));
+        assert!(!selects(&pod_selector("shop", Component::Aam), &pod));
+        assert!(!selects(&pod_selector("shop2", Component::Ulm), &pod));
+        assert!(!selects(
+            &instance_selector("shop"),
+            &selector("shop", Component::Ulm)
+        ));
+        assert_eq!(
+            pod_selector("ovu", Component::Postgres),
+            "app.kubernetes.io/component=postgres,app.kubernetes.io/instance=ovu,app.kubernetes.io/name=ovu"
+        );
+        assert!(!selects("a!=b", &BTreeMap::new()) && !selects("a==b", &pod));
+    }
 }

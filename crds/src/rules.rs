@@ -310,6 +310,10 @@ pub fn is_cron(s: &str) -> bool {
         })
 }
 
+/// The message of the CRD's top-level rule on `metadata.name` (the rule is the
+/// `#[kube(validation)]` of `OvuSystemSpec`; [`is_system_name`] is its twin).
+pub const MSG_SYSTEM_NAME: &str = "metadata.name must be a DNS label of at most 40 characters starting with a letter (child objects are named <name>-<component>)";
+
 /// Whether an OvuSystem name is short and simple enough for every child name.
 pub fn is_system_name(s: &str) -> bool {
     is_dns_label(s, MAX_NAME_LEN) && s.as_bytes()[0].is_ascii_lowercase()

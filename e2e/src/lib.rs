@@ -32,15 +32,13 @@ use kube::api::{
 };
 use kube::config::{KubeConfigOptions, Kubeconfig};
 use kube::{Client, Config, Resource, ResourceExt};
-use ovu_crds::{OvuSystem, Phase};
+use ovu_crds::{OvuSystem, Phase, names};
 use serde_json::{Value, json};
 
 /// Namespace the operator runs in (its Lease lives there).
 pub const OPERATOR_NAMESPACE: &str = "ovu-system";
 /// The operator's ServiceAccount and Lease name, from manifests/.
 pub const OPERATOR_SA: &str = "ovu-operator";
-/// Label selector of every object the operator manages.
-pub const MANAGED: &str = "app.kubernetes.io/managed-by=ovu-operator";
 
 /// The repository root (this crate lives in `<root>/e2e`).
 pub fn repo_root() -> PathBuf {
@@ -215,8 +213,7 @@ impl Cluster {
         ns: &str,
         system: &str,
     ) -> anyhow::Result<BTreeMap<String, String>> {
-        let lp =
-            ListParams::default().labels(&format!("app.kubernetes.io/instance={system},{MANAGED}"));
+        let lp = ListParams::default().labels(&names::instance_selector(system));
         let mut out = BTreeMap::new();
         macro_rules! kinds {
             ($($k:ty),*) => {$(
@@ -443,33 +440,16 @@ pub fn system(name: &str, domain: &str, patch: Value) -> Value {
     }
     merge(&mut spec, patch);
     json!({
-        "apiVersion": "ovu.co.il/v1alpha1",
+        "apiVersion": ovu_crds::API_VERSION,
         "kind": "OvuSystem",
         "metadata": {"name": name},
         "spec": spec,
     })
 }
 
-/// JSON merge patch (RFC 7386) of `patch` into `target`.
-pub fn merge(target: &mut Value, patch: Value) {
-    match patch {
-        Value::Object(p) => {
-            if !target.is_object() {
-                *target = json!({});
-            }
-            if let Value::Object(t) = target {
-                for (k, v) in p {
-                    if v.is_null() {
-                        t.remove(&k);
-                    } else {
-                        merge(t.entry(k).or_insert(Value::Null), v);
-                    }
-                }
-            }
-        }
-        other => *target = other,
-    }
-}
+/// JSON merge patch (RFC 7386) of `patch` into `target` (the one the shared invalid-spec
+/// table patches with, so the e2e and offline runs build the same objects).
+pub use ovu_crds::examples::merge;
 
 /// Run `f` in a fresh namespace (Pod Security "restricted" enforced, as a real tenant would
 /// have it), print diagnostics when it fails, delete the namespace afterwards.

@@ -17,7 +17,7 @@ use k8s_openapi::api::core::v1::Pod;
 use k8s_openapi::jiff::{Timestamp, tz::TimeZone};
 use kube::ResourceExt as _;
 use kube::api::{Api, ListParams, LogParams, Patch, PatchParams};
-use ovu_crds::{BACKUP_NOW_ANNOTATION, OvuSystem};
+use ovu_crds::{BACKUP_NOW_ANNOTATION, OvuSystem, names};
 use serde_json::json;
 
 use crate::timefmt::{relative, utc};
@@ -270,9 +270,9 @@ pub fn resolve(from: &str, rows: &[Row]) -> anyhow::Result<Resolved> {
 }
 
 fn backup_jobs_selector(sys: &OvuSystem) -> ListParams {
-    ListParams::default().labels(&format!(
-        "app.kubernetes.io/instance={},app.kubernetes.io/component=backup",
-        sys.name_any()
+    ListParams::default().labels(&names::component_selector(
+        &sys.name_any(),
+        names::Component::Backup,
     ))
 }
 

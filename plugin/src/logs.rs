@@ -7,7 +7,7 @@ use futures::{AsyncBufReadExt as _, StreamExt as _, TryStreamExt as _};
 use k8s_openapi::api::core::v1::Pod;
 use kube::ResourceExt as _;
 use kube::api::{Api, ListParams, LogParams};
-use ovu_crds::OvuSystem;
+use ovu_crds::{OvuSystem, names};
 
 use crate::{Ctx, api_err, out, progress};
 
@@ -26,26 +26,29 @@ pub enum Component {
     Restore,
 }
 
-impl Component {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Component::Ulm => "ulm",
-            Component::Aam => "aam",
-            Component::Frontend => "frontend",
-            Component::Postgres => "postgres",
-            Component::Redis => "redis",
-            Component::Backup => "backup",
-            Component::Restore => "restore",
+impl From<Component> for names::Component {
+    fn from(c: Component) -> Self {
+        match c {
+            Component::Ulm => names::Component::Ulm,
+            Component::Aam => names::Component::Aam,
+            Component::Frontend => names::Component::Frontend,
+            Component::Postgres => names::Component::Postgres,
+            Component::Redis => names::Component::Redis,
+            Component::Backup => names::Component::Backup,
+            Component::Restore => names::Component::Restore,
         }
     }
 }
 
-/// The label selector of a component's pods.
+impl Component {
+    pub fn as_str(self) -> &'static str {
+        names::Component::from(self).as_str()
+    }
+}
+
+/// The label selector of a component's pods (the operator's own, from `ovu_crds::names`).
 pub fn selector(system: &str, c: Component) -> String {
-    format!(
-        "app.kubernetes.io/name=ovu,app.kubernetes.io/instance={system},app.kubernetes.io/component={}",
-        c.as_str()
-    )
+    names::pod_selector(system, c.into())
 }
 
 /// Which (pod, container) streams to read: every regular container of every pod, or only
@@ -208,11 +211,27 @@ mod tests {
         );
     }
 
+    /// The selector picks exactly the pods the operator labels as that component.
     #[test]
     fn pods_are_found_by_the_contract_labels() {
+        use clap::ValueEnum as _;
+        for &c in Component::value_variants() {
+            for &other in Component::value_variants() {
+                let pod = names::labels("ovu", other.into());
+                assert_eq!(
+                    names::selects(&selector("ovu", c), &pod),
+                    c == other,
+                    "{c:?} {other:?}"
+                );
+            }
+            assert!(!names::selects(
+                &selector("ovu", c),
+                &names::labels("shop", c.into())
+            ));
+        }
         assert_eq!(
             selector("ovu", Component::Postgres),
-            "app.kubernetes.io/name=ovu,app.kubernetes.io/instance=ovu,app.kubernetes.io/component=postgres"
+            "app.kubernetes.io/component=postgres,app.kubernetes.io/instance=ovu,app.kubernetes.io/name=ovu"
         );
     }
 }

@@ -6,6 +6,7 @@ use anyhow::bail;
 use k8s_openapi::api::core::v1::PersistentVolumeClaim;
 use kube::ResourceExt as _;
 use kube::api::{Api, ObjectMeta, PostParams};
+use ovu_crds::names::Names;
 use ovu_crds::{OvuSystem, Restore};
 
 use crate::backup::{self, Resolved};
@@ -33,7 +34,7 @@ pub fn build(
     let mut spec = source.spec.clone();
     let mut notes = Vec::new();
     spec.database.restore = Some(Restore {
-        from_claim: format!("{}-backups", source.name_any()),
+        from_claim: Names::new(&source.name_any()).backup_pvc(),
         backup: resolved.backup.clone(),
     });
     if let Some(d) = domain {
@@ -99,7 +100,7 @@ pub async fn run(
             ovu_crds::rules::MSG_DOMAIN
         );
     }
-    let claim = format!("{}-backups", source.name_any());
+    let claim = Names::new(&source.name_any()).backup_pvc();
     let pvcs: Api<PersistentVolumeClaim> = Api::namespaced(ctx.client.clone(), &ctx.namespace);
     match pvcs.get_opt(&claim).await {
         Ok(Some(_)) => {}
@@ -151,10 +152,10 @@ mod tests {
 
     fn source(spec: serde_json::Value) -> OvuSystem {
         serde_json::from_value(json!({
-            "apiVersion": "ovu.co.il/v1alpha1",
+            "apiVersion": ovu_crds::API_VERSION,
             "kind": "OvuSystem",
             "metadata": {"name": "shop", "namespace": "prod", "uid": "1", "resourceVersion": "9",
-                         "annotations": {"ovu.co.il/backup-now": "x"}},
+                         "annotations": {ovu_crds::BACKUP_NOW_ANNOTATION: "x"}},
             "spec": spec,
             "status": {"phase": "Ready"},
         }))
@@ -176,7 +177,7 @@ mod tests {
         let (new, notes) = build(&src, "shop2", &resolved("20261203T020000Z"), None);
         assert!(notes.is_empty(), "{notes:?}");
         let v = serde_json::to_value(&new).unwrap();
-        assert_eq!(v["apiVersion"], "ovu.co.il/v1alpha1");
+        assert_eq!(v["apiVersion"], ovu_crds::API_VERSION);
         assert_eq!(v["kind"], "OvuSystem");
         // Only a name and namespace: no uid, resourceVersion, or the source's backup request.
         assert_eq!(v["metadata"], json!({"name": "shop2", "namespace": "prod"}));

@@ -230,7 +230,7 @@ mod tests {
 
     fn sys(status: serde_json::Value) -> OvuSystem {
         serde_json::from_value(json!({
-            "apiVersion": "ovu.co.il/v1alpha1",
+            "apiVersion": ovu_crds::API_VERSION,
             "kind": "OvuSystem",
             "metadata": {"name": "ovu", "namespace": "prod", "generation": 3},
             "spec": {"domain": "ovu.localhost"},

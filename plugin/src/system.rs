@@ -5,6 +5,7 @@ use k8s_openapi::api::core::v1::Secret;
 use kube::ResourceExt as _;
 use kube::api::{Api, ListParams};
 use ovu_crds::OvuSystem;
+use ovu_crds::names::Names;
 
 use crate::{Ctx, api_err, out};
 
@@ -78,7 +79,7 @@ pub fn format_admin(email: &str, password: &str) -> String {
 }
 
 pub async fn admin_password(ctx: &Ctx, sys: &OvuSystem) -> anyhow::Result<()> {
-    let name = format!("{}-bootstrap-admin", sys.name_any());
+    let name = Names::new(&sys.name_any()).bootstrap_admin_secret();
     let api: Api<Secret> = Api::namespaced(ctx.client.clone(), &ctx.namespace);
     let secret = api
         .get_opt(&name)

@@ -265,3 +265,18 @@ fn mail_settings_are_constrained() {
     assert_eq!(port["minimum"].as_f64(), Some(1.0), "{port}");
     assert_eq!(port["maximum"].as_f64(), Some(65535.0), "{port}");
 }
+
+#[test]
+fn api_version_constant_is_the_resources() {
+    use kube::{CustomResourceExt, Resource};
+    assert_eq!(OvuSystem::api_version(&()), ovu_crds::API_VERSION);
+    let crd = serde_json::to_value(OvuSystem::crd()).unwrap();
+    assert_eq!(
+        format!(
+            "{}/{}",
+            crd["spec"]["group"].as_str().unwrap(),
+            crd["spec"]["versions"][0]["name"].as_str().unwrap()
+        ),
+        ovu_crds::API_VERSION
+    );
+}

@@ -3,4 +3,5 @@
 //! `cargo test -p ovu-crds --test it MODULE::` runs what `--test MODULE` ran.
 
 mod crd;
+mod invalid;
 mod validate;

@@ -9,6 +9,7 @@ use anyhow::{Context as _, bail, ensure};
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::coordination::v1::Lease;
 use kube::api::{Api, DeleteParams};
+use ovu_crds::names::{Component, Names};
 use ovu_e2e::operator::{OperatorProcess, metric_sum};
 use ovu_e2e::{Cluster, OPERATOR_NAMESPACE, OPERATOR_SA, patience, system, wait_for, with_temp_ns};
 use serde_json::json;
@@ -102,12 +103,13 @@ async fn a_restart_in_the_middle_of_a_bring_up_converges() {
         let before = transitions(&c).await?;
 
         let n = "rst";
+        let x = Names::new(n);
         c.create(&ns, &system(n, "rst.example.com", json!({})))
             .await?;
         // Kill it as soon as it has started writing children, before it is done.
         let start = std::time::Instant::now();
         let secret = loop {
-            if let Some(s) = c.get_obj(&ns, "Secret", "rst-postgres").await? {
+            if let Some(s) = c.get_obj(&ns, "Secret", &x.postgres_secret()).await? {
                 break s;
             }
             if start.elapsed() > patience(Duration::from_secs(60)) {
@@ -130,22 +132,22 @@ async fn a_restart_in_the_middle_of_a_bring_up_converges() {
             c.wait_ready(&ns, n, ready()).await?;
             // Secrets are generated once: the restart did not replace the one A made.
             let now = c
-                .get_obj(&ns, "Secret", "rst-postgres")
+                .get_obj(&ns, "Secret", &x.postgres_secret())
                 .await?
-                .context("rst-postgres gone")?;
+                .context("the PostgreSQL Secret is gone")?;
             ensure!(
                 now.metadata.uid == secret.metadata.uid
                     && now.data.get("data") == secret.data.get("data"),
                 "the PostgreSQL credentials changed across the restart"
             );
             for kind_name in [
-                ("StatefulSet", "rst-postgres"),
-                ("Deployment", "rst-ulm"),
-                ("Deployment", "rst-frontend"),
-                ("CronJob", "rst-backup"),
+                ("StatefulSet", x.of(Component::Postgres)),
+                ("Deployment", x.of(Component::Ulm)),
+                ("Deployment", x.of(Component::Frontend)),
+                ("CronJob", x.backup_cronjob()),
             ] {
                 ensure!(
-                    c.get_obj(&ns, kind_name.0, kind_name.1).await?.is_some(),
+                    c.get_obj(&ns, kind_name.0, &kind_name.1).await?.is_some(),
                     "{kind_name:?} missing"
                 );
             }
@@ -248,7 +250,11 @@ async fn two_replicas_elect_one_leader_write_without_conflicts_and_fail_over() {
             .await?;
             c.wait_ready(&ns, n, ready()).await?;
             let deps: Api<Deployment> = Api::namespaced(c.client.clone(), &ns);
-            let replicas = deps.get("dup-ulm").await?.spec.and_then(|s| s.replicas);
+            let replicas = deps
+                .get(&Names::new(n).of(Component::Ulm))
+                .await?
+                .spec
+                .and_then(|s| s.replicas);
             ensure!(
                 replicas == Some(3),
                 "the new leader did not follow the change: replicas {replicas:?}"

@@ -15,6 +15,8 @@ use std::time::Duration;
 use anyhow::{Context as _, ensure};
 use k8s_openapi::api::core::v1::Secret;
 use kube::api::Api;
+use ovu_crds::BACKUP_NOW_ANNOTATION;
+use ovu_crds::names::{Component, Names};
 use ovu_e2e::{Cluster, Nodes, nodes, patience, repo_root, system, with_temp_ns};
 use serde_json::json;
 
@@ -173,7 +175,7 @@ async fn status_backup_backups_and_restore() {
             .metadata
             .annotations
             .as_ref()
-            .and_then(|a| a.get("ovu.co.il/backup-now"))
+            .and_then(|a| a.get(BACKUP_NOW_ANNOTATION))
             .cloned()
             .context("no backup-now annotation")?;
         let b = sys.status.and_then(|s| s.backup).unwrap_or_default();
@@ -363,7 +365,7 @@ async fn admin_password_logs_and_bad_input() {
 
         // admin-password prints the Secret's values.
         let secrets: Api<Secret> = Api::namespaced(c.client.clone(), &ns);
-        let s = secrets.get("desk-bootstrap-admin").await?;
+        let s = secrets.get(&Names::new(n).bootstrap_admin_secret()).await?;
         let data = s.data.unwrap_or_default();
         let field = |k: &str| {
             data.get(k)
@@ -410,19 +412,24 @@ async fn admin_password_logs_and_bad_input() {
 
         // logs through the API server.
         let logs = ovu(&c, &ns, &["logs", "ulm", n, "--tail", "20"], quick()).await?;
+        // Each pod of the ULM Deployment is named `<deployment>-…`.
+        let ulm_pod = format!("{}-", Names::new(n).of(Component::Ulm));
         match nodes() {
             Nodes::Real => {
                 ensure!(logs.ok && !logs.stdout.trim().is_empty(), "{logs}");
                 // Two ULM pods: each line says whose it is.
                 ensure!(
-                    logs.stdout.lines().all(|l| l.starts_with("[desk-ulm-")),
+                    logs.stdout.lines().all(|l| l.starts_with(&format!("[{ulm_pod}"))),
                     "{logs}"
                 );
                 let pg = ovu(&c, &ns, &["logs", "postgres", "--tail", "5"], quick()).await?;
                 ensure!(pg.ok && !pg.stdout.trim().is_empty(), "{pg}");
             }
             Nodes::Kwok => ensure!(
-                !logs.ok && logs.stderr.contains("error: cannot read the logs of pod desk-ulm-"),
+                !logs.ok
+                    && logs
+                        .stderr
+                        .contains(&format!("error: cannot read the logs of pod {ulm_pod}")),
                 "kwok runs no kubelet that serves logs, so the plugin must say it cannot read them:\n{logs}"
             ),
         }
@@ -460,7 +467,7 @@ async fn admin_password_logs_and_bad_input() {
             !sys.metadata
                 .annotations
                 .unwrap_or_default()
-                .contains_key("ovu.co.il/backup-now"),
+                .contains_key(BACKUP_NOW_ANNOTATION),
             "a failed command annotated the system"
         );
         Ok(())

@@ -14,6 +14,7 @@ use k8s_openapi::api::batch::v1::Job;
 use k8s_openapi::api::core::v1::{Node, Pod, Secret};
 use kube::api::{Api, ListParams, Patch, PatchParams};
 use ovu_crds::BACKUP_NOW_ANNOTATION;
+use ovu_crds::names::{self, Component, DEFAULT_TIER_LABEL, Names};
 use ovu_e2e::{Cluster, wait_for};
 use serde_json::{Value, json};
 
@@ -92,6 +93,11 @@ impl Target {
         Ok(String::from_utf8(v.0.clone())?)
     }
 
+    /// The names of the system's children.
+    fn names(&self) -> Names {
+        Names::new(&self.system)
+    }
+
     fn host(&self, app: &str) -> String {
         format!("{app}.{}", self.domain)
     }
@@ -108,9 +114,7 @@ impl Target {
 
     /// Like [`Self::client`], for the given site names.
     async fn client_for(&self, apps: &[&str]) -> anyhow::Result<reqwest::Client> {
-        let ca = self
-            .secret(&format!("{}-tls", self.system), "ca.crt")
-            .await?;
+        let ca = self.secret(&self.names().tls_secret(), "ca.crt").await?;
         let ca = reqwest::Certificate::from_pem(ca.as_bytes()).context("parsing ca.crt")?;
         let addr = SocketAddr::from(([127, 0, 0, 1], self.port));
         let mut b = reqwest::Client::builder()
@@ -136,7 +140,7 @@ impl Target {
     }
 
     async fn admin_token(&self, http: &reqwest::Client) -> anyhow::Result<String> {
-        let secret = format!("{}-bootstrap-admin", self.system);
+        let secret = self.names().bootstrap_admin_secret();
         let email = self.secret(&secret, "email").await?;
         let password = self.secret(&secret, "password").await?;
         let r = self.login(http, &email, &password).await?;
@@ -164,12 +168,7 @@ async fn get_json(http: &reqwest::Client, url: String, token: &str) -> anyhow::R
 
 /// The tier a component runs on (the operator's placement rule, restated independently).
 fn tier_of(component: &str) -> Option<&'static str> {
-    match component {
-        "frontend" => Some("frontend"),
-        "ulm" | "aam" => Some("backend"),
-        "postgres" | "redis" | "backup" => Some("database"),
-        _ => None,
-    }
+    Component::from_label(component).map(|c| c.tier().as_str())
 }
 
 #[tokio::test]
@@ -183,13 +182,13 @@ async fn every_pod_runs_ready_on_the_node_of_its_tier() {
         .items
         .iter()
         .filter_map(|n| {
-            let tier = n.metadata.labels.as_ref()?.get("ovu.co.il/tier")?;
+            let tier = n.metadata.labels.as_ref()?.get(DEFAULT_TIER_LABEL)?;
             Some((n.metadata.name.clone()?, tier.clone()))
         })
         .collect();
     assert_eq!(tier_by_node.len(), 3, "three tier nodes: {tier_by_node:?}");
     let pods = Api::<Pod>::namespaced(t.cluster.client.clone(), &t.ns)
-        .list(&ListParams::default().labels(&format!("app.kubernetes.io/instance={}", t.system)))
+        .list(&ListParams::default().labels(&names::system_selector(&t.system)))
         .await
         .expect("listing pods");
     let mut seen = std::collections::BTreeSet::new();
@@ -199,7 +198,7 @@ async fn every_pod_runs_ready_on_the_node_of_its_tier() {
             .metadata
             .labels
             .as_ref()
-            .and_then(|l| l.get("app.kubernetes.io/component"))
+            .and_then(|l| l.get(names::COMPONENT_LABEL))
             .cloned()
             .unwrap_or_default();
         let want = tier_of(&component)
@@ -546,9 +545,17 @@ async fn network_policies_keep_strangers_off_the_database() {
     );
     let script = format!(
         "echo frontend=$({}); echo postgres=$({}); echo redis=$({}); echo outside=$({}); sleep 1",
-        probe(&format!("{}/443", fqdn(&format!("{}-frontend", t.system)))),
-        probe(&format!("{}/5432", fqdn(&format!("{}-postgres", t.system)))),
-        probe(&format!("{}/6379", fqdn(&format!("{}-redis", t.system)))),
+        probe(&format!("{}/443", fqdn(&t.names().of(Component::Frontend)))),
+        probe(&format!(
+            "{}/{}",
+            fqdn(&t.names().of(Component::Postgres)),
+            names::ports::POSTGRES
+        )),
+        probe(&format!(
+            "{}/{}",
+            fqdn(&t.names().of(Component::Redis)),
+            names::ports::REDIS
+        )),
         probe(&outside_addr),
     );
     let pod = json!({
@@ -556,8 +563,8 @@ async fn network_policies_keep_strangers_off_the_database() {
         "metadata": {"name": "stranger", "namespace": ns},
         "spec": {
             "restartPolicy": "Never",
-            "nodeSelector": {"ovu.co.il/tier": "backend"},
-            "tolerations": [{"key": "ovu.co.il/tier", "operator": "Exists", "effect": "NoSchedule"}],
+            "nodeSelector": {DEFAULT_TIER_LABEL: "backend"},
+            "tolerations": [{"key": DEFAULT_TIER_LABEL, "operator": "Exists", "effect": "NoSchedule"}],
             "securityContext": {"runAsNonRoot": true, "runAsUser": 10001, "seccompProfile": {"type": "RuntimeDefault"}},
             "containers": [{
                 "name": "probe", "image": "ovu/redis-local:7", "imagePullPolicy": "Never",
@@ -607,7 +614,7 @@ async fn network_policies_keep_strangers_off_the_database() {
     );
 
     // Egress: from inside the system's own pods, each reaches only what it needs.
-    let exec_probe = |component: &str, targets: &[(&str, String)]| {
+    let exec_probe = |component: Component, targets: &[(&str, String)]| {
         let pod = c
             .kubectl(&[
                 "-n",
@@ -615,10 +622,7 @@ async fn network_policies_keep_strangers_off_the_database() {
                 "get",
                 "pods",
                 "-l",
-                &format!(
-                    "app.kubernetes.io/instance={},app.kubernetes.io/component={component}",
-                    t.system
-                ),
+                &names::component_selector(&t.system, component),
                 "-o",
                 "jsonpath={.items[0].metadata.name}",
             ])
@@ -631,13 +635,13 @@ async fn network_policies_keep_strangers_off_the_database() {
         c.kubectl(&["-n", &t.ns, "exec", pod.trim(), "--", "bash", "-c", &script])
             .expect("exec probe")
     };
-    let svc = |s: &str, port: u16| format!("{}/{port}", fqdn(&format!("{}-{s}", t.system)));
+    let svc = |c: Component, port: i32| format!("{}/{port}", fqdn(&t.names().of(c)));
     let log = exec_probe(
-        "frontend",
+        Component::Frontend,
         &[
-            ("ulm", svc("ulm", 8001)),
-            ("postgres", svc("postgres", 5432)),
-            ("redis", svc("redis", 6379)),
+            ("ulm", svc(Component::Ulm, names::ports::ULM)),
+            ("postgres", svc(Component::Postgres, names::ports::POSTGRES)),
+            ("redis", svc(Component::Redis, names::ports::REDIS)),
             ("outside", outside_addr.clone()),
         ],
     );
@@ -650,11 +654,11 @@ async fn network_policies_keep_strangers_off_the_database() {
         assert!(log.contains(want), "frontend pod: want {want}: {log}");
     }
     let log = exec_probe(
-        "ulm",
+        Component::Ulm,
         &[
-            ("postgres", svc("postgres", 5432)),
-            ("redis", svc("redis", 6379)),
-            ("frontend", svc("frontend", 443)),
+            ("postgres", svc(Component::Postgres, names::ports::POSTGRES)),
+            ("redis", svc(Component::Redis, names::ports::REDIS)),
+            ("frontend", svc(Component::Frontend, 443)),
             ("outside", outside_addr.clone()),
         ],
     );
@@ -677,7 +681,7 @@ async fn network_policies_keep_strangers_off_the_database() {
 async fn each_service_has_its_own_credentials_and_the_superuser_stays_local() {
     let t = target().await;
     let c = &t.cluster;
-    let pg = format!("{}-postgres", t.system);
+    let pg = t.names().postgres_pod();
     let su = "PGPASSWORD=\"$(cat /etc/ovu/postgres-secrets/superuser-password)\" psql -XtA -U postgres -d postgres";
     let exec = |pod: &str, container: &str, script: &str| {
         c.kubectl(&[
@@ -695,7 +699,7 @@ async fn each_service_has_its_own_credentials_and_the_superuser_stays_local() {
         .expect("kubectl exec")
     };
     let local = exec(
-        &format!("{pg}-0"),
+        &pg,
         "postgres",
         &format!("{su} -h /var/run/postgresql -c 'select 42'"),
     );
@@ -708,13 +712,13 @@ async fn each_service_has_its_own_credentials_and_the_superuser_stays_local() {
             &t.ns,
             "get",
             "pod",
-            &format!("{pg}-0"),
+            &pg,
             "-o",
             "jsonpath={.status.podIP}",
         ])
         .expect("postgres pod address");
     let remote = exec(
-        &format!("{pg}-0"),
+        &pg,
         "postgres",
         &format!("{su} -h {} -c 'select 42'", pod_ip.trim()),
     );
@@ -730,10 +734,7 @@ async fn each_service_has_its_own_credentials_and_the_superuser_stays_local() {
             "get",
             "pods",
             "-l",
-            &format!(
-                "app.kubernetes.io/instance={},app.kubernetes.io/component=redis",
-                t.system
-            ),
+            &names::component_selector(&t.system, Component::Redis),
             "-o",
             "jsonpath={.items[0].metadata.name}",
         ])
@@ -864,7 +865,7 @@ async fn backup_now_runs_a_real_dump() {
             .metadata
             .labels
             .unwrap_or_default()
-            .get("ovu.co.il/tier")
+            .get(DEFAULT_TIER_LABEL)
             .cloned();
         assert_eq!(
             tier.as_deref(),
@@ -928,7 +929,7 @@ async fn preflight(http: &reqwest::Client, url: &str, origin: &str, method: &str
 async fn both_apps_sign_in_through_nginx_with_the_browsers_origin() {
     let t = target().await;
     let http = t.client().await.expect("https client");
-    let secret = format!("{}-bootstrap-admin", t.system);
+    let secret = t.names().bootstrap_admin_secret();
     let email = t.secret(&secret, "email").await.expect("admin e-mail");
     let password = t.secret(&secret, "password").await.expect("admin password");
 
@@ -1325,7 +1326,7 @@ impl OutsideClients {
         // A namespace left by an interrupted run goes first (with its veth and routes).
         let _ = run(&["ip", "netns", "del", NS]);
         let nodes = Api::<Node>::all(t.cluster.client.clone())
-            .list(&ListParams::default().labels("ovu.co.il/tier=frontend"))
+            .list(&ListParams::default().labels(&format!("{DEFAULT_TIER_LABEL}=frontend")))
             .await?;
         let node_ip = nodes
             .items
@@ -1340,7 +1341,7 @@ impl OutsideClients {
             resolve: format!("{}:{}:{node_ip}", t.host("ulm"), t.port),
             base: t.url("ulm", ""),
         };
-        let ca = t.secret(&format!("{}-tls", t.system), "ca.crt").await?;
+        let ca = t.secret(&t.names().tls_secret(), "ca.crt").await?;
         std::fs::write(&me.ca, ca)?;
         let node_net = format!("{node_ip}/32");
         for cmd in [
@@ -1528,7 +1529,7 @@ async fn each_client_address_has_its_own_login_limit_and_audit_trail() {
     tokio::time::sleep(Duration::from_millis(1100)).await;
 
     // A session from B carries B's address.
-    let secret = format!("{}-bootstrap-admin", t.system);
+    let secret = t.names().bootstrap_admin_secret();
     let email = t.secret(&secret, "email").await.unwrap();
     let password = t.secret(&secret, "password").await.unwrap();
     let mut token = None;
@@ -1765,7 +1766,7 @@ async fn chaos_postgres_pod_deleted_under_load_loses_nothing_acknowledged() {
         "failures before the delete: {before:#?}"
     );
     let pods = Api::<Pod>::namespaced(t.cluster.client.clone(), &t.ns);
-    let pod = format!("{}-postgres-0", t.system);
+    let pod = t.names().postgres_pod();
     let deleted_at = Instant::now();
     pods.delete(&pod, &Default::default())
         .await

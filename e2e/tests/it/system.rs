@@ -13,7 +13,8 @@ use k8s_openapi::api::batch::v1::Job;
 use k8s_openapi::api::core::v1::{ConfigMap, Node, Pod, Service};
 use kube::ResourceExt;
 use kube::api::{Api, DeleteParams, ListParams};
-use ovu_crds::Phase;
+use ovu_crds::names::{self, Component, DEFAULT_TIER_LABEL, Names, Tier};
+use ovu_crds::{BACKUP_NOW_ANNOTATION, Phase};
 use ovu_e2e::operator::{metric_sum, metrics_text};
 use ovu_e2e::{Cluster, Nodes, nodes, patience, system, wait_for, with_temp_ns};
 use serde_json::json;
@@ -30,63 +31,60 @@ fn soon() -> Duration {
 /// Every child of a default system `n` (TLS SelfSigned, two replicas of each service), and
 /// whether it carries an owner reference (data and its credentials deliberately do not).
 fn expected_children(n: &str) -> Vec<(&'static str, String, bool)> {
-    let owned = |k: &'static str, s: &str| (k, format!("{n}-{s}"), true);
-    let mut v = vec![
-        owned("StatefulSet", "postgres"),
-        owned("Deployment", "redis"),
-        owned("Deployment", "ulm"),
-        owned("Deployment", "aam"),
-        owned("Deployment", "frontend"),
-        owned("Service", "postgres"),
-        owned("Service", "redis"),
-        owned("Service", "ulm"),
-        owned("Service", "aam"),
-        owned("Service", "frontend"),
-        owned("ConfigMap", "nginx"),
-        owned("ConfigMap", "postgres-init"),
-        owned("Secret", "redis"),
-        owned("Secret", "ulm-signing-key"),
-        owned("Secret", "ca"),
-        owned("Secret", "tls"),
-        owned("CronJob", "backup"),
-        owned("NetworkPolicy", "frontend"),
-        owned("NetworkPolicy", "backend"),
-        owned("NetworkPolicy", "database"),
-        owned("NetworkPolicy", "default-deny"),
-        owned("NetworkPolicy", "egress-frontend"),
-        owned("NetworkPolicy", "egress-ulm"),
-        owned("NetworkPolicy", "egress-aam"),
-        owned("NetworkPolicy", "egress-backup"),
-        owned("PodDisruptionBudget", "ulm"),
-        owned("PodDisruptionBudget", "aam"),
-        owned("PodDisruptionBudget", "frontend"),
-        owned("ServiceAccount", "aam"),
-        owned("Role", "aam"),
-        owned("RoleBinding", "aam"),
+    use Component::{Aam, Backup, Frontend, Postgres, Redis, Ulm};
+    let x = Names::new(n);
+    let owned = [
+        ("StatefulSet", x.of(Postgres)),
+        ("Deployment", x.of(Redis)),
+        ("Deployment", x.of(Ulm)),
+        ("Deployment", x.of(Aam)),
+        ("Deployment", x.of(Frontend)),
+        ("Service", x.of(Postgres)),
+        ("Service", x.of(Redis)),
+        ("Service", x.of(Ulm)),
+        ("Service", x.of(Aam)),
+        ("Service", x.of(Frontend)),
+        ("ConfigMap", x.nginx_configmap()),
+        ("ConfigMap", x.postgres_init_configmap()),
+        ("Secret", x.redis_secret()),
+        ("Secret", x.signing_key_secret()),
+        ("Secret", x.ca_secret()),
+        ("Secret", x.tls_secret()),
+        ("CronJob", x.backup_cronjob()),
+        ("NetworkPolicy", x.netpol(Tier::Frontend)),
+        ("NetworkPolicy", x.netpol(Tier::Backend)),
+        ("NetworkPolicy", x.netpol(Tier::Database)),
+        ("NetworkPolicy", x.netpol_default_deny()),
+        ("NetworkPolicy", x.netpol_egress(Frontend)),
+        ("NetworkPolicy", x.netpol_egress(Ulm)),
+        ("NetworkPolicy", x.netpol_egress(Aam)),
+        ("NetworkPolicy", x.netpol_egress(Backup)),
+        ("PodDisruptionBudget", x.of(Ulm)),
+        ("PodDisruptionBudget", x.of(Aam)),
+        ("PodDisruptionBudget", x.of(Frontend)),
+        ("ServiceAccount", x.aam_service_account()),
+        ("Role", x.aam_service_account()),
+        ("RoleBinding", x.aam_service_account()),
     ];
-    for (k, s) in [
-        ("Secret", format!("{n}-postgres")),
-        ("Secret", format!("{n}-bootstrap-admin")),
-        ("PersistentVolumeClaim", format!("{n}-backups")),
-        ("PersistentVolumeClaim", format!("data-{n}-postgres-0")),
-    ] {
-        v.push((k, s, false));
-    }
-    v
+    let kept = [
+        ("Secret", x.postgres_secret()),
+        ("Secret", x.bootstrap_admin_secret()),
+        ("PersistentVolumeClaim", x.backup_pvc()),
+        ("PersistentVolumeClaim", x.postgres_data_pvc()),
+    ];
+    let owned = owned.into_iter().map(|(k, s)| (k, s, true));
+    owned
+        .chain(kept.into_iter().map(|(k, s)| (k, s, false)))
+        .collect()
 }
 
 /// The tier each component's pods belong on.
 fn tier_of(component: &str) -> Option<&'static str> {
-    match component {
-        "postgres" | "redis" | "backup" => Some("database"),
-        "ulm" | "aam" => Some("backend"),
-        "frontend" => Some("frontend"),
-        _ => None,
-    }
+    Component::from_label(component).map(|c| c.tier().as_str())
 }
 
 fn instance(n: &str) -> ListParams {
-    ListParams::default().labels(&format!("app.kubernetes.io/instance={n}"))
+    ListParams::default().labels(&names::system_selector(n))
 }
 
 async fn deployment(c: &Cluster, ns: &str, name: &str) -> anyhow::Result<Deployment> {
@@ -112,20 +110,14 @@ async fn wait_pods(
                 .into_iter()
                 .filter(|p| p.metadata.deletion_timestamp.is_none())
                 .filter(|p| {
-                    p.labels()
-                        .get("app.kubernetes.io/component")
-                        .map(String::as_str)
-                        != Some("backup")
+                    p.labels().get(names::COMPONENT_LABEL).map(String::as_str) != Some("backup")
                 })
                 .collect();
             for (comp, count) in want {
                 let ready = list
                     .iter()
                     .filter(|p| {
-                        p.labels()
-                            .get("app.kubernetes.io/component")
-                            .map(String::as_str)
-                            == Some(*comp)
+                        p.labels().get(names::COMPONENT_LABEL).map(String::as_str) == Some(*comp)
                     })
                     .filter(|p| {
                         p.status
@@ -181,12 +173,10 @@ async fn a_sample_system_gets_every_child_on_its_tier_and_a_truthful_status() {
                 );
             }
             let labels = obj.metadata.labels.unwrap_or_default();
-            if kind != "PersistentVolumeClaim" || name.ends_with("-backups") {
+            if kind != "PersistentVolumeClaim" || name == Names::new(n).backup_pvc() {
                 ensure!(
-                    labels
-                        .get("app.kubernetes.io/managed-by")
-                        .map(String::as_str)
-                        == Some("ovu-operator"),
+                    labels.get(names::MANAGED_BY_LABEL).map(String::as_str)
+                        == Some(names::MANAGED_BY),
                     "{kind} {name} lacks the managed-by label: {labels:?}"
                 );
             }
@@ -211,7 +201,7 @@ async fn a_sample_system_gets_every_child_on_its_tier_and_a_truthful_status() {
         for p in &pods {
             let comp = p
                 .labels()
-                .get("app.kubernetes.io/component")
+                .get(names::COMPONENT_LABEL)
                 .cloned()
                 .unwrap_or_default();
             let tier = tier_of(&comp)
@@ -225,7 +215,7 @@ async fn a_sample_system_gets_every_child_on_its_tier_and_a_truthful_status() {
                 .get(&node)
                 .await?
                 .labels()
-                .get("ovu.co.il/tier")
+                .get(DEFAULT_TIER_LABEL)
                 .cloned();
             ensure!(
                 node_tier.as_deref() == Some(tier),
@@ -366,9 +356,10 @@ async fn deletion_with_delete_removes_the_volumes_and_data_secrets() {
         )
         .await?;
         c.wait_ready(&ns, n, ready()).await?;
+        let x = Names::new(n);
         for (kind, name) in [
-            ("PersistentVolumeClaim", format!("data-{n}-postgres-0")),
-            ("PersistentVolumeClaim", format!("{n}-backups")),
+            ("PersistentVolumeClaim", x.postgres_data_pvc()),
+            ("PersistentVolumeClaim", x.backup_pvc()),
         ] {
             ensure!(
                 c.get_obj(&ns, kind, &name).await?.is_some(),
@@ -380,12 +371,13 @@ async fn deletion_with_delete_removes_the_volumes_and_data_secrets() {
         wait_for(soon(), "the data to be deleted", || {
             let (c, ns) = (c2.clone(), ns2.clone());
             async move {
+                let x = Names::new(n);
                 for (kind, name) in [
-                    ("PersistentVolumeClaim", format!("data-{n}-postgres-0")),
-                    ("PersistentVolumeClaim", format!("{n}-backups")),
-                    ("Secret", format!("{n}-postgres")),
-                    ("Secret", format!("{n}-bootstrap-admin")),
-                    ("StatefulSet", format!("{n}-postgres")),
+                    ("PersistentVolumeClaim", x.postgres_data_pvc()),
+                    ("PersistentVolumeClaim", x.backup_pvc()),
+                    ("Secret", x.postgres_secret()),
+                    ("Secret", x.bootstrap_admin_secret()),
+                    ("StatefulSet", x.of(Component::Postgres)),
                 ] {
                     if let Some(o) = c.get_obj(&ns, kind, &name).await? {
                         return Ok(Err(format!(
@@ -409,13 +401,14 @@ async fn a_deleted_deployment_is_restored() {
         c.create(&ns, &system(n, "drift.example.com", json!({})))
             .await?;
         c.wait_ready(&ns, n, ready()).await?;
-        let old = deployment(&c, &ns, "drift-ulm").await?.metadata.uid;
-        c.delete_obj(&ns, "Deployment", "drift-ulm").await?;
+        let ulm = Names::new(n).of(Component::Ulm);
+        let old = deployment(&c, &ns, &ulm).await?.metadata.uid;
+        c.delete_obj(&ns, "Deployment", &ulm).await?;
         let (c2, ns2) = (c.clone(), ns.clone());
-        wait_for(soon(), "Deployment drift-ulm to come back", || {
-            let (c, ns, old) = (c2.clone(), ns2.clone(), old.clone());
+        wait_for(soon(), &format!("Deployment {ulm} to come back"), || {
+            let (c, ns, old, ulm) = (c2.clone(), ns2.clone(), old.clone(), ulm.clone());
             async move {
-                Ok(match c.get_obj(&ns, "Deployment", "drift-ulm").await? {
+                Ok(match c.get_obj(&ns, "Deployment", &ulm).await? {
                     Some(d) if d.metadata.uid != old && d.metadata.deletion_timestamp.is_none() => {
                         Ok(())
                     }
@@ -447,29 +440,32 @@ async fn edited_service_is_restored(prefix: &str, patch: serde_json::Value) {
                 .map(|p| p.iter().map(|p| p.port).collect::<Vec<_>>())
                 .unwrap_or_default()
         };
-        ensure!(port(&svcs.get("drift-ulm").await?) == [8001]);
+        let ulm = Names::new(n).of(Component::Ulm);
+        let ulm_port = names::ports::ULM;
+        ensure!(port(&svcs.get(&ulm).await?) == [ulm_port]);
         c.kubectl(&[
             "-n",
             &ns,
             "patch",
             "service",
-            "drift-ulm",
+            &ulm,
             "--type=json",
             "-p",
             &patch.to_string(),
         ])?;
-        wait_for(soon(), "Service drift-ulm to be repaired", || {
-            let svcs = svcs.clone();
+        wait_for(soon(), &format!("Service {ulm} to be repaired"), || {
+            let (svcs, ulm) = (svcs.clone(), ulm.clone());
             async move {
-                let s = svcs.get("drift-ulm").await?;
+                let s = svcs.get(&ulm).await?;
                 let sel = s
                     .spec
                     .as_ref()
                     .and_then(|s| s.selector.clone())
                     .unwrap_or_default();
                 Ok(
-                    if port(&s) == [8001]
-                        && sel.get("app.kubernetes.io/component").map(String::as_str) == Some("ulm")
+                    if port(&s) == [ulm_port]
+                        && sel.get(names::COMPONENT_LABEL).map(String::as_str)
+                            == Some(Component::Ulm.as_str())
                     {
                         Ok(())
                     } else {
@@ -489,7 +485,12 @@ async fn edited_service_is_restored(prefix: &str, patch: serde_json::Value) {
 async fn an_edited_service_selector_is_restored() {
     edited_service_is_restored(
         "drift-svc-sel",
-        json!([{"op": "replace", "path": "/spec/selector/app.kubernetes.io~1component", "value": "aam"}]),
+        json!([{
+            "op": "replace",
+            // JSON pointer: `/` in the label key is written `~1`.
+            "path": format!("/spec/selector/{}", names::COMPONENT_LABEL.replace('/', "~1")),
+            "value": Component::Aam.as_str(),
+        }]),
     )
     .await;
 }
@@ -613,14 +614,14 @@ async fn replicas_image_and_domain_changes_are_followed() {
         );
         ensure!(after.metadata.generation > before.metadata.generation);
 
-        let ulm = deployment(&c, &ns, "chg-ulm").await?;
+        let ulm = deployment(&c, &ns, &Names::new(n).of(Component::Ulm)).await?;
         ensure!(
             ulm.spec.as_ref().and_then(|s| s.replicas) == Some(3),
             "ulm replicas {:?}",
             ulm.spec.map(|s| s.replicas)
         );
         wait_pods(&c, &ns, n, &[("ulm", 3)]).await?;
-        let aam = deployment(&c, &ns, "chg-aam").await?;
+        let aam = deployment(&c, &ns, &Names::new(n).of(Component::Aam)).await?;
         let pod_spec = aam
             .spec
             .and_then(|s| s.template.spec)
@@ -660,9 +661,9 @@ async fn replicas_image_and_domain_changes_are_followed() {
         );
         // The serving certificate must name the new sites.
         let secret = c
-            .get_obj(&ns, "Secret", "chg-tls")
+            .get_obj(&ns, "Secret", &Names::new(n).tls_secret())
             .await?
-            .context("no chg-tls")?;
+            .context("no TLS Secret")?;
         let crt = secret
             .data
             .pointer("/data/tls.crt")
@@ -796,7 +797,7 @@ async fn paused_means_no_writes_until_unpaused() {
             c.get_obj(&ns, "ConfigMap", "still-nginx").await?.is_some(),
             "ConfigMap not restored after unpausing"
         );
-        let ulm = deployment(&c, &ns, "still-ulm").await?;
+        let ulm = deployment(&c, &ns, &Names::new(n).of(Component::Ulm)).await?;
         ensure!(
             ulm.spec.and_then(|s| s.replicas) == Some(4),
             "replicas not followed after unpausing"
@@ -906,9 +907,7 @@ async fn wait_backup_job(
     pick: impl Fn(&Job) -> bool + Clone,
 ) -> anyhow::Result<String> {
     let jobs: Api<Job> = Api::namespaced(c.client.clone(), ns);
-    let lp = ListParams::default().labels(&format!(
-        "app.kubernetes.io/instance={n},app.kubernetes.io/component=backup"
-    ));
+    let lp = ListParams::default().labels(&names::component_selector(n, Component::Backup));
     wait_for(timeout, what, || {
         let (jobs, lp, pick) = (jobs.clone(), lp.clone(), pick.clone());
         async move {
@@ -958,7 +957,7 @@ async fn scheduled_backups_run_and_status_records_them() {
             |j| {
                 j.owner_references()
                     .iter()
-                    .any(|o| o.kind == "CronJob" && o.name == "bk-backup")
+                    .any(|o| o.kind == "CronJob" && o.name == Names::new(n).backup_cronjob())
             },
         )
         .await?;
@@ -995,7 +994,7 @@ async fn scheduled_backups_run_and_status_records_them() {
         .await?;
         let last = st.backup.and_then(|b| b.last_backup).unwrap_or_default();
         ensure!(
-            last.starts_with("bk-backup-"),
+            last.starts_with(&format!("{}-", Names::new(n).backup_cronjob())),
             "lastBackup {last:?} (a completed Job: {job})"
         );
         Ok(())
@@ -1022,7 +1021,7 @@ async fn backup_now_runs_a_backup_and_status_records_it() {
             c.patch_system(
                 &ns,
                 n,
-                json!({"metadata": {"annotations": {"ovu.co.il/backup-now": request}}}),
+                json!({"metadata": {"annotations": {BACKUP_NOW_ANNOTATION: request}}}),
             )
             .await?;
             let job = wait_backup_job(
@@ -1032,7 +1031,7 @@ async fn backup_now_runs_a_backup_and_status_records_it() {
                 &format!("the on-demand backup {request:?}"),
                 patience(Duration::from_secs(90)),
                 move |j| {
-                    j.name_any().starts_with("bn-backup-now-")
+                    j.name_any() == Names::new(n).backup_now_job(request)
                         && !known.contains(&format!("Job/{}", j.name_any()))
                 },
             )
@@ -1082,7 +1081,7 @@ async fn backup_now_runs_a_backup_and_status_records_it() {
                     "-n",
                     &ns,
                     "exec",
-                    &format!("{n}-postgres-0"),
+                    &Names::new(n).postgres_pod(),
                     "-c",
                     "postgres",
                     "--",
@@ -1104,7 +1103,7 @@ async fn backup_now_runs_a_backup_and_status_records_it() {
             .await?
             .items
             .into_iter()
-            .filter(|j| j.name_any().starts_with("bn-backup-now-"))
+            .filter(|j| j.name_any().starts_with(&format!("{n}-backup-now-")))
             .count();
         ensure!(
             on_demand == 2,
@@ -1126,7 +1125,7 @@ async fn a_new_system_starts_from_the_backup_of_a_deleted_one() {
         c.patch_system(
             &ns,
             old,
-            json!({"metadata": {"annotations": {"ovu.co.il/backup-now": "before-move"}}}),
+            json!({"metadata": {"annotations": {BACKUP_NOW_ANNOTATION: "before-move"}}}),
         )
         .await?;
         wait_backup_job(
@@ -1135,12 +1134,13 @@ async fn a_new_system_starts_from_the_backup_of_a_deleted_one() {
             old,
             "the backup of the old system",
             patience(Duration::from_secs(90)),
-            |j| j.name_any().starts_with("old-backup-now-"),
+            |j| j.name_any() == Names::new(old).backup_now_job("before-move"),
         )
         .await?;
         delete_system(&c, &ns, old).await?;
+        let old_backups = Names::new(old).backup_pvc();
         ensure!(
-            c.get_obj(&ns, "PersistentVolumeClaim", "old-backups")
+            c.get_obj(&ns, "PersistentVolumeClaim", &old_backups)
                 .await?
                 .is_some(),
             "the old system's backups are gone"
@@ -1153,7 +1153,7 @@ async fn a_new_system_starts_from_the_backup_of_a_deleted_one() {
             &system(
                 n,
                 "new.example.com",
-                json!({"database": {"restore": {"fromClaim": "old-backups"}}}),
+                json!({"database": {"restore": {"fromClaim": old_backups}}}),
             ),
         )
         .await?;
@@ -1162,16 +1162,19 @@ async fn a_new_system_starts_from_the_backup_of_a_deleted_one() {
             .status
             .and_then(|s| s.restore)
             .context("no status.restore")?;
-        ensure!(restore.source == "old-backups/latest", "{restore:?}");
+        ensure!(
+            restore.source == format!("{old_backups}/latest"),
+            "{restore:?}"
+        );
         let done = restore.completed_time.context("restore not completed")?;
         let jobs: Api<Job> = Api::namespaced(c.client.clone(), &ns);
-        let job = jobs.get("new-restore").await?;
+        let job = jobs.get(&Names::new(n).restore_job()).await?;
         let finished = job
             .status
             .as_ref()
             .and_then(|s| s.completion_time.clone())
             .context("the restore Job has no completion time")?;
-        let ulm = deployment(&c, &ns, "new-ulm").await?;
+        let ulm = deployment(&c, &ns, &Names::new(n).of(Component::Ulm)).await?;
         let ulm_created = ulm
             .metadata
             .creation_timestamp
@@ -1187,7 +1190,8 @@ async fn a_new_system_starts_from_the_backup_of_a_deleted_one() {
         if ovu_e2e::nodes() == ovu_e2e::Nodes::Real {
             // Real PostgreSQL: the old system's users are in the new database, and since the
             // old bootstrap admin is an active super-admin, ULM made no second one.
-            let log = c.kubectl(&["-n", &ns, "logs", "job/new-restore"])?;
+            let job = format!("job/{}", Names::new(n).restore_job());
+            let log = c.kubectl(&["-n", &ns, "logs", &job])?;
             ensure!(
                 log.contains("ulm_db restored from") && log.contains("restore complete"),
                 "restore log: {log}"
@@ -1196,7 +1200,7 @@ async fn a_new_system_starts_from_the_backup_of_a_deleted_one() {
                 "-n",
                 &ns,
                 "exec",
-                "new-postgres-0",
+                &Names::new(n).postgres_pod(),
                 "-c",
                 "postgres",
                 "--",
@@ -1257,7 +1261,7 @@ async fn a_strangers_object_is_never_adopted() {
         );
         let still = cms.get("foreign-nginx").await?;
         ensure!(
-            still.data == theirs.data && still.labels().get("app.kubernetes.io/instance").is_none(),
+            still.data == theirs.data && still.labels().get(names::INSTANCE_LABEL).is_none(),
             "the stranger's ConfigMap was changed: {:?}",
             still.data
         );
@@ -1268,10 +1272,7 @@ async fn a_strangers_object_is_never_adopted() {
             async move {
                 Ok(match cms.get_opt("foreign-nginx").await? {
                     Some(cm)
-                        if cm
-                            .labels()
-                            .get("app.kubernetes.io/instance")
-                            .map(String::as_str)
+                        if cm.labels().get(names::INSTANCE_LABEL).map(String::as_str)
                             == Some(n) =>
                     {
                         Ok(())
@@ -1295,7 +1296,7 @@ async fn a_restore_refuses_a_claim_that_is_not_an_ovu_backup() {
         let claims: Api<k8s_openapi::api::core::v1::PersistentVolumeClaim> =
             Api::namespaced(c.client.clone(), &ns);
         let claim = serde_json::from_value(json!({
-            "metadata": {"name": "app-data", "labels": {"app.kubernetes.io/component": "backup"}},
+            "metadata": {"name": "app-data", "labels": {names::COMPONENT_LABEL: Component::Backup.as_str()}},
             "spec": {"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": "1Gi"}}},
         }))?;
         claims.create(&Default::default(), &claim).await?;
@@ -1323,7 +1324,7 @@ async fn a_restore_refuses_a_claim_that_is_not_an_ovu_backup() {
         })
         .await?;
         ensure!(
-            c.get_obj(&ns, "Job", "stray-restore").await?.is_none(),
+            c.get_obj(&ns, "Job", &Names::new(n).restore_job()).await?.is_none(),
             "a restore Job was made for a stranger's claim"
         );
         Ok(())
@@ -1398,7 +1399,10 @@ async fn a_pod_without_a_node_or_a_volume_is_named_in_the_tier_condition() {
             "nonode",
             ("DatabaseReady", "Unschedulable"),
             &[
-                "postgres: 0 of 1 ready — pod nonode-postgres-0 Pending: 0/",
+                &format!(
+                    "postgres: 0 of 1 ready — pod {} Pending: 0/",
+                    Names::new("nonode").postgres_pod()
+                ),
                 "nodes are available",
                 // Redis is stuck the same way, and named too.
                 "redis: 0 of 1 ready — pod nonode-redis-",
@@ -1414,7 +1418,10 @@ async fn a_pod_without_a_node_or_a_volume_is_named_in_the_tier_condition() {
         );
         ensure!(
             overall.starts_with("waiting for the database tier: ")
-                && overall.contains("nonode-postgres-0 Pending: 0/"),
+                && overall.contains(&format!(
+                    "{} Pending: 0/",
+                    Names::new("nonode").postgres_pod()
+                )),
             "{overall}"
         );
         // Only PostgreSQL has a volume: Redis serves.
@@ -1423,7 +1430,13 @@ async fn a_pod_without_a_node_or_a_volume_is_named_in_the_tier_condition() {
             &ns,
             "noclass",
             ("DatabaseReady", "Unschedulable"),
-            &["redis 1/1", "postgres: 0 of 1 ready — pod noclass-postgres-0 Pending"],
+            &[
+                "redis 1/1",
+                &format!(
+                    "postgres: 0 of 1 ready — pod {} Pending",
+                    Names::new("noclass").postgres_pod()
+                ),
+            ],
             soon(),
         )
         .await?;
@@ -1475,7 +1488,8 @@ async fn an_image_that_cannot_be_pulled_and_a_crashing_container_are_named() {
             ("DatabaseReady", "ImagePullBackOff"),
             &[
                 &format!(
-                    "pod {n}-postgres-0: init container bootstrap: ImagePullBackOff: cannot pull image {missing} ("
+                    "pod {}: init container bootstrap: ImagePullBackOff: cannot pull image {missing} (",
+                    Names::new(n).postgres_pod()
                 ),
                 &format!("redis: 0 of 1 ready — pod {n}-redis-"),
                 &format!(
@@ -1531,7 +1545,8 @@ async fn a_failing_init_container_is_named() {
             "noinitdb",
             ("DatabaseReady", "InitContainerFailed"),
             &[&format!(
-                "pod noinitdb-postgres-0: init container bootstrap ({no_initdb}) failed: exit code 127"
+                "pod {}: init container bootstrap ({no_initdb}) failed: exit code 127",
+                Names::new("noinitdb").postgres_pod()
             )],
             soon(),
         )
@@ -1544,7 +1559,10 @@ async fn a_failing_init_container_is_named() {
             ("BackendReady", "InitContainerFailed"),
             &[
                 // Two ULM pods by default: one is named, the other counted.
-                "rolling out ulm: 0 of 2 ready — pod nomigrate-ulm-",
+                &format!(
+                    "rolling out ulm: 0 of 2 ready — pod {}-",
+                    Names::new("nomigrate").of(Component::Ulm)
+                ),
                 "(and 1 more pod)",
                 "init container migrate (ovu/aam:0.1.0) failed: exit code 128 (StartError)",
                 "ovu-ulm",

@@ -191,6 +191,55 @@ fn every_child_is_labelled_and_owned_except_the_backup_volume() {
     }
 }
 
+/// The selectors AAM, `kubectl ovu` and the e2e tests take from `ovu_crds::names` select what
+/// the operator renders: every child by its system, every pod by its component (and none of
+/// another component's), so a renderer that drifted from the shared labels fails here.
+#[test]
+fn the_shared_selectors_select_the_rendered_children_and_pods() {
+    use ovu_crds::names::{self, Component};
+    use std::collections::BTreeMap;
+    let labels_of = |v: &Value| -> BTreeMap<String, String> {
+        serde_json::from_value(v["labels"].clone()).unwrap_or_default()
+    };
+    let cs = children(&common::full());
+    let mut pods = 0;
+    for c in &cs {
+        let m = labels_of(&c.object["metadata"]);
+        assert!(
+            names::selects(&names::instance_selector("ovu"), &m),
+            "{}: {m:?}",
+            c.name
+        );
+        assert!(names::selects(names::MANAGED_SELECTOR, &m), "{}", c.name);
+        let spec = &c.object["spec"];
+        let template = match c.kind {
+            Kind::Deployment | Kind::StatefulSet | Kind::Job => &spec["template"],
+            Kind::CronJob => &spec["jobTemplate"]["spec"]["template"],
+            _ => continue,
+        };
+        let pod = labels_of(&template["metadata"]);
+        let component = pod
+            .get(names::COMPONENT_LABEL)
+            .and_then(|v| Component::from_label(v))
+            .unwrap_or_else(|| panic!("{}: pod labels {pod:?} name no component", c.name));
+        for other in Component::ALL {
+            assert_eq!(
+                names::selects(&names::pod_selector("ovu", other), &pod),
+                other == component,
+                "{}: pod_selector({other:?}) on {pod:?}",
+                c.name
+            );
+        }
+        assert!(names::selects(
+            &names::component_selector("ovu", component),
+            &pod
+        ));
+        assert!(names::selects(&names::instance_selector("ovu"), &pod));
+        pods += 1;
+    }
+    assert!(pods >= 6, "only {pods} pod templates rendered");
+}
+
 #[test]
 fn services_match_the_contract() {
     let cs = children(&common::minimal());

@@ -125,7 +125,7 @@ mod tests {
     #[test]
     fn summarizes_phase_conditions_backup_and_certificate() {
         let sys: OvuSystem = serde_json::from_value(serde_json::json!({
-            "apiVersion": "ovu.co.il/v1alpha1", "kind": "OvuSystem",
+            "apiVersion": ovu_crds::API_VERSION, "kind": "OvuSystem",
             "metadata": {"name": "prod", "namespace": "ovu"},
             "spec": {"domain": "example.com"},
             "status": {

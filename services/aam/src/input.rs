@@ -1,65 +1,16 @@
 //! Registry fields with rules, checked while a request body is decoded (see
 //! [`ovu_kit::input`]): a handler gets only values that passed, and a failure is the 422
-//! `validation_failed` naming the field that the handlers used to return themselves.
+//! `validation_failed` naming the field that the handlers used to return themselves. The
+//! machinery is `ovu_kit::text_type!`; these also map to and from a TEXT column (the
+//! registry stores and reads them as they are), hence `sqlx::Type`.
 
-use std::fmt;
-use std::ops::Deref;
-
-use ovu_kit::ApiError;
-use ovu_kit::input::Validated;
-use serde::{Deserialize, Deserializer, Serialize};
-
-macro_rules! text_type {
-    ($(#[$doc:meta])* $name:ident, $field:literal) => {
-        $(#[$doc])*
-        #[derive(Debug, Clone, PartialEq, Eq, Serialize, sqlx::Type)]
-        #[serde(transparent)]
-        #[sqlx(transparent)]
-        pub struct $name(String);
-
-        impl $name {
-            pub fn as_str(&self) -> &str {
-                &self.0
-            }
-        }
-
-        impl Deref for $name {
-            type Target = str;
-            fn deref(&self) -> &str {
-                &self.0
-            }
-        }
-
-        impl fmt::Display for $name {
-            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str(&self.0)
-            }
-        }
-
-        impl From<$name> for String {
-            fn from(v: $name) -> String {
-                v.0
-            }
-        }
-
-        impl<'de> Deserialize<'de> for $name {
-            fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-                ovu_kit::input::deserialize(d)
-            }
-        }
-
-        impl Validated for $name {
-            const FIELD: &'static str = $field;
-            fn parse_field(field: &str, raw: &str) -> Result<Self, ApiError> {
-                Self::check(field, raw).map(|()| $name(raw.to_string()))
-            }
-        }
-    };
-}
+use ovu_kit::{ApiError, text_type};
 
 text_type!(
     /// An app's code: lowercase letters, digits, `_` and `-`, 2–32 characters, starting with
     /// a letter.
+    #[derive(sqlx::Type)]
+    #[sqlx(transparent)]
     AppCode,
     "code"
 );
@@ -67,24 +18,28 @@ text_type!(
     /// An `http://` or `https://` URL with a host, at most 2000 characters, or empty (which
     /// clears a stored URL). Kept as typed: the parser would percent-encode control
     /// characters, but the text itself is stored, so those are refused instead.
+    #[derive(sqlx::Type)]
+    #[sqlx(transparent)]
     HttpUrl,
     "url"
 );
 text_type!(
     /// `#rrggbb`, or empty (which clears it).
+    #[derive(sqlx::Type)]
+    #[sqlx(transparent)]
     Color,
     "color"
 );
 
 impl AppCode {
-    fn check(field: &str, v: &str) -> Result<(), ApiError> {
+    fn check(field: &str, v: &str) -> Result<String, ApiError> {
         let b = v.as_bytes();
         let ok = (2..=32).contains(&b.len())
             && b[0].is_ascii_lowercase()
             && b.iter()
                 .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == b'_' || *c == b'-');
         if ok {
-            Ok(())
+            Ok(v.to_string())
         } else {
             Err(ApiError::field(
                 field,
@@ -95,16 +50,16 @@ impl AppCode {
 }
 
 impl HttpUrl {
-    fn check(field: &str, v: &str) -> Result<(), ApiError> {
+    fn check(field: &str, v: &str) -> Result<String, ApiError> {
         if v.is_empty() {
-            return Ok(());
+            return Ok(String::new());
         }
         let ok = v.len() <= 2000
             && !v.chars().any(|c| c.is_control() || c.is_whitespace())
             && (v.starts_with("http://") || v.starts_with("https://"))
             && reqwest::Url::parse(v).is_ok_and(|u| u.host().is_some());
         if ok {
-            Ok(())
+            Ok(v.to_string())
         } else {
             Err(ApiError::field(
                 field,
@@ -115,12 +70,12 @@ impl HttpUrl {
 }
 
 impl Color {
-    fn check(field: &str, v: &str) -> Result<(), ApiError> {
+    fn check(field: &str, v: &str) -> Result<String, ApiError> {
         let b = v.as_bytes();
         if v.is_empty()
             || (b.len() == 7 && b[0] == b'#' && b[1..].iter().all(u8::is_ascii_hexdigit))
         {
-            Ok(())
+            Ok(v.to_string())
         } else {
             Err(ApiError::field(field, "color must look like #1a2b3c"))
         }
@@ -130,6 +85,8 @@ impl Color {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use ovu_kit::input::Validated;
+    use serde::Deserialize;
 
     #[test]
     fn codes() {

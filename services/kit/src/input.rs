@@ -74,6 +74,88 @@ pub fn decode(message: &str, field: &str) -> Option<ApiError> {
     Some(e)
 }
 
+/// Declares a validated text newtype: `pub struct Name(String)` holding the checked (and
+/// normalised) text, serialized as that text, deserialized through [`deserialize`] so a body
+/// with a bad value is refused naming its JSON field, with `as_str`, `into_inner`, `Deref<str>`,
+/// `Display` and `Into<String>`.
+///
+/// The type supplies the rules as an inherent
+/// `fn check(field: &str, raw: &str) -> Result<String, ApiError>` returning the text to keep;
+/// `field` is the default field name used by [`Validated::parse`]. Extra attributes (docs,
+/// derives such as `sqlx::Type` with `#[sqlx(transparent)]`) go before the name. The calling
+/// crate needs `serde` as a dependency (the `Serialize` derive names it).
+///
+/// ```
+/// use ovu_kit::{ApiError, input::Validated};
+/// ovu_kit::text_type!(
+///     /// Two letters.
+///     Code, "code"
+/// );
+/// impl Code {
+///     fn check(field: &str, raw: &str) -> Result<String, ApiError> {
+///         let c = raw.trim();
+///         if c.len() == 2 && c.bytes().all(|b| b.is_ascii_lowercase()) {
+///             Ok(c.to_string())
+///         } else {
+///             Err(ApiError::field(field, "must be two letters"))
+///         }
+///     }
+/// }
+/// assert_eq!(Code::parse(" ab ").unwrap().as_str(), "ab");
+/// assert_eq!(Code::parse("abc").unwrap_err().details["field"], "code");
+/// ```
+#[macro_export]
+macro_rules! text_type {
+    ($(#[$meta:meta])* $name:ident, $field:literal) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, PartialEq, Eq, ::serde::Serialize)]
+        #[serde(transparent)]
+        pub struct $name(String);
+
+        impl $name {
+            pub fn as_str(&self) -> &str {
+                &self.0
+            }
+
+            pub fn into_inner(self) -> String {
+                self.0
+            }
+        }
+
+        impl ::std::ops::Deref for $name {
+            type Target = str;
+            fn deref(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl ::std::fmt::Display for $name {
+            fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+                f.write_str(&self.0)
+            }
+        }
+
+        impl ::std::convert::From<$name> for String {
+            fn from(v: $name) -> String {
+                v.0
+            }
+        }
+
+        impl<'de> ::serde::Deserialize<'de> for $name {
+            fn deserialize<D: ::serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                $crate::input::deserialize(d)
+            }
+        }
+
+        impl $crate::input::Validated for $name {
+            const FIELD: &'static str = $field;
+            fn parse_field(field: &str, raw: &str) -> Result<Self, $crate::ApiError> {
+                Self::check(field, raw).map($name)
+            }
+        }
+    };
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -108,6 +190,46 @@ mod tests {
         assert_eq!(e.details["field"], "count");
         assert_eq!(e.details["reason"], "odd");
         assert_eq!(serde_json::from_str::<Even>(r#""4""#).unwrap().0, 4);
+    }
+
+    crate::text_type!(
+        /// Trimmed, at most 3 characters.
+        Short,
+        "short"
+    );
+
+    impl Short {
+        fn check(field: &str, raw: &str) -> Result<String, ApiError> {
+            let s = raw.trim();
+            if s.chars().count() <= 3 {
+                Ok(s.to_string())
+            } else {
+                Err(ApiError::field(
+                    field,
+                    format!("{field} must be at most 3 characters"),
+                ))
+            }
+        }
+    }
+
+    #[test]
+    fn text_type_keeps_the_checked_text_and_names_the_json_field() {
+        let s = Short::parse(" ab ").unwrap();
+        assert_eq!(
+            (s.as_str(), &*s, s.to_string()),
+            ("ab", "ab", "ab".to_string())
+        );
+        assert_eq!(serde_json::to_value(&s).unwrap(), "ab");
+        assert_eq!(String::from(s.clone()), s.into_inner());
+        assert_eq!(Short::parse("abcd").unwrap_err().details["field"], "short");
+        assert_eq!(
+            serde_json::from_str::<Short>(r#"" xy ""#).unwrap().as_str(),
+            "xy"
+        );
+        let err = serde_json::from_str::<Short>(r#""abcd""#).unwrap_err();
+        let e = decode(&err.to_string(), "nick").unwrap();
+        assert_eq!(e.message, "nick must be at most 3 characters");
+        assert_eq!(e.details["field"], "nick");
     }
 
     #[test]

@@ -6,63 +6,7 @@
 //! Each type holds the normalised text (trimmed; a phone in E.164) and serializes as it,
 //! so AAM relays what ULM would store.
 
-use std::fmt;
-use std::ops::Deref;
-
-use ovu_kit::ApiError;
-use ovu_kit::input::Validated;
-use serde::{Deserialize, Deserializer, Serialize};
-
-macro_rules! text_type {
-    ($(#[$doc:meta])* $name:ident, $field:literal) => {
-        $(#[$doc])*
-        #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-        #[serde(transparent)]
-        pub struct $name(String);
-
-        impl $name {
-            pub fn as_str(&self) -> &str {
-                &self.0
-            }
-
-            pub fn into_inner(self) -> String {
-                self.0
-            }
-        }
-
-        impl Deref for $name {
-            type Target = str;
-            fn deref(&self) -> &str {
-                &self.0
-            }
-        }
-
-        impl fmt::Display for $name {
-            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str(&self.0)
-            }
-        }
-
-        impl From<$name> for String {
-            fn from(v: $name) -> String {
-                v.0
-            }
-        }
-
-        impl<'de> Deserialize<'de> for $name {
-            fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-                ovu_kit::input::deserialize(d)
-            }
-        }
-
-        impl Validated for $name {
-            const FIELD: &'static str = $field;
-            fn parse_field(field: &str, raw: &str) -> Result<Self, ApiError> {
-                Self::check(field, raw).map($name)
-            }
-        }
-    };
-}
+use ovu_kit::{ApiError, text_type};
 
 text_type!(
     /// An e-mail address: one `@`, non-empty local part, a dotted domain, no spaces or
@@ -211,6 +155,8 @@ impl Phone {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use ovu_kit::input::Validated;
+    use serde::{Deserialize, Serialize};
 
     #[test]
     fn emails() {
