@@ -143,6 +143,8 @@ OVU is up ($((SECONDS - t0)) s).
   (both on 127.0.0.1; *.localhost names resolve there)
   Bootstrap admin: $admin_email
     password: $KUBECTL --kubeconfig $KUBECONFIG -n $NS get secret $NAME-bootstrap-admin -o jsonpath='{.data.password}' | base64 -d
+    second factor: admins must use one (spec.security.adminMfa: Required); the AAM panel walks
+    you through setting up an authenticator app at the first sign-in
   Mail:      http://127.0.0.1:30825/   (Mailpit's web UI: every mail ULM sent, e.g. the verification link;
              as text: http://127.0.0.1:30825/view/latest.txt (the newest), API: /api/v1/messages)
   CA certificate: $OUT/ca.crt   (e.g. curl --cacert $OUT/ca.crt https://ulm.$DOMAIN:$HTTPS_PORT/api/health)

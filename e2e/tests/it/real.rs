@@ -18,6 +18,8 @@ use ovu_crds::names::{self, Component, DEFAULT_TIER_LABEL, Names};
 use ovu_e2e::{Cluster, wait_for};
 use serde_json::{Value, json};
 
+mod admin;
+
 /// nginx limits each client address (1 r/s, burst 2 on login/register; 10 r/s, burst 20 on
 /// the APIs) and these tests run at once from one address, so they wait out a 429 the way a
 /// well-behaved client does: after its Retry-After.
@@ -139,18 +141,9 @@ impl Target {
             .await
     }
 
+    /// An access token of the bootstrap admin, both factors given (see [`admin`]).
     async fn admin_token(&self, http: &reqwest::Client) -> anyhow::Result<String> {
-        let secret = self.names().bootstrap_admin_secret();
-        let email = self.secret(&secret, "email").await?;
-        let password = self.secret(&secret, "password").await?;
-        let r = self.login(http, &email, &password).await?;
-        let status = r.status();
-        let body: Value = r.json().await?;
-        ensure!(status.is_success(), "admin login: {status} {body}");
-        body["access_token"]
-            .as_str()
-            .map(str::to_string)
-            .context("login answered without access_token")
+        admin::token(self, http).await
     }
 }
 
@@ -463,6 +456,41 @@ async fn mailpit_serves_its_web_ui_on_the_printed_url() {
         let body = r.bytes().await.unwrap();
         assert!(body.len() > 50_000, "{url}: only {} bytes", body.len());
     }
+}
+
+/// `make up` keeps the sample's `adminMfa: Required`: once the bootstrap admin has a second
+/// factor (the first sign-in enrols it), its password alone yields only the MFA challenge, and
+/// the challenge's token opens no API.
+#[tokio::test]
+async fn the_bootstrap_admin_needs_a_second_factor() {
+    let t = target().await;
+    let http = t.client().await.expect("https client");
+    let token = t
+        .admin_token(&http)
+        .await
+        .expect("admin signs in with both factors");
+    let (email, password) = admin::credentials(&t).await.unwrap();
+    let body: Value = t
+        .login(&http, &email, &password)
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(body["mfa_required"], true, "{body}");
+    assert!(body.get("access_token").is_none(), "{body}");
+    let challenge = body["mfa_token"].as_str().expect("mfa_token");
+    let r = http
+        .get(t.url("aam", "/api/v1/dashboard"))
+        .bearer_auth(challenge)
+        .send_patiently()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 401, "AAM with the challenge token");
+    // The two-factor token does open the panel's API.
+    get_json(&http, t.url("aam", "/api/v1/dashboard"), &token)
+        .await
+        .expect("AAM dashboard with the admin's token");
 }
 
 #[tokio::test]
@@ -929,9 +957,7 @@ async fn preflight(http: &reqwest::Client, url: &str, origin: &str, method: &str
 async fn both_apps_sign_in_through_nginx_with_the_browsers_origin() {
     let t = target().await;
     let http = t.client().await.expect("https client");
-    let secret = t.names().bootstrap_admin_secret();
-    let email = t.secret(&secret, "email").await.expect("admin e-mail");
-    let password = t.secret(&secret, "password").await.expect("admin password");
+    let (email, password) = admin::credentials(&t).await.expect("admin credentials");
 
     // status.endpoints are the URLs a browser uses (port included), the ones `make up` prints.
     let st = t
@@ -987,7 +1013,30 @@ async fn both_apps_sign_in_through_nginx_with_the_browsers_origin() {
             ["no-referrer"],
             "{page} page: login answer's Referrer-Policy"
         );
-        let token = body["access_token"].as_str().expect("access_token");
+        // The second factor (adminMfa: Required), from the same page: its answer carries the
+        // same CORS and Referrer-Policy.
+        let mfa_url = t.url("ulm", "/api/v1/auth/login/mfa");
+        let token = admin::complete(&t, &http, &body, |step| {
+            let rb = http.post(&mfa_url).header("origin", &origin).json(&step);
+            let origin = origin.clone();
+            async move {
+                let r = rb.send_patiently().await?;
+                ensure!(
+                    header_values(&r, "access-control-allow-origin") == [origin.as_str()],
+                    "MFA step's CORS: {:?}",
+                    r.headers()
+                );
+                ensure!(
+                    header_values(&r, "referrer-policy") == ["no-referrer"],
+                    "MFA step's Referrer-Policy: {:?}",
+                    r.headers()
+                );
+                Ok((r.status().as_u16(), r.json().await?))
+            }
+        })
+        .await
+        .expect("admin MFA step");
+        let token = token.as_str();
 
         // The page's own API (AAM's panel reads AAM; ULM's app reads ULM), same origin.
         let r = http
@@ -1529,9 +1578,7 @@ async fn each_client_address_has_its_own_login_limit_and_audit_trail() {
     tokio::time::sleep(Duration::from_millis(1100)).await;
 
     // A session from B carries B's address.
-    let secret = t.names().bootstrap_admin_secret();
-    let email = t.secret(&secret, "email").await.unwrap();
-    let password = t.secret(&secret, "password").await.unwrap();
+    let (email, password) = admin::credentials(&t).await.unwrap();
     let mut token = None;
     for _ in 0..20 {
         // Other tests sign the admin in too (5 per minute per account): wait out a 429.
@@ -1550,7 +1597,21 @@ async fn each_client_address_has_its_own_login_limit_and_audit_trail() {
             continue;
         }
         assert_eq!(r.status, 200, "admin sign-in from B: {}", r.body);
-        token = r.body["access_token"].as_str().map(str::to_string);
+        // The second factor from B too: the session begins there.
+        let http = t.client().await.expect("https client");
+        let tok = admin::complete(&t, &http, &r.body, |step| {
+            let a = clients.send(
+                CLIENT_B,
+                "POST",
+                "/api/v1/auth/login/mfa",
+                &[("user-agent", &ua_b)],
+                Some(&step),
+            );
+            async move { a.map(|a| (a.status, a.body)) }
+        })
+        .await
+        .expect("admin MFA step from B");
+        token = Some(tok);
         break;
     }
     let token = token.expect("admin signed in from B");
@@ -2047,6 +2108,7 @@ async fn chaos_zz_make_down_then_up_never_says_degraded() {
         format!("https://ulm.{}:{}/", t.domain, t.port),
         format!("https://aam.{}:{}/", t.domain, t.port),
         format!("Bootstrap admin: {email}"),
+        "second factor:".to_string(),
         "Authorities > Import".to_string(),
         "make down".to_string(),
     ] {
