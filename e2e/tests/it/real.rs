@@ -958,6 +958,9 @@ async fn both_apps_sign_in_through_nginx_with_the_browsers_origin() {
     let t = target().await;
     let http = t.client().await.expect("https client");
     let (email, password) = admin::credentials(&t).await.expect("admin credentials");
+    admin::ensure_enrolled(&t, &http)
+        .await
+        .expect("admin MFA enrolment");
 
     // status.endpoints are the URLs a browser uses (port included), the ones `make up` prints.
     let st = t
@@ -1016,7 +1019,7 @@ async fn both_apps_sign_in_through_nginx_with_the_browsers_origin() {
         // The second factor (adminMfa: Required), from the same page: its answer carries the
         // same CORS and Referrer-Policy.
         let mfa_url = t.url("ulm", "/api/v1/auth/login/mfa");
-        let token = admin::complete(&t, &http, &body, |step| {
+        let token = admin::complete(&t, &body, |step| {
             let rb = http.post(&mfa_url).header("origin", &origin).json(&step);
             let origin = origin.clone();
             async move {
@@ -1579,6 +1582,10 @@ async fn each_client_address_has_its_own_login_limit_and_audit_trail() {
 
     // A session from B carries B's address.
     let (email, password) = admin::credentials(&t).await.unwrap();
+    let http = t.client().await.expect("https client");
+    admin::ensure_enrolled(&t, &http)
+        .await
+        .expect("admin MFA enrolment");
     let mut token = None;
     for _ in 0..20 {
         // Other tests sign the admin in too (5 per minute per account): wait out a 429.
@@ -1598,8 +1605,7 @@ async fn each_client_address_has_its_own_login_limit_and_audit_trail() {
         }
         assert_eq!(r.status, 200, "admin sign-in from B: {}", r.body);
         // The second factor from B too: the session begins there.
-        let http = t.client().await.expect("https client");
-        let tok = admin::complete(&t, &http, &r.body, |step| {
+        let tok = admin::complete(&t, &r.body, |step| {
             let a = clients.send(
                 CLIENT_B,
                 "POST",

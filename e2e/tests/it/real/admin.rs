@@ -1,6 +1,6 @@
 //! The bootstrap admin's sign-in, second factor included. `make up` runs the sample's default
 //! `adminMfa: Required`, so an admin's password alone opens nothing but enrolment: the first
-//! sign-in of a run (in any process) enrols a TOTP authenticator the way a person does
+//! sign-in on a system (in any process) enrols a TOTP authenticator the way a person does
 //! (`/auth/mfa/setup`, then `/auth/mfa/enable` with its first code) and keeps the key in the
 //! test-owned Secret `<system>-e2e-admin-mfa`, so later sign-ins — this binary's, the browser
 //! test's (web/e2e/cluster.test.mjs), the next run's — can answer the second step.
@@ -28,15 +28,18 @@ const STEP_SECS: u64 = 30;
 const LAST_STEP: &str = "ovu.e2e/last-step";
 const TOKEN_TTL: Duration = Duration::from_secs(600);
 
-/// This process's admin token and the newest step it used (other processes' steps are in the
-/// Secret's annotation).
+/// The newest step this process used (other processes' steps are in the Secret's annotation)
+/// and whether the admin is known to be enrolled. Held while enrolling and answering a challenge.
 static SESSION: Mutex<Session> = Mutex::const_new(Session {
-    token: None,
+    enrolled: false,
     last_step: 0,
 });
 
+/// This process's admin token; held through a whole sign-in so tests running at once share one.
+static TOKEN: Mutex<Option<(String, Instant)>> = Mutex::const_new(None);
+
 struct Session {
-    token: Option<(String, Instant)>,
+    enrolled: bool,
     last_step: u64,
 }
 
@@ -212,15 +215,36 @@ pub(super) fn first_step(body: &Value) -> anyhow::Result<FirstStep> {
     }
 }
 
+/// Enrols the bootstrap admin unless a test did before (its key is stored). Call it before a
+/// password sign-in whose challenge [`complete`] answers: enabling MFA ends the admin's other
+/// sessions, so enrolment must not overtake a sign-in half done.
+pub(super) async fn ensure_enrolled(t: &Target, http: &reqwest::Client) -> anyhow::Result<()> {
+    let mut s = SESSION.lock().await;
+    if s.enrolled || stored_key(t).await?.is_some() {
+        s.enrolled = true;
+        return Ok(());
+    }
+    let (email, password) = credentials(t).await?;
+    let r = t.login(http, &email, &password).await?;
+    let status = r.status();
+    let body: Value = r.json().await?;
+    ensure!(status.is_success(), "admin login: {status} {body}");
+    match first_step(&body)? {
+        FirstStep::Token(token) => {
+            enrol(t, http, &token, &mut s).await?;
+        }
+        FirstStep::Challenge(_) => bail!(
+            "the admin has MFA on but no test stored its key (Secret <system>-e2e-admin-mfa): enrolled by hand?"
+        ),
+    }
+    s.enrolled = true;
+    Ok(())
+}
+
 /// Answers the MFA challenge of a password sign-in `first` (made by the caller, from wherever
 /// it likes) with a fresh code; `second` sends the `/auth/login/mfa` body and returns the
-/// answer's status and JSON. Enrols first if the admin has no second factor yet.
-pub(super) async fn complete<F, Fut>(
-    t: &Target,
-    http: &reqwest::Client,
-    first: &Value,
-    second: F,
-) -> anyhow::Result<String>
+/// answer's status and JSON.
+pub(super) async fn complete<F, Fut>(t: &Target, first: &Value, second: F) -> anyhow::Result<String>
 where
     F: Fn(Value) -> Fut,
     Fut: std::future::Future<Output = anyhow::Result<(u16, Value)>>,
@@ -228,24 +252,9 @@ where
     let mut s = SESSION.lock().await;
     let challenge = match first_step(first)? {
         FirstStep::Challenge(c) => c,
-        FirstStep::Token(token) => {
-            // Not enrolled (a fresh system): enrol, then sign in again with both factors.
-            enrol(t, http, &token, &mut s).await?;
-            let (email, password) = credentials(t).await?;
-            let r = t.login(http, &email, &password).await?;
-            let status = r.status();
-            let body: Value = r.json().await?;
-            ensure!(
-                status.is_success(),
-                "admin sign-in after enrolling: {status} {body}"
-            );
-            match first_step(&body)? {
-                FirstStep::Challenge(c) => c,
-                FirstStep::Token(_) => {
-                    bail!("ULM did not ask for the second factor after enrolment: {body}")
-                }
-            }
-        }
+        FirstStep::Token(_) => bail!(
+            "the admin signed in without a second factor: call admin::ensure_enrolled before the password step"
+        ),
     };
     let (key, stored_last) = stored_key(t)
         .await?
@@ -265,18 +274,20 @@ where
 
 /// An access token of the bootstrap admin with both factors (kept for 10 minutes per process).
 pub(super) async fn token(t: &Target, http: &reqwest::Client) -> anyhow::Result<String> {
-    if let Some((tok, at)) = &SESSION.lock().await.token
+    let mut cached = TOKEN.lock().await;
+    if let Some((tok, at)) = cached.as_ref()
         && at.elapsed() < TOKEN_TTL
     {
         return Ok(tok.clone());
     }
+    ensure_enrolled(t, http).await?;
     let (email, password) = credentials(t).await?;
     let r = t.login(http, &email, &password).await?;
     let status = r.status();
     let first: Value = r.json().await?;
     ensure!(status.is_success(), "admin login: {status} {first}");
     let url = t.url("ulm", "/api/v1/auth/login/mfa");
-    let tok = complete(t, http, &first, |body| {
+    let tok = complete(t, &first, |body| {
         let rb = http.post(&url).json(&body);
         async move {
             let r = rb.send_patiently().await?;
@@ -284,6 +295,6 @@ pub(super) async fn token(t: &Target, http: &reqwest::Client) -> anyhow::Result<
         }
     })
     .await?;
-    SESSION.lock().await.token = Some((tok.clone(), Instant::now()));
+    *cached = Some((tok.clone(), Instant::now()));
     Ok(tok)
 }
