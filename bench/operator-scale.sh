@@ -195,7 +195,7 @@ events_fmt='{.type} {.object.metadata.resourceVersion}{"\n"}'
 event_gap() {
   awk -v a="$2" -v b="$3" '$2 == a && !t0 { t0 = $1; next } t0 && $2 == b { printf "%.3f", $1 - t0; exit }' "$1"
 }
-stats() { sort -n | awk '{ v[NR] = $1 } END { if (!NR) { print "no samples"; exit } m = NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2; printf "median %.3f s, max %.3f s (n=%d; all: ", m, v[NR], NR; for (i = 1; i <= NR; i++) printf "%s%.3f", i > 1 ? " " : "", v[i]; print ")" }'; }
+stats() { sort -n | awk '{ v[NR] = $1 } END { if (!NR) { print "no samples"; exit } m = NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2; printf "median %.3f s, max %.3f s (n=%d; all: ", m, v[NR], NR; for (i = 1; i <= NR; i++) printf "%s%.3f", (i > 1 ? " " : ""), v[i]; print ")" }'; }
 if ((drift_samples > 0 && have > 0)); then
   del_times=() edit_times=()
   c0=$(metric ovu_operator_reconciles_total) r0=$(sa_requests)
