@@ -72,7 +72,7 @@ impl<'a> Run<'a> {
     pub async fn ensure(&mut self, c: &Child) -> Result<(), Error> {
         self.keep(c.kind, &c.name);
         let a = apply::ensure(self.client, self.cache, c).await;
-        self.record(c, a)
+        self.record(c, a).map_or(Ok(()), Err)
     }
 
     /// Ensure many children, up to [`APPLY_CONCURRENCY`] at a time, in two waves: first
@@ -109,7 +109,7 @@ impl<'a> Run<'a> {
                 .await;
             let mut failed = false;
             for (c, a) in applied {
-                let r = self.record(c, a);
+                let r = self.record(c, a).map_or(Ok(()), Err);
                 if let Err(e) = &r {
                     failed |= !tolerated(c, e);
                 }
@@ -129,18 +129,19 @@ impl<'a> Run<'a> {
         results
     }
 
-    /// Count and remember what ensuring one child did.
-    fn record(
-        &mut self,
-        c: &Child,
-        a: Result<apply::Applied, apply::ApplyError>,
-    ) -> Result<(), Error> {
+    /// Count and remember what ensuring one child did (an error becomes the step's error).
+    fn record(&mut self, c: &Child, a: Result<apply::Applied, apply::ApplyError>) -> Option<Error> {
         let kind = c.object["kind"].as_str().unwrap_or_default().to_string();
-        let a = a.map_err(|source| Error::ApplyChild {
-            kind: kind.clone(),
-            name: c.name.clone(),
-            source,
-        })?;
+        let a = match a {
+            Ok(a) => a,
+            Err(source) => {
+                return Some(Error::ApplyChild {
+                    kind,
+                    name: c.name.clone(),
+                    source,
+                });
+            }
+        };
         match a.outcome {
             Outcome::Unchanged => {}
             o => {
@@ -168,7 +169,7 @@ impl<'a> Run<'a> {
                 json!({"status": status, "metadata": {"generation": a.live.pointer("/metadata/generation")}}),
             );
         }
-        Ok(())
+        None
     }
 
     /// The live status of a child ensured this round, as its k8s-openapi type.
