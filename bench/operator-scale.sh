@@ -6,9 +6,13 @@
 #   - API requests per reconcile (the API server's flow-control count for the operator's
 #     ServiceAccount, divided by the operator's reconcile counter),
 #   - writes during a no-op resync (operator restarted with 500 Ready systems: it reconciles
-#     every one again; changed resourceVersions of OvuSystems and children are counted).
+#     every one again; changed resourceVersions of OvuSystems and children are counted),
+#   - drift latency with every system Ready: a child Service of one system deleted and a
+#     value of one of its ConfigMaps edited at once; the time from the API server's DELETED /
+#     MODIFIED event to the operator's restoring ADDED / MODIFIED event, as seen by watches
+#     (--drift-samples N systems, one after the other; 0 skips it).
 #
-#   bench/operator-scale.sh [--counts "100 500"] [--keep] [--external]
+#   bench/operator-scale.sh [--counts "100 500"] [--drift-samples 7] [--keep] [--external]
 #
 # OPERATOR_BIN=<path> runs that binary instead of building target/release-operator/ovu-operator (to
 # measure an older build next to a newer one). OVU_CLUSTER_RUN_DIR/OVU_CLUSTER_PORT_OFFSET
@@ -28,13 +32,14 @@ KUBECTL=$CLUSTER/bin/kubectl
 STATE=${OVU_CLUSTER_RUN_DIR:-$CLUSTER/_run}/bench
 # A fresh namespace per run: up keeps etcd data, so an interrupted run leaves its systems behind.
 NS=ovu-bench-$(date -u +%H%M%S)
-counts="100 500" keep=0 external=0
+counts="100 500" keep=0 external=0 drift_samples=7
 while (($#)); do
   case $1 in
     --counts) counts=$2; shift 2 ;;
+    --drift-samples) drift_samples=$2; shift 2 ;;
     --keep) keep=1; shift ;;
     --external) external=1 keep=1; shift ;;
-    *) echo "usage: $0 [--counts \"100 500\"] [--keep] [--external]" >&2; exit 2 ;;
+    *) echo "usage: $0 [--counts \"100 500\"] [--drift-samples 7] [--keep] [--external]" >&2; exit 2 ;;
   esac
 done
 mkdir -p "$STATE" bench/results
@@ -60,7 +65,10 @@ trap cleanup EXIT
 trap 'exit 130' INT TERM
 
 # Replicas of 1 per service: 500 systems put 1000 pods on the database and backend nodes each.
-capacity='{"cpu":"64","memory":"256Gi","pods":"1500","ephemeral-storage":"100Gi"}'
+max_count=0
+for n in $counts; do ((n > max_count)) && max_count=$n; done
+pods=$((2 * max_count + 500 > 1500 ? 2 * max_count + 500 : 1500))
+capacity="{\"cpu\":\"64\",\"memory\":\"256Gi\",\"pods\":\"$pods\",\"ephemeral-storage\":\"100Gi\"}"
 export KUBECONFIG
 kc() { "$KUBECTL" "$@"; }
 if ((external)); then
@@ -71,7 +79,7 @@ if ((external)); then
   done
 else
   "$CLUSTER/build"
-  KUBECONFIG=$("$CLUSTER/up" --mode kwok --node-capacity cpu=64,memory=256Gi,pods=1500)
+  KUBECONFIG=$("$CLUSTER/up" --mode kwok --node-capacity "cpu=64,memory=256Gi,pods=$pods")
 fi
 if [[ -z ${OPERATOR_BIN:-} ]]; then
   cargo build --profile release-operator --locked -p ovu-operator >&2
@@ -132,7 +140,7 @@ versions() {
 }
 
 start_operator
-say "# operator at scale, $(date -u +%FT%TZ), $(nproc) cores, kwok nodes with pods=1500"
+say "# operator at scale, $(date -u +%FT%TZ), $(nproc) cores, kwok nodes with pods=$pods, load $(cut -d' ' -f1-3 /proc/loadavg)"
 have=0
 for n in $counts; do
   ((n > have)) || continue
@@ -172,6 +180,56 @@ say "no-op resync of $have Ready systems (operator restarted): reconciles $((c1 
 say "  API requests $((r1 - r0)) → $(awk -v r=$((r1 - r0)) -v c=$((c1 - c0)) 'BEGIN { printf "%.1f", r / (c ? c : 1) }') per reconcile; operator peak RSS (VmHWM) $(hwm_text), CPU $(cpu_seconds) s"
 if ((changed > 0)); then
   comm -13 <(echo "$before") <(echo "$after") | head -20 | sed 's/^/  changed: /' | tee -a "$out"
+fi
+
+# Drift: with every system Ready, one system's Service deleted and one of its ConfigMaps
+# edited at once. Times come from watch events stamped on arrival (kubectl's own start-up is
+# not in them): DELETED → ADDED for the Service, the edit's MODIFIED → the next MODIFIED for
+# the ConfigMap (checked afterwards to hold the rendered value again).
+stamp() { while IFS= read -r l; do printf '%s %s\n' "$EPOCHREALTIME" "$l"; done; }
+# "<TYPE> <resourceVersion>" per event of one object (started in the background with $KUBECTL
+# itself, so that $! is kubectl and stopping it leaves no watcher behind).
+events_fmt='{.type} {.object.metadata.resourceVersion}{"\n"}'
+
+# seconds between the first line matching $2 and the first later line matching $3 in file $1
+event_gap() {
+  awk -v a="$2" -v b="$3" '$2 == a && !t0 { t0 = $1; next } t0 && $2 == b { printf "%.3f", $1 - t0; exit }' "$1"
+}
+stats() { sort -n | awk '{ v[NR] = $1 } END { if (!NR) { print "no samples"; exit } m = NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2; printf "median %.3f s, max %.3f s (n=%d; all: ", m, v[NR], NR; for (i = 1; i <= NR; i++) printf "%s%.3f", (i > 1 ? " " : ""), v[i]; print ")" }'; }
+if ((drift_samples > 0 && have > 0)); then
+  del_times=() edit_times=()
+  c0=$(metric ovu_operator_reconciles_total) r0=$(sa_requests)
+  for k in $(seq 1 "$drift_samples"); do
+    sys=s$(printf %04d $(((k * have) / (drift_samples + 1) + 1)))
+    sel="app.kubernetes.io/managed-by=ovu-operator,app.kubernetes.io/instance=$sys"
+    svc=$(kc -n "$NS" get services -l "$sel" -o name | sort | head -1) svc=${svc#*/}
+    cm=$(kc -n "$NS" get configmaps -l "$sel" -o name | sort | head -1) cm=${cm#*/}
+    key=$(kc -n "$NS" get configmap "$cm" -o json | jq -r '.data | keys[0]')
+    want=$(kc -n "$NS" get configmap "$cm" -o json | jq -r --arg k "$key" '.data[$k]' | sha256sum)
+    "$KUBECTL" -n "$NS" get service "$svc" -w --watch-only --output-watch-events -o jsonpath="$events_fmt" \
+      > >(stamp >"$STATE/drift-svc.txt") &
+    w1=$!
+    "$KUBECTL" -n "$NS" get configmap "$cm" -w --watch-only --output-watch-events -o jsonpath="$events_fmt" \
+      > >(stamp >"$STATE/drift-cm.txt") &
+    w2=$!
+    sleep 2
+    kc -n "$NS" delete service "$svc" --wait=false >/dev/null
+    kc -n "$NS" patch configmap "$cm" --type merge -p "$(jq -n --arg k "$key" '{data: {($k): "drift"}}')" >/dev/null
+    restored() { [[ $(kc -n "$NS" get service "$svc" -o name 2>/dev/null) ]] &&
+      [[ $(kc -n "$NS" get configmap "$cm" -o json | jq -r --arg k "$key" '.data[$k]' | sha256sum) == "$want" ]]; }
+    WAIT_EVERY=0.5 wait_for 60 restored || say "  drift sample $k ($sys): not restored within 60 s"
+    sleep 1
+    kill "$w1" "$w2" 2>/dev/null || true
+    wait "$w1" "$w2" 2>/dev/null || true
+    d=$(event_gap "$STATE/drift-svc.txt" DELETED ADDED) e=$(event_gap "$STATE/drift-cm.txt" MODIFIED MODIFIED)
+    say "  drift sample $k ($sys): Service $svc deleted → recreated ${d:-?} s; ConfigMap ${cm}[$key] edited → restored ${e:-?} s"
+    if [[ -n $d ]]; then del_times+=("$d"); fi
+    if [[ -n $e ]]; then edit_times+=("$e"); fi
+  done
+  c1=$(metric ovu_operator_reconciles_total) r1=$(sa_requests)
+  say "drift at $have Ready systems: Service deleted → recreated: $(printf '%s\n' "${del_times[@]}" | grep . | stats)"
+  say "  ConfigMap value edited → restored: $(printf '%s\n' "${edit_times[@]}" | grep . | stats)"
+  say "  during the drift samples: reconciles $((c1 - c0)), operator API requests $((r1 - r0)); operator peak RSS (VmHWM) $(hwm_text)"
 fi
 say "results in $out"
 if ((external)); then

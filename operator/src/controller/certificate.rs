@@ -26,8 +26,10 @@ pub async fn ensure_secrets(
     run: &mut Run<'_>,
 ) -> Result<(), Error> {
     let rctx = Ctx::new(sys, facts)?;
-    for s in secrets::generate(&rctx).map_err(|_| Error::KeyGen)? {
-        run.ensure(&s).await?;
+    let generated = secrets::generate(&rctx).map_err(|_| Error::KeyGen)?;
+    // Each missing one is a GET (never made twice) and a create: not one after the other.
+    for (_, r) in run.ensure_all(&generated, |_, _| false).await {
+        r?;
     }
     Ok(())
 }

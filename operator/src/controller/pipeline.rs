@@ -180,11 +180,16 @@ async fn bring_up(
     for step in Step::BRING_UP {
         let stage = match step.tier() {
             Some(tier) => {
-                for c in tier_children(desired, step) {
-                    match run.ensure(c).await {
-                        // No cert-manager API in this cluster: say so instead of failing the
-                        // whole reconcile in a loop.
-                        Err(e) if c.kind == Kind::Certificate && e.is_not_found() => {
+                // No cert-manager API in this cluster: say so instead of failing the
+                // whole reconcile in a loop.
+                let no_cert_manager =
+                    |c: &render::Child, e: &Error| c.kind == Kind::Certificate && e.is_not_found();
+                for (c, r) in run
+                    .ensure_all(tier_children(desired, step), no_cert_manager)
+                    .await
+                {
+                    match r {
+                        Err(e) if no_cert_manager(c, &e) => {
                             *cert_cond = Cond::new(
                                 status::CERTIFICATE_READY,
                                 false,

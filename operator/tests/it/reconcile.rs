@@ -1077,3 +1077,33 @@ async fn a_reconcile_logs_in_a_span_naming_the_system() {
     let err = reconcile(&fake, &ctx).await.unwrap_err().to_string();
     assert!(err.contains("apply Service ovu-redis: "), "{err}");
 }
+
+/// At scale a reconcile that creates a tier waits on the API server (~30 creates, 5–10 s one
+/// after the other under load): the children of a tier go out several at a time, and the
+/// workloads only after everything of the tier they refer to.
+#[tokio::test]
+async fn a_tier_is_applied_several_children_at_a_time_workloads_last() {
+    let (fake, ctx) = setup(common::minimal(), false);
+    fake.latency_ms.store(20, Ordering::Relaxed);
+    reconcile(&fake, &ctx).await.unwrap();
+    let most = fake.max_in_flight.load(Ordering::SeqCst);
+    assert!(
+        most >= 4,
+        "at most {most} requests at a time during a first reconcile"
+    );
+    let writes = child_writes(&fake);
+    let is_workload = |w: &String| w.contains("/statefulsets/") || w.contains("/deployments/");
+    let first_workload = writes
+        .iter()
+        .position(is_workload)
+        .unwrap_or_else(|| panic!("no workload written: {writes:#?}"));
+    for (i, w) in writes.iter().enumerate() {
+        if w.contains("/configmaps/") || w.contains("/services/") || w.contains("/serviceaccounts/")
+        {
+            assert!(
+                i < first_workload,
+                "{w} written after a workload: {writes:#?}"
+            );
+        }
+    }
+}

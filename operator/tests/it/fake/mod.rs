@@ -7,7 +7,7 @@
 #![allow(dead_code)]
 
 use std::collections::BTreeMap;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use http::{Method, Request, Response, StatusCode};
@@ -20,6 +20,11 @@ pub struct Fake {
     pub objects: Mutex<BTreeMap<String, Value>>,
     pub log: Mutex<Vec<(Method, String)>>,
     pub auto_ready: AtomicBool,
+    /// Time each request takes to answer (0: none), like a busy API server and etcd.
+    pub latency_ms: AtomicU64,
+    in_flight: AtomicUsize,
+    /// Most requests that were being answered at the same time.
+    pub max_in_flight: AtomicUsize,
     rv: AtomicU64,
 }
 
@@ -30,9 +35,13 @@ impl Fake {
         let f = fake.clone();
         tokio::spawn(async move {
             let mut handle = std::pin::pin!(handle);
+            // Each request on its own task, so that requests overlap as on an API server.
             while let Some((req, send)) = handle.next_request().await {
-                let resp = f.serve(req).await;
-                send.send_response(resp);
+                let f = f.clone();
+                tokio::spawn(async move {
+                    let resp = f.serve(req).await;
+                    send.send_response(resp);
+                });
             }
         });
         (Client::new(svc, "default"), fake)
@@ -93,6 +102,18 @@ impl Fake {
     }
 
     async fn serve(&self, req: Request<Body>) -> Response<Body> {
+        let now = self.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
+        self.max_in_flight.fetch_max(now, Ordering::SeqCst);
+        let latency = self.latency_ms.load(Ordering::Relaxed);
+        if latency > 0 {
+            tokio::time::sleep(std::time::Duration::from_millis(latency)).await;
+        }
+        let resp = self.answer(req).await;
+        self.in_flight.fetch_sub(1, Ordering::SeqCst);
+        resp
+    }
+
+    async fn answer(&self, req: Request<Body>) -> Response<Body> {
         let method = req.method().clone();
         let uri = req.uri().clone();
         let path = uri.path().to_string();
