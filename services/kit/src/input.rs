@@ -247,8 +247,8 @@ mod tests {
     }
 
     /// serde quotes the client's own text in some messages (an unknown enum variant, an
-    /// unknown field): text between two marks there must not become the error (found by
-    /// fuzzing: a client could choose its own 422's message and details).
+    /// unknown field): text between two marks there must not become the error (found while
+    /// writing the body fuzzing: a client could choose its own 422's message and details).
     #[test]
     fn input_text_quoted_by_serde_cannot_forge_a_field_error() {
         #[derive(Debug, serde::Deserialize)]
