@@ -12,6 +12,7 @@
 pub mod app;
 pub mod apply;
 pub mod controller;
+pub mod fuzz;
 pub mod health;
 pub mod leader;
 pub mod metrics;

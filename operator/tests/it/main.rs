@@ -6,6 +6,7 @@ mod common;
 mod fake;
 
 mod cli;
+mod fuzz;
 mod leader;
 mod manifests;
 mod nginx;

@@ -22,6 +22,7 @@ pub mod auth;
 pub mod cluster;
 pub mod config;
 pub mod dashboard;
+pub mod fuzz;
 pub mod input;
 pub mod jwks;
 pub mod poller;

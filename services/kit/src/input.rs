@@ -14,8 +14,9 @@ use serde_json::{Map, Value};
 
 use crate::error::ApiError;
 
-/// ASCII unit separator: never part of a message we write, so it cannot be forged by input
-/// text (the rules reject control characters before quoting anything).
+/// ASCII unit separator: never part of a message we write (the rules reject control
+/// characters before quoting anything, and the carried JSON escapes it). serde itself quotes
+/// input text in some messages, so only a message that starts with it is ours ([`decode`]).
 const MARK: char = '\u{1f}';
 
 /// Stands for the field name in a message made while decoding, where only the JSON path
@@ -57,7 +58,12 @@ pub fn encode(e: &ApiError) -> String {
 
 /// The validation error carried in a serde message, if it carries one, naming `field`.
 pub fn decode(message: &str, field: &str) -> Option<ApiError> {
-    let start = message.find(MARK)?;
+    // Our message is all of serde's (plus its " at line N column M"): a mark further in is
+    // the client's own text that serde quoted (an unknown variant or field), not ours.
+    if !message.starts_with(MARK) {
+        return None;
+    }
+    let start = 0;
     let end = message.rfind(MARK)?;
     if end <= start {
         return None;
@@ -238,5 +244,21 @@ mod tests {
         assert!(decode(&err.to_string(), "n").is_none());
         assert!(decode("plain", "n").is_none());
         assert!(decode("\u{1f}", "n").is_none());
+    }
+
+    /// serde quotes the client's own text in some messages (an unknown enum variant, an
+    /// unknown field): text between two marks there must not become the error (found while
+    /// writing the body fuzzing: a client could choose its own 422's message and details).
+    #[test]
+    fn input_text_quoted_by_serde_cannot_forge_a_field_error() {
+        #[derive(Debug, serde::Deserialize)]
+        #[allow(dead_code)]
+        enum Kind {
+            A,
+        }
+        let forged = r#"\u001f{\"message\":\"forged\",\"details\":{\"field\":\"x\"}}\u001f"#;
+        let err = serde_json::from_str::<Kind>(&format!("\"{forged}\"")).unwrap_err();
+        assert!(err.to_string().contains('\u{1f}'), "{err}");
+        assert!(decode(&err.to_string(), "kind").is_none(), "{err}");
     }
 }

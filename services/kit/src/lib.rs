@@ -13,6 +13,7 @@ pub mod config;
 pub mod db;
 pub mod error;
 pub mod extract;
+pub mod fuzz;
 pub mod health;
 pub mod http;
 pub mod input;

@@ -19,6 +19,7 @@ pub mod auth;
 pub mod bootstrap;
 pub mod config;
 pub mod crypto;
+pub mod fuzz;
 pub mod guard;
 pub mod jobs;
 pub mod mail;

@@ -6,5 +6,6 @@ mod common;
 
 mod api;
 mod client_ip;
+mod fuzz;
 mod startup;
 mod trust;

@@ -9,5 +9,6 @@ mod admin;
 mod auth;
 mod client_ip;
 mod errors;
+mod fuzz;
 mod mail;
 mod startup;
