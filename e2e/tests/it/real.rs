@@ -2351,7 +2351,8 @@ async fn chaos_operator_killed_and_api_server_restarted_during_bring_up() {
     ovu_e2e::with_temp_ns("chaos-operator", true, |c, ns| async move {
         let name = "chaos";
         let sized = |mem: &str, cpu: &str, limit: &str| {
-            json!({"requests": {"cpu": "10m", "memory": mem}, "limits": {"cpu": cpu, "memory": limit}})
+            json!({"requests": {"cpu": "10m", "memory": mem},
+                   "limits": {"cpu": cpu, "memory": limit}})
         };
         let sys = json!({
             "apiVersion": ovu_crds::API_VERSION,
@@ -2367,7 +2368,8 @@ async fn chaos_operator_killed_and_api_server_restarted_during_bring_up() {
                 "database": {
                     "postgres": {"image": "ovu/postgres-local:15",
                         "resources": sized("64Mi", "1", "512Mi"), "storage": {"size": "1Gi"}},
-                    "redis": {"image": "ovu/redis-local:7", "resources": sized("16Mi", "500m", "128Mi")},
+                    "redis": {"image": "ovu/redis-local:7",
+                        "resources": sized("16Mi", "500m", "128Mi")},
                     "backup": {"storage": {"size": "1Gi"}},
                 },
             },
@@ -2384,7 +2386,13 @@ async fn chaos_operator_killed_and_api_server_restarted_during_bring_up() {
         let watch = Arc::new(Mutex::new(ReadyWatch::default()));
         let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
         let sampler = {
-            let (c, ns, watch, stop, names) = (c.clone(), ns.clone(), watch.clone(), stop.clone(), names.clone());
+            let (c, ns, watch, stop, names) = (
+                c.clone(),
+                ns.clone(),
+                watch.clone(),
+                stop.clone(),
+                names.clone(),
+            );
             tokio::spawn(async move {
                 let deploys = Api::<Deployment>::namespaced(c.client.clone(), &ns);
                 let sets = Api::<StatefulSet>::namespaced(c.client.clone(), &ns);
@@ -2392,18 +2400,21 @@ async fn chaos_operator_killed_and_api_server_restarted_during_bring_up() {
                     tokio::time::sleep(Duration::from_millis(300)).await;
                     // Read the status first: a tier seen serving after a Ready status was
                     // written from it (a tier never stops serving during a bring-up).
-                    let Ok(s) = c.get_system(&ns, name).await else { continue };
+                    let Ok(s) = c.get_system(&ns, name).await else {
+                        continue;
+                    };
                     let mut not_serving = Vec::new();
                     let mut failed = false;
                     for (comp, sts) in workloads {
                         let ready = if sts {
-                            sets.get_opt(&names.of(comp)).await.map(|o| {
-                                o.and_then(|o| o.status).and_then(|s| s.ready_replicas)
-                            })
+                            sets.get_opt(&names.of(comp))
+                                .await
+                                .map(|o| o.and_then(|o| o.status).and_then(|s| s.ready_replicas))
                         } else {
-                            deploys.get_opt(&names.of(comp)).await.map(|o| {
-                                o.and_then(|o| o.status).and_then(|s| s.ready_replicas)
-                            })
+                            deploys
+                                .get_opt(&names.of(comp))
+                                .await
+                                .map(|o| o.and_then(|o| o.status).and_then(|s| s.ready_replicas))
                         };
                         match ready {
                             Ok(r) if r.unwrap_or(0) >= 1 => {}
@@ -2424,8 +2435,11 @@ async fn chaos_operator_killed_and_api_server_restarted_during_bring_up() {
                     if w.phases.last() != Some(&st.phase) {
                         w.phases.push(st.phase);
                     }
-                    if (says_ready || st.phase == Some(ovu_crds::Phase::Ready)) && !not_serving.is_empty() {
-                        w.lies.push(format!("Ready while {not_serving:?} had no ready pod"));
+                    if (says_ready || st.phase == Some(ovu_crds::Phase::Ready))
+                        && !not_serving.is_empty()
+                    {
+                        w.lies
+                            .push(format!("Ready while {not_serving:?} had no ready pod"));
                     }
                 }
             })
@@ -2436,11 +2450,19 @@ async fn chaos_operator_killed_and_api_server_restarted_during_bring_up() {
         // The operator's first writes: kill it as soon as one child exists.
         let secrets = Api::<Secret>::namespaced(c.client.clone(), &ns);
         let selector = names::instance_selector(name);
-        wait_for(Duration::from_secs(60), "the first child", || async {
-            let n = secrets.list(&ListParams::default().labels(&selector)).await?.items.len();
-            Ok(if n > 0 { Ok(()) } else { Err("no child yet".to_string()) })
-        })
-        .await?;
+        // Polled every 50 ms (not wait_for's 500): the first reconcile writes its children
+        // within a second or two.
+        let lp = ListParams::default().labels(&selector);
+        loop {
+            if !secrets.list(&lp).await?.items.is_empty() {
+                break;
+            }
+            ensure!(
+                started.elapsed() < Duration::from_secs(60),
+                "no child after 60 s"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
         let at_kill = c.child_versions(&ns, name).await?.len();
         let killed = kill_the_leading_operator(&t).await;
         let killed_at = started.elapsed();
@@ -2454,7 +2476,11 @@ async fn chaos_operator_killed_and_api_server_restarted_during_bring_up() {
         })
         .await?;
         let at_restart = c.child_versions(&ns, name).await?.len();
-        let run = c.kubeconfig.parent().context("the kubeconfig's folder")?.to_path_buf();
+        let run = c
+            .kubeconfig
+            .parent()
+            .context("the kubeconfig's folder")?
+            .to_path_buf();
         let away = tokio::task::spawn_blocking(move || restart_the_api_server(run)).await?;
         let restarted_at = started.elapsed();
         // A fresh client: the old one's connections died with the API server.
@@ -2479,9 +2505,20 @@ async fn chaos_operator_killed_and_api_server_restarted_during_bring_up() {
             w.samples,
             w.phases
         );
-        ensure!(w.lies.is_empty(), "the status said Ready while a tier did not serve: {:?}", w.lies);
-        ensure!(w.samples > 20, "too few samples of the status: {}", w.samples);
-        ensure!(at_kill < children.len(), "the kill came after the bring-up wrote every child");
+        ensure!(
+            w.lies.is_empty(),
+            "the status said Ready while a tier did not serve: {:?}",
+            w.lies
+        );
+        ensure!(
+            w.samples > 20,
+            "too few samples of the status: {}",
+            w.samples
+        );
+        ensure!(
+            at_kill < children.len(),
+            "the kill came after the bring-up wrote every child"
+        );
 
         // Every child once: one workload per component, each applied with one content.
         let sets = Api::<StatefulSet>::namespaced(c.client.clone(), &ns);
@@ -2502,7 +2539,10 @@ async fn chaos_operator_killed_and_api_server_restarted_during_bring_up() {
                 .is_some_and(|o| o.iter().any(|o| o.name == owner))
         };
         let all = ListParams::default();
-        let replica_sets = Api::<ReplicaSet>::namespaced(c.client.clone(), &ns).list(&all).await?.items;
+        let replica_sets = Api::<ReplicaSet>::namespaced(c.client.clone(), &ns)
+            .list(&all)
+            .await?
+            .items;
         for comp in [Redis, Ulm, Aam, Frontend] {
             let owner = names.of(comp);
             let sets: Vec<String> = replica_sets
@@ -2510,7 +2550,10 @@ async fn chaos_operator_killed_and_api_server_restarted_during_bring_up() {
                 .filter(|r| owned_by(&r.metadata, &owner))
                 .map(|r| r.metadata.name.clone().unwrap_or_default())
                 .collect();
-            ensure!(sets.len() == 1, "{owner} has ReplicaSets {sets:?}: a template applied twice");
+            ensure!(
+                sets.len() == 1,
+                "{owner} has ReplicaSets {sets:?}: a template applied twice"
+            );
         }
         let revisions: Vec<String> = Api::<ControllerRevision>::namespaced(c.client.clone(), &ns)
             .list(&all)
@@ -2520,7 +2563,10 @@ async fn chaos_operator_killed_and_api_server_restarted_during_bring_up() {
             .filter(|r| owned_by(&r.metadata, &names.of(Postgres)))
             .map(|r| r.metadata.name.unwrap_or_default())
             .collect();
-        ensure!(revisions.len() == 1, "PostgreSQL's StatefulSet has revisions {revisions:?}");
+        ensure!(
+            revisions.len() == 1,
+            "PostgreSQL's StatefulSet has revisions {revisions:?}"
+        );
         let pods = Api::<Pod>::namespaced(c.client.clone(), &ns);
         for (comp, want) in [(Postgres, 1), (Redis, 1), (Ulm, 1), (Aam, 1), (Frontend, 1)] {
             let live = pods
@@ -2530,7 +2576,12 @@ async fn chaos_operator_killed_and_api_server_restarted_during_bring_up() {
                 .into_iter()
                 .filter(|p| p.metadata.deletion_timestamp.is_none())
                 .count();
-            ensure!(live == want, "{} pods of {}, want {want}", live, comp.as_str());
+            ensure!(
+                live == want,
+                "{} pods of {}, want {want}",
+                live,
+                comp.as_str()
+            );
         }
         ensure!(
             s.status.and_then(|s| s.phase) == Some(ovu_crds::Phase::Ready),
@@ -2539,15 +2590,21 @@ async fn chaos_operator_killed_and_api_server_restarted_during_bring_up() {
         // The operator is whole again: its Deployment fully available (a replica that lost
         // its Lease while the API server was away exits and is restarted).
         let op = Api::<Deployment>::namespaced(c.client.clone(), "ovu-system");
-        wait_for(Duration::from_secs(120), "the operator available", || async {
-            let d = op.get("ovu-operator").await?;
-            let st = d.status.unwrap_or_default();
-            Ok(if st.available_replicas == d.spec.and_then(|s| s.replicas) {
-                Ok(())
-            } else {
-                Err(format!("{st:?}"))
-            })
-        })
+        wait_for(
+            Duration::from_secs(120),
+            "the operator available",
+            || async {
+                let d = op.get("ovu-operator").await?;
+                let st = d.status.unwrap_or_default();
+                Ok(
+                    if st.available_replicas == d.spec.and_then(|s| s.replicas) {
+                        Ok(())
+                    } else {
+                        Err(format!("{st:?}"))
+                    },
+                )
+            },
+        )
         .await?;
         Ok(())
     })
