@@ -2307,7 +2307,17 @@ fn restart_the_api_server(run: std::path::PathBuf) -> Duration {
     assert!(exe.ends_with("bin/kube-apiserver"), "PID {pid} is {exe:?}");
     let stopped_at = std::time::Instant::now();
     signal(pid, "TERM");
-    while std::path::Path::new(&format!("/proc/{pid}")).exists() {
+    // Stopped once it is gone or a zombie: its parent (`up` ran it under setsid and exited)
+    // is not ours to reap it, so /proc/<pid> may stay (seen 2026-12-03).
+    let running = || {
+        std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|s| {
+            s.rsplit(')')
+                .next()
+                .and_then(|r| r.split_whitespace().next())
+                != Some("Z")
+        })
+    };
+    while running() {
         assert!(
             stopped_at.elapsed() < Duration::from_secs(60),
             "kube-apiserver {pid} did not stop in 60 s"
@@ -2367,8 +2377,11 @@ async fn chaos_operator_killed_and_api_server_restarted_during_bring_up() {
                 "domain": "chaos.example.com",
                 "frontend": {"replicas": 1, "resources": sized("16Mi", "500m", "128Mi")},
                 "backend": {
-                    "ulm": {"replicas": 1, "resources": sized("32Mi", "1", "256Mi")},
-                    "aam": {"replicas": 1, "resources": sized("32Mi", "1", "256Mi")},
+                    // The CRD defaults the image only with the whole object.
+                    "ulm": {"image": "ovu/ulm:0.1.0", "replicas": 1,
+                        "resources": sized("32Mi", "1", "256Mi")},
+                    "aam": {"image": "ovu/aam:0.1.0", "replicas": 1,
+                        "resources": sized("32Mi", "1", "256Mi")},
                 },
                 "database": {
                     "postgres": {"image": "ovu/postgres-local:15",
