@@ -10,7 +10,12 @@
 //! `CrashLoopBackOff` and a short run, and neither alternation changes the [`Reason`] or the
 //! message.
 
-use k8s_openapi::api::core::v1::{ContainerState, ContainerStatus, Pod};
+use k8s_openapi::api::core::v1::{ContainerStateTerminated, ContainerStatus, Pod};
+
+/// The exit code with which ULM and AAM (`serve` and `migrate`) say that a migration failed or
+/// the applied migrations do not match theirs (`ovu_kit::startup::MIGRATION_FAILED_EXIT`);
+/// their termination message names the migration.
+pub const MIGRATION_FAILED_EXIT: i32 = 3;
 
 /// What keeps a pod from serving. The names are condition reasons (docs/contracts.md).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -21,6 +26,9 @@ pub enum Reason {
     /// The kubelet cannot create a container: a missing Secret or ConfigMap key
     /// (`CreateContainerConfigError`), `CreateContainerError`, `RunContainerError`.
     ContainerConfigError,
+    /// ULM or AAM exits with [`MIGRATION_FAILED_EXIT`]: a migration failed (its `migrate` init
+    /// container, or `serve` migrating at start). The message names the migration.
+    MigrationFailed,
     /// An init container (ULM/AAM `migrate`, PostgreSQL's `init`) exits with an error.
     InitContainerFailed,
     /// A container keeps exiting (`CrashLoopBackOff`, or running again after a failed run).
@@ -39,6 +47,7 @@ impl Reason {
         match self {
             Reason::ImagePullBackOff => "ImagePullBackOff",
             Reason::ContainerConfigError => "ContainerConfigError",
+            Reason::MigrationFailed => "MigrationFailed",
             Reason::InitContainerFailed => "InitContainerFailed",
             Reason::CrashLoopBackOff => "CrashLoopBackOff",
             Reason::Unschedulable => "Unschedulable",
@@ -119,12 +128,17 @@ fn image_of(pod: &Pod, cs: &ContainerStatus, init: bool) -> String {
     spec.unwrap_or_else(|| cs.image.clone())
 }
 
-/// `exit code 127 (Error): <termination message>` of the last run, if it ended.
-fn last_exit(cs: &ContainerStatus) -> Option<String> {
-    let t = [cs.state.as_ref(), cs.last_state.as_ref()]
+/// How the current or else the last run ended, if one did.
+fn last_terminated(cs: &ContainerStatus) -> Option<&ContainerStateTerminated> {
+    [cs.state.as_ref(), cs.last_state.as_ref()]
         .into_iter()
         .flatten()
-        .find_map(|s: &ContainerState| s.terminated.as_ref())?;
+        .find_map(|s| s.terminated.as_ref())
+}
+
+/// `exit code 127 (Error): <termination message>` of the last run, if it ended.
+fn last_exit(cs: &ContainerStatus) -> Option<String> {
+    let t = last_terminated(cs)?;
     let mut out = format!("exit code {}", t.exit_code);
     if let Some(r) = t.reason.as_deref().filter(|r| !r.is_empty()) {
         out.push_str(&format!(" ({r})"));
@@ -188,6 +202,14 @@ fn container_problem(pod: &Pod, name: &str, cs: &ContainerStatus, init: bool) ->
         || (running && init && failed_before(cs));
     if crashing {
         let exit = last_exit(cs).unwrap_or_else(|| "no exit recorded".into());
+        // A failed migration is not a crash to wait out: the same migration fails on every
+        // restart until a person repairs it, and the termination message names it.
+        if last_terminated(cs).is_some_and(|t| t.exit_code == MIGRATION_FAILED_EXIT) {
+            return problem(
+                Reason::MigrationFailed,
+                format!("pod {name}: {which} ({image}): migration failed: {exit}"),
+            );
+        }
         return if init {
             problem(
                 Reason::InitContainerFailed,
@@ -378,6 +400,44 @@ mod tests {
                 ],
             ),
             (
+                "a migration that fails in the migrate init container",
+                json!({"phase": "Pending", "initContainerStatuses": [{"name": "migrate", "image": "ovu/ulm:9.9",
+                           "imageID": "", "ready": false, "restartCount": 2,
+                           "state": {"waiting": {"reason": "CrashLoopBackOff"}},
+                           "lastState": {"terminated": {"exitCode": 3, "reason": "Error",
+                               "message": "ovu-ulm: migration 20261202000001 (outbox queue) was applied with other content than this version's (checksum mismatch)"}}}],
+                       "containerStatuses": [waiting("ulm", "PodInitializing", "")]}),
+                Some(Reason::MigrationFailed),
+                vec![
+                    "pod p: init container migrate (ovu/ulm:9.9): migration failed: exit code 3 (Error): \
+                     ovu-ulm: migration 20261202000001 (outbox queue) was applied with other content",
+                ],
+            ),
+            (
+                "the same migration failing again, just ended",
+                json!({"phase": "Pending", "initContainerStatuses": [{"name": "migrate", "image": "ovu/ulm:9.9",
+                           "imageID": "", "ready": false, "restartCount": 3,
+                           "state": {"terminated": {"exitCode": 3, "reason": "Error",
+                               "message": "ovu-ulm: migration 20261202000001 (outbox queue) failed: x"}}}]}),
+                Some(Reason::MigrationFailed),
+                vec![
+                    "init container migrate (ovu/ulm:9.9): migration failed: exit code 3 (Error): ovu-ulm: migration 20261202000001",
+                ],
+            ),
+            (
+                "serve migrating at start",
+                json!({"phase": "Running", "initContainerStatuses": [init_done()],
+                       "containerStatuses": [{"name": "ulm", "image": "ovu/ulm:9.9", "imageID": "", "ready": false,
+                           "restartCount": 1,
+                           "state": {"waiting": {"reason": "CrashLoopBackOff"}},
+                           "lastState": {"terminated": {"exitCode": 3, "reason": "Error",
+                               "message": "ovu-ulm: migration 7 (x) is partially applied"}}}]}),
+                Some(Reason::MigrationFailed),
+                vec![
+                    "pod p: container ulm (ovu/ulm:9.9): migration failed: exit code 3 (Error): ovu-ulm: migration 7 (x)",
+                ],
+            ),
+            (
                 "init container that could not start",
                 json!({"phase": "Pending", "initContainerStatuses": [{"name": "migrate", "image": "ovu/ulm:9.9",
                            "imageID": "", "ready": false, "restartCount": 1,
@@ -493,6 +553,36 @@ mod tests {
                        "Back-off pulling image \"ovu/ulm:9.9\": ErrImagePull: rpc error: not found")]}),
         );
         assert_eq!(pod_problem(&err), pod_problem(&backoff));
+    }
+
+    #[test]
+    fn a_failing_migration_reads_the_same_through_the_restarts() {
+        // The kubelet shows the init container waiting in back-off, running again, and just
+        // ended; the status must not change with it.
+        let message =
+            "ovu-ulm: migration 20261202000001 (outbox queue) was applied with other content";
+        let last = json!({"terminated": {"exitCode": 3, "reason": "Error", "message": message}});
+        let init = |state: Value, restarts: i32| {
+            pod(
+                "p",
+                json!({"phase": "Pending", "initContainerStatuses": [{"name": "migrate",
+                    "image": "ovu/ulm:9.9", "imageID": "", "ready": false, "restartCount": restarts,
+                    "state": state, "lastState": last}]}),
+            )
+        };
+        let waiting = pod_problem(&init(json!({"waiting": {"reason": "CrashLoopBackOff"}}), 2));
+        let running = pod_problem(&init(json!({"running": {}}), 3));
+        let ended = pod_problem(&init(last.clone(), 3));
+        assert_eq!(
+            waiting.as_ref().map(|p| p.reason),
+            Some(Reason::MigrationFailed)
+        );
+        assert!(
+            waiting.as_ref().unwrap().message.contains(message),
+            "{waiting:?}"
+        );
+        assert_eq!(waiting, running);
+        assert_eq!(waiting, ended);
     }
 
     #[test]

@@ -210,19 +210,32 @@ pub fn tier_view(parts: &[Workload]) -> TierView {
         counts,
         serving: parts.iter().all(|p| p.serving),
         rolled_out: parts.iter().all(|p| p.rolled_out),
+        // A failed migration outweighs what the other workload waits for: it needs a person.
         problem: parts
             .iter()
-            .find_map(|p| p.problem.as_ref().map(|(pr, _)| pr.reason)),
+            .find_map(|p| {
+                p.problem
+                    .as_ref()
+                    .map(|(pr, _)| pr.reason)
+                    .filter(|r| *r == pods::Reason::MigrationFailed)
+            })
+            .or_else(|| {
+                parts
+                    .iter()
+                    .find_map(|p| p.problem.as_ref().map(|(pr, _)| pr.reason))
+            }),
         message,
     }
 }
 
 /// The tier condition: True only when every pod serves the current spec; a tier that serves
-/// while it rolls out is `RollingOut`; one that does not serve says what its pods are stuck
-/// on ([`pods::Reason`]), else `Waiting`.
+/// while it rolls out is `RollingOut`, unless a migration of the new pods failed: then the
+/// rollout has stopped (the old pods keep serving) and the reason is `MigrationFailed`; one
+/// that does not serve says what its pods are stuck on ([`pods::Reason`]), else `Waiting`.
 pub fn tier_cond(type_: &'static str, t: &TierView) -> Cond {
     let reason = match (t.serving, t.rolled_out, t.problem) {
         (true, true, _) => "Ready",
+        (true, false, Some(pods::Reason::MigrationFailed)) => "MigrationFailed",
         (true, false, _) => "RollingOut",
         (false, _, Some(p)) => p.as_str(),
         (false, _, None) => "Waiting",
@@ -372,6 +385,58 @@ mod tests {
                 .contains("pod ovu-ulm-new: container ulm: ImagePullBackOff"),
             "{}",
             c.message
+        );
+    }
+
+    fn migrating_pod(name: &str, component: &str) -> Pod {
+        serde_json::from_value(json!({
+            "metadata": {"name": name, "labels": {COMPONENT_LABEL: component}},
+            "spec": {"initContainers": [{"name": "migrate", "image": "ovu/ulm:9.9"}],
+                     "containers": [{"name": component, "image": "ovu/ulm:9.9"}]},
+            "status": {"phase": "Pending", "initContainerStatuses": [{
+                "name": "migrate", "image": "ovu/ulm:9.9", "imageID": "", "ready": false,
+                "restartCount": 2,
+                "state": {"waiting": {"reason": "CrashLoopBackOff"}},
+                "lastState": {"terminated": {"exitCode": 3, "reason": "Error",
+                    "message": "ovu-ulm: migration 20261202000001 (outbox queue) failed: boom"}}}]},
+        }))
+        .unwrap()
+    }
+
+    #[test]
+    fn a_rollout_stopped_by_a_failed_migration_says_so_while_the_old_pods_serve() {
+        // maxSurge 1, maxUnavailable 0: two old pods serve, the one new pod fails its
+        // migration. AAM, first in this tier, has a problem of its own (its image): the
+        // migration still names the tier's reason, it is the one a person must repair.
+        let pods = [
+            migrating_pod("ovu-ulm-new", "ulm"),
+            pulling_pod("ovu-aam-new", "aam"),
+        ];
+        let t = tier_view(&[
+            with_pods(workload("aam", Some(&deploy(2, 2, 3, 1, 2)), 2), &pods),
+            with_pods(workload("ulm", Some(&deploy(2, 2, 3, 1, 2)), 2), &pods),
+        ]);
+        assert!(t.serving && !t.rolled_out, "{t:?}");
+        let c = tier_cond(status::BACKEND_READY, &t);
+        assert!(!c.status);
+        assert_eq!(c.reason, "MigrationFailed");
+        assert!(
+            c.message.contains(
+                "ulm: 1 of 2 pods updated, 1 old pods left — pod ovu-ulm-new: init container \
+                 migrate (ovu/ulm:9.9): migration failed: exit code 3 (Error): ovu-ulm: \
+                 migration 20261202000001 (outbox queue) failed: boom"
+            ),
+            "{}",
+            c.message
+        );
+        // Not serving at all (a new system): the same reason.
+        let t = tier_view(&[with_pods(
+            workload("ulm", Some(&deploy(1, 1, 1, 1, 0)), 1),
+            &pods,
+        )]);
+        assert_eq!(
+            tier_cond(status::BACKEND_READY, &t).reason,
+            "MigrationFailed"
         );
     }
 

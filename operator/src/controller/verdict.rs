@@ -13,6 +13,7 @@ use ovu_crds::{
     RestoreStatus, Tiers,
 };
 
+use super::pods;
 use super::tiers::{self, TierView};
 use crate::render::names::Tier;
 use crate::status::{self, Cond};
@@ -31,6 +32,8 @@ pub const STEADY: Duration = Duration::from_secs(60);
 /// what is not serving); a system still not serving after it is Degraded.
 pub const RECOVERY_GRACE: Duration = Duration::from_secs(180);
 const RECOVERING: &str = "Recovering";
+/// The Ready reason while a rollout has stopped at a failed migration.
+const MIGRATION_FAILED: &str = "MigrationFailed";
 
 /// The bring-up steps, in order, and `Done`. `status.step` holds [`Step::as_str`] (the same
 /// strings it always held).
@@ -285,6 +288,21 @@ pub fn judge(
                     message: r.changes.join(", "),
                 });
             }
+            // A stopped rollout keeps its step (the tier's): say it once, as a Warning, when
+            // the Ready reason turns to it.
+            let old_reason = old
+                .conditions
+                .iter()
+                .find(|c| c.type_ == status::READY)
+                .map(|c| c.reason.as_str());
+            if verdict.reason == MIGRATION_FAILED && old_reason != Some(MIGRATION_FAILED) {
+                events.push(Note {
+                    type_: EventType::Warning,
+                    reason: MIGRATION_FAILED.into(),
+                    action: EventAction::Apply,
+                    message: verdict.message.clone(),
+                });
+            }
             let note = (old.step.as_deref() != Some(verdict.step.as_str())).then(|| Note {
                 type_: if verdict.phase == Phase::Degraded {
                     EventType::Warning
@@ -427,6 +445,19 @@ fn lost_serving(step: Step, message: String, since: Option<Timestamp>, now: Time
 fn serving_verdict(tiers: &[(Step, &TierView)], cert_ok: bool, was_ready: bool) -> Verdict {
     if let Some((step, t)) = tiers.iter().find(|(_, t)| !t.rolled_out) {
         let name = step.tier().map(Tier::as_str).unwrap_or_default();
+        // The new pods cannot start until a person repairs the migration; the old ones serve.
+        if t.problem == Some(pods::Reason::MigrationFailed) {
+            return Verdict {
+                phase: Phase::Progressing,
+                step: *step,
+                reason: MIGRATION_FAILED.into(),
+                message: format!(
+                    "the rollout of the {name} tier stopped: a migration failed (the old pods \
+                     keep serving): {}",
+                    t.message
+                ),
+            };
+        }
         return Verdict {
             phase: Phase::Progressing,
             step: *step,
@@ -488,6 +519,13 @@ mod tests {
     }
     fn rolling(msg: &str) -> Stage {
         Stage::Tier(view(true, false, msg))
+    }
+    /// A serving tier whose rollout stopped: its new pod's migration failed.
+    fn migration_failed(msg: &str) -> Stage {
+        Stage::Tier(TierView {
+            problem: Some(pods::Reason::MigrationFailed),
+            ..view(true, false, msg)
+        })
     }
     fn restoring(failed: bool) -> Stage {
         Stage::Restore(Some(RestoreWait {
@@ -738,6 +776,33 @@ mod tests {
                 reason: "BackendRollingOut",
                 conds: &[("BackendReady", "False", "RollingOut")],
                 events: &["StepBackend"],
+                requeue: wait,
+            },
+            Row {
+                name: "a rollout stopped by a failed migration says so, once as a Warning",
+                old: was_ready(),
+                observed: round(
+                    vec![
+                        (Step::Database, up()),
+                        (Step::Restore, Stage::Restore(None)),
+                        (
+                            Step::Backend,
+                            migration_failed(
+                                "ulm 2/2; rolling out ulm: 1 of 2 pods updated — pod u: \
+                                 init container migrate (i): migration failed: exit code 3",
+                            ),
+                        ),
+                        (Step::Frontend, up()),
+                    ],
+                    true,
+                    None,
+                ),
+                now: t0(),
+                phase: Phase::Progressing,
+                step: Some("Backend"),
+                reason: "MigrationFailed",
+                conds: &[("BackendReady", "False", "MigrationFailed")],
+                events: &["MigrationFailed", "StepBackend"],
                 requeue: wait,
             },
             Row {

@@ -499,6 +499,94 @@ async fn a_rollout_of_a_ready_system_is_progressing_until_every_pod_is_updated()
     assert_eq!(cond(&st, "BackendReady")["status"], "True");
 }
 
+/// A rollout whose new pod fails its migration (ULM's `migrate` exits 3 and its termination
+/// message names the migration) stops there while the old pods serve: the tier and the system
+/// say `MigrationFailed` with the migration's name, a Warning Event says it once, and the
+/// kubelet's restarts of the init container write nothing more.
+#[tokio::test]
+async fn a_rollout_stopped_by_a_failed_migration_names_it() {
+    let (fake, ctx) = setup(common::minimal(), true);
+    reconcile(&fake, &ctx).await.unwrap();
+    assert_eq!(status(&fake)["phase"], "Ready");
+
+    fake.auto_ready.store(false, Ordering::Relaxed);
+    let mut o = fake.get(ULM).unwrap();
+    o["metadata"]["generation"] = json!(2);
+    // maxSurge 1, maxUnavailable 0: both old pods serve, the one new pod is stuck.
+    o["status"] = json!({"observedGeneration": 2, "replicas": 3, "updatedReplicas": 1,
+        "readyReplicas": 2, "availableReplicas": 2});
+    fake.put(ULM, o);
+    let migration = "ovu-ulm: migration 20261202000001 (outbox queue) was applied with other \
+                     content than this version's (checksum mismatch)";
+    let stuck = |restarts: i32, state: Value| {
+        let mut p = pod(
+            "ovu-ulm-new",
+            "ulm",
+            "ovu/ulm:0.1.0",
+            json!({"phase": "Pending", "initContainerStatuses": [{"name": "migrate",
+                "image": "ovu/ulm:0.1.0", "imageID": "", "ready": false,
+                "restartCount": restarts, "state": state,
+                "lastState": {"terminated": {"exitCode": 3, "reason": "Error", "message": migration}}}],
+                "containerStatuses": [{"name": "ulm", "image": "ovu/ulm:0.1.0", "imageID": "",
+                    "ready": false, "restartCount": 0,
+                    "state": {"waiting": {"reason": "PodInitializing"}}}]}),
+        );
+        p["spec"]["initContainers"] = json!([{"name": "migrate", "image": "ovu/ulm:0.1.0"}]);
+        p
+    };
+    let path = "/api/v1/namespaces/ovu-test/pods/ovu-ulm-new";
+    fake.put(
+        path,
+        stuck(2, json!({"waiting": {"reason": "CrashLoopBackOff"}})),
+    );
+    fake.clear_log();
+    reconcile(&fake, &ctx).await.unwrap();
+    let st = status(&fake);
+    assert_eq!(st["phase"], "Progressing", "{st}");
+    let ready = cond(&st, "Ready");
+    assert_eq!(ready["status"], "False");
+    assert_eq!(ready["reason"], "MigrationFailed", "{ready}");
+    let be = cond(&st, "BackendReady");
+    assert_eq!(be["reason"], "MigrationFailed", "{be}");
+    let msg = be["message"].as_str().unwrap();
+    assert!(
+        msg.contains(&format!(
+            "rolling out ulm: 1 of 2 pods updated, 1 old pods left — pod ovu-ulm-new: init \
+             container migrate (ovu/ulm:0.1.0): migration failed: exit code 3 (Error): {migration}"
+        )),
+        "{msg}"
+    );
+    let overall = st["message"].as_str().unwrap();
+    assert!(
+        overall.starts_with("the rollout of the backend tier stopped: a migration failed")
+            && overall.contains("migration 20261202000001 (outbox queue)"),
+        "{overall}"
+    );
+    // The frontend serves and is not held back.
+    assert_eq!(cond(&st, "FrontendReady")["status"], "True");
+    let warnings: Vec<Value> = fake
+        .objects
+        .lock()
+        .unwrap()
+        .iter()
+        .filter(|(p, e)| p.contains("/events") && e["reason"] == "MigrationFailed")
+        .map(|(_, e)| e.clone())
+        .collect();
+    assert_eq!(warnings.len(), 1, "{warnings:?}");
+    assert_eq!(warnings[0]["type"], "Warning", "{warnings:?}");
+
+    // The kubelet runs the init container again and it fails again: nothing is rewritten.
+    for state in [
+        json!({"running": {"startedAt": "2026-12-03T17:00:00Z"}}),
+        json!({"terminated": {"exitCode": 3, "reason": "Error", "message": migration}}),
+    ] {
+        fake.put(path, stuck(3, state));
+        fake.clear_log();
+        reconcile(&fake, &ctx).await.unwrap();
+        assert_eq!(fake.writes(), vec![]);
+    }
+}
+
 #[tokio::test]
 async fn probes_off_say_so_once_and_are_not_rewritten() {
     let (client, fake) = Fake::start();

@@ -1,7 +1,6 @@
 //! `ovu-aam serve` runs the API (and the health poller); `ovu-aam migrate` applies the
 //! migrations and exits.
 
-use anyhow::Context;
 use clap::{Parser, Subcommand};
 use ovu_aam::MIGRATOR;
 use ovu_aam::config::Config;
@@ -23,14 +22,29 @@ enum Command {
 }
 
 #[tokio::main]
-async fn main() -> anyhow::Result<()> {
+async fn main() -> std::process::ExitCode {
+    match run().await {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            // One readable line naming the cause chain, no backtrace; also the termination
+            // message, which the operator shows in the system's status.
+            let line = format!("ovu-aam: {e:#}");
+            eprintln!("{line}");
+            tracing::error!(error = format!("{e:#}"), "aam failed");
+            ovu_kit::startup::write_termination_message(&line);
+            std::process::ExitCode::from(ovu_kit::startup::exit_code(e.downcast_ref()))
+        }
+    }
+}
+
+async fn run() -> anyhow::Result<()> {
     ovu_kit::telemetry::init("info");
     let cli = Cli::parse();
     let cfg = Config::from_env()?;
     match cli.command {
         Command::Migrate => {
             let db = startup::connect_db(&cfg).await?;
-            MIGRATOR.run(&db).await.context("applying migrations")?;
+            ovu_kit::startup::migrate(&MIGRATOR, &db).await?;
             tracing::info!("migrations applied");
             Ok(())
         }

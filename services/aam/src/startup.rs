@@ -38,7 +38,7 @@ impl Application {
         let db = connect_db(&cfg).await?;
         if cfg.migrate_on_start {
             // sqlx takes an advisory lock, so replicas starting together migrate once.
-            MIGRATOR.run(&db).await.context("applying migrations")?;
+            ovu_kit::startup::migrate(&MIGRATOR, &db).await?;
         }
         let redis = with_retry("redis", Duration::from_secs(60), || connect_redis(&cfg.db))
             .await

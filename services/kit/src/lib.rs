@@ -7,7 +7,8 @@
 //! JSON shape; bearer tokens are checked by [`jwt::JwtVerifier`] against Ed25519 keys
 //! published as a JWKS; [`health`] answers liveness/readiness from the PostgreSQL
 //! pool and Redis connection built in [`db`]; [`http::serve`] stops gracefully on
-//! SIGTERM/SIGINT.
+//! SIGTERM/SIGINT; [`startup`] applies the migrations and reports a failed start to the
+//! cluster (termination message, exit code).
 
 pub mod config;
 pub mod db;
@@ -21,6 +22,7 @@ pub mod jwt;
 pub mod metrics;
 pub mod net;
 pub mod secret;
+pub mod startup;
 pub mod telemetry;
 
 pub use error::{ApiError, ErrorBody};

@@ -3,10 +3,10 @@
 
 use std::time::Duration;
 
-use anyhow::Context;
 use clap::{Parser, Subcommand};
+use ovu_kit::startup;
 use ovu_ulm::signing::Signer;
-use ovu_ulm::startup::{self, Application};
+use ovu_ulm::startup::{self as ulm_startup, Application};
 use ovu_ulm::{Config, MIGRATOR};
 
 #[derive(Parser)]
@@ -37,10 +37,13 @@ async fn main() -> std::process::ExitCode {
     match run().await {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {
-            // One readable line naming the cause chain (e.g. the bad variable), no backtrace.
-            eprintln!("ovu-ulm: {e:#}");
+            // One readable line naming the cause chain (e.g. the bad variable), no backtrace;
+            // also the termination message, which the operator shows in the system's status.
+            let line = format!("ovu-ulm: {e:#}");
+            eprintln!("{line}");
             tracing::error!(error = format!("{e:#}"), "ulm failed");
-            std::process::ExitCode::FAILURE
+            startup::write_termination_message(&line);
+            std::process::ExitCode::from(startup::exit_code(e.downcast_ref()))
         }
     }
 }
@@ -56,8 +59,8 @@ async fn run() -> anyhow::Result<()> {
         Command::Migrate => {
             ovu_kit::telemetry::init("info");
             let cfg = Config::from_env()?;
-            let pool = startup::connect_pg(&cfg).await?;
-            MIGRATOR.run(&pool).await.context("applying migrations")?;
+            let pool = ulm_startup::connect_pg(&cfg).await?;
+            startup::migrate(&MIGRATOR, &pool).await?;
             tracing::info!("migrations applied");
             Ok(())
         }

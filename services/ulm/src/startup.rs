@@ -40,7 +40,7 @@ impl Application {
     pub async fn build(cfg: Config) -> anyhow::Result<Self> {
         let pool = connect_pg(&cfg).await?;
         if cfg.migrate_on_start {
-            MIGRATOR.run(&pool).await.context("applying migrations")?;
+            ovu_kit::startup::migrate(&MIGRATOR, &pool).await?;
         }
         let redis = db::with_retry("redis", Duration::from_secs(30), || {
             db::connect_redis(&cfg.db)

@@ -30,7 +30,7 @@ describe('server text in the UI language', () => {
     const dir = path.join(repo, 'operator/src/controller');
     const src = fs.readdirSync(dir).filter((f) => f.endsWith('.rs')).sort().map((f) => fs.readFileSync(path.join(dir, f), 'utf8')).join('\n');
     // Reasons: the string literal right after the condition's status in Cond::new/unknown, plus the computed ones.
-    const reasons = new Set<string>(['Ready', 'RollingOut', 'Waiting', 'DatabaseRollingOut', 'BackendRollingOut', 'FrontendRollingOut', 'AllTiersReady', 'CertificateNotReady', 'BringingUp', 'RestoreFailed']);
+    const reasons = new Set<string>(['Ready', 'RollingOut', 'Waiting', 'DatabaseRollingOut', 'BackendRollingOut', 'FrontendRollingOut', 'AllTiersReady', 'CertificateNotReady', 'BringingUp', 'RestoreFailed', 'MigrationFailed']);
     for (const m of src.matchAll(/Cond::(?:new|unknown)\(\s*[\w:]+,\s*(?:(?:true|false|\w+),\s*)?"([A-Za-z]+)"/g)) reasons.add(m[1]!);
     for (const m of src.matchAll(/crate::status::Cond::new\(\s*[\w:]+,\s*\w+,\s*"([A-Za-z]+)"/g)) reasons.add(m[1]!);
     expect(reasons.size).toBeGreaterThan(20);
@@ -45,6 +45,7 @@ describe('server text in the UI language', () => {
       'waiting for the database tier: postgres 0/1, redis 1/1',
       'waiting for the backend tier (migrations, readiness): ulm 0/2, aam 1/1',
       'rolling out the backend tier: ulm 2/2; rolling out ulm: 1 old pod',
+      'the rollout of the backend tier stopped: a migration failed (the old pods keep serving): ulm 2/2; rolling out ulm: 1 of 2 pods updated',
       'self-signed certificate valid until 2027-01-01T00:00:00Z',
       'schedule "0 3 * * *"; no backup has finished yet',
       'backup ovu-backup-1 succeeded and a test restore of it held every table',
@@ -55,6 +56,7 @@ describe('server text in the UI language', () => {
     expect(operatorMessage(T.he, 'waiting for the database tier: postgres 0/1, redis 1/1')).toBe('ממתין לשכבת מסד הנתונים: postgres 0/1, redis 1/1');
     expect(operatorMessage(T.he, 'backup ovu-backup-2 failed; see its pod logs')).toContain('ovu-backup-2');
     expect(operatorMessage(T.en, 'all tiers are serving')).toBe('All tiers are serving');
+    expect(operatorMessage(T.en, 'the rollout of the backend tier stopped: a migration failed (the old pods keep serving): ulm 2/2')).toBe('The rollout of the backend tier stopped: a migration failed (the old pods keep serving): ulm 2/2');
     // Unknown: as it is.
     expect(operatorMessage(T.he, 'postgres: ImagePullBackOff pulling "postgres:99"')).toBe('postgres: ImagePullBackOff pulling "postgres:99"');
     expect(conditionReason(T.he, 'SomethingNew')).toBe('SomethingNew');

@@ -48,6 +48,7 @@ const MESSAGES: [string, RegExp][] = [
   ['waitingDatabase', /^waiting for the database tier: (?<rest>.*)$/],
   ['waitingBackend', /^waiting for the backend tier \(migrations, readiness\): (?<rest>.*)$/],
   ['rollingOut', /^rolling out the (?<tier>database|backend|frontend) tier: (?<rest>.*)$/],
+  ['migrationFailed', /^the rollout of the (?<tier>database|backend|frontend) tier stopped: a migration failed \(the old pods keep serving\): (?<rest>.*)$/],
   ['selfSigned', /^self-signed certificate valid until (?<time>\S+)$/],
   ['noBackupYet', /^schedule "(?<schedule>[^"]*)"; no backup has finished yet$/],
   ['backupVerified', /^backup (?<name>\S+) succeeded and a test restore of it held every table$/],
