@@ -538,6 +538,102 @@ mod tests {
         }
     }
 
+    /// The watch cache keeps a slimmed pod (`cache::slim_pod`); whatever it drops must be
+    /// something this module never reads.
+    #[test]
+    fn the_cached_pod_says_what_the_whole_pod_says() {
+        use crate::controller::cache::slim_pod;
+        let whole = |status: Value, deleting: bool| {
+            let mut v = json!({
+                "metadata": {"name": "p", "namespace": "ns", "labels": {"a": "b"},
+                    "uid": "u", "managedFields": [{"manager": "kubelet"}]},
+                "spec": {
+                    "nodeName": "n1",
+                    "initContainers": [{"name": "migrate", "image": "ovu/ulm:9.9", "env": []}],
+                    "containers": [{"name": "ulm", "image": "ovu/ulm:9.9", "env": []}],
+                },
+                "status": status,
+            });
+            if deleting {
+                v["metadata"]["deletionTimestamp"] = json!("2026-12-04T10:00:00Z");
+            }
+            v
+        };
+        let mut cases = table();
+        // What a kubelet of Kubernetes 1.36 writes besides: times, IDs, addresses, and per
+        // container its resources, mounts and user.
+        cases.push((
+            "crash loop, as a kubelet writes it",
+            json!({"phase": "Running", "hostIP": "198.18.0.12", "podIP": "198.19.2.7",
+                "podIPs": [{"ip": "198.19.2.7"}], "qosClass": "Burstable", "observedGeneration": 1,
+                "startTime": "2026-12-04T10:00:00Z",
+                "conditions": [{"type": "Ready", "status": "False", "reason": "ContainersNotReady",
+                    "message": "containers with unready status: [ulm]", "lastProbeTime": null,
+                    "lastTransitionTime": "2026-12-04T10:00:00Z", "observedGeneration": 1}],
+                "initContainerStatuses": [{"name": "migrate", "image": "ovu/ulm:9.9",
+                    "imageID": "sha256:aa", "containerID": "containerd://1", "ready": true,
+                    "restartCount": 0, "started": false,
+                    "state": {"terminated": {"exitCode": 0, "reason": "Completed",
+                        "startedAt": "2026-12-04T10:00:01Z", "finishedAt": "2026-12-04T10:00:02Z",
+                        "containerID": "containerd://1"}},
+                    "volumeMounts": [{"name": "tmp", "mountPath": "/tmp"}],
+                    "user": {"linux": {"uid": 10001, "gid": 10001, "supplementalGroups": [10001]}}}],
+                "containerStatuses": [{"name": "ulm", "image": "ovu/ulm:9.9",
+                    "imageID": "sha256:aa", "containerID": "containerd://2", "ready": false,
+                    "restartCount": 4, "started": false,
+                    "state": {"waiting": {"reason": "CrashLoopBackOff",
+                        "message": "back-off 1m20s restarting failed container"}},
+                    "lastState": {"terminated": {"exitCode": 3, "reason": "Error",
+                        "message": "migration 20261126000001 (users search trgm) failed",
+                        "startedAt": "2026-12-04T10:00:03Z", "finishedAt": "2026-12-04T10:00:04Z"}},
+                    "allocatedResources": {"cpu": "100m", "memory": "128Mi"},
+                    "resources": {"requests": {"cpu": "100m"}, "limits": {"memory": "256Mi"}},
+                    "volumeMounts": [{"name": "tmp", "mountPath": "/tmp"}],
+                    "user": {"linux": {"uid": 10001, "gid": 10001}}}]}),
+            Some(Reason::MigrationFailed),
+            vec!["migration 20261126000001"],
+        ));
+        for (case, status, want, _) in cases {
+            for deleting in [false, true] {
+                let full = whole(status.clone(), deleting);
+                let slim = slim_pod(&full);
+                let a: Pod = serde_json::from_value(full.clone()).unwrap();
+                let b: Pod = serde_json::from_value(slim.clone())
+                    .unwrap_or_else(|e| panic!("{case}: the cached pod does not parse: {e}"));
+                assert_eq!(
+                    pod_problem(&a),
+                    pod_problem(&b),
+                    "{case} (deleting: {deleting})"
+                );
+                if !deleting {
+                    assert_eq!(pod_problem(&b).map(|p| p.reason), want, "{case}");
+                }
+                let (fl, sl) = (full.to_string().len(), slim.to_string().len());
+                assert!(sl <= fl, "{case}: {sl} > {fl}");
+            }
+        }
+        // The kubelet's bookkeeping is what goes.
+        let full = whole(cases_last_status(), false);
+        let slim = slim_pod(&full).to_string();
+        for gone in [
+            "startedAt",
+            "containerID",
+            "volumeMounts",
+            "allocatedResources",
+            "podIP",
+            "uid",
+        ] {
+            assert!(!slim.contains(gone), "{gone} is still cached: {slim}");
+        }
+    }
+
+    fn cases_last_status() -> Value {
+        json!({"phase": "Running", "podIP": "198.19.2.7", "containerStatuses": [{"name": "ulm",
+            "image": "i", "imageID": "sha256:aa", "containerID": "containerd://2", "ready": true,
+            "restartCount": 0, "state": {"running": {"startedAt": "2026-12-04T10:00:03Z"}},
+            "allocatedResources": {"cpu": "1"}, "volumeMounts": []}]})
+    }
+
     #[test]
     fn both_pull_phases_read_the_same() {
         // The kubelet alternates the two; the status must not change with it.
