@@ -121,6 +121,7 @@ pub struct Monitoring {
     /// prometheus-operator sets it) reach the ULM and AAM ports. Default `monitoring`.
     #[serde(default = "default_prometheus_namespace")]
     #[schemars(length(min = 1, max = 63))]
+    #[schemars(extend("x-kubernetes-validations" = [{"rule": rules::CEL_DNS_LABEL, "message": rules::MSG_PROMETHEUS_NAMESPACE}]))]
     pub prometheus_namespace: String,
 }
 
