@@ -24,13 +24,13 @@ help:
 up:
 	@scripts/up.sh
 
-test: deps lint clippy test-monitoring test-sqlx test-rust test-api test-web test-web-e2e test-e2e test-e2e-real
+test: deps lint clippy test-sqlx test-rust test-api test-monitoring test-web test-web-e2e test-e2e test-e2e-real
 	@echo "make test: all suites passed"
 
 # Everything `make test` runs, plus the long scenarios that do not fit CI's budget: the
 # operator's e2e suite again on the real nodes (real PostgreSQL dumps and restores, rollouts,
 # restarts). Run it before calling an issue resolved.
-test-all: deps lint clippy test-monitoring test-sqlx test-rust test-api test-web test-web-e2e test-e2e test-e2e-real-all
+test-all: deps lint clippy test-sqlx test-rust test-api test-monitoring test-web test-web-e2e test-e2e test-e2e-real-all
 	@echo "make test-all: all suites passed"
 
 ## --- steps ------------------------------------------------------------------
@@ -66,9 +66,10 @@ build:
 	$(CARGO) build --workspace --locked
 
 # deploy/monitoring/ through promtool (built from the Prometheus module, cached outside the
-# clone): the alert rules' syntax and their unit tests, and the Grafana dashboard's JSON
+# clone): the alert rules' syntax and their unit tests, the Grafana dashboard's JSON, and the
+# PodMonitors and the PrometheusRule against prometheus-operator's API types
 # (scripts/test-monitoring.sh; that their metric names are exported is an operator test).
-test-monitoring: deps
+test-monitoring: deps build
 	@scripts/test-monitoring.sh
 
 # The SQL of the services' checked queries (sqlx `query!`) against their migrated schemas:

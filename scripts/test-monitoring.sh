@@ -1,10 +1,14 @@
 #!/usr/bin/env bash
 # `make test-monitoring`: checks deploy/monitoring/ with promtool (built by scripts/promtool.sh,
 # cached outside the clone): `promtool check rules` on the PrometheusRule's groups and
-# `promtool test rules` on the rule unit tests (deploy/monitoring/tests/), and that the Grafana
-# dashboard is valid JSON whose every panel has a query. That every metric name the rules and
-# the dashboard use is one the operator, ULM or AAM really export is checked against a
-# rendering of their registries by the operator's tests (`monitoring::` in operator/tests/it).
+# `promtool test rules` on the rule unit tests (deploy/monitoring/tests/), that every alert has
+# a test that fires it, and that the Grafana dashboard is valid JSON whose every panel has a
+# query. The PodMonitors and the PrometheusRule (deploy/monitoring/ and the PodMonitor the
+# operator renders for spec.monitoring.podMonitor) are decoded strictly into
+# prometheus-operator's own API types (scripts/monitoring-schema/, a Go program built once and
+# cached outside the clone by a hash of its source). That every metric name the rules and the
+# dashboard use is one the operator, ULM or AAM really export is checked against a rendering of
+# their registries by the operator's tests (`monitoring::` in operator/tests/it).
 set -euo pipefail
 LOG_TAG=monitoring
 source "$(dirname "$0")/lib.sh"
@@ -14,6 +18,33 @@ promtool=$(scripts/promtool.sh)
 dir=deploy/monitoring
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
+
+# The schema checker, cached by a hash of its source (a change rebuilds it).
+src=scripts/monitoring-schema
+hash=$(cat "$src/main.go" "$src/go.mod" "$src/go.sum" | sha256sum | cut -c1-12)
+schema="${XDG_CACHE_HOME:-$HOME/.cache}/ovu/tools/monitoring-schema-$hash/monitoring-schema"
+if [[ ! -x $schema ]]; then
+  log "building $src into $(dirname "$schema")"
+  mkdir -p "$(dirname "$schema")"
+  (cd "$src" && GOWORK=off GOFLAGS=-mod=mod go build -trimpath -buildvcs=false -o "$schema.tmp" .)
+  mv "$schema.tmp" "$schema"
+fi
+# The operator's own rendering of a system with a PodMonitor (the binary `make build` made;
+# built here when run alone, the same build).
+cargo build --workspace --locked -q
+cat >"$work/system.yaml" <<'YAML'
+apiVersion: ovu.co.il/v1alpha1
+kind: OvuSystem
+metadata:
+  name: ovu
+spec:
+  domain: ovu.co.il
+  monitoring:
+    podMonitor: true
+YAML
+"${CARGO_TARGET_DIR:-target}/debug/ovu-operator" render "$work/system.yaml" --namespace shop >"$work/rendered.yaml"
+grep -q '^kind: PodMonitor$' "$work/rendered.yaml" || die "the operator rendered no PodMonitor for spec.monitoring.podMonitor"
+"$schema" "$dir/operator-podmonitor.yaml" "$dir/prometheusrule.yaml" "$work/rendered.yaml"
 
 # promtool reads plain rule files: the PrometheusRule's spec is one (its `groups`).
 python3 - "$dir/prometheusrule.yaml" "$work/rules.yaml" <<'PY'
