@@ -11,7 +11,7 @@ export CARGO_TERM_COLOR ?= never
 export RUST_BACKTRACE ?= 1
 
 .PHONY: help up down dev test test-all deps services services-stop fmt fmt-check lint shellcheck clippy \
-        test-sqlx test-rust test-api test-web test-web-e2e test-e2e build bench
+        test-sqlx test-rust test-api test-web test-web-e2e test-e2e test-monitoring build bench
 
 help:
 	@echo "make up     run OVU on a local Kubernetes cluster with real nodes (see README)"
@@ -24,13 +24,13 @@ help:
 up:
 	@scripts/up.sh
 
-test: deps lint clippy test-sqlx test-rust test-api test-web test-web-e2e test-e2e test-e2e-real
+test: deps lint clippy test-sqlx test-rust test-api test-monitoring test-web test-web-e2e test-e2e test-e2e-real
 	@echo "make test: all suites passed"
 
 # Everything `make test` runs, plus the long scenarios that do not fit CI's budget: the
 # operator's e2e suite again on the real nodes (real PostgreSQL dumps and restores, rollouts,
 # restarts). Run it before calling an issue resolved.
-test-all: deps lint clippy test-sqlx test-rust test-api test-web test-web-e2e test-e2e test-e2e-real-all
+test-all: deps lint clippy test-sqlx test-rust test-api test-monitoring test-web test-web-e2e test-e2e test-e2e-real-all
 	@echo "make test-all: all suites passed"
 
 ## --- steps ------------------------------------------------------------------
@@ -64,6 +64,13 @@ clippy:
 
 build:
 	$(CARGO) build --workspace --locked
+
+# deploy/monitoring/ through promtool (built from the Prometheus module, cached outside the
+# clone): the alert rules' syntax and their unit tests, the Grafana dashboard's JSON, and the
+# PodMonitors and the PrometheusRule against prometheus-operator's API types
+# (scripts/test-monitoring.sh; that their metric names are exported is an operator test).
+test-monitoring: deps build
+	@scripts/test-monitoring.sh
 
 # The SQL of the services' checked queries (sqlx `query!`) against their migrated schemas:
 # the committed .sqlx/ data the offline builds compile against must match (scripts/test-sqlx.sh;

@@ -13,7 +13,9 @@ APT_PACKAGES=(postgresql redis-server nginx wrk python3-venv git curl ca-certifi
   buildah debootstrap gcc libc6-dev
   # e2e/cluster real mode: a containerd per node, runc, the CNI plugins (bridge, host-local,
   # portmap, loopback), iptables (kube-proxy, the NetworkPolicy queue rule), jq, ip, sysctl.
-  containerd runc containernetworking-plugins iptables jq iproute2 procps)
+  containerd runc containernetworking-plugins iptables jq iproute2 procps
+  # scripts/test-monitoring.sh: the PrometheusRule's groups extracted for promtool.
+  python3-yaml)
 missing=()
 for p in "${APT_PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -532,6 +532,13 @@ pub fn invalid_specs() -> Vec<InvalidSpec> {
             Offline::Unparsable,
             &["spec.deletionPolicy", "supported values", "Retain"],
         ),
+        cel(
+            "prometheus-namespace",
+            json!({"monitoring": {"podMonitor": true, "prometheusNamespace": "Monitoring.NS"}}),
+            "spec.monitoring.prometheusNamespace",
+            "spec.monitoring.prometheusNamespace",
+            MSG_PROMETHEUS_NAMESPACE,
+        ),
     ];
     let mail = |name: &'static str, mail: Value, field: &'static str, message: &'static str| {
         let mut m = json!({"smtp": {"host": "h"}, "from": "a@b.c"});

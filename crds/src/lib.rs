@@ -99,6 +99,49 @@ pub struct OvuSystemSpec {
     /// Sign-in security policy of ULM and AAM.
     #[serde(default)]
     pub security: Security,
+
+    /// Prometheus monitoring of this system's services (needs prometheus-operator).
+    #[serde(default, skip_serializing_if = "Monitoring::is_default")]
+    pub monitoring: Monitoring,
+}
+
+/// Prometheus monitoring of the system's services.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Monitoring {
+    /// Create a PodMonitor (`monitoring.coreos.com/v1`, prometheus-operator's API) that has
+    /// Prometheus scrape `/metrics` of the ULM and AAM pods (HTTP request counts and
+    /// latencies by route and status). Owned by the OvuSystem; deleted when this turns false.
+    /// When the cluster does not serve the PodMonitor API the system still reconciles and the
+    /// `MonitoringReady` condition says so. Default false.
+    #[serde(default)]
+    pub pod_monitor: bool,
+    /// The namespace Prometheus runs in. With `podMonitor`, the NetworkPolicy
+    /// `<name>-monitoring` lets its pods (label `app.kubernetes.io/name: prometheus`, as
+    /// prometheus-operator sets it) reach the ULM and AAM ports. Default `monitoring`.
+    #[serde(default = "default_prometheus_namespace")]
+    #[schemars(length(min = 1, max = 63))]
+    #[schemars(extend("x-kubernetes-validations" = [{"rule": rules::CEL_DNS_LABEL, "message": rules::MSG_PROMETHEUS_NAMESPACE}]))]
+    pub prometheus_namespace: String,
+}
+
+fn default_prometheus_namespace() -> String {
+    "monitoring".into()
+}
+
+impl Default for Monitoring {
+    fn default() -> Self {
+        Self {
+            pod_monitor: false,
+            prometheus_namespace: default_prometheus_namespace(),
+        }
+    }
+}
+
+impl Monitoring {
+    fn is_default(&self) -> bool {
+        *self == Self::default()
+    }
 }
 
 /// Sign-in security policy of ULM and AAM.

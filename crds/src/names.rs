@@ -159,6 +159,14 @@ impl Names {
     pub fn certificate(&self) -> String {
         self.n("tls")
     }
+    /// Prometheus' admission to ULM and AAM (`spec.monitoring.podMonitor`).
+    pub fn netpol_monitoring(&self) -> String {
+        self.n("monitoring")
+    }
+    /// The PodMonitor of ULM and AAM (`spec.monitoring.podMonitor`).
+    pub fn pod_monitor(&self) -> String {
+        self.n("services")
+    }
     pub fn netpol(&self, tier: Tier) -> String {
         self.n(tier.as_str())
     }

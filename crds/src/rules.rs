@@ -54,6 +54,10 @@ pub const MSG_SECRET_NAME: &str =
 /// Message for `spec.mail.credentialsSecret`.
 pub const MSG_MAIL_SECRET: &str =
     "mail.credentialsSecret must be a Secret name (lowercase letters, digits, hyphens, dots)";
+/// A DNS-1123 label (namespace names).
+pub const CEL_DNS_LABEL: &str = r"self.matches('^[a-z0-9]([-a-z0-9]*[a-z0-9])?$')";
+/// Message for `spec.monitoring.prometheusNamespace`.
+pub const MSG_PROMETHEUS_NAMESPACE: &str = "monitoring.prometheusNamespace must be a namespace name such as monitoring (lowercase letters, digits, hyphens; at most 63)";
 /// Message for an issuer name.
 pub const MSG_ISSUER_NAME: &str =
     "issuerRef.name must be an issuer name (lowercase letters, digits, hyphens, dots)";
@@ -258,6 +262,11 @@ pub fn is_dns_subdomain(s: &str) -> bool {
         && b[b.len() - 1].is_ascii_alphanumeric()
         && b.iter()
             .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, b'-' | b'.'))
+}
+
+/// Rust twin of [`CEL_DNS_LABEL`] (with the schema's length limit of 63): a namespace name.
+pub fn is_namespace_name(s: &str) -> bool {
+    is_dns_label(s, 63)
 }
 
 /// Rust twin of [`CEL_QUANTITY`].

@@ -302,6 +302,12 @@ impl OvuSystemSpec {
             }
         }
 
+        c.check(
+            rules::is_namespace_name(&self.monitoring.prometheus_namespace),
+            "spec.monitoring.prometheusNamespace",
+            rules::MSG_PROMETHEUS_NAMESPACE,
+        );
+
         if c.0.is_empty() {
             Ok(())
         } else {

@@ -1,4 +1,7 @@
-//! Prometheus metrics: reconciles, failures by reason, durations, writes, health, leadership.
+//! Prometheus metrics: reconciles, failures by reason, durations, writes, health, leadership
+//! (`ovu_operator_*`), and what each OvuSystem's status says (`ovu_system_*`: readiness,
+//! phase, conditions, the last good and the last verified backup, the certificate's expiry),
+//! which the alerts in `deploy/monitoring/` read.
 
 use std::sync::atomic::AtomicU64;
 
@@ -20,6 +23,27 @@ pub struct KindLabels {
     pub outcome: String,
 }
 
+/// One OvuSystem.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct SystemLabels {
+    pub namespace: String,
+    pub system: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct PhaseLabels {
+    pub namespace: String,
+    pub system: String,
+    pub phase: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ConditionLabels {
+    pub namespace: String,
+    pub system: String,
+    pub condition: String,
+}
+
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct ComponentLabels {
     pub namespace: String,
@@ -37,6 +61,184 @@ pub struct Metrics {
     pub health_latency: Family<ComponentLabels, Gauge<f64, AtomicU64>>,
     pub health_up: Family<ComponentLabels, Gauge>,
     pub leader: Gauge,
+    pub systems: SystemMetrics,
+}
+
+/// The `ovu_system_*` gauges, set from each status the operator computes.
+#[derive(Clone, Default)]
+pub struct SystemMetrics {
+    ready: Family<SystemLabels, Gauge>,
+    phase: Family<PhaseLabels, Gauge>,
+    condition: Family<ConditionLabels, Gauge>,
+    backup_success: Family<SystemLabels, Gauge>,
+    backup_verified: Family<SystemLabels, Gauge>,
+    cert_not_after: Family<SystemLabels, Gauge>,
+}
+
+const PHASES: [ovu_crds::Phase; 5] = [
+    ovu_crds::Phase::Progressing,
+    ovu_crds::Phase::Ready,
+    ovu_crds::Phase::Degraded,
+    ovu_crds::Phase::Paused,
+    ovu_crds::Phase::Invalid,
+];
+
+fn phase_str(p: ovu_crds::Phase) -> &'static str {
+    match p {
+        ovu_crds::Phase::Progressing => "Progressing",
+        ovu_crds::Phase::Ready => "Ready",
+        ovu_crds::Phase::Degraded => "Degraded",
+        ovu_crds::Phase::Paused => "Paused",
+        ovu_crds::Phase::Invalid => "Invalid",
+    }
+}
+
+impl SystemMetrics {
+    fn register(&self, registry: &mut Registry) {
+        let r = registry.sub_registry_with_prefix("ovu_system");
+        r.register(
+            "ready",
+            "1 when the OvuSystem's Ready condition is True, else 0",
+            self.ready.clone(),
+        );
+        r.register(
+            "phase",
+            "1 for the OvuSystem's current phase, 0 for the others",
+            self.phase.clone(),
+        );
+        r.register(
+            "condition",
+            "Status of each condition of the OvuSystem: 1 True, 0 False, -1 Unknown",
+            self.condition.clone(),
+        );
+        r.register(
+            "backup_last_success_timestamp_seconds",
+            "When the last successful backup finished (Unix time)",
+            self.backup_success.clone(),
+        );
+        r.register(
+            "backup_last_verified_timestamp_seconds",
+            "When the last backup proven to restore finished (Unix time); only with spec.database.backup.verify",
+            self.backup_verified.clone(),
+        );
+        r.register(
+            "certificate_not_after_timestamp_seconds",
+            "When the serving certificate expires (Unix time)",
+            self.cert_not_after.clone(),
+        );
+    }
+
+    /// Set every gauge of one system from the status the reconcile computed. A value the
+    /// status does not have (no backup yet, plain HTTP) is removed, not left at its last value.
+    pub fn observe(&self, sys: &ovu_crds::OvuSystem, st: &ovu_crds::OvuSystemStatus) {
+        use kube::ResourceExt;
+        let l = SystemLabels {
+            namespace: sys.namespace().unwrap_or_default(),
+            system: sys.name_any(),
+        };
+        let ready = st
+            .conditions
+            .iter()
+            .any(|c| c.type_ == crate::status::READY && c.status == "True");
+        self.ready.get_or_create(&l).set(i64::from(ready));
+        for p in PHASES {
+            let pl = PhaseLabels {
+                namespace: l.namespace.clone(),
+                system: l.system.clone(),
+                phase: phase_str(p).into(),
+            };
+            self.phase
+                .get_or_create(&pl)
+                .set(i64::from(st.phase == Some(p)));
+        }
+        // Conditions come and go (MonitoringReady with spec.monitoring): start from none.
+        self.forget_conditions(&l);
+        for c in &st.conditions {
+            let v = match c.status.as_str() {
+                "True" => 1,
+                "False" => 0,
+                _ => -1,
+            };
+            self.condition
+                .get_or_create(&ConditionLabels {
+                    namespace: l.namespace.clone(),
+                    system: l.system.clone(),
+                    condition: c.type_.clone(),
+                })
+                .set(v);
+        }
+        let backup = st.backup.as_ref();
+        set_time(
+            &self.backup_success,
+            &l,
+            backup.and_then(|b| b.last_success_time.as_ref()),
+        );
+        set_time(
+            &self.backup_verified,
+            &l,
+            backup
+                .filter(|_| sys.spec.database.backup.verify)
+                .and_then(|b| b.last_verified_time.as_ref()),
+        );
+        set_time(
+            &self.cert_not_after,
+            &l,
+            st.certificate.as_ref().and_then(|c| c.not_after.as_ref()),
+        );
+    }
+
+    fn forget_conditions(&self, l: &SystemLabels) {
+        for t in [
+            crate::status::READY,
+            crate::status::DATABASE_READY,
+            crate::status::BACKEND_READY,
+            crate::status::FRONTEND_READY,
+            crate::status::CERTIFICATE_READY,
+            crate::status::BACKUP_HEALTHY,
+            crate::status::MONITORING_READY,
+        ] {
+            self.condition.remove(&ConditionLabels {
+                namespace: l.namespace.clone(),
+                system: l.system.clone(),
+                condition: t.into(),
+            });
+        }
+    }
+
+    /// Drop every series of a system that is gone (deleted), so no alert fires for it.
+    pub fn forget(&self, namespace: &str, system: &str) {
+        let l = SystemLabels {
+            namespace: namespace.into(),
+            system: system.into(),
+        };
+        self.ready.remove(&l);
+        for p in PHASES {
+            self.phase.remove(&PhaseLabels {
+                namespace: l.namespace.clone(),
+                system: l.system.clone(),
+                phase: phase_str(p).into(),
+            });
+        }
+        self.forget_conditions(&l);
+        self.backup_success.remove(&l);
+        self.backup_verified.remove(&l);
+        self.cert_not_after.remove(&l);
+    }
+}
+
+fn set_time(
+    g: &Family<SystemLabels, Gauge>,
+    l: &SystemLabels,
+    t: Option<&k8s_openapi::apimachinery::pkg::apis::meta::v1::Time>,
+) {
+    match t {
+        Some(t) => {
+            g.get_or_create(l).set(t.0.as_second());
+        }
+        None => {
+            g.remove(l);
+        }
+    }
 }
 
 impl std::fmt::Debug for Metrics {
@@ -56,7 +258,9 @@ impl Metrics {
             health_latency: Family::default(),
             health_up: Family::default(),
             leader: Gauge::default(),
+            systems: SystemMetrics::default(),
         };
+        m.systems.register(registry);
         let r = registry.sub_registry_with_prefix("ovu_operator");
         r.register("reconciles", "Reconciles run", m.reconciles.clone());
         r.register(

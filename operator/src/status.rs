@@ -13,6 +13,8 @@ pub const BACKEND_READY: &str = "BackendReady";
 pub const FRONTEND_READY: &str = "FrontendReady";
 pub const CERTIFICATE_READY: &str = "CertificateReady";
 pub const BACKUP_HEALTHY: &str = "BackupHealthy";
+/// Present only with `spec.monitoring.podMonitor`.
+pub const MONITORING_READY: &str = "MonitoringReady";
 
 /// One condition as the reconcile computed it.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -94,6 +96,7 @@ pub fn merge_conditions(
         FRONTEND_READY,
         CERTIFICATE_READY,
         BACKUP_HEALTHY,
+        MONITORING_READY,
     ];
     out.sort_by_key(|c| {
         order

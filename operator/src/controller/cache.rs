@@ -361,6 +361,7 @@ fn slim_child(kind: Kind, full: &Value) -> Value {
         }
         // cert-manager's verdict (CertificateReady, status.certificate).
         Kind::Certificate => out["status"] = status.clone(),
+        // A PodMonitor has no status the operator reads.
         Kind::Job => {
             out["status"] = status.clone();
             // Whether a backup ran the test restore (`job_verifies`): the VERIFY variable.
@@ -555,8 +556,8 @@ impl Part {
 /// The read side, in the reconcile's [`super::Context`].
 pub struct Cache {
     parts: BTreeMap<Source, Arc<Part>>,
-    /// cert-manager's Certificate API exists (found at start): its kind is cached too.
-    certificates: Arc<AtomicBool>,
+    /// Which optional kinds' APIs exist (found at start): those kinds are cached too.
+    served: Served,
     /// Children whose live object a GET showed to cover the rendered one although the
     /// fingerprints differ: (kind, namespace, name) → (resourceVersion, rendered
     /// fingerprint). While neither changes, no second GET.
@@ -567,7 +568,25 @@ pub struct Cache {
 /// each kind ([`Writers::fill`]).
 pub struct Writers {
     parts: Vec<(Source, Arc<Part>)>,
-    certificates: Arc<AtomicBool>,
+    served: Served,
+}
+
+/// Whether the API of each optional kind ([`Kind::optional`]: cert-manager's Certificate,
+/// prometheus-operator's PodMonitor) is served, as found when the caches started.
+#[derive(Clone, Default)]
+struct Served(Arc<Mutex<BTreeMap<Kind, bool>>>);
+
+impl Served {
+    fn get(&self, kind: Kind) -> bool {
+        self.0
+            .lock()
+            .is_ok_and(|m| m.get(&kind).copied().unwrap_or(false))
+    }
+    fn set(&self, kind: Kind, served: bool) {
+        if let Ok(mut m) = self.0.lock() {
+            m.insert(kind, served);
+        }
+    }
 }
 
 impl std::fmt::Debug for Cache {
@@ -584,7 +603,7 @@ pub fn caches() -> (Cache, Writers) {
         Source::Other(Other::Nodes),
         Source::Other(Other::ApiServerSlice),
     ]);
-    let certificates = Arc::new(AtomicBool::new(false));
+    let served = Served::default();
     let mut parts = BTreeMap::new();
     let mut writers = Vec::new();
     for s in sources {
@@ -598,12 +617,12 @@ pub fn caches() -> (Cache, Writers) {
     (
         Cache {
             parts,
-            certificates: certificates.clone(),
+            served: served.clone(),
             verified: Mutex::new(HashMap::new()),
         },
         Writers {
             parts: writers,
-            certificates,
+            served,
         },
     )
 }
@@ -622,7 +641,10 @@ pub enum Lookup {
 
 impl Cache {
     fn part(&self, s: Source) -> Option<&Part> {
-        if s == Source::Child(Kind::Certificate) && !self.certificates.load(Ordering::Relaxed) {
+        if let Source::Child(k) = s
+            && k.optional()
+            && !self.served.get(k)
+        {
             return None;
         }
         let p = self.parts.get(&s)?;
@@ -716,13 +738,20 @@ impl Cache {
     }
 
     /// Whether prune has to look at this kind at all: a cluster without cert-manager has
-    /// no Certificates to prune (and would answer each list with a 404).
+    /// no Certificates to prune, one without prometheus-operator no PodMonitors (and would
+    /// answer each list with a 404).
     pub fn kind_absent(&self, kind: Kind) -> bool {
-        kind == Kind::Certificate
+        kind.optional()
             && self.parts[&Source::Child(kind)]
                 .synced
                 .load(Ordering::Relaxed)
-            && !self.certificates.load(Ordering::Relaxed)
+            && !self.served.get(kind)
+    }
+
+    /// Whether the API of an optional kind was found served when the caches started
+    /// (`false` also before they started).
+    pub fn kind_served(&self, kind: Kind) -> bool {
+        !kind.optional() || self.served.get(kind)
     }
 
     /// A system's pods (`None`: not cached).
@@ -764,9 +793,9 @@ impl Cache {
     }
 }
 
-/// Whether cert-manager's Certificate API is served (a 404 says it is not installed).
-async fn certificates_served(client: &Client) -> Result<bool, kube::Error> {
-    let api: Api<DynamicObject> = Api::all_with(client.clone(), &Kind::Certificate.api_resource());
+/// Whether the API of an optional kind is served (a 404 says its CRD is not installed).
+async fn kind_served(client: &Client, kind: Kind) -> Result<bool, kube::Error> {
+    let api: Api<DynamicObject> = Api::all_with(client.clone(), &kind.api_resource());
     match api.list_metadata(&ListParams::default().limit(1)).await {
         Ok(_) => Ok(true),
         Err(kube::Error::Api(s)) if s.code == 404 => Ok(false),
@@ -824,10 +853,14 @@ impl Writers {
     /// tests, and anything that reconciles without the controller's watches). Call again to
     /// refresh.
     pub async fn fill(&mut self, client: &Client) -> Result<(), kube::Error> {
-        let certs = certificates_served(client).await?;
-        self.certificates.store(certs, Ordering::Relaxed);
+        for kind in Kind::OPTIONAL {
+            self.served.set(kind, kind_served(client, kind).await?);
+        }
         for (source, part) in &self.parts {
-            if *source == Source::Child(Kind::Certificate) && !certs {
+            if let Source::Child(k) = source
+                && k.optional()
+                && !self.served.get(*k)
+            {
                 part.synced.store(true, Ordering::Relaxed);
                 continue;
             }
@@ -862,29 +895,34 @@ impl Writers {
         mpsc::UnboundedReceiver<ObjectRef<OvuSystem>>,
         Vec<tokio::task::JoinHandle<()>>,
     ) {
-        // Asked once: a cluster that gains cert-manager later is seen after a restart (until
-        // then its Certificates are read with GETs).
-        let mut tries = 0;
-        let certs = loop {
-            match certificates_served(client).await {
-                Ok(c) => break c,
-                // Not cached then: Certificates are read with GETs, as before the caches.
-                Err(e) if tries >= 4 => {
-                    tracing::warn!(error = %e, "cannot tell whether cert-manager is installed; Certificates are not cached");
-                    break false;
+        // Asked once: a cluster that gains cert-manager (or prometheus-operator) later is seen
+        // after a restart (until then its Certificates and PodMonitors are read with GETs).
+        for kind in Kind::OPTIONAL {
+            let mut tries = 0;
+            let served = loop {
+                match kind_served(client, kind).await {
+                    Ok(c) => break c,
+                    // Not cached then: the kind is read with GETs, as before the caches.
+                    Err(e) if tries >= 4 => {
+                        tracing::warn!(?kind, error = %e, "cannot tell whether the kind's API is served; it is not cached");
+                        break false;
+                    }
+                    Err(e) => {
+                        tries += 1;
+                        tracing::warn!(?kind, error = %e, "cannot tell whether the kind's API is served; retrying");
+                        tokio::time::sleep(Duration::from_secs(2)).await;
+                    }
                 }
-                Err(e) => {
-                    tries += 1;
-                    tracing::warn!(error = %e, "cannot tell whether cert-manager is installed; retrying");
-                    tokio::time::sleep(Duration::from_secs(2)).await;
-                }
-            }
-        };
-        self.certificates.store(certs, Ordering::Relaxed);
+            };
+            self.served.set(kind, served);
+        }
         let (tx, rx) = mpsc::unbounded();
         let mut tasks = Vec::new();
         for (source, part) in self.parts {
-            if source == Source::Child(Kind::Certificate) && !certs {
+            if let Source::Child(k) = source
+                && k.optional()
+                && !self.served.get(k)
+            {
                 part.synced.store(true, Ordering::Relaxed);
                 continue;
             }

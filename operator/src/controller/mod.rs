@@ -6,6 +6,7 @@ pub mod cache;
 mod certificate;
 mod cleanup;
 mod error;
+mod monitoring;
 mod pipeline;
 mod placement;
 mod pods;
@@ -144,7 +145,15 @@ async fn reconcile_inner(sys: Arc<OvuSystem>, ctx: Arc<Context>) -> Result<Actio
     let res = finalizer(&api, FINALIZER, sys.clone(), |event| async {
         match event {
             finalizer::Event::Apply(s) => apply_system(s, &ctx, &api, recorder).await,
-            finalizer::Event::Cleanup(s) => cleanup_system(s, &ctx, recorder).await,
+            finalizer::Event::Cleanup(s) => {
+                let name = s.name_any();
+                let r = cleanup_system(s, &ctx, recorder).await;
+                if r.is_ok() {
+                    // Gone: its series must not linger (an alert would fire for it).
+                    ctx.metrics.systems.forget(&ns, &name);
+                }
+                r
+            }
         }
     })
     .await
@@ -177,6 +186,7 @@ async fn reconcile_inner(sys: Arc<OvuSystem>, ctx: Arc<Context>) -> Result<Actio
                     sys.metadata.generation,
                     now,
                 );
+                ctx.metrics.systems.observe(&sys, &st);
                 if let Err(we) = crate::status::write_if_changed(&api, &sys, &st).await {
                     warn!(system = %key(&sys), error = %we, "could not write the ForeignObject condition");
                 }

@@ -18,7 +18,9 @@ use tracing::info;
 use super::run::Run;
 use super::tiers::{self, tier_view, with_pods, workload};
 use super::verdict::{self, Observed, Requeue, Stage, Step};
-use super::{Context, Error, backups, certificate, placement, probe, prune, publish, restore};
+use super::{
+    Context, Error, backups, certificate, monitoring, placement, probe, prune, publish, restore,
+};
 use crate::render::{self, Ctx, Desired, Facts, Kind};
 use crate::status::{self, Cond};
 
@@ -34,6 +36,7 @@ pub async fn apply_system(
         Timestamp::from_second(Timestamp::now().as_second()).unwrap_or_else(|_| Timestamp::now());
     let observed = observe(&sys, ctx, now).await?;
     let j = verdict::judge(sys.status.as_ref(), sys.metadata.generation, &observed, now);
+    ctx.metrics.systems.observe(&sys, &j.status);
     if j.changed {
         status::write(api, &sys, &j.status)
             .await
@@ -121,6 +124,9 @@ async fn observe(sys: &OvuSystem, ctx: &Context, now: Timestamp) -> Result<Obser
     let (backup, backup_status) =
         backups::backups(sys, &rctx, &mut run, old.backup.as_ref()).await?;
 
+    // The PodMonitor (independent of the bring-up: its API may be missing).
+    let monitoring = monitoring::ensure(&desired.monitoring, &mut run).await?;
+
     // Children an earlier spec needed and this one does not.
     prune::prune(&mut run, sys).await?;
 
@@ -155,6 +161,7 @@ async fn observe(sys: &OvuSystem, ctx: &Context, now: Timestamp) -> Result<Obser
         },
         backup,
         backup_status,
+        monitoring,
         restore_status,
         stages,
         tiers,

@@ -164,6 +164,8 @@ pub struct Round {
     pub endpoints: Endpoints,
     pub backup: Cond,
     pub backup_status: BackupStatus,
+    /// `MonitoringReady` (`None`: monitoring is off, and the condition is dropped).
+    pub monitoring: Option<Cond>,
     pub restore_status: Option<RestoreStatus>,
     /// The bring-up steps reached this round, in order; the last one that did not pass
     /// holds the rest back.
@@ -280,6 +282,26 @@ pub fn judge(
             st.step = Some(verdict.step.as_str().to_string());
             st.message = Some(verdict.message.clone());
             st.conditions = status::merge_conditions(&old.conditions, &conds, generation, now);
+            if r.monitoring.is_none() {
+                st.conditions
+                    .retain(|c| c.type_ != status::MONITORING_READY);
+            }
+            // Say once, when it turns so, that the PodMonitor could not be made.
+            if let Some(m) = r.monitoring.as_ref().filter(|m| !m.status) {
+                let was = old
+                    .conditions
+                    .iter()
+                    .find(|c| c.type_ == status::MONITORING_READY)
+                    .map(|c| c.reason.as_str());
+                if was != Some(m.reason.as_str()) {
+                    events.push(Note {
+                        type_: EventType::Warning,
+                        reason: m.reason.clone(),
+                        action: EventAction::Apply,
+                        message: m.message.clone(),
+                    });
+                }
+            }
             if !r.changes.is_empty() {
                 events.push(Note {
                     type_: EventType::Normal,
@@ -336,6 +358,7 @@ pub fn judge(
 /// The verdict and the conditions of a round that applied the spec.
 fn judge_round(old: &OvuSystemStatus, r: &Round, now: Timestamp) -> (Verdict, Vec<Cond>) {
     let mut conds = vec![r.certificate.clone(), r.backup.clone()];
+    conds.extend(r.monitoring.clone());
     // Walk the bring-up: the first step that did not pass holds back every tier above it.
     let mut blocked: Option<(Step, String, bool)> = None;
     let mut views: Vec<(Step, &TierView)> = Vec::new();
@@ -567,6 +590,7 @@ mod tests {
             endpoints: Endpoints::default(),
             backup: backup(backup_ok),
             backup_status: BackupStatus::default(),
+            monitoring: None,
             restore_status: None,
             stages,
             tiers: Tiers::default(),

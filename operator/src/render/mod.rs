@@ -10,6 +10,7 @@ pub mod backend;
 pub mod backup;
 pub mod database;
 pub mod frontend;
+pub mod monitoring;
 pub mod names;
 pub mod netpol;
 pub mod nginx;
@@ -40,11 +41,12 @@ pub enum Kind {
     Role,
     RoleBinding,
     Certificate,
+    PodMonitor,
 }
 
 impl Kind {
     /// Every kind, for RBAC checks.
-    pub const ALL: [Kind; 14] = [
+    pub const ALL: [Kind; 15] = [
         Kind::Secret,
         Kind::ConfigMap,
         Kind::Service,
@@ -59,7 +61,16 @@ impl Kind {
         Kind::Role,
         Kind::RoleBinding,
         Kind::Certificate,
+        Kind::PodMonitor,
     ];
+
+    /// Kinds whose API comes from a CRD another project installs (cert-manager,
+    /// prometheus-operator): a cluster may not serve them, and that is reported, not fatal.
+    pub const OPTIONAL: [Kind; 2] = [Kind::Certificate, Kind::PodMonitor];
+
+    pub fn optional(self) -> bool {
+        Self::OPTIONAL.contains(&self)
+    }
 
     /// Kinds the operator deletes (pruning, `deletionPolicy: Delete`).
     pub fn deleted(self) -> bool {
@@ -69,6 +80,7 @@ impl Kind {
                 | Kind::Secret
                 | Kind::PodDisruptionBudget
                 | Kind::Certificate
+                | Kind::PodMonitor
         )
     }
 
@@ -105,6 +117,7 @@ impl Kind {
                 "rolebindings",
             ),
             Kind::Certificate => ("cert-manager.io", "v1", "Certificate", "certificates"),
+            Kind::PodMonitor => ("monitoring.coreos.com", "v1", "PodMonitor", "podmonitors"),
         };
         let api_version = if group.is_empty() {
             version.to_string()
@@ -138,6 +151,9 @@ pub struct Desired {
     pub database: Vec<Child>,
     pub backend: Vec<Child>,
     pub frontend: Vec<Child>,
+    /// Applied after the bring-up, by its own step: an API the cluster may not serve
+    /// (prometheus-operator's) must not hold a tier back.
+    pub monitoring: Vec<Child>,
 }
 
 impl Desired {
@@ -146,6 +162,7 @@ impl Desired {
             .iter()
             .chain(self.backend.iter())
             .chain(self.frontend.iter())
+            .chain(self.monitoring.iter())
     }
 }
 
@@ -323,6 +340,7 @@ pub fn build(sys: &OvuSystem, facts: &Facts) -> Result<Desired, RenderError> {
     d.backend.push(netpol::backend(&ctx));
     d.frontend.extend(frontend::render(&ctx));
     d.frontend.push(netpol::frontend(&ctx));
+    d.monitoring.extend(monitoring::render(&ctx));
     Ok(d)
 }
 

@@ -17,7 +17,7 @@ use serde_json::{Value, json};
 use super::names::{Component, Tier, ports};
 use super::{Child, Ctx, Kind};
 
-fn pods(ctx: &Ctx, components: &[Component]) -> Value {
+pub(crate) fn pods(ctx: &Ctx, components: &[Component]) -> Value {
     json!({"matchExpressions": [
         {"key": "app.kubernetes.io/instance", "operator": "In", "values": [ctx.system()]},
         {"key": "app.kubernetes.io/component", "operator": "In",

@@ -9,6 +9,7 @@ mod cli;
 mod fuzz;
 mod leader;
 mod manifests;
+mod monitoring;
 mod nginx;
 mod props;
 mod reconcile;

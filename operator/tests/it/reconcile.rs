@@ -15,9 +15,9 @@ use ovu_operator::controller::{self, Context};
 use ovu_operator::metrics::Metrics;
 use serde_json::{Value, json};
 
-const SYS_PATH: &str = "/apis/ovu.co.il/v1alpha1/namespaces/ovu-test/ovusystems/ovu";
+pub(crate) const SYS_PATH: &str = "/apis/ovu.co.il/v1alpha1/namespaces/ovu-test/ovusystems/ovu";
 
-fn ctx(client: kube::Client) -> Arc<Context> {
+pub(crate) fn ctx(client: kube::Client) -> Arc<Context> {
     let mut reg = prometheus_client::registry::Registry::default();
     Arc::new(Context::new(
         client,
@@ -28,38 +28,41 @@ fn ctx(client: kube::Client) -> Arc<Context> {
     ))
 }
 
-fn with_finalizer(mut sys: OvuSystem) -> OvuSystem {
+pub(crate) fn with_finalizer(mut sys: OvuSystem) -> OvuSystem {
     sys.metadata.finalizers = Some(vec![controller::FINALIZER.into()]);
     sys
 }
 
 /// Reconcile what the fake holds (as the controller would), with the watch caches filled
 /// from what the fake holds now (as synced watches would have them).
-async fn reconcile(fake: &Fake, ctx: &Arc<Context>) -> Result<(), controller::Error> {
+pub(crate) async fn reconcile(fake: &Fake, ctx: &Arc<Context>) -> Result<(), controller::Error> {
     ctx.fill_caches().await.unwrap();
     reconcile_cached(fake, ctx).await
 }
 
 /// Reconcile with the caches as they are.
-async fn reconcile_cached(fake: &Fake, ctx: &Arc<Context>) -> Result<(), controller::Error> {
+pub(crate) async fn reconcile_cached(
+    fake: &Fake,
+    ctx: &Arc<Context>,
+) -> Result<(), controller::Error> {
     let sys: OvuSystem = serde_json::from_value(fake.get(SYS_PATH).unwrap()).unwrap();
     controller::reconcile(Arc::new(sys), ctx.clone())
         .await
         .map(|_| ())
 }
 
-fn setup(sys: OvuSystem, auto_ready: bool) -> (Arc<Fake>, Arc<Context>) {
+pub(crate) fn setup(sys: OvuSystem, auto_ready: bool) -> (Arc<Fake>, Arc<Context>) {
     let (client, fake) = Fake::start();
     fake.auto_ready.store(auto_ready, Ordering::Relaxed);
     fake.put(SYS_PATH, serde_json::to_value(with_finalizer(sys)).unwrap());
     (fake.clone(), ctx(client))
 }
 
-fn status(fake: &Fake) -> Value {
+pub(crate) fn status(fake: &Fake) -> Value {
     fake.get(SYS_PATH).unwrap()["status"].clone()
 }
 
-fn cond<'a>(st: &'a Value, t: &str) -> &'a Value {
+pub(crate) fn cond<'a>(st: &'a Value, t: &str) -> &'a Value {
     st["conditions"]
         .as_array()
         .unwrap()
@@ -68,7 +71,7 @@ fn cond<'a>(st: &'a Value, t: &str) -> &'a Value {
         .unwrap_or_else(|| panic!("no condition {t} in {st}"))
 }
 
-fn child_writes(fake: &Fake) -> Vec<String> {
+pub(crate) fn child_writes(fake: &Fake) -> Vec<String> {
     fake.writes()
         .into_iter()
         .filter(|(_, p)| !p.ends_with("/status") && !p.contains("/events"))

@@ -95,7 +95,9 @@ fn every_child_round_trips_through_its_kubernetes_type() {
                 Kind::PodDisruptionBudget => roundtrip::<policy::PodDisruptionBudget>(v),
                 Kind::Role => roundtrip::<rbac::Role>(v),
                 Kind::RoleBinding => roundtrip::<rbac::RoleBinding>(v),
-                Kind::Certificate => continue,
+                // CRDs of other projects: no k8s-openapi type (their fields are pinned by the
+                // reconcile tests, the PodMonitor's in monitoring.rs).
+                Kind::Certificate | Kind::PodMonitor => continue,
             };
             assert_eq!(
                 &back, v,

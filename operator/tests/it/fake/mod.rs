@@ -26,6 +26,9 @@ pub struct Fake {
     /// Most requests that were being answered at the same time.
     pub max_in_flight: AtomicUsize,
     rv: AtomicU64,
+    /// API groups this cluster does not serve (a CRD not installed): every request under
+    /// `/apis/<group>/` is answered 404, as the API server does.
+    pub absent_groups: Mutex<Vec<String>>,
 }
 
 impl Fake {
@@ -138,6 +141,15 @@ impl Fake {
             Some(k) => (true, k.to_string()),
             None => (false, path.clone()),
         };
+        let absent = self
+            .absent_groups
+            .lock()
+            .unwrap()
+            .iter()
+            .any(|g| path.starts_with(&format!("/apis/{g}/")));
+        if absent {
+            return not_found(&key);
+        }
         let mut objects = self.objects.lock().unwrap();
         match method {
             Method::GET => {
