@@ -5,13 +5,17 @@
 # Only ./cmd/promtool is built, from the module's own go.mod (GOWORK=off, -mod=mod), and the
 # binary is cached outside the clone keyed by version, so a fresh clone (or CI after a
 # developer) reuses it and a change of the pin rebuilds it:
-#   ${XDG_CACHE_HOME:-$HOME/.cache}/ovu/tools/promtool-<version>/promtool
+#   ${XDG_CACHE_HOME:-$HOME/.cache}/ovu/tools/promtool-<version>-<build tags>/promtool
 #
 #   scripts/promtool.sh          # build if needed; print the path
 set -euo pipefail
 # Prometheus 3.x's Go module is versioned v0.3XX.Y (v0.316.0 is Prometheus 3.16.0).
 PROMETHEUS_VERSION=v0.316.0
-CACHE="${XDG_CACHE_HOME:-$HOME/.cache}/ovu/tools/promtool-$PROMETHEUS_VERSION"
+# Rules are all promtool checks here: without the service-discovery plugins (AWS, Azure, GCE,
+# ...; Prometheus' own `remove_all_sd` tag) the build compiles 1,117 packages instead of 1,364.
+# `check config` of a file that uses one of those discoveries would then fail; nothing runs it.
+BUILD_TAGS=remove_all_sd
+CACHE="${XDG_CACHE_HOME:-$HOME/.cache}/ovu/tools/promtool-$PROMETHEUS_VERSION-$BUILD_TAGS"
 BIN="$CACHE/promtool"
 
 if [ ! -x "$BIN" ]; then
@@ -30,7 +34,7 @@ if [ ! -x "$BIN" ]; then
   # Built in the (read-only) module directory: its go.mod and go.sum pin every dependency.
   # The output goes to staging first so a failed or interrupted build never leaves a binary
   # that looks complete.
-  (cd "$mod_dir" && CGO_ENABLED=0 go build -trimpath -buildvcs=false \
+  (cd "$mod_dir" && CGO_ENABLED=0 go build -trimpath -buildvcs=false -tags "$BUILD_TAGS" \
     -ldflags "-s -w -X github.com/prometheus/common/version.Version=$release" \
     -o "$staging/promtool" ./cmd/promtool)
   mv "$staging/promtool" "$BIN"
