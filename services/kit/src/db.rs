@@ -282,7 +282,7 @@ mod pool_tests {
             // One connection, so every checkout gets the same one until it is replaced.
             max_connections: 1,
             acquire_timeout: Duration::from_secs(5),
-            redis_url: SecretUrl::new("redis://127.0.0.1:1/0".into()),
+            redis_url: SecretUrl::new("redis://127.0.0.1:1/0"),
             redis_timeout: Duration::from_secs(1),
         };
         let admin = PgPoolOptions::new()
@@ -297,6 +297,19 @@ mod pool_tests {
         sqlx::query_scalar("SELECT pg_backend_pid()")
             .fetch_one(pool)
             .await
+    }
+
+    /// Waits until the connection is idle in the pool again: sqlx hands it back from a
+    /// spawned task after its own ping, and a ping that ran after `terminate` would replace
+    /// the connection before the statement under test.
+    async fn settled(pool: &PgPool) {
+        for _ in 0..500 {
+            if pool.num_idle() == 1 {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        panic!("the connection never came back to the pool");
     }
 
     async fn terminate(admin: &PgPool, pid: i32) {
@@ -314,6 +327,7 @@ mod pool_tests {
     async fn an_idle_connection_the_server_ended_is_replaced_unseen() {
         let (pool, admin) = pool().await;
         let first = backend(&pool).await.unwrap();
+        settled(&pool).await;
         terminate(&admin, first).await;
         tokio::time::sleep(PING_IF_IDLE_FOR + Duration::from_millis(200)).await;
         let second = backend(&pool)
@@ -329,6 +343,7 @@ mod pool_tests {
     async fn a_busy_connection_the_server_ended_fails_one_statement_as_503() {
         let (pool, admin) = pool().await;
         let first = backend(&pool).await.unwrap();
+        settled(&pool).await;
         terminate(&admin, first).await;
         let e = backend(&pool)
             .await
