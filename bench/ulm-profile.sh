@@ -24,7 +24,8 @@ ME_CACHE_MS="${ME_CACHE_MS:-0}"
 mkdir -p "$WORK"
 
 command -v wrk >/dev/null || die "wrk is not installed (scripts/deps.sh)"
-command -v perf >/dev/null || die "perf is not installed (scripts/deps.sh: linux-perf)"
+# perf is for profiling only, so scripts/deps.sh (what tests need) does not install it.
+command -v perf >/dev/null || die "perf is not installed: apt-get install linux-perf"
 [[ $DURATION =~ ^[0-9]+s$ ]] || die "DURATION must be whole seconds, like 10s"
 scripts/services.sh start >/dev/null
 # shellcheck source=/dev/null  # written by scripts/services.sh
@@ -36,7 +37,7 @@ if [[ -z ${STACK_BIN:-} ]]; then
 fi
 
 trap 'stop_stack "$WORK"' EXIT
-RUST_LOG=warn STACK_BIN=$STACK_BIN start_stack "$WORK" "$WORK/stack.log" --ulm \
+RUST_LOG=warn start_stack "$WORK" "$WORK/stack.log" --ulm \
   --ulm-addr "127.0.0.1:$ULM_PORT" --db-prefix ulm_bench_profile --drop-db \
   --admin-email bench@ovu.test --ulm-env "ULM_ME_CACHE_MS=$ME_CACHE_MS"
 resp="$(curl -fsS -H 'content-type: application/json' \

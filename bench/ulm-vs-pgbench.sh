@@ -75,7 +75,7 @@ pgbench_row() {
 stack_up() {
   local dir="$WORK/$1"
   trap 'stop_stack "$WORK/off"; stop_stack "$WORK/on"' EXIT
-  RUST_LOG=warn STACK_BIN=$STACK_BIN start_stack "$dir" "$dir.log" --ulm --aam \
+  RUST_LOG=warn start_stack "$dir" "$dir.log" --ulm --aam \
     --ulm-addr "127.0.0.1:$ULM_PORT" --aam-addr "127.0.0.1:$AAM_PORT" \
     --db-prefix "ulm_bench_$1" --drop-db --admin-email bench@ovu.test \
     --ulm-env "ULM_ME_CACHE_MS=$2"
