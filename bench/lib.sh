@@ -11,11 +11,13 @@ summarise() {
        END {printf "%s %s %s %s\n", rps, p50, p99, (bad==""?0:bad)}'
 }
 
-# run LABEL CONNECTIONS [wrk args...]: one wrk run, its raw output under $WORK, one table row.
+# run LABEL CONNECTIONS [wrk args...]: one wrk run (2 threads, 1 for a single connection), its raw output under $WORK, one table row.
 run() {
   local label="$1" conns="$2"; shift 2
-  log "$label: wrk -t2 -c$conns -d$DURATION"
-  local out; out="$(wrk -t2 -c"$conns" -d"$DURATION" --latency "$@")"
+  # wrk needs a connection per thread: one connection, one thread.
+  local threads=$((conns < 2 ? 1 : 2))
+  log "$label: wrk -t$threads -c$conns -d$DURATION"
+  local out; out="$(wrk -t"$threads" -c"$conns" -d"$DURATION" --latency "$@")"
   echo "$out" > "$WORK/$(echo "$label" | tr ' /{}?=&' '_______').txt"
   local rps p50 p99 bad
   read -r rps p50 p99 bad <<<"$(echo "$out" | summarise)"

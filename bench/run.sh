@@ -4,6 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bench/ulm.sh
+bench/ulm-vs-pgbench.sh
 bench/ulm-search.sh
 bench/aam.sh
 # Hook: AAM and operator benchmarks add their scripts here.

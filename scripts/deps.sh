@@ -6,6 +6,7 @@ LOG_TAG=deps
 source "$(dirname "$0")/lib.sh"
 cd "$(dirname "$0")/.."
 
+# postgresql brings pgbench too (bench/ulm-vs-pgbench.sh).
 APT_PACKAGES=(postgresql redis-server nginx wrk python3-venv git curl ca-certificates openssl util-linux chromium
   # make lint: every shell script through shellcheck (scripts/shellcheck.sh).
   shellcheck

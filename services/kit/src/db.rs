@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
-use sqlx::{ConnectOptions, PgPool};
+use sqlx::{ConnectOptions, Connection, PgPool};
 
 use crate::config::Env;
 pub use crate::secret::SecretUrl;
@@ -114,9 +114,30 @@ pub async fn connect_pg(cfg: &DbConfig) -> Result<PgPool, sqlx::Error> {
         .max_connections(cfg.max_connections)
         .min_connections(1)
         .acquire_timeout(cfg.acquire_timeout)
+        // sqlx pings a connection (one round trip) when it hands it out and again when it
+        // takes it back. For a one-statement request that triples the round trips, and the
+        // services' hot reads are exactly that. The ping on return stays (sqlx always does
+        // it; it drops a connection that a failed or cancelled query left broken); the one
+        // on checkout is kept only for a connection that sat idle long enough for the server
+        // to have gone away meanwhile. A busy connection that died since its last use fails
+        // its next statement with an I/O error — a 503, never a 500 — and the ping on return
+        // then drops it, so a restarted server costs at most one failed request per pooled
+        // connection that was in use at that moment.
+        .test_before_acquire(false)
+        .before_acquire(|conn, meta| {
+            Box::pin(async move {
+                if meta.idle_for >= PING_IF_IDLE_FOR {
+                    conn.ping().await?;
+                }
+                Ok(true)
+            })
+        })
         .connect_with(opts)
         .await
 }
+
+/// How long a pooled connection may sit unused before it is pinged when checked out.
+pub const PING_IF_IDLE_FOR: Duration = Duration::from_secs(1);
 
 /// Connects to Redis; the manager reconnects by itself after failures.
 ///
@@ -243,5 +264,99 @@ mod tests {
             "{err}"
         );
         std::fs::remove_file(&file).unwrap();
+    }
+}
+
+/// The pool against a real PostgreSQL (scripts/services.sh): what happens to a pooled
+/// connection the server ends, now that checkouts ping only idle connections.
+#[cfg(test)]
+mod pool_tests {
+    use super::*;
+    use crate::error::ApiError;
+
+    async fn pool() -> (PgPool, PgPool) {
+        let url = std::env::var("DATABASE_URL")
+            .expect("DATABASE_URL: start PostgreSQL with scripts/services.sh and source .run/env");
+        let cfg = DbConfig {
+            database_url: SecretUrl::new(url),
+            // One connection, so every checkout gets the same one until it is replaced.
+            max_connections: 1,
+            acquire_timeout: Duration::from_secs(5),
+            redis_url: SecretUrl::new("redis://127.0.0.1:1/0"),
+            redis_timeout: Duration::from_secs(1),
+        };
+        let admin = PgPoolOptions::new()
+            .max_connections(1)
+            .connect(cfg.database_url.expose())
+            .await
+            .unwrap();
+        (connect_pg(&cfg).await.unwrap(), admin)
+    }
+
+    async fn backend(pool: &PgPool) -> Result<i32, sqlx::Error> {
+        sqlx::query_scalar("SELECT pg_backend_pid()")
+            .fetch_one(pool)
+            .await
+    }
+
+    /// Waits until the connection is idle in the pool again: sqlx hands it back from a
+    /// spawned task after its own ping, and a ping that ran after `terminate` would replace
+    /// the connection before the statement under test.
+    async fn settled(pool: &PgPool) {
+        for _ in 0..500 {
+            if pool.num_idle() == 1 {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        panic!("the connection never came back to the pool");
+    }
+
+    async fn terminate(admin: &PgPool, pid: i32) {
+        let ended: bool = sqlx::query_scalar("SELECT pg_terminate_backend($1, 5000)")
+            .bind(pid)
+            .fetch_one(admin)
+            .await
+            .unwrap();
+        assert!(ended);
+    }
+
+    /// A connection that sat idle is pinged when checked out: the server having ended it
+    /// (a restart between two quiet moments) costs the caller nothing.
+    #[tokio::test]
+    async fn an_idle_connection_the_server_ended_is_replaced_unseen() {
+        let (pool, admin) = pool().await;
+        let first = backend(&pool).await.unwrap();
+        settled(&pool).await;
+        terminate(&admin, first).await;
+        tokio::time::sleep(PING_IF_IDLE_FOR + Duration::from_millis(200)).await;
+        let second = backend(&pool)
+            .await
+            .expect("the dead connection was replaced");
+        assert_ne!(first, second);
+    }
+
+    /// The price of not pinging a busy connection: one statement on a connection the server
+    /// ended a moment ago fails, as a 503 the client may retry (never a 500), and the next
+    /// one runs on a fresh connection.
+    #[tokio::test]
+    async fn a_busy_connection_the_server_ended_fails_one_statement_as_503() {
+        let (pool, admin) = pool().await;
+        let first = backend(&pool).await.unwrap();
+        settled(&pool).await;
+        terminate(&admin, first).await;
+        let e = backend(&pool)
+            .await
+            .expect_err("used within the second: not pinged");
+        let api = ApiError::from(e);
+        assert_eq!(
+            api.status,
+            axum::http::StatusCode::SERVICE_UNAVAILABLE,
+            "{api}"
+        );
+        let second = backend(&pool)
+            .await
+            .expect("the broken connection was dropped");
+        assert_ne!(first, second);
     }
 }

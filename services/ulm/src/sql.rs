@@ -6,10 +6,16 @@
 /// checked at compile time like any `query_as!`. The same list as
 /// [`crate::models::USER_COLUMNS`], which the dynamic user list still uses (there a missing
 /// column fails at run time, in the list tests).
+///
+/// `query_users!(as Type, HEAD, TAIL, args…)` fills `Type` instead: a User's fields plus the
+/// extra columns HEAD selects before the list (HEAD then ends with a comma).
 macro_rules! query_users {
     ($head:literal, $tail:literal $(, $arg:expr)* $(,)?) => {
+        $crate::sql::query_users!(as $crate::models::User, $head, $tail $(, $arg)*)
+    };
+    (as $ty:path, $head:literal, $tail:literal $(, $arg:expr)* $(,)?) => {
         sqlx::query_as!(
-            $crate::models::User,
+            $ty,
             $head
                 + r#" u.id, u.email, u.username, u.display_name, u.preferred_language, u.phone, u.status,
     (u.email_verified_at IS NOT NULL) AS "email_verified!", u.mfa_enabled,
