@@ -504,8 +504,12 @@ real_down() {
     done < <(find /sys/fs/cgroup/pids/"ovu-$tier" -name cgroup.procs -exec cat {} + 2>/dev/null)
     for f in "${netns[@]}"; do
       [[ $f == /var/run/netns/* || $f == /run/netns/* ]] || continue
-      umount "$f" 2>/dev/null || true
-      rm -f "$f"
+      # Busy when another mount namespace holds a copy of the mount (a Docker engine started
+      # after the cluster, e.g. for kind): detach it lazily; a file that still cannot go is
+      # named, and the rest of `down` goes on (under `set -e` one rm ended it here, leaving
+      # the API server, etcd and two containerds running).
+      umount "$f" 2>/dev/null || umount -l "$f" 2>/dev/null || true
+      rm -f "$f" 2>/dev/null || log "could not remove network namespace $f (in use)"
     done
     netns=()
     # No sandbox survives a stopped containerd here, so no address is still handed out.
