@@ -138,6 +138,13 @@ crd:
 test-e2e:
 	@e2e/run --mode kwok
 
+# The same suite on a kind cluster (e2e/kind/run: OVU's own dockerd, kind and a node image
+# built here from the project's Kubernetes build). Not part of `make test` (yet): see
+# e2e/kind/README.md for its cost.
+.PHONY: test-kind
+test-kind:
+	@e2e/kind/run
+
 # `make up` on real nodes, the `real` tests through nginx over TLS (and the browser sign-in at
 # the printed URLs), then `make down`: the one real-container pass CI always runs.
 .PHONY: test-e2e-real-all
