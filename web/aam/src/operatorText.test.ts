@@ -35,10 +35,12 @@ describe('server text in the UI language', () => {
     for (const m of src.matchAll(/crate::status::Cond::new\(\s*[\w:]+,\s*\w+,\s*"([A-Za-z]+)"/g)) reasons.add(m[1]!);
     expect(reasons.size).toBeGreaterThan(20);
     for (const lng of ['he', 'ar'] as const) for (const r of reasons) expect(conditionReason(T[lng], r), `${lng} ${r}`).toMatch(script[lng]);
-    for (const lng of ['he', 'ar'] as const) for (const c of ['Ready', 'DatabaseReady', 'BackendReady', 'FrontendReady', 'CertificateReady', 'BackupHealthy']) expect(conditionType(T[lng], c)).toMatch(script[lng]);
+    for (const lng of ['he', 'ar'] as const) for (const c of ['Ready', 'DatabaseReady', 'BackendReady', 'FrontendReady', 'CertificateReady', 'BackupHealthy', 'MonitoringReady']) expect(conditionType(T[lng], c)).toMatch(script[lng]);
 
     const messages = [
       'all tiers are serving',
+      'Prometheus scrapes ULM and AAM through the PodMonitor',
+      'spec.monitoring.podMonitor is true but the cluster has no monitoring.coreos.com/v1 PodMonitor API; install prometheus-operator (its CRDs), then restart the operator',
       'waits for the database tier',
       'waits for the backend tier',
       'waits for the restore of the databases',

@@ -42,6 +42,8 @@ export function conditionReason(t: TFunction, reason: string): string {
  */
 const MESSAGES: [string, RegExp][] = [
   ['allServing', /^all tiers are serving$/],
+  ['podMonitorApplied', /^Prometheus scrapes ULM and AAM through the PodMonitor$/],
+  ['podMonitorMissing', /^spec\.monitoring\.podMonitor is true but the cluster has no monitoring\.coreos\.com\/v1 PodMonitor API/],
   ['waitsDatabase', /^waits for the database tier$/],
   ['waitsBackend', /^waits for the backend tier$/],
   ['waitsRestore', /^waits for the restore of the databases$/],

@@ -320,6 +320,7 @@ const ar: DeepStrings<typeof en> = {
         FrontendReady: 'طبقة الواجهة',
         CertificateReady: 'الشهادة',
         BackupHealthy: 'النسخ الاحتياطية',
+        MonitoringReady: 'المراقبة',
       },
       conditionStatus: {
         True: 'نعم',
@@ -358,6 +359,8 @@ const ar: DeepStrings<typeof en> = {
         ImagePullBackOff: 'تعذّر سحب الصورة',
         CrashLoopBackOff: 'يتعطل مرارًا',
         MigrationFailed: 'فشل ترحيل',
+        PodMonitorApplied: 'يجمع Prometheus مقاييس الخدمات',
+        PodMonitorAPIMissing: 'واجهة PodMonitor غير مثبتة',
         Unschedulable: 'لا عقدة تستطيع تشغيله',
         CreateContainerConfigError: 'خطأ في إعداد الحاوية',
       },
@@ -368,6 +371,8 @@ const ar: DeepStrings<typeof en> = {
       },
       messages: {
         allServing: 'كل الطبقات تعمل',
+        podMonitorApplied: 'يجمع Prometheus مقاييس ULM وAAM عبر PodMonitor',
+        podMonitorMissing: 'spec.monitoring.podMonitor مفعّل لكن العنقود لا يحوي واجهة PodMonitor (monitoring.coreos.com/v1): ثبّت prometheus-operator (تعريفاته CRDs) ثم أعد تشغيل المشغّل',
         waitsDatabase: 'بانتظار طبقة قاعدة البيانات',
         waitsBackend: 'بانتظار طبقة الخوادم',
         waitsRestore: 'بانتظار استعادة قواعد البيانات',

@@ -317,6 +317,7 @@ export default {
         FrontendReady: 'Frontend tier',
         CertificateReady: 'Certificate',
         BackupHealthy: 'Backups',
+        MonitoringReady: 'Monitoring',
       },
       conditionStatus: {
         True: 'yes',
@@ -355,6 +356,8 @@ export default {
         ImagePullBackOff: 'Image cannot be pulled',
         CrashLoopBackOff: 'Keeps crashing',
         MigrationFailed: 'A migration failed',
+        PodMonitorApplied: 'Prometheus scrapes the services',
+        PodMonitorAPIMissing: 'The PodMonitor API is not installed',
         Unschedulable: 'No node can run it',
         CreateContainerConfigError: 'Container configuration error',
       },
@@ -365,6 +368,8 @@ export default {
       },
       messages: {
         allServing: 'All tiers are serving',
+        podMonitorApplied: 'Prometheus scrapes ULM and AAM through the PodMonitor',
+        podMonitorMissing: 'spec.monitoring.podMonitor is on but the cluster has no PodMonitor API (monitoring.coreos.com/v1): install prometheus-operator (its CRDs), then restart the operator',
         waitsDatabase: 'Waits for the database tier',
         waitsBackend: 'Waits for the backend tier',
         waitsRestore: 'Waits for the restore of the databases',

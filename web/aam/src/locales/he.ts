@@ -320,6 +320,7 @@ const he: DeepStrings<typeof en> = {
         FrontendReady: 'שכבת החזית',
         CertificateReady: 'תעודה',
         BackupHealthy: 'גיבויים',
+        MonitoringReady: 'ניטור',
       },
       conditionStatus: {
         True: 'כן',
@@ -358,6 +359,8 @@ const he: DeepStrings<typeof en> = {
         ImagePullBackOff: 'אי אפשר למשוך את האימג׳',
         CrashLoopBackOff: 'קורס שוב ושוב',
         MigrationFailed: 'הגירה נכשלה',
+        PodMonitorApplied: 'Prometheus אוסף מדדים מהשירותים',
+        PodMonitorAPIMissing: 'ממשק PodMonitor אינו מותקן',
         Unschedulable: 'אין צומת שיכול להריץ אותו',
         CreateContainerConfigError: 'שגיאה בהגדרות הקונטיינר',
       },
@@ -368,6 +371,8 @@ const he: DeepStrings<typeof en> = {
       },
       messages: {
         allServing: 'כל השכבות פועלות',
+        podMonitorApplied: 'Prometheus אוסף מדדים מ-ULM ומ-AAM דרך ה-PodMonitor',
+        podMonitorMissing: 'spec.monitoring.podMonitor פעיל אך באשכול אין ממשק PodMonitor (monitoring.coreos.com/v1): יש להתקין את prometheus-operator (ה-CRDs שלו) ואז להפעיל מחדש את האופרטור',
         waitsDatabase: 'ממתין לשכבת מסד הנתונים',
         waitsBackend: 'ממתין לשכבת השרתים',
         waitsRestore: 'ממתין לשחזור מסדי הנתונים',
