@@ -1,5 +1,5 @@
 # shellcheck shell=bash
-# The wrk benchmarks' shared part (bench/ulm.sh, bench/aam.sh), on top of scripts/lib.sh.
+# The wrk benchmarks' shared part (bench/ulm.sh, bench/aam.sh, bench/ulm-vs-pgbench.sh, bench/ulm-profile.sh), on top of scripts/lib.sh.
 # Sourced, never run; needs $WORK (raw outputs) and $DURATION.
 
 # shellcheck source=scripts/lib.sh
@@ -22,4 +22,17 @@ run() {
   local rps p50 p99 bad
   read -r rps p50 p99 bad <<<"$(echo "$out" | summarise)"
   printf '| %s | %s | %s | %s | %s | %s |\n' "$label" "$conns" "$rps" "$p50" "$p99" "$bad"
+}
+
+# services_and_stack: the local PostgreSQL/Redis started and their environment loaded, and
+# STACK_BIN set: the launcher to measure (a copy of an earlier commit's build, if given; else
+# this tree's release build).
+services_and_stack() {
+  scripts/services.sh start >/dev/null
+  # shellcheck source=/dev/null  # written by scripts/services.sh
+  source "$RUN_DIR/env"
+  if [[ -z ${STACK_BIN:-} ]]; then
+    cargo build --release -p ovu-stack --locked >&2
+    STACK_BIN=target/release/ovu-stack
+  fi
 }

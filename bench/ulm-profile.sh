@@ -27,14 +27,8 @@ command -v wrk >/dev/null || die "wrk is not installed (scripts/deps.sh)"
 # perf is for profiling only, so scripts/deps.sh (what tests need) does not install it.
 command -v perf >/dev/null || die "perf is not installed: apt-get install linux-perf"
 [[ $DURATION =~ ^[0-9]+s$ ]] || die "DURATION must be whole seconds, like 10s"
-scripts/services.sh start >/dev/null
-# shellcheck source=/dev/null  # written by scripts/services.sh
-source "$RUN_DIR/env"
 # STACK_BIN: another build to measure (e.g. a copy of an earlier commit's); default: build this one.
-if [[ -z ${STACK_BIN:-} ]]; then
-  cargo build --release -p ovu-stack --locked >&2
-  STACK_BIN=target/release/ovu-stack
-fi
+services_and_stack
 
 trap 'stop_stack "$WORK"' EXIT
 RUST_LOG=warn start_stack "$WORK" "$WORK/stack.log" --ulm \

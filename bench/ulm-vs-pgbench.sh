@@ -31,14 +31,8 @@ mkdir -p "$WORK"
 command -v wrk >/dev/null || die "wrk is not installed (scripts/deps.sh)"
 command -v pgbench >/dev/null || die "pgbench is not installed (scripts/deps.sh: postgresql)"
 [[ $DURATION =~ ^[0-9]+s$ ]] || die "DURATION must be whole seconds, like 10s"
-scripts/services.sh start >/dev/null
-# shellcheck source=/dev/null  # written by scripts/services.sh
-source "$RUN_DIR/env"
 # STACK_BIN: another build to measure (e.g. a copy of an earlier commit's); default: build this one.
-if [[ -z ${STACK_BIN:-} ]]; then
-  cargo build --release -p ovu-stack --locked >&2
-  STACK_BIN=target/release/ovu-stack
-fi
+services_and_stack
 
 load1() { cut -d' ' -f1 /proc/loadavg; }
 
