@@ -242,7 +242,7 @@ real_up() {
   for img in "${pids[@]}"; do wait "$img" || failed=1; done
   ((failed == 0)) || die "importing the node images failed (see above)"
   for tier in "${TIERS[@]}"; do
-    start "kubelet-$tier" 60 kubelet_healthy "$tier" -- "$BIN_DIR/kubelet" \
+    START_ATTEMPTS=3 start "kubelet-$tier" 60 kubelet_healthy "$tier" -- "$BIN_DIR/kubelet" \
       --config="$NODES_DIR/$tier/kubelet.yaml" \
       --kubeconfig="$NODES_DIR/$tier/kubelet.kubeconfig" \
       --root-dir="$NODES_DIR/$tier/kubelet" \
