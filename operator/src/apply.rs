@@ -2,7 +2,8 @@
 //!
 //! Each child is read first — from the watch cache ([`crate::controller::cache`]), with a GET
 //! only when the cache does not have it — and the write happens only when the live object
-//! does not already carry every field we want with the value we want ([`covers`]). So a reconcile with nothing
+//! does not already carry every field we want with the value we want ([`covers`]), or still
+//! carries one the operator set and no longer renders ([`up_to_date`]). So a reconcile with nothing
 //! to change performs no writes (no resourceVersion churn, no watch events), and a child that
 //! someone edited or deleted is put back. Writes use field manager `ovu-operator` with force:
 //! the operator owns the fields it renders — but only of objects that are its own: an object
@@ -13,7 +14,7 @@ use kube::Client;
 use kube::api::{Api, DynamicObject, Patch, PatchParams};
 use serde_json::Value;
 
-use crate::controller::cache::{Cache, Lookup, fingerprint};
+use crate::controller::cache::{self, Cache, Lookup, fingerprint};
 use crate::render::names::{FIELD_MANAGER, INSTANCE_LABEL, MANAGED_BY_LABEL};
 use crate::render::{Child, Kind};
 
@@ -72,16 +73,34 @@ fn api(client: &Client, child: &Child) -> Api<DynamicObject> {
     Api::namespaced_with(client.clone(), &ns, &ar)
 }
 
-/// GET one object, without its managedFields (never compared, often its largest part).
-async fn read(api: &Api<DynamicObject>, name: &str) -> Result<Option<Value>, ApplyError> {
-    let mut live = api.get_opt(name).await?;
-    if let Some(l) = live.as_mut() {
-        l.metadata.managed_fields = None;
+/// A live object read with a GET: the object without its managedFields (often its largest
+/// part), and what of it the operator's field manager set ([`cache::owned`]).
+struct Read {
+    live: Value,
+    owned: Option<Value>,
+}
+
+/// GET one object.
+async fn read(api: &Api<DynamicObject>, name: &str) -> Result<Option<Read>, ApplyError> {
+    let Some(obj) = api.get_opt(name).await? else {
+        return Ok(None);
+    };
+    let mut live = serde_json::to_value(obj).map_err(kube::Error::SerdeError)?;
+    let owned = cache::owned(&live);
+    if let Some(m) = live["metadata"].as_object_mut() {
+        m.remove("managedFields");
     }
-    Ok(live
-        .map(serde_json::to_value)
-        .transpose()
-        .map_err(kube::Error::SerdeError)?)
+    Ok(Some(Read { live, owned }))
+}
+
+/// Whether `live` needs no apply to become `desired`: it carries every desired field
+/// ([`covers`]), and the operator set no field that `desired` no longer has. The second half
+/// is what makes a spec change that drops a field or a list's last entries (`spec.mail`
+/// removed: ULM's trailing `SMTP_*` variables and the credentials volume) reach the object —
+/// the apply then removes them, as server-side apply does with fields its manager stops
+/// sending. Fields other managers or the API server set are not ours and do not count.
+pub fn up_to_date(live: &Value, owned: Option<&Value>, desired: &Value) -> bool {
+    covers(live, desired) && owned.is_none_or(|o| covers(desired, o))
 }
 
 fn check_ours(live: &Value, child: &Child) -> Result<(), ApplyError> {
@@ -140,7 +159,7 @@ pub async fn ensure(client: &Client, cache: &Cache, child: &Child) -> Result<App
     let ns = child.object["metadata"]["namespace"]
         .as_str()
         .unwrap_or("default");
-    let live: Option<Value> = match cache.child(child.kind, ns, &child.name) {
+    let live: Option<Read> = match cache.child(child.kind, ns, &child.name) {
         Lookup::Found(cached) => {
             if let Some(done) = from_cache(&api, cache, child, ns, cached).await? {
                 return Ok(done);
@@ -153,12 +172,16 @@ pub async fn ensure(client: &Client, cache: &Cache, child: &Child) -> Result<App
         // yet must not be made a second time.
         Lookup::Missing | Lookup::Unknown => read(&api, &child.name).await?,
     };
+    let (live, owned) = match live {
+        Some(r) => (Some(r.live), r.owned),
+        None => (None, None),
+    };
     if let Some(live) = &live {
         check_ours(live, child)?;
         if child.create_only {
             return add_missing_data(&api, child, live.clone()).await;
         }
-        if covers(live, &child.object) {
+        if up_to_date(live, owned.as_ref(), &child.object) {
             // Remember it, so the next reconcile needs no GET while neither side changes.
             if let Some(rv) = live
                 .pointer("/metadata/resourceVersion")
@@ -386,6 +409,85 @@ mod tests {
             &json!({"spec": {}}),
             &json!({"spec": {"suspend": true}})
         ));
+    }
+
+    /// A Deployment as the API server returns it after the operator applied `env` and
+    /// someone else (`kubectl set env`) added `EXTRA`: managedFields say who set what.
+    fn deployment(env: &[&str], ours: &[&str]) -> Value {
+        let entries: Vec<Value> = env
+            .iter()
+            .map(|n| json!({"name": n, "value": "v"}))
+            .collect();
+        let owned_env: serde_json::Map<String, Value> = ours
+            .iter()
+            .map(|n| {
+                (
+                    format!("k:{{\"name\":\"{n}\"}}"),
+                    json!({".": {}, "f:name": {}, "f:value": {}}),
+                )
+            })
+            .collect();
+        let containers =
+            json!({"k:{\"name\":\"ulm\"}": {".": {}, "f:name": {}, "f:env": owned_env}});
+        json!({
+            "metadata": {"name": "s-ulm", "resourceVersion": "7", "managedFields": [
+                {"manager": "ovu-operator", "operation": "Apply", "fieldsV1": {
+                    "f:spec": {"f:replicas": {}, "f:template": {"f:spec": {"f:containers": containers}}}}},
+                {"manager": "kubectl", "operation": "Update", "fieldsV1": {
+                    "f:spec": {"f:template": {"f:spec": {"f:containers": {"k:{\"name\":\"ulm\"}": {
+                        "f:env": {"k:{\"name\":\"EXTRA\"}": {".": {}, "f:name": {}, "f:value": {}}}}}}}}}},
+                {"manager": "kube-controller-manager", "operation": "Update", "subresource": "status",
+                    "fieldsV1": {"f:status": {"f:replicas": {}}}}
+            ]},
+            "spec": {"replicas": 1, "revisionHistoryLimit": 10, "template": {"spec": {
+                "dnsPolicy": "ClusterFirst",
+                "containers": [{"name": "ulm", "imagePullPolicy": "IfNotPresent", "env": entries}]}}},
+            "status": {"replicas": 1}
+        })
+    }
+
+    fn rendered(env: &[&str]) -> Value {
+        let entries: Vec<Value> = env
+            .iter()
+            .map(|n| json!({"name": n, "value": "v"}))
+            .collect();
+        json!({"spec": {"replicas": 1, "template": {"spec": {"containers": [{"name": "ulm", "env": entries}]}}}})
+    }
+
+    fn check(live: &Value, desired: &Value) -> bool {
+        up_to_date(
+            live,
+            crate::controller::cache::owned(live).as_ref(),
+            desired,
+        )
+    }
+
+    #[test]
+    fn a_field_the_operator_stopped_rendering_needs_an_apply() {
+        // spec.mail removed: the rendered env loses its last entries. `covers` alone accepts
+        // the longer live list; the fields the operator set say the tail is ours to remove.
+        let live = deployment(
+            &["DB", "SMTP_HOST", "SMTP_FROM"],
+            &["DB", "SMTP_HOST", "SMTP_FROM"],
+        );
+        assert!(covers(&live, &rendered(&["DB"])));
+        assert!(!check(&live, &rendered(&["DB"])));
+        assert!(check(&live, &rendered(&["DB", "SMTP_HOST", "SMTP_FROM"])));
+    }
+
+    #[test]
+    fn fields_others_set_do_not_call_for_an_apply() {
+        // An entry another manager added, server defaults and the status are not ours: a
+        // no-op resync must stay a no-op.
+        let live = deployment(&["DB", "EXTRA"], &["DB"]);
+        assert!(check(&live, &rendered(&["DB"])));
+        // Without managedFields (an API that keeps none) only `covers` can decide.
+        let mut bare = deployment(&["DB", "SMTP_HOST"], &["DB", "SMTP_HOST"]);
+        bare["metadata"]
+            .as_object_mut()
+            .unwrap()
+            .remove("managedFields");
+        assert!(check(&bare, &rendered(&["DB"])));
     }
 
     #[test]

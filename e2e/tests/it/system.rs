@@ -541,6 +541,60 @@ async fn a_deleted_nginx_configmap_is_restored() {
     .await;
 }
 
+/// The `SMTP_*` variables of ULM's container, name=value, in order.
+async fn smtp_env(c: &Cluster, ns: &str, ulm: &str) -> anyhow::Result<Vec<String>> {
+    let d = deployment(c, ns, ulm).await?;
+    let env = d
+        .spec
+        .and_then(|s| s.template.spec)
+        .and_then(|p| p.containers.into_iter().find(|c| c.name == "ulm"))
+        .and_then(|c| c.env)
+        .unwrap_or_default();
+    Ok(env
+        .into_iter()
+        .filter(|e| e.name.starts_with("SMTP_"))
+        .map(|e| format!("{}={}", e.name, e.value.unwrap_or_default()))
+        .collect())
+}
+
+/// A section removed from the spec takes what it rendered with it: `spec.mail` removed
+/// leaves ULM no SMTP server to send to. (Its variables are the last of ULM's list, which
+/// the operator once judged "already there" because the live list held every rendered one.)
+#[tokio::test]
+async fn a_removed_mail_section_leaves_no_smtp_settings() {
+    with_temp_ns("mail-off", true, |c, ns| async move {
+        let n = "mailoff";
+        let mail = json!({"mail": {"smtp": {"host": "smtp.example.com", "port": 2525, "tls": "None"},
+            "from": "no-reply@example.com"}});
+        c.create(&ns, &system(n, "mail.example.com", mail)).await?;
+        c.wait_ready(&ns, n, ready()).await?;
+        let ulm = Names::new(n).of(Component::Ulm);
+        let before = smtp_env(&c, &ns, &ulm).await?;
+        ensure!(
+            before.contains(&"SMTP_HOST=smtp.example.com".to_string())
+                && before.contains(&"SMTP_PORT=2525".to_string()),
+            "ULM was not given the mail settings: {before:?}"
+        );
+        c.patch_system(&ns, n, json!({"spec": {"mail": null}})).await?;
+        let (c2, ns2) = (c.clone(), ns.clone());
+        wait_for(soon(), "ULM's SMTP_* variables to go", || {
+            let (c, ns, ulm) = (c2.clone(), ns2.clone(), ulm.clone());
+            async move {
+                let left = smtp_env(&c, &ns, &ulm).await?;
+                Ok(if left.is_empty() {
+                    Ok(())
+                } else {
+                    Err(format!("still there: {left:?}"))
+                })
+            }
+        })
+        .await?;
+        c.wait_ready(&ns, n, ready()).await?;
+        Ok(())
+    })
+    .await;
+}
+
 #[tokio::test]
 async fn replicas_image_and_domain_changes_are_followed() {
     with_temp_ns("changes", true, |c, ns| async move {

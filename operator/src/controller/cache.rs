@@ -283,6 +283,12 @@ fn project(v: &Value, f: &Value) -> Value {
 /// (kubectl edit, scale) is missing from it, so the fingerprints differ. Objects without
 /// managedFields (an API without server-side apply's bookkeeping) are taken whole.
 pub fn projection(live: &Value) -> Value {
+    owned(live).unwrap_or_else(|| live.clone())
+}
+
+/// The fields of `live` the operator's field manager set, as [`projection`] says; `None`
+/// when the object has no managedFields of that manager to tell them by.
+pub fn owned(live: &Value) -> Option<Value> {
     let mut fields = Value::Object(serde_json::Map::new());
     let mut found = false;
     for m in live
@@ -303,10 +309,7 @@ pub fn projection(live: &Value) -> Value {
             found = true;
         }
     }
-    if !found {
-        return live.clone();
-    }
-    project(live, &fields)
+    found.then(|| project(live, &fields))
 }
 
 fn union(into: &mut Value, f: &Value) {
