@@ -595,6 +595,94 @@ async fn a_removed_mail_section_leaves_no_smtp_settings() {
     .await;
 }
 
+/// The MonitoringReady condition as "status/reason".
+async fn monitoring_condition(c: &Cluster, ns: &str, n: &str) -> anyhow::Result<String> {
+    let st = c.get_system(ns, n).await?.status.unwrap_or_default();
+    Ok(st
+        .conditions
+        .iter()
+        .find(|c| c.type_ == "MonitoringReady")
+        .map(|c| format!("{}/{}", c.status, c.reason))
+        .unwrap_or_else(|| "absent".into()))
+}
+
+/// Wait until MonitoringReady reads `want` and the PodMonitor `exists` (or not).
+async fn wait_monitoring(
+    c: &Cluster,
+    ns: &str,
+    n: &str,
+    want: &str,
+    exists: bool,
+) -> anyhow::Result<()> {
+    let pm = Names::new(n).pod_monitor();
+    let (c2, ns2, n2, want2) = (c.clone(), ns.to_string(), n.to_string(), want.to_string());
+    wait_for(
+        soon() * 2,
+        &format!("MonitoringReady {want}, PodMonitor there: {exists}"),
+        || {
+            let (c, ns, n, want, pm) = (
+                c2.clone(),
+                ns2.clone(),
+                n2.clone(),
+                want2.clone(),
+                pm.clone(),
+            );
+            async move {
+                let cond = monitoring_condition(&c, &ns, &n).await?;
+                // A read while the API is gone fails; that is "no PodMonitor".
+                let there = c
+                    .kubectl(&["get", "podmonitor", "-n", &ns, &pm, "-o", "name"])
+                    .is_ok();
+                Ok(if cond == want && there == exists {
+                    Ok(())
+                } else {
+                    Err(format!("MonitoringReady {cond}, PodMonitor there: {there}"))
+                })
+            }
+        },
+    )
+    .await
+}
+
+/// prometheus-operator installed after the operator started, and removed again: the
+/// operator notices both by itself (no restart), makes the PodMonitor once its API is
+/// served — prometheus-operator's own CRD, so the real schema accepts what the operator
+/// renders — and says so in MonitoringReady; the system stays Ready throughout.
+#[tokio::test]
+async fn the_podmonitor_follows_prometheus_operator_coming_and_going() {
+    with_temp_ns("monitoring", true, |c, ns| async move {
+        let crd_file = std::env::var("OVU_E2E_PODMONITOR_CRD").context(
+            "OVU_E2E_PODMONITOR_CRD is not set: e2e/run generates prometheus-operator's PodMonitor CRD (scripts/podmonitor-crd) and sets it",
+        )?;
+        let crd = "podmonitors.monitoring.coreos.com";
+        // A cluster kept from an earlier run may have it: start without.
+        c.kubectl(&["delete", "crd", crd, "--ignore-not-found", "--wait=true"])?;
+        let n = "mon";
+        c.create(
+            &ns,
+            &system(n, "mon.example.com", json!({"monitoring": {"podMonitor": true}})),
+        )
+        .await?;
+        c.wait_ready(&ns, n, ready()).await?;
+        wait_monitoring(&c, &ns, n, "False/PodMonitorAPIMissing", false).await?;
+
+        c.kubectl(&["apply", "--server-side", "-f", &crd_file])?;
+        wait_monitoring(&c, &ns, n, "True/PodMonitorApplied", true).await?;
+        let pm = c.kubectl(&[
+            "get", "podmonitor", "-n", &ns, &Names::new(n).pod_monitor(), "-o",
+            "jsonpath={.spec.podMetricsEndpoints[*].port}",
+        ])?;
+        ensure!(!pm.trim().is_empty(), "the PodMonitor names no port: {pm:?}");
+        c.wait_ready(&ns, n, ready()).await?;
+
+        c.kubectl(&["delete", "crd", crd, "--wait=true"])?;
+        wait_monitoring(&c, &ns, n, "False/PodMonitorAPIMissing", false).await?;
+        c.wait_ready(&ns, n, ready()).await?;
+        Ok(())
+    })
+    .await;
+}
+
 #[tokio::test]
 async fn replicas_image_and_domain_changes_are_followed() {
     with_temp_ns("changes", true, |c, ns| async move {

@@ -575,7 +575,8 @@ pub struct Writers {
 }
 
 /// Whether the API of each optional kind ([`Kind::optional`]: cert-manager's Certificate,
-/// prometheus-operator's PodMonitor) is served, as found when the caches started.
+/// prometheus-operator's PodMonitor) is served: as found when the caches started, and
+/// turned on when a later check finds it installed ([`OPTIONAL_API_RECHECK`]).
 #[derive(Clone, Default)]
 struct Served(Arc<Mutex<BTreeMap<Kind, bool>>>);
 
@@ -751,8 +752,8 @@ impl Cache {
             && !self.served.get(kind)
     }
 
-    /// Whether the API of an optional kind was found served when the caches started
-    /// (`false` also before they started).
+    /// Whether the API of an optional kind is served, as last found (`false` also before
+    /// the caches started).
     pub fn kind_served(&self, kind: Kind) -> bool {
         !kind.optional() || self.served.get(kind)
     }
@@ -887,8 +888,8 @@ impl Writers {
     }
 
     /// Start a watch per cache (each on its own task, paged by `page_size`). Returns the
-    /// systems to reconcile because a child of theirs changed, and the tasks (to abort).
-    /// `on_error` is told of every watch error.
+    /// systems to reconcile because a child of theirs changed, a signal to reconcile every
+    /// system (an optional kind's API appeared), and the tasks (to abort).
     pub async fn run(
         self,
         client: &Client,
@@ -896,16 +897,16 @@ impl Writers {
         on_error: Arc<dyn Fn(&watcher::Error) + Send + Sync>,
     ) -> (
         mpsc::UnboundedReceiver<ObjectRef<OvuSystem>>,
+        mpsc::UnboundedReceiver<()>,
         Vec<tokio::task::JoinHandle<()>>,
     ) {
-        // Asked once: a cluster that gains cert-manager (or prometheus-operator) later is seen
-        // after a restart (until then its Certificates and PodMonitors are read with GETs).
         for kind in Kind::OPTIONAL {
             let mut tries = 0;
             let served = loop {
                 match kind_served(client, kind).await {
                     Ok(c) => break c,
-                    // Not cached then: the kind is read with GETs, as before the caches.
+                    // Not cached then: the kind is read with GETs, as before the caches,
+                    // until the re-check below finds it.
                     Err(e) if tries >= 4 => {
                         tracing::warn!(?kind, error = %e, "cannot tell whether the kind's API is served; it is not cached");
                         break false;
@@ -920,51 +921,110 @@ impl Writers {
             self.served.set(kind, served);
         }
         let (tx, rx) = mpsc::unbounded();
+        let (all_tx, all_rx) = mpsc::unbounded();
         let mut tasks = Vec::new();
         for (source, part) in self.parts {
-            if let Source::Child(k) = source
-                && k.optional()
-                && !self.served.get(k)
-            {
+            let late = match source {
+                Source::Child(k) if k.optional() && !self.served.get(k) => Some(k),
+                _ => None,
+            };
+            if late.is_some() {
+                // Nothing to read: every lookup answers "absent" without a request.
                 part.synced.store(true, Ordering::Relaxed);
-                continue;
             }
-            let (api, wc) = source.api(client);
-            let tx = tx.clone();
-            let on_error = on_error.clone();
-            let stream = watcher(api, wc.page_size(page_size)).default_backoff();
+            let (client, tx, all_tx) = (client.clone(), tx.clone(), all_tx.clone());
+            let (on_error, served) = (on_error.clone(), self.served.clone());
             tasks.push(tokio::spawn(async move {
-                let mut stream = std::pin::pin!(stream);
-                let mut buf = None;
-                while let Some(ev) = stream.next().await {
-                    let ev = match ev {
-                        Ok(ev) => ev,
-                        Err(e) => {
-                            on_error(&e);
-                            continue;
+                let optional = match source {
+                    Source::Child(k) if k.optional() => Some(k),
+                    _ => None,
+                };
+                let mut absent = late.is_some();
+                loop {
+                    if let (Some(kind), true) = (optional, absent) {
+                        // A cluster that gains cert-manager or prometheus-operator after the
+                        // operator started (or got it back): asked again until it has, then
+                        // cached like the rest.
+                        while !matches!(kind_served(&client, kind).await, Ok(true)) {
+                            tokio::time::sleep(OPTIONAL_API_RECHECK).await;
                         }
-                    };
-                    let synced = part.synced.load(Ordering::Relaxed);
-                    apply_event(source, &part, &mut buf, &ev);
-                    // The first list's objects need no trigger: every system is reconciled
-                    // after the start anyway. A re-list's may be changes the broken watch
-                    // missed.
-                    let o = match &ev {
-                        watcher::Event::InitApply(o) if synced => o,
-                        watcher::Event::Apply(o) | watcher::Event::Delete(o) => o,
-                        _ => continue,
-                    };
-                    if source.triggers() {
-                        for r in owners(o) {
-                            let _ = tx.unbounded_send(r);
+                        part.synced.store(false, Ordering::Relaxed);
+                        served.set(kind, true);
+                        tracing::info!(
+                            ?kind,
+                            "the kind's API is served now; caching it and reconciling every system"
+                        );
+                    }
+                    let was_absent = absent;
+                    let (api, wc) = source.api(&client);
+                    let stream = watcher(api, wc.page_size(page_size)).default_backoff();
+                    let mut stream = std::pin::pin!(stream);
+                    let mut buf = None;
+                    while let Some(ev) = stream.next().await {
+                        let ev = match ev {
+                            Ok(ev) => ev,
+                            Err(e) if optional.is_some() && not_found(&e) => {
+                                absent = true;
+                                break;
+                            }
+                            Err(e) => {
+                                on_error(&e);
+                                continue;
+                            }
+                        };
+                        let synced = part.synced.load(Ordering::Relaxed);
+                        apply_event(source, &part, &mut buf, &ev);
+                        if was_absent && !synced && part.synced.load(Ordering::Relaxed) {
+                            // The systems that want this kind skipped it so far: each now
+                            // gets its objects, and a condition that says so.
+                            let _ = all_tx.unbounded_send(());
+                        }
+                        // The first list's objects need no trigger: every system is reconciled
+                        // after the start anyway. A re-list's may be changes the broken watch
+                        // missed.
+                        let o = match &ev {
+                            watcher::Event::InitApply(o) if synced => o,
+                            watcher::Event::Apply(o) | watcher::Event::Delete(o) => o,
+                            _ => continue,
+                        };
+                        if source.triggers() {
+                            for r in owners(o) {
+                                let _ = tx.unbounded_send(r);
+                            }
                         }
                     }
+                    let Some(kind) = optional.filter(|_| absent) else {
+                        return;
+                    };
+                    // Its API was removed (prometheus-operator uninstalled): an empty cache
+                    // that answers "absent", not a watch that fails every few seconds and
+                    // keeps the operator unready.
+                    tracing::info!(?kind, "the kind's API is no longer served; not caching it");
+                    served.set(kind, false);
+                    let mut buf = None;
+                    apply_event(source, &part, &mut buf, &watcher::Event::Init);
+                    apply_event(source, &part, &mut buf, &watcher::Event::InitDone);
+                    let _ = all_tx.unbounded_send(());
                 }
             }));
         }
-        (rx, tasks)
+        (rx, all_rx, tasks)
     }
 }
+
+/// Whether a watch failed because its resource is not served (404).
+fn not_found(e: &watcher::Error) -> bool {
+    match e {
+        watcher::Error::InitialListFailed(kube::Error::Api(s))
+        | watcher::Error::WatchStartFailed(kube::Error::Api(s))
+        | watcher::Error::WatchFailed(kube::Error::Api(s)) => s.code == 404,
+        watcher::Error::WatchError(s) => s.code == 404,
+        _ => false,
+    }
+}
+
+/// How often an optional kind's API that was not served is asked for again.
+pub const OPTIONAL_API_RECHECK: Duration = Duration::from_secs(20);
 
 #[cfg(test)]
 mod tests {

@@ -312,8 +312,8 @@ pub async fn run(ctx: Arc<Context>, readiness: Arc<Readiness>, tuning: Tuning) {
                 r.watch_error();
                 warn!(error = %e, "watch error");
             });
-            let (rx, tasks) = w.run(&client, tuning.page_size, on_error).await;
-            (Some(rx), tasks)
+            let (rx, all, tasks) = w.run(&client, tuning.page_size, on_error).await;
+            (Some((rx, all)), tasks)
         }
         None => (None, Vec::new()),
     };
@@ -360,8 +360,8 @@ pub async fn run(ctx: Arc<Context>, readiness: Arc<Readiness>, tuning: Tuning) {
             .concurrency(tuning.concurrency)
             .debounce(tuning.debounce),
     );
-    if let Some(rx) = children {
-        controller = controller.reconcile_on(rx);
+    if let Some((rx, all)) = children {
+        controller = controller.reconcile_on(rx).reconcile_all_on(all);
     }
     controller
         .shutdown_on_signal()

@@ -17,7 +17,7 @@ pub async fn ensure(children: &[Child], run: &mut Run<'_>) -> Result<Option<Cond
             status::MONITORING_READY,
             false,
             "PodMonitorAPIMissing",
-            "spec.monitoring.podMonitor is true but the cluster has no monitoring.coreos.com/v1 PodMonitor API; install prometheus-operator (its CRDs), then restart the operator",
+            "spec.monitoring.podMonitor is true but the cluster has no monitoring.coreos.com/v1 PodMonitor API; install prometheus-operator (its CRDs); the operator finds it within a minute",
         )
     };
     let mut cond = Cond::new(
@@ -26,7 +26,7 @@ pub async fn ensure(children: &[Child], run: &mut Run<'_>) -> Result<Option<Cond
         "PodMonitorApplied",
         "Prometheus scrapes ULM and AAM through the PodMonitor",
     );
-    // Known absent since the watches started: no request that would only 404 (the
+    // Known absent (asked again every OPTIONAL_API_RECHECK): no request that would only 404 (the
     // NetworkPolicy is applied all the same; it is harmless and ready for the PodMonitor).
     let mut apply: Vec<Child> = Vec::new();
     for c in children {

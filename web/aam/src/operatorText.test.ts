@@ -40,7 +40,7 @@ describe('server text in the UI language', () => {
     const messages = [
       'all tiers are serving',
       'Prometheus scrapes ULM and AAM through the PodMonitor',
-      'spec.monitoring.podMonitor is true but the cluster has no monitoring.coreos.com/v1 PodMonitor API; install prometheus-operator (its CRDs), then restart the operator',
+      'spec.monitoring.podMonitor is true but the cluster has no monitoring.coreos.com/v1 PodMonitor API; install prometheus-operator (its CRDs); the operator finds it within a minute',
       'waits for the database tier',
       'waits for the backend tier',
       'waits for the restore of the databases',

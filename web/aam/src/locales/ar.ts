@@ -372,7 +372,7 @@ const ar: DeepStrings<typeof en> = {
       messages: {
         allServing: 'كل الطبقات تعمل',
         podMonitorApplied: 'يجمع Prometheus مقاييس ULM وAAM عبر PodMonitor',
-        podMonitorMissing: 'spec.monitoring.podMonitor مفعّل لكن العنقود لا يحوي واجهة PodMonitor (monitoring.coreos.com/v1): ثبّت prometheus-operator (تعريفاته CRDs) ثم أعد تشغيل المشغّل',
+        podMonitorMissing: 'spec.monitoring.podMonitor مفعّل لكن العنقود لا يحوي واجهة PodMonitor (monitoring.coreos.com/v1): ثبّت prometheus-operator (تعريفاته CRDs)؛ سيكتشفه المشغّل خلال دقيقة',
         waitsDatabase: 'بانتظار طبقة قاعدة البيانات',
         waitsBackend: 'بانتظار طبقة الخوادم',
         waitsRestore: 'بانتظار استعادة قواعد البيانات',

@@ -369,7 +369,7 @@ export default {
       messages: {
         allServing: 'All tiers are serving',
         podMonitorApplied: 'Prometheus scrapes ULM and AAM through the PodMonitor',
-        podMonitorMissing: 'spec.monitoring.podMonitor is on but the cluster has no PodMonitor API (monitoring.coreos.com/v1): install prometheus-operator (its CRDs), then restart the operator',
+        podMonitorMissing: 'spec.monitoring.podMonitor is on but the cluster has no PodMonitor API (monitoring.coreos.com/v1): install prometheus-operator (its CRDs); the operator finds it within a minute',
         waitsDatabase: 'Waits for the database tier',
         waitsBackend: 'Waits for the backend tier',
         waitsRestore: 'Waits for the restore of the databases',

@@ -372,7 +372,7 @@ const he: DeepStrings<typeof en> = {
       messages: {
         allServing: 'כל השכבות פועלות',
         podMonitorApplied: 'Prometheus אוסף מדדים מ-ULM ומ-AAM דרך ה-PodMonitor',
-        podMonitorMissing: 'spec.monitoring.podMonitor פעיל אך באשכול אין ממשק PodMonitor (monitoring.coreos.com/v1): יש להתקין את prometheus-operator (ה-CRDs שלו) ואז להפעיל מחדש את האופרטור',
+        podMonitorMissing: 'spec.monitoring.podMonitor פעיל אך באשכול אין ממשק PodMonitor (monitoring.coreos.com/v1): יש להתקין את prometheus-operator (ה-CRDs שלו); האופרטור יזהה אותו תוך דקה',
         waitsDatabase: 'ממתין לשכבת מסד הנתונים',
         waitsBackend: 'ממתין לשכבת השרתים',
         waitsRestore: 'ממתין לשחזור מסדי הנתונים',
