@@ -1,0 +1,175 @@
+#!/usr/bin/env bash
+# The release path against real servers: a CNCF distribution registry (built from its Go
+# module by scripts/registry.sh) started here on 127.0.0.1 with TLS (a CA made here) and
+# htpasswd auth, and a kwok cluster's real kube-apiserver beside any other cluster
+# (its own OVU_CLUSTER_RUN_DIR and port offset). `make test-release`; part of `make test`.
+#
+# Proves: the registry refuses an anonymous client and one that does not trust the CA; images/push
+# pushes the six release images and the digests it prints are the OCI archives' own manifests;
+# scripts/release.sh writes install.yaml + the kustomize base and every image reference in it
+# (operator + each CRD image default) is @sha256: and resolves in the registry to what was pushed
+# (scripts/verify-release.sh); install.yaml passes `kubectl apply --dry-run=server`, then applied
+# for real, an OvuSystem that names no image is defaulted by the API server to the pinned images;
+# and the check fails on a tampered digest (one the push did not record, and one recorded but
+# not in the registry).
+#
+# Needs the images built (make images). Everything it starts is stopped at exit (PIDs only).
+set -euo pipefail
+LOG_TAG=test-release
+source "$(dirname "$0")/lib.sh"
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+cd "$ROOT"
+CLUSTER=$ROOT/e2e/cluster
+KUBECTL=$CLUSTER/bin/kubectl
+WORK=${OVU_RUN_DIR:-$ROOT/.run}/release
+started=$SECONDS
+
+for img in operator ulm aam web postgres redis; do
+  [[ -s images/_build/oci/$img.tar ]] || die "images/_build/oci/$img.tar is missing: make images"
+done
+command -v skopeo >/dev/null || die "skopeo is missing (scripts/deps.sh)"
+REGISTRY_BIN=$(scripts/registry.sh)
+"$CLUSTER/build" >&2
+
+registry_pid="" cluster_up=0
+# shellcheck disable=SC2317  # called by the EXIT trap
+cleanup() {
+  local rc=$?
+  [[ -n $registry_pid ]] && stop_pid registry "$registry_pid" 10
+  if ((cluster_up)); then
+    OVU_CLUSTER_RUN_DIR=$WORK/cluster OVU_CLUSTER_PORT_OFFSET=$offset "$CLUSTER/down" --purge >&2 || true
+  fi
+  exit "$rc"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+rm -rf "$WORK"
+mkdir -p "$WORK"/{pki,certs,storage,dist}
+free_port() { local p=$1; while (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; do p=$((p + 1)); done; echo "$p"; }
+
+# --- the registry: TLS from a CA made here, htpasswd (bcrypt) auth -------------------------------
+port=$(free_port 15500)
+REG=127.0.0.1:$port
+pki=$WORK/pki
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 -subj "/CN=ovu-test-registry-ca" \
+  -keyout "$pki/ca.key" -out "$pki/ca.crt" 2>/dev/null
+openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj "/CN=127.0.0.1" \
+  -keyout "$pki/registry.key" -out "$pki/registry.csr" 2>/dev/null
+openssl x509 -req -in "$pki/registry.csr" -CA "$pki/ca.crt" -CAkey "$pki/ca.key" -CAcreateserial -days 2 \
+  -extfile <(printf 'subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth\n') \
+  -out "$pki/registry.crt" 2>/dev/null
+# skopeo's --cert-dir: the CA as ca.crt, nothing else.
+cp "$pki/ca.crt" "$WORK/certs/ca.crt"
+user=ovu-release
+password=$(openssl rand -hex 16)
+# The registry reads bcrypt only; Python's crypt (libxcrypt) makes it without apache2-utils.
+python3 -W ignore -c 'import crypt,sys; print(sys.argv[1] + ":" + crypt.crypt(sys.argv[2], crypt.mksalt(crypt.METHOD_BLOWFISH)))' \
+  "$user" "$password" >"$pki/htpasswd"
+cat >"$WORK/registry.yml" <<YAML
+version: 0.1
+log: {level: warn}
+storage:
+  filesystem: {rootdirectory: $WORK/storage}
+http:
+  addr: $REG
+  tls: {certificate: $pki/registry.crt, key: $pki/registry.key}
+auth:
+  htpasswd: {realm: ovu-test, path: $pki/htpasswd}
+YAML
+OTEL_TRACES_EXPORTER=none "$REGISTRY_BIN" serve "$WORK/registry.yml" >"$WORK/registry.log" 2>&1 &
+registry_pid=$!
+echo "$registry_pid" >"$WORK/registry.pid"
+registry_answers() { curl -s -o /dev/null --cacert "$pki/ca.crt" "https://$REG/v2/"; }
+wait_for 20 registry_answers || { tail -20 "$WORK/registry.log" >&2; die "the registry did not answer on $REG"; }
+log "registry $REG up (pid $registry_pid)"
+
+# The registry is what a customer's would be: no anonymous pulls, no unknown CA.
+export REGISTRY_AUTH_FILE=$WORK/auth.json
+printf '{"auths":{"%s":{"auth":"%s"}}}\n' "$REG" "$(printf '%s:%s' "$user" "$password" | base64 -w0)" >"$REGISTRY_AUTH_FILE"
+code=$(curl -s -o /dev/null -w '%{http_code}' --cacert "$pki/ca.crt" "https://$REG/v2/")
+[[ $code == 401 ]] || die "the registry answered $code to an anonymous client, not 401"
+if curl -s -o /dev/null "https://$REG/v2/"; then die "a client without the test CA was not refused"; fi
+code=$(curl -s -o /dev/null -w '%{http_code}' --cacert "$pki/ca.crt" -u "$user:$password" "https://$REG/v2/")
+[[ $code == 200 ]] || die "the registry answered $code to the right credentials"
+
+# --- push, release ---------------------------------------------------------------------------
+export OVU_REGISTRY_CERT_DIR=$WORK/certs OVU_DIST_DIR=$WORK/dist
+t0=$SECONDS
+images/push "$REG/ovu" >"$WORK/push.out"
+push_s=$((SECONDS - t0))
+cat "$WORK/push.out" >&2
+# What the registry holds is what images/build made: each pushed digest is the archive's own
+# manifest digest (skopeo copies the manifest unchanged).
+while read -r img ref; do
+  own=$(tar -xOf "images/_build/oci/$img.tar" index.json | python3 -c 'import json,sys; print(json.load(sys.stdin)["manifests"][0]["digest"])')
+  [[ ${ref#*@} == "$own" ]] || die "$img: pushed as ${ref#*@}, but its archive's manifest is $own"
+done <"$WORK/push.out"
+
+t0=$SECONDS
+scripts/release.sh
+release_s=$((SECONDS - t0))
+install=$WORK/dist/install.yaml
+# Six distinct images: the operator and the five the CRD defaults to.
+n=$(python3 scripts/release-refs.py refs "$install" | awk '{print $2}' | sort -u | wc -l)
+((n == 6)) || die "install.yaml references $n distinct images, not 6"
+t0=$SECONDS
+scripts/verify-release.sh "$install"
+verify_s=$((SECONDS - t0))
+
+# --- a real API server ---------------------------------------------------------------------
+# Beside any other cluster on this machine: the first port offset whose apiserver port is free.
+offset=${OVU_RELEASE_CLUSTER_OFFSET:-}
+if [[ -z $offset ]]; then
+  for offset in 2000 1000 3000 4000; do
+    (exec 3<>"/dev/tcp/127.0.0.1/$((16443 + offset))") 2>/dev/null || break
+  done
+fi
+t0=$SECONDS
+cluster_up=1
+KUBECONFIG=$(OVU_CLUSTER_RUN_DIR=$WORK/cluster OVU_CLUSTER_PORT_OFFSET=$offset "$CLUSTER/up" --mode kwok)
+export KUBECONFIG
+cluster_s=$((SECONDS - t0))
+# A server-side dry run cannot create a namespace for the objects in it, so install.yaml's own
+# Namespace is applied first (as the real apply does first); then the whole file, dry run.
+python3 -c 'import sys,yaml; print(yaml.safe_dump([d for d in yaml.safe_load_all(open(sys.argv[1])) if d and d["kind"] == "Namespace"][0]))' \
+  "$install" | "$KUBECTL" apply -f - >&2
+"$KUBECTL" apply --dry-run=server -f "$install" >&2 || die "the API server refused install.yaml (dry run)"
+"$KUBECTL" apply -f "$install" >&2
+OVU_KUBECTL=$KUBECTL "$CLUSTER/crd-established"
+# An OvuSystem that names no image gets the release's images from the API server's defaulting.
+got=$("$KUBECTL" apply --dry-run=server -o json -f manifests/samples/ovusystem.yaml |
+  python3 -c 'import json,sys; s=json.load(sys.stdin)["spec"]
+print(s["backend"]["ulm"]["image"], s["backend"]["aam"]["image"], s["frontend"]["image"],
+      s["database"]["postgres"]["image"], s["database"]["redis"]["image"])')
+want=""
+for img in ulm aam web postgres redis; do want+="$(awk -v i="$img" '$1 == i {print $2}' "$WORK/dist/images.txt") "; done
+[[ "$got " == "$want" ]] || die "a sample OvuSystem was defaulted to '$got', not the release's '$want'"
+op_image=$("$KUBECTL" -n ovu-system get deployment ovu-operator -o 'jsonpath={.spec.template.spec.containers[0].image}')
+op_pushed=$(awk '$1 == "operator" {print $2}' "$WORK/dist/images.txt")
+# kustomize writes name@digest (no tag).
+[[ $op_image == "${op_pushed%:*@*}@${op_pushed#*@}" ]] ||
+  die "the operator Deployment runs $op_image, not the pushed operator"
+log "the API server took install.yaml; a sample OvuSystem is defaulted to the pinned images"
+
+# --- tampered digests are caught -------------------------------------------------------------
+ulm_ref=$(awk '$1 == "ulm" {print $2}' "$WORK/dist/images.txt")
+ulm_digest=${ulm_ref#*@sha256:}
+last=${ulm_digest: -1}
+if [[ $last == 0 ]]; then swap=1; else swap=0; fi
+bad_digest=${ulm_digest%?}$swap
+mkdir -p "$WORK/tampered"
+sed "s/$ulm_digest/$bad_digest/g" "$install" >"$WORK/tampered/install.yaml"
+cp "$WORK/dist/images.txt" "$WORK/tampered/images.txt"
+if scripts/verify-release.sh "$WORK/tampered/install.yaml" 2>"$WORK/tampered/out1"; then
+  die "verify-release.sh accepted an install.yaml with a tampered ulm digest"
+fi
+grep -q "is not an image the push recorded" "$WORK/tampered/out1" || { cat "$WORK/tampered/out1" >&2; die "the tampered digest was refused for another reason"; }
+# A push record that lies too: then the registry itself must say no.
+sed -i "s/$ulm_digest/$bad_digest/g" "$WORK/tampered/images.txt"
+if scripts/verify-release.sh "$WORK/tampered/install.yaml" 2>"$WORK/tampered/out2"; then
+  die "verify-release.sh accepted a digest the registry does not hold"
+fi
+grep -q "does not resolve in the registry" "$WORK/tampered/out2" || { cat "$WORK/tampered/out2" >&2; die "the unknown digest was refused for another reason"; }
+log "tampered digests refused (push record and registry)"
+log "passed in $((SECONDS - started)) s (push ${push_s} s, release ${release_s} s, verify ${verify_s} s, kwok cluster up ${cluster_s} s)"
