@@ -118,12 +118,21 @@ scripts/verify-release.sh "$install"
 verify_s=$((SECONDS - t0))
 
 # --- a real API server ---------------------------------------------------------------------
-# Beside any other cluster on this machine: the first port offset whose apiserver port is free.
+# Beside any other cluster on this machine: the first port offset at which none of the
+# cluster's ports (e2e/cluster/lib.sh: etcd, apiserver, controller-manager, scheduler, kwok) is taken.
+port_taken() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+offset_free() {
+  local p
+  for p in 23790 23800 23810 16443 16257 16259 16080; do port_taken $((p + $1)) && return 1; done
+  return 0
+}
 offset=${OVU_RELEASE_CLUSTER_OFFSET:-}
 if [[ -z $offset ]]; then
-  for offset in 2000 1000 3000 4000; do
-    (exec 3<>"/dev/tcp/127.0.0.1/$((16443 + offset))") 2>/dev/null || break
+  # Not 2000 first: its kwok port 18080 is where e2e/run starts looking for its operator metrics port.
+  for o in 1000 4000 5000 2000 3000; do
+    if offset_free "$o"; then offset=$o; break; fi
   done
+  [[ -n $offset ]] || die "no free port offset for a kwok cluster (set OVU_RELEASE_CLUSTER_OFFSET)"
 fi
 t0=$SECONDS
 cluster_up=1
