@@ -12,7 +12,7 @@ export RUST_BACKTRACE ?= 1
 
 .PHONY: help up down dev test test-all deps services services-stop fmt fmt-check lint shellcheck clippy \
         test-sqlx test-rust test-api test-web test-web-e2e test-e2e test-monitoring build bench \
-        images push release test-release
+        images push release test-release test-release-pull
 
 help:
 	@echo "make up     run OVU on a local Kubernetes cluster with real nodes (see README)"
@@ -31,7 +31,7 @@ test: deps lint clippy test-sqlx test-rust test-api test-monitoring test-web tes
 # Everything `make test` runs, plus the long scenarios that do not fit CI's budget: the
 # operator's e2e suite again on the real nodes (real PostgreSQL dumps and restores, rollouts,
 # restarts). Run it before calling an issue resolved.
-test-all: deps lint clippy test-sqlx test-rust test-api test-monitoring test-web test-web-e2e test-e2e test-e2e-real-all test-release
+test-all: deps lint clippy test-sqlx test-rust test-api test-monitoring test-web test-web-e2e test-e2e test-e2e-real-all test-release test-release-pull
 	@echo "make test-all: all suites passed"
 
 ## --- steps ------------------------------------------------------------------
@@ -132,6 +132,12 @@ release: $(if $(REGISTRY),push)
 # tampered digests refused (scripts/test-release.sh).
 test-release: deps images
 	@scripts/test-release.sh
+
+# The pull path on the real nodes (e2e/run-release): every OVU image pulled from that registry
+# (CA and credentials in each node's containerd hosts.toml, no ctr import), the operator
+# installed with `kubectl apply -f install.yaml`, an OvuSystem Ready. In `make test-all`.
+test-release-pull: deps images
+	@e2e/run-release
 
 ## --- local Kubernetes cluster (e2e/cluster/, see its README) ------------------
 

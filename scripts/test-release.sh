@@ -17,6 +17,7 @@
 set -euo pipefail
 LOG_TAG=test-release
 source "$(dirname "$0")/lib.sh"
+source "$(dirname "$0")/test-registry.sh"
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 cd "$ROOT"
 CLUSTER=$ROOT/e2e/cluster
@@ -28,14 +29,13 @@ for img in operator ulm aam web postgres redis; do
   [[ -s images/_build/oci/$img.tar ]] || die "images/_build/oci/$img.tar is missing: make images"
 done
 command -v skopeo >/dev/null || die "skopeo is missing (scripts/deps.sh)"
-REGISTRY_BIN=$(scripts/registry.sh)
 "$CLUSTER/build" >&2
 
-registry_pid="" cluster_up=0
+cluster_up=0
 # shellcheck disable=SC2317  # called by the EXIT trap
 cleanup() {
   local rc=$?
-  [[ -n $registry_pid ]] && stop_pid registry "$registry_pid" 10
+  stop_test_registry
   if ((cluster_up)); then
     OVU_CLUSTER_RUN_DIR=$WORK/cluster OVU_CLUSTER_PORT_OFFSET=$offset "$CLUSTER/down" --purge >&2 || true
   fi
@@ -45,48 +45,14 @@ trap cleanup EXIT
 trap 'exit 130' INT TERM
 
 rm -rf "$WORK"
-mkdir -p "$WORK"/{pki,certs,storage,dist}
-free_port() { local p=$1; while (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; do p=$((p + 1)); done; echo "$p"; }
+mkdir -p "$WORK/dist"
 
-# --- the registry: TLS from a CA made here, htpasswd (bcrypt) auth -------------------------------
-port=$(free_port 15500)
-REG=127.0.0.1:$port
-pki=$WORK/pki
-openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 -subj "/CN=ovu-test-registry-ca" \
-  -keyout "$pki/ca.key" -out "$pki/ca.crt" 2>/dev/null
-openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj "/CN=127.0.0.1" \
-  -keyout "$pki/registry.key" -out "$pki/registry.csr" 2>/dev/null
-openssl x509 -req -in "$pki/registry.csr" -CA "$pki/ca.crt" -CAkey "$pki/ca.key" -CAcreateserial -days 2 \
-  -extfile <(printf 'subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth\n') \
-  -out "$pki/registry.crt" 2>/dev/null
-# skopeo's --cert-dir: the CA as ca.crt, nothing else.
-cp "$pki/ca.crt" "$WORK/certs/ca.crt"
-user=ovu-release
-password=$(openssl rand -hex 16)
-# The registry reads bcrypt only; Python's crypt (libxcrypt) makes it without apache2-utils.
-python3 -W ignore -c 'import crypt,sys; print(sys.argv[1] + ":" + crypt.crypt(sys.argv[2], crypt.mksalt(crypt.METHOD_BLOWFISH)))' \
-  "$user" "$password" >"$pki/htpasswd"
-cat >"$WORK/registry.yml" <<YAML
-version: 0.1
-log: {level: warn}
-storage:
-  filesystem: {rootdirectory: $WORK/storage}
-http:
-  addr: $REG
-  tls: {certificate: $pki/registry.crt, key: $pki/registry.key}
-auth:
-  htpasswd: {realm: ovu-test, path: $pki/htpasswd}
-YAML
-OTEL_TRACES_EXPORTER=none "$REGISTRY_BIN" serve "$WORK/registry.yml" >"$WORK/registry.log" 2>&1 &
-registry_pid=$!
-echo "$registry_pid" >"$WORK/registry.pid"
-registry_answers() { curl -s -o /dev/null --cacert "$pki/ca.crt" "https://$REG/v2/"; }
-wait_for 20 registry_answers || { tail -20 "$WORK/registry.log" >&2; die "the registry did not answer on $REG"; }
-log "registry $REG up (pid $registry_pid)"
+# --- the registry: TLS from a CA made here, htpasswd auth (scripts/test-registry.sh) ----------
+start_test_registry "$WORK/registry"
+pki=$WORK/registry/pki
+user=$REG_USER password=$REG_PASSWORD
 
 # The registry is what a customer's would be: no anonymous pulls, no unknown CA.
-export REGISTRY_AUTH_FILE=$WORK/auth.json
-printf '{"auths":{"%s":{"auth":"%s"}}}\n' "$REG" "$(printf '%s:%s' "$user" "$password" | base64 -w0)" >"$REGISTRY_AUTH_FILE"
 code=$(curl -s -o /dev/null -w '%{http_code}' --cacert "$pki/ca.crt" "https://$REG/v2/")
 [[ $code == 401 ]] || die "the registry answered $code to an anonymous client, not 401"
 if curl -s -o /dev/null "https://$REG/v2/"; then die "a client without the test CA was not refused"; fi
@@ -94,7 +60,7 @@ code=$(curl -s -o /dev/null -w '%{http_code}' --cacert "$pki/ca.crt" -u "$user:$
 [[ $code == 200 ]] || die "the registry answered $code to the right credentials"
 
 # --- push, release ---------------------------------------------------------------------------
-export OVU_REGISTRY_CERT_DIR=$WORK/certs OVU_DIST_DIR=$WORK/dist
+export OVU_REGISTRY_CERT_DIR=$REG_CERT_DIR OVU_DIST_DIR=$WORK/dist
 t0=$SECONDS
 images/push "$REG/ovu" >"$WORK/push.out"
 push_s=$((SECONDS - t0))
