@@ -119,8 +119,9 @@ images: deps
 
 # make push REGISTRY=host[:port]/path: the six release images to REGISTRY/<image>:<version>,
 # daemonless (skopeo), each digest printed and recorded in dist/images.txt.
-push: images
+push: deps
 	@test -n "$(REGISTRY)" || { echo "make push: set REGISTRY=host[:port]/path" >&2; exit 2; }
+	@images/build >/dev/null
 	@images/push "$(REGISTRY)"
 
 # dist/install.yaml and dist/kustomize/, every image pinned by digest. With REGISTRY: pushes
