@@ -36,6 +36,8 @@ cluster_up=0
 cleanup() {
   local rc=$?
   stop_test_registry
+  # The pushed blobs (about 700 MB) are of no use once it stopped; logs and install.yaml stay.
+  rm -rf "$WORK/registry/storage"
   if ((cluster_up)); then
     OVU_CLUSTER_RUN_DIR=$WORK/cluster OVU_CLUSTER_PORT_OFFSET=$offset "$CLUSTER/down" --purge >&2 || true
   fi
