@@ -11,7 +11,8 @@ export CARGO_TERM_COLOR ?= never
 export RUST_BACKTRACE ?= 1
 
 .PHONY: help up down dev test test-all deps services services-stop fmt fmt-check lint shellcheck clippy \
-        test-sqlx test-rust test-api test-web test-web-e2e test-e2e test-monitoring build bench
+        test-sqlx test-rust test-api test-web test-web-e2e test-e2e test-monitoring build bench \
+        images push release test-release test-release-pull
 
 help:
 	@echo "make up     run OVU on a local Kubernetes cluster with real nodes (see README)"
@@ -24,13 +25,13 @@ help:
 up:
 	@scripts/up.sh
 
-test: deps lint clippy test-sqlx test-rust test-api test-monitoring test-web test-web-e2e test-e2e test-e2e-real
+test: deps lint clippy test-sqlx test-rust test-api test-monitoring test-web test-web-e2e test-e2e test-e2e-real test-release
 	@echo "make test: all suites passed"
 
 # Everything `make test` runs, plus the long scenarios that do not fit CI's budget: the
 # operator's e2e suite again on the real nodes (real PostgreSQL dumps and restores, rollouts,
 # restarts). Run it before calling an issue resolved.
-test-all: deps lint clippy test-sqlx test-rust test-api test-monitoring test-web test-web-e2e test-e2e test-e2e-real-all
+test-all: deps lint clippy test-sqlx test-rust test-api test-monitoring test-web test-web-e2e test-e2e test-e2e-real-all test-release test-release-pull
 	@echo "make test-all: all suites passed"
 
 ## --- steps ------------------------------------------------------------------
@@ -108,6 +109,36 @@ down:
 
 bench: services
 	@bench/run.sh
+
+## --- images and releases (README: "Install on your cluster") -------------------
+
+# Every image, tagged with the workspace version (images/build; cached: seconds when nothing
+# changed). Archives in images/_build/oci/.
+images: deps
+	@images/build >/dev/null
+
+# make push REGISTRY=host[:port]/path: the six release images to REGISTRY/<image>:<version>,
+# daemonless (skopeo), each digest printed and recorded in dist/images.txt.
+push: deps
+	@test -n "$(REGISTRY)" || { echo "make push: set REGISTRY=host[:port]/path" >&2; exit 2; }
+	@images/build >/dev/null
+	@images/push "$(REGISTRY)"
+
+# dist/install.yaml and dist/kustomize/, every image pinned by digest. With REGISTRY: pushes
+# first; without: pinned to the last push (dist/images.txt).
+release: $(if $(REGISTRY),push)
+	@scripts/release.sh
+
+# A real registry (TLS, auth) and a real API server: push, release, verify, dry-run apply,
+# tampered digests refused (scripts/test-release.sh).
+test-release: deps images
+	@scripts/test-release.sh
+
+# The pull path on the real nodes (e2e/run-release): every OVU image pulled from that registry
+# (CA and credentials in each node's containerd hosts.toml, no ctr import), the operator
+# installed with `kubectl apply -f install.yaml`, an OvuSystem Ready. In `make test-all`.
+test-release-pull: deps images
+	@e2e/run-release
 
 ## --- local Kubernetes cluster (e2e/cluster/, see its README) ------------------
 

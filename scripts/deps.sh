@@ -12,6 +12,8 @@ APT_PACKAGES=(postgresql redis-server nginx wrk python3-venv git curl ca-certifi
   shellcheck
   # images/build: buildah, a debootstrap'd base, the pause image compiled with gcc.
   buildah debootstrap gcc libc6-dev
+  # images/push, scripts/verify-release.sh: daemonless pushes and manifest checks.
+  skopeo
   # e2e/cluster real mode: a containerd per node, runc, the CNI plugins (bridge, host-local,
   # portmap, loopback), iptables (kube-proxy, the NetworkPolicy queue rule), jq, ip, sysctl.
   containerd runc containernetworking-plugins iptables jq iproute2 procps

@@ -64,7 +64,7 @@ write_if_changed() {
 node_files() {
   local tier=$1 node="ovu-$1" d="$NODES_DIR/$1" ip
   ip=$(node_ip "$tier")
-  mkdir -p "$d"/{containerd,cni,cni-ipam,kubelet,pod-logs,plugins}
+  mkdir -p "$d"/{containerd,containerd/certs.d,cni,cni-ipam,kubelet,pod-logs,plugins}
   new_cert "node-$node" "system:node:$node" system:nodes
   new_cert "node-$node-serving" "system:node:$node" system:nodes "DNS:$node,IP:$ip"
   write_kubeconfig "$d/kubelet.kubeconfig" "node-$node" "system:node:$node"
@@ -100,6 +100,11 @@ state = "$d/containerd/state"
   restrict_oom_score_adj = true
   stream_server_address = "127.0.0.1"
   stream_server_port = "0"
+  # Registries' hosts.toml files (CA, credentials, mirrors), read at each pull: e2e/run-release
+  # adds its test registry's here without restarting containerd. Empty for make up, whose
+  # images are imported (load-images) and never pulled.
+  [plugins."io.containerd.grpc.v1.cri".registry]
+    config_path = "$d/containerd/certs.d"
   [plugins."io.containerd.grpc.v1.cri".cni]
     bin_dir = "/usr/lib/cni"
     conf_dir = "$d/cni"
