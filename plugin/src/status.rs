@@ -193,11 +193,7 @@ pub fn render(sys: &OvuSystem, now: Timestamp) -> String {
         };
         let _ = writeln!(s, "\nRestore:      from {}, {done}", r.source);
     } else if let Some(r) = &sys.spec.database.restore {
-        let _ = writeln!(
-            s,
-            "\nRestore:      from {}/{}, not started yet",
-            r.from_claim, r.backup
-        );
+        let _ = writeln!(s, "\nRestore:      from {}, not started yet", r.source());
     }
 
     // Conditions this screen has not shown above (a newer operator's), so nothing is hidden.

@@ -906,7 +906,8 @@ async fn failures_back_off_per_object() {
 async fn a_restore_runs_after_the_database_and_before_the_backend_once() {
     let mut sys = common::minimal();
     sys.spec.database.restore = Some(ovu_crds::Restore {
-        from_claim: "shop-backups".into(),
+        from_claim: Some("shop-backups".into()),
+        from_bucket: None,
         backup: "latest".into(),
     });
     // Workloads become ready as soon as they are applied; the Job does not complete by itself.

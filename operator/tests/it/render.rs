@@ -570,7 +570,8 @@ fn every_file_a_container_is_told_about_is_mounted() {
 fn the_restore_job_runs_on_the_database_node_reads_the_source_read_only_and_meets_restricted() {
     let mut sys = common::full();
     sys.spec.database.restore = Some(ovu_crds::Restore {
-        from_claim: "shop-backups".into(),
+        from_claim: Some("shop-backups".into()),
+        from_bucket: None,
         backup: "20261126T020000Z".into(),
     });
     let f = facts();

@@ -1,0 +1,43 @@
+# Off-site copies in an S3 bucket (spec.database.backup.destination, restore.fromBucket).
+# rclone talks S3; age encrypts. The bucket's credentials, the CA and the age key are files
+# of the mounted Secrets under $OFFSITE_DIR, never arguments or environment variables: the
+# credentials go into rclone's configuration file in the pod's private /tmp (umask 077).
+offsite_dir="${OFFSITE_DIR:-/etc/ovu/offsite}"
+offsite_init() {
+  for tool in rclone age tar; do
+    if ! command -v "$tool" > /dev/null; then
+      echo "offsite: $tool is not in the database image; off-site backups need an image with the Debian packages age and rclone (such as OVU's postgres image), see README" >&2
+      exit 1
+    fi
+  done
+  conf="${OVU_TMP_DIR:-/tmp}/rclone.conf"
+  {
+    echo "[offsite]"
+    echo "type = s3"
+    echo "provider = Other"
+    echo "endpoint = $S3_ENDPOINT"
+    echo "region = ${S3_REGION:-us-east-1}"
+    echo "access_key_id = $(cat "$offsite_dir/access-key-id")"
+    echo "secret_access_key = $(cat "$offsite_dir/secret-access-key")"
+    echo "force_path_style = true"
+    # The bucket exists (OVU never creates one); checking would need a permission to list
+    # all buckets that a key scoped to one bucket lacks.
+    echo "no_check_bucket = true"
+  } > "$conf"
+  export RCLONE_CONFIG="$conf"
+  set -- --config "$conf" --retries 3 --low-level-retries 5 --contimeout 15s --timeout 5m
+  if [ -s "$offsite_dir/ca.crt" ]; then
+    set -- "$@" --ca-cert "$offsite_dir/ca.crt"
+  fi
+  RCLONE_FLAGS="$*"
+  # The folder: "" or "a/b/".
+  folder="${S3_PREFIX%/}"
+  [ -z "$folder" ] || folder="$folder/"
+  remote="offsite:$S3_BUCKET/$folder"
+}
+# shellcheck disable=SC2086 # RCLONE_FLAGS is a list of words with no spaces in any one.
+rcl() { rclone $RCLONE_FLAGS "$@"; }
+# The backups in the bucket's folder, oldest first (one level: other folders are not ours).
+offsite_list() {
+  rcl lsf --files-only "$remote" | grep -E '^[0-9]{8}T[0-9]{6}(_[0-9]{1,4})?Z\.tar\.age$' | sort
+}
