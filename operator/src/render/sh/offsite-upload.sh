@@ -18,9 +18,10 @@ if [ -n "${S3_BUCKET:-}" ]; then
     rcl deletefile "$remote$key" 2> /dev/null || true
     exit 1
   fi
-  size=$(rcl lsf --files-only --format sp --separator ' ' "$remote" | awk -v k="$key" '$1 == k {print $2}')
+  listing=$(rcl lsf --files-only --format ps --separator ' ' "$remote")
+  size=$(echo "$listing" | awk -v k="$key" '$1 == k {print $2}')
   if [ -z "$size" ]; then
-    echo "offsite: $key is not in s3://$S3_BUCKET/$folder after its upload" >&2
+    echo "offsite: $key is not in s3://$S3_BUCKET/$folder after its upload; it holds: $(echo "$listing" | tr '\n' ' ')" >&2
     exit 1
   fi
   echo "offsite: uploaded s3://$S3_BUCKET/$folder$key ($size bytes)"

@@ -24,19 +24,17 @@ offsite_init() {
     # all buckets that a key scoped to one bucket lacks.
     echo "no_check_bucket = true"
   } > "$conf"
-  export RCLONE_CONFIG="$conf"
-  set -- --config "$conf" --retries 3 --low-level-retries 5 --contimeout 15s --timeout 5m
-  if [ -s "$offsite_dir/ca.crt" ]; then
-    set -- "$@" --ca-cert "$offsite_dir/ca.crt"
-  fi
-  RCLONE_FLAGS="$*"
+  ca=""
+  [ ! -s "$offsite_dir/ca.crt" ] || ca="$offsite_dir/ca.crt"
   # The folder: "" or "a/b/".
   folder="${S3_PREFIX%/}"
   [ -z "$folder" ] || folder="$folder/"
   remote="offsite:$S3_BUCKET/$folder"
 }
-# shellcheck disable=SC2086 # RCLONE_FLAGS is a list of words with no spaces in any one.
-rcl() { rclone $RCLONE_FLAGS "$@"; }
+rcl() {
+  if [ -n "$ca" ]; then set -- --ca-cert "$ca" "$@"; fi
+  rclone --config "$conf" --retries 3 --low-level-retries 5 --contimeout 15s --timeout 5m "$@"
+}
 # The backups in the bucket's folder, oldest first (one level: other folders are not ours).
 offsite_list() {
   rcl lsf --files-only "$remote" | grep -E '^[0-9]{8}T[0-9]{6}(_[0-9]{1,4})?Z\.tar\.age$' | sort
