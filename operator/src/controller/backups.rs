@@ -104,6 +104,40 @@ pub async fn backups(
     if let Some(f) = finished.iter().rev().find(|f| f.succeeded && f.verified) {
         bs.last_verified_time = Some(Time(f.at));
     }
+    // A destination whose Secret is missing would leave each backup pod waiting for it
+    // (ContainerCreating) until the Job's deadline, an hour later, saying nothing here.
+    if let Some(d) = &sys.spec.database.backup.destination {
+        let mut missing = Vec::new();
+        for (what, name) in [
+            ("s3.credentialsSecret", Some(&d.s3.credentials_secret)),
+            ("recipientSecret", Some(&d.recipient_secret)),
+            ("s3.caSecret", d.s3.ca_secret.as_ref()),
+        ] {
+            let Some(name) = name else { continue };
+            if run
+                .get("backups", Kind::Secret, &rctx.ns, name)
+                .await?
+                .is_none()
+            {
+                missing.push(format!("{what} {name}"));
+            }
+        }
+        if !missing.is_empty() {
+            return Ok((
+                Cond::new(
+                    status::BACKUP_HEALTHY,
+                    false,
+                    "DestinationSecretMissing",
+                    format!(
+                        "spec.database.backup.destination: no Secret {} in namespace {}; backups cannot be uploaded until it exists",
+                        missing.join(", "),
+                        rctx.ns
+                    ),
+                ),
+                bs,
+            ));
+        }
+    }
     let cond = match finished.last() {
         None => Cond::unknown(
             status::BACKUP_HEALTHY,
