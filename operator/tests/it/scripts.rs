@@ -1035,6 +1035,16 @@ fn offsite_backups_are_encrypted_uploaded_kept_by_count_and_restore_after_the_so
             && said.contains(&local[1]),
         "{said}"
     );
+    // A wrong secret key: said as a listing failure, not as an empty bucket.
+    std::fs::write(offsite.join("secret-access-key"), "not-the-key").unwrap();
+    let denied = sh(&restore_sh, &renv("latest", &keys.join("identity")), &d.0);
+    let said = String::from_utf8_lossy(&denied.stderr).into_owned();
+    assert!(!denied.status.success());
+    assert!(
+        said.contains("cannot list s3://ovu-backups/shop/"),
+        "{said}"
+    );
+    std::fs::write(offsite.join("secret-access-key"), &secret).unwrap();
     age_keygen(&keys.join("stranger"));
     let wrong = sh(&restore_sh, &renv("latest", &keys.join("stranger")), &d.0);
     let said = String::from_utf8_lossy(&wrong.stderr).into_owned();

@@ -2,7 +2,10 @@
 # identity, and unpack it where the restore below looks (RESTORE_DIR), as a backup folder.
 offsite_init
 want="${RESTORE_BACKUP:-latest}"
-have=$(offsite_list)
+if ! have=$(offsite_list); then
+  echo "restore: cannot list s3://$S3_BUCKET/$folder (rclone's error above: the endpoint, the key, the CA?)" >&2
+  exit 1
+fi
 if [ "$want" = latest ]; then
   key=$(echo "$have" | tail -n 1)
   if [ -z "$key" ]; then

@@ -25,7 +25,12 @@ if [ -n "${S3_BUCKET:-}" ]; then
     exit 1
   fi
   echo "offsite: uploaded s3://$S3_BUCKET/$folder$key ($size bytes)"
-  offsite_list | head -n "-$RETAIN" | while read -r old; do
+  if ! kept=$(offsite_list); then
+    echo "offsite retention: cannot list s3://$S3_BUCKET/$folder (rclone's error above); nothing deleted" >&2
+    exit 1
+  fi
+  echo "$kept" | head -n "-$RETAIN" | while read -r old; do
+    [ -n "$old" ] || continue
     echo "offsite retention: removing s3://$S3_BUCKET/$folder$old"
     rcl deletefile "$remote$old"
   done

@@ -36,6 +36,8 @@ rcl() {
   rclone --config "$conf" --retries 3 --low-level-retries 5 --contimeout 15s --timeout 5m "$@"
 }
 # The backups in the bucket's folder, oldest first (one level: other folders are not ours).
+# Fails when the folder cannot be listed (an empty folder is no failure).
 offsite_list() {
-  rcl lsf --files-only "$remote" | grep -E '^[0-9]{8}T[0-9]{6}(_[0-9]{1,4})?Z\.tar\.age$' | sort
+  all=$(rcl lsf --files-only "$remote") || return 1
+  echo "$all" | grep -E '^[0-9]{8}T[0-9]{6}(_[0-9]{1,4})?Z\.tar\.age$' | sort
 }
