@@ -20,6 +20,11 @@ offsite_init() {
     echo "access_key_id = $(cat "$offsite_dir/access-key-id")"
     echo "secret_access_key = $(cat "$offsite_dir/secret-access-key")"
     echo "force_path_style = true"
+    # A streamed upload (rcat) has no size known in advance: S3's 10,000 parts of chunk_size
+    # cap it (48 GiB at rclone's default 5 MiB). 16 MiB parts allow 156 GiB; two in flight keep
+    # the buffers (32 MiB) well inside the Job's 256 Mi memory limit.
+    echo "chunk_size = 16M"
+    echo "upload_concurrency = 2"
     # The bucket exists (OVU never creates one); checking would need a permission to list
     # all buckets that a key scoped to one bucket lacks.
     echo "no_check_bucket = true"
