@@ -18,7 +18,9 @@ APT_PACKAGES=(postgresql redis-server nginx wrk python3-venv git curl ca-certifi
   # portmap, loopback), iptables (kube-proxy, the NetworkPolicy queue rule), jq, ip, sysctl.
   containerd runc containernetworking-plugins iptables jq iproute2 procps
   # scripts/test-monitoring.sh: the PrometheusRule's groups extracted for promtool.
-  python3-yaml)
+  python3-yaml
+  # The off-site backup scripts (operator/tests/it/scripts.rs runs them): encryption, S3.
+  age rclone)
 missing=()
 for p in "${APT_PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

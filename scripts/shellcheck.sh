@@ -22,7 +22,17 @@ while IFS= read -r -d '' f; do
   [[ -f $f && $f != "$POD_SCRIPTS"/* ]] || continue
   if [[ $f == *.sh ]] || head -n1 "$f" | grep -qE '^#!(/usr/bin/env |/bin/)(ba)?sh\b'; then scripts+=("$f"); fi
 done < <(git ls-files -z)
-pod_scripts=("$POD_SCRIPTS"/*.sh)
+# The off-site fragments only run after others (operator/src/render/backup.rs backup_script,
+# restore.rs restore_script) that set what they use: checked as the pods run them, composed.
+composed=$(mktemp -d)
+trap 'rm -rf "$composed"' EXIT
+cat "$POD_SCRIPTS"/{offsite,backup,offsite-upload}.sh > "$composed/backup-offsite.sh"
+cat "$POD_SCRIPTS"/{offsite,offsite-fetch,restore}.sh > "$composed/restore-offsite.sh"
+pod_scripts=()
+for f in "$POD_SCRIPTS"/*.sh; do
+  [[ $f == */offsite-upload.sh || $f == */offsite-fetch.sh ]] || pod_scripts+=("$f")
+done
+pod_scripts+=("$composed"/*.sh)
 
 shellcheck --external-sources "${scripts[@]}"
 shellcheck --shell=sh --exclude=SC2010,SC2012 "${pod_scripts[@]}"

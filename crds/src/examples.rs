@@ -516,6 +516,31 @@ pub fn invalid_specs() -> Vec<InvalidSpec> {
             "spec.database.restore.backup",
             MSG_BACKUP_NAME,
         ),
+        cel(
+            "restore-two-sources",
+            json!({"database": {"restore": {"fromClaim": "shop-backups", "fromBucket": {
+                "s3": {"endpoint": "https://s3.example.com", "bucket": "ovu-backups", "credentialsSecret": "s3"},
+                "identitySecret": "age-identity"}}}}),
+            "spec.database.restore",
+            "spec.database.restore",
+            MSG_RESTORE_SOURCE,
+        ),
+        cel(
+            "restore-no-source",
+            json!({"database": {"restore": {"backup": "latest"}}}),
+            "spec.database.restore",
+            "spec.database.restore",
+            MSG_RESTORE_SOURCE,
+        ),
+        cel(
+            "restore-identity-secret",
+            json!({"database": {"restore": {"fromBucket": {
+                "s3": {"endpoint": "https://s3.example.com", "bucket": "ovu-backups", "credentialsSecret": "s3"},
+                "identitySecret": "Age Identity"}}}}),
+            "spec.database.restore.fromBucket.identitySecret",
+            "spec.database.restore.fromBucket.identitySecret",
+            MSG_OBJECT_NAME,
+        ),
         InvalidSpec {
             system: "restore-later".into(),
             created_with: Some(json!({})),
@@ -540,6 +565,77 @@ pub fn invalid_specs() -> Vec<InvalidSpec> {
             MSG_PROMETHEUS_NAMESPACE,
         ),
     ];
+    // backup.destination: a valid one with one field changed.
+    let dest = |name: &'static str, patch: Value, field: &'static str, message: &'static str| {
+        let mut d = json!({
+            "s3": {"endpoint": "https://s3.example.com", "bucket": "ovu-backups", "credentialsSecret": "s3"},
+            "recipientSecret": "age-recipient",
+        });
+        merge(&mut d, patch);
+        cel(
+            name,
+            json!({"database": {"backup": {"destination": d}}}),
+            field,
+            field,
+            message,
+        )
+    };
+    v.extend([
+        dest(
+            "s3-endpoint-path",
+            json!({"s3": {"endpoint": "https://s3.example.com/backups"}}),
+            "spec.database.backup.destination.s3.endpoint",
+            MSG_S3_ENDPOINT,
+        ),
+        dest(
+            "s3-endpoint-scheme",
+            json!({"s3": {"endpoint": "s3.example.com"}}),
+            "spec.database.backup.destination.s3.endpoint",
+            MSG_S3_ENDPOINT,
+        ),
+        dest(
+            "s3-bucket",
+            json!({"s3": {"bucket": "Ovu_Backups"}}),
+            "spec.database.backup.destination.s3.bucket",
+            MSG_S3_BUCKET,
+        ),
+        dest(
+            "s3-prefix-dotdot",
+            json!({"s3": {"prefix": "shop/../other/"}}),
+            "spec.database.backup.destination.s3.prefix",
+            MSG_S3_PREFIX,
+        ),
+        dest(
+            "s3-region",
+            json!({"s3": {"region": "US East"}}),
+            "spec.database.backup.destination.s3.region",
+            MSG_S3_REGION,
+        ),
+        dest(
+            "s3-credentials-secret",
+            json!({"s3": {"credentialsSecret": "S3_Creds"}}),
+            "spec.database.backup.destination.s3.credentialsSecret",
+            MSG_OBJECT_NAME,
+        ),
+        dest(
+            "s3-key",
+            json!({"s3": {"secretAccessKeyKey": "secret key"}}),
+            "spec.database.backup.destination.s3.secretAccessKeyKey",
+            MSG_CONFIG_KEY,
+        ),
+        dest(
+            "s3-two-cas",
+            json!({"s3": {"caSecret": "s3-ca", "caConfigMap": "s3-ca"}}),
+            "spec.database.backup.destination.s3",
+            MSG_ONE_CA,
+        ),
+        dest(
+            "recipient-key",
+            json!({"recipientKey": "age pub"}),
+            "spec.database.backup.destination.recipientKey",
+            MSG_CONFIG_KEY,
+        ),
+    ]);
     let mail = |name: &'static str, mail: Value, field: &'static str, message: &'static str| {
         let mut m = json!({"smtp": {"host": "h"}, "from": "a@b.c"});
         merge(&mut m, mail);

@@ -652,13 +652,21 @@ pub struct Database {
 /// Where a new system's data comes from.
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, JsonSchema)]
 #[serde(rename_all = "camelCase")]
+#[schemars(extend("x-kubernetes-validations" = [
+    {"rule": rules::CEL_RESTORE_SOURCE, "message": rules::MSG_RESTORE_SOURCE}
+]))]
 pub struct Restore {
     /// The PersistentVolumeClaim in this namespace that holds the backups: `<system>-backups`
     /// of the system they were taken from (kept after that system was deleted with
-    /// `deletionPolicy: Retain`).
+    /// `deletionPolicy: Retain`). Exactly one of `fromClaim` and `fromBucket`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(min = 1, max = 253))]
     #[schemars(extend("x-kubernetes-validations" = [{"rule": rules::CEL_DNS_SUBDOMAIN, "message": rules::MSG_RESTORE_CLAIM}]))]
-    pub from_claim: String,
+    pub from_claim: Option<String>,
+    /// The off-site bucket another system's `backup.destination` uploaded to: the source
+    /// cluster may be gone. Needs the age private key, from a Secret made for the restore.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub from_bucket: Option<RestoreBucket>,
     /// Which backup: `latest` (the newest complete one, default) or a backup's name, the
     /// folder the backup Job made (e.g. `20261126T020000Z`).
     #[serde(default = "default_latest")]
@@ -782,6 +790,11 @@ pub struct Backup {
     /// volume for a second copy of the data while it runs. Default true.
     #[serde(default = "default_true")]
     pub verify: bool,
+    /// Also keep each backup off the cluster: once written (and verified, with `verify`) it is
+    /// encrypted with age to `recipientSecret`'s public key and uploaded to an S3 bucket, where
+    /// `retain` applies too. Unset: backups stay on the backup volume only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub destination: Option<BackupDestination>,
 }
 
 impl Default for Backup {
@@ -792,8 +805,157 @@ impl Default for Backup {
             storage: Storage::backup(),
             suspend: false,
             verify: true,
+            destination: None,
         }
     }
+}
+
+/// An S3-compatible bucket (AWS S3, SeaweedFS, MinIO, Ceph RGW, ...).
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+#[schemars(extend("x-kubernetes-validations" = [
+    {"rule": rules::CEL_ONE_CA, "message": rules::MSG_ONE_CA}
+]))]
+pub struct S3Bucket {
+    /// The S3 server's URL: `https://host[:port]` (or `http://`: the backups are encrypted and
+    /// S3 signatures do not reveal the secret key, but names and sizes are readable on the way).
+    #[schemars(length(min = 8, max = 253))]
+    #[schemars(extend("x-kubernetes-validations" = [{"rule": rules::CEL_S3_ENDPOINT, "message": rules::MSG_S3_ENDPOINT}]))]
+    pub endpoint: String,
+    /// The bucket; it must exist (OVU never creates or deletes buckets).
+    #[schemars(length(min = 3, max = 63))]
+    #[schemars(extend("x-kubernetes-validations" = [{"rule": rules::CEL_S3_BUCKET, "message": rules::MSG_S3_BUCKET}]))]
+    pub bucket: String,
+    /// Folders inside the bucket the backups go to, e.g. `shop/`. Retention only ever
+    /// deletes backups in this folder. Default: the bucket's top level.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 200))]
+    #[schemars(extend("x-kubernetes-validations" = [{"rule": rules::CEL_S3_PREFIX, "message": rules::MSG_S3_PREFIX}]))]
+    pub prefix: Option<String>,
+    /// The region to sign requests for; most S3-compatible servers accept any (default
+    /// `us-east-1`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 63))]
+    #[schemars(extend("x-kubernetes-validations" = [{"rule": rules::CEL_DNS_LABEL, "message": rules::MSG_S3_REGION}]))]
+    pub region: Option<String>,
+    /// A Secret in this namespace with the access key (mounted into the backup or restore
+    /// pod as files, never put in an environment variable).
+    #[schemars(length(min = 1, max = 253))]
+    #[schemars(extend("x-kubernetes-validations" = [{"rule": rules::CEL_DNS_SUBDOMAIN, "message": rules::MSG_OBJECT_NAME}]))]
+    pub credentials_secret: String,
+    /// The key of `credentialsSecret` holding the access key ID. Default `access-key-id`.
+    #[serde(default = "default_access_key_id_key")]
+    #[schemars(length(min = 1, max = 253))]
+    #[schemars(extend("x-kubernetes-validations" = [{"rule": rules::CEL_CONFIG_KEY, "message": rules::MSG_CONFIG_KEY}]))]
+    pub access_key_id_key: String,
+    /// The key of `credentialsSecret` holding the secret access key. Default `secret-access-key`.
+    #[serde(default = "default_secret_access_key_key")]
+    #[schemars(length(min = 1, max = 253))]
+    #[schemars(extend("x-kubernetes-validations" = [{"rule": rules::CEL_CONFIG_KEY, "message": rules::MSG_CONFIG_KEY}]))]
+    pub secret_access_key_key: String,
+    /// A Secret holding the CA certificate (PEM) the server's certificate chains to, for a
+    /// private CA; at most one of `caSecret` and `caConfigMap`. Default: the image's CAs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 253))]
+    #[schemars(extend("x-kubernetes-validations" = [{"rule": rules::CEL_DNS_SUBDOMAIN, "message": rules::MSG_OBJECT_NAME}]))]
+    pub ca_secret: Option<String>,
+    /// A ConfigMap holding that CA certificate instead.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 253))]
+    #[schemars(extend("x-kubernetes-validations" = [{"rule": rules::CEL_DNS_SUBDOMAIN, "message": rules::MSG_OBJECT_NAME}]))]
+    pub ca_config_map: Option<String>,
+    /// The key of the CA Secret or ConfigMap. Default `ca.crt`.
+    #[serde(default = "default_ca_key")]
+    #[schemars(length(min = 1, max = 253))]
+    #[schemars(extend("x-kubernetes-validations" = [{"rule": rules::CEL_CONFIG_KEY, "message": rules::MSG_CONFIG_KEY}]))]
+    pub ca_key: String,
+}
+
+/// Where each backup also goes, encrypted: off the cluster.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct BackupDestination {
+    /// The bucket.
+    pub s3: S3Bucket,
+    /// A Secret holding the age PUBLIC key (`age1...`, one or more lines) each backup is
+    /// encrypted to. The private key stays off the cluster until a restore needs it.
+    #[schemars(length(min = 1, max = 253))]
+    #[schemars(extend("x-kubernetes-validations" = [{"rule": rules::CEL_DNS_SUBDOMAIN, "message": rules::MSG_OBJECT_NAME}]))]
+    pub recipient_secret: String,
+    /// The key of `recipientSecret`. Default `recipient`.
+    #[serde(default = "default_recipient_key")]
+    #[schemars(length(min = 1, max = 253))]
+    #[schemars(extend("x-kubernetes-validations" = [{"rule": rules::CEL_CONFIG_KEY, "message": rules::MSG_CONFIG_KEY}]))]
+    pub recipient_key: String,
+}
+
+/// A restore source in an off-site bucket.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct RestoreBucket {
+    /// The bucket (and prefix) the source system's `backup.destination` named.
+    pub s3: S3Bucket,
+    /// A Secret holding the age PRIVATE key (`AGE-SECRET-KEY-1...`) the backups were
+    /// encrypted to. Create it for the restore and delete it once the restore completed.
+    #[schemars(length(min = 1, max = 253))]
+    #[schemars(extend("x-kubernetes-validations" = [{"rule": rules::CEL_DNS_SUBDOMAIN, "message": rules::MSG_OBJECT_NAME}]))]
+    pub identity_secret: String,
+    /// The key of `identitySecret`. Default `identity`.
+    #[serde(default = "default_identity_key")]
+    #[schemars(length(min = 1, max = 253))]
+    #[schemars(extend("x-kubernetes-validations" = [{"rule": rules::CEL_CONFIG_KEY, "message": rules::MSG_CONFIG_KEY}]))]
+    pub identity_key: String,
+}
+
+impl S3Bucket {
+    /// The prefix as a folder: empty, or ending in exactly one `/`.
+    pub fn folder(&self) -> String {
+        match self.prefix.as_deref().map(|p| p.trim_end_matches('/')) {
+            None | Some("") => String::new(),
+            Some(p) => format!("{p}/"),
+        }
+    }
+    /// The TCP port the endpoint is reached on (explicit, or the scheme's).
+    pub fn port(&self) -> i32 {
+        let rest = self.endpoint.split_once("://").map_or("", |(_, r)| r);
+        match rest.rsplit_once(':').and_then(|(_, p)| p.parse().ok()) {
+            Some(p) => p,
+            None if self.endpoint.starts_with("http://") => 80,
+            None => 443,
+        }
+    }
+    /// Where backup `name` is in the bucket, as status and messages show it.
+    pub fn object_url(&self, name: &str) -> String {
+        format!("s3://{}/{}{name}", self.bucket, self.folder())
+    }
+}
+
+impl Restore {
+    /// What is restored, as `status.restore.source` records it: `<fromClaim>/<backup>` or
+    /// `s3://<bucket>/<prefix><backup>`.
+    pub fn source(&self) -> String {
+        match (&self.from_claim, &self.from_bucket) {
+            (_, Some(b)) => b.s3.object_url(&self.backup),
+            (Some(c), None) => format!("{c}/{}", self.backup),
+            (None, None) => format!("(no source)/{}", self.backup),
+        }
+    }
+}
+
+fn default_access_key_id_key() -> String {
+    "access-key-id".into()
+}
+fn default_secret_access_key_key() -> String {
+    "secret-access-key".into()
+}
+fn default_ca_key() -> String {
+    "ca.crt".into()
+}
+fn default_recipient_key() -> String {
+    "recipient".into()
+}
+fn default_identity_key() -> String {
+    "identity".into()
 }
 
 /// What deleting the OvuSystem does to data.
@@ -987,13 +1149,20 @@ pub struct BackupStatus {
     /// The last `ovu.co.il/backup-now` value acted on.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_requested: Option<String>,
+    /// The object the newest successful backup Job uploaded to `backup.destination`:
+    /// `s3://<bucket>/<prefix><backup>.tar.age`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_uploaded_object: Option<String>,
+    /// Its size in bytes (encrypted).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_uploaded_size: Option<i64>,
 }
 
 /// Progress of `spec.database.restore`.
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct RestoreStatus {
-    /// `<fromClaim>/<backup>` as requested.
+    /// `<fromClaim>/<backup>` or `s3://<bucket>/<prefix><backup>` as requested.
     pub source: String,
     /// When the restore Job finished; ULM and AAM start only after it.
     #[serde(default, skip_serializing_if = "Option::is_none")]

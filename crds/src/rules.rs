@@ -348,3 +348,104 @@ pub fn is_backup_name(s: &str) -> bool {
             .all(|(i, c)| i == 8 || c.is_ascii_digit())
         && n.is_none_or(|n| (1..=4).contains(&n.len()) && n.bytes().all(|c| c.is_ascii_digit()))
 }
+
+/// `s3.endpoint`: the S3 server's base URL, scheme and host (name or IPv4) and an optional
+/// port, no path or credentials: it is written into the backup tool's configuration file.
+pub const CEL_S3_ENDPOINT: &str =
+    r"self.matches('^https?://[A-Za-z0-9]([-A-Za-z0-9.]*[A-Za-z0-9])?(:[0-9]{1,5})?$')";
+/// Message for [`CEL_S3_ENDPOINT`].
+pub const MSG_S3_ENDPOINT: &str = "s3.endpoint must be the S3 server's URL such as https://s3.example.com or https://198.18.0.5:8333 (scheme, host, optional port; no path)";
+
+/// `s3.bucket`: S3's bucket naming rules (3–63 lowercase letters, digits, hyphens, dots).
+pub const CEL_S3_BUCKET: &str = r"self.matches('^[a-z0-9][-a-z0-9.]{1,61}[a-z0-9]$')";
+/// Message for [`CEL_S3_BUCKET`].
+pub const MSG_S3_BUCKET: &str = "s3.bucket must be a bucket name such as ovu-backups (3 to 63 lowercase letters, digits, hyphens, dots)";
+
+/// `s3.prefix`: folders inside the bucket, `a/b/` or `a/b`; no `.` or `..` segment (the tool
+/// resolves those, so the backups would land outside the folder the user named).
+pub const CEL_S3_PREFIX: &str =
+    r"self.matches('^[A-Za-z0-9._-]+(/[A-Za-z0-9._-]+)*/?$') && !self.matches('(^|/)[.][.]?(/|$)')";
+/// Message for [`CEL_S3_PREFIX`].
+pub const MSG_S3_PREFIX: &str = "s3.prefix must be folders inside the bucket such as shop/ or backups/shop/ (letters, digits, . _ - separated by /; no . or .. folder)";
+
+/// Message for `s3.region` (checked with [`CEL_DNS_LABEL`]).
+pub const MSG_S3_REGION: &str =
+    "s3.region must be a region name such as us-east-1 (lowercase letters, digits, hyphens)";
+
+/// A key inside a Secret or ConfigMap.
+pub const CEL_CONFIG_KEY: &str = r"self.matches('^[-._a-zA-Z0-9]+$')";
+/// Message for [`CEL_CONFIG_KEY`].
+pub const MSG_CONFIG_KEY: &str =
+    "must be a key of a Secret or ConfigMap such as ca.crt (letters, digits, - _ .)";
+
+/// Message for a Secret or ConfigMap name in `destination` or `fromBucket`.
+pub const MSG_OBJECT_NAME: &str = "must be the name of a Secret or ConfigMap in this namespace (lowercase letters, digits, hyphens, dots)";
+
+/// The CA comes from one place.
+pub const CEL_ONE_CA: &str = "!(has(self.caSecret) && has(self.caConfigMap))";
+/// Message for [`CEL_ONE_CA`].
+pub const MSG_ONE_CA: &str = "s3: give the CA certificate in caSecret or in caConfigMap, not both";
+
+/// A restore has exactly one source.
+pub const CEL_RESTORE_SOURCE: &str = "has(self.fromClaim) != has(self.fromBucket)";
+/// Message for [`CEL_RESTORE_SOURCE`].
+pub const MSG_RESTORE_SOURCE: &str = "database.restore needs exactly one source: fromClaim (a backup volume in this namespace) or fromBucket (an off-site bucket)";
+
+/// Rust twin of [`CEL_S3_ENDPOINT`].
+pub fn is_s3_endpoint(s: &str) -> bool {
+    let Some(rest) = s
+        .strip_prefix("https://")
+        .or_else(|| s.strip_prefix("http://"))
+    else {
+        return false;
+    };
+    let (host, port) = match rest.rsplit_once(':') {
+        Some((h, p)) => (h, Some(p)),
+        None => (rest, None),
+    };
+    let hb = host.as_bytes();
+    !hb.is_empty()
+        && hb[0].is_ascii_alphanumeric()
+        && hb[hb.len() - 1].is_ascii_alphanumeric()
+        && hb
+            .iter()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, b'-' | b'.'))
+        && port.is_none_or(|p| (1..=5).contains(&p.len()) && p.bytes().all(|c| c.is_ascii_digit()))
+}
+
+/// Rust twin of [`CEL_S3_BUCKET`].
+pub fn is_s3_bucket(s: &str) -> bool {
+    let b = s.as_bytes();
+    (3..=63).contains(&b.len())
+        && b[0].is_ascii_alphanumeric()
+        && b[b.len() - 1].is_ascii_alphanumeric()
+        && b.iter()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, b'-' | b'.'))
+}
+
+/// Rust twin of [`CEL_S3_PREFIX`].
+pub fn is_s3_prefix(s: &str) -> bool {
+    let body = s.strip_suffix('/').unwrap_or(s);
+    !body.is_empty()
+        && body.split('/').all(|seg| {
+            !seg.is_empty()
+                && seg != "."
+                && seg != ".."
+                && seg
+                    .bytes()
+                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, b'.' | b'_' | b'-'))
+        })
+}
+
+/// Rust twin of [`CEL_CONFIG_KEY`].
+pub fn is_config_key(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= 253
+        && s.bytes()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, b'-' | b'.' | b'_'))
+}
+
+/// Rust twin of [`CEL_DNS_LABEL`] for `s3.region`.
+pub fn is_region(s: &str) -> bool {
+    is_dns_label(s, 63)
+}

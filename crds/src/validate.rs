@@ -4,7 +4,7 @@
 //! an older version (or a spec written before a rule existed) can hold values the renderers
 //! must never see. Every failure names the field and says what a good value looks like.
 
-use crate::{OvuSystemSpec, Resources, Storage, TlsMode, rules};
+use crate::{OvuSystemSpec, Resources, S3Bucket, Storage, TlsMode, rules};
 use std::fmt;
 
 /// One rule a spec breaks.
@@ -43,6 +43,58 @@ impl Collector {
                 message: message.into(),
             });
         }
+    }
+    fn object_name(&mut self, v: &str, field: &str) {
+        self.check(rules::is_dns_subdomain(v), field, rules::MSG_OBJECT_NAME);
+    }
+    fn key(&mut self, v: &str, field: &str) {
+        self.check(rules::is_config_key(v), field, rules::MSG_CONFIG_KEY);
+    }
+    fn s3(&mut self, b: &S3Bucket, field: &str) {
+        self.check(
+            b.endpoint.len() <= 253 && rules::is_s3_endpoint(&b.endpoint),
+            &format!("{field}.endpoint"),
+            rules::MSG_S3_ENDPOINT,
+        );
+        self.check(
+            rules::is_s3_bucket(&b.bucket),
+            &format!("{field}.bucket"),
+            rules::MSG_S3_BUCKET,
+        );
+        if let Some(p) = &b.prefix {
+            self.check(
+                p.len() <= 200 && rules::is_s3_prefix(p),
+                &format!("{field}.prefix"),
+                rules::MSG_S3_PREFIX,
+            );
+        }
+        if let Some(r) = &b.region {
+            self.check(
+                rules::is_region(r),
+                &format!("{field}.region"),
+                rules::MSG_S3_REGION,
+            );
+        }
+        self.object_name(&b.credentials_secret, &format!("{field}.credentialsSecret"));
+        self.key(&b.access_key_id_key, &format!("{field}.accessKeyIdKey"));
+        self.key(
+            &b.secret_access_key_key,
+            &format!("{field}.secretAccessKeyKey"),
+        );
+        for (v, f) in [
+            (&b.ca_secret, "caSecret"),
+            (&b.ca_config_map, "caConfigMap"),
+        ] {
+            if let Some(v) = v {
+                self.object_name(v, &format!("{field}.{f}"));
+            }
+        }
+        self.key(&b.ca_key, &format!("{field}.caKey"));
+        self.check(
+            !(b.ca_secret.is_some() && b.ca_config_map.is_some()),
+            field,
+            rules::MSG_ONE_CA,
+        );
     }
     fn resources(&mut self, r: &Resources, field: &str) {
         for (v, f) in [
@@ -260,14 +312,31 @@ impl OvuSystemSpec {
             "backup.retain must be between 1 and 365",
         );
         c.storage(&db.backup.storage, "spec.database.backup.storage");
+        if let Some(d) = &db.backup.destination {
+            let f = "spec.database.backup.destination";
+            c.s3(&d.s3, &format!("{f}.s3"));
+            c.object_name(&d.recipient_secret, &format!("{f}.recipientSecret"));
+            c.key(&d.recipient_key, &format!("{f}.recipientKey"));
+        }
         if let Some(r) = &db.restore {
             c.check(
-                !r.from_claim.is_empty()
-                    && r.from_claim.len() <= 253
-                    && rules::is_dns_subdomain(&r.from_claim),
-                "spec.database.restore.fromClaim",
-                rules::MSG_RESTORE_CLAIM,
+                r.from_claim.is_some() != r.from_bucket.is_some(),
+                "spec.database.restore",
+                rules::MSG_RESTORE_SOURCE,
             );
+            if let Some(claim) = &r.from_claim {
+                c.check(
+                    !claim.is_empty() && claim.len() <= 253 && rules::is_dns_subdomain(claim),
+                    "spec.database.restore.fromClaim",
+                    rules::MSG_RESTORE_CLAIM,
+                );
+            }
+            if let Some(b) = &r.from_bucket {
+                let f = "spec.database.restore.fromBucket";
+                c.s3(&b.s3, &format!("{f}.s3"));
+                c.object_name(&b.identity_secret, &format!("{f}.identitySecret"));
+                c.key(&b.identity_key, &format!("{f}.identityKey"));
+            }
             c.check(
                 rules::is_backup_name(&r.backup),
                 "spec.database.restore.backup",

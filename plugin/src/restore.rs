@@ -34,11 +34,21 @@ pub fn build(
     let mut spec = source.spec.clone();
     let mut notes = Vec::new();
     spec.database.restore = Some(Restore {
-        from_claim: Names::new(&source.name_any()).backup_pvc(),
+        from_claim: Some(Names::new(&source.name_any()).backup_pvc()),
+        from_bucket: None,
         backup: resolved.backup.clone(),
     });
     if let Some(d) = domain {
         spec.domain = d.to_string();
+    }
+    // Two live systems uploading to one bucket folder would apply their retention to each
+    // other's backups.
+    if let Some(d) = spec.database.backup.destination.take() {
+        notes.push(format!(
+            "backup.destination ({}) stays with {}: set another bucket or prefix for the new system's off-site copies",
+            d.s3.object_url(""),
+            source.name_any()
+        ));
     }
     let exposure = &mut spec.frontend.exposure;
     let fixed: Vec<String> = [

@@ -177,6 +177,27 @@ pub fn render(sys: &OvuSystem, now: Timestamp) -> String {
         (None, _) => "none yet".into(),
     };
     let _ = writeln!(s, "  verified  {verified}");
+    // Off-site: where the copies go, and the newest one there.
+    match (&b.destination, &bs.last_uploaded_object) {
+        (Some(_), Some(o)) => {
+            let size = bs
+                .last_uploaded_size
+                .map(|n| format!(" ({n} bytes)"))
+                .unwrap_or_default();
+            let _ = writeln!(s, "  off-site  {o}{size}");
+        }
+        (Some(d), None) => {
+            let _ = writeln!(
+                s,
+                "  off-site  {} (nothing uploaded yet)",
+                d.s3.object_url("")
+            );
+        }
+        (None, Some(o)) => {
+            let _ = writeln!(s, "  off-site  none configured (the last upload was {o})");
+        }
+        (None, None) => {}
+    }
     if let Some(t) = &bs.last_schedule_time {
         let _ = writeln!(s, "  scheduled last {}", when(t.0, now));
     }
@@ -193,11 +214,7 @@ pub fn render(sys: &OvuSystem, now: Timestamp) -> String {
         };
         let _ = writeln!(s, "\nRestore:      from {}, {done}", r.source);
     } else if let Some(r) = &sys.spec.database.restore {
-        let _ = writeln!(
-            s,
-            "\nRestore:      from {}/{}, not started yet",
-            r.from_claim, r.backup
-        );
+        let _ = writeln!(s, "\nRestore:      from {}, not started yet", r.source());
     }
 
     // Conditions this screen has not shown above (a newer operator's), so nothing is hidden.
@@ -393,6 +410,40 @@ Backups:
             text.contains(
                 "Restore:      from old-backups/latest, completed 2026-12-03 05:00:00 UTC (60m ago)"
             ),
+            "{text}"
+        );
+        assert!(
+            !text.contains("off-site"),
+            "no destination, no upload: {text}"
+        );
+    }
+
+    #[test]
+    fn the_off_site_copy_is_shown_with_its_size() {
+        let mut s = sys(json!({
+            "backup": {"lastBackup": "ovu-backup-now-1", "lastSuccessTime": "2026-12-03T05:55:00Z",
+                       "lastUploadedObject": "s3://ovu-backups/shop/20261203T055500Z.tar.age",
+                       "lastUploadedSize": 48213},
+        }));
+        s.spec.database.backup.destination = Some(
+            serde_json::from_value(json!({
+                "s3": {"endpoint": "https://s3.example.com", "bucket": "ovu-backups", "prefix": "shop",
+                       "credentialsSecret": "s3"},
+                "recipientSecret": "age",
+            }))
+            .unwrap(),
+        );
+        let text = render(&s, now());
+        assert!(
+            text.contains(
+                "  off-site  s3://ovu-backups/shop/20261203T055500Z.tar.age (48213 bytes)"
+            ),
+            "{text}"
+        );
+        s.status.as_mut().unwrap().backup = None;
+        let text = render(&s, now());
+        assert!(
+            text.contains("  off-site  s3://ovu-backups/shop/ (nothing uploaded yet)"),
             "{text}"
         );
     }

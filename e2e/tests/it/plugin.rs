@@ -298,7 +298,7 @@ async fn status_backup_backups_and_restore() {
             .restore
             .clone()
             .context("shop2 has no spec.database.restore")?;
-        ensure!(r.from_claim == "shop-backups", "{r:?}");
+        ensure!(r.from_claim.as_deref() == Some("shop-backups"), "{r:?}");
         match nodes() {
             // No logs on kwok: the newest backup Job's backup is the one `latest` restores.
             Nodes::Kwok => ensure!(

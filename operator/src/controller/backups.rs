@@ -1,8 +1,10 @@
 //! Backups: the on-demand backup Job an annotation asks for, and what the last scheduled or
 //! on-demand backups did (status.backup and the BackupHealthy condition), read from the typed
-//! CronJob and Job status.
+//! CronJob and Job status; the object a backup uploaded off-site (`backup.destination`) from
+//! its pod's termination message.
 
 use k8s_openapi::api::batch::v1::{CronJob, Job};
+use k8s_openapi::api::core::v1::Pod;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use k8s_openapi::jiff::Timestamp;
 use kube::ResourceExt;
@@ -32,6 +34,7 @@ pub async fn backups(
     rctx: &Ctx<'_>,
     run: &mut Run<'_>,
     old: Option<&BackupStatus>,
+    pods: &[Pod],
 ) -> Result<(Cond, BackupStatus), Error> {
     let mut bs = old.cloned().unwrap_or_default();
     if let Some(req) = sys.annotations().get(BACKUP_NOW_ANNOTATION)
@@ -86,12 +89,54 @@ pub async fn backups(
         })
         .collect();
     finished.sort();
+    let mut uploaded = None;
     if let Some(f) = finished.iter().rev().find(|f| f.succeeded) {
         bs.last_success_time = Some(Time(f.at));
         bs.last_backup = Some(f.name.clone());
+        uploaded = upload_of(pods, &f.name);
+        // Kept when the pod is gone (or the backup had no destination): the newest upload
+        // known stays the newest upload.
+        if let Some(u) = &uploaded {
+            bs.last_uploaded_object = Some(u.object.clone());
+            bs.last_uploaded_size = Some(u.size);
+        }
     }
     if let Some(f) = finished.iter().rev().find(|f| f.succeeded && f.verified) {
         bs.last_verified_time = Some(Time(f.at));
+    }
+    // A destination whose Secret is missing would leave each backup pod waiting for it
+    // (ContainerCreating) until the Job's deadline, an hour later, saying nothing here.
+    if let Some(d) = &sys.spec.database.backup.destination {
+        let mut missing = Vec::new();
+        for (what, name) in [
+            ("s3.credentialsSecret", Some(&d.s3.credentials_secret)),
+            ("recipientSecret", Some(&d.recipient_secret)),
+            ("s3.caSecret", d.s3.ca_secret.as_ref()),
+        ] {
+            let Some(name) = name else { continue };
+            if run
+                .get("backups", Kind::Secret, &rctx.ns, name)
+                .await?
+                .is_none()
+            {
+                missing.push(format!("{what} {name}"));
+            }
+        }
+        if !missing.is_empty() {
+            return Ok((
+                Cond::new(
+                    status::BACKUP_HEALTHY,
+                    false,
+                    "DestinationSecretMissing",
+                    format!(
+                        "spec.database.backup.destination: no Secret {} in namespace {}; backups cannot be uploaded until it exists",
+                        missing.join(", "),
+                        rctx.ns
+                    ),
+                ),
+                bs,
+            ));
+        }
     }
     let cond = match finished.last() {
         None => Cond::unknown(
@@ -102,11 +147,8 @@ pub async fn backups(
                 sys.spec.database.backup.schedule
             ),
         ),
-        Some(f) if f.succeeded => Cond::new(
-            status::BACKUP_HEALTHY,
-            true,
-            "LastBackupSucceeded",
-            if f.verified {
+        Some(f) if f.succeeded => Cond::new(status::BACKUP_HEALTHY, true, "LastBackupSucceeded", {
+            let what = if f.verified {
                 format!(
                     "backup {} succeeded and a test restore of it held every table",
                     f.name
@@ -116,8 +158,15 @@ pub async fn backups(
                     "backup {} succeeded (not verified: spec.database.backup.verify is off)",
                     f.name
                 )
-            },
-        ),
+            };
+            match &uploaded {
+                Some(u) => format!(
+                    "{what}; uploaded encrypted to {} ({} bytes)",
+                    u.object, u.size
+                ),
+                None => what,
+            }
+        }),
         Some(f) => Cond::new(
             status::BACKUP_HEALTHY,
             false,
@@ -126,4 +175,70 @@ pub async fn backups(
         ),
     };
     Ok((cond, bs))
+}
+
+/// What a backup Job's pod says it uploaded (`sh/offsite-upload.sh` writes it as the
+/// container's termination message).
+#[derive(serde::Deserialize, Debug, PartialEq)]
+pub(crate) struct Upload {
+    pub object: String,
+    pub size: i64,
+}
+
+/// The upload of backup Job `job`, from its succeeded pod's termination message.
+pub(crate) fn upload_of(pods: &[Pod], job: &str) -> Option<Upload> {
+    pods.iter()
+        .filter(|p| {
+            p.metadata
+                .labels
+                .as_ref()
+                .and_then(|l| l.get("job-name"))
+                .is_some_and(|n| n == job)
+        })
+        .flat_map(|p| {
+            p.status
+                .iter()
+                .flat_map(|s| s.container_statuses.iter().flatten())
+        })
+        .filter(|c| c.name == "backup")
+        .filter_map(|c| c.state.as_ref()?.terminated.as_ref())
+        .filter(|t| t.exit_code == 0)
+        .find_map(|t| serde_json::from_str(t.message.as_deref()?.trim()).ok())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn pod(job: &str, exit: i32, message: &str) -> Pod {
+        serde_json::from_value(json!({
+            "metadata": {"name": format!("{job}-x"), "labels": {"job-name": job}},
+            "status": {"containerStatuses": [{
+                "name": "backup", "image": "i", "imageID": "", "ready": false, "restartCount": 0,
+                "state": {"terminated": {"exitCode": exit, "message": message}},
+            }]},
+        }))
+        .unwrap()
+    }
+
+    #[test]
+    fn the_upload_is_read_from_the_succeeded_pod_of_that_job_only() {
+        let msg = r#"{"object":"s3://b/shop/20261204T020000Z.tar.age","size":5120}"#;
+        let pods = [
+            pod("ovu-backup-1", 1, msg),
+            pod("ovu-backup-2", 0, msg),
+            pod("ovu-backup-3", 0, "not json"),
+        ];
+        assert_eq!(upload_of(&pods, "ovu-backup-1"), None, "a failed pod");
+        assert_eq!(
+            upload_of(&pods, "ovu-backup-2"),
+            Some(Upload {
+                object: "s3://b/shop/20261204T020000Z.tar.age".into(),
+                size: 5120
+            })
+        );
+        assert_eq!(upload_of(&pods, "ovu-backup-3"), None);
+        assert_eq!(upload_of(&pods, "other"), None);
+    }
 }

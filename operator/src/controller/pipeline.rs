@@ -122,7 +122,7 @@ async fn observe(sys: &OvuSystem, ctx: &Context, now: Timestamp) -> Result<Obser
 
     // Backups (part of the database tier, applied above; independent of the bring-up).
     let (backup, backup_status) =
-        backups::backups(sys, &rctx, &mut run, old.backup.as_ref()).await?;
+        backups::backups(sys, &rctx, &mut run, old.backup.as_ref(), &pods).await?;
 
     // The PodMonitor (independent of the bring-up: its API may be missing).
     let monitoring = monitoring::ensure(&desired.monitoring, &mut run).await?;

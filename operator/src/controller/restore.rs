@@ -25,7 +25,7 @@ pub async fn restore(
     let Some(r) = &sys.spec.database.restore else {
         return Ok(None);
     };
-    let source = format!("{}/{}", r.from_claim, r.backup);
+    let source = r.source();
     if restore_status
         .as_ref()
         .is_some_and(|s| s.source == source && s.completed_time.is_some())
@@ -37,20 +37,46 @@ pub async fn restore(
         source: source.clone(),
         completed_time: None,
     });
+    if let Some(b) = &r.from_bucket {
+        // A Job whose Secret does not exist would wait in ContainerCreating, saying nothing
+        // the status shows: name the missing ones instead.
+        let mut missing = Vec::new();
+        for (what, name) in [
+            ("s3.credentialsSecret", Some(&b.s3.credentials_secret)),
+            ("identitySecret", Some(&b.identity_secret)),
+            ("s3.caSecret", b.s3.ca_secret.as_ref()),
+        ] {
+            let Some(name) = name else { continue };
+            if run
+                .get("restore", Kind::Secret, &rctx.ns, name)
+                .await?
+                .is_none()
+            {
+                missing.push(format!("{what} {name}"));
+            }
+        }
+        if !missing.is_empty() {
+            return Ok(Some(RestoreWait {
+                why: format!(
+                    "spec.database.restore.fromBucket: no Secret {} in namespace {} (create it; the identity is the age private key the backups were encrypted to)",
+                    missing.join(", "),
+                    rctx.ns
+                ),
+                failed: true,
+            }));
+        }
+        return job_progress(rctx, r, run, restore_status, source, now).await;
+    }
+    let from_claim = r.from_claim.as_deref().unwrap_or_default();
     // A Job whose volume does not exist would wait Pending for ever, saying nothing.
     let claim = run
-        .get(
-            "restore",
-            Kind::PersistentVolumeClaim,
-            &rctx.ns,
-            &r.from_claim,
-        )
+        .get("restore", Kind::PersistentVolumeClaim, &rctx.ns, from_claim)
         .await?;
     let Some(claim) = claim else {
         return Ok(Some(RestoreWait {
             why: format!(
                 "spec.database.restore.fromClaim: there is no PersistentVolumeClaim {} in namespace {} (the backups of a deleted system are on <system>-backups)",
-                r.from_claim, rctx.ns
+                from_claim, rctx.ns
             ),
             failed: true,
         }));
@@ -61,7 +87,7 @@ pub async fn restore(
         return Ok(Some(RestoreWait {
             why: format!(
                 "spec.database.restore.fromClaim: PersistentVolumeClaim {} is not an OVU backup volume (it lacks the labels {}); only <system>-backups claims made by OVU can be restored from",
-                r.from_claim,
+                from_claim,
                 render::restore::BACKUP_CLAIM_LABELS
                     .iter()
                     .map(|(k, v)| format!("{k}={v}"))
@@ -71,6 +97,18 @@ pub async fn restore(
             failed: true,
         }));
     }
+    job_progress(rctx, r, run, restore_status, source, now).await
+}
+
+/// Runs the restore Job and says where it is.
+async fn job_progress(
+    rctx: &Ctx<'_>,
+    r: &ovu_crds::Restore,
+    run: &mut Run<'_>,
+    restore_status: &mut Option<RestoreStatus>,
+    source: String,
+    now: Timestamp,
+) -> Result<Option<RestoreWait>, Error> {
     let job = render::restore::job(rctx, r);
     run.ensure(&job).await?;
     let conditions = run

@@ -1,8 +1,10 @@
 //! Backups: a CronJob that `pg_dump`s `ulm_db` and `aam_db` to a backup volume and keeps the
 //! newest `retain` backups; the same Job template serves on-demand backups
 //! (`ovu.co.il/backup-now`). The backup volume has no owner reference: it outlives the
-//! OvuSystem unless `deletionPolicy: Delete`.
+//! OvuSystem unless `deletionPolicy: Delete`. With `backup.destination` each backup is also
+//! encrypted (age) and uploaded to an S3 bucket, which outlives the cluster.
 
+use ovu_crds::S3Bucket;
 use serde_json::{Value, json};
 
 use super::names::{self, Component, Tier};
@@ -23,6 +25,53 @@ pub fn tool_script(body: &str) -> String {
 /// database; it only gets its final name once both dumps succeeded, so retention never counts
 /// (or keeps) a partial backup.
 pub const BACKUP_SH: &str = include_str!("sh/backup.sh");
+
+/// The off-site helpers (rclone configuration from the mounted Secrets, the bucket listing)
+/// the upload and the fetch share.
+pub const OFFSITE_SH: &str = include_str!("sh/offsite.sh");
+/// Runs after [`BACKUP_SH`]: encrypts and uploads the backup it just made, applies retention
+/// in the bucket, and leaves the object and its size in the pod's termination message.
+pub const OFFSITE_UPLOAD_SH: &str = include_str!("sh/offsite-upload.sh");
+/// Where the mounted off-site Secrets are, one file per value.
+pub const OFFSITE_DIR: &str = "/etc/ovu/offsite";
+
+/// The backup Job's script: with a destination, the upload runs once the backup is complete.
+pub fn backup_script(offsite: bool) -> String {
+    if offsite {
+        tool_script(&format!("{OFFSITE_SH}{BACKUP_SH}{OFFSITE_UPLOAD_SH}"))
+    } else {
+        tool_script(BACKUP_SH)
+    }
+}
+
+/// The pod's side of an S3 bucket: its settings as variables (no secrets among them) and the
+/// projected volume sources that put the credentials, the CA and `key_file` (the age recipient
+/// or identity: Secret name, key, file name) under [`OFFSITE_DIR`].
+pub fn s3_access(b: &S3Bucket, key_file: (&str, &str, &str)) -> (Vec<Value>, Vec<Value>) {
+    let mut env = vec![
+        pod::env("S3_ENDPOINT", b.endpoint.clone()),
+        pod::env("S3_BUCKET", b.bucket.clone()),
+        pod::env("S3_PREFIX", b.folder()),
+    ];
+    if let Some(r) = &b.region {
+        env.push(pod::env("S3_REGION", r.clone()));
+    }
+    let mut sources = vec![
+        json!({"secret": {"name": b.credentials_secret, "items": [
+            {"key": b.access_key_id_key, "path": "access-key-id"},
+            {"key": b.secret_access_key_key, "path": "secret-access-key"},
+        ]}}),
+        json!({"secret": {"name": key_file.0, "items": [{"key": key_file.1, "path": key_file.2}]}}),
+    ];
+    let ca_item = json!([{"key": b.ca_key, "path": "ca.crt"}]);
+    if let Some(s) = &b.ca_secret {
+        sources.push(json!({"secret": {"name": s, "items": ca_item}}));
+    } else if let Some(c) = &b.ca_config_map {
+        sources.push(json!({"configMap": {"name": c, "items": ca_item}}));
+    }
+    env.push(pod::env("OFFSITE_DIR", OFFSITE_DIR));
+    (env, sources)
+}
 
 pub fn render(ctx: &Ctx) -> Vec<Child> {
     vec![pvc(ctx), cronjob(ctx)]
@@ -47,11 +96,14 @@ fn pvc(ctx: &Ctx) -> Child {
     )
 }
 
-/// Where a one-shot PostgreSQL tool pod finds its backup volume.
+/// Where a one-shot PostgreSQL tool pod finds its backups: a claim, or (`claim: None`) an
+/// empty scratch volume a restore fetches an off-site backup into.
 pub struct BackupVolume<'a> {
-    pub claim: &'a str,
+    pub claim: Option<&'a str>,
     pub mount_path: &'static str,
     pub read_only: bool,
+    /// Projected volume sources mounted read-only at [`OFFSITE_DIR`] (none: no mount).
+    pub offsite: Vec<Value>,
 }
 
 /// The pod of a one-shot job with the postgres image's client tools (backups, restores): on
@@ -65,6 +117,7 @@ pub fn pg_tool_pod(
     env: Vec<Value>,
     volume: BackupVolume,
 ) -> Value {
+    // `script` is complete (prelude included): see `tool_script`.
     let mut all_env = vec![
         pod::env(
             "PATH",
@@ -73,13 +126,19 @@ pub fn pg_tool_pod(
         pod::env("PGHOST", ctx.names.postgres_rw()),
     ];
     all_env.extend(env);
-    let mut claim = json!({"claimName": volume.claim});
     let mut mount = json!({"name": "backups", "mountPath": volume.mount_path});
-    if volume.read_only {
-        claim["readOnly"] = json!(true);
-        mount["readOnly"] = json!(true);
-    }
-    pod::pod_spec(
+    let backups = match volume.claim {
+        Some(c) => {
+            let mut claim = json!({"claimName": c});
+            if volume.read_only {
+                claim["readOnly"] = json!(true);
+                mount["readOnly"] = json!(true);
+            }
+            json!({"name": "backups", "persistentVolumeClaim": claim})
+        }
+        None => json!({"name": "backups", "emptyDir": {}}),
+    };
+    let mut spec = pod::pod_spec(
         ctx,
         Tier::Database,
         DATA_UID,
@@ -88,7 +147,7 @@ pub fn pg_tool_pod(
             "containers": [{
                 "name": container,
                 "image": ctx.sys.spec.database.postgres.image,
-                "command": ["sh", "-c", tool_script(script)],
+                "command": ["sh", "-c", script],
                 "env": all_env,
                 "volumeMounts": [
                     mount,
@@ -99,31 +158,49 @@ pub fn pg_tool_pod(
                 "resources": pod::small_resources(),
             }],
             "volumes": [
-                {"name": "backups", "persistentVolumeClaim": claim},
+                backups,
                 pod::tmp_volume(),
                 {"name": "secrets", "secret": {
                     "secretName": ctx.names.postgres_secret(), "defaultMode": 0o400,
                     "items": [{"key": super::database::BACKUP_PASSWORD_KEY, "path": super::database::BACKUP_PASSWORD_KEY}]}},
             ],
         }),
-    )
+    );
+    if !volume.offsite.is_empty() {
+        if let Some(v) = spec["volumes"].as_array_mut() {
+            v.push(json!({"name": "offsite", "projected": {"defaultMode": 0o400, "sources": volume.offsite}}));
+        }
+        if let Some(m) = spec["containers"][0]["volumeMounts"].as_array_mut() {
+            m.push(json!({"name": "offsite", "mountPath": OFFSITE_DIR, "readOnly": true}));
+        }
+    }
+    spec
 }
 
 /// The Job template both the CronJob and on-demand backups use.
 pub fn job_spec(ctx: &Ctx) -> Value {
     let b = &ctx.sys.spec.database.backup;
+    let mut env = vec![
+        pod::env("RETAIN", b.retain.to_string()),
+        pod::env("VERIFY", b.verify.to_string()),
+    ];
+    let mut offsite = Vec::new();
+    if let Some(d) = &b.destination {
+        let (e, sources) = s3_access(&d.s3, (&d.recipient_secret, &d.recipient_key, "recipient"));
+        env.extend(e);
+        offsite = sources;
+    }
+    let claim = ctx.names.backup_pvc();
     let spec = pg_tool_pod(
         ctx,
         "backup",
-        BACKUP_SH,
-        vec![
-            pod::env("RETAIN", b.retain.to_string()),
-            pod::env("VERIFY", b.verify.to_string()),
-        ],
+        &backup_script(b.destination.is_some()),
+        env,
         BackupVolume {
-            claim: &ctx.names.backup_pvc(),
+            claim: Some(&claim),
             mount_path: "/backups",
             read_only: false,
+            offsite,
         },
     );
     json!({

@@ -10,7 +10,8 @@
 //! the SMTP port of `spec.mail`, when set);
 //! AAM → PostgreSQL, Redis, ULM and HTTPS (the Kubernetes API it reads the system's status
 //! from, whose address differs per cluster, and its alert webhook); backup and restore Jobs →
-//! PostgreSQL. PostgreSQL and Redis get no egress at all.
+//! PostgreSQL (and the port of the S3 server in `backup.destination` / `restore.fromBucket`).
+//! PostgreSQL and Redis get no egress at all.
 
 use serde_json::{Value, json};
 
@@ -235,8 +236,36 @@ pub fn egress_policies(ctx: &Ctx) -> Vec<Child> {
             [
                 dns().as_slice(),
                 &[to(ctx, &[Component::Postgres], &[ports::POSTGRES])],
+                &s3_servers(ctx),
             ]
             .concat(),
         ),
     ]
+}
+
+/// Backup and restore Jobs → the S3 servers of `backup.destination` and `restore.fromBucket`,
+/// on their ports only. Like SMTP, a server may be outside the cluster or a Service in it.
+fn s3_servers(ctx: &Ctx) -> Vec<Value> {
+    let db = &ctx.sys.spec.database;
+    let mut ports: Vec<i32> = db
+        .backup
+        .destination
+        .iter()
+        .map(|d| d.s3.port())
+        .chain(
+            db.restore
+                .iter()
+                .filter_map(|r| r.from_bucket.as_ref())
+                .map(|b| b.s3.port()),
+        )
+        .collect();
+    ports.sort_unstable();
+    ports.dedup();
+    if ports.is_empty() {
+        return Vec::new();
+    }
+    vec![json!({
+        "to": [{"ipBlock": {"cidr": "0.0.0.0/0"}}, {"ipBlock": {"cidr": "::/0"}}, {"namespaceSelector": {}}],
+        "ports": ports.iter().map(|p| json!({"protocol": "TCP", "port": p})).collect::<Vec<_>>(),
+    })]
 }

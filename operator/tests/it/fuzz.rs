@@ -74,7 +74,8 @@ fn the_full_sample_is_accepted_with_every_external_check() {
     assert_eq!(fuzz::check_system(&sys, ALL), Ok(Verdict::Accepted));
     let mut restore = sys.clone();
     restore.spec.database.restore = Some(ovu_crds::Restore {
-        from_claim: "shop-backups".into(),
+        from_claim: Some("shop-backups".into()),
+        from_bucket: None,
         backup: "20260101T010203_2Z".into(),
     });
     assert_eq!(fuzz::check_system(&restore, ALL), Ok(Verdict::Accepted));

@@ -906,7 +906,8 @@ async fn failures_back_off_per_object() {
 async fn a_restore_runs_after_the_database_and_before_the_backend_once() {
     let mut sys = common::minimal();
     sys.spec.database.restore = Some(ovu_crds::Restore {
-        from_claim: "shop-backups".into(),
+        from_claim: Some("shop-backups".into()),
+        from_bucket: None,
         backup: "latest".into(),
     });
     // Workloads become ready as soon as they are applied; the Job does not complete by itself.
@@ -1008,6 +1009,135 @@ async fn a_restore_runs_after_the_database_and_before_the_backend_once() {
         "a finished restore was started again"
     );
     assert_eq!(status(&fake)["phase"], "Ready");
+}
+
+fn destination() -> ovu_crds::BackupDestination {
+    serde_json::from_value(json!({
+        "s3": {"endpoint": "https://s3.example.com", "bucket": "ovu-backups", "prefix": "shop/",
+               "credentialsSecret": "backup-s3"},
+        "recipientSecret": "backup-age",
+    }))
+    .unwrap()
+}
+
+fn user_secret(fake: &Fake, name: &str) {
+    fake.put(
+        &format!("/api/v1/namespaces/ovu-test/secrets/{name}"),
+        json!({"apiVersion": "v1", "kind": "Secret",
+               "metadata": {"name": name, "namespace": "ovu-test"}, "data": {}}),
+    );
+}
+
+/// `backup.destination`: a missing Secret is said in BackupHealthy (not an hour-long wait);
+/// once a backup Job's pod reports its upload, status shows the object and its size.
+#[tokio::test]
+async fn an_offsite_upload_is_recorded_and_a_missing_secret_said() {
+    let mut sys = common::minimal();
+    sys.spec.database.backup.destination = Some(destination());
+    let (fake, ctx) = setup(sys, true);
+    reconcile(&fake, &ctx).await.unwrap();
+    let st = status(&fake);
+    let healthy = cond(&st, "BackupHealthy");
+    assert_eq!(healthy["reason"], "DestinationSecretMissing", "{st}");
+    let msg = healthy["message"].as_str().unwrap();
+    assert!(
+        msg.contains("s3.credentialsSecret backup-s3")
+            && msg.contains("recipientSecret backup-age"),
+        "{msg}"
+    );
+    user_secret(&fake, "backup-s3");
+    user_secret(&fake, "backup-age");
+    let mut o = fake.get(SYS_PATH).unwrap();
+    o["metadata"]["annotations"] = json!({"ovu.co.il/backup-now": "v1"});
+    fake.put(SYS_PATH, o);
+    fake.clear_log();
+    reconcile(&fake, &ctx).await.unwrap();
+    assert_eq!(
+        cond(&status(&fake), "BackupHealthy")["reason"],
+        "NoBackupYet"
+    );
+    let job = child_writes(&fake)
+        .into_iter()
+        .find(|w| w.contains("/jobs/ovu-backup-now-"))
+        .expect("a backup-now Job");
+    let job = job[job.find("/apis/").unwrap()..]
+        .split(['?', ' '])
+        .next()
+        .unwrap()
+        .to_string();
+    let name = job.rsplit('/').next().unwrap().to_string();
+    let mut j = fake.get(&job).expect("the Job was stored");
+    j["status"] = json!({"succeeded": 1, "completionTime": "2026-11-26T10:00:00Z",
+        "conditions": [{"type": "Complete", "status": "True", "lastTransitionTime": "2026-11-26T10:00:00Z"}]});
+    fake.put(&job, j);
+    fake.put(
+        &format!("/api/v1/namespaces/ovu-test/pods/{name}-x7k2p"),
+        json!({"apiVersion": "v1", "kind": "Pod",
+               "metadata": {"name": format!("{name}-x7k2p"), "namespace": "ovu-test",
+                            "labels": {"app.kubernetes.io/instance": "ovu", "app.kubernetes.io/component": "backup",
+                                       "app.kubernetes.io/managed-by": "ovu-operator", "job-name": name}},
+               "spec": {"containers": [{"name": "backup", "image": "postgres:16"}]},
+               "status": {"phase": "Succeeded", "containerStatuses": [{
+                   "name": "backup", "image": "postgres:16", "imageID": "", "ready": false, "restartCount": 0,
+                   "state": {"terminated": {"exitCode": 0,
+                       "message": "{\"object\":\"s3://ovu-backups/shop/20261126T100000Z.tar.age\",\"size\":48213}\n"}}}]}}),
+    );
+    reconcile(&fake, &ctx).await.unwrap();
+    let st = status(&fake);
+    assert_eq!(
+        st["backup"]["lastUploadedObject"], "s3://ovu-backups/shop/20261126T100000Z.tar.age",
+        "{st}"
+    );
+    assert_eq!(st["backup"]["lastUploadedSize"], 48213);
+    let healthy = cond(&st, "BackupHealthy");
+    assert!(
+        healthy["message"].as_str().unwrap().contains(
+            "uploaded encrypted to s3://ovu-backups/shop/20261126T100000Z.tar.age (48213 bytes)"
+        ),
+        "{healthy}"
+    );
+}
+
+/// `restore.fromBucket`: missing Secrets are named and no Job starts; with them the Job
+/// fetches into a scratch volume.
+#[tokio::test]
+async fn a_restore_from_a_bucket_waits_for_its_secrets_and_names_them() {
+    let mut sys = common::minimal();
+    sys.spec.database.restore = Some(ovu_crds::Restore {
+        from_claim: None,
+        from_bucket: Some(ovu_crds::RestoreBucket {
+            s3: destination().s3,
+            identity_secret: "restore-age".into(),
+            identity_key: "identity".into(),
+        }),
+        backup: "latest".into(),
+    });
+    let (fake, ctx) = setup(sys, true);
+    let job = "/apis/batch/v1/namespaces/ovu-test/jobs/ovu-restore";
+    reconcile(&fake, &ctx).await.unwrap();
+    reconcile(&fake, &ctx).await.unwrap();
+    assert!(fake.get(job).is_none());
+    let st = status(&fake);
+    assert_eq!(st["phase"], "Degraded", "{st}");
+    let msg = st["message"].as_str().unwrap();
+    assert!(
+        msg.contains("no Secret s3.credentialsSecret backup-s3, identitySecret restore-age"),
+        "{msg}"
+    );
+    user_secret(&fake, "backup-s3");
+    user_secret(&fake, "restore-age");
+    reconcile(&fake, &ctx).await.unwrap();
+    let j = fake.get(job).expect("the restore Job");
+    let vols = j["spec"]["template"]["spec"]["volumes"].to_string();
+    assert!(
+        vols.contains(r#""emptyDir":{}"#) && vols.contains("restore-age"),
+        "{vols}"
+    );
+    assert_eq!(
+        status(&fake)["restore"]["source"],
+        "s3://ovu-backups/shop/latest"
+    );
+    assert!(fake.get(ULM).is_none(), "ULM waits for the restore");
 }
 
 #[tokio::test]

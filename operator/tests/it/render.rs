@@ -570,7 +570,8 @@ fn every_file_a_container_is_told_about_is_mounted() {
 fn the_restore_job_runs_on_the_database_node_reads_the_source_read_only_and_meets_restricted() {
     let mut sys = common::full();
     sys.spec.database.restore = Some(ovu_crds::Restore {
-        from_claim: "shop-backups".into(),
+        from_claim: Some("shop-backups".into()),
+        from_bucket: None,
         backup: "20261126T020000Z".into(),
     });
     let f = facts();
@@ -631,6 +632,131 @@ fn the_restore_job_runs_on_the_database_node_reads_the_source_read_only_and_meet
         .unwrap();
     let from = netpol.object["spec"]["ingress"][0]["from"][0]["podSelector"].to_string();
     assert!(from.contains("\"restore\""), "{from}");
+}
+
+fn s3_bucket() -> ovu_crds::S3Bucket {
+    serde_json::from_value(serde_json::json!({
+        "endpoint": "https://s3.example.com:9000",
+        "bucket": "ovu-backups",
+        "prefix": "shop",
+        "credentialsSecret": "backup-s3",
+        "caConfigMap": "backup-s3-ca",
+    }))
+    .unwrap()
+}
+
+/// `backup.destination`: the backup Job gets the bucket's settings as variables and every
+/// secret (the key, the CA, the age recipient) as files of one read-only projected volume;
+/// the backup pods may reach the S3 port and nothing more. Without it, nothing changes.
+#[test]
+fn a_backup_destination_mounts_its_secrets_as_files_and_opens_only_the_s3_port() {
+    let mut plain = common::full();
+    plain.spec.database.backup.destination = None;
+    let mut sys = plain.clone();
+    sys.spec.database.backup.destination = Some(ovu_crds::BackupDestination {
+        s3: s3_bucket(),
+        recipient_secret: "backup-age".into(),
+        recipient_key: "age.pub".into(),
+    });
+    let f = facts();
+    let job_pod = |sys: &ovu_crds::OvuSystem| {
+        let ctx = render::Ctx::new(sys, &f).unwrap();
+        render::backup::job_spec(&ctx)["template"]["spec"].clone()
+    };
+    let p = job_pod(&sys);
+    let c = &p["containers"][0];
+    let env = c["env"].as_array().unwrap();
+    let var = |n: &str| {
+        env.iter()
+            .find(|e| e["name"] == n)
+            .map(|e| e["value"].clone())
+    };
+    assert_eq!(var("S3_ENDPOINT").unwrap(), "https://s3.example.com:9000");
+    assert_eq!(var("S3_BUCKET").unwrap(), "ovu-backups");
+    assert_eq!(var("S3_PREFIX").unwrap(), "shop/");
+    // No value of any variable comes from a Secret: the secrets are files.
+    assert!(env.iter().all(|e| e.get("valueFrom").is_none()), "{env:?}");
+    let vol = p["volumes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|v| v["name"] == "offsite")
+        .expect("the offsite volume");
+    assert_eq!(
+        vol["projected"]["sources"],
+        serde_json::json!([
+            {"secret": {"name": "backup-s3", "items": [
+                {"key": "access-key-id", "path": "access-key-id"},
+                {"key": "secret-access-key", "path": "secret-access-key"}]}},
+            {"secret": {"name": "backup-age", "items": [{"key": "age.pub", "path": "recipient"}]}},
+            {"configMap": {"name": "backup-s3-ca", "items": [{"key": "ca.crt", "path": "ca.crt"}]}},
+        ])
+    );
+    assert_eq!(vol["projected"]["defaultMode"], 0o400);
+    let mount = c["volumeMounts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["name"] == "offsite")
+        .unwrap();
+    assert_eq!(mount["readOnly"], true);
+    let script = c["command"][2].as_str().unwrap();
+    assert!(
+        script.contains("age -e -R") && script.contains("rcat"),
+        "uploads"
+    );
+    // Without a destination: no upload, no mount, no S3 variables.
+    let p = job_pod(&plain);
+    let script = p["containers"][0]["command"][2].as_str().unwrap();
+    assert!(!script.contains("rclone") && !p.to_string().contains("offsite"));
+
+    // Egress: the S3 port (9000) for the backup and restore pods, and not without it.
+    let egress = |sys: &ovu_crds::OvuSystem| {
+        children(sys)
+            .into_iter()
+            .find(|c| c.kind == Kind::NetworkPolicy && c.name.ends_with("-egress-backup"))
+            .map(|c| c.object["spec"]["egress"].to_string())
+            .unwrap()
+    };
+    assert!(egress(&sys).contains(r#""port":9000"#), "{}", egress(&sys));
+    assert!(!egress(&plain).contains("9000"));
+}
+
+/// `restore.fromBucket`: the backup is fetched into an empty scratch volume (no claim), with
+/// the age identity (and the bucket's key) as files; the restore script fetches first.
+#[test]
+fn a_restore_from_a_bucket_fetches_into_scratch_with_the_identity_as_a_file() {
+    let mut sys = common::full();
+    sys.spec.database.restore = Some(ovu_crds::Restore {
+        from_claim: None,
+        from_bucket: Some(ovu_crds::RestoreBucket {
+            s3: s3_bucket(),
+            identity_secret: "restore-age".into(),
+            identity_key: "identity".into(),
+        }),
+        backup: "latest".into(),
+    });
+    let f = facts();
+    let ctx = render::Ctx::new(&sys, &f).unwrap();
+    let job = render::restore::job(&ctx, sys.spec.database.restore.as_ref().unwrap());
+    roundtrip::<k8s_openapi::api::batch::v1::Job>(&job.object);
+    let pods = pod_specs(std::slice::from_ref(&job));
+    let (_, p) = &pods[0];
+    let vols = p["volumes"].as_array().unwrap();
+    let by = |n: &str| vols.iter().find(|v| v["name"] == n).unwrap().clone();
+    assert_eq!(by("backups")["emptyDir"], serde_json::json!({}));
+    assert_eq!(
+        by("offsite")["projected"]["sources"][1],
+        serde_json::json!({"secret": {"name": "restore-age", "items": [{"key": "identity", "path": "identity"}]}})
+    );
+    let script = p["containers"][0]["command"][2].as_str().unwrap();
+    let fetch = script.find("age -d -i").expect("decrypts");
+    let restore = script.find("pg_restore -h").expect("restores");
+    assert!(fetch < restore, "fetches before it restores");
+    assert_eq!(
+        sys.spec.database.restore.as_ref().unwrap().source(),
+        "s3://ovu-backups/shop/latest"
+    );
 }
 
 /// `spec.mail` reaches ULM (and only ULM) as `SMTP_*` variables, the password as a mounted
