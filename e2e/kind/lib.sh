@@ -17,12 +17,24 @@ DOCKER_DIR=${OVU_DOCKER_DIR:-$CACHE_DIR/docker}
 # The exec root holds containerd's sockets: keep it short (unix socket paths are ≤ 107 bytes).
 DOCKER_EXEC_ROOT=${OVU_DOCKER_EXEC_ROOT:-/run/ovu-docker}
 DOCKER_SOCK=$DOCKER_DIR/docker.sock
-export DOCKER_HOST=unix://$DOCKER_SOCK
+# OVU_KIND_DOCKER_HOST names a Docker engine that already runs (a CI runner's, e.g.
+# unix:///var/run/docker.sock): `docker start` then starts nothing and only makes the network.
+if [[ -n ${OVU_KIND_DOCKER_HOST:-} ]]; then
+  export DOCKER_HOST=$OVU_KIND_DOCKER_HOST
+else
+  export DOCKER_HOST=unix://$DOCKER_SOCK
+fi
 # The OCI runtime dockerd uses by default: runc minus CAP_SYS_RESOURCE (see runc-wrapper).
 RUNTIME_NAME=ovu-runc
 
 KIND_VERSION=v0.33.0
 KIND_BIN=$TOOLS_DIR/kind-$KIND_VERSION/kind
+# crictl in the node image (kind's `load docker-image` and `export logs` use it).
+CRICTL_VERSION=v1.37.0
+CRICTL_BIN=$TOOLS_DIR/crictl-$CRICTL_VERSION/crictl
+# Tilt, the dev loop of the Tiltfile at the repository root.
+TILT_VERSION=v0.37.6
+TILT_BIN=$TOOLS_DIR/tilt-$TILT_VERSION/tilt
 CLUSTER_NAME=${OVU_KIND_CLUSTER:-ovu}
 
 # Addresses inside 198.18.0.0/15 (set aside for network tests), clear of the real-node
