@@ -347,6 +347,7 @@ const ar: DeepStrings<typeof en> = {
         NoBackupYet: 'لا نسخة احتياطية بعد',
         LastBackupSucceeded: 'نجحت آخر نسخة احتياطية',
         LastBackupFailed: 'فشلت آخر نسخة احتياطية',
+        DestinationSecretMissing: 'Secret النسخ الاحتياطي الخارجي مفقود',
         DatabaseRollingOut: 'طبقة قاعدة البيانات قيد النشر',
         BackendRollingOut: 'طبقة الخوادم قيد النشر',
         FrontendRollingOut: 'طبقة الواجهة قيد النشر',

@@ -344,6 +344,7 @@ export default {
         NoBackupYet: 'No backup yet',
         LastBackupSucceeded: 'Last backup succeeded',
         LastBackupFailed: 'Last backup failed',
+        DestinationSecretMissing: 'Off-site backup Secret missing',
         DatabaseRollingOut: 'Database tier rolling out',
         BackendRollingOut: 'Backend tier rolling out',
         FrontendRollingOut: 'Frontend tier rolling out',

@@ -347,6 +347,7 @@ const he: DeepStrings<typeof en> = {
         NoBackupYet: 'אין עדיין גיבוי',
         LastBackupSucceeded: 'הגיבוי האחרון הצליח',
         LastBackupFailed: 'הגיבוי האחרון נכשל',
+        DestinationSecretMissing: 'חסר Secret של הגיבוי החיצוני',
         DatabaseRollingOut: 'שכבת מסד הנתונים בפריסה',
         BackendRollingOut: 'שכבת השרתים בפריסה',
         FrontendRollingOut: 'שכבת החזית בפריסה',
