@@ -107,21 +107,17 @@ pub async fn backups(
     // A destination whose Secret is missing would leave each backup pod waiting for it
     // (ContainerCreating) until the Job's deadline, an hour later, saying nothing here.
     if let Some(d) = &sys.spec.database.backup.destination {
-        let mut missing = Vec::new();
-        for (what, name) in [
-            ("s3.credentialsSecret", Some(&d.s3.credentials_secret)),
-            ("recipientSecret", Some(&d.recipient_secret)),
-            ("s3.caSecret", d.s3.ca_secret.as_ref()),
-        ] {
-            let Some(name) = name else { continue };
-            if run
-                .get("backups", Kind::Secret, &rctx.ns, name)
-                .await?
-                .is_none()
-            {
-                missing.push(format!("{what} {name}"));
-            }
-        }
+        let missing = run
+            .missing_secrets(
+                "backups",
+                &rctx.ns,
+                &[
+                    ("s3.credentialsSecret", Some(&d.s3.credentials_secret)),
+                    ("recipientSecret", Some(&d.recipient_secret)),
+                    ("s3.caSecret", d.s3.ca_secret.as_ref()),
+                ],
+            )
+            .await?;
         if !missing.is_empty() {
             return Ok((
                 Cond::new(

@@ -40,21 +40,17 @@ pub async fn restore(
     if let Some(b) = &r.from_bucket {
         // A Job whose Secret does not exist would wait in ContainerCreating, saying nothing
         // the status shows: name the missing ones instead.
-        let mut missing = Vec::new();
-        for (what, name) in [
-            ("s3.credentialsSecret", Some(&b.s3.credentials_secret)),
-            ("identitySecret", Some(&b.identity_secret)),
-            ("s3.caSecret", b.s3.ca_secret.as_ref()),
-        ] {
-            let Some(name) = name else { continue };
-            if run
-                .get("restore", Kind::Secret, &rctx.ns, name)
-                .await?
-                .is_none()
-            {
-                missing.push(format!("{what} {name}"));
-            }
-        }
+        let missing = run
+            .missing_secrets(
+                "restore",
+                &rctx.ns,
+                &[
+                    ("s3.credentialsSecret", Some(&b.s3.credentials_secret)),
+                    ("identitySecret", Some(&b.identity_secret)),
+                    ("s3.caSecret", b.s3.ca_secret.as_ref()),
+                ],
+            )
+            .await?;
         if !missing.is_empty() {
             return Ok(Some(RestoreWait {
                 why: format!(

@@ -197,6 +197,25 @@ impl<'a> Run<'a> {
 impl Run<'_> {
     /// Read one object by name: from the cache (ConfigMap and Secret values are digests
     /// there, see [`super::cache`]), else with a GET; `None` when it (or its API) is absent.
+    /// Which of the named Secrets (`(field, name)`, `None` for an optional field left out)
+    /// do not exist in `ns`, as "field name" — for a condition that names them before a Job
+    /// would wait in ContainerCreating for one, saying nothing the status shows.
+    pub async fn missing_secrets(
+        &self,
+        step: &'static str,
+        ns: &str,
+        named: &[(&str, Option<&String>)],
+    ) -> Result<Vec<String>, Error> {
+        let mut missing = Vec::new();
+        for (what, name) in named {
+            let Some(name) = name else { continue };
+            if self.get(step, Kind::Secret, ns, name).await?.is_none() {
+                missing.push(format!("{what} {name}"));
+            }
+        }
+        Ok(missing)
+    }
+
     pub async fn get(
         &self,
         step: &'static str,
