@@ -347,6 +347,20 @@ pub fn invalid_specs() -> Vec<InvalidSpec> {
             "must have at most 16 items",
         ),
         cel(
+            "pull-secret-name",
+            json!({"imagePullSecrets": [{"name": "ovu-registry"}, {"name": "Registry_Creds"}]}),
+            "spec.imagePullSecrets[1].name",
+            "spec.imagePullSecrets[1].name",
+            MSG_PULL_SECRET,
+        ),
+        bound(
+            "pull-secrets-many",
+            json!({"imagePullSecrets": (0..9).map(|i| json!({"name": format!("creds-{i}")})).collect::<Vec<_>>()}),
+            "spec.imagePullSecrets",
+            "at most 8 imagePullSecrets",
+            "must have at most 8 items",
+        ),
+        cel(
             "proxies-prefix",
             json!({"network": {"trustedProxies": ["198.19.0.0/16", "198.19.0.0/33"]}}),
             "spec.network.trustedProxies[1]",

@@ -103,6 +103,25 @@ pub struct OvuSystemSpec {
     /// Prometheus monitoring of this system's services (needs prometheus-operator).
     #[serde(default, skip_serializing_if = "Monitoring::is_default")]
     pub monitoring: Monitoring,
+
+    /// Secrets of type `kubernetes.io/dockerconfigjson` in this namespace that every pod of
+    /// the system (PostgreSQL, Redis, ULM, AAM, nginx, backup and restore Jobs) uses to pull
+    /// its images from a registry that needs credentials, e.g. the one `make push` filled.
+    /// The same as a pod's `imagePullSecrets`; a Secret that does not exist fails the pull and
+    /// the system's status names the image.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = 8))]
+    pub image_pull_secrets: Vec<ImagePullSecret>,
+}
+
+/// A Secret that holds registry credentials (`kubectl create secret docker-registry`).
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ImagePullSecret {
+    /// The Secret's name, in the system's namespace.
+    #[schemars(length(min = 1, max = 253))]
+    #[schemars(extend("x-kubernetes-validations" = [{"rule": rules::CEL_DNS_SUBDOMAIN, "message": rules::MSG_PULL_SECRET}]))]
+    pub name: String,
 }
 
 /// Prometheus monitoring of the system's services.

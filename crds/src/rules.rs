@@ -51,6 +51,8 @@ pub const CEL_DNS_SUBDOMAIN: &str = r"self.matches('^[a-z0-9]([-a-z0-9.]*[a-z0-9
 /// Message for a Secret name.
 pub const MSG_SECRET_NAME: &str =
     "tls.secretName must be a Secret name (lowercase letters, digits, hyphens, dots)";
+/// Message for `spec.imagePullSecrets[].name`.
+pub const MSG_PULL_SECRET: &str = "each imagePullSecrets entry must name a Secret such as registry-credentials (lowercase letters, digits, hyphens, dots)";
 /// Message for `spec.mail.credentialsSecret`.
 pub const MSG_MAIL_SECRET: &str =
     "mail.credentialsSecret must be a Secret name (lowercase letters, digits, hyphens, dots)";

@@ -244,6 +244,20 @@ impl OvuSystemSpec {
         }
         c.resources(&fe.resources, "spec.frontend.resources");
 
+        let pull = &self.image_pull_secrets;
+        c.check(
+            pull.len() <= 8,
+            "spec.imagePullSecrets",
+            "at most 8 imagePullSecrets",
+        );
+        for (i, p) in pull.iter().enumerate() {
+            c.check(
+                !p.name.is_empty() && p.name.len() <= 253 && rules::is_dns_subdomain(&p.name),
+                &format!("spec.imagePullSecrets[{i}].name"),
+                rules::MSG_PULL_SECRET,
+            );
+        }
+
         let tp = &self.network.trusted_proxies;
         c.check(
             tp.len() <= 32,

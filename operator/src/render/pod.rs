@@ -71,7 +71,8 @@ pub fn tmp_mount() -> Value {
     json!({"name": "tmp", "mountPath": "/tmp"})
 }
 
-/// A pod spec with placement, security, no service-account token unless asked for.
+/// A pod spec with placement, security, the system's image pull Secrets, no service-account
+/// token unless asked for.
 pub fn pod_spec(ctx: &Ctx, tier: Tier, uid: i64, body: Value) -> Value {
     let (node_selector, tolerations) = placement(ctx, tier);
     let mut spec = json!({
@@ -81,6 +82,12 @@ pub fn pod_spec(ctx: &Ctx, tier: Tier, uid: i64, body: Value) -> Value {
         "automountServiceAccountToken": false,
         "enableServiceLinks": false,
     });
+    // Only when asked for: an empty list would still be a field this operator owns, and
+    // existing children would be rewritten for nothing.
+    let pull = &ctx.sys.spec.image_pull_secrets;
+    if !pull.is_empty() {
+        spec["imagePullSecrets"] = pull.iter().map(|s| json!({"name": s.name})).collect();
+    }
     if let (Value::Object(s), Value::Object(b)) = (&mut spec, body) {
         s.extend(b);
     }

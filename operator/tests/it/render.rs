@@ -1012,3 +1012,52 @@ fn backend_pods_leave_their_service_before_they_stop() {
         );
     }
 }
+
+/// `spec.imagePullSecrets` reaches every pod the operator makes (the tiers, the backup
+/// CronJob, the backup Job run on demand, the restore Job) and nothing else changes; without
+/// it no pod gets the field, so systems that do not use it are not rewritten.
+#[test]
+fn image_pull_secrets_reach_every_pod_and_only_when_asked_for() {
+    let pulls = |sys: &ovu_crds::OvuSystem| {
+        let f = facts();
+        let ctx = render::Ctx::new(sys, &f).unwrap();
+        let restore = ovu_crds::Restore {
+            from_claim: Some("shop-backups".into()),
+            from_bucket: None,
+            backup: "20261126T020000Z".into(),
+        };
+        let mut pods = pod_specs(&children(sys));
+        pods.extend(pod_specs(&[render::restore::job(&ctx, &restore)]));
+        pods.push((
+            "backup-now".into(),
+            render::backup::job_spec(&ctx)["template"]["spec"].clone(),
+        ));
+        pods
+    };
+    let plain = common::full();
+    let without = pulls(&plain);
+    assert_eq!(
+        without.len(),
+        8,
+        "six tier pods, the restore and the backup Job"
+    );
+    for (name, p) in &without {
+        assert!(p.get("imagePullSecrets").is_none(), "{name}: {p}");
+    }
+
+    let mut sys = plain.clone();
+    sys.spec.image_pull_secrets = ["ovu-registry", "mirror.creds"]
+        .map(|n| ovu_crds::ImagePullSecret { name: n.into() })
+        .to_vec();
+    let with = pulls(&sys);
+    for ((name, p), (_, before)) in with.iter().zip(&without) {
+        assert_eq!(
+            p["imagePullSecrets"],
+            serde_json::json!([{"name": "ovu-registry"}, {"name": "mirror.creds"}]),
+            "{name}"
+        );
+        let mut rest = p.clone();
+        rest.as_object_mut().unwrap().remove("imagePullSecrets");
+        assert_eq!(&rest, before, "{name}: only the pull Secrets differ");
+    }
+}
