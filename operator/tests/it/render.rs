@@ -1034,7 +1034,8 @@ fn image_pull_secrets_reach_every_pod_and_only_when_asked_for() {
         ));
         pods
     };
-    let plain = common::full();
+    let mut plain = common::full();
+    plain.spec.image_pull_secrets.clear();
     let without = pulls(&plain);
     assert_eq!(
         without.len(),
