@@ -10,7 +10,7 @@ use anyhow::{Context as _, bail, ensure};
 use futures::StreamExt;
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::batch::v1::Job;
-use k8s_openapi::api::core::v1::{ConfigMap, Node, Pod, Service};
+use k8s_openapi::api::core::v1::{ConfigMap, Node, Pod, Secret, Service};
 use kube::ResourceExt;
 use kube::api::{Api, DeleteParams, ListParams};
 use ovu_crds::names::{self, Component, DEFAULT_TIER_LABEL, Names, Tier};
@@ -1716,6 +1716,146 @@ async fn a_failing_init_container_is_named() {
             overall.starts_with("waiting for the backend tier")
                 && overall.contains("init container migrate"),
             "{overall}"
+        );
+        Ok(())
+    })
+    .await;
+}
+
+/// A certificate a user brings (`tls.mode: Secret`) for the system's names (or `names`),
+/// valid from `from` to `until` seconds from now; with `key_of` another certificate's key.
+fn user_tls_secret(
+    name: &str,
+    names: &[String],
+    from: i64,
+    until: i64,
+    key_of_other: bool,
+) -> Secret {
+    let key = rcgen::KeyPair::generate().expect("key");
+    let mut p = rcgen::CertificateParams::new(names.to_vec()).expect("names");
+    let now = time::OffsetDateTime::now_utc();
+    p.not_before = now + time::Duration::seconds(from);
+    p.not_after = now + time::Duration::seconds(until);
+    let cert = p.self_signed(&key).expect("self-signed");
+    let key_pem = if key_of_other {
+        rcgen::KeyPair::generate().expect("key").serialize_pem()
+    } else {
+        key.serialize_pem()
+    };
+    Secret {
+        metadata: kube::api::ObjectMeta {
+            name: Some(name.into()),
+            ..Default::default()
+        },
+        type_: Some("kubernetes.io/tls".into()),
+        string_data: Some(BTreeMap::from([
+            ("tls.crt".to_string(), cert.pem()),
+            ("tls.key".to_string(), key_pem),
+        ])),
+        ..Default::default()
+    }
+}
+
+/// CertificateReady as "status/reason: message".
+async fn certificate_condition(c: &Cluster, ns: &str, n: &str) -> anyhow::Result<String> {
+    let st = c.get_system(ns, n).await?.status.unwrap_or_default();
+    Ok(st
+        .conditions
+        .iter()
+        .find(|c| c.type_ == "CertificateReady")
+        .map(|c| format!("{}/{}: {}", c.status, c.reason, c.message))
+        .unwrap_or_else(|| "absent".into()))
+}
+
+/// `tls.mode: Secret` with a certificate the user brings: one that has expired, one for other
+/// names, and one whose key is not its own are each named in CertificateReady, and the system
+/// does not claim Ready; a good one makes it Ready with its expiry in the status. (Before,
+/// any Secret with both keys was "SecretPresent" and nginx was left to fail on it.)
+#[tokio::test]
+async fn a_user_certificate_that_is_expired_misnamed_or_not_its_keys_is_named() {
+    with_temp_ns("user-cert", true, |c, ns| async move {
+        let n = "usercert";
+        let domain = "cert.example.com";
+        let all: Vec<String> = ["", "www.", "ulm.", "aam.", "api."]
+            .iter()
+            .map(|p| format!("{p}{domain}"))
+            .collect();
+        let secrets: Api<Secret> = Api::namespaced(c.client.clone(), &ns);
+        let put = |s: Secret| {
+            let secrets = secrets.clone();
+            async move {
+                let pp = kube::api::PatchParams::apply("ovu-e2e").force();
+                secrets
+                    .patch("shop-tls", &pp, &kube::api::Patch::Apply(&s))
+                    .await
+                    .context("writing Secret shop-tls")
+            }
+        };
+        put(user_tls_secret("shop-tls", &all, -7200, -3600, false)).await?;
+        c.create(
+            &ns,
+            &system(
+                n,
+                domain,
+                json!({"frontend": {"tls": {"mode": "Secret", "secretName": "shop-tls"}}}),
+            ),
+        )
+        .await?;
+        let expect = |reason: &'static str, words: &'static str| {
+            let (c, ns) = (c.clone(), ns.clone());
+            async move {
+                wait_for(soon(), &format!("CertificateReady {reason}"), || {
+                    let (c, ns) = (c.clone(), ns.clone());
+                    async move {
+                        let now = certificate_condition(&c, &ns, n).await?;
+                        Ok(
+                            if now.starts_with(&format!("False/{reason}: ")) && now.contains(words)
+                            {
+                                Ok(())
+                            } else {
+                                Err(now)
+                            },
+                        )
+                    }
+                })
+                .await?;
+                let phase = c.get_system(&ns, n).await?.status.unwrap_or_default().phase;
+                ensure!(phase != Some(Phase::Ready), "Ready with a bad certificate");
+                anyhow::Ok(())
+            }
+        };
+        expect("CertificateExpired", "Secret shop-tls: tls.crt expired at").await?;
+        put(user_tls_secret("shop-tls", &all[..3], -60, 86400, false)).await?;
+        expect(
+            "CertificateWrongNames",
+            "does not cover aam.cert.example.com, api.cert.example.com",
+        )
+        .await?;
+        put(user_tls_secret("shop-tls", &all, -60, 86400, true)).await?;
+        expect(
+            "CertificateKeyMismatch",
+            "tls.key is not the private key of tls.crt",
+        )
+        .await?;
+        put(user_tls_secret("shop-tls", &all, -60, 86400, false)).await?;
+        let s = c.wait_ready(&ns, n, ready()).await?;
+        let cond = certificate_condition(&c, &ns, n).await?;
+        ensure!(cond.starts_with("True/SecretPresent"), "{cond}");
+        let not_after = s
+            .status
+            .unwrap_or_default()
+            .certificate
+            .and_then(|c| c.not_after);
+        let left = not_after
+            .as_ref()
+            .map(|t| {
+                t.0.duration_since(k8s_openapi::jiff::Timestamp::now())
+                    .as_secs()
+            })
+            .unwrap_or_default();
+        ensure!(
+            (86000..=86400).contains(&left),
+            "status.certificate.notAfter should be the certificate's, ~1 day ahead: {not_after:?}"
         );
         Ok(())
     })

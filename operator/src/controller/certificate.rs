@@ -52,6 +52,77 @@ fn ts(s: &str) -> Option<Timestamp> {
     s.parse().ok()
 }
 
+/// The digest of one Secret value as the cache keeps it, whether `s` came from the cache
+/// (already a digest) or from a GET (the value).
+fn value_digest(s: &Value, key: &str) -> String {
+    let v = s
+        .pointer(&format!("/data/{key}"))
+        .and_then(Value::as_str)
+        .unwrap_or_default();
+    if cache::is_digest(v) {
+        v.to_string()
+    } else {
+        cache::digest(v)
+    }
+}
+
+/// What [`tls::inspect_user_certificate`] said of a user's Secret, per namespace/name, with
+/// the digests of the values and the hosts it was judged for.
+type Inspected = (String, Option<tls::Validity>, Result<(), tls::CertProblem>);
+static USER_CERTS: std::sync::LazyLock<
+    std::sync::Mutex<std::collections::HashMap<String, Inspected>>,
+> = std::sync::LazyLock::new(Default::default);
+
+/// The time-independent checks of a `Secret`-mode certificate. The cache holds only digests
+/// of Secret values, so the values are read with a GET, but only when the Secret (or the
+/// domain) changed since the last look: a steady-state reconcile costs no request for it.
+async fn user_certificate(
+    client: &kube::Client,
+    ns: &str,
+    name: &str,
+    cached: &Value,
+    hosts: &[String],
+) -> Result<(Option<tls::Validity>, Result<(), tls::CertProblem>), Error> {
+    let key = format!("{ns}/{name}");
+    let stamp = format!(
+        "{} {} {}",
+        value_digest(cached, "tls.crt"),
+        value_digest(cached, "tls.key"),
+        hosts.join(",")
+    );
+    let known = USER_CERTS
+        .lock()
+        .ok()
+        .and_then(|m| m.get(&key).filter(|e| e.0 == stamp).cloned());
+    if let Some((_, validity, verdict)) = known {
+        return Ok((validity, verdict));
+    }
+    let Some(full) = get_dynamic(client, STEP, Kind::Secret, ns, name).await? else {
+        return Ok((None, Ok(())));
+    };
+    let bytes = |k: &str| {
+        use base64::Engine as _;
+        full.pointer(&format!("/data/{k}"))
+            .and_then(Value::as_str)
+            .and_then(|b| base64::engine::general_purpose::STANDARD.decode(b).ok())
+            .unwrap_or_default()
+    };
+    let (validity, verdict) =
+        tls::inspect_user_certificate(&bytes("tls.crt"), &bytes("tls.key"), hosts);
+    // Judged by what was read, under the digests of what was read (the Secret may have
+    // changed between the cached view and the GET).
+    let stamp = format!(
+        "{} {} {}",
+        value_digest(&full, "tls.crt"),
+        value_digest(&full, "tls.key"),
+        hosts.join(",")
+    );
+    if let Ok(mut m) = USER_CERTS.lock() {
+        m.insert(key, (stamp, validity, verdict.clone()));
+    }
+    Ok((validity, verdict))
+}
+
 /// Make sure the serving certificate exists (and is fresh, in SelfSigned mode); report it.
 pub async fn ensure_tls(
     sys: &OvuSystem,
@@ -90,12 +161,28 @@ pub async fn ensure_tls(
                         && s.pointer("/data/tls.key").is_some() =>
                 {
                     facts.tls_hash = hash_secret_cert(&s);
-                    Cond::new(
-                        status::CERTIFICATE_READY,
-                        true,
-                        "SecretPresent",
-                        format!("using Secret {name}"),
-                    )
+                    let hosts = render::frontend::dns_names(&sys.spec.domain);
+                    let (validity, verdict) =
+                        user_certificate(client, &ns, &name, &s, &hosts).await?;
+                    let verdict = match validity {
+                        Some(v) => tls::check_validity(v, now).and(verdict),
+                        None => verdict,
+                    };
+                    cs.not_after = validity.map(|v| Time(v.not_after));
+                    match verdict {
+                        Ok(()) => Cond::new(
+                            status::CERTIFICATE_READY,
+                            true,
+                            "SecretPresent",
+                            format!("using Secret {name}"),
+                        ),
+                        Err(p) => Cond::new(
+                            status::CERTIFICATE_READY,
+                            false,
+                            p.reason,
+                            format!("Secret {name}: {}", p.message),
+                        ),
+                    }
                 }
                 Some(_) => Cond::new(
                     status::CERTIFICATE_READY,

@@ -28,11 +28,16 @@ describe('server text in the UI language', () => {
   it("translates every reason and fixed message the operator writes; unknown text stays as it is", () => {
     // Every module of the reconcile (the pipeline's steps, the verdict, the tiers) and the status helpers.
     const dir = path.join(repo, 'operator/src/controller');
-    const src = fs.readdirSync(dir).filter((f) => f.endsWith('.rs')).sort().map((f) => fs.readFileSync(path.join(dir, f), 'utf8')).join('\n');
+    // tls.rs names what is wrong with a certificate a user brings (`problem("Reason", …)`).
+    const src = [...fs.readdirSync(dir).filter((f) => f.endsWith('.rs')).sort().map((f) => path.join(dir, f)), path.join(repo, 'operator/src/tls.rs')]
+      .map((f) => fs.readFileSync(f, 'utf8'))
+      .join('\n');
     // Reasons: the string literal right after the condition's status in Cond::new/unknown, plus the computed ones.
     const reasons = new Set<string>(['Ready', 'RollingOut', 'Waiting', 'DatabaseRollingOut', 'BackendRollingOut', 'FrontendRollingOut', 'AllTiersReady', 'CertificateNotReady', 'BringingUp', 'RestoreFailed', 'MigrationFailed']);
     for (const m of src.matchAll(/Cond::(?:new|unknown)\(\s*[\w:]+,\s*(?:(?:true|false|\w+),\s*)?"([A-Za-z]+)"/g)) reasons.add(m[1]!);
     for (const m of src.matchAll(/crate::status::Cond::new\(\s*[\w:]+,\s*\w+,\s*"([A-Za-z]+)"/g)) reasons.add(m[1]!);
+    for (const m of src.matchAll(/problem\(\s*"([A-Za-z]+)"/g)) reasons.add(m[1]!);
+    expect(reasons).toContain('CertificateExpired');
     expect(reasons.size).toBeGreaterThan(20);
     for (const lng of ['he', 'ar'] as const) for (const r of reasons) expect(conditionReason(T[lng], r), `${lng} ${r}`).toMatch(script[lng]);
     for (const lng of ['he', 'ar'] as const) for (const c of ['Ready', 'DatabaseReady', 'BackendReady', 'FrontendReady', 'CertificateReady', 'BackupHealthy', 'MonitoringReady']) expect(conditionType(T[lng], c)).toMatch(script[lng]);
