@@ -36,6 +36,37 @@ wait_for() {
   done
 }
 
+# go_module_tool NAME MODULE@VERSION PACKAGE KEY [go build flags...]: prints the path of the Go
+# program PACKAGE (e.g. ./cmd/registry) of MODULE, built once from the module's own go.mod and
+# go.sum (GOWORK=off, -mod=mod: every dependency as the project pinned it) into
+#   ${XDG_CACHE_HOME:-$HOME/.cache}/ovu/tools/KEY/NAME
+# outside the clone, so a fresh clone reuses it and a new pin (a new KEY) rebuilds it. Static
+# (CGO_ENABLED=0), -trimpath, no VCS stamp. The binary is built into a staging directory and
+# moved into place, so a failed or interrupted build never leaves one that looks complete.
+go_module_tool() {
+  local name=$1 module=$2 pkg=$3 key=$4
+  shift 4
+  local cache="${XDG_CACHE_HOME:-$HOME/.cache}/ovu/tools/$key"
+  local bin="$cache/$name" staging mod_dir rc=0
+  if [[ ! -x $bin ]]; then
+    command -v go >/dev/null || die "go is not on PATH (scripts/deps.sh)"
+    mkdir -p "$cache"
+    staging=$(mktemp -d "$cache/.build.XXXXXX")
+    log "building ${module%@*}/${pkg#./}@${module##*@} into $cache"
+    # Read-only module directory from the module cache; its go.mod decides every version.
+    mod_dir=$(cd "$staging" && GOWORK=off GOFLAGS=-mod=mod go mod download -json "$module" |
+      python3 -c 'import json,sys; m=json.load(sys.stdin); d=m.get("Dir"); print(d) if d else sys.exit(m.get("Error","no Dir"))') || rc=$?
+    if ((rc == 0)); then
+      (cd "$mod_dir" && GOWORK=off GOFLAGS=-mod=mod CGO_ENABLED=0 \
+        go build -trimpath -buildvcs=false "$@" -o "$staging/$name" "$pkg") || rc=$?
+    fi
+    ((rc == 0)) && mv "$staging/$name" "$bin"
+    rm -rf "$staging"
+    ((rc == 0)) || die "building $name from $module failed"
+  fi
+  echo "$bin"
+}
+
 # alive PID: running and not a zombie waiting for its parent to reap it.
 alive() {
   local state
