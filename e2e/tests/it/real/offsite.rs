@@ -467,20 +467,83 @@ async fn offsite_round_trip() -> anyhow::Result<()> {
     let ns = new.name.as_str();
     bucket_access(&c, ns, &s3).await?;
     create_secret(&c, ns, "offsite-age", json!({"identity": private})).await?;
+    // `kubectl ovu restore --from-bucket` lists the folder (with the key and the CA from the
+    // namespace), names a backup that is not there, and prints the restore it would create.
     let dst = "dst";
-    c.create(
-        ns,
-        &small_system(
-            dst,
-            &pg_image,
-            &redis_image,
-            json!({"database": {"restore": {
-                "fromBucket": {"s3": s3_spec, "identitySecret": "offsite-age"},
-                "backup": "latest",
-            }}}),
-        ),
-    )
+    let location = format!("s3://{bucket}/{prefix}");
+    let bucket_args = |extra: &[&str]| -> Vec<String> {
+        let mut a: Vec<String> = [
+            "restore",
+            "--from-bucket",
+            &location,
+            "--endpoint",
+            &endpoint,
+            "--credentials-secret",
+            "offsite-s3",
+            "--ca-config-map",
+            "offsite-s3-ca",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        a.extend(extra.iter().map(|s| s.to_string()));
+        a
+    };
+    let plugin = |args: Vec<String>| {
+        let c = c.clone();
+        async move {
+            let args: Vec<&str> = args.iter().map(String::as_str).collect();
+            crate::plugin::ovu(&c, ns, &args, Duration::from_secs(60)).await
+        }
+    };
+    let listed = plugin(bucket_args(&["--list"])).await?;
+    let name = key.trim_end_matches(".tar.age");
+    ensure!(
+        listed.ok && listed.stdout.contains(&format!("{name}  {size} bytes")),
+        "kubectl ovu restore --list does not show {name} of {size} bytes:\n{listed}"
+    );
+    let unknown = plugin(bucket_args(&[
+        "--from",
+        "20000101T000000Z",
+        "--into",
+        dst,
+        "--domain",
+        "dst.example.com",
+        "--identity-secret",
+        "offsite-age",
+    ]))
     .await?;
+    ensure!(
+        !unknown.ok
+            && unknown
+                .stderr
+                .contains("20000101T000000Z is not in the bucket")
+            && unknown.stderr.contains(name),
+        "a backup that is not there:\n{unknown}"
+    );
+    let dry = plugin(bucket_args(&[
+        "--into",
+        dst,
+        "--domain",
+        "dst.example.com",
+        "--identity-secret",
+        "offsite-age",
+        "--dry-run",
+    ]))
+    .await?;
+    ensure!(dry.ok, "kubectl ovu restore --dry-run:\n{dry}");
+    let mut printed: Value =
+        serde_json::from_str(&dry.stdout).context("the printed OvuSystem is not JSON")?;
+    ensure!(
+        printed["spec"]["database"]["restore"]["backup"] == json!(name)
+            && printed["spec"]["database"]["restore"]["fromBucket"]["s3"]["prefix"]
+                == json!(prefix),
+        "the printed restore does not pin the newest backup {name}: {printed}"
+    );
+    // Created as printed, sized for the test cluster (one replica each, small requests).
+    let sized = small_system(dst, &pg_image, &redis_image, json!({}));
+    ovu_e2e::merge(&mut printed["spec"], sized["spec"].clone());
+    c.create(ns, &printed).await?;
     let t_restore = Instant::now();
     let ready = c.wait_ready(ns, dst, Duration::from_secs(600)).await?;
     eprintln!(
