@@ -743,4 +743,125 @@ mod tests {
             assert!(e.contains(says), "{says}: {e}");
         }
     }
+    /// A real S3 server (SeaweedFS over TLS with a private CA, `scripts/s3-server.sh`, as the
+    /// operator's script tests run it) on 127.0.0.1: the listing with the scoped key and the
+    /// CA finds the backups of the folder only, and a wrong key, a missing CA and a bucket the
+    /// key may not read are each said.
+    #[tokio::test]
+    async fn listing_a_real_s3_server_and_its_refusals() {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+        let dir = std::env::temp_dir().join(format!("ovu-plugin-s3-{}", std::process::id()));
+        let script = root.join("scripts/s3-server.sh");
+        struct Stop(std::path::PathBuf, std::path::PathBuf);
+        impl Drop for Stop {
+            fn drop(&mut self) {
+                let _ = std::process::Command::new(&self.0)
+                    .arg("stop")
+                    .arg(&self.1)
+                    .output();
+                let _ = std::fs::remove_dir_all(&self.1);
+            }
+        }
+        let _stop = Stop(script.clone(), dir.clone());
+        let out = std::process::Command::new(&script)
+            .args(["start"])
+            .arg(&dir)
+            .args(["127.0.0.1", "18500"])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let env: BTreeMap<String, String> = std::fs::read_to_string(dir.join("env"))
+            .unwrap()
+            .lines()
+            .filter_map(|l| l.split_once('='))
+            .map(|(k, v)| (k.into(), v.into()))
+            .collect();
+        let admin = |args: &[&str]| {
+            let o = std::process::Command::new("rclone")
+                .arg("--config")
+                .arg(dir.join("admin-rclone.conf"))
+                .arg("--ca-cert")
+                .arg(dir.join("ca.crt"))
+                .args(args)
+                .env_remove("AWS_CA_BUNDLE")
+                .output()
+                .unwrap();
+            assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        };
+        let f = dir.join("obj");
+        let body = "age-encryption.org/v1 (not really)";
+        std::fs::write(&f, body).unwrap();
+        let f = f.to_str().unwrap();
+        for key in [
+            "shop/20261204T020000Z.tar.age",
+            "shop/20261203T020000Z.tar.age",
+            "shop/notes.txt",
+            "other/20261205T020000Z.tar.age",
+        ] {
+            admin(&["copyto", f, &format!("s3:ovu-backups/{key}")]);
+        }
+        admin(&["mkdir", "s3:someone-elses"]);
+        let endpoint = &env["S3_ENDPOINT"];
+        let access = Access {
+            key_id: env["S3_ACCESS_KEY_ID"].clone(),
+            secret_key: env["S3_SECRET_ACCESS_KEY"].clone(),
+            ca_pem: Some(std::fs::read(dir.join("ca.crt")).unwrap()),
+        };
+        let loc = parse_location("s3://ovu-backups/shop/").unwrap();
+        let mut have = list(endpoint, "us-east-1", &loc, &access).await.unwrap();
+        have.sort_by(|a, b| a.backup.cmp(&b.backup));
+        let size = body.len() as u64;
+        assert_eq!(
+            have,
+            vec![
+                Object {
+                    backup: "20261203T020000Z".into(),
+                    size
+                },
+                Object {
+                    backup: "20261204T020000Z".into(),
+                    size
+                },
+            ]
+        );
+        let wrong = Access {
+            key_id: access.key_id.clone(),
+            secret_key: "0".repeat(40),
+            ca_pem: access.ca_pem.clone(),
+        };
+        let e = list(endpoint, "us-east-1", &loc, &wrong)
+            .await
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("was refused: HTTP 403") && e.contains("--credentials-secret"),
+            "{e}"
+        );
+        let no_ca = Access {
+            key_id: access.key_id.clone(),
+            secret_key: access.secret_key.clone(),
+            ca_pem: None,
+        };
+        let e = list(endpoint, "us-east-1", &loc, &no_ca)
+            .await
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("cannot list s3://ovu-backups/shop/") && e.contains("the CA"),
+            "{e}"
+        );
+        let theirs = parse_location("s3://someone-elses/").unwrap();
+        let e = list(endpoint, "us-east-1", &theirs, &access)
+            .await
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("listing s3://someone-elses/") && e.contains("was refused"),
+            "{e}"
+        );
+    }
 }

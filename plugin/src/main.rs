@@ -461,6 +461,80 @@ mod tests {
     }
 
     #[test]
+    fn restore_from_a_bucket_needs_its_endpoint_and_key_but_no_source() {
+        let b = [
+            "kubectl-ovu",
+            "restore",
+            "--from-bucket",
+            "s3://ovu-backups/shop/",
+        ];
+        let with = |extra: &[&'static str]| {
+            Cli::try_parse_from(b.iter().chain(extra).copied()).map(|c| c.command)
+        };
+        // Listing needs neither --into nor the identity.
+        let list = with(&[
+            "--endpoint",
+            "https://s3.example.com",
+            "--credentials-secret",
+            "k",
+            "--list",
+        ]);
+        assert!(
+            matches!(
+                list,
+                Ok(Command::Restore {
+                    list: true,
+                    into: None,
+                    ..
+                })
+            ),
+            "{list:?}"
+        );
+        let e = with(&["--credentials-secret", "k", "--list"])
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("--endpoint"), "{e}");
+        let e = with(&[
+            "--endpoint",
+            "https://s3.example.com",
+            "--credentials-secret",
+            "k",
+            "--into",
+            "x",
+        ])
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("--identity-secret"), "{e}");
+        let e = Cli::try_parse_from([
+            "kubectl-ovu",
+            "restore",
+            "shop",
+            "--from-bucket",
+            "s3://b/f/",
+            "--endpoint",
+            "https://s",
+            "--credentials-secret",
+            "k",
+            "--list",
+        ])
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("cannot be used with"), "{e}");
+        let e = Cli::try_parse_from([
+            "kubectl-ovu",
+            "restore",
+            "--from",
+            "latest",
+            "--into",
+            "x",
+            "--list",
+        ])
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("--from-bucket"), "{e}");
+    }
+
+    #[test]
     fn namespaces_are_checked() {
         assert!(is_dns_label("ovu-system"));
         for bad in ["", "Prod", "a_b", "-a", "a-", &"x".repeat(64)] {
