@@ -192,20 +192,29 @@ async fn bucket_access(c: &Cluster, ns: &str, s3: &S3Server) -> anyhow::Result<(
     Ok(())
 }
 
+/// The images of the system `make up` deployed (ULM, AAM, PostgreSQL, Redis): the ones the
+/// nodes hold.
+struct Images {
+    ulm: String,
+    aam: String,
+    postgres: String,
+    redis: String,
+}
+
 /// A one-replica system sized for the real nodes (requests small, limits what the processes
-/// need), on the database images the `make up` system runs; `patch` merged over the spec.
-fn small_system(name: &str, postgres_image: &str, redis_image: &str, patch: Value) -> Value {
+/// need), on `images`; `patch` merged over the spec.
+fn small_system(name: &str, images: &Images, patch: Value) -> Value {
     let sized = |mem: &str, cpu: &str, limit: &str| json!({"requests": {"cpu": "10m", "memory": mem}, "limits": {"cpu": cpu, "memory": limit}});
     let mut spec = json!({
         "domain": format!("{name}.example.com"),
         "frontend": {"replicas": 1, "resources": sized("16Mi", "500m", "128Mi")},
         "backend": {
-            "ulm": {"replicas": 1, "resources": sized("32Mi", "1", "256Mi")},
-            "aam": {"replicas": 1, "resources": sized("32Mi", "1", "256Mi")},
+            "ulm": {"image": images.ulm, "replicas": 1, "resources": sized("32Mi", "1", "256Mi")},
+            "aam": {"image": images.aam, "replicas": 1, "resources": sized("32Mi", "1", "256Mi")},
         },
         "database": {
-            "postgres": {"image": postgres_image, "resources": sized("64Mi", "1", "512Mi"), "storage": {"size": "1Gi"}},
-            "redis": {"image": redis_image, "resources": sized("16Mi", "500m", "128Mi")},
+            "postgres": {"image": images.postgres, "resources": sized("64Mi", "1", "512Mi"), "storage": {"size": "1Gi"}},
+            "redis": {"image": images.redis, "resources": sized("16Mi", "500m", "128Mi")},
             "backup": {"storage": {"size": "1Gi"}},
         },
     });
@@ -240,17 +249,24 @@ fn psql(c: &Cluster, ns: &str, system: &str, db: &str, sql: &str) -> anyhow::Res
 }
 
 /// Every table of ULM's and AAM's databases with its row count and a checksum of its rows (in
-/// a fixed order): equal only if the data is.
-fn fingerprint(c: &Cluster, ns: &str, system: &str) -> anyhow::Result<Vec<String>> {
+/// a fixed order): equal only if the data is. AAM's health poller keeps adding to
+/// `health_samples` on the running systems (before the backup's snapshot, and on the restored
+/// system as soon as it runs), so that table counts only the rows checked up to `cutoff`, a time
+/// taken before the backup was asked for: all of them are in the backup, and none of the
+/// restored system's own.
+fn fingerprint(c: &Cluster, ns: &str, system: &str, cutoff: &str) -> anyhow::Result<Vec<String>> {
     // One query per database: each table's own query run through query_to_xml.
-    let sql = "SELECT format('%I.%I', schemaname, tablename) || ' ' || \
-               (xpath('/row/v/text()', query_to_xml(format('SELECT count(*) || '' '' || \
-               coalesce(md5(string_agg(r::text, ''|'' ORDER BY r::text)), ''-'') AS v FROM %I.%I r', \
-               schemaname, tablename), false, true, '')))[1]::text \
-               FROM pg_tables WHERE schemaname NOT IN ('pg_catalog', 'information_schema') ORDER BY 1";
+    let sql = format!(
+        "SELECT format('%I.%I', schemaname, tablename) || ' ' || \
+         (xpath('/row/v/text()', query_to_xml(format('SELECT count(*) || '' '' || \
+         coalesce(md5(string_agg(r::text, ''|'' ORDER BY r::text)), ''-'') AS v FROM %I.%I r%s', \
+         schemaname, tablename, CASE WHEN tablename = 'health_samples' \
+         THEN format(' WHERE checked_at <= %L', '{cutoff}') ELSE '' END), false, true, '')))[1]::text \
+         FROM pg_tables WHERE schemaname NOT IN ('pg_catalog', 'information_schema') ORDER BY 1"
+    );
     let mut all = Vec::new();
     for db in ["ulm_db", "aam_db"] {
-        let rows = psql(c, ns, system, db, sql)?;
+        let rows = psql(c, ns, system, db, &sql)?;
         let rows: Vec<String> = rows
             .lines()
             .filter(|l| !l.trim().is_empty())
@@ -330,10 +346,13 @@ async fn offsite_round_trip() -> anyhow::Result<()> {
         .context("OVU_E2E_S3_PORT_BASE is not a port number")?;
     let t = target().await;
     let c = t.cluster.clone();
-    // The database images of the system `make up` deployed: the ones the nodes hold.
-    let main = c.get_system(&t.ns, &t.system).await?;
-    let pg_image = main.spec.database.postgres.image.clone();
-    let redis_image = main.spec.database.redis.image.clone();
+    let main = c.get_system(&t.ns, &t.system).await?.spec;
+    let images = Images {
+        ulm: main.backend.ulm.image,
+        aam: main.backend.aam.image,
+        postgres: main.database.postgres.image,
+        redis: main.database.redis.image,
+    };
 
     let s3 = S3Server::start(&addr, base)?;
     let endpoint = s3.var("S3_ENDPOINT")?.to_string();
@@ -356,8 +375,7 @@ async fn offsite_round_trip() -> anyhow::Result<()> {
         ns,
         &small_system(
             src,
-            &pg_image,
-            &redis_image,
+            &images,
             json!({"database": {"backup": {"destination": {"s3": s3_spec, "recipientSecret": "offsite-age"}}}}),
         ),
     )
@@ -365,18 +383,34 @@ async fn offsite_round_trip() -> anyhow::Result<()> {
     let t_up = Instant::now();
     c.wait_ready(ns, src, Duration::from_secs(600)).await?;
     eprintln!("source system Ready in {} s", t_up.elapsed().as_secs());
-    // Data of our own next to what ULM and AAM wrote (migrations, the bootstrap admin).
+    // Data of our own next to what ULM and AAM wrote (migrations, the bootstrap admin), owned
+    // by the database's owner like the apps' tables (the backup dumps as that role).
     for db in ["ulm_db", "aam_db"] {
+        let owner = psql(
+            &c,
+            ns,
+            src,
+            db,
+            "SELECT pg_get_userbyid(datdba) FROM pg_database WHERE datname = current_database()",
+        )?;
         psql(
             &c,
             ns,
             src,
             db,
-            "CREATE TABLE offsite_facts (id int PRIMARY KEY, what text NOT NULL); \
-             INSERT INTO offsite_facts SELECT g, md5(g::text) FROM generate_series(1, 500) g",
+            &format!(
+                "CREATE TABLE offsite_facts (id int PRIMARY KEY, what text NOT NULL); \
+                 INSERT INTO offsite_facts SELECT g, md5(g::text) FROM generate_series(1, 500) g; \
+                 ALTER TABLE offsite_facts OWNER TO {}",
+                owner.trim()
+            ),
         )?;
     }
 
+    // health_samples is compared up to here (see fingerprint).
+    let cutoff = psql(&c, ns, src, "aam_db", "SELECT now()")?
+        .trim()
+        .to_string();
     let t_backup = Instant::now();
     let stamp = uuid::Uuid::new_v4().simple().to_string();
     c.patch_system(
@@ -444,7 +478,7 @@ async fn offsite_round_trip() -> anyhow::Result<()> {
         "{object} does not start like an age file: {:?}",
         String::from_utf8_lossy(&head)
     );
-    let before = fingerprint(&c, ns, src)?;
+    let before = fingerprint(&c, ns, src, &cutoff)?;
     ensure!(
         before
             .iter()
@@ -541,7 +575,7 @@ async fn offsite_round_trip() -> anyhow::Result<()> {
         "the printed restore does not pin the newest backup {name}: {printed}"
     );
     // Created as printed, sized for the test cluster (one replica each, small requests).
-    let sized = small_system(dst, &pg_image, &redis_image, json!({}));
+    let sized = small_system(dst, &images, json!({}));
     ovu_e2e::merge(&mut printed["spec"], sized["spec"].clone());
     c.create(ns, &printed).await?;
     let t_restore = Instant::now();
@@ -555,7 +589,7 @@ async fn offsite_round_trip() -> anyhow::Result<()> {
         .and_then(|s| s.restore)
         .context("no status.restore")?;
     ensure!(
-        restore.source == format!("s3://{bucket}/{prefix}latest")
+        restore.source == format!("s3://{bucket}/{prefix}{name}")
             && restore.completed_time.is_some(),
         "status.restore is {restore:?}"
     );
@@ -569,7 +603,7 @@ async fn offsite_round_trip() -> anyhow::Result<()> {
         log.contains(&key),
         "the restore Job's log does not name the newest object {key}: {log}"
     );
-    let after = fingerprint(&c, ns, dst)?;
+    let after = fingerprint(&c, ns, dst, &cutoff)?;
     if after != before {
         let only = |a: &[String], b: &[String]| -> Vec<String> {
             a.iter().filter(|l| !b.contains(l)).cloned().collect()
