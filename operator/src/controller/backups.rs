@@ -133,7 +133,7 @@ pub async fn backups(
                 bs,
             ));
         }
-        if let Some(problem) = run.bucket_ca_problem("backups", &rctx.ns, &d.s3).await? {
+        if let Some(problem) = run.missing_bucket_ca("backups", &rctx.ns, &d.s3).await? {
             return Ok((
                 Cond::new(
                     status::BACKUP_HEALTHY,

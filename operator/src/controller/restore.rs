@@ -61,7 +61,7 @@ pub async fn restore(
                 failed: true,
             }));
         }
-        if let Some(problem) = run.bucket_ca_problem("restore", &rctx.ns, &b.s3).await? {
+        if let Some(problem) = run.missing_bucket_ca("restore", &rctx.ns, &b.s3).await? {
             return Ok(Some(RestoreWait {
                 why: format!(
                     "spec.database.restore.fromBucket: {problem} (the CA of the S3 server's certificate)"

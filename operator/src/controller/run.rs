@@ -220,7 +220,7 @@ impl Run<'_> {
     /// object missing, or without `s3.caKey`; `None` when it is there or none is named. Both
     /// would otherwise leave the Job's pod in ContainerCreating (a projected volume's source or
     /// key that does not exist), saying nothing the status shows.
-    pub async fn bucket_ca_problem(
+    pub async fn missing_bucket_ca(
         &self,
         step: &'static str,
         ns: &str,
