@@ -502,7 +502,9 @@ where
     }
 }
 
-async fn create_namespace(cluster: &Cluster, prefix: &str) -> anyhow::Result<String> {
+/// Create a fresh test namespace `e2e-<prefix>-<random>` (Pod Security "restricted"
+/// enforced); for a test that manages its namespaces itself (e.g. deletes one mid-test).
+pub async fn create_namespace(cluster: &Cluster, prefix: &str) -> anyhow::Result<String> {
     let suffix = &uuid::Uuid::new_v4().simple().to_string()[..6];
     let prefix: String = prefix
         .chars()

@@ -18,6 +18,7 @@
 //! after `kubectl ovu`.
 
 mod backup;
+mod bucket;
 mod cron;
 mod logs;
 mod restore;
@@ -93,20 +94,64 @@ enum Command {
         system: Option<String>,
     },
     /// Create a new OvuSystem NEW, a copy of this one's spec that starts from one of its
-    /// backups (spec.database.restore).
+    /// backups (spec.database.restore); or, with --from-bucket, a new system that starts from
+    /// an off-site backup in an S3 bucket (the system that made it may be gone).
     Restore {
         /// The OvuSystem whose backup to restore (default: the only one in the namespace).
+        #[arg(conflicts_with = "from_bucket")]
         system: Option<String>,
         /// Which backup: `latest`, a backup name (20261203T020000Z) or a backup Job's name,
-        /// as `kubectl ovu backups` lists them.
-        #[arg(long, value_name = "BACKUP")]
-        from: String,
+        /// as `kubectl ovu backups` lists them. With --from-bucket: `latest` (default) or a
+        /// backup name in the bucket's folder.
+        #[arg(long, value_name = "BACKUP", required_unless_present = "from_bucket")]
+        from: Option<String>,
         /// Name of the new OvuSystem (must not exist yet).
-        #[arg(long, value_name = "NEW")]
-        into: String,
-        /// Public domain of the new system (default: the source's).
+        #[arg(long, value_name = "NEW", required_unless_present = "list")]
+        into: Option<String>,
+        /// Public domain of the new system (default: the source's; needed with --from-bucket).
         #[arg(long, value_name = "DOMAIN")]
         domain: Option<String>,
+        /// Restore from the bucket a backup.destination uploaded to: its folder
+        /// `s3://<bucket>/<prefix>/`, or one object `s3://<bucket>/<prefix>/<backup>.tar.age`
+        /// (status.backup.lastUploadedObject). The folder is listed first, with the key and
+        /// CA below, so a wrong endpoint, key or backup name is said here.
+        #[arg(long, value_name = "S3_URL", requires_all = ["endpoint", "credentials_secret"])]
+        from_bucket: Option<String>,
+        /// The S3 server: https://host[:port].
+        #[arg(long, value_name = "URL", requires = "from_bucket")]
+        endpoint: Option<String>,
+        /// The region requests are signed for (default us-east-1).
+        #[arg(long, value_name = "REGION", requires = "from_bucket")]
+        region: Option<String>,
+        /// Secret in the namespace with the bucket's key (access-key-id, secret-access-key).
+        #[arg(long, value_name = "SECRET", requires = "from_bucket")]
+        credentials_secret: Option<String>,
+        /// Secret in the namespace with the age private key (key `identity`) the backups were
+        /// encrypted to.
+        #[arg(
+            long,
+            value_name = "SECRET",
+            requires = "from_bucket",
+            required_unless_present = "list"
+        )]
+        identity_secret: Option<String>,
+        /// ConfigMap with the CA (key ca.crt) of a server with a private CA.
+        #[arg(
+            long,
+            value_name = "CONFIGMAP",
+            requires = "from_bucket",
+            conflicts_with = "ca_secret"
+        )]
+        ca_config_map: Option<String>,
+        /// Secret with that CA (key ca.crt) instead.
+        #[arg(long, value_name = "SECRET", requires = "from_bucket")]
+        ca_secret: Option<String>,
+        /// Only list the backups in the bucket's folder, newest first.
+        #[arg(long, requires = "from_bucket")]
+        list: bool,
+        /// Print the OvuSystem instead of creating it.
+        #[arg(long, requires = "from_bucket")]
+        dry_run: bool,
     },
     /// Print the bootstrap admin's e-mail and password (Secret <system>-bootstrap-admin).
     AdminPassword {
@@ -229,10 +274,56 @@ pub fn api_err(e: &kube::Error) -> String {
 
 async fn run(cli: Cli) -> anyhow::Result<()> {
     // Refuse a bad name before any API call.
-    if let Command::Restore { into, .. } = &cli.command {
-        restore::check_new_name(into)?;
+    let mut bucket = None;
+    if let Command::Restore {
+        into,
+        from_bucket,
+        endpoint,
+        region,
+        credentials_secret,
+        identity_secret,
+        ca_config_map,
+        ca_secret,
+        list,
+        dry_run,
+        from,
+        domain,
+        ..
+    } = &cli.command
+    {
+        if let Some(into) = into {
+            restore::check_new_name(into)?;
+        }
+        if let Some(location) = from_bucket {
+            let domain = match (domain, list) {
+                (Some(d), _) => d.clone(),
+                (None, true) => "unused.example.com".into(),
+                (None, false) => anyhow::bail!(
+                    "--domain is needed with --from-bucket: the new system's spec starts from the defaults"
+                ),
+            };
+            let r = bucket::Request {
+                location: location.clone(),
+                endpoint: endpoint.clone().unwrap_or_default(),
+                region: region.clone(),
+                credentials_secret: credentials_secret.clone().unwrap_or_default(),
+                ca_config_map: ca_config_map.clone(),
+                ca_secret: ca_secret.clone(),
+                identity_secret: identity_secret.clone().unwrap_or_else(|| "unused".into()),
+                from: from.clone(),
+                into: into.clone().unwrap_or_else(|| "unused".into()),
+                domain,
+                dry_run: *dry_run,
+                list_only: *list,
+            };
+            let loc = bucket::check(&r)?;
+            bucket = Some((r, loc));
+        }
     }
     let ctx = connect(&cli.global).await?;
+    if let Some((r, loc)) = bucket {
+        return bucket::run(&ctx, &r, &loc).await;
+    }
     match cli.command {
         Command::Status { system } => {
             let sys = system::get(&ctx, system.as_deref()).await?;
@@ -257,7 +348,12 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             from,
             into,
             domain,
+            ..
         } => {
+            // clap requires both without --from-bucket (handled above).
+            let (Some(from), Some(into)) = (from, into) else {
+                anyhow::bail!("--from and --into are needed");
+            };
             let sys = system::get(&ctx, system.as_deref()).await?;
             restore::run(&ctx, &sys, &from, &into, domain.as_deref()).await
         }
@@ -362,6 +458,80 @@ mod tests {
             .to_string();
         assert!(e.contains("\"soon\""), "{e}");
         assert!(Cli::try_parse_from(["kubectl-ovu", "restore", "--from", "latest"]).is_err());
+    }
+
+    #[test]
+    fn restore_from_a_bucket_needs_its_endpoint_and_key_but_no_source() {
+        let b = [
+            "kubectl-ovu",
+            "restore",
+            "--from-bucket",
+            "s3://ovu-backups/shop/",
+        ];
+        let with = |extra: &[&'static str]| {
+            Cli::try_parse_from(b.iter().chain(extra).copied()).map(|c| c.command)
+        };
+        // Listing needs neither --into nor the identity.
+        let list = with(&[
+            "--endpoint",
+            "https://s3.example.com",
+            "--credentials-secret",
+            "k",
+            "--list",
+        ]);
+        assert!(
+            matches!(
+                list,
+                Ok(Command::Restore {
+                    list: true,
+                    into: None,
+                    ..
+                })
+            ),
+            "{list:?}"
+        );
+        let e = with(&["--credentials-secret", "k", "--list"])
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("--endpoint"), "{e}");
+        let e = with(&[
+            "--endpoint",
+            "https://s3.example.com",
+            "--credentials-secret",
+            "k",
+            "--into",
+            "x",
+        ])
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("--identity-secret"), "{e}");
+        let e = Cli::try_parse_from([
+            "kubectl-ovu",
+            "restore",
+            "shop",
+            "--from-bucket",
+            "s3://b/f/",
+            "--endpoint",
+            "https://s",
+            "--credentials-secret",
+            "k",
+            "--list",
+        ])
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("cannot be used with"), "{e}");
+        let e = Cli::try_parse_from([
+            "kubectl-ovu",
+            "restore",
+            "--from",
+            "latest",
+            "--into",
+            "x",
+            "--list",
+        ])
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("--from-bucket"), "{e}");
     }
 
     #[test]

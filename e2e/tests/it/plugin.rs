@@ -26,7 +26,7 @@ fn ready() -> Duration {
 
 /// The plugin binary: `OVU_E2E_PLUGIN` (set by e2e/run, which builds it), else the debug
 /// build in this workspace's target directory.
-fn plugin_bin() -> PathBuf {
+pub(crate) fn plugin_bin() -> PathBuf {
     if let Some(p) = std::env::var_os("OVU_E2E_PLUGIN").filter(|p| !p.is_empty()) {
         return ovu_e2e::absolute(p.into());
     }
@@ -43,10 +43,10 @@ fn plugin_bin() -> PathBuf {
 }
 
 /// What one run of the plugin did.
-struct Run {
-    ok: bool,
-    stdout: String,
-    stderr: String,
+pub(crate) struct Run {
+    pub(crate) ok: bool,
+    pub(crate) stdout: String,
+    pub(crate) stderr: String,
 }
 
 impl std::fmt::Display for Run {
@@ -63,7 +63,12 @@ impl std::fmt::Display for Run {
 
 /// Run `kubectl-ovu -n <ns> <args>` with the test kubeconfig in `KUBECONFIG`, as kubectl
 /// hands it to a plugin; killed after `limit`.
-async fn ovu(c: &Cluster, ns: &str, args: &[&str], limit: Duration) -> anyhow::Result<Run> {
+pub(crate) async fn ovu(
+    c: &Cluster,
+    ns: &str,
+    args: &[&str],
+    limit: Duration,
+) -> anyhow::Result<Run> {
     let mut cmd = tokio::process::Command::new(plugin_bin());
     cmd.arg("-n")
         .arg(ns)

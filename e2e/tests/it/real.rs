@@ -19,6 +19,7 @@ use ovu_e2e::{Cluster, wait_for};
 use serde_json::{Value, json};
 
 mod admin;
+mod offsite;
 
 /// nginx limits each client address (1 r/s, burst 2 on login/register; 10 r/s, burst 20 on
 /// the APIs) and these tests run at once from one address, so they wait out a 429 the way a

@@ -133,6 +133,19 @@ pub async fn backups(
                 bs,
             ));
         }
+        if let Some(problem) = run.missing_bucket_ca("backups", &rctx.ns, &d.s3).await? {
+            return Ok((
+                Cond::new(
+                    status::BACKUP_HEALTHY,
+                    false,
+                    "DestinationCAMissing",
+                    format!(
+                        "spec.database.backup.destination: {problem}; backups cannot be uploaded until the CA of the S3 server's certificate is there"
+                    ),
+                ),
+                bs,
+            ));
+        }
     }
     let cond = match finished.last() {
         None => Cond::unknown(

@@ -61,6 +61,14 @@ pub async fn restore(
                 failed: true,
             }));
         }
+        if let Some(problem) = run.missing_bucket_ca("restore", &rctx.ns, &b.s3).await? {
+            return Ok(Some(RestoreWait {
+                why: format!(
+                    "spec.database.restore.fromBucket: {problem} (the CA of the S3 server's certificate)"
+                ),
+                failed: true,
+            }));
+        }
         return job_progress(rctx, r, run, restore_status, source, now).await;
     }
     let from_claim = r.from_claim.as_deref().unwrap_or_default();

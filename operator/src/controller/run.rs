@@ -216,6 +216,37 @@ impl Run<'_> {
         Ok(missing)
     }
 
+    /// What is wrong with the CA a bucket names (`s3.caConfigMap` or `s3.caSecret`): the
+    /// object missing, or without `s3.caKey`; `None` when it is there or none is named. Both
+    /// would otherwise leave the Job's pod in ContainerCreating (a projected volume's source or
+    /// key that does not exist), saying nothing the status shows.
+    pub async fn missing_bucket_ca(
+        &self,
+        step: &'static str,
+        ns: &str,
+        s3: &ovu_crds::S3Bucket,
+    ) -> Result<Option<String>, Error> {
+        let (kind, what, field, name) = match (&s3.ca_config_map, &s3.ca_secret) {
+            (Some(n), _) => (Kind::ConfigMap, "ConfigMap", "s3.caConfigMap", n),
+            (None, Some(n)) => (Kind::Secret, "Secret", "s3.caSecret", n),
+            (None, None) => return Ok(None),
+        };
+        Ok(match self.get(step, kind, ns, name).await? {
+            None => Some(format!("no {what} {name} ({field}) in namespace {ns}")),
+            Some(o) => {
+                let has_key = ["data", "binaryData"]
+                    .iter()
+                    .any(|f| o.get(f).and_then(|d| d.get(&s3.ca_key)).is_some());
+                (!has_key).then(|| {
+                    format!(
+                        "{what} {ns}/{name} ({field}) has no key {} (s3.caKey)",
+                        s3.ca_key
+                    )
+                })
+            }
+        })
+    }
+
     pub async fn get(
         &self,
         step: &'static str,

@@ -1328,3 +1328,87 @@ async fn a_tier_is_applied_several_children_at_a_time_workloads_last() {
         }
     }
 }
+
+fn user_config_map(fake: &Fake, name: &str, data: serde_json::Value) {
+    fake.put(
+        &format!("/api/v1/namespaces/ovu-test/configmaps/{name}"),
+        json!({"apiVersion": "v1", "kind": "ConfigMap",
+               "metadata": {"name": name, "namespace": "ovu-test"}, "data": data}),
+    );
+}
+
+/// The CA a bucket names (`s3.caConfigMap`, `s3.caSecret`) is checked like its Secrets: a
+/// missing object or key is said (DestinationCAMissing; the restore's Ready message) instead
+/// of a Job whose pod waits in ContainerCreating.
+#[tokio::test]
+async fn a_missing_bucket_ca_is_named_for_backups_and_restores() {
+    let mut sys = common::minimal();
+    let mut d = destination();
+    d.s3.ca_config_map = Some("backup-ca".into());
+    sys.spec.database.backup.destination = Some(d.clone());
+    let (fake, ctx) = setup(sys, true);
+    user_secret(&fake, "backup-s3");
+    user_secret(&fake, "backup-age");
+    reconcile(&fake, &ctx).await.unwrap();
+    let st = status(&fake);
+    let healthy = cond(&st, "BackupHealthy");
+    assert_eq!(healthy["reason"], "DestinationCAMissing", "{healthy}");
+    assert!(
+        healthy["message"]
+            .as_str()
+            .unwrap()
+            .contains("no ConfigMap backup-ca (s3.caConfigMap) in namespace ovu-test"),
+        "{healthy}"
+    );
+    user_config_map(&fake, "backup-ca", json!({"other.pem": "x"}));
+    reconcile(&fake, &ctx).await.unwrap();
+    let st = status(&fake);
+    let healthy = cond(&st, "BackupHealthy");
+    assert!(
+        healthy["message"]
+            .as_str()
+            .unwrap()
+            .contains("ConfigMap ovu-test/backup-ca (s3.caConfigMap) has no key ca.crt"),
+        "{healthy}"
+    );
+    user_config_map(
+        &fake,
+        "backup-ca",
+        json!({"ca.crt": "-----BEGIN CERTIFICATE-----"}),
+    );
+    reconcile(&fake, &ctx).await.unwrap();
+    assert_eq!(
+        cond(&status(&fake), "BackupHealthy")["reason"],
+        "NoBackupYet"
+    );
+
+    // A restore from a bucket whose CA Secret lacks the key: said, and no Job.
+    let mut sys = common::minimal();
+    let mut s3 = destination().s3;
+    s3.ca_secret = Some("restore-ca".into());
+    sys.spec.database.restore = Some(ovu_crds::Restore {
+        from_claim: None,
+        from_bucket: Some(ovu_crds::RestoreBucket {
+            s3,
+            identity_secret: "restore-age".into(),
+            identity_key: "identity".into(),
+        }),
+        backup: "latest".into(),
+    });
+    let (fake, ctx) = setup(sys, true);
+    for s in ["backup-s3", "restore-age", "restore-ca"] {
+        user_secret(&fake, s);
+    }
+    reconcile(&fake, &ctx).await.unwrap();
+    reconcile(&fake, &ctx).await.unwrap();
+    assert!(
+        fake.get("/apis/batch/v1/namespaces/ovu-test/jobs/ovu-restore")
+            .is_none()
+    );
+    let st = status(&fake);
+    let msg = st["message"].as_str().unwrap();
+    assert!(
+        msg.contains("Secret ovu-test/restore-ca (s3.caSecret) has no key ca.crt"),
+        "{msg}"
+    );
+}

@@ -353,6 +353,7 @@ const ar: DeepStrings<typeof en> = {
         LastBackupSucceeded: 'نجحت آخر نسخة احتياطية',
         LastBackupFailed: 'فشلت آخر نسخة احتياطية',
         DestinationSecretMissing: 'Secret النسخ الاحتياطي الخارجي مفقود',
+        DestinationCAMissing: 'شهادة CA للنسخ الاحتياطي الخارجي مفقودة',
         DatabaseRollingOut: 'طبقة قاعدة البيانات قيد النشر',
         BackendRollingOut: 'طبقة الخوادم قيد النشر',
         FrontendRollingOut: 'طبقة الواجهة قيد النشر',

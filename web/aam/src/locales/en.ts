@@ -350,6 +350,7 @@ export default {
         LastBackupSucceeded: 'Last backup succeeded',
         LastBackupFailed: 'Last backup failed',
         DestinationSecretMissing: 'Off-site backup Secret missing',
+        DestinationCAMissing: 'Off-site backup CA missing',
         DatabaseRollingOut: 'Database tier rolling out',
         BackendRollingOut: 'Backend tier rolling out',
         FrontendRollingOut: 'Frontend tier rolling out',

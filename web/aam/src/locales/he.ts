@@ -353,6 +353,7 @@ const he: DeepStrings<typeof en> = {
         LastBackupSucceeded: 'הגיבוי האחרון הצליח',
         LastBackupFailed: 'הגיבוי האחרון נכשל',
         DestinationSecretMissing: 'חסר Secret של הגיבוי החיצוני',
+        DestinationCAMissing: 'חסר ה-CA של הגיבוי החיצוני',
         DatabaseRollingOut: 'שכבת מסד הנתונים בפריסה',
         BackendRollingOut: 'שכבת השרתים בפריסה',
         FrontendRollingOut: 'שכבת החזית בפריסה',
