@@ -1,5 +1,5 @@
 //! The shell and SQL the operator renders, run for real: the PostgreSQL bootstrap against
-//! Debian's PostgreSQL binaries (twice, it must be idempotent), the backup script with its
+//! real PostgreSQL binaries (`OVU_PG_BIN`, the 16 of scripts/services.sh; else Debian's) (twice, it must be idempotent), the backup script with its
 //! count-based retention against that server, and the Redis start script against
 //! redis-server. Nothing here is simulated; the scripts are exactly what the pods run.
 
@@ -8,7 +8,12 @@ use std::process::{Command, Output};
 
 use ovu_operator::render::{backup, database, restore};
 
+/// The binaries scripts/services.sh runs (`OVU_PG_BIN` in its env file: PostgreSQL 16, as in
+/// production), else Debian's newest.
 fn pg_bin() -> PathBuf {
+    if let Some(dir) = std::env::var_os("OVU_PG_BIN").filter(|d| !d.is_empty()) {
+        return PathBuf::from(dir);
+    }
     let base = Path::new("/usr/lib/postgresql");
     let mut versions: Vec<PathBuf> = std::fs::read_dir(base)
         .expect("Debian's postgresql package (scripts/deps.sh installs it)")
