@@ -111,6 +111,90 @@ fn ok(o: &Output, what: &str) -> String {
     out
 }
 
+/// A volume made by PostgreSQL 15 (Debian's, as the local image was before 16) under the 16
+/// image: the bootstrap refuses it before anything runs on it, with exit code 4 and a
+/// termination message the operator reports as `DataVersionMismatch`.
+#[test]
+fn postgres_bootstrap_refuses_a_data_directory_of_another_major_version() {
+    let bin = pg_bin();
+    let version = Command::new(bin.join("postgres"))
+        .arg("--version")
+        .output()
+        .unwrap();
+    let version = String::from_utf8_lossy(&version.stdout).into_owned();
+    assert!(
+        version.contains("PostgreSQL) 16."),
+        "the bootstrap is tested with PostgreSQL 16 (OVU_PG_BIN of scripts/services.sh's .run/env), not {version}"
+    );
+    let pg15 = Path::new("/usr/lib/postgresql/15/bin");
+    assert!(
+        pg15.join("initdb").exists(),
+        "Debian's PostgreSQL 15 (scripts/deps.sh) makes the old data directory"
+    );
+    let d = Dir::new("pg-major");
+    let conf = d.sub("conf");
+    std::fs::write(conf.join("init.sql"), database::INIT_SQL).unwrap();
+    std::fs::write(conf.join("pg_hba.conf"), database::PG_HBA).unwrap();
+    let sock = d.sub("sock");
+    let tmp = d.sub("tmp");
+    let secrets = d.sub("secrets");
+    pg_secrets(&secrets, "Su9perSecret", "u", "a", "b");
+    let data = d.0.join("data/pgdata");
+    std::fs::create_dir_all(data.parent().unwrap()).unwrap();
+    let term = tmp.join("termination-log");
+    let env = |bin: &Path| {
+        vec![
+            ("PATH", format!("{}:/usr/bin:/bin", bin.display())),
+            ("PGDATA", data.display().to_string()),
+            ("PGPORT", free_port().to_string()),
+            ("OVU_PG_SECRETS", secrets.display().to_string()),
+            ("OVU_PG_CONFIG_DIR", conf.display().to_string()),
+            ("OVU_PG_SOCKET_DIR", sock.display().to_string()),
+            ("OVU_TMP_DIR", tmp.display().to_string()),
+            ("TERMINATION_LOG", term.display().to_string()),
+        ]
+    };
+    // PostgreSQL 15's bootstrap makes the volume, as a system made before 16 had it.
+    ok(
+        &sh(database::INIT_SH, &env(pg15), &d.0),
+        "bootstrap with 15",
+    );
+    let listing = |dir: &Path| {
+        let mut v: Vec<_> = std::fs::read_dir(dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        v.sort();
+        v
+    };
+    let before = listing(&data);
+    let control = std::fs::read(data.join("global/pg_control")).unwrap();
+
+    let out = sh(database::INIT_SH, &env(&bin), &d.0);
+    let said = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert_eq!(out.status.code(), Some(4), "exit status; stderr: {said}");
+    let message = std::fs::read_to_string(&term).expect("a termination message");
+    assert!(
+        message.starts_with(
+            "the data directory is PostgreSQL 15's and this image runs PostgreSQL 16, which cannot open it (nothing was changed)"
+        ) && message.contains("README: Moving to PostgreSQL 16"),
+        "{message}"
+    );
+    assert!(said.contains(message.trim()), "{said}");
+    // Untouched: no server ran on it, nothing was added, its control file is the same.
+    assert_eq!(
+        std::fs::read_to_string(data.join("PG_VERSION"))
+            .unwrap()
+            .trim(),
+        "15"
+    );
+    assert_eq!(listing(&data), before);
+    assert_eq!(
+        std::fs::read(data.join("global/pg_control")).unwrap(),
+        control
+    );
+}
+
 #[test]
 fn postgres_bootstrap_is_idempotent_and_backups_keep_the_newest() {
     let d = Dir::new("pg");
