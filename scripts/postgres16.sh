@@ -160,13 +160,18 @@ self_check() {
     q -U app -d app -c "CREATE EXTENSION pg_trgm" -c "CREATE TABLE t (s text)" \
       -c "INSERT INTO t SELECT 'user' || g FROM generate_series(1, 1000) g" \
       -c "CREATE INDEX ON t USING gin (s gin_trgm_ops)"
+    # ICU (bundled, 60): a Hebrew collation puts Hebrew before Latin (CLDR's script order for
+    # he), where the C collation initdb used sorts by code point (Latin first).
+    icu=$(q -d app -At -c "CREATE COLLATION he (provider = icu, locale = 'he-IL')" \
+      -c "SELECT string_agg(w, ',' ORDER BY w COLLATE he) FROM (VALUES ('ב'), ('א'), ('b'), ('a')) v(w)")
+    [[ $icu == "א,ב,a,b" ]] || { echo "ICU collation sorted: $icu" >&2; exit 1; }
     ssl=$("${as[@]}" "$bin/psql" -X -At "sslmode=require host=127.0.0.1 port=$port user=app dbname=app" -c "SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()")
     [[ $ssl == t ]] || { echo "psql over TLS: ssl=$ssl" >&2; exit 1; }
     "${as[@]}" "$bin/pg_dump" -Fc -h "$dir" -p "$port" -U app app >"$dir/app.dump"
     "${as[@]}" "$bin/pg_restore" --no-owner -h "$dir" -p "$port" -U app -d copy "$dir/app.dump"
     got=$(q -U app -d copy -At -c "SELECT count(*), similarity('user12', 'user123') > 0 FROM t WHERE s % 'user12'")
     [[ $got == *"|t" && ${got%%|*} -gt 0 ]] || { echo "restored copy answered: $got" >&2; exit 1; }
-    echo "server $("$bin/postgres" --version | awk '{print $3}'), pg_trgm, TLS, pg_dump | pg_restore: ok" >&2
+    echo "server $("$bin/postgres" --version | awk '{print $3}'), pg_trgm, ICU, TLS, pg_dump | pg_restore: ok" >&2
   ) || rc=$?
   "${as[@]}" "$bin/pg_ctl" -D "$dir/data" -m fast -w stop >/dev/null 2>&1 || true
   if ((rc)); then cat "$dir/log" >&2; rm -rf "$dir"; die "check failed"; fi
