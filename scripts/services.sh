@@ -16,7 +16,22 @@ PG_PORT="${OVU_PG_PORT:-55432}"
 REDIS_PORT="${OVU_REDIS_PORT:-56379}"
 MAILPIT_SMTP_PORT="${OVU_MAILPIT_SMTP_PORT:-51025}"
 MAILPIT_HTTP_PORT="${OVU_MAILPIT_HTTP_PORT:-58025}"
-PG_BIN="$(printf '%s\n' /usr/lib/postgresql/*/bin | grep -v '\*' | sort -V | tail -1 || true)"
+# PostgreSQL 16, production's major version (Debian 12 ships 15): the tree
+# scripts/postgres16.sh assembles (cached outside the clone), linked into $RUN_DIR/pg16 because
+# the cache may be in root's home, which the postgres account cannot enter. OVU_PG_BIN=<dir>
+# picks other binaries; if the tree cannot be had, Debian's newest, said loudly.
+pg16_bin() {
+  local tree
+  tree=$(scripts/postgres16.sh) || return 1
+  if [ "$(cat "$RUN_DIR/pg16.tree" 2>/dev/null)" != "$tree" ] || [ ! -x "$RUN_DIR/pg16/bin/postgres" ]; then
+    rm -rf "$RUN_DIR/pg16"
+    cp -al "$tree" "$RUN_DIR/pg16" 2>/dev/null || cp -a "$tree" "$RUN_DIR/pg16"
+    echo "$tree" >"$RUN_DIR/pg16.tree"
+  fi
+  echo "$RUN_DIR/pg16/bin"
+}
+debian_pg_bin() { printf '%s\n' /usr/lib/postgresql/*/bin | grep -v '\*' | sort -V | tail -1 || true; }
+PG_BIN="${OVU_PG_BIN:-}"
 PG_DATA="$RUN_DIR/pg/data"
 # A fixed development password: this Redis listens on loopback only and holds test data.
 REDIS_PASSWORD="ovu-dev-redis"
@@ -32,6 +47,7 @@ redis_running() { pidfile_alive "$RUN_DIR/redis.pid"; }
 
 write_env() {
   cat > "$RUN_DIR/env" <<ENV
+export OVU_PG_BIN=$PG_BIN
 export DATABASE_URL=postgres://postgres@127.0.0.1:$PG_PORT/postgres?sslmode=disable
 export REDIS_URL=redis://default:$REDIS_PASSWORD@127.0.0.1:$REDIS_PORT/0
 export OVU_PG_PORT=$PG_PORT
@@ -44,10 +60,38 @@ export OVU_MAILPIT_HTTP_PORT=$MAILPIT_HTTP_PORT
 ENV
 }
 
+# The binaries the data directory's server runs (env, stop): the recorded ones if any.
+running_pg_bin() {
+  [ -z "$PG_BIN" ] && PG_BIN=$(cat "$RUN_DIR/pg/bin" 2>/dev/null || debian_pg_bin)
+  true
+}
+
 start() {
-  [ -n "$PG_BIN" ] || { echo "services: PostgreSQL is not installed (run scripts/deps.sh)" >&2; exit 1; }
   mkdir -p "$RUN_DIR/pg"
+  if [ -z "$PG_BIN" ]; then
+    if ! PG_BIN=$(pg16_bin); then
+      PG_BIN=$(debian_pg_bin)
+      log "WARNING: PostgreSQL 16 (scripts/postgres16.sh) is not available; the services run on Debian's $("$PG_BIN/postgres" --version 2>/dev/null | awk '{print $3}'), not production's major version"
+    fi
+  fi
+  [ -x "$PG_BIN/postgres" ] || { echo "services: PostgreSQL is not installed (run scripts/deps.sh)" >&2; exit 1; }
   if [ "$(id -u)" -eq 0 ]; then chown postgres: "$RUN_DIR/pg"; chmod 755 "$RUN_DIR"; fi
+  # A data directory of another major version (the services ran on Debian's 15 before) cannot
+  # be started by these binaries: its server is stopped with the binaries that started it and
+  # the directory kept aside (test data only; nothing reads it again).
+  major=$("$PG_BIN/postgres" --version | sed -n 's/^postgres (PostgreSQL) \([0-9]*\).*/\1/p')
+  if [ -f "$PG_DATA/PG_VERSION" ] && [ "$(cat "$PG_DATA/PG_VERSION")" != "$major" ]; then
+    old=$(cat "$PG_DATA/PG_VERSION")
+    old_bin=$(cat "$RUN_DIR/pg/bin" 2>/dev/null || echo "/usr/lib/postgresql/$old/bin")
+    if [ -x "$old_bin/pg_ctl" ] && as_pg "$old_bin/pg_ctl" -D "$PG_DATA" status >/dev/null 2>&1; then
+      log "stopping the PostgreSQL $old server of $PG_DATA"
+      as_pg "$old_bin/pg_ctl" -D "$PG_DATA" -m fast -w stop >/dev/null
+    fi
+    log "$PG_DATA is PostgreSQL $old's; moved to $PG_DATA-$old, a new one is made for $major"
+    rm -rf "$PG_DATA-$old"
+    mv "$PG_DATA" "$PG_DATA-$old"
+  fi
+  echo "$PG_BIN" >"$RUN_DIR/pg/bin"
   if [ ! -f "$PG_DATA/PG_VERSION" ]; then
     log "initialising PostgreSQL in $PG_DATA"
     as_pg "$PG_BIN/initdb" -D "$PG_DATA" -U postgres --auth=trust -E UTF8 --locale=C.UTF-8 >/dev/null
@@ -81,10 +125,11 @@ start() {
       || exit 1
   fi
   write_env
-  log "ready; source $RUN_DIR/env"
+  log "ready (PostgreSQL $("$PG_BIN/postgres" --version | awk '{print $3}') from $PG_BIN); source $RUN_DIR/env"
 }
 
 stop() {
+  running_pg_bin
   if pg_running; then log "stopping PostgreSQL"; as_pg "$PG_BIN/pg_ctl" -D "$PG_DATA" -m fast -w stop >/dev/null || true; fi
   stop_pidfile Redis "$RUN_DIR/redis.pid" 5
   stop_pidfile Mailpit "$RUN_DIR/mailpit.pid" 5
@@ -93,6 +138,6 @@ stop() {
 case "${1:-}" in
   start) start ;;
   stop) stop ;;
-  env) write_env; cat "$RUN_DIR/env" ;;
+  env) running_pg_bin; write_env; cat "$RUN_DIR/env" ;;
   *) echo "usage: $0 start|stop|env" >&2; exit 2 ;;
 esac

@@ -2452,7 +2452,7 @@ async fn chaos_operator_killed_and_api_server_restarted_during_bring_up() {
                         "resources": sized("32Mi", "1", "256Mi")},
                 },
                 "database": {
-                    "postgres": {"image": "ovu/postgres-local:15",
+                    "postgres": {"image": "ovu/postgres-local:16",
                         "resources": sized("64Mi", "1", "512Mi"), "storage": {"size": "1Gi"}},
                     "redis": {"image": "ovu/redis-local:7",
                         "resources": sized("16Mi", "500m", "128Mi")},

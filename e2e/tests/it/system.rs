@@ -1611,7 +1611,7 @@ async fn an_image_that_cannot_be_pulled_and_a_crashing_container_are_named() {
         let no_redis = std::env::var("OVU_E2E_POSTGRES_IMAGE")
             .ok()
             .filter(|v| !v.is_empty())
-            .unwrap_or_else(|| "ovu/postgres-local:15".into());
+            .unwrap_or_else(|| "ovu/postgres-local:16".into());
         let n = "stuck";
         c.create(
             &ns,

@@ -17,6 +17,13 @@ use k8s_openapi::api::core::v1::{ContainerStateTerminated, ContainerStatus, Pod}
 /// their termination message names the migration.
 pub const MIGRATION_FAILED_EXIT: i32 = 3;
 
+/// The exit code with which PostgreSQL's `bootstrap` init container (render/sh/postgres-init.sh)
+/// refuses a data directory of another major version (15's under a 16 image); its termination
+/// message says which versions and how to move the data.
+pub const DATA_VERSION_MISMATCH_EXIT: i32 = 4;
+/// The PostgreSQL pod's init container that runs that check.
+const PG_BOOTSTRAP: &str = "bootstrap";
+
 /// What keeps a pod from serving. The names are condition reasons (docs/contracts.md).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Reason {
@@ -29,6 +36,11 @@ pub enum Reason {
     /// ULM or AAM exits with [`MIGRATION_FAILED_EXIT`]: a migration failed (its `migrate` init
     /// container, or `serve` migrating at start). The message names the migration.
     MigrationFailed,
+    /// PostgreSQL's `bootstrap` exits with [`DATA_VERSION_MISMATCH_EXIT`]: the volume holds a
+    /// data directory of another major version, which this image's server cannot open. It
+    /// stays so until a person acts (README: Moving to PostgreSQL 16), so it is not reported
+    /// as a crash to wait out.
+    DataVersionMismatch,
     /// An init container (ULM/AAM `migrate`, PostgreSQL's `init`) exits with an error.
     InitContainerFailed,
     /// A container keeps exiting (`CrashLoopBackOff`, or running again after a failed run).
@@ -48,6 +60,7 @@ impl Reason {
             Reason::ImagePullBackOff => "ImagePullBackOff",
             Reason::ContainerConfigError => "ContainerConfigError",
             Reason::MigrationFailed => "MigrationFailed",
+            Reason::DataVersionMismatch => "DataVersionMismatch",
             Reason::InitContainerFailed => "InitContainerFailed",
             Reason::CrashLoopBackOff => "CrashLoopBackOff",
             Reason::Unschedulable => "Unschedulable",
@@ -208,6 +221,15 @@ fn container_problem(pod: &Pod, name: &str, cs: &ContainerStatus, init: bool) ->
             return problem(
                 Reason::MigrationFailed,
                 format!("pod {name}: {which} ({image}): migration failed: {exit}"),
+            );
+        }
+        if init
+            && cs.name == PG_BOOTSTRAP
+            && last_terminated(cs).is_some_and(|t| t.exit_code == DATA_VERSION_MISMATCH_EXIT)
+        {
+            return problem(
+                Reason::DataVersionMismatch,
+                format!("pod {name}: {which} ({image}) refused the volume: {exit}"),
             );
         }
         return if init {
@@ -436,6 +458,28 @@ mod tests {
                 vec![
                     "pod p: container ulm (ovu/ulm:9.9): migration failed: exit code 3 (Error): ovu-ulm: migration 7 (x)",
                 ],
+            ),
+            (
+                "PostgreSQL's bootstrap refusing a data directory of another major version",
+                json!({"phase": "Pending", "initContainerStatuses": [{"name": "bootstrap", "image": "ovu/postgres-local:16",
+                           "imageID": "", "ready": false, "restartCount": 2,
+                           "state": {"waiting": {"reason": "CrashLoopBackOff"}},
+                           "lastState": {"terminated": {"exitCode": 4, "reason": "Error",
+                               "message": "the data directory is PostgreSQL 15's and this image runs PostgreSQL 16, which cannot open it (nothing was changed)"}}}],
+                       "containerStatuses": [waiting("postgres", "PodInitializing", "")]}),
+                Some(Reason::DataVersionMismatch),
+                vec![
+                    "pod p: init container bootstrap (ovu/postgres-local:16) refused the volume: exit code 4 (Error): \
+                     the data directory is PostgreSQL 15's and this image runs PostgreSQL 16",
+                ],
+            ),
+            (
+                "exit code 4 of another init container is no version mismatch",
+                json!({"phase": "Pending", "initContainerStatuses": [{"name": "migrate", "image": "ovu/ulm:9.9",
+                           "imageID": "", "ready": false, "restartCount": 1,
+                           "state": {"terminated": {"exitCode": 4, "reason": "Error"}}}]}),
+                Some(Reason::InitContainerFailed),
+                vec!["pod p: init container migrate (ovu/ulm:9.9) failed: exit code 4 (Error)"],
             ),
             (
                 "init container that could not start",

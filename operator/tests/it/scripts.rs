@@ -1,5 +1,5 @@
 //! The shell and SQL the operator renders, run for real: the PostgreSQL bootstrap against
-//! Debian's PostgreSQL binaries (twice, it must be idempotent), the backup script with its
+//! real PostgreSQL binaries (`OVU_PG_BIN`, the 16 of scripts/services.sh; else Debian's) (twice, it must be idempotent), the backup script with its
 //! count-based retention against that server, and the Redis start script against
 //! redis-server. Nothing here is simulated; the scripts are exactly what the pods run.
 
@@ -8,7 +8,12 @@ use std::process::{Command, Output};
 
 use ovu_operator::render::{backup, database, restore};
 
+/// The binaries scripts/services.sh runs (`OVU_PG_BIN` in its env file: PostgreSQL 16, as in
+/// production), else Debian's newest.
 fn pg_bin() -> PathBuf {
+    if let Some(dir) = std::env::var_os("OVU_PG_BIN").filter(|d| !d.is_empty()) {
+        return PathBuf::from(dir);
+    }
     let base = Path::new("/usr/lib/postgresql");
     let mut versions: Vec<PathBuf> = std::fs::read_dir(base)
         .expect("Debian's postgresql package (scripts/deps.sh installs it)")
@@ -104,6 +109,90 @@ fn ok(o: &Output, what: &str) -> String {
     );
     assert!(o.status.success(), "{what} failed:\n{out}");
     out
+}
+
+/// A volume made by PostgreSQL 15 (Debian's, as the local image was before 16) under the 16
+/// image: the bootstrap refuses it before anything runs on it, with exit code 4 and a
+/// termination message the operator reports as `DataVersionMismatch`.
+#[test]
+fn postgres_bootstrap_refuses_a_data_directory_of_another_major_version() {
+    let bin = pg_bin();
+    let version = Command::new(bin.join("postgres"))
+        .arg("--version")
+        .output()
+        .unwrap();
+    let version = String::from_utf8_lossy(&version.stdout).into_owned();
+    assert!(
+        version.contains("PostgreSQL) 16."),
+        "the bootstrap is tested with PostgreSQL 16 (OVU_PG_BIN of scripts/services.sh's .run/env), not {version}"
+    );
+    let pg15 = Path::new("/usr/lib/postgresql/15/bin");
+    assert!(
+        pg15.join("initdb").exists(),
+        "Debian's PostgreSQL 15 (scripts/deps.sh) makes the old data directory"
+    );
+    let d = Dir::new("pg-major");
+    let conf = d.sub("conf");
+    std::fs::write(conf.join("init.sql"), database::INIT_SQL).unwrap();
+    std::fs::write(conf.join("pg_hba.conf"), database::PG_HBA).unwrap();
+    let sock = d.sub("sock");
+    let tmp = d.sub("tmp");
+    let secrets = d.sub("secrets");
+    pg_secrets(&secrets, "Su9perSecret", "u", "a", "b");
+    let data = d.0.join("data/pgdata");
+    std::fs::create_dir_all(data.parent().unwrap()).unwrap();
+    let term = tmp.join("termination-log");
+    let env = |bin: &Path| {
+        vec![
+            ("PATH", format!("{}:/usr/bin:/bin", bin.display())),
+            ("PGDATA", data.display().to_string()),
+            ("PGPORT", free_port().to_string()),
+            ("OVU_PG_SECRETS", secrets.display().to_string()),
+            ("OVU_PG_CONFIG_DIR", conf.display().to_string()),
+            ("OVU_PG_SOCKET_DIR", sock.display().to_string()),
+            ("OVU_TMP_DIR", tmp.display().to_string()),
+            ("TERMINATION_LOG", term.display().to_string()),
+        ]
+    };
+    // PostgreSQL 15's bootstrap makes the volume, as a system made before 16 had it.
+    ok(
+        &sh(database::INIT_SH, &env(pg15), &d.0),
+        "bootstrap with 15",
+    );
+    let listing = |dir: &Path| {
+        let mut v: Vec<_> = std::fs::read_dir(dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        v.sort();
+        v
+    };
+    let before = listing(&data);
+    let control = std::fs::read(data.join("global/pg_control")).unwrap();
+
+    let out = sh(database::INIT_SH, &env(&bin), &d.0);
+    let said = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert_eq!(out.status.code(), Some(4), "exit status; stderr: {said}");
+    let message = std::fs::read_to_string(&term).expect("a termination message");
+    assert!(
+        message.starts_with(
+            "the data directory is PostgreSQL 15's and this image runs PostgreSQL 16, which cannot open it (nothing was changed)"
+        ) && message.contains("README: Moving to PostgreSQL 16"),
+        "{message}"
+    );
+    assert!(said.contains(message.trim()), "{said}");
+    // Untouched: no server ran on it, nothing was added, its control file is the same.
+    assert_eq!(
+        std::fs::read_to_string(data.join("PG_VERSION"))
+            .unwrap()
+            .trim(),
+        "15"
+    );
+    assert_eq!(listing(&data), before);
+    assert_eq!(
+        std::fs::read(data.join("global/pg_control")).unwrap(),
+        control
+    );
 }
 
 #[test]

@@ -8,6 +8,19 @@ port="${PGPORT:-5432}"
 # Passwords are files of the mounted Secret, never variables or arguments; init.sql reads
 # them itself (psql's backquotes), so they reach no command line.
 export OVU_PG_SECRETS="${OVU_PG_SECRETS:-/etc/ovu/postgres-secrets}"
+# A data directory of another major version (15 from before the image moved to 16) cannot be
+# started by this server: refuse before anything touches it, with exit code 4 and a termination
+# message the operator turns into the condition DataVersionMismatch (not a crash to wait out).
+if [ -s "$PGDATA/PG_VERSION" ]; then
+  have=$(cat "$PGDATA/PG_VERSION")
+  runs=$(postgres --version | sed -n 's/^postgres (PostgreSQL) \([0-9]*\).*/\1/p')
+  if [ -n "$runs" ] && [ "$have" != "$runs" ]; then
+    msg="the data directory is PostgreSQL $have's and this image runs PostgreSQL $runs, which cannot open it (nothing was changed): run a PostgreSQL $have image again, or move the data with a backup restored into a new system (README: Moving to PostgreSQL 16)"
+    echo "bootstrap: $msg" >&2
+    printf '%s\n' "$msg" > "${TERMINATION_LOG:-/dev/termination-log}" 2> /dev/null || true
+    exit 4
+  fi
+fi
 if [ ! -s "$PGDATA/PG_VERSION" ]; then
   initdb -D "$PGDATA" -U postgres --pwfile="$OVU_PG_SECRETS/superuser-password" --encoding=UTF8 --locale=C --auth=scram-sha-256 > /dev/null
 fi
