@@ -1861,3 +1861,92 @@ async fn a_user_certificate_that_is_expired_misnamed_or_not_its_keys_is_named() 
     })
     .await;
 }
+
+/// `tls.mode: CertManager` against real cert-manager (v1.11.5 from its Go module; e2e/run
+/// runs its controller): a CA ClusterIssuer with a CA made here issues the system's
+/// certificate; the system goes Ready with CertificateReady `Issued` and the certificate's
+/// expiry in its status, and the Secret nginx mounts holds a certificate for the system's
+/// names that this CA signed.
+#[tokio::test]
+async fn cert_manager_issues_the_certificate_from_a_ca_cluster_issuer() {
+    with_temp_ns("cm-ca", true, |c, ns| async move {
+        let n = "cmca";
+        let issuer = format!("ovu-e2e-{ns}");
+        let key = rcgen::KeyPair::generate()?;
+        let mut p = rcgen::CertificateParams::new(Vec::<String>::new())?;
+        p.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+        p.distinguished_name
+            .push(rcgen::DnType::CommonName, "OVU e2e CA");
+        let ca = p.self_signed(&key)?;
+        // A ClusterIssuer's Secret lives in cert-manager's cluster resource namespace.
+        let cm_secrets: Api<Secret> = Api::namespaced(c.client.clone(), "cert-manager");
+        let ca_secret = Secret {
+            metadata: kube::api::ObjectMeta {
+                name: Some(issuer.clone()),
+                ..Default::default()
+            },
+            type_: Some("kubernetes.io/tls".into()),
+            string_data: Some(BTreeMap::from([
+                ("tls.crt".to_string(), ca.pem()),
+                ("tls.key".to_string(), key.serialize_pem()),
+            ])),
+            ..Default::default()
+        };
+        cm_secrets
+            .create(&Default::default(), &ca_secret)
+            .await
+            .context("creating the CA Secret")?;
+        let gvk = kube::api::GroupVersionKind::gvk("cert-manager.io", "v1", "ClusterIssuer");
+        let issuers: Api<kube::api::DynamicObject> =
+            Api::all_with(c.client.clone(), &kube::api::ApiResource::from_gvk(&gvk));
+        let obj: kube::api::DynamicObject = serde_json::from_value(json!({
+            "apiVersion": "cert-manager.io/v1", "kind": "ClusterIssuer",
+            "metadata": {"name": issuer},
+            "spec": {"ca": {"secretName": issuer}},
+        }))?;
+        issuers
+            .create(&Default::default(), &obj)
+            .await
+            .context("creating the ClusterIssuer")?;
+
+        let outcome = async {
+            let tls = json!({"frontend": {"tls": {"mode": "CertManager",
+                "issuerRef": {"name": issuer, "kind": "ClusterIssuer"}}}});
+            c.create(&ns, &system(n, "cm.example.com", tls)).await?;
+            let s = c.wait_ready(&ns, n, ready()).await?;
+            let cond = certificate_condition(&c, &ns, n).await?;
+            ensure!(cond.starts_with("True/Issued"), "CertificateReady: {cond}");
+            let cert = s.status.unwrap_or_default().certificate.unwrap_or_default();
+            ensure!(
+                cert.not_after.is_some(),
+                "no expiry in the status: {cert:?}"
+            );
+            let secret = Api::<Secret>::namespaced(c.client.clone(), &ns)
+                .get(&Names::new(n).tls_secret())
+                .await
+                .context("reading the issued Secret")?;
+            let data = secret.data.unwrap_or_default();
+            let text = |k: &str| {
+                data.get(k)
+                    .map(|b| String::from_utf8_lossy(&b.0).into_owned())
+                    .unwrap_or_default()
+            };
+            ensure!(
+                text("ca.crt").trim() == ca.pem().trim(),
+                "the Secret's ca.crt is not the ClusterIssuer's CA"
+            );
+            ensure!(
+                text("tls.crt").contains("BEGIN CERTIFICATE")
+                    && text("tls.key").contains("PRIVATE KEY"),
+                "the Secret holds no certificate and key"
+            );
+            anyhow::Ok(())
+        }
+        .await;
+        // Cluster-scoped, so the namespace's deletion does not take them.
+        let _ = issuers.delete(&issuer, &DeleteParams::default()).await;
+        let _ = cm_secrets.delete(&issuer, &DeleteParams::default()).await;
+        outcome
+    })
+    .await;
+}
