@@ -127,12 +127,14 @@ enum Command {
         #[arg(long, value_name = "SECRET", requires = "from_bucket")]
         credentials_secret: Option<String>,
         /// Secret in the namespace with the age private key (key `identity`) the backups were
-        /// encrypted to.
+        /// encrypted to. Needed with --from-bucket, except with --list.
+        // clap cannot say "required if --from-bucket and not --list": a restore from a backup of
+        // the cluster always has --from, so `from` exempts it here and `run` checks the rest.
         #[arg(
             long,
             value_name = "SECRET",
             requires = "from_bucket",
-            required_unless_present = "list"
+            required_unless_present_any = ["list", "from"]
         )]
         identity_secret: Option<String>,
         /// ConfigMap with the CA (key ca.crt) of a server with a private CA.
@@ -295,6 +297,11 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             restore::check_new_name(into)?;
         }
         if let Some(location) = from_bucket {
+            if identity_secret.is_none() && !list {
+                anyhow::bail!(
+                    "--identity-secret is needed with --from-bucket: the Secret with the age private key the backups were encrypted to"
+                );
+            }
             let domain = match (domain, list) {
                 (Some(d), _) => d.clone(),
                 (None, true) => "unused.example.com".into(),
@@ -471,6 +478,28 @@ mod tests {
         let with = |extra: &[&'static str]| {
             Cli::try_parse_from(b.iter().chain(extra).copied()).map(|c| c.command)
         };
+        // A restore from a backup in the cluster needs none of the bucket's flags.
+        let local = Cli::try_parse_from([
+            "kubectl-ovu",
+            "restore",
+            "shop",
+            "--from",
+            "latest",
+            "--into",
+            "shop2",
+        ])
+        .map(|c| c.command);
+        assert!(
+            matches!(
+                &local,
+                Ok(Command::Restore {
+                    from_bucket: None,
+                    identity_secret: None,
+                    ..
+                })
+            ),
+            "{local:?}"
+        );
         // Listing needs neither --into nor the identity.
         let list = with(&[
             "--endpoint",
