@@ -193,3 +193,11 @@ test-e2e-real:
 # real dumps and restores, rollouts, restarts): `make test-all`.
 test-e2e-real-all:
 	@e2e/run-real
+
+# The real-container pass on ONE kind cluster (e2e/run-real with OVU_CLUSTER=kind): `make up` on
+# kind, the `real` tests and the browser sign-in at its URLs, the operator's e2e suite on the
+# same nodes (e2e/run --external --mode real), then `tilt ci` last (the Tiltfile takes the system
+# over and must reach Ready, then must fail on a broken build); the cluster is deleted after.
+.PHONY: test-e2e-kind
+test-e2e-kind:
+	@OVU_CLUSTER=kind e2e/run-real --only-real --suite --tilt

@@ -5,42 +5,77 @@
 #   scripts/up.sh down       # stop everything up started (the cluster keeps its data on disk)
 #   scripts/up.sh status     # the OvuSystem's conditions and pods
 #
-# Steps (each a no-op when already done, so a second `make up` is fast):
+# The cluster: OVU_CLUSTER=nodes (default) is the real-node cluster of e2e/cluster (etcd, control
+# plane and three kubelets as processes in network namespaces); OVU_CLUSTER=kind is the kind
+# cluster of e2e/kind (one control plane and three tier nodes as containers of OVU's own
+# dockerd). Both get the same operator, system and URLs; on kind the NodePorts are 31443 and
+# 31825 (deploy/local/kind/system), so the two may run side by side.
+#
+# Steps (each a no-op when already done, so a second `make up` is fast; each prints its time):
 #   1. scripts/deps.sh                      Debian packages, toolchains
-#   2. e2e/cluster/build                    kube-apiserver, kubelet, ... from the Go module proxy
+#   2. nodes: e2e/cluster/build             kube-apiserver, kubelet, ... from the Go module proxy
+#      kind:  e2e/kind/cluster prepare      dockerd, kind, the node image (from that same build)
 #   3. images/build                         release binaries, web bundles, the OCI images
-#   4. e2e/cluster/up --mode real           etcd + control plane + 3 real nodes + addons
-#   5. e2e/cluster/load-images              the OVU images into each node's containerd
+#   4. nodes: e2e/cluster/up --mode real    etcd + control plane + 3 real nodes + addons
+#      kind:  e2e/kind/cluster up           the kind cluster: reused, restarted or created
+#   5. nodes: e2e/cluster/load-images       the OVU images into each node's containerd
+#      kind:  e2e/kind/cluster load         each image into the node(s) of its tier only
 #   6. kubectl apply -k deploy/local/operator   CRD, RBAC, the operator from its image
 #   7. kubectl apply -k deploy/local/system     manifests/samples/ovusystem.yaml on ovu.localhost,
-#                                               with Mailpit as its mail server
+#                                               with Mailpit as its mail server (kind:
+#                                               deploy/local/kind/system, other NodePorts)
 #   8. wait for Ready (printing the conditions as they change), then print the URLs.
-# Environment: OVU_UP_TIMEOUT (seconds to wait for Ready, default 900).
+# Environment: OVU_CLUSTER (nodes|kind), OVU_UP_TIMEOUT (seconds to wait for Ready, default 900).
 set -euo pipefail
 LOG_TAG=up
 source "$(dirname "$0")/lib.sh"
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 cd "$ROOT"
 CLUSTER=$ROOT/e2e/cluster
+KIND_DIR=$ROOT/e2e/kind
 KUBECTL=$CLUSTER/bin/kubectl
 OUT=${OVU_RUN_DIR:-$ROOT/.run}/up
 NS=ovu
 NAME=ovu
 DOMAIN=ovu.localhost
-HTTPS_PORT=30443
 TIMEOUT=${OVU_UP_TIMEOUT:-900}
+case ${OVU_CLUSTER:=nodes} in
+  nodes)
+    KUBECONFIG=$CLUSTER/_run/kubeconfig
+    SYSTEM_DIR=deploy/local/system HTTPS_PORT=30443 MAILPIT_PORT=30825
+    ;;
+  kind)
+    KUBECONFIG=${OVU_KIND_RUN_DIR:-$KIND_DIR/_run}/kubeconfig
+    SYSTEM_DIR=deploy/local/kind/system HTTPS_PORT=31443 MAILPIT_PORT=31825
+    ;;
+  *) die "OVU_CLUSTER=$OVU_CLUSTER: expected nodes or kind" ;;
+esac
 
-step() { log "$@"; }
+# step TEXT: prints the end of the previous step with its time (also into $OUT/times), then TEXT.
+step_name="" step_t0=$SECONDS
+mkdir -p "$OUT"
+step_end() {
+  [[ -n $step_name ]] || return 0
+  log "  ${step_name%% *} done in $((SECONDS - step_t0)) s"
+  printf '%s %s %s\n' "$OVU_CLUSTER" "${step_name%% *}" "$((SECONDS - step_t0))" >>"$OUT/times"
+}
+step() { step_end; step_name=$1 step_t0=$SECONDS; log "$@"; }
 kc() { "$KUBECTL" --kubeconfig "$KUBECONFIG" "$@"; }
 
 case ${1:-up} in
   down)
-    step "stopping the local cluster (its data stays in e2e/cluster/_run; e2e/cluster/down --purge deletes it)"
-    [[ -x $CLUSTER/down ]] && "$CLUSTER/down"
+    if [[ $OVU_CLUSTER == kind ]]; then
+      log "stopping the kind cluster's nodes and OVU's dockerd (the cluster stays; e2e/kind/cluster delete deletes it)"
+      "$KIND_DIR/cluster" stop
+      "$KIND_DIR/docker" stop
+    else
+      log "stopping the local cluster (its data stays in e2e/cluster/_run; e2e/cluster/down --purge deletes it)"
+      [[ -x $CLUSTER/down ]] && "$CLUSTER/down"
+    fi
     exit 0
     ;;
   status)
-    export KUBECONFIG=$CLUSTER/_run/kubeconfig
+    export KUBECONFIG
     kc -n "$NS" get ovusystem "$NAME" -o wide
     kc -n "$NS" get ovusystem "$NAME" -o jsonpath='{range .status.conditions[*]}{.type}={.status} {.reason}: {.message}{"\n"}{end}'
     kc -n "$NS" get pods -o wide
@@ -53,17 +88,36 @@ esac
 
 [[ $(id -u) == 0 ]] || die "make up runs containers and node networking: run it as root"
 t0=$SECONDS
+: >"$OUT/times"
 step "1/8 dependencies"
 scripts/deps.sh
-step "2/8 Kubernetes binaries (built once from the Go module proxy)"
-"$CLUSTER/build"
+if [[ $OVU_CLUSTER == kind ]]; then
+  step "2/8 dockerd, kind and the node image (Kubernetes built once from the Go module proxy)"
+  "$KIND_DIR/cluster" prepare
+else
+  step "2/8 Kubernetes binaries (built once from the Go module proxy)"
+  "$CLUSTER/build"
+fi
 step "3/8 images (release build, web bundles, images/build; cached)"
-images/build >&2
-step "4/8 the local cluster, real nodes"
-KUBECONFIG=$("$CLUSTER/up" --mode real)
-export KUBECONFIG
-step "5/8 loading the OVU images into the nodes"
-"$CLUSTER/load-images" images/_build/oci/{operator,ulm,aam,web,postgres,redis,mailpit}.tar
+if [[ $OVU_CLUSTER == kind ]]; then
+  # The add-on images (CoreDNS, local-path, pause, kube-network-policies) are in the node image.
+  images/build operator ulm aam web postgres redis mailpit >&2
+else
+  images/build >&2
+fi
+if [[ $OVU_CLUSTER == kind ]]; then
+  step "4/8 the local cluster: kind (a control plane and three tier nodes in OVU's dockerd)"
+  KUBECONFIG=$("$KIND_DIR/cluster" up)
+  export KUBECONFIG
+  step "5/8 loading the OVU images into the nodes of their tiers"
+  "$KIND_DIR/cluster" load operator ulm aam web postgres redis mailpit
+else
+  step "4/8 the local cluster, real nodes"
+  KUBECONFIG=$("$CLUSTER/up" --mode real)
+  export KUBECONFIG
+  step "5/8 loading the OVU images into the nodes"
+  "$CLUSTER/load-images" images/_build/oci/{operator,ulm,aam,web,postgres,redis,mailpit}.tar
+fi
 
 step "6/8 the CRD, RBAC and the operator (in-cluster, from its image)"
 kc apply -f crds/ovusystem.yaml >/dev/null
@@ -80,8 +134,8 @@ fi
 kc -n ovu-system rollout status deploy/ovu-operator --timeout=300s >&2 ||
   { kc -n ovu-system get pods -o wide >&2; kc -n ovu-system logs deploy/ovu-operator --tail=40 >&2 || true; die "the operator did not become ready"; }
 
-step "7/8 the OvuSystem (manifests/samples/ovusystem.yaml on $DOMAIN)"
-kc apply -k deploy/local/system >/dev/null
+step "7/8 the OvuSystem (manifests/samples/ovusystem.yaml on $DOMAIN, $SYSTEM_DIR)"
+kc apply -k "$SYSTEM_DIR" >/dev/null
 # Services run the image the node holds; after an image rebuild under the same tag, restart them.
 # Mailpit too (deploy/local/system/mailpit.yaml): its tag is Mailpit's version, kept when
 # scripts/mailpit.sh's build changes (as when it gained the web UI).
@@ -127,7 +181,7 @@ fi
 kc -n "$NS" rollout status deploy/mailpit --timeout=120s >&2 ||
   { kc -n "$NS" get pods -l app.kubernetes.io/name=mailpit -o wide >&2; die "Mailpit (ULM's mail server) did not become ready"; }
 
-mkdir -p "$OUT"
+step_end
 kc -n "$NS" get secret "$NAME-tls" -o jsonpath='{.data.ca\.crt}' | base64 -d >"$OUT/ca.crt"
 # The answer a user would see first: the health endpoint through nginx, over TLS, trusting only
 # the generated CA.
@@ -145,13 +199,13 @@ OVU is up ($((SECONDS - t0)) s).
     password: $KUBECTL --kubeconfig $KUBECONFIG -n $NS get secret $NAME-bootstrap-admin -o jsonpath='{.data.password}' | base64 -d
     second factor: admins must use one (spec.security.adminMfa: Required); the AAM panel walks
     you through setting up an authenticator app at the first sign-in
-  Mail:      http://127.0.0.1:30825/   (Mailpit's web UI: every mail ULM sent, e.g. the verification link;
-             as text: http://127.0.0.1:30825/view/latest.txt (the newest), API: /api/v1/messages)
+  Mail:      http://127.0.0.1:$MAILPIT_PORT/   (Mailpit's web UI: every mail ULM sent, e.g. the verification link;
+             as text: http://127.0.0.1:$MAILPIT_PORT/view/latest.txt (the newest), API: /api/v1/messages)
   CA certificate: $OUT/ca.crt   (e.g. curl --cacert $OUT/ca.crt https://ulm.$DOMAIN:$HTTPS_PORT/api/health)
     To trust it in a browser, import it as an authority: Chromium/Chrome: Settings > Privacy and
     security > Security > Manage certificates > Authorities > Import ("Trust this certificate for
     identifying websites"); Firefox: Settings > Privacy & Security > View Certificates >
     Authorities > Import ("This certificate can identify websites").
   kubectl:   export KUBECONFIG=$KUBECONFIG PATH=$CLUSTER/bin:\$PATH
-  Stop:      make down
+  Stop:      $([[ $OVU_CLUSTER == kind ]] && echo "OVU_CLUSTER=kind ")make down
 EOF

@@ -46,9 +46,10 @@ KIND_POD_SUBNET=198.18.96.0/19
 KIND_SERVICE_SUBNET=198.18.160.0/20
 # The API server on loopback, away from the real-node cluster's 16443 (and kwok's +1000/+2000).
 KIND_API_PORT=16643
-# The frontend tier's NodePort published on the host (the operator's web NodePort default).
-KIND_FRONTEND_NODEPORT=30443
-KIND_FRONTEND_HOST_PORT=18643
+# `make up`'s NodePorts (deploy/local/kind), published on 127.0.0.1 under the same numbers
+# (cluster.yaml): the frontend's HTTPS and Mailpit's web UI.
+KIND_HTTPS_NODEPORT=31443
+KIND_MAILPIT_NODEPORT=31825
 
 KIND_RUN_DIR=${OVU_KIND_RUN_DIR:-$KIND_DIR/_run}
 KIND_KUBECONFIG=$KIND_RUN_DIR/kubeconfig

@@ -28,6 +28,8 @@ const KUBECONFIG = process.env.OVU_CLUSTER_KUBECONFIG ?? path.join(repo, 'e2e/cl
 const KUBECTL = process.env.OVU_CLUSTER_KUBECTL ?? path.join(repo, 'e2e/cluster/bin/kubectl');
 const NS = process.env.OVU_E2E_REAL_NAMESPACE ?? 'ovu';
 const SYSTEM = process.env.OVU_E2E_REAL_SYSTEM ?? 'ovu';
+// make up's HTTPS NodePort: 30443 on the real-node cluster, 31443 on kind (e2e/run-real sets it).
+const PORT = process.env.OVU_E2E_REAL_HTTPS_PORT ?? '30443';
 
 function kubectl(...args) {
   return execFileSync(KUBECTL, ['--kubeconfig', KUBECONFIG, '-n', NS, ...args], { encoding: 'utf8' });
@@ -131,8 +133,8 @@ async function signIn(origin, shot) {
 
 describe('make up: both apps sign in in a browser at the printed URLs', () => {
   it('the URLs carry the public port', () => {
-    assert.equal(urls.ulm, 'https://ulm.ovu.localhost:30443');
-    assert.equal(urls.aam, 'https://aam.ovu.localhost:30443');
+    assert.equal(urls.ulm, `https://ulm.ovu.localhost:${PORT}`);
+    assert.equal(urls.aam, `https://aam.ovu.localhost:${PORT}`);
   });
 
   it('AAM: the admin signs in (through ULM, cross-origin) and sees the dashboard', async () => {

@@ -1426,9 +1426,11 @@ impl OutsideClients {
                 "dev",
                 "ovuclin",
             ],
-            // On-link both ways: the host answers ARP for its node address, the namespace
-            // for the clients'.
+            // On-link both ways: the host answers ARP for the node's address (its own on the
+            // real-node cluster; a kind node's sits behind a bridge, hence proxy ARP), the
+            // namespace for the clients'.
             vec!["ip", "-n", NS, "route", "add", &node_net, "dev", "ovuclin"],
+            vec!["sysctl", "-qw", "net.ipv4.conf.ovuclih.proxy_arp=1"],
             vec![
                 "ip",
                 "route",
