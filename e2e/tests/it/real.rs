@@ -2055,15 +2055,20 @@ async fn chaos_rolling_change_under_load_fails_nothing() {
 /// Runs SQL as PostgreSQL's superuser on its local socket in the system's PostgreSQL pod, in
 /// database `db`; what psql printed (rows only).
 fn psql(t: &Target, db: &str, sql: &str) -> anyhow::Result<String> {
+    psql_in(&t.cluster, &t.ns, &t.system, db, sql)
+}
+
+/// [`psql`] for any system `system` in namespace `ns` (the off-site test's systems too).
+fn psql_in(c: &Cluster, ns: &str, system: &str, db: &str, sql: &str) -> anyhow::Result<String> {
     let script = format!(
         "PGPASSWORD=\"$(cat /etc/ovu/postgres-secrets/superuser-password)\" \
          psql -XqtA -v ON_ERROR_STOP=1 -U postgres -h /var/run/postgresql -d {db} -c \"{sql}\""
     );
-    t.cluster.kubectl(&[
+    c.kubectl(&[
         "-n",
-        &t.ns,
+        ns,
         "exec",
-        &t.names().postgres_pod(),
+        &Names::new(system).postgres_pod(),
         "-c",
         "postgres",
         "--",

@@ -21,6 +21,8 @@ use ovu_crds::names::Names;
 use ovu_e2e::{Cluster, repo_root, wait_for};
 use serde_json::{Value, json};
 
+// The same superuser psql as the other real tests.
+use super::psql_in as psql;
 use super::{env_or, target};
 
 /// The real S3 server of this test, stopped (by the PID it recorded) when dropped.
@@ -225,27 +227,6 @@ fn small_system(name: &str, images: &Images, patch: Value) -> Value {
         "metadata": {"name": name},
         "spec": spec,
     })
-}
-
-/// Runs SQL as PostgreSQL's superuser in system `system`'s PostgreSQL pod, database `db`; the
-/// rows psql printed.
-fn psql(c: &Cluster, ns: &str, system: &str, db: &str, sql: &str) -> anyhow::Result<String> {
-    let script = format!(
-        "PGPASSWORD=\"$(cat /etc/ovu/postgres-secrets/superuser-password)\" \
-         psql -XqtA -v ON_ERROR_STOP=1 -U postgres -h /var/run/postgresql -d {db} -c \"{sql}\""
-    );
-    c.kubectl(&[
-        "-n",
-        ns,
-        "exec",
-        &Names::new(system).postgres_pod(),
-        "-c",
-        "postgres",
-        "--",
-        "sh",
-        "-c",
-        &script,
-    ])
 }
 
 /// Every table of ULM's and AAM's databases with its row count and a checksum of its rows (in
