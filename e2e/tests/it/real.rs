@@ -1880,7 +1880,27 @@ async fn chaos_postgres_pod_deleted_under_load_loses_nothing_acknowledged() {
     // Keep the load on a little longer: the failures must have ended, not paused.
     tokio::time::sleep(Duration::from_secs(10)).await;
     let (seen, registered) = load.finish().await;
-    back.unwrap_or_else(|e| panic!("{e}"));
+    if let Err(e) = back {
+        // What the operator was doing: its status is the thing that did not move.
+        for args in [
+            &["-n", "ovu-system", "get", "pods", "-o", "wide"][..],
+            &[
+                "-n",
+                "ovu-system",
+                "logs",
+                "deploy/ovu-operator",
+                "--tail=80",
+            ][..],
+            &["-n", t.ns.as_str(), "get", "pods", "-o", "wide"][..],
+        ] {
+            eprintln!(
+                "--- kubectl {}\n{}",
+                args.join(" "),
+                t.cluster.kubectl(args).unwrap_or_else(|e| e.to_string())
+            );
+        }
+        panic!("{e}");
+    }
     assert!(
         phases.contains(&Some(ovu_crds::Phase::Degraded))
             || phases.contains(&Some(ovu_crds::Phase::Progressing)),
