@@ -29,6 +29,11 @@ for (const app of ['ulm', 'aam']) {
     console.error(`size: ${app}/dist is missing; run npm run build first`);
     process.exit(2);
   }
+  // Everything in dist/ is served: the manifest (every source path) must have been moved out.
+  if (fs.existsSync(path.join(dist, '.vite'))) {
+    console.error(`size: ${app}/dist/.vite is there and would be served; scripts/vite-common.ts moves the manifest out`);
+    process.exit(2);
+  }
   const { initial, languages } = chunkPlan(readManifest(app));
   const gzOf = new Map(); // dist-relative file → gzip bytes
   let raw = 0;
