@@ -67,5 +67,4 @@ describe('language switch', () => {
     expect(screen.getByText('body')).toBeTruthy();
     quiet.mockRestore();
   });
-
 });
