@@ -83,6 +83,7 @@ async fn observe(sys: &OvuSystem, ctx: &Context, now: Timestamp) -> Result<Obser
         frontend_pod_cidrs,
         backend_pod_cidrs,
         api_server: placement::api_server_endpoints(&ctx.client, &ctx.cache).await,
+        default_images: ctx.default_images.clone(),
     };
 
     certificate::ensure_secrets(sys, &facts, &mut run).await?;
@@ -159,6 +160,7 @@ async fn observe(sys: &OvuSystem, ctx: &Context, now: Timestamp) -> Result<Obser
             aam: rctx.site_url("aam"),
             api: rctx.site_url("api"),
         },
+        images: rctx.images.clone(),
         backup,
         backup_status,
         monitoring,

@@ -9,7 +9,7 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
 use k8s_openapi::jiff::Timestamp;
 use kube::runtime::events::EventType;
 use ovu_crds::{
-    BackupStatus, CertificateStatus, ComponentHealth, Endpoints, OvuSystemStatus, Phase,
+    BackupStatus, CertificateStatus, ComponentHealth, Endpoints, Images, OvuSystemStatus, Phase,
     RestoreStatus, Tiers,
 };
 
@@ -162,6 +162,8 @@ pub struct Round {
     pub certificate: Cond,
     pub certificate_status: CertificateStatus,
     pub endpoints: Endpoints,
+    /// The images this round rendered (`status.images`).
+    pub images: Images,
     pub backup: Cond,
     pub backup_status: BackupStatus,
     /// `MonitoringReady` (`None`: monitoring is off, and the condition is dropped).
@@ -272,6 +274,7 @@ pub fn judge(
             let ready = verdict.phase == Phase::Ready;
             st.certificate = Some(r.certificate_status.clone());
             st.endpoints = Some(r.endpoints.clone());
+            st.images = Some(r.images.clone());
             st.backup = Some(r.backup_status.clone());
             st.restore = r.restore_status.clone();
             st.tiers = Some(r.tiers.clone());
@@ -588,6 +591,7 @@ mod tests {
             certificate: cert(cert_ok),
             certificate_status: CertificateStatus::default(),
             endpoints: Endpoints::default(),
+            images: Images::default(),
             backup: backup(backup_ok),
             backup_status: BackupStatus::default(),
             monitoring: None,
