@@ -140,3 +140,30 @@ fn render_subcommand_takes_default_images_from_the_environment() {
     );
     assert!(bad.stdout.is_empty());
 }
+
+/// The release pins exactly the variables the operator reads (scripts/release-refs.py lists
+/// them for scripts/release.sh and scripts/verify-release.sh): one the release missed would
+/// leave its component on an unpinned fallback.
+#[test]
+fn the_release_scripts_pin_every_default_image_variable() {
+    let out = Command::new("python3")
+        .arg(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../scripts/release-refs.py"))
+        .arg("default-vars")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let listed: Vec<String> = String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(str::to_string)
+        .collect();
+    let read: Vec<String> = ovu_operator::images::FALLBACKS
+        .iter()
+        .map(|(var, _)| var.to_string())
+        .collect();
+    assert_eq!(listed, read);
+}
