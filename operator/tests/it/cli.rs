@@ -167,3 +167,18 @@ fn the_release_scripts_pin_every_default_image_variable() {
         .collect();
     assert_eq!(listed, read);
 }
+
+/// `run --help` names each default-image variable with the fallback the binary really uses.
+#[test]
+fn help_names_every_default_image_variable_and_its_fallback() {
+    let out = Command::new(BIN).args(["run", "--help"]).output().unwrap();
+    assert!(out.status.success());
+    let help = String::from_utf8(out.stdout).unwrap();
+    for (var, fallback) in ovu_operator::images::FALLBACKS {
+        assert!(
+            help.lines()
+                .any(|l| l.contains(var) && l.contains(&format!("(unset: {fallback})"))),
+            "{var} (unset: {fallback}) not in:\n{help}"
+        );
+    }
+}
