@@ -2493,7 +2493,6 @@ async fn chaos_operator_killed_and_api_server_restarted_during_bring_up() {
                 "domain": "chaos.example.com",
                 "frontend": {"replicas": 1, "resources": sized("16Mi", "500m", "128Mi")},
                 "backend": {
-                    // The CRD defaults the image only with the whole object.
                     "ulm": {"image": "ovu/ulm:0.1.0", "replicas": 1,
                         "resources": sized("32Mi", "1", "256Mi")},
                     "aam": {"image": "ovu/aam:0.1.0", "replicas": 1,
