@@ -57,6 +57,11 @@ pub fn nginx_input(ctx: &Ctx) -> NginxInput {
             trusted: p.trusted_cidrs.clone(),
             listen_health: ports::NGINX_HEALTH as u16,
         }),
+        acme_challenges: if ctx.sys.spec.frontend.tls.mode == TlsMode::CertManager {
+            ctx.facts.acme_challenges.clone()
+        } else {
+            Vec::new()
+        },
     }
 }
 
@@ -228,15 +233,25 @@ fn certificate(ctx: &Ctx) -> Child {
         ovu_crds::IssuerKind::ClusterIssuer => "ClusterIssuer",
         ovu_crds::IssuerKind::Issuer => "Issuer",
     };
-    ctx.child(
+    // Until the first certificate is issued the Secret would not exist and nginx could not
+    // start, and an HTTP-01 challenge needs nginx serving port 80: cert-manager puts a
+    // temporary self-signed certificate in the Secret meanwhile. CertificateReady stays
+    // False on it (cert-manager's Ready condition is False until the real one is issued).
+    let mut meta = ctx.meta(&name, Component::Frontend);
+    meta["annotations"] = json!({ISSUE_TEMPORARY_CERTIFICATE: "true"});
+    ctx.child_with_meta(
         Kind::Certificate,
         &name,
-        Component::Frontend,
+        meta,
         json!({"spec": {
             "secretName": ctx.names.tls_secret(),
             "dnsNames": dns_names(&ctx.sys.spec.domain),
             "issuerRef": {"name": issuer.name, "kind": kind, "group": issuer.group},
             "privateKey": {"algorithm": "ECDSA", "size": 256, "rotationPolicy": "Always"},
         }}),
+        false,
     )
 }
+
+/// cert-manager's annotation asking for a temporary certificate until the first is issued.
+pub const ISSUE_TEMPORARY_CERTIFICATE: &str = "cert-manager.io/issue-temporary-certificate";

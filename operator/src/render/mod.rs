@@ -181,6 +181,9 @@ pub struct Facts {
     /// Where the Kubernetes API server listens (the `kubernetes` Service's endpoints, after
     /// translation): AAM's egress policy lets it reach exactly these.
     pub api_server: Vec<ApiServerEndpoint>,
+    /// The HTTP-01 challenges cert-manager is solving for the system's names (CertManager
+    /// mode): nginx routes each token on port 80 to its solver. Sorted.
+    pub acme_challenges: Vec<nginx::AcmeChallenge>,
 }
 
 /// One address and port of the Kubernetes API server.
