@@ -6,6 +6,7 @@ use serde_json::{Value, json};
 
 use super::names::{self, Component, Tier, ports};
 use super::nginx::{self, NginxInput, ProxyProtocol, TlsFiles};
+use super::backend::{DRAIN_SECS, PRE_STOP_SECS};
 use super::pod::{self, APP_UID};
 use super::{Child, Ctx, Kind};
 
@@ -184,9 +185,19 @@ fn deployment(ctx: &Ctx, conf: &str) -> Child {
                 "volumeMounts": mounts,
                 "securityContext": pod::container_security(),
                 "resources": pod::resources(&fe.resources),
+                // A rollout (a new config, a renewed certificate) must fail no request. The
+                // kubelet's SIGTERM is nginx's fast shutdown, which cuts open connections;
+                // instead a terminating pod keeps serving while kube-proxy learns it left the
+                // Service, then quits gracefully (SIGQUIT: in-flight requests finish, idle
+                // keep-alive connections close) and the hook waits for the master (PID 1) to
+                // exit, so the SIGTERM that follows finds nothing left to cut.
+                "lifecycle": {"preStop": {"exec": {"command": ["/bin/sh", "-c", format!(
+                    "sleep {PRE_STOP_SECS}; nginx -e stderr -c {CONF_DIR}/nginx.conf -s quit; \
+                     while kill -0 1 2>/dev/null; do sleep 0.2; done"
+                )]}}},
             }],
             "volumes": volumes,
-            "terminationGracePeriodSeconds": 30,
+            "terminationGracePeriodSeconds": PRE_STOP_SECS + DRAIN_SECS,
         }),
     );
     ctx.child(
