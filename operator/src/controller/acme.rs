@@ -110,7 +110,10 @@ async fn list(
     let list = api
         .list(&ListParams::default().labels("acme.cert-manager.io/http01-solver=true"))
         .await
-        .map_err(super::error::read("acme", format!("HTTP-01 solver {plural} in {ns}")))?;
+        .map_err(super::error::read(
+            "acme",
+            format!("HTTP-01 solver {plural} in {ns}"),
+        ))?;
     Ok(list
         .items
         .iter()

@@ -19,7 +19,8 @@ use super::run::Run;
 use super::tiers::{self, tier_view, with_pods, workload};
 use super::verdict::{self, Observed, Requeue, Stage, Step};
 use super::{
-    Context, Error, acme, backups, certificate, monitoring, placement, probe, prune, publish, restore,
+    Context, Error, acme, backups, certificate, monitoring, placement, probe, prune, publish,
+    restore,
 };
 use crate::render::{self, Ctx, Desired, Facts, Kind};
 use crate::status::{self, Cond};

@@ -4,9 +4,9 @@
 use ovu_crds::{ExposureType, TlsMode};
 use serde_json::{Value, json};
 
+use super::backend::{DRAIN_SECS, PRE_STOP_SECS};
 use super::names::{self, Component, Tier, ports};
 use super::nginx::{self, NginxInput, ProxyProtocol, TlsFiles};
-use super::backend::{DRAIN_SECS, PRE_STOP_SECS};
 use super::pod::{self, APP_UID};
 use super::{Child, Ctx, Kind};
 

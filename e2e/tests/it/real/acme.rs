@@ -244,10 +244,13 @@ impl Acme {
             run(&cmd)?;
         }
 
-        let bin = run(&[repo_root()
-            .join("scripts/cert-manager.sh")
-            .to_str()
-            .context("path")?, "controller"])?;
+        let bin = run(&[
+            repo_root()
+                .join("scripts/cert-manager.sh")
+                .to_str()
+                .context("path")?,
+            "controller",
+        ])?;
         let log = std::fs::File::create(me.dir.join("cert-manager.log"))?;
         let child = Command::new("ip")
             .args(["netns", "exec", NETNS, bin.trim()])
@@ -277,9 +280,19 @@ impl Acme {
 
 /// The certificate `openssl s_client` is served at 127.0.0.1:`port` for `name`, verified
 /// against `root` only: (serial, issuer). An error when it does not chain to `root`.
-fn served_certificate(name: &str, port: u16, root: &std::path::Path) -> anyhow::Result<(String, String)> {
+fn served_certificate(
+    name: &str,
+    port: u16,
+    root: &std::path::Path,
+) -> anyhow::Result<(String, String)> {
     let out = Command::new("openssl")
-        .args(["s_client", "-connect", &format!("127.0.0.1:{port}"), "-servername", name])
+        .args([
+            "s_client",
+            "-connect",
+            &format!("127.0.0.1:{port}"),
+            "-servername",
+            name,
+        ])
         .arg("-CAfile")
         .arg(root)
         .arg("-verify_return_error")
@@ -292,8 +305,12 @@ fn served_certificate(name: &str, port: u16, root: &std::path::Path) -> anyhow::
         "the certificate served for {name} does not chain to Pebble's root: {}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let begin = text.find("-----BEGIN CERTIFICATE-----").context("no certificate")?;
-    let end = text.find("-----END CERTIFICATE-----").context("no certificate end")?;
+    let begin = text
+        .find("-----BEGIN CERTIFICATE-----")
+        .context("no certificate")?;
+    let end = text
+        .find("-----END CERTIFICATE-----")
+        .context("no certificate end")?;
     let pem = &text[begin..end + "-----END CERTIFICATE-----".len()];
     use std::io::Write as _;
     let mut x = Command::new("openssl")
@@ -481,8 +498,15 @@ async fn with_issuer(
     let cond = certificate_condition(c, ns, n).await?;
     ensure!(cond == "True/Issued", "CertificateReady: {cond}");
     let sys = c.get_system(ns, n).await?;
-    let cs = sys.status.unwrap_or_default().certificate.unwrap_or_default();
-    ensure!(cs.not_after.is_some(), "no notAfter in status.certificate: {cs:?}");
+    let cs = sys
+        .status
+        .unwrap_or_default()
+        .certificate
+        .unwrap_or_default();
+    ensure!(
+        cs.not_after.is_some(),
+        "no notAfter in status.certificate: {cs:?}"
+    );
 
     // Pebble's root (made at its start), and the served chain verified against it alone.
     let root = acme.dir.join("pebble-root.pem");
@@ -494,10 +518,16 @@ async fn with_issuer(
         &format!("{}/roots/0", acme.var("PEBBLE_MANAGEMENT")?),
     ])?;
     std::fs::write(&root, &pem)?;
-    let (serial1, issuer1) = wait_for(Duration::from_secs(120), "nginx serving Pebble's certificate", || {
-        let (ulm, root) = (ulm.clone(), root.clone());
-        async move { Ok(served_certificate(&ulm, HTTPS_NODE_PORT, &root).map_err(|e| format!("{e:#}"))) }
-    })
+    let (serial1, issuer1) = wait_for(
+        Duration::from_secs(120),
+        "nginx serving Pebble's certificate",
+        || {
+            let (ulm, root) = (ulm.clone(), root.clone());
+            async move {
+                Ok(served_certificate(&ulm, HTTPS_NODE_PORT, &root).map_err(|e| format!("{e:#}")))
+            }
+        },
+    )
     .await?;
     eprintln!("served: serial {serial1}, issuer {issuer1}");
 
@@ -507,7 +537,10 @@ async fn with_issuer(
     let http = reqwest::Client::builder()
         .tls_built_in_root_certs(false)
         .add_root_certificate(ca)
-        .resolve(&ulm, std::net::SocketAddr::from(([127, 0, 0, 1], HTTPS_NODE_PORT)))
+        .resolve(
+            &ulm,
+            std::net::SocketAddr::from(([127, 0, 0, 1], HTTPS_NODE_PORT)),
+        )
         .pool_max_idle_per_host(0)
         .timeout(Duration::from_secs(10))
         .build()?;
@@ -538,7 +571,11 @@ async fn with_issuer(
     let certs = dynamic(c, Some(ns), "cert-manager.io", "Certificate");
     let cert_name = Names::new(n).certificate();
     let before = certs.get(&cert_name).await?;
-    let rev = before.data.pointer("/status/revision").and_then(Value::as_i64).unwrap_or(0);
+    let rev = before
+        .data
+        .pointer("/status/revision")
+        .and_then(Value::as_i64)
+        .unwrap_or(0);
     let generation = before.metadata.generation.unwrap_or(1);
     let now = k8s_openapi::jiff::Timestamp::now().to_string();
     let patch = json!([{"op": "add", "path": "/status/conditions/-", "value": {
@@ -564,41 +601,62 @@ async fn with_issuer(
         let (certs, name) = (certs2.clone(), cert_name2.clone());
         async move {
             let o = certs.get(&name).await?;
-            let r = o.data.pointer("/status/revision").and_then(Value::as_i64).unwrap_or(0);
-            let ready = o.data.pointer("/status/conditions").and_then(Value::as_array).is_some_and(|a| {
-                a.iter().any(|x| x["type"] == "Ready" && x["status"] == "True")
-            });
-            Ok(if r > rev && ready { Ok(()) } else { Err(format!("revision {r} (was {rev}), ready {ready}")) })
-        }
-    })
-    .await?;
-    let serial2 = wait_for(Duration::from_secs(180), "nginx serving the renewed certificate", || {
-        let (ulm, root, old) = (ulm.clone(), root.clone(), serial1.clone());
-        async move {
-            Ok(match served_certificate(&ulm, HTTPS_NODE_PORT, &root) {
-                Ok((s, _)) if s != old => Ok(s),
-                Ok((s, _)) => Err(format!("still serial {s}")),
-                Err(e) => Err(format!("{e:#}")),
+            let r = o
+                .data
+                .pointer("/status/revision")
+                .and_then(Value::as_i64)
+                .unwrap_or(0);
+            let ready = o
+                .data
+                .pointer("/status/conditions")
+                .and_then(Value::as_array)
+                .is_some_and(|a| {
+                    a.iter()
+                        .any(|x| x["type"] == "Ready" && x["status"] == "True")
+                });
+            Ok(if r > rev && ready {
+                Ok(())
+            } else {
+                Err(format!("revision {r} (was {rev}), ready {ready}"))
             })
         }
     })
     .await?;
+    let serial2 = wait_for(
+        Duration::from_secs(180),
+        "nginx serving the renewed certificate",
+        || {
+            let (ulm, root, old) = (ulm.clone(), root.clone(), serial1.clone());
+            async move {
+                Ok(match served_certificate(&ulm, HTTPS_NODE_PORT, &root) {
+                    Ok((s, _)) if s != old => Ok(s),
+                    Ok((s, _)) => Err(format!("still serial {s}")),
+                    Err(e) => Err(format!("{e:#}")),
+                })
+            }
+        },
+    )
+    .await?;
     // Through the end of the rollout (the old pod gone), and a little after.
     let deployments: Api<Deployment> = Api::namespaced(c.client.clone(), ns);
     let fe = Names::new(n).of(Component::Frontend);
-    wait_for(Duration::from_secs(180), "the frontend rollout done", || {
-        let (deployments, fe) = (deployments.clone(), fe.clone());
-        async move {
-            let d = deployments.get(&fe).await?;
-            let st = d.status.unwrap_or_default();
-            let want = d.spec.and_then(|s| s.replicas).unwrap_or(1);
-            let done = st.observed_generation == d.metadata.generation
-                && st.updated_replicas == Some(want)
-                && st.replicas == Some(want)
-                && st.available_replicas == Some(want);
-            Ok(if done { Ok(()) } else { Err(format!("{st:?}")) })
-        }
-    })
+    wait_for(
+        Duration::from_secs(180),
+        "the frontend rollout done",
+        || {
+            let (deployments, fe) = (deployments.clone(), fe.clone());
+            async move {
+                let d = deployments.get(&fe).await?;
+                let st = d.status.unwrap_or_default();
+                let want = d.spec.and_then(|s| s.replicas).unwrap_or(1);
+                let done = st.observed_generation == d.metadata.generation
+                    && st.updated_replicas == Some(want)
+                    && st.replicas == Some(want)
+                    && st.available_replicas == Some(want);
+                Ok(if done { Ok(()) } else { Err(format!("{st:?}")) })
+            }
+        },
+    )
     .await?;
     tokio::time::sleep(Duration::from_secs(3)).await;
     stop.store(true, std::sync::atomic::Ordering::Relaxed);
@@ -608,9 +666,15 @@ async fn with_issuer(
         t_renew.elapsed().as_secs(),
         failed.len()
     );
-    ensure!(failed.is_empty(), "requests failed during the renewal: {failed:?}");
+    ensure!(
+        failed.is_empty(),
+        "requests failed during the renewal: {failed:?}"
+    );
     ensure!(ok >= 20, "the load made too few requests ({ok})");
     let cond = certificate_condition(c, ns, n).await?;
-    ensure!(cond == "True/Issued", "CertificateReady after the renewal: {cond}");
+    ensure!(
+        cond == "True/Issued",
+        "CertificateReady after the renewal: {cond}"
+    );
     Ok(())
 }
