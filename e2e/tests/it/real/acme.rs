@@ -332,6 +332,31 @@ fn served_certificate(
     Ok((serial.to_string(), issuer.trim().to_string()))
 }
 
+/// The frontend Deployment's rollout is over: every pod runs the current template and is
+/// available, none of an older one is left.
+async fn frontend_rolled_out(c: &Cluster, ns: &str, system: &str) -> anyhow::Result<()> {
+    let deployments: Api<Deployment> = Api::namespaced(c.client.clone(), ns);
+    let fe = Names::new(system).of(Component::Frontend);
+    wait_for(
+        Duration::from_secs(180),
+        "the frontend rollout done",
+        || {
+            let (deployments, fe) = (deployments.clone(), fe.clone());
+            async move {
+                let d = deployments.get(&fe).await?;
+                let st = d.status.unwrap_or_default();
+                let want = d.spec.and_then(|s| s.replicas).unwrap_or(1);
+                let done = st.observed_generation == d.metadata.generation
+                    && st.updated_replicas == Some(want)
+                    && st.replicas == Some(want)
+                    && st.available_replicas == Some(want);
+                Ok(if done { Ok(()) } else { Err(format!("{st:?}")) })
+            }
+        },
+    )
+    .await
+}
+
 fn dynamic(c: &Cluster, ns: Option<&str>, group: &str, kind: &str) -> Api<DynamicObject> {
     let ar = ApiResource::from_gvk(&GroupVersionKind::gvk(group, "v1", kind));
     match ns {
@@ -529,6 +554,18 @@ async fn with_issuer(
         },
     )
     .await?;
+    // The system is Ready once cert-manager says the certificate is; nginx's pods are rolled
+    // onto it after that (the temporary certificate's pod goes last). The load measures the
+    // renewal, so it starts once that first rollout is over and every answer is Pebble's.
+    frontend_rolled_out(c, ns, n).await?;
+    for _ in 0..5 {
+        let (s, _) = served_certificate(&ulm, HTTPS_NODE_PORT, &root)?;
+        ensure!(
+            s == serial1,
+            "nginx serves serial {s} and {serial1} after its rollout"
+        );
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
     eprintln!("served: serial {serial1}, issuer {issuer1}");
 
     // The load: new connections (no pooling: each request sees the certificate being served
@@ -550,14 +587,15 @@ async fn with_issuer(
         let (http, stop) = (http.clone(), stop.clone());
         tokio::spawn(async move {
             let (mut ok, mut failed) = (0u32, Vec::new());
+            let started = Instant::now();
             for _ in 0..3000 {
                 if stop.load(std::sync::atomic::Ordering::Relaxed) {
                     break;
                 }
                 match http.get(&url).send().await {
                     Ok(r) if r.status().is_success() => ok += 1,
-                    Ok(r) => failed.push(format!("{}", r.status())),
-                    Err(e) => failed.push(format!("{e:?}")),
+                    Ok(r) => failed.push(format!("{:?}: {}", started.elapsed(), r.status())),
+                    Err(e) => failed.push(format!("{:?}: {e:?}", started.elapsed())),
                 }
                 tokio::time::sleep(Duration::from_millis(200)).await;
             }
@@ -638,26 +676,7 @@ async fn with_issuer(
     )
     .await?;
     // Through the end of the rollout (the old pod gone), and a little after.
-    let deployments: Api<Deployment> = Api::namespaced(c.client.clone(), ns);
-    let fe = Names::new(n).of(Component::Frontend);
-    wait_for(
-        Duration::from_secs(180),
-        "the frontend rollout done",
-        || {
-            let (deployments, fe) = (deployments.clone(), fe.clone());
-            async move {
-                let d = deployments.get(&fe).await?;
-                let st = d.status.unwrap_or_default();
-                let want = d.spec.and_then(|s| s.replicas).unwrap_or(1);
-                let done = st.observed_generation == d.metadata.generation
-                    && st.updated_replicas == Some(want)
-                    && st.replicas == Some(want)
-                    && st.available_replicas == Some(want);
-                Ok(if done { Ok(()) } else { Err(format!("{st:?}")) })
-            }
-        },
-    )
-    .await?;
+    frontend_rolled_out(c, ns, n).await?;
     tokio::time::sleep(Duration::from_secs(3)).await;
     stop.store(true, std::sync::atomic::Ordering::Relaxed);
     let (ok, failed) = load.await?;
