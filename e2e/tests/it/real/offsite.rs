@@ -260,7 +260,11 @@ fn fingerprint(c: &Cluster, ns: &str, system: &str, cutoff: &str) -> anyhow::Res
 }
 
 /// The namespace is gone, and with it every volume its claims had.
-async fn wait_namespace_gone(c: &Cluster, ns: &str, timeout: Duration) -> anyhow::Result<()> {
+pub(super) async fn wait_namespace_gone(
+    c: &Cluster,
+    ns: &str,
+    timeout: Duration,
+) -> anyhow::Result<()> {
     let namespaces: Api<Namespace> = Api::all(c.client.clone());
     let volumes: Api<PersistentVolume> = Api::all(c.client.clone());
     wait_for(
