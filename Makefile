@@ -15,9 +15,9 @@ export RUST_BACKTRACE ?= 1
         images push release test-release test-release-pull
 
 help:
-	@echo "make up     run OVU on a local Kubernetes cluster with real nodes (see README)"
+	@echo "make up     run OVU on a local Kubernetes cluster with real nodes (OVU_CLUSTER=kind: on kind; see README)"
 	@echo "make test   run the CI suites (installs what it needs)"
-	@echo "make test-all  make test plus the long scenarios (the operator suite on real nodes)"
+	@echo "make test-all  make test plus the long scenarios (real-node chaos, the kind pass, release pull)"
 	@echo "make down   stop what make up/dev started"
 
 ## --- the two commands -------------------------------------------------------
@@ -25,13 +25,18 @@ help:
 up:
 	@scripts/up.sh
 
+# The one real-container pass in make test is the real-node cluster's (test-e2e-real): the kind
+# pass (test-e2e-kind) runs the same real tests, the operator suite and tilt ci on kind in
+# make test-all, until the ACME test also runs on kind (see README "make up: kind or real nodes").
 test: deps lint clippy test-sqlx test-rust test-api test-monitoring test-web test-web-e2e test-e2e test-e2e-real test-release
 	@echo "make test: all suites passed"
 
 # Everything `make test` runs, plus the long scenarios that do not fit CI's budget: the
-# operator's e2e suite again on the real nodes (real PostgreSQL dumps and restores, rollouts,
-# restarts). Run it before calling an issue resolved.
-test-all: deps lint clippy test-sqlx test-rust test-api test-monitoring test-web test-web-e2e test-e2e test-e2e-real-all test-release test-release-pull
+# real-node cluster's chaos tests (killed operator and API server, PostgreSQL deleted under
+# load, rolling changes) and the operator suite again there, the one-cluster pass on kind
+# (make up, the real tests, the browser, the operator suite and tilt ci), and the install from
+# a registry with an upgrade (test-release-pull). Run it before calling an issue resolved.
+test-all: deps lint clippy test-sqlx test-rust test-api test-monitoring test-web test-web-e2e test-e2e test-e2e-real-all test-e2e-kind test-release test-release-pull
 	@echo "make test-all: all suites passed"
 
 ## --- steps ------------------------------------------------------------------
@@ -169,35 +174,37 @@ crd:
 test-e2e:
 	@e2e/run --mode kwok
 
-# The same suite on a kind cluster (e2e/kind/run: OVU's own dockerd, kind and a node image
-# built here from the project's Kubernetes build). Not part of `make test` (yet): see
-# e2e/kind/README.md for its cost.
+# The suite alone on a fresh kind cluster (e2e/kind/run: OVU's own dockerd, kind and a node
+# image built here from the project's Kubernetes build); make test-all runs it in test-e2e-kind.
 .PHONY: test-kind
 test-kind:
 	@e2e/kind/run
 
 # The Tiltfile on the kind cluster (e2e/kind/test-tilt): `tilt ci` must pass (the OvuSystem
 # Ready), then fail on a deliberately broken Rust build; the cluster is deleted afterwards.
-# Not part of `make test` (yet): see e2e/kind/README.md for its cost.
+# make test-all runs it at the end of test-e2e-kind, on that pass's cluster.
 .PHONY: test-tilt
 test-tilt:
 	@e2e/kind/test-tilt
 
-# `make up` on real nodes, the `real` tests through nginx over TLS (and the browser sign-in at
-# the printed URLs), then `make down`: the one real-container pass CI always runs.
+# `make up` on the real-node cluster (OVU_CLUSTER=nodes), the `real` tests through nginx over
+# TLS and the browser sign-in at the printed URLs, then `make down`: make test's one
+# real-container pass.
 .PHONY: test-e2e-real-all
 test-e2e-real:
-	@e2e/run-real --only-real
+	@OVU_CLUSTER=nodes e2e/run-real --only-real
 
-# The same, plus the operator's e2e suite again on those real nodes (real-sized test systems,
-# real dumps and restores, rollouts, restarts): `make test-all`.
+# The same, plus the chaos tests and the operator's e2e suite again on those real nodes:
+# `make test-all`. The chaos tests stop the API server and the operator as processes, which
+# the real-node cluster makes direct.
 test-e2e-real-all:
-	@e2e/run-real
+	@OVU_CLUSTER=nodes e2e/run-real
 
 # The real-container pass on ONE kind cluster (e2e/run-real with OVU_CLUSTER=kind): `make up` on
 # kind, the `real` tests and the browser sign-in at its URLs, the operator's e2e suite on the
 # same nodes (e2e/run --external --mode real), then `tilt ci` last (the Tiltfile takes the system
 # over and must reach Ready, then must fail on a broken build); the cluster is deleted after.
+# In make test-all.
 .PHONY: test-e2e-kind
 test-e2e-kind:
 	@OVU_CLUSTER=kind e2e/run-real --only-real --suite --tilt

@@ -7,13 +7,15 @@
 # Proves: the registry refuses an anonymous client and one that does not trust the CA; images/push
 # pushes the six release images and the digests it prints are the OCI archives' own manifests;
 # scripts/release.sh writes install.yaml + the kustomize base and every image reference in it
-# (operator + each CRD image default) is @sha256: and resolves in the registry to what was pushed
-# (scripts/verify-release.sh); install.yaml passes `kubectl apply --dry-run=server`, then applied
-# for real, an OvuSystem that names no image is defaulted by the API server to the pinned images;
-# and the check fails on a tampered digest (one the push did not record, and one recorded but
-# not in the registry).
+# (the operator's image + its five default images, OVU_DEFAULT_IMAGE_*) is @sha256: and
+# resolves in the registry to what was pushed (scripts/verify-release.sh); install.yaml passes
+# `kubectl apply --dry-run=server`, then applied for real, the API server writes no image into
+# an OvuSystem that names none (a stored default would pin it to this release), and the
+# operator Deployment it holds, its env given to the operator's own renderer, resolves every
+# image of that system to the pinned ones; and the check fails on a tampered digest (one the
+# push did not record, and one recorded but not in the registry).
 #
-# Needs the images built (make images). Everything it starts is stopped at exit (PIDs only).
+# Needs the images built (make images; the operator's binary from it renders). Everything it starts is stopped at exit (PIDs only).
 set -euo pipefail
 LOG_TAG=test-release
 source "$(dirname "$0")/lib.sh"
@@ -28,6 +30,8 @@ started=$SECONDS
 for img in operator ulm aam web postgres redis; do
   [[ -s images/_build/oci/$img.tar ]] || die "images/_build/oci/$img.tar is missing: make images"
 done
+OPERATOR_BIN=$ROOT/target/release-operator/ovu-operator
+[[ -x $OPERATOR_BIN ]] || die "$OPERATOR_BIN is missing: make images"
 command -v skopeo >/dev/null || die "skopeo is missing (scripts/deps.sh)"
 "$CLUSTER/build" >&2
 
@@ -78,7 +82,7 @@ t0=$SECONDS
 scripts/release.sh
 release_s=$((SECONDS - t0))
 install=$WORK/dist/install.yaml
-# Six distinct images: the operator and the five the CRD defaults to.
+# Six distinct images: the operator and its five default images.
 n=$(python3 scripts/release-refs.py refs "$install" | awk '{print $2}' | sort -u | wc -l)
 ((n == 6)) || die "install.yaml references $n distinct images, not 6"
 t0=$SECONDS
@@ -114,20 +118,42 @@ python3 -c 'import sys,yaml; print(yaml.safe_dump([d for d in yaml.safe_load_all
 "$KUBECTL" apply --dry-run=server -f "$install" >&2 || die "the API server refused install.yaml (dry run)"
 "$KUBECTL" apply -f "$install" >&2
 OVU_KUBECTL=$KUBECTL "$CLUSTER/crd-established"
-# An OvuSystem that names no image gets the release's images from the API server's defaulting.
-got=$("$KUBECTL" apply --dry-run=server -o json -f manifests/samples/ovusystem.yaml |
+# The API server writes no image into an OvuSystem that names none: the system follows the
+# operator, whichever release that is.
+stored=$("$KUBECTL" apply --dry-run=server -o json -f manifests/samples/ovusystem.yaml |
   python3 -c 'import json,sys; s=json.load(sys.stdin)["spec"]
-print(s["backend"]["ulm"]["image"], s["backend"]["aam"]["image"], s["frontend"]["image"],
-      s["database"]["postgres"]["image"], s["database"]["redis"]["image"])')
-want=""
-for img in ulm aam web postgres redis; do want+="$(awk -v i="$img" '$1 == i {print $2}' "$WORK/dist/images.txt") "; done
-[[ "$got " == "$want" ]] || die "a sample OvuSystem was defaulted to '$got', not the release's '$want'"
+parts = {"frontend": s["frontend"], "backend.ulm": s["backend"]["ulm"], "backend.aam": s["backend"]["aam"],
+         "database.postgres": s["database"]["postgres"], "database.redis": s["database"]["redis"]}
+print(" ".join(f"spec.{k}.image={v['"'"'image'"'"']}" for k, v in parts.items() if "image" in v))')
+[[ -z $stored ]] || die "the API server wrote images into a sample OvuSystem: $stored"
+# The operator as the API server holds it resolves them to the release's: its env, read back,
+# given to its own renderer (the same resolution the controller runs).
+mapfile -t op_env < <("$KUBECTL" -n ovu-system get deployment ovu-operator -o json | python3 -c '
+import json, sys
+c = json.load(sys.stdin)["spec"]["template"]["spec"]["containers"][0]
+for e in c.get("env", []):
+    if e["name"].startswith("OVU_DEFAULT_IMAGE_") and "value" in e:
+        print(e["name"] + "=" + e["value"])')
+got=$(env -i PATH="$PATH" "${op_env[@]}" "$OPERATOR_BIN" render manifests/samples/ovusystem.yaml --namespace ovu |
+  python3 -c 'import sys, yaml
+seen = set()
+def walk(n):
+    if isinstance(n, dict):
+        for k, v in n.items():
+            if k == "image" and isinstance(v, str): seen.add(v)
+            else: walk(v)
+    elif isinstance(n, list):
+        for v in n: walk(v)
+for d in yaml.safe_load_all(sys.stdin): walk(d)
+print(" ".join(sorted(seen)))') || die "the operator could not render the sample with its Deployment's env"
+want=$(awk '$1 != "operator" {print $2}' "$WORK/dist/images.txt" | sort | tr '\n' ' ')
+[[ "$got " == "$want" ]] || die "with the installed operator's env a sample OvuSystem runs '$got', not the release's '$want'"
 op_image=$("$KUBECTL" -n ovu-system get deployment ovu-operator -o 'jsonpath={.spec.template.spec.containers[0].image}')
 op_pushed=$(awk '$1 == "operator" {print $2}' "$WORK/dist/images.txt")
 # kustomize writes name@digest (no tag).
 [[ $op_image == "${op_pushed%:*@*}@${op_pushed#*@}" ]] ||
   die "the operator Deployment runs $op_image, not the pushed operator"
-log "the API server took install.yaml; a sample OvuSystem is defaulted to the pinned images"
+log "the API server took install.yaml; a sample OvuSystem stores no image and the installed operator runs it on the pinned ones"
 
 # --- tampered digests are caught -------------------------------------------------------------
 ulm_ref=$(awk '$1 == "ulm" {print $2}' "$WORK/dist/images.txt")
@@ -149,4 +175,18 @@ if scripts/verify-release.sh "$WORK/tampered/install.yaml" 2>"$WORK/tampered/out
 fi
 grep -q "does not resolve in the registry" "$WORK/tampered/out2" || { cat "$WORK/tampered/out2" >&2; die "the unknown digest was refused for another reason"; }
 log "tampered digests refused (push record and registry)"
+# An install whose operator lacks one default image would run that component unpinned.
+python3 -c 'import sys, yaml
+docs = [d for d in yaml.safe_load_all(open(sys.argv[1])) if d]
+for d in docs:
+    if d["kind"] == "Deployment" and d["metadata"]["name"] == "ovu-operator":
+        c = d["spec"]["template"]["spec"]["containers"][0]
+        c["env"] = [e for e in c["env"] if e["name"] != "OVU_DEFAULT_IMAGE_WEB"]
+yaml.safe_dump_all(docs, open(sys.argv[2], "w"))' "$install" "$WORK/tampered/install.yaml"
+cp "$WORK/dist/images.txt" "$WORK/tampered/images.txt"
+if scripts/verify-release.sh --offline "$WORK/tampered/install.yaml" 2>"$WORK/tampered/out3"; then
+  die "verify-release.sh accepted an install.yaml whose operator does not set OVU_DEFAULT_IMAGE_WEB"
+fi
+grep -q "does not set OVU_DEFAULT_IMAGE_WEB" "$WORK/tampered/out3" || { cat "$WORK/tampered/out3" >&2; die "the unpinned web image was refused for another reason"; }
+log "an operator without a pinned default image refused"
 log "passed in $((SECONDS - started)) s (push ${push_s} s, release ${release_s} s, verify ${verify_s} s, kwok cluster up ${cluster_s} s)"

@@ -5,10 +5,10 @@
 #   scripts/up.sh down       # stop everything up started (the cluster keeps its data on disk)
 #   scripts/up.sh status     # the OvuSystem's conditions and pods
 #
-# The cluster: OVU_CLUSTER=nodes (default) is the real-node cluster of e2e/cluster (etcd, control
-# plane and three kubelets as processes in network namespaces); OVU_CLUSTER=kind is the kind
-# cluster of e2e/kind (one control plane and three tier nodes as containers of OVU's own
-# dockerd). Both get the same operator, system and URLs; on kind the NodePorts are 31443 and
+# The cluster: OVU_CLUSTER=nodes (default, what make test's real-container pass runs on) is the
+# real-node cluster of e2e/cluster (etcd, control plane and three kubelets as processes in
+# network namespaces); OVU_CLUSTER=kind is the kind cluster of e2e/kind (one control plane and
+# three tier nodes as containers of OVU's own dockerd; make test-all's kind pass). Both get the same operator, system and URLs; on kind the NodePorts are 31443 and
 # 31825 (deploy/local/kind/system), so the two may run side by side.
 #
 # Steps (each a no-op when already done, so a second `make up` is fast; each prints its time):
@@ -39,7 +39,15 @@ NS=ovu
 NAME=ovu
 DOMAIN=ovu.localhost
 TIMEOUT=${OVU_UP_TIMEOUT:-900}
-case ${OVU_CLUSTER:=nodes} in
+# The real nodes unless OVU_CLUSTER says otherwise; `down` and `status` act on the cluster of
+# the last `make up` (recorded in $OUT/cluster), so `make down` needs no variable.
+if [[ -z ${OVU_CLUSTER:-} ]]; then
+  case ${1:-up} in
+    down | status) OVU_CLUSTER=$(cat "$OUT/cluster" 2>/dev/null || echo nodes) ;;
+    *) OVU_CLUSTER=nodes ;;
+  esac
+fi
+case $OVU_CLUSTER in
   nodes)
     KUBECONFIG=$CLUSTER/_run/kubeconfig
     SYSTEM_DIR=deploy/local/system HTTPS_PORT=30443 MAILPIT_PORT=30825
@@ -89,6 +97,7 @@ esac
 [[ $(id -u) == 0 ]] || die "make up runs containers and node networking: run it as root"
 t0=$SECONDS
 : >"$OUT/times"
+echo "$OVU_CLUSTER" >"$OUT/cluster"
 step "1/8 dependencies"
 scripts/deps.sh
 if [[ $OVU_CLUSTER == kind ]]; then
@@ -207,5 +216,5 @@ OVU is up ($((SECONDS - t0)) s).
     identifying websites"); Firefox: Settings > Privacy & Security > View Certificates >
     Authorities > Import ("This certificate can identify websites").
   kubectl:   export KUBECONFIG=$KUBECONFIG PATH=$CLUSTER/bin:\$PATH
-  Stop:      $([[ $OVU_CLUSTER == kind ]] && echo "OVU_CLUSTER=kind ")make down
+  Stop:      make down   (this $OVU_CLUSTER cluster; it keeps its data for the next make up)
 EOF

@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-# Checks a release's install.yaml: every image reference in it (the operator's container and
-# every image default of the OvuSystem CRD) is pinned by digest, is one of the images the push
+# Checks a release's install.yaml: the operator Deployment sets every default image
+# (OVU_DEFAULT_IMAGE_*: unset, the operator would fall back to an unpinned tag), and every
+# image reference in it (the operator's container, those defaults, any image default of a
+# CRD) is pinned by digest, is one of the images the push
 # recorded (images.txt beside install.yaml, written by images/push), and — unless --offline —
 # resolves in the registry to that very manifest (its bytes hash to the digest).
 #
@@ -31,12 +33,14 @@ tls=()
 [[ -n ${OVU_REGISTRY_CERT_DIR:-} ]] && tls=(--cert-dir "$OVU_REGISTRY_CERT_DIR")
 
 # A reference's identity is its name and digest: a pinned reference may keep the tag
-# (name:tag@digest, as the CRD defaults do, for people reading it) or drop it (name@digest, as
+# (name:tag@digest, as the default images do, for people reading it) or drop it (name@digest, as
 # kustomize writes the operator's); the digest is what a runtime pulls either way.
 identity() { local name=${1%@*}; [[ ${name##*/} == *:* ]] && name=${name%:*}; echo "$name@${1#*@}"; }
 declare -A PUSHED=()
 while read -r _ ref; do PUSHED[$(identity "$ref")]=1; done <"$pushed"
 
+missing=$(python3 "$ROOT/scripts/release-refs.py" missing-vars "$install") || die "cannot read $install"
+[[ -z $missing ]] || die "$install: the operator Deployment does not set $(echo "$missing" | tr '\n' ' ')(its systems would run unpinned images)"
 refs=$(python3 "$ROOT/scripts/release-refs.py" refs "$install") || die "cannot read $install"
 [[ -n $refs ]] || die "$install has no image references"
 failed=0 count=0

@@ -22,7 +22,7 @@ export default tseslint.config(
     },
   },
   {
-    files: ['scripts/**/*.mjs', 'e2e/**/*.{mjs,ts}', '*.config.{js,ts}', '**/vite.config.ts'],
+    files: ['scripts/**/*.{mjs,ts}', 'e2e/**/*.{mjs,ts}', '*.config.{js,ts}', '**/vite.config.ts'],
     // e2e files also hold functions that run inside the page.
     languageOptions: { globals: { ...globals.node, ...globals.browser } },
   },

@@ -325,11 +325,12 @@ impl Default for Placement {
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Frontend {
-    /// The web image: nginx plus the built ULM and AAM web apps.
-    #[serde(default = "default_web_image")]
+    /// The web image: nginx plus the built ULM and AAM web apps. Unset: the operator's
+    /// default (its release's image), so upgrading the operator rolls this tier forward.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(min = 1, max = 512))]
     #[schemars(extend("x-kubernetes-validations" = [{"rule": rules::CEL_IMAGE, "message": rules::MSG_IMAGE}]))]
-    pub image: String,
+    pub image: Option<String>,
 
     /// Number of nginx pods (1–20). More than one adds a PodDisruptionBudget.
     #[serde(default = "default_two")]
@@ -359,7 +360,7 @@ pub struct Frontend {
 impl Default for Frontend {
     fn default() -> Self {
         Self {
-            image: default_web_image(),
+            image: None,
             replicas: 2,
             exposure: Exposure::default(),
             tls: Tls::default(),
@@ -549,10 +550,12 @@ pub struct Backend {
 #[serde(rename_all = "camelCase")]
 pub struct App {
     /// Container image. Changing it rolls the Deployment; migrations run before the new
-    /// version serves.
+    /// version serves. Unset: the operator's default (its release's image), so upgrading the
+    /// operator rolls the service forward; set it to pin a version.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(min = 1, max = 512))]
     #[schemars(extend("x-kubernetes-validations" = [{"rule": rules::CEL_IMAGE, "message": rules::MSG_IMAGE}]))]
-    pub image: String,
+    pub image: Option<String>,
 
     /// Number of pods (1–20). More than one adds a PodDisruptionBudget.
     #[serde(default = "default_two")]
@@ -567,14 +570,14 @@ pub struct App {
 impl App {
     fn ulm() -> Self {
         Self {
-            image: "ovu/ulm:0.1.0".into(),
+            image: None,
             replicas: 2,
             resources: Resources::backend(),
         }
     }
     fn aam() -> Self {
         Self {
-            image: "ovu/aam:0.1.0".into(),
+            image: None,
             replicas: 2,
             resources: Resources::backend(),
         }
@@ -698,11 +701,12 @@ pub struct Restore {
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Postgres {
-    /// PostgreSQL 16 image: the official `postgres:16` or a compatible Debian build.
-    #[serde(default = "default_postgres_image")]
+    /// PostgreSQL 16 image: the official `postgres:16` or a compatible Debian build. Unset:
+    /// the operator's default (its release's image), so upgrading the operator rolls it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(min = 1, max = 512))]
     #[schemars(extend("x-kubernetes-validations" = [{"rule": rules::CEL_IMAGE, "message": rules::MSG_IMAGE}]))]
-    pub image: String,
+    pub image: Option<String>,
     /// The data volume. Fixed once created.
     #[serde(default = "Storage::postgres")]
     pub storage: Storage,
@@ -714,7 +718,7 @@ pub struct Postgres {
 impl Default for Postgres {
     fn default() -> Self {
         Self {
-            image: default_postgres_image(),
+            image: None,
             storage: Storage::postgres(),
             resources: Resources::postgres(),
         }
@@ -758,11 +762,12 @@ impl Storage {
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Redis {
-    /// Redis 7 image: the official `redis:7` or a compatible Debian build.
-    #[serde(default = "default_redis_image")]
+    /// Redis 7 image: the official `redis:7` or a compatible Debian build. Unset: the
+    /// operator's default (its release's image), so upgrading the operator rolls it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(min = 1, max = 512))]
     #[schemars(extend("x-kubernetes-validations" = [{"rule": rules::CEL_IMAGE, "message": rules::MSG_IMAGE}]))]
-    pub image: String,
+    pub image: Option<String>,
     /// Redis `maxmemory`, e.g. `256mb` (digits then kb, mb or gb).
     #[serde(default = "default_max_memory")]
     #[schemars(length(min = 1, max = 16))]
@@ -776,7 +781,7 @@ pub struct Redis {
 impl Default for Redis {
     fn default() -> Self {
         Self {
-            image: default_redis_image(),
+            image: None,
             max_memory: default_max_memory(),
             resources: Resources::redis(),
         }
@@ -990,15 +995,6 @@ pub enum DeletionPolicy {
 fn default_node_label() -> String {
     names::DEFAULT_TIER_LABEL.into()
 }
-fn default_web_image() -> String {
-    "ovu/web:0.1.0".into()
-}
-fn default_postgres_image() -> String {
-    "postgres:16".into()
-}
-fn default_redis_image() -> String {
-    "redis:7".into()
-}
 fn default_latest() -> String {
     "latest".into()
 }
@@ -1065,6 +1061,10 @@ pub struct OvuSystemStatus {
     /// Public URLs.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub endpoints: Option<Endpoints>,
+    /// The images the system's pods are set to run: the spec's, or the operator's defaults
+    /// for those it leaves out. Ready means every pod runs these.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub images: Option<Images>,
     /// The serving certificate.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub certificate: Option<CertificateStatus>,
@@ -1129,6 +1129,22 @@ pub struct Endpoints {
     pub aam: String,
     /// API documentation host.
     pub api: String,
+}
+
+/// The image of each component, resolved: what the spec names, else the operator's default.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Images {
+    /// ULM.
+    pub ulm: String,
+    /// AAM.
+    pub aam: String,
+    /// nginx and the web apps.
+    pub web: String,
+    /// PostgreSQL (also the backup and restore Jobs).
+    pub postgres: String,
+    /// Redis.
+    pub redis: String,
 }
 
 /// The serving certificate.

@@ -44,6 +44,12 @@ impl Collector {
             });
         }
     }
+    /// An image the spec names; unset is fine (the operator's default).
+    fn image(&mut self, v: Option<&String>, field: &str) {
+        if let Some(v) = v {
+            self.check(rules::is_image(v), field, rules::MSG_IMAGE);
+        }
+    }
     fn object_name(&mut self, v: &str, field: &str) {
         self.check(rules::is_dns_subdomain(v), field, rules::MSG_OBJECT_NAME);
     }
@@ -150,11 +156,7 @@ impl OvuSystemSpec {
         );
 
         let fe = &self.frontend;
-        c.check(
-            rules::is_image(&fe.image),
-            "spec.frontend.image",
-            rules::MSG_IMAGE,
-        );
+        c.image(fe.image.as_ref(), "spec.frontend.image");
         c.replicas(fe.replicas, "spec.frontend.replicas");
         for (port, f) in [
             (fe.exposure.http_port, "spec.frontend.exposure.httpPort"),
@@ -287,28 +289,16 @@ impl OvuSystemSpec {
             (&self.backend.ulm, "spec.backend.ulm"),
             (&self.backend.aam, "spec.backend.aam"),
         ] {
-            c.check(
-                rules::is_image(&app.image),
-                &format!("{f}.image"),
-                rules::MSG_IMAGE,
-            );
+            c.image(app.image.as_ref(), &format!("{f}.image"));
             c.replicas(app.replicas, &format!("{f}.replicas"));
             c.resources(&app.resources, &format!("{f}.resources"));
         }
 
         let db = &self.database;
-        c.check(
-            rules::is_image(&db.postgres.image),
-            "spec.database.postgres.image",
-            rules::MSG_IMAGE,
-        );
+        c.image(db.postgres.image.as_ref(), "spec.database.postgres.image");
         c.storage(&db.postgres.storage, "spec.database.postgres.storage");
         c.resources(&db.postgres.resources, "spec.database.postgres.resources");
-        c.check(
-            rules::is_image(&db.redis.image),
-            "spec.database.redis.image",
-            rules::MSG_IMAGE,
-        );
+        c.image(db.redis.image.as_ref(), "spec.database.redis.image");
         c.check(
             rules::is_redis_memory(&db.redis.max_memory),
             "spec.database.redis.maxMemory",

@@ -25,6 +25,8 @@ pub struct RunConfig {
     pub health_probes: health::ProbeMode,
     pub concurrency: u16,
     pub debounce_ms: u64,
+    /// The images of the components a spec names none of.
+    pub default_images: crate::images::DefaultImages,
 }
 
 /// Build the runtime and run the operator until a shutdown signal or a lost lease.
@@ -54,7 +56,12 @@ pub fn run_blocking(config: RunConfig) -> anyhow::Result<()> {
 }
 
 /// Every child of the OvuSystem manifest in `file`, as YAML documents (applies nothing).
-pub fn render_manifest(file: &std::path::Path, namespace: String) -> anyhow::Result<String> {
+/// Images the spec names none of are `default_images`, as the operator would run them.
+pub fn render_manifest(
+    file: &std::path::Path,
+    namespace: String,
+    default_images: crate::images::DefaultImages,
+) -> anyhow::Result<String> {
     let text =
         std::fs::read_to_string(file).with_context(|| format!("reading {}", file.display()))?;
     let mut sys: ovu_crds::OvuSystem =
@@ -67,6 +74,7 @@ pub fn render_manifest(file: &std::path::Path, namespace: String) -> anyhow::Res
     let facts = crate::render::Facts {
         operator_namespace: "ovu-system".into(),
         tls_hash: None,
+        default_images,
         // Offline: no nodes to read; the spec's trustedProxies still apply.
         ..Default::default()
     };
@@ -137,13 +145,15 @@ pub async fn run(args: RunConfig) -> anyhow::Result<()> {
             "health probes are off: the operator runs outside the cluster, where service DNS names do not resolve (OVU_HEALTH_PROBES=on forces them)",
         )?
     };
-    let ctx = Arc::new(controller::Context::new(
+    let mut ctx = controller::Context::new(
         client,
         metrics.clone(),
         args.namespace,
         Some(identity),
         Some(prober),
-    ));
+    );
+    ctx.default_images = args.default_images;
+    let ctx = Arc::new(ctx);
     let lost = tokio::select! {
         _ = controller::run(ctx, readiness.clone(), tuning) => false,
         _ = elector.hold() => true,

@@ -5,7 +5,8 @@
 //! server-side apply what differs ([`apply`]) → prune what was not rendered → judge the
 //! status (pure, `controller::verdict`) → write it when it changed ([`status`]).
 //! Generated Secrets ([`secrets`]) and TLS material ([`tls`]) are made once and never
-//! rewritten by a pure function. [`controller`] wires it to kube-runtime; [`leader`] makes two
+//! rewritten by a pure function. An image the spec leaves out is the operator's configured
+//! default ([`images`]), so an operator upgrade rolls the systems that pinned none. [`controller`] wires it to kube-runtime; [`leader`] makes two
 //! replicas safe; [`metrics`], [`health`] and [`telemetry`] make it observable; [`app`] is
 //! the process `main.rs` starts.
 
@@ -14,6 +15,7 @@ pub mod apply;
 pub mod controller;
 pub mod fuzz;
 pub mod health;
+pub mod images;
 pub mod leader;
 pub mod metrics;
 pub mod render;

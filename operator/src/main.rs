@@ -3,6 +3,7 @@
 
 use clap::{Parser, Subcommand};
 use ovu_operator::health;
+use ovu_operator::images::DefaultImages;
 use ovu_operator::render::nginx;
 
 #[derive(Parser)]
@@ -12,15 +13,28 @@ struct Cli {
     command: Command,
 }
 
+/// Where the default images come from (read by `run` and `render`).
+const IMAGES_HELP: &str = "\
+An image the OvuSystem leaves out is the operator's default, from the environment:
+  OVU_DEFAULT_IMAGE_ULM       (unset: ovu/ulm:0.1.0)
+  OVU_DEFAULT_IMAGE_AAM       (unset: ovu/aam:0.1.0)
+  OVU_DEFAULT_IMAGE_WEB       (unset: ovu/web:0.1.0)
+  OVU_DEFAULT_IMAGE_POSTGRES  (unset: postgres:16)
+  OVU_DEFAULT_IMAGE_REDIS     (unset: redis:7)
+A release pins them by digest in the operator's Deployment. A value that is not an image
+reference stops start-up.";
+
 #[derive(Subcommand)]
 enum Command {
     /// Run the controller (leader-elected), with /metrics, /healthz and /readyz.
+    #[command(after_help = IMAGES_HELP)]
     Run(Run),
     /// Print the OvuSystem CustomResourceDefinition as YAML.
     Crd,
     /// Render the frontend nginx.conf (the same renderer the operator uses) to stdout.
     RenderNginx(RenderNginx),
     /// Render every child object of an OvuSystem YAML file (for review; applies nothing).
+    #[command(after_help = IMAGES_HELP)]
     Render {
         /// Path to an OvuSystem manifest.
         file: std::path::PathBuf,
@@ -105,6 +119,7 @@ fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     match cli.command {
         Command::Run(a) => ovu_operator::app::run_blocking(ovu_operator::app::RunConfig {
+            default_images: default_images()?,
             listen: a.listen,
             namespace: a.namespace,
             identity: a.identity,
@@ -154,10 +169,17 @@ fn main() -> anyhow::Result<()> {
             };
             write_stdout(&nginx::render(&input)?)
         }
-        Command::Render { file, namespace } => {
-            write_stdout(&ovu_operator::app::render_manifest(&file, namespace)?)
-        }
+        Command::Render { file, namespace } => write_stdout(&ovu_operator::app::render_manifest(
+            &file,
+            namespace,
+            default_images()?,
+        )?),
     }
+}
+
+/// The default images from the environment, read once; a bad one stops start-up.
+fn default_images() -> anyhow::Result<DefaultImages> {
+    Ok(DefaultImages::from_env()?)
 }
 
 /// Write to stdout; a closed pipe (`| head`) is not an error worth a panic.

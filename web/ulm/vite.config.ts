@@ -1,12 +1,11 @@
 // The ULM app: built to dist/ for nginx (SPA fallback); in development /api goes to ULM.
 import { defineConfig } from 'vite';
 import react from '@vitejs/plugin-react';
+import { build, manifestOutsideDist } from '../scripts/vite-common';
 
 export default defineConfig({
-  plugins: [react()],
-  // terser, not esbuild: about 3 KB less gzip per app, which keeps the panel's three
-  // languages within the 150 KB budget (scripts/size.mjs); it costs build time only.
-  build: { outDir: 'dist', emptyOutDir: true, target: 'es2022', sourcemap: false, minify: 'terser', terserOptions: { compress: { passes: 2 } } },
+  plugins: [react(), manifestOutsideDist()],
+  build,
   server: {
     host: '127.0.0.1',
     port: 5173,

@@ -97,6 +97,49 @@ fn images_are_non_empty_references() {
     }
 }
 
+/// The API server must not write an image into a system: a stored default would pin the
+/// system to the release it was created under, and upgrading the operator would roll nothing.
+#[test]
+fn no_image_has_a_schema_default() {
+    fn walk(v: &Value, path: &str, bad: &mut Vec<String>) {
+        match v {
+            Value::Object(o) => {
+                for (k, child) in o {
+                    let p = format!("{path}.{k}");
+                    // A property named image with a default, or an object default holding one.
+                    if k == "default" && child.to_string().contains("\"image\"") {
+                        bad.push(p.clone());
+                    }
+                    if k == "image" && child.get("default").is_some() {
+                        bad.push(p.clone());
+                    }
+                    walk(child, &p, bad);
+                }
+            }
+            Value::Array(a) => a.iter().for_each(|c| walk(c, path, bad)),
+            _ => {}
+        }
+    }
+    let mut bad = Vec::new();
+    walk(&schema(), "", &mut bad);
+    assert!(bad.is_empty(), "image defaults in the CRD: {bad:?}");
+    for path in [
+        &["spec", "frontend", "image"][..],
+        &["spec", "backend", "ulm", "image"],
+        &["spec", "backend", "aam", "image"],
+        &["spec", "database", "postgres", "image"],
+        &["spec", "database", "redis", "image"],
+    ] {
+        let s = schema();
+        let parent = at(&s, &path[..path.len() - 1]);
+        let required = parent["required"].as_array().cloned().unwrap_or_default();
+        assert!(
+            !required.contains(&json!("image")),
+            "{path:?} is required; it must be optional (the operator's default)"
+        );
+    }
+}
+
 #[test]
 fn replicas_at_least_one() {
     for p in [
@@ -246,8 +289,9 @@ fn every_spec_string_and_list_is_bounded() {
 fn minimal_spec_gets_every_default() {
     let spec: OvuSystemSpec = serde_json::from_value(json!({"domain": "ovu.co.il"})).unwrap();
     assert_eq!(spec.placement.node_label, "ovu.co.il/tier");
-    assert_eq!(spec.backend.ulm.image, "ovu/ulm:0.1.0");
-    assert_eq!(spec.database.postgres.image, "postgres:16");
+    // Images are left to the operator (its configured defaults), so they stay unset.
+    assert_eq!(spec.backend.ulm.image, None);
+    assert_eq!(spec.database.postgres.image, None);
     assert_eq!(spec.database.backup.schedule, "0 2 * * *");
     assert_eq!(spec.security.admin_mfa, ovu_crds::AdminMfa::Required);
     assert!(spec.validate().is_ok());

@@ -795,6 +795,15 @@ async fn replicas_image_and_domain_changes_are_followed() {
         let st = after.status.context("no status")?;
         let ep = st.endpoints.context("no endpoints")?;
         ensure!(ep.ulm == "https://ulm.new.example.com", "{ep:?}");
+        // The status names what the pods are set to run: the changed image, the others as
+        // the spec or the operator's defaults have them.
+        let images = st.images.clone().context("no status.images")?;
+        ensure!(
+            images.aam == "ovu/aam:0.2.0"
+                && images.ulm == "ovu/ulm:0.1.0"
+                && images.web == "ovu/web:0.1.0",
+            "{images:?}"
+        );
         let tiers = st.tiers.context("no tiers")?;
         ensure!(
             tiers.backend.desired == 5,

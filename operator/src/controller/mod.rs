@@ -59,6 +59,9 @@ pub struct Context {
     pub operator_namespace: String,
     /// Health prober; `None` disables probing (tests without network).
     pub prober: Option<Prober>,
+    /// The images of the components a spec names none of (the operator's configuration,
+    /// read once at start); the compiled-in fallbacks unless set.
+    pub default_images: crate::images::DefaultImages,
     /// Longest a recorded health result may age before it is rewritten.
     pub health_max_age: Duration,
     /// Consecutive failures per object, for exponential backoff.
@@ -99,6 +102,7 @@ impl Context {
             metrics,
             operator_namespace,
             prober,
+            default_images: Default::default(),
             health_max_age: Duration::from_secs(300),
             backoff: Mutex::new(HashMap::new()),
         }

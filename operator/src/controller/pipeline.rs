@@ -35,6 +35,22 @@ pub async fn apply_system(
     // Whole seconds: that is what metav1.Time keeps, so a recomputed status compares equal.
     let now =
         Timestamp::from_second(Timestamp::now().as_second()).unwrap_or_else(|_| Timestamp::now());
+    // New images with no new generation (the operator's defaults moved): the status stops
+    // saying Ready on the old ones before the apply below starts pods on the new ones.
+    if super::validate::problems(&sys).is_none() && !sys.spec.paused {
+        let images = ctx.default_images.resolve(&sys.spec);
+        if let Some(st) =
+            verdict::images_changing(sys.status.as_ref(), sys.metadata.generation, &images, now)
+        {
+            info!(
+                message = st.message.as_deref().unwrap_or_default(),
+                "images change"
+            );
+            status::write(api, &sys, &st)
+                .await
+                .map_err(|source| Error::WriteStatus { source })?;
+        }
+    }
     let observed = observe(&sys, ctx, now).await?;
     let j = verdict::judge(sys.status.as_ref(), sys.metadata.generation, &observed, now);
     ctx.metrics.systems.observe(&sys, &j.status);
@@ -85,6 +101,7 @@ async fn observe(sys: &OvuSystem, ctx: &Context, now: Timestamp) -> Result<Obser
         backend_pod_cidrs,
         api_server: placement::api_server_endpoints(&ctx.client, &ctx.cache).await,
         acme_challenges: Vec::new(),
+        default_images: ctx.default_images.clone(),
     };
     if sys.spec.frontend.tls.mode == ovu_crds::TlsMode::CertManager
         && let Some(ns) = sys.metadata.namespace.as_deref()
@@ -167,6 +184,7 @@ async fn observe(sys: &OvuSystem, ctx: &Context, now: Timestamp) -> Result<Obser
             aam: rctx.site_url("aam"),
             api: rctx.site_url("api"),
         },
+        images: rctx.images.clone(),
         backup,
         backup_status,
         monitoring,

@@ -9,7 +9,7 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
 use k8s_openapi::jiff::Timestamp;
 use kube::runtime::events::EventType;
 use ovu_crds::{
-    BackupStatus, CertificateStatus, ComponentHealth, Endpoints, OvuSystemStatus, Phase,
+    BackupStatus, CertificateStatus, ComponentHealth, Endpoints, Images, OvuSystemStatus, Phase,
     RestoreStatus, Tiers,
 };
 
@@ -162,6 +162,8 @@ pub struct Round {
     pub certificate: Cond,
     pub certificate_status: CertificateStatus,
     pub endpoints: Endpoints,
+    /// The images this round rendered (`status.images`).
+    pub images: Images,
     pub backup: Cond,
     pub backup_status: BackupStatus,
     /// `MonitoringReady` (`None`: monitoring is off, and the condition is dropped).
@@ -211,6 +213,52 @@ struct Verdict {
     step: Step,
     reason: String,
     message: String,
+}
+
+/// The status to write *before* a round applies new images to a system whose status says Ready
+/// on others (`None`: nothing to say first). An image change that moves no generation (the
+/// operator's defaults changed: an operator upgrade) would otherwise leave "Ready" on the old
+/// images standing while the apply's new pods start, until the round's own status write.
+/// A status that names no images yet (written before `status.images` existed) is left alone:
+/// what it speaks for is unknown, and flipping Ready on every operator restart would be noise.
+pub fn images_changing(
+    old: Option<&OvuSystemStatus>,
+    generation: Option<i64>,
+    images: &Images,
+    now: Timestamp,
+) -> Option<OvuSystemStatus> {
+    let old = old?;
+    let was = old.images.as_ref()?;
+    let ready = old
+        .conditions
+        .iter()
+        .any(|c| c.type_ == status::READY && c.status == "True");
+    if was == images || !ready {
+        return None;
+    }
+    let changed: Vec<String> = [
+        ("ulm", &was.ulm, &images.ulm),
+        ("aam", &was.aam, &images.aam),
+        ("web", &was.web, &images.web),
+        ("postgres", &was.postgres, &images.postgres),
+        ("redis", &was.redis, &images.redis),
+    ]
+    .iter()
+    .filter(|(_, a, b)| a != b)
+    .map(|(c, _, b)| format!("{c} {b}"))
+    .collect();
+    let message = format!("rolling out new images: {}", changed.join(", "));
+    let mut st = old.clone();
+    st.images = Some(images.clone());
+    st.phase = Some(Phase::Progressing);
+    st.message = Some(message.clone());
+    st.conditions = status::merge_conditions(
+        &old.conditions,
+        &[Cond::new(status::READY, false, "ImagesChanged", message)],
+        generation,
+        now,
+    );
+    Some(st)
 }
 
 /// Judge one round. `old` is the status stored on the object (`None`: never written),
@@ -272,6 +320,7 @@ pub fn judge(
             let ready = verdict.phase == Phase::Ready;
             st.certificate = Some(r.certificate_status.clone());
             st.endpoints = Some(r.endpoints.clone());
+            st.images = Some(r.images.clone());
             st.backup = Some(r.backup_status.clone());
             st.restore = r.restore_status.clone();
             st.tiers = Some(r.tiers.clone());
@@ -521,6 +570,70 @@ mod tests {
         t0() + k8s_openapi::jiff::SignedDuration::from_secs(s)
     }
 
+    fn images(tag: &str) -> Images {
+        Images {
+            ulm: format!("ovu/ulm:{tag}"),
+            aam: format!("ovu/aam:{tag}"),
+            web: format!("ovu/web:{tag}"),
+            postgres: "postgres:16".into(),
+            redis: "redis:7".into(),
+        }
+    }
+
+    #[test]
+    fn new_images_end_a_ready_status_before_they_are_applied() {
+        let ready = |ok: bool, imgs: Option<Images>| OvuSystemStatus {
+            observed_generation: Some(3),
+            phase: Some(if ok { Phase::Ready } else { Phase::Progressing }),
+            conditions: status::merge_conditions(
+                &[],
+                &[Cond::new(status::READY, ok, "Ready", "all tiers ready")],
+                Some(3),
+                t0(),
+            ),
+            images: imgs,
+            ..Default::default()
+        };
+        let old = ready(true, Some(images("1.0.0")));
+        let st = images_changing(Some(&old), Some(3), &images("1.1.0"), at(60)).unwrap();
+        assert_eq!(st.images, Some(images("1.1.0")));
+        assert_eq!(st.phase, Some(Phase::Progressing));
+        let c = st
+            .conditions
+            .iter()
+            .find(|c| c.type_ == status::READY)
+            .unwrap();
+        assert_eq!(
+            (c.status.as_str(), c.reason.as_str()),
+            ("False", "ImagesChanged")
+        );
+        assert_eq!(c.last_transition_time.0, at(60));
+        assert_eq!(
+            st.message.as_deref(),
+            Some("rolling out new images: ulm ovu/ulm:1.1.0, aam ovu/aam:1.1.0, web ovu/web:1.1.0")
+        );
+        // The same images, a status that is not Ready, one that names no images, no status:
+        // nothing to say before the round.
+        assert_eq!(
+            images_changing(Some(&old), Some(3), &images("1.0.0"), at(60)),
+            None
+        );
+        let not_ready = ready(false, Some(images("1.0.0")));
+        assert_eq!(
+            images_changing(Some(&not_ready), Some(3), &images("1.1.0"), at(60)),
+            None
+        );
+        let unnamed = ready(true, None);
+        assert_eq!(
+            images_changing(Some(&unnamed), Some(3), &images("1.1.0"), at(60)),
+            None
+        );
+        assert_eq!(
+            images_changing(None, Some(3), &images("1.1.0"), at(60)),
+            None
+        );
+    }
+
     fn view(serving: bool, rolled_out: bool, message: &str) -> TierView {
         TierView {
             counts: TierStatus {
@@ -588,6 +701,7 @@ mod tests {
             certificate: cert(cert_ok),
             certificate_status: CertificateStatus::default(),
             endpoints: Endpoints::default(),
+            images: Images::default(),
             backup: backup(backup_ok),
             backup_status: BackupStatus::default(),
             monitoring: None,

@@ -274,6 +274,11 @@ fn credentials_volume(ctx: &Ctx, c: Component) -> Value {
 fn deployment(ctx: &Ctx, c: Component) -> Child {
     let name = ctx.names.of(c);
     let a = app(ctx, c);
+    let image = if c == Component::Aam {
+        &ctx.images.aam
+    } else {
+        &ctx.images.ulm
+    };
     let binary = format!("ovu-{}", c.as_str());
     let env = env(ctx, c);
     let mut mounts = vec![
@@ -313,7 +318,7 @@ fn deployment(ctx: &Ctx, c: Component) -> Child {
         // Migrations run before the new version serves: an init container of the new pod.
         "initContainers": [{
             "name": "migrate",
-            "image": a.image,
+            "image": image,
             "command": [binary, "migrate"],
             "env": env,
             // The same mounts as the server: `migrate` validates the whole configuration,
@@ -324,7 +329,7 @@ fn deployment(ctx: &Ctx, c: Component) -> Child {
         }],
         "containers": [{
             "name": c.as_str(),
-            "image": a.image,
+            "image": image,
             "command": [binary, "serve"],
             "env": env,
             "ports": [{"name": "http", "containerPort": port(c), "protocol": "TCP"}],

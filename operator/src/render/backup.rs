@@ -146,7 +146,7 @@ pub fn pg_tool_pod(
             "restartPolicy": "Never",
             "containers": [{
                 "name": container,
-                "image": ctx.sys.spec.database.postgres.image,
+                "image": ctx.images.postgres,
                 "command": ["sh", "-c", script],
                 "env": all_env,
                 "volumeMounts": [

@@ -179,7 +179,7 @@ fn postgres_statefulset(ctx: &Ctx) -> Child {
             },
             "initContainers": [{
                 "name": "bootstrap",
-                "image": pg.image,
+                "image": ctx.images.postgres,
                 "command": ["sh", "-c", "exec sh /etc/ovu/postgres/init.sh"],
                 "env": pg_env(),
                 "volumeMounts": mounts,
@@ -188,7 +188,7 @@ fn postgres_statefulset(ctx: &Ctx) -> Child {
             }],
             "containers": [{
                 "name": "postgres",
-                "image": pg.image,
+                "image": ctx.images.postgres,
                 "command": ["postgres"],
                 "args": [
                     "-c", "listen_addresses=*",
@@ -288,7 +288,7 @@ fn redis_deployment(ctx: &Ctx) -> Child {
         json!({
             "containers": [{
                 "name": "redis",
-                "image": r.image,
+                "image": ctx.images.redis,
                 "command": ["sh", "-c", REDIS_SH],
                 "env": [pod::env("REDIS_MAXMEMORY", r.max_memory.clone())],
                 "ports": [{"name": "redis", "containerPort": ports::REDIS, "protocol": "TCP"}],

@@ -171,7 +171,7 @@ fn deployment(ctx: &Ctx, conf: &str) -> Child {
         json!({
             "containers": [{
                 "name": "nginx",
-                "image": fe.image,
+                "image": ctx.images.web,
                 "command": ["nginx", "-e", "stderr", "-c", format!("{CONF_DIR}/nginx.conf")],
                 "ports": container_ports,
                 "readinessProbe": {

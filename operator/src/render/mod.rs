@@ -22,6 +22,7 @@ use kube::api::ApiResource;
 use ovu_crds::{ExposureType, OvuSystem, TlsMode};
 use serde_json::{Value, json};
 
+use crate::images::DefaultImages;
 use names::{Component, Names};
 
 /// The kinds of object the operator creates.
@@ -184,6 +185,8 @@ pub struct Facts {
     /// The HTTP-01 challenges cert-manager is solving for the system's names (CertManager
     /// mode): nginx routes each token on port 80 to its solver. Sorted.
     pub acme_challenges: Vec<nginx::AcmeChallenge>,
+    /// The operator's default images, for the components the spec names none of.
+    pub default_images: DefaultImages,
 }
 
 /// One address and port of the Kubernetes API server.
@@ -206,6 +209,9 @@ pub struct Ctx<'a> {
     pub ns: String,
     pub names: Names,
     pub facts: &'a Facts,
+    /// The image of each component: the spec's, else the operator's default. Every container
+    /// the renderers make takes its image from here.
+    pub images: ovu_crds::Images,
     owner: Value,
 }
 
@@ -229,6 +235,7 @@ impl<'a> Ctx<'a> {
             ns,
             names: Names::new(&name),
             facts,
+            images: facts.default_images.resolve(&sys.spec),
             owner: serde_json::to_value(owner).expect("owner refs serialize"),
         })
     }

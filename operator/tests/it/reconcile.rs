@@ -1412,3 +1412,69 @@ async fn a_missing_bucket_ca_is_named_for_backups_and_restores() {
         "{msg}"
     );
 }
+
+/// An operator upgrade (new default images, no spec change) rolls a system that names no
+/// image, and the status stops saying Ready on the old images before the new ones are applied:
+/// the first write of the round is the status, then the workloads.
+#[tokio::test]
+async fn new_default_images_roll_the_system_and_end_ready_first() {
+    let (fake, old_ctx) = setup(common::minimal(), true);
+    reconcile(&fake, &old_ctx).await.unwrap();
+    let st = status(&fake);
+    assert_eq!(st["phase"], "Ready", "{st}");
+    assert_eq!(st["images"]["ulm"], "ovu/ulm:0.1.0", "{st}");
+
+    // The upgraded operator: same cluster, new defaults.
+    let mut reg = prometheus_client::registry::Registry::default();
+    let mut upgraded = Context::new(
+        old_ctx.client.clone(),
+        Metrics::new(&mut reg),
+        "ovu-system".into(),
+        None,
+        None,
+    );
+    let next = ovu_crds::Images {
+        ulm: "registry.example.com/ovu/ulm:0.2.0".into(),
+        aam: "registry.example.com/ovu/aam:0.2.0".into(),
+        web: "registry.example.com/ovu/web:0.2.0".into(),
+        postgres: "registry.example.com/ovu/postgres:16.9".into(),
+        redis: "registry.example.com/ovu/redis:7.2".into(),
+    };
+    upgraded.default_images = ovu_operator::images::DefaultImages(next.clone());
+    let upgraded = Arc::new(upgraded);
+    let generation = fake.get(SYS_PATH).unwrap()["metadata"]["generation"].clone();
+    fake.clear_log();
+    reconcile(&fake, &upgraded).await.unwrap();
+
+    let writes: Vec<String> = fake
+        .writes()
+        .into_iter()
+        .filter(|(_, p)| !p.contains("/events"))
+        .map(|(m, p)| format!("{m} {p}"))
+        .collect();
+    let first_workload = writes
+        .iter()
+        .position(|w| w.contains("/statefulsets/") || w.contains("/deployments/"))
+        .expect("the new images were applied");
+    let first_status = writes
+        .iter()
+        .position(|w| w.ends_with("/ovusystems/ovu/status"))
+        .expect("the status was written");
+    assert!(
+        first_status < first_workload,
+        "the status must stop saying Ready before the new images are applied: {writes:#?}"
+    );
+    let ulm = fake.get(ULM).unwrap();
+    let containers = &ulm["spec"]["template"]["spec"]["containers"];
+    assert_eq!(containers[0]["image"], next.ulm.as_str(), "{containers}");
+    let st = status(&fake);
+    assert_eq!(
+        serde_json::from_value::<ovu_crds::Images>(st["images"].clone()).unwrap(),
+        next
+    );
+    assert_eq!(
+        fake.get(SYS_PATH).unwrap()["metadata"]["generation"],
+        generation,
+        "no spec change"
+    );
+}

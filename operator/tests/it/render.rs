@@ -1062,3 +1062,124 @@ fn image_pull_secrets_reach_every_pod_and_only_when_asked_for() {
         assert_eq!(&rest, before, "{name}: only the pull Secrets differ");
     }
 }
+
+/// Every container of every pod (the tiers, the backup CronJob and an on-demand backup, a
+/// restore), as (pod, container, image).
+fn images_of(sys: &ovu_crds::OvuSystem, f: &Facts) -> Vec<(String, String, String)> {
+    let ctx = render::Ctx::new(sys, f).unwrap();
+    let restore = ovu_crds::Restore {
+        from_claim: Some("shop-backups".into()),
+        from_bucket: None,
+        backup: "20261126T020000Z".into(),
+    };
+    let mut objects: Vec<Child> = render::build(sys, f).unwrap().all().cloned().collect();
+    objects.push(render::restore::job(&ctx, &restore));
+    let mut pods = pod_specs(&objects);
+    pods.push((
+        "backup-now".into(),
+        render::backup::job_spec(&ctx)["template"]["spec"].clone(),
+    ));
+    let mut out = vec![];
+    for (pod, spec) in pods {
+        for list in ["initContainers", "containers"] {
+            for c in spec[list].as_array().into_iter().flatten() {
+                out.push((
+                    pod.clone(),
+                    c["name"].as_str().unwrap().to_string(),
+                    c["image"].as_str().unwrap_or("<none>").to_string(),
+                ));
+            }
+        }
+    }
+    out
+}
+
+/// Which component's image a rendered container must run.
+fn component_image<'a>(images: &'a ovu_crds::Images, pod: &str) -> &'a str {
+    match pod {
+        p if p.ends_with("-ulm") => &images.ulm,
+        p if p.ends_with("-aam") => &images.aam,
+        p if p.ends_with("-frontend") => &images.web,
+        p if p.ends_with("-redis") => &images.redis,
+        // PostgreSQL, and the backup and restore Jobs (they run its tools).
+        _ => &images.postgres,
+    }
+}
+
+/// A system that names no image runs the operator's configured defaults (so an operator
+/// upgrade moves it), and one that names an image keeps that one whatever the defaults say.
+#[test]
+fn images_are_the_specs_else_the_operators_configured_defaults() {
+    let configured = ovu_operator::images::DefaultImages(ovu_crds::Images {
+        ulm: "registry.example.com/ovu/ulm:2.0.0@sha256:1111".into(),
+        aam: "registry.example.com/ovu/aam:2.0.0".into(),
+        web: "registry.example.com/ovu/web:2.0.0".into(),
+        postgres: "registry.example.com/ovu/postgres:16.9".into(),
+        redis: "registry.example.com/ovu/redis:7.2".into(),
+    });
+    let f = Facts {
+        default_images: configured.clone(),
+        ..facts()
+    };
+    let mut sys = common::full();
+    sys.spec.frontend.image = None;
+    sys.spec.backend.ulm.image = None;
+    sys.spec.backend.aam.image = None;
+    sys.spec.database.postgres.image = None;
+    sys.spec.database.redis.image = None;
+
+    let got = images_of(&sys, &f);
+    // postgres (init + server), redis, backup CronJob, ulm (migrate + server), aam (migrate +
+    // server), nginx, restore, backup-now.
+    assert_eq!(got.len(), 11, "{got:#?}");
+    for (pod, container, image) in &got {
+        assert_eq!(
+            image,
+            component_image(&configured.0, pod),
+            "{pod}/{container} runs {image}"
+        );
+    }
+    // Every configured default is used somewhere: no component is left on a fallback.
+    for want in [
+        &configured.0.ulm,
+        &configured.0.aam,
+        &configured.0.web,
+        &configured.0.postgres,
+        &configured.0.redis,
+    ] {
+        assert!(got.iter().any(|(_, _, i)| i == want), "{want} unused");
+    }
+
+    // Pinned in the spec: the spec's image, whatever the operator's default.
+    let pinned = ovu_crds::Images {
+        ulm: "ovu/ulm:1.0.0".into(),
+        aam: "ovu/aam:1.0.0".into(),
+        web: "ovu/web:1.0.0".into(),
+        postgres: "ovu/postgres-local:16".into(),
+        redis: "ovu/redis-local:7".into(),
+    };
+    sys.spec.frontend.image = Some(pinned.web.clone());
+    sys.spec.backend.ulm.image = Some(pinned.ulm.clone());
+    sys.spec.backend.aam.image = Some(pinned.aam.clone());
+    sys.spec.database.postgres.image = Some(pinned.postgres.clone());
+    sys.spec.database.redis.image = Some(pinned.redis.clone());
+    for (pod, container, image) in images_of(&sys, &f) {
+        assert_eq!(image, component_image(&pinned, &pod), "{pod}/{container}");
+    }
+
+    // One pinned, the rest follow the defaults.
+    sys.spec = common::full().spec;
+    sys.spec.frontend.image = None;
+    sys.spec.backend.ulm.image = None;
+    sys.spec.backend.aam.image = Some("ovu/aam:1.0.0".into());
+    sys.spec.database.postgres.image = None;
+    sys.spec.database.redis.image = None;
+    let ctx = render::Ctx::new(&sys, &f).unwrap();
+    assert_eq!(
+        ctx.images,
+        ovu_crds::Images {
+            aam: "ovu/aam:1.0.0".into(),
+            ..configured.0.clone()
+        }
+    );
+}

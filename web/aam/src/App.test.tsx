@@ -6,9 +6,7 @@ import { QueryClient, QueryClientProvider } from '@tanstack/react-query';
 import { I18nextProvider } from 'react-i18next';
 import { ApiClient, ApiContext, Session, createI18n } from '@ovu/shared';
 import { App } from './App';
-import en from './locales/en';
-import he from './locales/he';
-import ar from './locales/ar';
+import { locales } from './locales';
 
 function jwt(claims: object): string {
   const b = (o: object) => btoa(JSON.stringify(o)).replace(/=+$/, '').replace(/\+/g, '-').replace(/\//g, '_');
@@ -19,7 +17,7 @@ const json = (status: number, body: unknown) => new Response(JSON.stringify(body
 const mfaRequired = () => json(403, { error: { code: 'mfa_required', message: 'multi-factor authentication is required for this action', details: {} } });
 
 /** `enrol`: the policy requires MFA of admins and this one has none yet (AAM and ULM say `mfa_required`). */
-function mount(permissions: string[], opts: { enrol?: boolean; lang?: 'en' | 'he' | 'ar'; path?: string; extra?: (url: string, init?: RequestInit) => Response | undefined } = {}) {
+async function mount(permissions: string[], opts: { enrol?: boolean; lang?: 'en' | 'he' | 'ar'; path?: string; extra?: (url: string, init?: RequestInit) => Response | undefined } = {}) {
   const seen: string[] = [];
   let enrolled = false;
   const fetch = (async (input: RequestInfo | URL, init?: RequestInit) => {
@@ -79,7 +77,7 @@ function mount(permissions: string[], opts: { enrol?: boolean; lang?: 'en' | 'he
     return json(404, { error: { code: 'not_found', message: 'not found', details: {} } });
   }) as typeof globalThis.fetch;
   const session = new Session();
-  const i18n = createI18n({ en, he, ar }, opts.lang ?? 'en');
+  const i18n = await createI18n(locales, opts.lang ?? 'en');
   const c = (baseUrl: string) => new ApiClient({ baseUrl, session, refreshUrl: 'http://ulm.test/api/v1/auth/refresh', fetch });
   window.history.replaceState(null, '', opts.path ?? '/');
   render(
@@ -104,7 +102,7 @@ async function signIn() {
 
 describe('AAM app', () => {
   it('refuses a token without aam:access and ends that session at ULM', async () => {
-    const { seen, session } = mount(['api_keys:read']);
+    const { seen, session } = await mount(['api_keys:read']);
     await signIn();
     expect(await screen.findByText('Your account cannot use the admin panel.')).toBeTruthy();
     expect(session.signedIn).toBe(false);
@@ -113,7 +111,7 @@ describe('AAM app', () => {
   });
 
   it('lets an admin in; ULM being down shows as a notice, not a failure', async () => {
-    const { seen } = mount(['aam:access', 'audit:read']);
+    const { seen } = await mount(['aam:access', 'audit:read']);
     await signIn();
     expect(await screen.findByText('ULM cannot be reached: user figures are not available.')).toBeTruthy();
     expect(seen).toContain('POST http://ulm.test/api/v1/auth/login');
@@ -122,7 +120,7 @@ describe('AAM app', () => {
   });
 
   it("shows the OvuSystem's backups: the last success, the last one a test restore proved, and what is missing", async () => {
-    mount(['aam:access']);
+    await mount(['aam:access']);
     await signIn();
     await userEvent.click(await screen.findByRole('link', { name: 'System health' }));
     const value = async (label: string) => (await screen.findByText(label)).nextElementSibling?.textContent;
@@ -135,7 +133,7 @@ describe('AAM app', () => {
   });
 
   it('walks an admin who must enrol through MFA setup, shows the recovery codes once, then the dashboard', async () => {
-    const { seen, session } = mount(['aam:access', 'audit:read'], { enrol: true });
+    const { seen, session } = await mount(['aam:access', 'audit:read'], { enrol: true });
     await signIn();
     await userEvent.click(await screen.findByRole('button', { name: 'Set up two-step verification' }));
     expect(window.location.pathname).toBe('/enrol');
@@ -160,7 +158,7 @@ describe('AAM app', () => {
   });
 
   it('sends a password-only session whose pages answer mfa_required to enrolment', async () => {
-    mount(['aam:access', 'audit:read'], { enrol: true });
+    await mount(['aam:access', 'audit:read'], { enrol: true });
     await signIn();
     expect(await screen.findByRole('heading', { level: 1, name: 'Turn on two-step verification' })).toBeTruthy();
     expect(window.location.search).toBe('?next=%2F');
@@ -193,7 +191,7 @@ const ev = (o: object) => ({ ip: '198.18.0.1', user_agent: 'curl/8', request_id:
 describe('AAM pages in words', () => {
   it('audit: who did what to whom in words, details as key: value, filters and the page in the address', async () => {
     const feedUrls: string[] = [];
-    const { seen } = mount(['aam:access', 'audit:read'], {
+    const { seen } = await mount(['aam:access', 'audit:read'], {
       path: '/audit?source=ulm',
       extra: (url) => {
         if (url.includes(`/api/v1/users/${U1}`)) return json(200, person(U1, 'Admin Person', 'admin@example.com'));
@@ -261,7 +259,7 @@ describe('AAM pages in words', () => {
   }, 20_000);
 
   it('system health in Hebrew: labelled certificate expiry, translated conditions and status, unknown text as it is', async () => {
-    mount(['aam:access'], { lang: 'he', path: '/system' });
+    await mount(['aam:access'], { lang: 'he', path: '/system' });
     await signIn();
     const cluster = await screen.findByTestId('cluster');
     const dt = [...cluster.querySelectorAll('dt')].find((d) => d.textContent === 'תוקף התעודה עד');
@@ -282,7 +280,7 @@ describe('AAM pages in words', () => {
 
   it('roles in Hebrew: seeded descriptions translated, an admin\'s own words as they are', async () => {
     const role = (name: string, description: string) => ({ id: `r-${name}`, name, description, is_system: name !== 'auditors', permissions: [], created_at: '2026-01-01T00:00:00Z', updated_at: '2026-01-01T00:00:00Z' });
-    mount(['aam:access', 'roles:read'], {
+    await mount(['aam:access', 'roles:read'], {
       lang: 'he',
       path: '/roles',
       extra: (url) => (url === '/api/v1/roles' ? json(200, [role('admin', 'user and role administration'), role('auditors', 'read the audit log')]) : url === '/api/v1/permissions' ? json(200, []) : undefined),
@@ -294,7 +292,7 @@ describe('AAM pages in words', () => {
   });
 
   it("a user's sessions name the browser and system, like the account app", async () => {
-    mount(['aam:access', 'users:read'], {
+    await mount(['aam:access', 'users:read'], {
       path: `/users/${U2}`,
       extra: (url) => {
         if (url === `/api/v1/users/${U2}/sessions`)
@@ -311,7 +309,7 @@ describe('AAM pages in words', () => {
   });
 
   it('dashboard: each service name and latency sits in its own isolate (bidi)', async () => {
-    mount(['aam:access', 'audit:read'], { lang: 'he' });
+    await mount(['aam:access', 'audit:read'], { lang: 'he' });
     await signIn();
     const li = (await screen.findByText('Redis')).closest('li') as HTMLElement;
     expect(li.querySelector('bdi.name')?.textContent).toBe('Redis');
@@ -332,7 +330,7 @@ describe('AAM pages in words', () => {
       setting('security', 'session_policy', 'object', { access_ttl_secs: 900 }, { type: 'object', readOnly: true }, { source: 'ulm' }),
     ];
     const puts: [string, unknown][] = [];
-    mount(['aam:access', 'settings:read', 'settings:write'], {
+    await mount(['aam:access', 'settings:read', 'settings:write'], {
       path: '/settings',
       extra: (url, init) => {
         if (url === '/api/v1/settings') return json(200, list);

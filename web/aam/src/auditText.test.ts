@@ -1,11 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { createI18n } from '@ovu/shared';
-import en from './locales/en';
-import he from './locales/he';
-import ar from './locales/ar';
+import { createI18n, loadLanguage } from '@ovu/shared';
+import { locales } from './locales';
 import { KNOWN_ACTIONS, actionText, detailKey, detailsOf, draftFromParams, paramsFor, targetOf, userIdsOf, valueText } from './auditText';
 
-const i18n = createI18n({ en, he, ar }, 'en');
+// Every language at once, fetched as the panel fetches them.
+const i18n = await createI18n(locales, 'en');
+for (const l of ['he', 'ar'] as const) if (!(await loadLanguage(i18n, l))) throw new Error(`${l} did not load`);
 const t = i18n.getFixedT('en');
 const U1 = '11111111-1111-4111-8111-111111111111';
 const U2 = '22222222-2222-4222-8222-222222222222';

@@ -6,12 +6,12 @@ import { I18nextProvider } from 'react-i18next';
 import { ApiClient, ApiContext, ApiError, Session, applyTheme, createI18n, storedTheme, ulmBaseFor } from '@ovu/shared';
 import '@ovu/shared/styles.css';
 import { App } from './App';
-import en from './locales/en';
-import he from './locales/he';
-import ar from './locales/ar';
+import { locales } from './locales';
 
 applyTheme(storedTheme());
-const i18n = createI18n({ en, he, ar });
+// The first render waits for the chosen language's chunk (English needs none), so no key or
+// wrong direction ever shows; a chunk that cannot be fetched leaves the page in English.
+const i18n = await createI18n(locales);
 const session = new Session();
 const ulmBase = ulmBaseFor(window.location, document.querySelector<HTMLMetaElement>('meta[name="ovu-ulm-url"]')?.content);
 const language = () => i18n.language;

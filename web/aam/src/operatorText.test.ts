@@ -1,13 +1,13 @@
 import { describe, expect, it } from 'vitest';
 import fs from 'node:fs';
 import path from 'node:path';
-import { createI18n } from '@ovu/shared';
-import en from './locales/en';
-import he from './locales/he';
-import ar from './locales/ar';
+import { createI18n, loadLanguage } from '@ovu/shared';
+import { locales } from './locales';
 import { SEEDED_ROLES, conditionReason, conditionType, operatorMessage, roleDescription } from './operatorText';
 
-const i18n = createI18n({ en, he, ar }, 'en');
+// Every language at once, fetched as the panel fetches them.
+const i18n = await createI18n(locales, 'en');
+for (const l of ['he', 'ar'] as const) if (!(await loadLanguage(i18n, l))) throw new Error(`${l} did not load`);
 const T = { en: i18n.getFixedT('en'), he: i18n.getFixedT('he'), ar: i18n.getFixedT('ar') };
 const script = { he: /[\u0590-\u05FF]/, ar: /[\u0600-\u06FF]/ };
 const repo = path.resolve(__dirname, '../../..');

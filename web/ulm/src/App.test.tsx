@@ -10,9 +10,7 @@ import { QueryClient, QueryClientProvider } from '@tanstack/react-query';
 import { I18nextProvider } from 'react-i18next';
 import { ApiClient, ApiContext, Session, createI18n } from '@ovu/shared';
 import { App } from './App';
-import en from './locales/en';
-import he from './locales/he';
-import ar from './locales/ar';
+import { locales } from './locales';
 import type { User } from './api';
 
 function jwt(claims: object): string {
@@ -61,7 +59,7 @@ describe('ULM app', () => {
     }) as typeof globalThis.fetch;
 
     const session = new Session();
-    const i18n = createI18n({ en, he, ar }, 'en');
+    const i18n = await createI18n(locales, 'en');
     const ulm = new ApiClient({ baseUrl: '', session, refreshUrl: '/api/v1/auth/refresh', fetch });
     window.history.replaceState(null, '', '/account');
     render(
@@ -116,7 +114,7 @@ describe('ULM app', () => {
     }) as typeof globalThis.fetch;
     const session = new Session();
     session.set({ access_token: jwt({ sub: user.id, username: 'dana', permissions: [] }), refresh_token: 'r1', expires_in: 900 });
-    const i18n = createI18n({ en, he, ar }, 'en');
+    const i18n = await createI18n(locales, 'en');
     const ulm = new ApiClient({ baseUrl: '', session, refreshUrl: '/api/v1/auth/refresh', fetch });
     window.history.replaceState(null, '', '/account');
     render(
@@ -146,9 +144,9 @@ describe('ULM app', () => {
     expect(patches.at(-1)).toMatchObject({ phone: '+972 50-123-4567' });
     expect(input.getAttribute('aria-invalid')).toBeNull();
   });
-  const renderApp = (fetch: typeof globalThis.fetch) => {
+  const renderApp = async (fetch: typeof globalThis.fetch) => {
     const session = new Session();
-    const i18n = createI18n({ en, he, ar }, 'en');
+    const i18n = await createI18n(locales, 'en');
     const ulm = new ApiClient({ baseUrl: '', session, refreshUrl: '/api/v1/auth/refresh', fetch });
     render(
       <I18nextProvider i18n={i18n}>
@@ -171,7 +169,7 @@ describe('ULM app', () => {
       return json(200, []);
     }) as typeof globalThis.fetch;
     window.history.replaceState(null, '', '/verify-email#token=frag-123');
-    renderApp(fetch);
+    await renderApp(fetch);
     expect(await screen.findByText(/address is confirmed/)).toBeTruthy();
     expect(posted).toEqual([{ token: 'frag-123' }]);
     expect(window.location.pathname).toBe('/verify-email');
@@ -189,7 +187,7 @@ describe('ULM app', () => {
       return json(200, []);
     }) as typeof globalThis.fetch;
     window.history.replaceState(null, '', '/reset-password?token=old-456');
-    renderApp(fetch);
+    await renderApp(fetch);
     await waitFor(() => expect(window.location.search).toBe(''));
     expect(window.location.href).not.toContain('old-456');
     await userEvent.type(screen.getByLabelText(/^New password/), 'a brand new secret');
@@ -201,7 +199,7 @@ describe('ULM app', () => {
     const fetch = (async (input: RequestInfo | URL) => (String(input).endsWith('/api/v1/users/me') ? json(200, user) : json(200, []))) as typeof globalThis.fetch;
     const session = new Session();
     session.set({ access_token: jwt({ sub: user.id, username: 'dana', permissions: [] }), refresh_token: 'r1', expires_in: 900 });
-    const i18n = createI18n({ en, he, ar }, 'en');
+    const i18n = await createI18n(locales, 'en');
     const ulm = new ApiClient({ baseUrl: '', session, refreshUrl: '/api/v1/auth/refresh', fetch });
     window.history.replaceState(null, '', '/account/password');
     render(

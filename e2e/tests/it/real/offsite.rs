@@ -331,12 +331,19 @@ async fn offsite_round_trip() -> anyhow::Result<()> {
         .context("OVU_E2E_S3_PORT_BASE is not a port number")?;
     let t = target().await;
     let c = t.cluster.clone();
-    let main = c.get_system(&t.ns, &t.system).await?.spec;
+    // The images the main system runs (its spec's, or the operator's defaults), as its
+    // status says.
+    let main = c
+        .get_system(&t.ns, &t.system)
+        .await?
+        .status
+        .and_then(|s| s.images)
+        .context("the main system's status names no images")?;
     let images = Images {
-        ulm: main.backend.ulm.image,
-        aam: main.backend.aam.image,
-        postgres: main.database.postgres.image,
-        redis: main.database.redis.image,
+        ulm: main.ulm,
+        aam: main.aam,
+        postgres: main.postgres,
+        redis: main.redis,
     };
 
     let s3 = S3Server::start(&addr, base)?;

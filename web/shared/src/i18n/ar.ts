@@ -47,6 +47,7 @@ const ar: DeepStrings<typeof en> = {
     signedOut: 'لقد سجّلت الخروج.',
     notFound: 'هذه الصفحة غير موجودة.',
     goHome: 'الذهاب إلى صفحة البداية',
+    languageLoadFailed: 'تعذّر تحميل {{language}}. تحقّق من الاتصال وحاول مرة أخرى.',
     languages: { he: 'עברית', en: 'English', ar: 'العربية' },
   },
   auth: {

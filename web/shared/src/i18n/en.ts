@@ -44,6 +44,7 @@ export default {
     signedOut: 'You have signed out.',
     notFound: 'This page does not exist.',
     goHome: 'Go to the start page',
+    languageLoadFailed: 'Could not load {{language}}. Check your connection and try again.',
     languages: { he: 'עברית', en: 'English', ar: 'العربية' },
   },
   auth: {

@@ -47,6 +47,7 @@ const he: DeepStrings<typeof en> = {
     signedOut: 'התנתקת.',
     notFound: 'הדף הזה לא קיים.',
     goHome: 'לדף הפתיחה',
+    languageLoadFailed: 'לא ניתן היה לטעון את {{language}}. כדאי לבדוק את החיבור ולנסות שוב.',
     languages: { he: 'עברית', en: 'English', ar: 'العربية' },
   },
   auth: {

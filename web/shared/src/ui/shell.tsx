@@ -1,7 +1,7 @@
 /** Page chrome: skip link, header with the app name and switches, navigation, main. */
 import type { ReactNode } from 'react';
 import { useTranslation } from 'react-i18next';
-import { PrefsBar } from './prefs';
+import { LanguageLoadError, PrefsBar } from './prefs';
 
 export function Shell({ title, nav, actions, children }: { title: string; nav?: ReactNode; actions?: ReactNode; children: ReactNode }) {
   const { t } = useTranslation();
@@ -23,6 +23,7 @@ export function Shell({ title, nav, actions, children }: { title: string; nav?: 
         </nav>
       ) : null}
       <main id="main" tabIndex={-1}>
+        <LanguageLoadError />
         {children}
       </main>
     </div>

@@ -3,12 +3,13 @@ import { render, screen } from '@testing-library/react';
 import userEvent from '@testing-library/user-event';
 import { I18nextProvider } from 'react-i18next';
 import { createI18n } from '../i18n';
+import { NO_APP_STRINGS } from '../i18n/testing';
 import { ApiError } from '../api/errors';
 import { PasswordField, TextField, useFieldErrors } from './form';
 import { ErrorNote } from './feedback';
 import { Dialog } from './dialog';
 
-const i18n = createI18n({ en: {}, he: {}, ar: {} }, 'en');
+const i18n = await createI18n(NO_APP_STRINGS, 'en');
 const wrap = (ui: React.ReactNode) => render(<I18nextProvider i18n={i18n}>{ui}</I18nextProvider>);
 
 describe('form parts', () => {
