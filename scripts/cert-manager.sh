@@ -3,6 +3,7 @@
 # real thing (e2e/run starts its controller as a process next to the operator under test).
 #
 #   scripts/cert-manager.sh controller   # build if needed; print the controller binary's path
+#   scripts/cert-manager.sh acmesolver   # the same for its HTTP-01 solver (images/acmesolver)
 #   scripts/cert-manager.sh crds         # print its CRDs, ready for `kubectl apply -f -`
 #
 # v1.11.5 is the newest release whose programs (cmd/controller, cmd/acmesolver, ...) are part
@@ -21,6 +22,11 @@ CERT_MANAGER_VERSION=v1.11.5
 case ${1:-} in
   controller)
     go_module_tool cert-manager-controller "$CERT_MANAGER_MODULE@$CERT_MANAGER_VERSION" ./cmd/controller \
+      "cert-manager-$CERT_MANAGER_VERSION" \
+      -ldflags "-s -w -X github.com/cert-manager/cert-manager/pkg/util.AppVersion=$CERT_MANAGER_VERSION"
+    ;;
+  acmesolver)
+    go_module_tool cert-manager-acmesolver "$CERT_MANAGER_MODULE@$CERT_MANAGER_VERSION" ./cmd/acmesolver \
       "cert-manager-$CERT_MANAGER_VERSION" \
       -ldflags "-s -w -X github.com/cert-manager/cert-manager/pkg/util.AppVersion=$CERT_MANAGER_VERSION"
     ;;

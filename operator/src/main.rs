@@ -163,8 +163,9 @@ fn main() -> anyhow::Result<()> {
                 public_port,
                 tls,
                 cors_origins,
-                // The local stack has no load balancer in front.
+                // The local stack has no load balancer in front, nor an ACME CA.
                 proxy_protocol: None,
+                acme_challenges: Vec::new(),
             };
             write_stdout(&nginx::render(&input)?)
         }

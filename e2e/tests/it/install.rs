@@ -31,6 +31,7 @@ async fn crds_and_manifests_apply() {
             "role.rbac.authorization.k8s.io/ovu-operator-leader",
             "rolebinding.rbac.authorization.k8s.io/ovu-operator-leader",
             "deployment.apps/ovu-operator",
+            "ingressclass.networking.k8s.io/ovu",
         ] {
             ensure!(
                 out.contains(obj),

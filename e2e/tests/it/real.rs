@@ -18,6 +18,7 @@ use ovu_crds::names::{self, Component, DEFAULT_TIER_LABEL, Names};
 use ovu_e2e::{Cluster, wait_for};
 use serde_json::{Value, json};
 
+mod acme;
 mod admin;
 mod offsite;
 

@@ -3,7 +3,9 @@
 //! requests; from the caches it makes none).
 //!
 //! One watch per kind the operator makes (label-selected to `managed-by=ovu-operator`), the
-//! system's pods (same label), the nodes and the `default/kubernetes` EndpointSlice, each
+//! system's pods (same label), the nodes, the `default/kubernetes` EndpointSlice and
+//! cert-manager's HTTP-01 solver Ingresses and Services (label-selected to its solver label;
+//! a change reconciles the systems of their namespace), each
 //! applied to its own map ([`apply_event`], kube's watcher and its backoff underneath). The
 //! child watches also trigger the owning system's reconcile (drift repair), as
 //! `Controller::owns` did.
@@ -41,6 +43,10 @@ use serde_json::{Value, json};
 use crate::render::names::{INSTANCE_LABEL, MANAGED_SELECTOR};
 use crate::render::{Kind, short_hash};
 
+/// The annotation that named an Ingress's class before `spec.ingressClassName` (cert-manager's
+/// `http01.ingress.class` still sets it).
+pub const INGRESS_CLASS_ANNOTATION: &str = "kubernetes.io/ingress.class";
+
 /// What a cached ConfigMap or Secret value is replaced by: this prefix and
 /// `render::short_hash(&[value])` (base64 never contains a `:`).
 pub const DIGEST_PREFIX: &str = "ovu-digest:";
@@ -77,7 +83,14 @@ enum Other {
     Pods,
     Nodes,
     ApiServerSlice,
+    /// cert-manager's HTTP-01 solver Ingresses (label-selected): the challenges nginx routes.
+    SolverIngresses,
+    /// The solvers' Services (label-selected): where each challenge goes.
+    SolverServices,
 }
+
+/// The label cert-manager puts on its HTTP-01 solver Ingresses, Services and pods.
+const SOLVER_SELECTOR: &str = "acme.cert-manager.io/http01-solver=true";
 
 /// What a cache holds of one object.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -100,6 +113,14 @@ impl Source {
                 &GroupVersionKind::gvk("discovery.k8s.io", "v1", "EndpointSlice"),
                 "endpointslices",
             ),
+            Source::Other(Other::SolverIngresses) => ApiResource::from_gvk_with_plural(
+                &GroupVersionKind::gvk("networking.k8s.io", "v1", "Ingress"),
+                "ingresses",
+            ),
+            Source::Other(Other::SolverServices) => ApiResource::from_gvk_with_plural(
+                &GroupVersionKind::gvk("", "v1", "Service"),
+                "services",
+            ),
         }
     }
 
@@ -121,7 +142,20 @@ impl Source {
                 Api::namespaced_with(client.clone(), "default", &ar),
                 watcher::Config::default().fields("metadata.name=kubernetes"),
             ),
+            Source::Other(Other::SolverIngresses | Other::SolverServices) => (
+                Api::all_with(client.clone(), &ar),
+                watcher::Config::default().labels(SOLVER_SELECTOR),
+            ),
         }
+    }
+
+    /// Whether events of this source reconcile every system of the object's namespace (the
+    /// object is cert-manager's, owned by no system).
+    fn triggers_namespace(self) -> bool {
+        matches!(
+            self,
+            Source::Other(Other::SolverIngresses | Other::SolverServices)
+        )
     }
 
     /// Whether events of this source trigger the owning system's reconcile.
@@ -510,6 +544,17 @@ fn slim(source: Source, full: &Value) -> Value {
             }
             v
         }
+        Source::Other(Other::SolverIngresses) => {
+            let m = &full["metadata"];
+            json!({"metadata": {"name": m["name"], "namespace": m["namespace"],
+                "annotations": {INGRESS_CLASS_ANNOTATION: m["annotations"][INGRESS_CLASS_ANNOTATION]}},
+                "spec": {"ingressClassName": full["spec"]["ingressClassName"], "rules": full["spec"]["rules"]}})
+        }
+        Source::Other(Other::SolverServices) => {
+            let m = &full["metadata"];
+            json!({"metadata": {"name": m["name"], "namespace": m["namespace"]},
+                "spec": {"clusterIP": full["spec"]["clusterIP"], "ports": full["spec"]["ports"]}})
+        }
     };
     let ar = source.api_resource();
     v["apiVersion"] = json!(ar.api_version);
@@ -606,6 +651,8 @@ pub fn caches() -> (Cache, Writers) {
         Source::Other(Other::Pods),
         Source::Other(Other::Nodes),
         Source::Other(Other::ApiServerSlice),
+        Source::Other(Other::SolverIngresses),
+        Source::Other(Other::SolverServices),
     ]);
     let served = Served::default();
     let mut parts = BTreeMap::new();
@@ -780,6 +827,16 @@ impl Cache {
         )
     }
 
+    /// cert-manager's HTTP-01 solver Ingresses in `ns` (`None`: not cached).
+    pub fn solver_ingresses(&self, ns: &str) -> Option<Vec<Value>> {
+        self.select(Source::Other(Other::SolverIngresses), Some(ns), None, &[])
+    }
+
+    /// The HTTP-01 solvers' Services in `ns` (`None`: not cached).
+    pub fn solver_services(&self, ns: &str) -> Option<Vec<Value>> {
+        self.select(Source::Other(Other::SolverServices), Some(ns), None, &[])
+    }
+
     /// The caches without their first list (for the log).
     pub fn unsynced(&self) -> Vec<String> {
         self.parts
@@ -898,6 +955,7 @@ impl Writers {
     ) -> (
         mpsc::UnboundedReceiver<ObjectRef<OvuSystem>>,
         mpsc::UnboundedReceiver<()>,
+        mpsc::UnboundedReceiver<String>,
         Vec<tokio::task::JoinHandle<()>>,
     ) {
         for kind in Kind::OPTIONAL {
@@ -922,6 +980,7 @@ impl Writers {
         }
         let (tx, rx) = mpsc::unbounded();
         let (all_tx, all_rx) = mpsc::unbounded();
+        let (ns_tx, ns_rx) = mpsc::unbounded();
         let mut tasks = Vec::new();
         for (source, part) in self.parts {
             let late = match source {
@@ -933,6 +992,7 @@ impl Writers {
                 part.synced.store(true, Ordering::Relaxed);
             }
             let (client, tx, all_tx) = (client.clone(), tx.clone(), all_tx.clone());
+            let ns_tx = ns_tx.clone();
             let (on_error, served) = (on_error.clone(), self.served.clone());
             tasks.push(tokio::spawn(async move {
                 let optional = match source {
@@ -992,6 +1052,11 @@ impl Writers {
                                 let _ = tx.unbounded_send(r);
                             }
                         }
+                        if source.triggers_namespace()
+                            && let Some(ns) = &o.metadata.namespace
+                        {
+                            let _ = ns_tx.unbounded_send(ns.clone());
+                        }
                     }
                     let Some(kind) = optional.filter(|_| absent) else {
                         return;
@@ -1008,7 +1073,7 @@ impl Writers {
                 }
             }));
         }
-        (rx, all_rx, tasks)
+        (rx, all_rx, ns_rx, tasks)
     }
 }
 

@@ -1,6 +1,7 @@
 //! The controller: kube-runtime wiring, the per-object error policy, and the reconcile
 //! pipeline (read → validate → build → apply → status) in [`reconcile`].
 
+mod acme;
 mod backups;
 pub mod cache;
 mod certificate;
@@ -308,6 +309,7 @@ const CACHE_SYNC_WAIT: Duration = Duration::from_secs(60);
 /// cache has its first list: a reconcile reads them instead of the API server.
 pub async fn run(ctx: Arc<Context>, readiness: Arc<Readiness>, tuning: Tuning) {
     let client = ctx.client.clone();
+    let (store, writer) = reflector::store::<OvuSystem>();
     let writers = ctx.writers.lock().ok().and_then(|mut w| w.take());
     let (children, tasks) = match writers {
         Some(w) => {
@@ -316,8 +318,20 @@ pub async fn run(ctx: Arc<Context>, readiness: Arc<Readiness>, tuning: Tuning) {
                 r.watch_error();
                 warn!(error = %e, "watch error");
             });
-            let (rx, all, tasks) = w.run(&client, tuning.page_size, on_error).await;
-            (Some((rx, all)), tasks)
+            let (rx, all, namespaces, tasks) = w.run(&client, tuning.page_size, on_error).await;
+            // An HTTP-01 solver's Ingress or Service belongs to no system: every system of
+            // its namespace is reconciled (nginx routes the challenges of its own names).
+            let systems_of = store.clone();
+            let by_ns = namespaces.flat_map(move |ns: String| {
+                let refs: Vec<_> = systems_of
+                    .state()
+                    .iter()
+                    .filter(|s| s.metadata.namespace.as_deref() == Some(ns.as_str()))
+                    .map(|s| reflector::ObjectRef::from_obj(&**s))
+                    .collect();
+                futures::stream::iter(refs)
+            });
+            (Some((futures::stream::select(rx, by_ns), all)), tasks)
         }
         None => (None, Vec::new()),
     };
@@ -335,7 +349,6 @@ pub async fn run(ctx: Arc<Context>, readiness: Arc<Readiness>, tuning: Tuning) {
     } else {
         warn!(unsynced = ?ctx.cache.unsynced(), "watch caches not synced; reconciling with reads of the API server until they are");
     }
-    let (store, writer) = reflector::store();
     let r = readiness.clone();
     // Paged, and therefore not `any_semantic`: a list at resourceVersion 0 is served from
     // the API server's cache, which ignores the page size, and 500 OvuSystems with their

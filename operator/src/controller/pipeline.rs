@@ -19,7 +19,8 @@ use super::run::Run;
 use super::tiers::{self, tier_view, with_pods, workload};
 use super::verdict::{self, Observed, Requeue, Stage, Step};
 use super::{
-    Context, Error, backups, certificate, monitoring, placement, probe, prune, publish, restore,
+    Context, Error, acme, backups, certificate, monitoring, placement, probe, prune, publish,
+    restore,
 };
 use crate::render::{self, Ctx, Desired, Facts, Kind};
 use crate::status::{self, Cond};
@@ -99,8 +100,15 @@ async fn observe(sys: &OvuSystem, ctx: &Context, now: Timestamp) -> Result<Obser
         frontend_pod_cidrs,
         backend_pod_cidrs,
         api_server: placement::api_server_endpoints(&ctx.client, &ctx.cache).await,
+        acme_challenges: Vec::new(),
         default_images: ctx.default_images.clone(),
     };
+    if sys.spec.frontend.tls.mode == ovu_crds::TlsMode::CertManager
+        && let Some(ns) = sys.metadata.namespace.as_deref()
+    {
+        let hosts = render::frontend::dns_names(&sys.spec.domain);
+        facts.acme_challenges = acme::observe(&ctx.client, &ctx.cache, ns, &hosts).await?;
+    }
 
     certificate::ensure_secrets(sys, &facts, &mut run).await?;
     let (mut cert_cond, cert_status) =

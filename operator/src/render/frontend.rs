@@ -4,6 +4,7 @@
 use ovu_crds::{ExposureType, TlsMode};
 use serde_json::{Value, json};
 
+use super::backend::{DRAIN_SECS, PRE_STOP_SECS};
 use super::names::{self, Component, Tier, ports};
 use super::nginx::{self, NginxInput, ProxyProtocol, TlsFiles};
 use super::pod::{self, APP_UID};
@@ -57,6 +58,11 @@ pub fn nginx_input(ctx: &Ctx) -> NginxInput {
             trusted: p.trusted_cidrs.clone(),
             listen_health: ports::NGINX_HEALTH as u16,
         }),
+        acme_challenges: if ctx.sys.spec.frontend.tls.mode == TlsMode::CertManager {
+            ctx.facts.acme_challenges.clone()
+        } else {
+            Vec::new()
+        },
     }
 }
 
@@ -179,9 +185,19 @@ fn deployment(ctx: &Ctx, conf: &str) -> Child {
                 "volumeMounts": mounts,
                 "securityContext": pod::container_security(),
                 "resources": pod::resources(&fe.resources),
+                // A rollout (a new config, a renewed certificate) must fail no request. The
+                // kubelet's SIGTERM is nginx's fast shutdown, which cuts open connections;
+                // instead a terminating pod keeps serving while kube-proxy learns it left the
+                // Service, then quits gracefully (SIGQUIT: in-flight requests finish, idle
+                // keep-alive connections close) and the hook waits for the master (PID 1) to
+                // exit, so the SIGTERM that follows finds nothing left to cut.
+                "lifecycle": {"preStop": {"exec": {"command": ["/bin/sh", "-c", format!(
+                    "sleep {PRE_STOP_SECS}; nginx -e stderr -c {CONF_DIR}/nginx.conf -s quit; \
+                     while kill -0 1 2>/dev/null; do sleep 0.2; done"
+                )]}}},
             }],
             "volumes": volumes,
-            "terminationGracePeriodSeconds": 30,
+            "terminationGracePeriodSeconds": PRE_STOP_SECS + DRAIN_SECS,
         }),
     );
     ctx.child(
@@ -228,15 +244,25 @@ fn certificate(ctx: &Ctx) -> Child {
         ovu_crds::IssuerKind::ClusterIssuer => "ClusterIssuer",
         ovu_crds::IssuerKind::Issuer => "Issuer",
     };
-    ctx.child(
+    // Until the first certificate is issued the Secret would not exist and nginx could not
+    // start, and an HTTP-01 challenge needs nginx serving port 80: cert-manager puts a
+    // temporary self-signed certificate in the Secret meanwhile. CertificateReady stays
+    // False on it (cert-manager's Ready condition is False until the real one is issued).
+    let mut meta = ctx.meta(&name, Component::Frontend);
+    meta["annotations"] = json!({ISSUE_TEMPORARY_CERTIFICATE: "true"});
+    ctx.child_with_meta(
         Kind::Certificate,
         &name,
-        Component::Frontend,
+        meta,
         json!({"spec": {
             "secretName": ctx.names.tls_secret(),
             "dnsNames": dns_names(&ctx.sys.spec.domain),
             "issuerRef": {"name": issuer.name, "kind": kind, "group": issuer.group},
             "privateKey": {"algorithm": "ECDSA", "size": 256, "rotationPolicy": "Always"},
         }}),
+        false,
     )
 }
+
+/// cert-manager's annotation asking for a temporary certificate until the first is issued.
+pub const ISSUE_TEMPORARY_CERTIFICATE: &str = "cert-manager.io/issue-temporary-certificate";

@@ -182,6 +182,9 @@ pub struct Facts {
     /// Where the Kubernetes API server listens (the `kubernetes` Service's endpoints, after
     /// translation): AAM's egress policy lets it reach exactly these.
     pub api_server: Vec<ApiServerEndpoint>,
+    /// The HTTP-01 challenges cert-manager is solving for the system's names (CertManager
+    /// mode): nginx routes each token on port 80 to its solver. Sorted.
+    pub acme_challenges: Vec<nginx::AcmeChallenge>,
     /// The operator's default images, for the components the spec names none of.
     pub default_images: DefaultImages,
 }

@@ -11,7 +11,8 @@
 //! AAM → PostgreSQL, Redis, ULM and HTTPS (the Kubernetes API it reads the system's status
 //! from, whose address differs per cluster, and its alert webhook); backup and restore Jobs →
 //! PostgreSQL (and the port of the S3 server in `backup.destination` / `restore.fromBucket`).
-//! PostgreSQL and Redis get no egress at all.
+//! PostgreSQL and Redis get no egress at all. In CertManager mode nginx may also reach
+//! cert-manager's HTTP-01 solver pods (port 8089) in the namespace, to answer challenges.
 
 use serde_json::{Value, json};
 
@@ -143,6 +144,20 @@ fn to(ctx: &Ctx, components: &[Component], ports: &[i32]) -> Value {
 }
 
 /// Any address on the given TCP ports.
+/// cert-manager's HTTP-01 solver pods in the system's namespace (CertManager mode): nginx
+/// passes the ACME CA's challenge requests to them.
+fn acme_solvers() -> Value {
+    json!({
+        "to": [{"podSelector": {"matchLabels": {ACME_SOLVER_LABEL: "true"}}}],
+        "ports": [{"port": ACME_SOLVER_PORT, "protocol": "TCP"}],
+    })
+}
+
+/// The label cert-manager gives its HTTP-01 solver pods, Services and Ingresses.
+pub const ACME_SOLVER_LABEL: &str = "acme.cert-manager.io/http01-solver";
+/// The port cert-manager's HTTP-01 solver listens on (its `--acme-http01-solver` default).
+pub const ACME_SOLVER_PORT: i32 = 8089;
+
 fn anywhere(ports: &[i32]) -> Value {
     json!({
         "to": [{"ipBlock": {"cidr": "0.0.0.0/0"}}, {"ipBlock": {"cidr": "::/0"}}],
@@ -195,22 +210,18 @@ pub fn egress_policies(ctx: &Ctx) -> Vec<Child> {
     if let Some(m) = &ctx.sys.spec.mail {
         ulm.push(smtp(m.smtp.effective_port()));
     }
+    let mut nginx = Vec::from(dns());
+    nginx.push(to(
+        ctx,
+        &[Component::Ulm, Component::Aam],
+        &[ports::ULM, ports::AAM],
+    ));
+    if ctx.sys.spec.frontend.tls.mode == ovu_crds::TlsMode::CertManager {
+        nginx.push(acme_solvers());
+    }
     vec![
         default_deny(ctx),
-        egress(
-            ctx,
-            Component::Frontend,
-            &[Component::Frontend],
-            [
-                dns().as_slice(),
-                &[to(
-                    ctx,
-                    &[Component::Ulm, Component::Aam],
-                    &[ports::ULM, ports::AAM],
-                )],
-            ]
-            .concat(),
-        ),
+        egress(ctx, Component::Frontend, &[Component::Frontend], nginx),
         egress(ctx, Component::Ulm, &[Component::Ulm], ulm),
         egress(
             ctx,

@@ -35,6 +35,19 @@ pub struct ProxyProtocol {
     pub listen_health: u16,
 }
 
+/// One HTTP-01 challenge in flight: cert-manager's solver for `token` listens on `upstream`.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub struct AcmeChallenge {
+    /// The token: the last segment of `/.well-known/acme-challenge/<token>`.
+    pub token: String,
+    /// `address:port` of the solver's Service (an address: nginx resolves names only at
+    /// start, and a solver lives for minutes).
+    pub upstream: String,
+}
+
+/// The path the ACME CA fetches a token from (RFC 8555, 8.3).
+pub const ACME_CHALLENGE_PREFIX: &str = "/.well-known/acme-challenge/";
+
 /// Everything the nginx config depends on.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct NginxInput {
@@ -60,6 +73,9 @@ pub struct NginxInput {
     pub cors_origins: Vec<String>,
     /// Every public connection starts with a PROXY header (a load balancer in front).
     pub proxy_protocol: Option<ProxyProtocol>,
+    /// HTTP-01 challenges answered on the plain-HTTP port, before its redirect to HTTPS
+    /// (only with TLS: without it there is no certificate to ask for).
+    pub acme_challenges: Vec<AcmeChallenge>,
 }
 
 /// Why a config cannot be rendered.
@@ -125,6 +141,17 @@ pub fn render(i: &NginxInput) -> Result<String, NginxError> {
         for t in &pp.trusted {
             safe("proxy_protocol.trusted", t, b":/")?;
         }
+    }
+    for a in &i.acme_challenges {
+        // A token is base64url (RFC 8555); an upstream an IPv4 or bracketed IPv6 address.
+        safe("acme_challenges.token", &a.token, &[])?;
+        if a.token.contains('.') {
+            return Err(NginxError::Unsafe {
+                field: "acme_challenges.token",
+                value: a.token.clone(),
+            });
+        }
+        safe("acme_challenges.upstream", &a.upstream, b":[]")?;
     }
 
     let d = &i.domain;
@@ -299,6 +326,7 @@ http {{
         http = i.listen_http,
     );
     if tls {
+        let acme = acme_locations(&i.acme_challenges);
         let _ = write!(
             w,
             "
@@ -306,7 +334,7 @@ http {{
     server {{
         listen {http}{pp};
         server_name {d} www.{d} ulm.{d} aam.{d} api.{d};
-        location / {{
+{acme}        location / {{
             return 301 https://$host{port_suffix}$request_uri;
         }}
     }}
@@ -385,6 +413,27 @@ http {{
 "
     );
     Ok(c)
+}
+
+/// The HTTP-01 challenges: each token to its own solver (one cert-manager solver answers only
+/// its token, so they cannot share an upstream), the Host kept (the solver checks it).
+fn acme_locations(challenges: &[AcmeChallenge]) -> String {
+    let mut out = String::new();
+    for a in challenges {
+        let _ = write!(
+            out,
+            "        location = {ACME_CHALLENGE_PREFIX}{token} {{
+            proxy_pass http://{upstream};
+            proxy_set_header Host $host;
+            proxy_connect_timeout 2s;
+            proxy_read_timeout 5s;
+        }}
+",
+            token = a.token,
+            upstream = a.upstream,
+        );
+    }
+    out
 }
 
 /// `:port` when browsers need it in a URL: not for 443 with TLS or 80 without.

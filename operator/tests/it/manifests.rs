@@ -62,6 +62,9 @@ fn needed() -> BTreeSet<Grant> {
     add("", "pods", &["list", "watch"]);
     add("", "nodes", &["list", "watch"]);
     add("events.k8s.io", "events", &["create", "patch"]);
+    // cert-manager's HTTP-01 solver Ingresses and Services (controller::cache).
+    add("networking.k8s.io", "ingresses", &["list", "watch"]);
+    add("", "services", &["list", "watch"]);
     for k in Kind::ALL {
         let ar = k.api_resource();
         add(&ar.group, &ar.plural, &["get", "create", "patch"]);

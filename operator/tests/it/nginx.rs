@@ -534,3 +534,49 @@ fn the_access_log_holds_no_query_string() {
         "a query string reached the access log: {log}"
     );
 }
+
+/// CertManager mode: each HTTP-01 token cert-manager's solver Ingresses name is proxied on
+/// port 80 to its solver's address, before the redirect to HTTPS; a token that could break
+/// out of the config is refused; other modes route none.
+#[test]
+fn acme_challenges_are_routed_on_port_80_before_the_redirect() {
+    let mut sys = common::minimal();
+    sys.spec.frontend.tls.mode = ovu_crds::TlsMode::CertManager;
+    let facts = Facts {
+        acme_challenges: vec![
+            nginx::AcmeChallenge {
+                token: "Tok_en-1".into(),
+                upstream: "198.18.130.7:8089".into(),
+            },
+            nginx::AcmeChallenge {
+                token: "tok2".into(),
+                upstream: "[fd00::7]:8089".into(),
+            },
+        ],
+        ..Facts::default()
+    };
+    let ctx = Ctx::new(&sys, &facts).unwrap();
+    let dir = Tmp::new("acme");
+    let i = localize(frontend::nginx_input(&ctx), &dir);
+    let conf = nginx_t(&i, &dir);
+    let http = conf
+        .split("# Plain HTTP on the system's names goes to HTTPS.")
+        .nth(1)
+        .and_then(|s| s.split("\n    }\n").next())
+        .expect("the port-80 server");
+    let first = http
+        .find("location = /.well-known/acme-challenge/Tok_en-1 {")
+        .expect("token 1 routed in the port-80 server");
+    assert!(http[first..].contains("proxy_pass http://198.18.130.7:8089;"));
+    assert!(http.contains("proxy_pass http://[fd00::7]:8089;"));
+    assert!(first < http.find("return 301").unwrap(), "{http}");
+
+    for bad in ["a;b", "a/../b", "..", "a b", "x}"] {
+        let mut i = i.clone();
+        i.acme_challenges[0].token = bad.into();
+        assert!(nginx::render(&i).is_err(), "{bad:?} rendered");
+    }
+    sys.spec.frontend.tls.mode = ovu_crds::TlsMode::SelfSigned;
+    let ctx = Ctx::new(&sys, &facts).unwrap();
+    assert!(frontend::nginx_input(&ctx).acme_challenges.is_empty());
+}

@@ -113,13 +113,13 @@ impl Drop for S3Server {
 
 /// A namespace of this test (Pod Security "restricted", like every test namespace), deleted
 /// without waiting when dropped (unless `OVU_E2E_KEEP_NS` is set).
-struct TestNs {
+pub(super) struct TestNs {
     cluster: Cluster,
-    name: String,
+    pub(super) name: String,
 }
 
 impl TestNs {
-    async fn create(c: &Cluster, prefix: &str) -> anyhow::Result<Self> {
+    pub(super) async fn create(c: &Cluster, prefix: &str) -> anyhow::Result<Self> {
         let name = ovu_e2e::create_namespace(c, prefix).await?;
         Ok(TestNs {
             cluster: c.clone(),
@@ -196,16 +196,16 @@ async fn bucket_access(c: &Cluster, ns: &str, s3: &S3Server) -> anyhow::Result<(
 
 /// The images of the system `make up` deployed (ULM, AAM, PostgreSQL, Redis): the ones the
 /// nodes hold.
-struct Images {
-    ulm: String,
-    aam: String,
-    postgres: String,
-    redis: String,
+pub(super) struct Images {
+    pub(super) ulm: String,
+    pub(super) aam: String,
+    pub(super) postgres: String,
+    pub(super) redis: String,
 }
 
 /// A one-replica system sized for the real nodes (requests small, limits what the processes
 /// need), on `images`; `patch` merged over the spec.
-fn small_system(name: &str, images: &Images, patch: Value) -> Value {
+pub(super) fn small_system(name: &str, images: &Images, patch: Value) -> Value {
     let sized = |mem: &str, cpu: &str, limit: &str| json!({"requests": {"cpu": "10m", "memory": mem}, "limits": {"cpu": cpu, "memory": limit}});
     let mut spec = json!({
         "domain": format!("{name}.example.com"),
@@ -260,7 +260,11 @@ fn fingerprint(c: &Cluster, ns: &str, system: &str, cutoff: &str) -> anyhow::Res
 }
 
 /// The namespace is gone, and with it every volume its claims had.
-async fn wait_namespace_gone(c: &Cluster, ns: &str, timeout: Duration) -> anyhow::Result<()> {
+pub(super) async fn wait_namespace_gone(
+    c: &Cluster,
+    ns: &str,
+    timeout: Duration,
+) -> anyhow::Result<()> {
     let namespaces: Api<Namespace> = Api::all(c.client.clone());
     let volumes: Api<PersistentVolume> = Api::all(c.client.clone());
     wait_for(
