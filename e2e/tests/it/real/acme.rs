@@ -35,8 +35,11 @@ use super::{env_or, run, target};
 const NETNS: &str = "ovu-e2e-acme";
 /// cert-manager's address in [`NETNS`] (198.18.0.0/15, unused by the cluster).
 const CM_ADDR: &str = "198.18.200.21";
+/// The ACME system's NodePorts: none of make up's (30443/30080/30825 on the real nodes,
+/// 31443/31080/31825 on kind). The real-node cluster's kube-proxy claims its NodePorts on every
+/// local address of this machine, so 31443 here took kind's URLs while both ran (2026-12-05).
 const HTTP_NODE_PORT: u16 = 31480;
-const HTTPS_NODE_PORT: u16 = 31443;
+const HTTPS_NODE_PORT: u16 = 31444;
 
 /// Pebble, the network namespace and cert-manager's controller of this test: stopped (by the
 /// PIDs recorded) and removed when dropped.
