@@ -701,6 +701,59 @@ fn backups_in(dir: &Path) -> Vec<String> {
     v
 }
 
+/// Two backups at once on one volume (the schedule's and a `backup-now`, both Jobs): neither
+/// takes the other's work folder. A backup clears only partial folders a killed run left (two
+/// hours untouched), and its own folder and scratch databases are its alone.
+#[test]
+fn a_backup_leaves_a_running_backups_partial_folder_alone() {
+    let d = Dir::new("concurrent");
+    let backups = d.sub("backups");
+    let s = Server::start(&d, "pg", "ConcurrentSuper1");
+    for db in ["ulm_db", "aam_db"] {
+        s.sql(
+            "owner",
+            db,
+            "CREATE TABLE facts (id serial PRIMARY KEY, what text NOT NULL); INSERT INTO facts (what) VALUES ('x')",
+        );
+    }
+    // Another backup of the same second, still writing; and what a run killed long ago left.
+    let ts = String::from_utf8(
+        std::process::Command::new("date")
+            .args(["-u", "+%Y%m%dT%H%M%SZ"])
+            .output()
+            .unwrap()
+            .stdout,
+    )
+    .unwrap();
+    let live = backups.join(format!(".partial-{}-Other1", ts.trim()));
+    std::fs::create_dir_all(&live).unwrap();
+    std::fs::write(live.join("ulm_db.dump"), b"being written").unwrap();
+    let killed = backups.join(".partial-20200101T000000Z-Killed");
+    std::fs::create_dir_all(&killed).unwrap();
+    let touched = std::process::Command::new("touch")
+        .args(["-d", "3 hours ago"])
+        .arg(&killed)
+        .status()
+        .unwrap();
+    assert!(touched.success());
+    let benv = s.with(&[
+        ("RETAIN", "5".into()),
+        ("BACKUP_DIR", backups.display().to_string()),
+    ]);
+    let out = ok(&sh(&backup_sh(), &benv, &d.0), "backup beside another");
+    assert!(out.contains("complete"), "{out}");
+    assert_eq!(
+        std::fs::read(live.join("ulm_db.dump")).ok().as_deref(),
+        Some(&b"being written"[..]),
+        "the running backup's folder was touched"
+    );
+    assert!(
+        !killed.exists(),
+        "a killed run's folder of three hours ago stays"
+    );
+    assert_eq!(backups_in(&backups).len(), 1, "{:?}", backups_in(&backups));
+}
+
 #[test]
 fn a_backup_is_kept_only_when_a_test_restore_of_it_holds_every_table() {
     let d = Dir::new("verify");

@@ -1,8 +1,14 @@
 dir="${BACKUP_DIR:-/backups}"
 ts=$(date -u +%Y%m%dT%H%M%SZ)
-work="$dir/.partial-$ts"
-rm -rf "$dir"/.partial-*
-mkdir -p "$work"
+# Two backups may run at once on this volume (the schedule and a `backup-now`): each works in a
+# folder of its own, and clears only what a killed run left — a partial folder untouched for two
+# hours (a Job lives at most one) — never a live one's (seen 2026-12-05: the schedule's backup
+# removed a backup-now's folder under it and that Job failed).
+mkdir -p "$dir"
+find "$dir" -mindepth 1 -maxdepth 1 -name '.partial-*' -mmin +120 -exec rm -rf {} +
+work=$(mktemp -d "$dir/.partial-$ts-XXXXXX")
+# The same for the scratch databases of the test restores below.
+run_id=$(basename "$work" | sed 's/.*-//' | tr '[:upper:]' '[:lower:]')
 for db in ulm_db aam_db; do
   pg_dump -h "$PGHOST" -p "${PGPORT:-5432}" -Fc -f "$work/$db.dump" "$db"
   pg_restore --list "$work/$db.dump" > /dev/null
@@ -20,7 +26,7 @@ if [ "${VERIFY:-true}" = true ]; then
   scratch=""
   trap '[ -z "$scratch" ] || sql -d postgres -c "DROP DATABASE IF EXISTS \"$scratch\" WITH (FORCE)"' EXIT
   for db in ulm_db aam_db; do
-    scratch="ovu_verify_$(echo "$ts" | tr TZ tz)_$db"
+    scratch="ovu_verify_$(echo "$ts" | tr TZ tz)_${run_id}_$db"
     sql -d postgres -c "CREATE DATABASE \"$scratch\""
     if ! pg_restore --exit-on-error --single-transaction --no-owner --no-privileges \
         -h "$PGHOST" -p "${PGPORT:-5432}" -d "$scratch" "$work/$db.dump"; then
