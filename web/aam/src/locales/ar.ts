@@ -366,6 +366,7 @@ const ar: DeepStrings<typeof en> = {
         ImagePullBackOff: 'تعذّر سحب الصورة',
         CrashLoopBackOff: 'يتعطل مرارًا',
         MigrationFailed: 'فشل ترحيل',
+        ImagesChanged: 'تغيّرت الصور، جارٍ التحديث',
         PodMonitorApplied: 'يجمع Prometheus مقاييس الخدمات',
         PodMonitorAPIMissing: 'واجهة PodMonitor غير مثبتة',
         Unschedulable: 'لا عقدة تستطيع تشغيله',

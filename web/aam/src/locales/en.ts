@@ -363,6 +363,7 @@ export default {
         ImagePullBackOff: 'Image cannot be pulled',
         CrashLoopBackOff: 'Keeps crashing',
         MigrationFailed: 'A migration failed',
+        ImagesChanged: 'Images changed, rolling out',
         PodMonitorApplied: 'Prometheus scrapes the services',
         PodMonitorAPIMissing: 'The PodMonitor API is not installed',
         Unschedulable: 'No node can run it',

@@ -366,6 +366,7 @@ const he: DeepStrings<typeof en> = {
         ImagePullBackOff: 'אי אפשר למשוך את האימג׳',
         CrashLoopBackOff: 'קורס שוב ושוב',
         MigrationFailed: 'הגירה נכשלה',
+        ImagesChanged: 'האימג׳ים השתנו, מתבצע עדכון',
         PodMonitorApplied: 'Prometheus אוסף מדדים מהשירותים',
         PodMonitorAPIMissing: 'ממשק PodMonitor אינו מותקן',
         Unschedulable: 'אין צומת שיכול להריץ אותו',
