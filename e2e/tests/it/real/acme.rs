@@ -400,20 +400,7 @@ async fn acme_round_trip() -> anyhow::Result<()> {
     };
     let t = target().await;
     let c = t.cluster.clone();
-    // The images the main system runs (its spec's, or the operator's defaults), as its
-    // status says (as the off-site test takes them).
-    let main = c
-        .get_system(&t.ns, &t.system)
-        .await?
-        .status
-        .and_then(|s| s.images)
-        .context("the main system's status names no images")?;
-    let images = Images {
-        ulm: main.ulm,
-        aam: main.aam,
-        postgres: main.postgres,
-        redis: main.redis,
-    };
+    let images = Images::of(&c, &t.ns, &t.system).await?;
     let node_ip = frontend_node_ip(&c).await?;
     let acme = Acme::start(&c, &host, &node_ip, &image).await?;
     let outcome = issue_and_renew(&c, &acme, &images).await;

@@ -203,6 +203,25 @@ pub(super) struct Images {
     pub(super) redis: String,
 }
 
+impl Images {
+    /// The images the system `system` in `ns` runs (its spec's, or the operator's defaults), as
+    /// its status says.
+    pub(super) async fn of(c: &Cluster, ns: &str, system: &str) -> anyhow::Result<Images> {
+        let main = c
+            .get_system(ns, system)
+            .await?
+            .status
+            .and_then(|s| s.images)
+            .context("the main system's status names no images")?;
+        Ok(Images {
+            ulm: main.ulm,
+            aam: main.aam,
+            postgres: main.postgres,
+            redis: main.redis,
+        })
+    }
+}
+
 /// A one-replica system sized for the real nodes (requests small, limits what the processes
 /// need), on `images`; `patch` merged over the spec.
 pub(super) fn small_system(name: &str, images: &Images, patch: Value) -> Value {
@@ -331,20 +350,7 @@ async fn offsite_round_trip() -> anyhow::Result<()> {
         .context("OVU_E2E_S3_PORT_BASE is not a port number")?;
     let t = target().await;
     let c = t.cluster.clone();
-    // The images the main system runs (its spec's, or the operator's defaults), as its
-    // status says.
-    let main = c
-        .get_system(&t.ns, &t.system)
-        .await?
-        .status
-        .and_then(|s| s.images)
-        .context("the main system's status names no images")?;
-    let images = Images {
-        ulm: main.ulm,
-        aam: main.aam,
-        postgres: main.postgres,
-        redis: main.redis,
-    };
+    let images = Images::of(&c, &t.ns, &t.system).await?;
 
     let s3 = S3Server::start(&addr, base)?;
     let endpoint = s3.var("S3_ENDPOINT")?.to_string();
