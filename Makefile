@@ -25,18 +25,19 @@ help:
 up:
 	@scripts/up.sh
 
-# The one real-container pass in make test is the real-node cluster's (test-e2e-real): the kind
-# pass (test-e2e-kind) runs the same real tests, the operator suite and tilt ci on kind in
-# make test-all, until the ACME test also runs on kind (see README "make up: kind or real nodes").
-test: deps lint clippy test-sqlx test-rust test-api test-monitoring test-web test-web-e2e test-e2e test-e2e-real test-release
+# The one real-container pass in make test is kind's (test-e2e-kind: make up on kind, the real
+# tests, the browser, the operator suite, tilt ci), then the official images' layout
+# (test-images-smoke) and the release path (test-release). See README "make up: kind or real
+# nodes" for why kind and what each cluster proves.
+test: deps lint clippy test-sqlx test-rust test-api test-monitoring test-web test-web-e2e test-e2e-kind test-images-smoke test-release
 	@echo "make test: all suites passed"
 
-# Everything `make test` runs, plus the long scenarios that do not fit CI's budget: the
-# real-node cluster's chaos tests (killed operator and API server, PostgreSQL deleted under
-# load, rolling changes) and the operator suite again there, the one-cluster pass on kind
-# (make up, the real tests, the browser, the operator suite and tilt ci), and the install from
-# a registry with an upgrade (test-release-pull). Run it before calling an issue resolved.
-test-all: deps lint clippy test-sqlx test-rust test-api test-monitoring test-web test-web-e2e test-e2e test-e2e-real-all test-e2e-kind test-release test-release-pull
+# Everything `make test` runs, plus the long scenarios that do not fit CI's budget: the suite
+# on kwok (simulated nodes: fast, and the scale benchmark's cluster), the real-node cluster's
+# real tests and chaos tests (killed operator and API server, PostgreSQL deleted under load,
+# rolling changes), and the install from a registry with an upgrade (test-release-pull).
+# Run it before calling an issue resolved.
+test-all: deps lint clippy test-sqlx test-rust test-api test-monitoring test-web test-web-e2e test-e2e-kind test-images-smoke test-release test-e2e test-e2e-real-all test-release-pull
 	@echo "make test-all: all suites passed"
 
 ## --- steps ------------------------------------------------------------------
@@ -188,23 +189,29 @@ test-tilt:
 	@e2e/kind/test-tilt
 
 # `make up` on the real-node cluster (OVU_CLUSTER=nodes), the `real` tests through nginx over
-# TLS and the browser sign-in at the printed URLs, then `make down`: make test's one
-# real-container pass.
+# TLS and the browser sign-in at the printed URLs, then `make down`.
 .PHONY: test-e2e-real-all
 test-e2e-real:
 	@OVU_CLUSTER=nodes e2e/run-real --only-real
 
-# The same, plus the chaos tests and the operator's e2e suite again on those real nodes:
-# `make test-all`. The chaos tests stop the API server and the operator as processes, which
-# the real-node cluster makes direct.
+# The same plus the chaos tests: `make test-all`. They stop the API server and the operator as
+# processes, which the real-node cluster makes direct. The operator suite is kind's
+# (test-e2e-kind) and kwok's (test-e2e); `e2e/run-real` alone runs it here too.
 test-e2e-real-all:
-	@OVU_CLUSTER=nodes e2e/run-real
+	@OVU_CLUSTER=nodes e2e/run-real --only-real --chaos
 
 # The real-container pass on ONE kind cluster (e2e/run-real with OVU_CLUSTER=kind): `make up` on
 # kind, the `real` tests and the browser sign-in at its URLs, the operator's e2e suite on the
 # same nodes (e2e/run --external --mode real), then `tilt ci` last (the Tiltfile takes the system
 # over and must reach Ready, then must fail on a broken build); the cluster is deleted after.
-# In make test-all.
+# make test's one real-container pass.
 .PHONY: test-e2e-kind
 test-e2e-kind:
 	@OVU_CLUSTER=kind e2e/run-real --only-real --suite --tilt
+
+# The PostgreSQL and Redis images run as the official postgres:16 and redis:7 images do
+# (uid/gid 999, their data directories and PATH), in a private containerd: images/smoke, ~10 s.
+.PHONY: test-images-smoke
+test-images-smoke:
+	@images/build postgres redis >/dev/null
+	@images/smoke postgres redis

@@ -12,8 +12,12 @@
 //!   of this test: its self-check fetches `http://<name>/.well-known/acme-challenge/<token>`
 //!   on port 80 (fixed in v1.11), which a DNAT in that namespace's own iptables (never the
 //!   host's) sends to the frontend node's HTTP NodePort. Its solver pods run the image
-//!   `OVU_E2E_ACMESOLVER_IMAGE` (images/acmesolver, loaded onto the nodes by e2e/run-real) on
-//!   the frontend node (the Issuer's podTemplate tolerates its taint).
+//!   `OVU_E2E_ACMESOLVER_IMAGE` (images/acmesolver, loaded onto the frontend node by
+//!   e2e/run-real) on the frontend node (the Issuer's podTemplate tolerates its taint).
+//! - The same on both real-container clusters: every address is the frontend node's own
+//!   (the host's on the real nodes, a container's behind the `kind` bridge on kind), and the
+//!   namespace reaches the API server at the address it advertises when the kubeconfig names
+//!   a loopback one (kind publishes it on 127.0.0.1, which inside the namespace is its own).
 //! - The solver is `http01.ingress.class: ovu`: cert-manager v1.11 names the class with the
 //!   annotation (v1.12 on: `ingressClassName`; the operator takes both).
 
@@ -45,6 +49,8 @@ const HTTPS_NODE_PORT: u16 = 31444;
 /// PIDs recorded) and removed when dropped.
 struct Acme {
     dir: PathBuf,
+    /// The frontend node's address: Pebble validates, the self-check and the load connect there.
+    node_ip: String,
     controller: Option<Child>,
     env: std::collections::BTreeMap<String, String>,
 }
@@ -88,6 +94,70 @@ async fn frontend_node_ip(c: &Cluster) -> anyhow::Result<String> {
         .context("the frontend node has no InternalIP")
 }
 
+/// The kubeconfig cert-manager's controller uses inside [`NETNS`], and the address to route
+/// there for it. The test's own when its API server address is not loopback (the real nodes':
+/// the host's bridge address, routed already); else (kind: 127.0.0.1, published by docker) a
+/// copy naming the address the API server advertises — the `kubernetes` Service's endpoint,
+/// the control-plane node's, which its serving certificate names.
+async fn kubeconfig_for_netns(
+    c: &Cluster,
+    dir: &std::path::Path,
+) -> anyhow::Result<(PathBuf, Option<String>)> {
+    use k8s_openapi::api::discovery::v1::EndpointSlice;
+    let text = std::fs::read_to_string(&c.kubeconfig)
+        .with_context(|| format!("reading {}", c.kubeconfig.display()))?;
+    let server = text
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("server:"))
+        .map(str::trim)
+        .with_context(|| format!("no server in {}", c.kubeconfig.display()))?;
+    let authority = server
+        .strip_prefix("https://")
+        .with_context(|| format!("the API server {server} is not https"))?;
+    let host = authority
+        .rsplit_once(':')
+        .map_or(authority, |(h, _)| h)
+        .trim_matches(['[', ']']);
+    let loopback = host == "localhost"
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback());
+    if !loopback {
+        return Ok((c.kubeconfig.clone(), None));
+    }
+    let slice = Api::<EndpointSlice>::namespaced(c.client.clone(), "default")
+        .get("kubernetes")
+        .await
+        .context("the kubernetes Service's EndpointSlice")?;
+    let addr = slice
+        .endpoints
+        .iter()
+        .flat_map(|e| e.addresses.iter())
+        .next()
+        .context("the API server advertises no address")?
+        .clone();
+    let port = slice
+        .ports
+        .iter()
+        .flatten()
+        .find_map(|p| p.port)
+        .context("the API server advertises no port")?;
+    let path = dir.join("kubeconfig");
+    // It holds the test's client key: readable by this user only, removed with `dir`.
+    use std::io::Write as _;
+    use std::os::unix::fs::OpenOptionsExt as _;
+    std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(&path)?
+        .write_all(
+            text.replace(server, &format!("https://{addr}:{port}"))
+                .as_bytes(),
+        )?;
+    Ok((path, Some(addr)))
+}
+
 /// `kubectl apply -f -` of `yaml`.
 fn kubectl_apply(c: &Cluster, yaml: &[u8]) -> anyhow::Result<()> {
     use std::io::Write as _;
@@ -117,6 +187,7 @@ impl Acme {
         std::fs::create_dir_all(&dir)?;
         let mut me = Acme {
             dir,
+            node_ip: node_ip.to_string(),
             controller: None,
             env: Default::default(),
         };
@@ -171,7 +242,9 @@ impl Acme {
             c.kubectl(&["create", "namespace", "cert-manager"])?;
         }
 
-        // The namespace: routed to the host (API server, Pebble) and the frontend node.
+        // The namespace: routed to the host (Pebble; the API server on the real nodes), the
+        // frontend node and, on kind, the control-plane node's API server.
+        let (kubeconfig, api_addr) = kubeconfig_for_netns(c, &me.dir).await?;
         let _ = run(&["ip", "netns", "del", NETNS]);
         for cmd in [
             vec!["ip", "netns", "add", NETNS],
@@ -212,6 +285,8 @@ impl Acme {
                 "dev",
                 "ovuacmen",
             ],
+            // On-link both ways, as `OutsideClients` in real.rs: the host answers ARP for the
+            // node's address (its own on the real nodes; a kind node's sits behind a bridge).
             vec!["sysctl", "-qw", "net.ipv4.conf.ovuacmeh.proxy_arp=1"],
             vec![
                 "ip",
@@ -246,6 +321,18 @@ impl Acme {
         ] {
             run(&cmd)?;
         }
+        if let Some(addr) = &api_addr {
+            run(&[
+                "ip",
+                "-n",
+                NETNS,
+                "route",
+                "add",
+                &format!("{addr}/32"),
+                "dev",
+                "ovuacmen",
+            ])?;
+        }
 
         let bin = run(&[
             repo_root()
@@ -257,7 +344,7 @@ impl Acme {
         let log = std::fs::File::create(me.dir.join("cert-manager.log"))?;
         let child = Command::new("ip")
             .args(["netns", "exec", NETNS, bin.trim()])
-            .arg(format!("--kubeconfig={}", c.kubeconfig.display()))
+            .arg(format!("--kubeconfig={}", kubeconfig.display()))
             .args([
                 "--leader-elect=false",
                 "--cluster-resource-namespace=cert-manager",
@@ -281,10 +368,11 @@ impl Acme {
     }
 }
 
-/// The certificate `openssl s_client` is served at 127.0.0.1:`port` for `name`, verified
+/// The certificate `openssl s_client` is served at `addr`:`port` for `name`, verified
 /// against `root` only: (serial, issuer). An error when it does not chain to `root`.
 fn served_certificate(
     name: &str,
+    addr: &str,
     port: u16,
     root: &std::path::Path,
 ) -> anyhow::Result<(String, String)> {
@@ -292,7 +380,7 @@ fn served_certificate(
         .args([
             "s_client",
             "-connect",
-            &format!("127.0.0.1:{port}"),
+            &format!("{addr}:{port}"),
             "-servername",
             name,
         ])
@@ -385,17 +473,13 @@ async fn an_acme_certificate_from_pebble_is_issued_and_renewed_under_load() {
 }
 
 async fn acme_round_trip() -> anyhow::Result<()> {
-    if let Ok(why) = std::env::var("OVU_E2E_ACME_SKIP") {
-        eprintln!("skipped: {why}");
-        return Ok(());
-    }
     let (Ok(host), Ok(image)) = (
         std::env::var("OVU_E2E_HOST_ADDR"),
         std::env::var("OVU_E2E_ACMESOLVER_IMAGE"),
     ) else {
         bail!(
             "OVU_E2E_HOST_ADDR and OVU_E2E_ACMESOLVER_IMAGE must be set (e2e/run-real sets \
-             them on the real-node cluster, after loading images/acmesolver onto the nodes)"
+             them, after loading images/acmesolver onto the frontend node)"
         );
     };
     let t = target().await;
@@ -556,7 +640,10 @@ async fn with_issuer(
         || {
             let (ulm, root) = (ulm.clone(), root.clone());
             async move {
-                Ok(served_certificate(&ulm, HTTPS_NODE_PORT, &root).map_err(|e| format!("{e:#}")))
+                Ok(
+                    served_certificate(&ulm, &acme.node_ip, HTTPS_NODE_PORT, &root)
+                        .map_err(|e| format!("{e:#}")),
+                )
             }
         },
     )
@@ -566,7 +653,7 @@ async fn with_issuer(
     // renewal, so it starts once that first rollout is over and every answer is Pebble's.
     frontend_rolled_out(c, ns, n).await?;
     for _ in 0..5 {
-        let (s, _) = served_certificate(&ulm, HTTPS_NODE_PORT, &root)?;
+        let (s, _) = served_certificate(&ulm, &acme.node_ip, HTTPS_NODE_PORT, &root)?;
         ensure!(
             s == serial1,
             "nginx serves serial {s} and {serial1} after its rollout"
@@ -583,7 +670,12 @@ async fn with_issuer(
         .add_root_certificate(ca)
         .resolve(
             &ulm,
-            std::net::SocketAddr::from(([127, 0, 0, 1], HTTPS_NODE_PORT)),
+            std::net::SocketAddr::new(
+                acme.node_ip
+                    .parse()
+                    .context("the frontend node's InternalIP")?,
+                HTTPS_NODE_PORT,
+            ),
         )
         .pool_max_idle_per_host(0)
         .timeout(Duration::from_secs(10))
@@ -673,11 +765,13 @@ async fn with_issuer(
         || {
             let (ulm, root, old) = (ulm.clone(), root.clone(), serial1.clone());
             async move {
-                Ok(match served_certificate(&ulm, HTTPS_NODE_PORT, &root) {
-                    Ok((s, _)) if s != old => Ok(s),
-                    Ok((s, _)) => Err(format!("still serial {s}")),
-                    Err(e) => Err(format!("{e:#}")),
-                })
+                Ok(
+                    match served_certificate(&ulm, &acme.node_ip, HTTPS_NODE_PORT, &root) {
+                        Ok((s, _)) if s != old => Ok(s),
+                        Ok((s, _)) => Err(format!("still serial {s}")),
+                        Err(e) => Err(format!("{e:#}")),
+                    },
+                )
             }
         },
     )
