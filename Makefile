@@ -15,7 +15,7 @@ export RUST_BACKTRACE ?= 1
         images push release test-release test-release-pull
 
 help:
-	@echo "make up     run OVU on a local Kubernetes cluster with real nodes (OVU_CLUSTER=kind: on kind; see README)"
+	@echo "make up     run OVU on a local kind cluster (OVU_CLUSTER=nodes: on the real-node cluster; see README)"
 	@echo "make test   run the CI suites (installs what it needs)"
 	@echo "make test-all  make test plus the long scenarios (real-node chaos, the kind pass, release pull)"
 	@echo "make down   stop what make up/dev started"

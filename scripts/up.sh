@@ -5,11 +5,12 @@
 #   scripts/up.sh down       # stop everything up started (the cluster keeps its data on disk)
 #   scripts/up.sh status     # the OvuSystem's conditions and pods
 #
-# The cluster: OVU_CLUSTER=nodes (default, what make test's real-container pass runs on) is the
-# real-node cluster of e2e/cluster (etcd, control plane and three kubelets as processes in
-# network namespaces); OVU_CLUSTER=kind is the kind cluster of e2e/kind (one control plane and
-# three tier nodes as containers of OVU's own dockerd; make test-all's kind pass). Both get the same operator, system and URLs; on kind the NodePorts are 31443 and
-# 31825 (deploy/local/kind/system), so the two may run side by side.
+# The cluster: OVU_CLUSTER=kind (default, what make test's real-container pass runs on) is the
+# kind cluster of e2e/kind (one control plane and three tier nodes as containers of OVU's own
+# dockerd); OVU_CLUSTER=nodes is the real-node cluster of e2e/cluster (etcd, control plane and
+# three kubelets as processes in network namespaces; make test-all's chaos tests). Both get the
+# same operator, system and URLs; on kind the NodePorts are 31443 and 31825
+# (deploy/local/kind/system), on the real nodes 30443 and 30825, so the two may run side by side.
 #
 # Steps (each a no-op when already done, so a second `make up` is fast; each prints its time):
 #   1. scripts/deps.sh                      Debian packages, toolchains
@@ -39,12 +40,12 @@ NS=ovu
 NAME=ovu
 DOMAIN=ovu.localhost
 TIMEOUT=${OVU_UP_TIMEOUT:-900}
-# The real nodes unless OVU_CLUSTER says otherwise; `down` and `status` act on the cluster of
+# kind unless OVU_CLUSTER says otherwise; `down` and `status` act on the cluster of
 # the last `make up` (recorded in $OUT/cluster), so `make down` needs no variable.
 if [[ -z ${OVU_CLUSTER:-} ]]; then
   case ${1:-up} in
-    down | status) OVU_CLUSTER=$(cat "$OUT/cluster" 2>/dev/null || echo nodes) ;;
-    *) OVU_CLUSTER=nodes ;;
+    down | status) OVU_CLUSTER=$(cat "$OUT/cluster" 2>/dev/null || echo kind) ;;
+    *) OVU_CLUSTER=kind ;;
   esac
 fi
 case $OVU_CLUSTER in
