@@ -190,7 +190,7 @@ test-tilt:
 
 # `make up` on the real-node cluster (OVU_CLUSTER=nodes), the `real` tests through nginx over
 # TLS and the browser sign-in at the printed URLs, then `make down`.
-.PHONY: test-e2e-real-all
+.PHONY: test-e2e-real test-e2e-real-all
 test-e2e-real:
 	@OVU_CLUSTER=nodes e2e/run-real --only-real
 

@@ -137,6 +137,30 @@ fn service(ctx: &Ctx) -> Child {
     )
 }
 
+/// How long nginx's start waits for its upstreams' names to resolve.
+pub const START_WAIT_SECS: u32 = 120;
+
+/// The nginx container's start. nginx resolves each upstream's name once, when it starts, and
+/// exits if one does not resolve. After a whole cluster restarts (`make down` and `make up`, a
+/// power cut) nginx's pods start together with CoreDNS, nothing resolves for a few seconds, and
+/// the kubelet restarts nginx with a growing back-off: the sites stayed down for ~2 minutes
+/// after everything else was up (seen on kind, 2026-12-05). So the start tests the config until
+/// the names resolve (at most START_WAIT_SECS, saying why it waits every 10 s), then runs
+/// nginx; any other config error starts nginx at once, to fail with its own message.
+pub fn start_script(conf: &str) -> String {
+    format!(
+        r#"n=0
+until err=$(nginx -t -q -e stderr -c {conf} 2>&1); do
+  case $err in *"host not found"*) ;; *) break ;; esac
+  n=$((n + 1))
+  [ "$n" -ge {START_WAIT_SECS} ] && break
+  [ $((n % 10)) -eq 1 ] && echo "waiting for cluster DNS: $err" >&2
+  sleep 1
+done
+exec nginx -e stderr -c {conf}"#
+    )
+}
+
 fn deployment(ctx: &Ctx, conf: &str) -> Child {
     let name = ctx.names.of(Component::Frontend);
     let fe = &ctx.sys.spec.frontend;
@@ -172,8 +196,14 @@ fn deployment(ctx: &Ctx, conf: &str) -> Child {
             "containers": [{
                 "name": "nginx",
                 "image": ctx.images.web,
-                "command": ["nginx", "-e", "stderr", "-c", format!("{CONF_DIR}/nginx.conf")],
+                "command": ["/bin/sh", "-c", start_script(&format!("{CONF_DIR}/nginx.conf"))],
                 "ports": container_ports,
+                // The start may wait for cluster DNS (`start_script`); liveness begins after it.
+                "startupProbe": {
+                    "httpGet": {"path": "/healthz", "port": probe_port(ctx)},
+                    "periodSeconds": 2, "timeoutSeconds": 2,
+                    "failureThreshold": START_WAIT_SECS / 2 + 15,
+                },
                 "readinessProbe": {
                     "httpGet": {"path": "/healthz", "port": probe_port(ctx)},
                     "periodSeconds": 5, "timeoutSeconds": 2,

@@ -580,3 +580,144 @@ fn acme_challenges_are_routed_on_port_80_before_the_redirect() {
     let ctx = Ctx::new(&sys, &facts).unwrap();
     assert!(frontend::nginx_input(&ctx).acme_challenges.is_empty());
 }
+
+/// The frontend's nginx container starts through `frontend::start_script` (the DNS wait
+/// below) on the ConfigMap's path, and liveness waits for that start (a startup probe that
+/// outlasts the wait), so the kubelet never kills a pod that is only waiting for DNS.
+#[test]
+fn the_frontend_starts_nginx_through_the_dns_wait() {
+    let sys = common::minimal();
+    let d = render::build(&sys, &Facts::default()).unwrap();
+    let dep = d
+        .all()
+        .find(|c| c.name == "ovu-frontend" && c.object["kind"] == "Deployment")
+        .unwrap();
+    let c = &dep.object["spec"]["template"]["spec"]["containers"][0];
+    let script = frontend::start_script("/etc/ovu/nginx/nginx.conf");
+    assert_eq!(c["command"], serde_json::json!(["/bin/sh", "-c", script]));
+    let p = &c["startupProbe"];
+    assert_eq!(p["httpGet"]["path"], "/healthz", "{c}");
+    let patience = p["periodSeconds"].as_u64().unwrap() * p["failureThreshold"].as_u64().unwrap();
+    assert!(
+        patience > u64::from(frontend::START_WAIT_SECS),
+        "the startup probe gives up after {patience} s, before the start's own wait ends"
+    );
+}
+
+/// Runs the container's start script (`/bin/sh -c`, as the Deployment does) on `conf`, its
+/// stderr handed over line by line.
+fn run_start_script(conf: &str) -> (RunningNginx, std::sync::mpsc::Receiver<String>) {
+    use std::io::BufRead;
+    let mut child = Command::new("/bin/sh")
+        .args(["-c", &frontend::start_script(conf)])
+        .env("PATH", "/usr/sbin:/usr/bin:/sbin:/bin")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let err = child.stderr.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(err).lines().map_while(Result::ok) {
+            if tx.send(line).is_err() {
+                return;
+            }
+        }
+    });
+    (RunningNginx(child), rx)
+}
+
+/// Before the start script, a frontend pod that started while cluster DNS did not answer yet
+/// (every pod of a restarted cluster starts at once) exited at once on nginx's "host not
+/// found in upstream" and the kubelet's back-off kept the sites down ~2 minutes. Now the
+/// start waits, still running, and says why.
+#[test]
+fn nginx_start_waits_while_an_upstream_name_does_not_resolve() {
+    let dir = Tmp::new("dns-wait");
+    let (mut i, _rx) = plain_input(&dir);
+    // RFC 6761: `.invalid` never resolves.
+    i.ulm_upstream = "ovu-ulm.ovu.svc.invalid:8001".into();
+    for d in ["html/ulm", "html/aam", "tmp"] {
+        std::fs::create_dir_all(dir.path(d)).unwrap();
+    }
+    std::fs::write(dir.path("nginx.conf"), nginx::render(&i).unwrap()).unwrap();
+    let (mut n, lines) = run_start_script(&dir.path("nginx.conf"));
+    let said = lines
+        .recv_timeout(std::time::Duration::from_secs(90))
+        .expect("the start script said nothing in 90 s");
+    assert!(said.starts_with("waiting for cluster DNS:"), "{said}");
+    assert!(said.contains("host not found in upstream"), "{said}");
+    assert!(
+        n.0.try_wait().unwrap().is_none(),
+        "the start script exited instead of waiting"
+    );
+}
+
+/// Names that resolve: nginx serves at once (the script execs it: same PID, so the kubelet's
+/// signals and the preStop hook's `kill -0 1` reach nginx itself).
+#[test]
+fn nginx_start_serves_at_once_when_the_names_resolve() {
+    let dir = Tmp::new("dns-ok");
+    let (i, _rx) = plain_input(&dir);
+    nginx_t(&i, &dir);
+    let (mut n, _lines) = run_start_script(&dir.path("nginx.conf"));
+    let port = i.listen_http;
+    for _ in 0..200 {
+        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            // Through to the (recording) ULM upstream and back.
+            let answer = send(
+                port,
+                "GET /api/health HTTP/1.1\r\nHost: ulm.ovu.co.il\r\nConnection: close\r\n\r\n",
+            );
+            assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+            let pid = n.0.id();
+            let comm = std::fs::read_to_string(format!("/proc/{pid}/comm")).unwrap();
+            assert_eq!(comm.trim(), "nginx", "the script did not exec nginx");
+            assert!(n.0.try_wait().unwrap().is_none());
+            return;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    panic!("nginx did not listen on {port} after its start script");
+}
+
+/// Any other config error is not waited on: nginx starts at once and fails with its own
+/// message, so a bad config shows in the pod's log and status immediately.
+#[test]
+fn nginx_start_fails_at_once_on_any_other_config_error() {
+    let dir = Tmp::new("bad-conf");
+    let conf = dir.path("nginx.conf");
+    std::fs::write(
+        &conf,
+        format!(
+            "pid {};\nevents {{}}\nhttp {{ no_such_directive on; }}\n",
+            dir.path("nginx.pid")
+        ),
+    )
+    .unwrap();
+    let (mut n, lines) = run_start_script(&conf);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    let status = loop {
+        if let Some(s) = n.0.try_wait().unwrap() {
+            break s;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the start script still runs 30 s after a config error: {:?}",
+            lines.try_iter().collect::<Vec<_>>()
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    };
+    // The reader thread ends with the pipe.
+    let mut said = Vec::new();
+    while let Ok(l) = lines.recv_timeout(std::time::Duration::from_secs(5)) {
+        said.push(l);
+    }
+    let said = said.join("\n");
+    assert!(!status.success());
+    assert!(
+        said.contains("unknown directive \"no_such_directive\""),
+        "{said}"
+    );
+    assert!(!said.contains("waiting for cluster DNS"), "{said}");
+}
