@@ -43,7 +43,7 @@ async fn run() -> anyhow::Result<()> {
     let cfg = Config::from_env()?;
     match cli.command {
         Command::Migrate => {
-            let db = startup::connect_db(&cfg).await?;
+            let db = startup::connect_db(&cfg, ovu_kit::db::MIGRATE_PATIENCE).await?;
             ovu_kit::startup::migrate(&MIGRATOR, &db).await?;
             tracing::info!("migrations applied");
             Ok(())

@@ -35,7 +35,7 @@ impl Application {
     /// `AAM_MIGRATE_ON_START=false`, reaches the cluster when `OVU_SYSTEM_NAME` is set, then
     /// [`Self::build_with`].
     pub async fn build(cfg: Config) -> anyhow::Result<Self> {
-        let db = connect_db(&cfg).await?;
+        let db = connect_db(&cfg, Duration::from_secs(60)).await?;
         if cfg.migrate_on_start {
             // sqlx takes an advisory lock, so replicas starting together migrate once.
             ovu_kit::startup::migrate(&MIGRATOR, &db).await?;
@@ -120,11 +120,10 @@ impl Application {
     }
 }
 
-/// PostgreSQL from `DATABASE_URL`, retried for 60 s (also `ovu-aam migrate`'s connection).
-pub async fn connect_db(cfg: &Config) -> anyhow::Result<PgPool> {
-    with_retry("postgresql", Duration::from_secs(60), || {
-        connect_pg(&cfg.db)
-    })
-    .await
-    .context("connecting to postgresql")
+/// PostgreSQL from `DATABASE_URL`, retried for `patience` (60 s for the server,
+/// `MIGRATE_PATIENCE` for `ovu-aam migrate`).
+pub async fn connect_db(cfg: &Config, patience: Duration) -> anyhow::Result<PgPool> {
+    with_retry("postgresql", patience, || connect_pg(&cfg.db))
+        .await
+        .context("connecting to postgresql")
 }

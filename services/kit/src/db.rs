@@ -156,6 +156,12 @@ pub async fn connect_redis(cfg: &DbConfig) -> Result<ConnectionManager, redis::R
     ConnectionManager::new_with_config(client, mcfg).await
 }
 
+/// How long `migrate` (the services' init container) waits for PostgreSQL. An init container
+/// has no probe to satisfy, and each exit costs a kubelet back-off (10 s, 20 s, 40 s, …) on
+/// top: after a whole cluster restarted (`make down`, `make up`), PostgreSQL and cluster DNS
+/// took more than the servers' 30–60 s, and the back-offs kept the sites down ~40 s longer.
+pub const MIGRATE_PATIENCE: std::time::Duration = std::time::Duration::from_secs(300);
+
 /// Retries `connect` until it succeeds or `total` elapses: in a cluster the database
 /// may come up after us.
 pub async fn with_retry<T, E, F, Fut>(what: &str, total: Duration, mut connect: F) -> Result<T, E>

@@ -59,7 +59,7 @@ async fn run() -> anyhow::Result<()> {
         Command::Migrate => {
             ovu_kit::telemetry::init("info");
             let cfg = Config::from_env()?;
-            let pool = ulm_startup::connect_pg(&cfg).await?;
+            let pool = ulm_startup::connect_pg(&cfg, ovu_kit::db::MIGRATE_PATIENCE).await?;
             startup::migrate(&MIGRATOR, &pool).await?;
             tracing::info!("migrations applied");
             Ok(())

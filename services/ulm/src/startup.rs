@@ -38,7 +38,7 @@ impl Application {
     /// its stores), applies the migrations unless `ULM_MIGRATE_ON_START=false`, loads the
     /// signing key, then [`Self::build_with`].
     pub async fn build(cfg: Config) -> anyhow::Result<Self> {
-        let pool = connect_pg(&cfg).await?;
+        let pool = connect_pg(&cfg, Duration::from_secs(30)).await?;
         if cfg.migrate_on_start {
             ovu_kit::startup::migrate(&MIGRATOR, &pool).await?;
         }
@@ -146,12 +146,10 @@ impl Application {
 }
 
 /// PostgreSQL from `DATABASE_URL`, retried for 30 s (also `ovu-ulm migrate`'s connection).
-pub async fn connect_pg(cfg: &Config) -> anyhow::Result<PgPool> {
-    db::with_retry("postgres", Duration::from_secs(30), || {
-        db::connect_pg(&cfg.db)
-    })
-    .await
-    .context("connecting to PostgreSQL (DATABASE_URL)")
+pub async fn connect_pg(cfg: &Config, patience: Duration) -> anyhow::Result<PgPool> {
+    db::with_retry("postgres", patience, || db::connect_pg(&cfg.db))
+        .await
+        .context("connecting to PostgreSQL (DATABASE_URL)")
 }
 
 /// Background tasks started together and stopped together.
