@@ -197,15 +197,13 @@ kc -n "$NS" get secret "$NAME-tls" -o jsonpath='{.data.ca\.crt}' | base64 -d >"$
 # the generated CA. After `make down` the status read above can still be the Ready of before
 # the nodes stopped (the operator has not looked again yet) while nginx starts, so the answer
 # gets the time a restart takes (frontend pods wait for cluster DNS), each try bounded.
-health() {
-  curl -fsS --max-time 5 --cacert "$OUT/ca.crt" --resolve "ulm.$DOMAIN:$HTTPS_PORT:127.0.0.1" \
-    "https://ulm.$DOMAIN:$HTTPS_PORT/api/health" >/dev/null 2>&1
-}
-if ! WAIT_EVERY=2 wait_for 180 health; then
-  curl -sS --max-time 5 --cacert "$OUT/ca.crt" --resolve "ulm.$DOMAIN:$HTTPS_PORT:127.0.0.1" \
-    "https://ulm.$DOMAIN:$HTTPS_PORT/api/health" >&2 || true
+health_url=https://ulm.$DOMAIN:$HTTPS_PORT/api/health
+health() { curl -sS --max-time 5 --cacert "$OUT/ca.crt" --resolve "ulm.$DOMAIN:$HTTPS_PORT:127.0.0.1" "$health_url" "$@"; }
+health_ok() { health -f -o /dev/null 2>/dev/null; }
+if ! WAIT_EVERY=2 wait_for 180 health_ok; then
+  health >&2 || true
   kc -n "$NS" get pods -o wide >&2 || true
-  die "the system is Ready but https://ulm.$DOMAIN:$HTTPS_PORT/api/health does not answer after 180 s"
+  die "the system is Ready but $health_url does not answer after 180 s"
 fi
 admin_email=$(kc -n "$NS" get secret "$NAME-bootstrap-admin" -o jsonpath='{.data.email}' | base64 -d)
 cat >&2 <<EOF
