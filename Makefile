@@ -29,7 +29,11 @@ up:
 # tests, the browser, the operator suite, tilt ci), then the official images' layout
 # (test-images-smoke) and the release path (test-release). See README "make up: kind or real
 # nodes" for why kind and what each cluster proves.
-test: deps lint clippy test-sqlx test-rust test-api test-monitoring test-web test-web-e2e test-e2e-kind test-images-smoke test-release
+# Each stage is timed (scripts/stages.sh prints the table at the end, also on failure).
+TEST_STAGES := deps lint clippy test-sqlx test-rust test-api test-monitoring test-web test-web-e2e \
+               test-e2e-kind test-images-smoke test-release
+test:
+	@MAKE="$(MAKE)" scripts/stages.sh test $(TEST_STAGES)
 	@echo "make test: all suites passed"
 
 # Everything `make test` runs, plus the long scenarios that do not fit CI's budget: the suite
@@ -37,7 +41,8 @@ test: deps lint clippy test-sqlx test-rust test-api test-monitoring test-web tes
 # real tests and chaos tests (killed operator and API server, PostgreSQL deleted under load,
 # rolling changes), and the install from a registry with an upgrade (test-release-pull).
 # Run it before calling an issue resolved.
-test-all: deps lint clippy test-sqlx test-rust test-api test-monitoring test-web test-web-e2e test-e2e-kind test-images-smoke test-release test-e2e test-e2e-real-all test-release-pull
+test-all:
+	@MAKE="$(MAKE)" scripts/stages.sh test-all $(TEST_STAGES) test-e2e test-e2e-real-all test-release-pull
 	@echo "make test-all: all suites passed"
 
 ## --- steps ------------------------------------------------------------------

@@ -73,7 +73,8 @@ static USER_CERTS: std::sync::LazyLock<
     std::sync::Mutex<std::collections::HashMap<String, Inspected>>,
 > = std::sync::LazyLock::new(Default::default);
 
-/// The time-independent checks of a `Secret`-mode certificate. The cache holds only digests
+/// The time-independent checks of the certificate in a TLS Secret (the user's in `Secret` mode;
+/// cert-manager's in `CertManager` mode, whose validity tells which certificate it holds). The cache holds only digests
 /// of Secret values, so the values are read with a GET, but only when the Secret (or the
 /// domain) changed since the last look: a steady-state reconcile costs no request for it.
 async fn user_certificate(
@@ -199,12 +200,15 @@ pub async fn ensure_tls(
             }
         }
         TlsMode::CertManager => {
-            if let Some(s) = run
-                .get(STEP, Kind::Secret, &ns, &names.tls_secret())
-                .await?
-            {
-                facts.tls_hash = hash_secret_cert(&s);
-            }
+            let secret = names.tls_secret();
+            let in_secret = match run.get(STEP, Kind::Secret, &ns, &secret).await? {
+                Some(s) if s.pointer("/data/tls.crt").is_some() => {
+                    facts.tls_hash = hash_secret_cert(&s);
+                    let hosts = render::frontend::dns_names(&sys.spec.domain);
+                    user_certificate(client, &ns, &secret, &s, &hosts).await?.0
+                }
+                _ => None,
+            };
             match run
                 .get(STEP, Kind::Certificate, &ns, &names.certificate())
                 .await?
@@ -225,6 +229,34 @@ pub async fn ensure_tls(
                         .and_then(Value::as_array)
                         .and_then(|a| a.iter().find(|x| x["type"] == "Ready"));
                     match ready {
+                        // cert-manager writes the Secret, then the Certificate's status, and
+                        // the two reach this operator on separate watches: a Ready Certificate
+                        // whose Secret this reconcile still sees with the temporary (or the
+                        // previous) certificate would make the system Ready before nginx was
+                        // rolled onto the issued one. Ready only when the Secret's leaf is the
+                        // certificate cert-manager reports (its notAfter); its change rolls
+                        // nginx (`tls_hash`), and the verdict waits for that rollout.
+                        Some(r)
+                            if r["status"] == "True"
+                                && cs.not_after.is_some()
+                                && in_secret.map(|v| v.not_after)
+                                    != cs.not_after.as_ref().map(|t| t.0) =>
+                        {
+                            Cond::new(
+                                status::CERTIFICATE_READY,
+                                false,
+                                "SecretNotUpdated",
+                                format!(
+                                    "cert-manager reports the Certificate ready; Secret {secret} \
+                                     does not hold it yet ({})",
+                                    match in_secret {
+                                        Some(v) =>
+                                            format!("its certificate expires {}", v.not_after),
+                                        None => "no readable certificate".to_string(),
+                                    }
+                                ),
+                            )
+                        }
                         Some(r) if r["status"] == "True" => Cond::new(
                             status::CERTIFICATE_READY,
                             true,

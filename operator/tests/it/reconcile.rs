@@ -870,16 +870,75 @@ async fn cert_manager_mode_creates_a_certificate_and_reports_its_readiness() {
     assert_eq!(cond(&st, "CertificateReady")["status"], "False");
     assert_eq!(st["phase"], "Progressing");
 
-    // cert-manager issues it.
+    // cert-manager's temporary certificate in the Secret (nginx can start on it), then the
+    // issued one, and the Certificate's status naming it (its notAfter).
+    let secret_path = "/api/v1/namespaces/ovu-test/secrets/ovu-tls";
+    let put_secret = |leaf: &ovu_operator::tls::Leaf| {
+        use base64::Engine as _;
+        let b = |s: &str| base64::engine::general_purpose::STANDARD.encode(s);
+        fake.put(
+            secret_path,
+            json!({"apiVersion": "v1", "kind": "Secret", "type": "kubernetes.io/tls",
+                   "metadata": {"name": "ovu-tls", "namespace": "ovu-test"},
+                   "data": {"tls.crt": b(&leaf.pem.cert), "tls.key": b(&leaf.pem.key)}}),
+        );
+    };
+    let names: Vec<String> = [
+        "ovu.co.il",
+        "www.ovu.co.il",
+        "ulm.ovu.co.il",
+        "aam.ovu.co.il",
+    ]
+    .map(String::from)
+    .to_vec();
+    let day =
+        |d: i64| k8s_openapi::jiff::Timestamp::from_second(1_796_000_000 + d * 86_400).unwrap();
+    let ca = ovu_operator::tls::generate_ca("ovu", day(0)).unwrap();
+    let temporary = ovu_operator::tls::issue_leaf(&ca, "ovu", &names, day(0)).unwrap();
+    let issued = ovu_operator::tls::issue_leaf(&ca, "ovu", &names, day(1)).unwrap();
+    put_secret(&temporary);
+    reconcile(&fake, &ctx).await.unwrap();
+    let hash_of = |fake: &Fake| {
+        fake.get(FRONTEND).unwrap()["spec"]["template"]["metadata"]["annotations"].clone()
+    };
+    let on_temporary = hash_of(&fake);
+
+    // cert-manager says it issued the certificate, but this reconcile still sees the
+    // temporary one in the Secret (the two objects come on separate watches): not ready, and
+    // the system not Ready while nginx serves the temporary certificate.
     let mut c = fake.get(cert_path).unwrap();
     c["status"] = json!({"conditions": [{"type": "Ready", "status": "True"}],
-        "notAfter": "2027-01-01T00:00:00Z", "renewalTime": "2026-12-01T00:00:00Z"});
+        "notAfter": issued.not_after.to_string(), "renewalTime": "2026-12-01T00:00:00Z"});
     fake.put(cert_path, c);
     reconcile(&fake, &ctx).await.unwrap();
     let st = status(&fake);
-    assert_eq!(cond(&st, "CertificateReady")["status"], "True");
-    assert_eq!(st["certificate"]["notAfter"], "2027-01-01T00:00:00Z");
-    assert_eq!(st["phase"], "Ready");
+    let cr = cond(&st, "CertificateReady");
+    assert_eq!(cr["status"], "False", "{st}");
+    assert_eq!(cr["reason"], "SecretNotUpdated", "{st}");
+    assert!(
+        cr["message"]
+            .as_str()
+            .unwrap()
+            .contains("Secret ovu-tls does not hold it yet"),
+        "{st}"
+    );
+    assert_ne!(st["phase"], "Ready", "{st}");
+    assert_eq!(hash_of(&fake), on_temporary);
+
+    // The issued certificate reaches the Secret: nginx is rolled onto it, and then Ready.
+    put_secret(&issued);
+    reconcile(&fake, &ctx).await.unwrap();
+    assert_ne!(
+        hash_of(&fake),
+        on_temporary,
+        "nginx rolls onto the issued certificate"
+    );
+    reconcile(&fake, &ctx).await.unwrap();
+    let st = status(&fake);
+    assert_eq!(cond(&st, "CertificateReady")["status"], "True", "{st}");
+    assert_eq!(cond(&st, "CertificateReady")["reason"], "Issued", "{st}");
+    assert_eq!(st["certificate"]["notAfter"], issued.not_after.to_string());
+    assert_eq!(st["phase"], "Ready", "{st}");
 }
 
 #[tokio::test]

@@ -27,7 +27,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, bail, ensure};
 use k8s_openapi::api::apps::v1::Deployment;
-use k8s_openapi::api::core::v1::{Namespace, Node};
+use k8s_openapi::api::core::v1::{Namespace, Node, Pod};
 use kube::api::{Api, ApiResource, DeleteParams, DynamicObject, GroupVersionKind, ListParams};
 use ovu_crds::names::{Component, DEFAULT_TIER_LABEL, Names};
 use ovu_e2e::{Cluster, repo_root, wait_for};
@@ -427,21 +427,50 @@ fn served_certificate(
 /// available, none of an older one is left.
 async fn frontend_rolled_out(c: &Cluster, ns: &str, system: &str) -> anyhow::Result<()> {
     let deployments: Api<Deployment> = Api::namespaced(c.client.clone(), ns);
+    let pods: Api<Pod> = Api::namespaced(c.client.clone(), ns);
     let fe = Names::new(system).of(Component::Frontend);
     wait_for(
         Duration::from_secs(180),
         "the frontend rollout done",
         || {
-            let (deployments, fe) = (deployments.clone(), fe.clone());
+            let (deployments, pods, fe) = (deployments.clone(), pods.clone(), fe.clone());
             async move {
                 let d = deployments.get(&fe).await?;
-                let st = d.status.unwrap_or_default();
-                let want = d.spec.and_then(|s| s.replicas).unwrap_or(1);
+                let st = d.status.clone().unwrap_or_default();
+                let want = d.spec.as_ref().and_then(|s| s.replicas).unwrap_or(1);
                 let done = st.observed_generation == d.metadata.generation
                     && st.updated_replicas == Some(want)
                     && st.replicas == Some(want)
                     && st.available_replicas == Some(want);
-                Ok(if done { Ok(()) } else { Err(format!("{st:?}")) })
+                if !done {
+                    return Ok(Err(format!("{st:?}")));
+                }
+                // The Deployment counts no terminating pod, but one still answers on the node
+                // port until its endpoint is gone (its preStop pause): the old certificate's
+                // pod is over only when it is deleted.
+                let selector = d
+                    .spec
+                    .and_then(|s| s.selector.match_labels)
+                    .unwrap_or_default()
+                    .iter()
+                    .map(|(k, v)| format!("{k}={v}"))
+                    .collect::<Vec<_>>()
+                    .join(",");
+                let listed = pods.list(&ListParams::default().labels(&selector)).await?;
+                let left: Vec<String> = listed
+                    .items
+                    .iter()
+                    .filter(|p| p.metadata.deletion_timestamp.is_some())
+                    .filter_map(|p| p.metadata.name.clone())
+                    .collect();
+                Ok(if left.is_empty() && listed.items.len() == want as usize {
+                    Ok(())
+                } else {
+                    Err(format!(
+                        "{} pods, terminating: {left:?}",
+                        listed.items.len()
+                    ))
+                })
             }
         },
     )

@@ -348,6 +348,7 @@ const ar: DeepStrings<typeof en> = {
         CertificateUnreadable: 'تعذرت قراءة الشهادة',
         Issued: 'صادرة',
         NotIssued: 'غير صادرة',
+        SecretNotUpdated: 'لم يُحدَّث الـ Secret بعد',
         Pending: 'قيد الانتظار',
         NoBackupYet: 'لا نسخة احتياطية بعد',
         LastBackupSucceeded: 'نجحت آخر نسخة احتياطية',

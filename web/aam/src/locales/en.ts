@@ -345,6 +345,7 @@ export default {
         CertificateUnreadable: 'Certificate unreadable',
         Issued: 'Issued',
         NotIssued: 'Not issued',
+        SecretNotUpdated: 'Secret not updated yet',
         Pending: 'Pending',
         NoBackupYet: 'No backup yet',
         LastBackupSucceeded: 'Last backup succeeded',

@@ -348,6 +348,7 @@ const he: DeepStrings<typeof en> = {
         CertificateUnreadable: 'לא ניתן לקרוא את התעודה',
         Issued: 'הונפקה',
         NotIssued: 'לא הונפקה',
+        SecretNotUpdated: 'ה-Secret עדיין לא עודכן',
         Pending: 'ממתין',
         NoBackupYet: 'אין עדיין גיבוי',
         LastBackupSucceeded: 'הגיבוי האחרון הצליח',
