@@ -5,8 +5,9 @@
 #
 #   scripts/stages.sh NAME TARGET...
 #
-# Each TARGET runs as `make TARGET` (its own prerequisites still apply; make skips what an
-# earlier stage already made). Stops at the first failing stage. At the end, and on failure,
+# Each TARGET runs as `make -o <every earlier stage> TARGET`: its own prerequisites still
+# apply, but a stage that already ran is not run again as a prerequisite of a later one (as in
+# one make run: test-web-e2e depends on test-web). Stops at the first failing stage. At the end, and on failure,
 # prints one line per stage that ran: its time, and its share of the whole.
 set -euo pipefail
 LOG_TAG=stages
@@ -33,10 +34,12 @@ summary() {
 trap summary EXIT
 trap 'exit 130' INT TERM
 
+done_already=()
 for target in "$@"; do
   t=$SECONDS
   rc=0
-  "$MAKE" --no-print-directory "$target" || rc=$?
+  "$MAKE" --no-print-directory "${done_already[@]}" "$target" || rc=$?
+  done_already+=(-o "$target")
   stages+=("$target") times+=($((SECONDS - t)))
   if ((rc)); then
     log "make $name: stage $target FAILED after $((SECONDS - t)) s (exit $rc)"
