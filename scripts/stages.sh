@@ -7,8 +7,8 @@
 #
 # Each TARGET runs as `make -o <every earlier stage> TARGET`: its own prerequisites still
 # apply, but a stage that already ran is not run again as a prerequisite of a later one (as in
-# one make run: test-web-e2e depends on test-web). Stops at the first failing stage. At the end, and on failure,
-# prints one line per stage that ran: its time, and its share of the whole.
+# one make run: test-web-e2e depends on test-web). Stops at the first failing stage. At the
+# end, and on failure, prints one line per stage that ran: its time, and its share of the whole.
 set -euo pipefail
 LOG_TAG=stages
 source "$(dirname "$0")/lib.sh"

@@ -73,10 +73,11 @@ static USER_CERTS: std::sync::LazyLock<
     std::sync::Mutex<std::collections::HashMap<String, Inspected>>,
 > = std::sync::LazyLock::new(Default::default);
 
-/// The time-independent checks of the certificate in a TLS Secret (the user's in `Secret` mode;
-/// cert-manager's in `CertManager` mode, whose validity tells which certificate it holds). The cache holds only digests
-/// of Secret values, so the values are read with a GET, but only when the Secret (or the
-/// domain) changed since the last look: a steady-state reconcile costs no request for it.
+/// The time-independent checks of the certificate in a TLS Secret (the user's in `Secret`
+/// mode; cert-manager's in `CertManager` mode, whose validity tells which certificate it
+/// holds). The cache holds only digests of Secret values, so the values are read with a GET,
+/// but only when the Secret (or the domain) changed since the last look: a steady-state
+/// reconcile costs no request for it.
 async fn user_certificate(
     client: &kube::Client,
     ns: &str,
