@@ -102,7 +102,9 @@ start_operator() {
   log "operator did not lead"; tail -n 30 "$STATE/operator.log" >&2; exit 1
 }
 leading() { curl -fsS "http://127.0.0.1:$port/metrics" 2>/dev/null | grep -q '^ovu_operator_leader 1'; }
-metric() { curl -fsS "http://127.0.0.1:$port/metrics" | awk -v m="$1" '$1 == m { s += $2 } END { print s + 0 }'; }
+# The sum over every label set: `name{...} value` as well as `name value` (a labelled series
+# never equals the bare name: the child writes, by kind, were always read as 0 until 2026-12-06).
+metric() { curl -fsS "http://127.0.0.1:$port/metrics" | awk -v m="$1" '$1 == m || index($1, m "{") == 1 { s += $NF } END { print s + 0 }'; }
 # Requests the API server dispatched for ServiceAccounts outside kube-system: here, only the operator.
 sa_requests() {
   kc get --raw /metrics | awk '/^apiserver_flowcontrol_dispatched_requests_total\{/ && /flow_schema="service-accounts"/ { s += $NF } END { print s + 0 }'

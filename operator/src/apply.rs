@@ -74,10 +74,10 @@ fn api(client: &Client, child: &Child) -> Api<DynamicObject> {
 }
 
 /// A live object read with a GET: the object without its managedFields (often its largest
-/// part), and what of it the operator's field manager set ([`cache::owned`]).
+/// part), and the fields the operator's field manager set ([`cache::owned_fields`]).
 struct Read {
     live: Value,
-    owned: Option<Value>,
+    fields: Option<Value>,
 }
 
 /// GET one object.
@@ -86,11 +86,11 @@ async fn read(api: &Api<DynamicObject>, name: &str) -> Result<Option<Read>, Appl
         return Ok(None);
     };
     let mut live = serde_json::to_value(obj).map_err(kube::Error::SerdeError)?;
-    let owned = cache::owned(&live);
+    let fields = cache::owned_fields(&live);
     if let Some(m) = live["metadata"].as_object_mut() {
         m.remove("managedFields");
     }
-    Ok(Some(Read { live, owned }))
+    Ok(Some(Read { live, fields }))
 }
 
 /// Whether `live` needs no apply to become `desired`: it carries every desired field
@@ -98,9 +98,65 @@ async fn read(api: &Api<DynamicObject>, name: &str) -> Result<Option<Read>, Appl
 /// is what makes a spec change that drops a field or a list's last entries (`spec.mail`
 /// removed: ULM's trailing `SMTP_*` variables and the credentials volume) reach the object —
 /// the apply then removes them, as server-side apply does with fields its manager stops
-/// sending. Fields other managers or the API server set are not ours and do not count.
-pub fn up_to_date(live: &Value, owned: Option<&Value>, desired: &Value) -> bool {
-    covers(live, desired) && owned.is_none_or(|o| covers(desired, o))
+/// sending. Fields other managers or the API server set are not ours and do not count. The
+/// second half goes by the paths of `fields` (the operator's fieldsV1,
+/// [`cache::owned_fields`]), not by the values under them: an atomic field (a StatefulSet's
+/// `volumeClaimTemplates`, `f:…: {}`) is the operator's as a whole, server defaults inside it
+/// (apiVersion, kind, `spec.volumeMode`, `status.phase`) included.
+pub fn up_to_date(live: &Value, fields: Option<&Value>, desired: &Value) -> bool {
+    covers(live, desired) && fields.is_none_or(|f| still_rendered(desired, live, f))
+}
+
+/// Whether every field of `live` that the fieldsV1 set `f` names is still in `desired`.
+/// Values are [`covers`]'s concern; here only presence counts, and the length of an atomic
+/// list (an `f:…: {}` leaf: apply replaces it whole, so a shorter rendering removes its tail).
+fn still_rendered(desired: &Value, live: &Value, f: &Value) -> bool {
+    let Some(fm) = f.as_object().filter(|m| m.keys().any(|k| k != ".")) else {
+        return match (live, desired) {
+            (Value::Array(l), Value::Array(d)) => d.len() >= l.len(),
+            _ => true,
+        };
+    };
+    fm.iter().all(|(k, sub)| {
+        if let Some(name) = k.strip_prefix("f:") {
+            return match live.get(name) {
+                None => true,
+                Some(lv) => match desired.get(name).filter(|d| !d.is_null()) {
+                    Some(dv) => still_rendered(dv, lv, sub),
+                    None => is_zero(lv),
+                },
+            };
+        }
+        let Some(l) = live.as_array() else {
+            return true;
+        };
+        let d = desired.as_array().map(Vec::as_slice).unwrap_or_default();
+        if let Some(key) = k
+            .strip_prefix("k:")
+            .and_then(|j| serde_json::from_str::<serde_json::Map<String, Value>>(j).ok())
+        {
+            let hit = |e: &&Value| key.iter().all(|(kk, kv)| e.get(kk) == Some(kv));
+            return match (l.iter().find(hit), d.iter().find(hit)) {
+                (None, _) => true,
+                (Some(le), Some(de)) => still_rendered(de, le, sub),
+                (Some(_), None) => false,
+            };
+        }
+        if let Some(v) = k
+            .strip_prefix("v:")
+            .and_then(|j| serde_json::from_str::<Value>(j).ok())
+        {
+            return !l.contains(&v) || d.contains(&v);
+        }
+        if let Some(i) = k.strip_prefix("i:").and_then(|i| i.parse::<usize>().ok()) {
+            return match (l.get(i), d.get(i)) {
+                (None, _) => true,
+                (Some(le), Some(de)) => still_rendered(de, le, sub),
+                (Some(_), None) => false,
+            };
+        }
+        true
+    })
 }
 
 fn check_ours(live: &Value, child: &Child) -> Result<(), ApplyError> {
@@ -172,8 +228,8 @@ pub async fn ensure(client: &Client, cache: &Cache, child: &Child) -> Result<App
         // yet must not be made a second time.
         Lookup::Missing | Lookup::Unknown => read(&api, &child.name).await?,
     };
-    let (live, owned) = match live {
-        Some(r) => (Some(r.live), r.owned),
+    let (live, fields) = match live {
+        Some(r) => (Some(r.live), r.fields),
         None => (None, None),
     };
     if let Some(live) = &live {
@@ -181,7 +237,7 @@ pub async fn ensure(client: &Client, cache: &Cache, child: &Child) -> Result<App
         if child.create_only {
             return add_missing_data(&api, child, live.clone()).await;
         }
-        if up_to_date(live, owned.as_ref(), &child.object) {
+        if up_to_date(live, fields.as_ref(), &child.object) {
             // Remember it, so the next reconcile needs no GET while neither side changes.
             if let Some(rv) = live
                 .pointer("/metadata/resourceVersion")
@@ -457,7 +513,7 @@ mod tests {
     fn check(live: &Value, desired: &Value) -> bool {
         up_to_date(
             live,
-            crate::controller::cache::owned(live).as_ref(),
+            crate::controller::cache::owned_fields(live).as_ref(),
             desired,
         )
     }
@@ -488,6 +544,50 @@ mod tests {
             .unwrap()
             .remove("managedFields");
         assert!(check(&bare, &rendered(&["DB"])));
+    }
+
+    #[test]
+    fn server_defaults_inside_an_atomic_field_do_not_call_for_an_apply() {
+        // A StatefulSet's volumeClaimTemplates is an atomic list (`f:volumeClaimTemplates: {}`):
+        // the whole value is the operator's, with what the API server defaulted into it
+        // (apiVersion, kind, spec.volumeMode, status.phase). A no-op resync must not apply.
+        let template = |defaulted: bool| {
+            let mut t = json!({"metadata": {"name": "data"},
+                "spec": {"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": "1Gi"}}}});
+            if defaulted {
+                t["apiVersion"] = json!("v1");
+                t["kind"] = json!("PersistentVolumeClaim");
+                t["spec"]["volumeMode"] = json!("Filesystem");
+                t["status"] = json!({"phase": "Pending"});
+            }
+            t
+        };
+        let live = json!({
+            "metadata": {"name": "s-postgres", "resourceVersion": "7", "managedFields": [
+                {"manager": "ovu-operator", "operation": "Apply", "fieldsV1": {
+                    "f:spec": {"f:replicas": {}, "f:volumeClaimTemplates": {}, "f:template": {"f:spec": {"f:containers": {
+                        "k:{\"name\":\"postgres\"}": {".": {}, "f:name": {}, "f:args": {}}}}}}}}]},
+            "spec": {"replicas": 1, "volumeClaimTemplates": [template(true)],
+                "template": {"spec": {"containers": [{"name": "postgres", "args": ["-c", "a", "-c", "b"]}]}}}
+        });
+        let desired = |args: Value, templates: Value| {
+            json!({"spec": {"replicas": 1, "volumeClaimTemplates": templates,
+                "template": {"spec": {"containers": [{"name": "postgres", "args": args}]}}}})
+        };
+        let same = desired(json!(["-c", "a", "-c", "b"]), json!([template(false)]));
+        assert!(check(&live, &same));
+        // An atomic list rendered shorter still needs the apply that removes its tail.
+        assert!(!check(
+            &live,
+            &desired(json!(["-c", "a"]), json!([template(false)]))
+        ));
+        // So does a field the operator set and no longer renders.
+        let mut dropped = same.clone();
+        dropped["spec"]
+            .as_object_mut()
+            .unwrap()
+            .remove("volumeClaimTemplates");
+        assert!(!check(&live, &dropped));
     }
 
     #[test]

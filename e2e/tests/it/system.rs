@@ -977,6 +977,11 @@ async fn a_no_op_resync_writes_nothing() {
             )),
             None => None,
         };
+        // Every create or apply of a child is an `Applied` Event of the system: a no-op resync
+        // must send none, not even for an apply the API server turns into a no-op (an
+        // unchanged resourceVersion hides it: until 2026-12-06 every reconcile re-applied the
+        // PostgreSQL StatefulSet, whose atomic volumeClaimTemplates carry server defaults).
+        let applied_before = applied_events(&c, &ns, n).await?;
         c.patch_system(
             &ns,
             n,
@@ -996,6 +1001,11 @@ async fn a_no_op_resync_writes_nothing() {
                 "the operator did not reconcile after the annotation ({b} → {after})"
             );
         }
+        let applied = applied_events(&c, &ns, n).await?;
+        ensure!(
+            applied == applied_before,
+            "a no-op resync applied children: Applied Events {applied_before:?} → {applied:?}"
+        );
         let after = c.child_versions(&ns, n).await?;
         let changed: Vec<String> = before
             .iter()
@@ -1014,6 +1024,35 @@ async fn a_no_op_resync_writes_nothing() {
         Ok(())
     })
     .await;
+}
+
+/// The system's `Applied` Events (one per reconcile that created or applied children):
+/// name → (resourceVersion, message). A new emission is a new name or a new resourceVersion.
+async fn applied_events(
+    c: &Cluster,
+    ns: &str,
+    system: &str,
+) -> anyhow::Result<std::collections::BTreeMap<String, (String, String)>> {
+    let events: Api<k8s_openapi::api::core::v1::Event> = Api::namespaced(c.client.clone(), ns);
+    Ok(events
+        .list(&ListParams::default())
+        .await?
+        .items
+        .into_iter()
+        .filter(|e| {
+            e.reason.as_deref() == Some("Applied")
+                && e.involved_object.name.as_deref() == Some(system)
+        })
+        .map(|e| {
+            (
+                e.metadata.name.clone().unwrap_or_default(),
+                (
+                    e.metadata.resource_version.clone().unwrap_or_default(),
+                    e.message.clone().unwrap_or_default(),
+                ),
+            )
+        })
+        .collect())
 }
 
 /// Wait until neither the children nor the OvuSystem have changed for 5 seconds (Deployment

@@ -323,6 +323,13 @@ pub fn projection(live: &Value) -> Value {
 /// The fields of `live` the operator's field manager set, as [`projection`] says; `None`
 /// when the object has no managedFields of that manager to tell them by.
 pub fn owned(live: &Value) -> Option<Value> {
+    owned_fields(live).map(|fields| project(live, &fields))
+}
+
+/// The fieldsV1 set of what the operator's field manager set in `live` (apply and update, not
+/// the status): the paths, where [`owned`] gives their values. `None` when the object has no
+/// managedFields of that manager.
+pub fn owned_fields(live: &Value) -> Option<Value> {
     let mut fields = Value::Object(serde_json::Map::new());
     let mut found = false;
     for m in live
@@ -343,7 +350,7 @@ pub fn owned(live: &Value) -> Option<Value> {
             found = true;
         }
     }
-    found.then(|| project(live, &fields))
+    found.then_some(fields)
 }
 
 fn union(into: &mut Value, f: &Value) {
