@@ -25,6 +25,34 @@ use serde_json::{Value, json};
 use super::psql_in as psql;
 use super::{env_or, target};
 
+/// What a failed upload leaves to read: every backup pod's phase and log (each attempt's, the
+/// failed ones too) and the end of the S3 server's log, so a failure in CI says why.
+fn backup_diagnostics(c: &Cluster, ns: &str, s3: &S3Server) -> String {
+    let mut out =
+        String::from("the backup could not be uploaded; what the cluster and the S3 server said:");
+    let pods = c
+        .kubectl(&["-n", ns, "get", "pods", "-o", "wide"])
+        .unwrap_or_else(|e| format!("(kubectl get pods: {e:#})"));
+    out.push_str(&format!("\n--- pods in {ns}\n{pods}"));
+    let names = c
+        .kubectl(&["-n", ns, "get", "pods", "-o", "name"])
+        .unwrap_or_default();
+    for pod in names.lines().filter(|p| p.contains("backup")) {
+        let log = c
+            .kubectl(&["-n", ns, "logs", pod, "--all-containers", "--tail", "60"])
+            .unwrap_or_else(|e| format!("(kubectl logs: {e:#})"));
+        out.push_str(&format!("\n--- {pod}\n{log}"));
+    }
+    let weed = std::fs::read_to_string(s3.dir.join("weed.log")).unwrap_or_default();
+    let tail: Vec<&str> = weed.lines().rev().take(40).collect();
+    out.push_str("\n--- the S3 server's log (last 40 lines)\n");
+    for l in tail.into_iter().rev() {
+        out.push_str(l);
+        out.push('\n');
+    }
+    out
+}
+
 /// The real S3 server of this test, stopped (by the PID it recorded) when dropped.
 struct S3Server {
     dir: PathBuf,
@@ -440,7 +468,8 @@ async fn offsite_round_trip() -> anyhow::Result<()> {
             }
         },
     )
-    .await?;
+    .await
+    .map_err(|e| e.context(backup_diagnostics(&c, ns, &s3)))?;
     eprintln!(
         "backup uploaded in {} s: {object} ({size} bytes)",
         t_backup.elapsed().as_secs()
