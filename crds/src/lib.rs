@@ -355,6 +355,14 @@ pub struct Frontend {
     /// CPU and memory for each nginx pod.
     #[serde(default = "Resources::frontend")]
     pub resources: Resources,
+
+    /// Development only (Tilt's `live_update`, see the README's "Develop with Tilt"): nginx
+    /// serves the web apps from a writable copy of the image's bundle in the pod (an emptyDir
+    /// filled when nginx starts), so files synced into a running pod are served at once. Off
+    /// (the default, and what production wants): the apps are served from the image's
+    /// read-only filesystem, and nothing in the pod can change them.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub writable_web_root: bool,
 }
 
 impl Default for Frontend {
@@ -366,6 +374,7 @@ impl Default for Frontend {
             tls: Tls::default(),
             cors_origins: Vec::new(),
             resources: Resources::frontend(),
+            writable_web_root: false,
         }
     }
 }

@@ -12,6 +12,11 @@ use super::{Child, Ctx, Kind};
 
 /// Where the web image keeps the built apps (`ulm/`, `aam/`); see docs/contracts.md.
 pub const HTML_ROOT: &str = "/usr/share/ovu/web";
+/// With `spec.frontend.writableWebRoot` (development): where the pod's writable copy of the
+/// apps is (an emptyDir) and nginx serves from; Tilt's live_update syncs into it.
+pub const WRITABLE_HTML_ROOT: &str = "/srv/ovu/web";
+/// The writable copy's cap: the two bundles are a few MB; a runaway sync must not fill the node.
+const WRITABLE_HTML_ROOT_LIMIT: &str = "256Mi";
 const CONF_DIR: &str = "/etc/ovu/nginx";
 const TLS_DIR: &str = "/etc/ovu/tls";
 
@@ -42,7 +47,7 @@ pub fn nginx_input(ctx: &Ctx) -> NginxInput {
             ctx.names.service_host(Component::Aam, &ctx.ns),
             ports::AAM
         ),
-        html_root: HTML_ROOT.into(),
+        html_root: html_root(ctx).into(),
         temp_dir: "/tmp".into(),
         pid_file: "/tmp/nginx.pid".into(),
         access_log: "/dev/stdout".into(),
@@ -63,6 +68,16 @@ pub fn nginx_input(ctx: &Ctx) -> NginxInput {
         } else {
             Vec::new()
         },
+    }
+}
+
+/// Where nginx serves the apps from: the image's read-only bundle, or (development) the pod's
+/// writable copy of it.
+fn html_root(ctx: &Ctx) -> &'static str {
+    if ctx.sys.spec.frontend.writable_web_root {
+        WRITABLE_HTML_ROOT
+    } else {
+        HTML_ROOT
     }
 }
 
@@ -147,9 +162,22 @@ pub const START_WAIT_SECS: u32 = 120;
 /// after everything else was up (seen on kind, 2026-12-05). So the start tests the config until
 /// the names resolve (at most START_WAIT_SECS, saying why it waits every 10 s), then runs
 /// nginx; any other config error starts nginx at once, to fail with its own message.
-pub fn start_script(conf: &str) -> String {
+///
+/// `web_copy` = (the image's bundle, the writable root): the start first copies the bundle
+/// there, unless a previous start of this pod did (a restarted container keeps the emptyDir,
+/// and with it what a developer synced into it).
+pub fn start_script(conf: &str, web_copy: Option<(&str, &str)>) -> String {
+    let copy = match web_copy {
+        Some((from, to)) => format!(
+            r#"if [ ! -d {to}/ulm ] || [ ! -d {to}/aam ]; then
+  cp -R {from}/. {to}/ || {{ echo "cannot copy the web apps from {from} to {to}" >&2; exit 1; }}
+fi
+"#
+        ),
+        None => String::new(),
+    };
     format!(
-        r#"n=0
+        r#"{copy}n=0
 until err=$(nginx -t -q -e stderr -c {conf} 2>&1); do
   case $err in *"host not found"*) ;; *) break ;; esac
   n=$((n + 1))
@@ -179,6 +207,13 @@ fn deployment(ctx: &Ctx, conf: &str) -> Child {
             json!({"name": "health", "containerPort": ports::NGINX_HEALTH, "protocol": "TCP"}),
         );
     }
+    let web_copy = fe
+        .writable_web_root
+        .then_some((HTML_ROOT, WRITABLE_HTML_ROOT));
+    if web_copy.is_some() {
+        mounts.push(json!({"name": "web", "mountPath": WRITABLE_HTML_ROOT}));
+        volumes.push(json!({"name": "web", "emptyDir": {"sizeLimit": WRITABLE_HTML_ROOT_LIMIT}}));
+    }
     if let Some(secret) = ctx.tls_secret_name() {
         mounts.push(json!({"name": "tls", "mountPath": TLS_DIR, "readOnly": true}));
         volumes.push(json!({"name": "tls", "secret": {"secretName": secret, "defaultMode": 0o440,
@@ -196,7 +231,7 @@ fn deployment(ctx: &Ctx, conf: &str) -> Child {
             "containers": [{
                 "name": "nginx",
                 "image": ctx.images.web,
-                "command": ["/bin/sh", "-c", start_script(&format!("{CONF_DIR}/nginx.conf"))],
+                "command": ["/bin/sh", "-c", start_script(&format!("{CONF_DIR}/nginx.conf"), web_copy)],
                 "ports": container_ports,
                 // The start may wait for cluster DNS (`start_script`); liveness begins after it.
                 "startupProbe": {

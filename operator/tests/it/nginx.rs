@@ -193,6 +193,7 @@ impl Drop for RunningNginx {
         // running, holding the ports and the test's output pipes).
         let _ = Command::new("kill")
             .args(["-TERM", &self.0.id().to_string()])
+            .stderr(std::process::Stdio::null())
             .status();
         let _ = self.0.wait();
     }
@@ -593,7 +594,7 @@ fn the_frontend_starts_nginx_through_the_dns_wait() {
         .find(|c| c.name == "ovu-frontend" && c.object["kind"] == "Deployment")
         .unwrap();
     let c = &dep.object["spec"]["template"]["spec"]["containers"][0];
-    let script = frontend::start_script("/etc/ovu/nginx/nginx.conf");
+    let script = frontend::start_script("/etc/ovu/nginx/nginx.conf", None);
     assert_eq!(c["command"], serde_json::json!(["/bin/sh", "-c", script]));
     let p = &c["startupProbe"];
     assert_eq!(p["httpGet"]["path"], "/healthz", "{c}");
@@ -604,12 +605,86 @@ fn the_frontend_starts_nginx_through_the_dns_wait() {
     );
 }
 
+/// `writableWebRoot` (development) mounts a size-capped emptyDir where nginx's config serves
+/// from and the start copies the image's apps into it; the root filesystem stays read-only.
+/// Off (the default) nothing of it is rendered: the image's read-only bundle is served.
+#[test]
+fn the_writable_web_root_is_rendered_only_when_asked_for() {
+    let frontend = |sys: &ovu_crds::OvuSystem| {
+        let d = render::build(sys, &Facts::default()).unwrap();
+        let dep = d
+            .all()
+            .find(|c| c.name == "ovu-frontend" && c.object["kind"] == "Deployment")
+            .unwrap()
+            .object
+            .clone();
+        let conf = d
+            .all()
+            .find(|c| c.object["kind"] == "ConfigMap" && c.object["data"]["nginx.conf"].is_string())
+            .unwrap()
+            .object["data"]["nginx.conf"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        (dep, conf)
+    };
+    let mut sys = common::minimal();
+    let (dep, conf) = frontend(&sys);
+    let pod = &dep["spec"]["template"]["spec"];
+    assert!(
+        conf.contains(&format!("root {}/", frontend::HTML_ROOT)),
+        "{conf}"
+    );
+    assert!(!conf.contains(frontend::WRITABLE_HTML_ROOT), "{conf}");
+    assert!(
+        !pod.to_string().contains(frontend::WRITABLE_HTML_ROOT),
+        "{pod}"
+    );
+
+    sys.spec.frontend.writable_web_root = true;
+    let (dep, conf) = frontend(&sys);
+    let pod = &dep["spec"]["template"]["spec"];
+    let c = &pod["containers"][0];
+    assert!(
+        conf.contains(&format!("root {}/", frontend::WRITABLE_HTML_ROOT)),
+        "{conf}"
+    );
+    assert!(!conf.contains(frontend::HTML_ROOT), "{conf}");
+    let mount = c["volumeMounts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["mountPath"] == frontend::WRITABLE_HTML_ROOT)
+        .unwrap_or_else(|| panic!("no mount at {}: {c}", frontend::WRITABLE_HTML_ROOT));
+    let volume = pod["volumes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|v| v["name"] == mount["name"])
+        .unwrap();
+    assert!(volume["emptyDir"]["sizeLimit"].is_string(), "{volume}");
+    assert_eq!(c["securityContext"]["readOnlyRootFilesystem"], true, "{c}");
+    let script = frontend::start_script(
+        "/etc/ovu/nginx/nginx.conf",
+        Some((frontend::HTML_ROOT, frontend::WRITABLE_HTML_ROOT)),
+    );
+    assert_eq!(c["command"], serde_json::json!(["/bin/sh", "-c", script]));
+}
+
 /// Runs the container's start script (`/bin/sh -c`, as the Deployment does) on `conf`, its
 /// stderr handed over line by line.
 fn run_start_script(conf: &str) -> (RunningNginx, std::sync::mpsc::Receiver<String>) {
+    run_start_script_copying(conf, None)
+}
+
+/// `run_start_script` with the development copy of the web apps (`writableWebRoot`).
+fn run_start_script_copying(
+    conf: &str,
+    web_copy: Option<(&str, &str)>,
+) -> (RunningNginx, std::sync::mpsc::Receiver<String>) {
     use std::io::BufRead;
     let mut child = Command::new("/bin/sh")
-        .args(["-c", &frontend::start_script(conf)])
+        .args(["-c", &frontend::start_script(conf, web_copy)])
         .env("PATH", "/usr/sbin:/usr/bin:/sbin:/bin")
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::piped())
@@ -720,4 +795,81 @@ fn nginx_start_fails_at_once_on_any_other_config_error() {
         "{said}"
     );
     assert!(!said.contains("waiting for cluster DNS"), "{said}");
+}
+
+/// GET `path` on the ULM site of a plain-HTTP nginx on `port`, once it listens.
+fn get_ulm(port: u16, path: &str) -> String {
+    for _ in 0..200 {
+        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            return send(
+                port,
+                &format!("GET {path} HTTP/1.1\r\nHost: ulm.ovu.co.il\r\nConnection: close\r\n\r\n"),
+            );
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    panic!("nginx did not listen on {port}");
+}
+
+/// `spec.frontend.writableWebRoot` (Tilt's live_update): the start copies the image's apps
+/// into the writable root nginx serves, a file changed there is served at once (no reload),
+/// and a restarted container keeps what was synced instead of copying the image's over it.
+#[test]
+fn the_writable_web_root_serves_what_is_synced_into_it() {
+    let dir = Tmp::new("web-copy");
+    let (mut i, _rx) = plain_input(&dir);
+    for app in ["ulm", "aam"] {
+        std::fs::create_dir_all(dir.path(&format!("image/{app}"))).unwrap();
+        std::fs::write(
+            dir.path(&format!("image/{app}/index.html")),
+            format!("<p>{app} from the image</p>"),
+        )
+        .unwrap();
+    }
+    std::fs::create_dir_all(dir.path("web")).unwrap();
+    std::fs::create_dir_all(dir.path("tmp")).unwrap();
+    i.html_root = dir.path("web");
+    std::fs::write(dir.path("nginx.conf"), nginx::render(&i).unwrap()).unwrap();
+    let (image, web) = (dir.path("image"), dir.path("web"));
+    let copy = Some((image.as_str(), web.as_str()));
+
+    let (n, _lines) = run_start_script_copying(&dir.path("nginx.conf"), copy);
+    let first = get_ulm(i.listen_http, "/");
+    assert!(first.starts_with("HTTP/1.1 200"), "{first}");
+    assert!(first.contains("ulm from the image"), "{first}");
+    // What a live_update sync does: write into the running pod's copy.
+    std::fs::write(dir.path("web/ulm/index.html"), "<p>ulm synced</p>").unwrap();
+    let synced = get_ulm(i.listen_http, "/");
+    assert!(
+        synced.contains("ulm synced"),
+        "not served at once: {synced}"
+    );
+    drop(n);
+
+    // The container restarts; the emptyDir (here: the folder) stays.
+    let (_n, _lines) = run_start_script_copying(&dir.path("nginx.conf"), copy);
+    let again = get_ulm(i.listen_http, "/");
+    assert!(
+        again.contains("ulm synced"),
+        "the restart copied the image over the sync: {again}"
+    );
+}
+
+/// A copy that cannot be made stops the start with a message naming both places, instead of
+/// nginx serving an empty root.
+#[test]
+fn the_writable_web_root_start_fails_when_the_copy_fails() {
+    let dir = Tmp::new("web-copy-fails");
+    let (i, _rx) = plain_input(&dir);
+    nginx_t(&i, &dir);
+    let (missing, web) = (dir.path("no-such-image-dir"), dir.path("web"));
+    let (mut n, lines) = run_start_script_copying(&dir.path("nginx.conf"), Some((&missing, &web)));
+    let status = n.0.wait().unwrap();
+    assert!(!status.success());
+    let said: Vec<String> = lines.iter().collect();
+    let said = said.join("\n");
+    assert!(
+        said.contains(&format!("cannot copy the web apps from {missing} to {web}")),
+        "{said}"
+    );
 }
