@@ -177,7 +177,11 @@ ready_reporting() {
     printf '  %s\n' "${now//|/  }" >&2
     last=$now
   fi
-  [[ $(kc -n "$NS" get ovusystem "$NAME" -o jsonpath='{.status.conditions[?(@.type=="Ready")].status}' 2>/dev/null) == True ]]
+  # Ready of the spec just applied: right after an apply that changed it, the status still
+  # says Ready about the previous generation (seen: tests started while ULM and AAM rolled).
+  local gen observed ready
+  read -r gen observed ready < <(kc -n "$NS" get ovusystem "$NAME" -o jsonpath='{.metadata.generation}{" "}{.status.observedGeneration}{" "}{.status.conditions[?(@.type=="Ready")].status}{"\n"}' 2>/dev/null || echo)
+  [[ $ready == True && -n $gen && $gen == "$observed" ]]
 }
 if ! WAIT_EVERY=2 wait_for "$TIMEOUT" ready_reporting; then
   kc -n "$NS" get pods -o wide >&2 || true
