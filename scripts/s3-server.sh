@@ -60,8 +60,8 @@ if [[ ! -s $dir/tls.crt ]]; then
   chmod 600 "$dir/ca.key" "$dir/tls.key"
 fi
 # Keys made once per DIR (random: nothing here is a fixed credential).
+rnd() { openssl rand -hex "$1"; }
 if [[ ! -s $dir/env ]]; then
-  rnd() { openssl rand -hex "$1"; }
   {
     echo "S3_ENDPOINT=$endpoint"
     echo "S3_BUCKET=$bucket"
@@ -109,4 +109,22 @@ if ! WAIT_EVERY=0.5 wait_for 60 ready; then
   die "weed did not serve S3 at $endpoint within 60 s (log above: $dir/weed.log)"
 fi
 admin mkdir "s3:$bucket"
-log "S3 at $endpoint (CA $dir/ca.crt), bucket $bucket"
+# Listing buckets needs only the filer; a write needs a volume the master has grown and the
+# volume server has registered. Ready means what the tests need: the backup key writes,
+# reads back and deletes an object.
+bconf="$dir/backup-rclone.conf"
+printf '[s3]\ntype = s3\nprovider = Other\nendpoint = %s\naccess_key_id = %s\nsecret_access_key = %s\nforce_path_style = true\nno_check_bucket = true\n' \
+  "$endpoint" "$S3_ACCESS_KEY_ID" "$S3_SECRET_ACCESS_KEY" > "$bconf"
+chmod 600 "$bconf"
+probe="s3:$bucket/.ovu-ready-$(rnd 6)"
+writes() {
+  echo ready | rclone --config "$bconf" --ca-cert "$dir/ca.crt" --retries 1 --low-level-retries 1 \
+    rcat "$probe" > /dev/null 2>&1 &&
+    [[ $(rclone --config "$bconf" --ca-cert "$dir/ca.crt" --retries 1 --low-level-retries 1 cat "$probe" 2> /dev/null) == ready ]]
+}
+if ! WAIT_EVERY=0.5 wait_for 60 writes; then
+  tail -30 "$dir/weed.log" >&2
+  die "weed served S3 at $endpoint but the backup key could not write and read back $probe within 60 s (log above: $dir/weed.log)"
+fi
+rclone --config "$bconf" --ca-cert "$dir/ca.crt" --retries 1 --low-level-retries 1 deletefile "$probe"
+log "S3 at $endpoint (CA $dir/ca.crt), bucket $bucket: the backup key writes and reads"
