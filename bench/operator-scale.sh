@@ -12,7 +12,7 @@
 #     MODIFIED event to the operator's restoring ADDED / MODIFIED event, as seen by watches
 #     (--drift-samples N systems, one after the other; 0 skips it).
 #
-#   bench/operator-scale.sh [--counts "100 500"] [--drift-samples 7] [--keep] [--external]
+#   bench/operator-scale.sh [--counts "100 500"] [--drift-samples 7] [--keep] [--external] [--cluster-qps N]
 #
 # OPERATOR_BIN=<path> runs that binary instead of building target/release-operator/ovu-operator (to
 # measure an older build next to a newer one). OVU_CLUSTER_RUN_DIR/OVU_CLUSTER_PORT_OFFSET
@@ -32,14 +32,17 @@ KUBECTL=$CLUSTER/bin/kubectl
 STATE=${OVU_CLUSTER_RUN_DIR:-$CLUSTER/_run}/bench
 # A fresh namespace per run: up keeps etcd data, so an interrupted run leaves its systems behind.
 NS=ovu-bench-$(date -u +%H%M%S)
-counts="100 500" keep=0 external=0 drift_samples=7
+counts="100 500" keep=0 external=0 drift_samples=7 cluster_qps=""
 while (($#)); do
   case $1 in
     --counts) counts=$2; shift 2 ;;
     --drift-samples) drift_samples=$2; shift 2 ;;
     --keep) keep=1; shift ;;
     --external) external=1 keep=1; shift ;;
-    *) echo "usage: $0 [--counts \"100 500\"] [--drift-samples 7] [--keep] [--external]" >&2; exit 2 ;;
+    # The controller-manager's and scheduler's client rate (e2e/cluster/up --client-qps); the
+    # default is a stock cluster's. Only when this script starts the cluster.
+    --cluster-qps) cluster_qps=$2; shift 2 ;;
+    *) echo "usage: $0 [--counts \"100 500\"] [--drift-samples 7] [--keep] [--external] [--cluster-qps N]" >&2; exit 2 ;;
   esac
 done
 mkdir -p "$STATE" bench/results
@@ -79,7 +82,7 @@ if ((external)); then
   done
 else
   "$CLUSTER/build"
-  KUBECONFIG=$("$CLUSTER/up" --mode kwok --node-capacity "cpu=64,memory=256Gi,pods=$pods")
+  KUBECONFIG=$("$CLUSTER/up" --mode kwok --node-capacity "cpu=64,memory=256Gi,pods=$pods" ${cluster_qps:+--client-qps "$cluster_qps"})
 fi
 if [[ -z ${OPERATOR_BIN:-} ]]; then
   cargo build --profile release-operator --locked -p ovu-operator >&2
@@ -108,6 +111,46 @@ metric() { curl -fsS "http://127.0.0.1:$port/metrics" | awk -v m="$1" '$1 == m |
 # Requests the API server dispatched for ServiceAccounts outside kube-system: here, only the operator.
 sa_requests() {
   kc get --raw /metrics | awk '/^apiserver_flowcontrol_dispatched_requests_total\{/ && /flow_schema="service-accounts"/ { s += $NF } END { print s + 0 }'
+}
+# What else paces a bring-up: the seconds the controller-manager's API clients (one per
+# controller) spent waiting on their own client-side rate limiter, summed, and the requests
+# the API server dispatched for them. Read from the controller-manager's /metrics with the
+# admin certificate (0 if it cannot be read, e.g. with --external on another cluster).
+PKI=${OVU_CLUSTER_RUN_DIR:-$CLUSTER/_run}/pki
+kcm_port=$((16257 + ${OVU_CLUSTER_PORT_OFFSET:-0}))
+kcm_throttled() {
+  curl -fsSk --cert "$PKI/admin.crt" --key "$PKI/admin.key" "https://127.0.0.1:$kcm_port/metrics" 2>/dev/null |
+    awk '/^rest_client_rate_limiter_duration_seconds_sum/ { s += $NF } END { printf "%.1f", s + 0 }'
+}
+kcm_requests() {
+  kc get --raw /metrics | awk '/^apiserver_flowcontrol_dispatched_requests_total\{/ && /flow_schema="kube-system-service-accounts"/ { s += $NF } END { print s + 0 }'
+}
+# Objects in the bench namespace of one kind (the operator writes Deployments; the
+# controller-manager makes pods from them).
+# A list of one item carries the count of the rest (remainingItemCount): cheap enough to poll
+# every 5 s without loading the API server the bench measures.
+count_of() {
+  kc get --raw "/$1/namespaces/$NS/$2?limit=1" 2>/dev/null |
+    jq '(.items | length) + (.metadata.remainingItemCount // 0)' 2>/dev/null || echo 0
+}
+# CPU seconds (user + system) of each control-plane process this repo's cluster recorded, as
+# "name=seconds ..."; on a machine of 2 cores they share the cores with the operator.
+PIDS=${OVU_CLUSTER_RUN_DIR:-$CLUSTER/_run}/pids
+plane_cpu() {
+  local f pid
+  for f in "$PIDS"/*.pid; do
+    [[ -e $f ]] || continue
+    pid=$(<"$f")
+    [[ -r /proc/$pid/stat ]] || continue
+    awk -v n="$(basename "$f" .pid)" '{ printf "%s=%.1f ", n, ($14 + $15) / 100 }' "/proc/$pid/stat"
+  done
+}
+# "a=1 b=2" then "a=4 b=7" → "a 3.0 s, b 5.0 s" (what each used in between)
+cpu_delta() {
+  awk -v before="$1" -v after="$2" 'BEGIN {
+    n = split(before, b, " "); for (i = 1; i <= n; i++) { split(b[i], kv, "="); was[kv[1]] = kv[2] }
+    n = split(after, a, " "); for (i = 1; i <= n; i++) { split(a[i], kv, "="); printf "%s%s %.1f s", (i > 1 ? ", " : ""), kv[1], kv[2] - was[kv[1]] }
+  }'
 }
 cpu_seconds() { awk '{ printf "%.1f", ($14 + $15) / 100 }' "/proc/$operator_pid/stat"; }
 # The peak as "<KiB> KiB = <MiB> MiB = <MB> MB" (the target is in MB, 10^6 bytes).
@@ -142,18 +185,25 @@ versions() {
 }
 
 start_operator
-say "# operator at scale, $(date -u +%FT%TZ), $(nproc) cores, kwok nodes with pods=$pods, load $(cut -d' ' -f1-3 /proc/loadavg)"
+say "# operator at scale, $(date -u +%FT%TZ), $(nproc) cores, kwok nodes with pods=$pods, controller-manager/scheduler client QPS ${cluster_qps:-default}, load $(cut -d' ' -f1-3 /proc/loadavg)"
 have=0
 for n in $counts; do
   ((n > have)) || continue
   r0=$(sa_requests) c0=$(metric ovu_operator_reconciles_total) cpu0=$(cpu_seconds)
+  k0=$(kcm_requests) kt0=$(kcm_throttled) t_children="" plane0=$(plane_cpu)
   t0=$(date +%s.%N)
   system_yaml $((have + 1)) "$n" | kc create -f - >/dev/null
   t_applied=$(date +%s.%N)
   while :; do
     ready=$(ready_count)
     ((ready >= n)) && break
-    log "$n systems: $ready Ready after $(awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN { printf "%.0f", b - a }') s; operator RSS $(( $(rss_kib) / 1024 )) MiB"
+    # When the operator has written every system's workloads (4 Deployments, 1 StatefulSet);
+    # the rest of the bring-up is pods being made, scheduled and started.
+    deployments=$(count_of apis/apps/v1 deployments) pods_now=$(count_of api/v1 pods)
+    if [[ -z $t_children ]] && ((deployments >= 4 * n)) && (($(count_of apis/apps/v1 statefulsets) >= n)); then
+      t_children=$(date +%s.%N)
+    fi
+    log "$n systems: $ready Ready after $(awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN { printf "%.0f", b - a }') s; $deployments Deployments, $pods_now pods; operator RSS $(( $(rss_kib) / 1024 )) MiB"
     sleep 5
   done
   t1=$(date +%s.%N)
@@ -161,6 +211,9 @@ for n in $counts; do
   say "$n systems ($((n - have)) new): all Ready $(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.1f", b - a }') s after apply (kubectl create took $(awk -v a="$t0" -v b="$t_applied" 'BEGIN { printf "%.1f", b - a }') s)"
   say "  reconciles $((c1 - c0)), operator API requests $((r1 - r0)) → $(awk -v r=$((r1 - r0)) -v c=$((c1 - c0)) 'BEGIN { printf "%.1f", r / (c ? c : 1) }') per reconcile"
   say "  operator CPU $(awk -v a="$cpu0" -v b="$cpu1" 'BEGIN { printf "%.1f", b - a }') s, RSS now $(( $(rss_kib) / 1024 )) MiB, peak (VmHWM) $(hwm_text)"
+  say "  every system's Deployments and StatefulSet written $(awk -v a="$t0" -v b="${t_children:-$t1}" 'BEGIN { printf "%.1f", b - a }') s after apply${t_children:+ (first seen by the 5 s poll)}"
+  say "  control plane CPU during it: $(cpu_delta "$plane0" "$(plane_cpu)")"
+  say "  controller-manager: API requests $(($(kcm_requests) - k0)), its clients waited $(awk -v a="$kt0" -v b="$(kcm_throttled)" 'BEGIN { printf "%.1f", b - a }') s in all on their own rate limiters"
   have=$n
 done
 
