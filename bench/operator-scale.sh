@@ -32,7 +32,7 @@ KUBECTL=$CLUSTER/bin/kubectl
 STATE=${OVU_CLUSTER_RUN_DIR:-$CLUSTER/_run}/bench
 # A fresh namespace per run: up keeps etcd data, so an interrupted run leaves its systems behind.
 NS=ovu-bench-$(date -u +%H%M%S)
-counts="100 500" keep=0 external=0 drift_samples=7 cluster_qps=""
+counts="100 500" keep=0 external=0 drift_samples=7 cluster_qps="" ready_timeout=1800
 while (($#)); do
   case $1 in
     --counts) counts=$2; shift 2 ;;
@@ -42,6 +42,8 @@ while (($#)); do
     # The controller-manager's and scheduler's client rate (e2e/cluster/up --client-qps); the
     # default is a stock cluster's. Only when this script starts the cluster.
     --cluster-qps) cluster_qps=$2; shift 2 ;;
+    # Seconds a count may take to be all Ready before the bench stops and says why.
+    --ready-timeout) ready_timeout=$2; shift 2 ;;
     *) echo "usage: $0 [--counts \"100 500\"] [--drift-samples 7] [--keep] [--external] [--cluster-qps N]" >&2; exit 2 ;;
   esac
 done
@@ -94,6 +96,17 @@ kc apply -k manifests/ >/dev/null
 kc -n ovu-system scale deployment/ovu-operator --replicas=0 >/dev/null
 "$CLUSTER/sa-kubeconfig" --output "$STATE/operator.kubeconfig" ovu-system ovu-operator >/dev/null
 kc create namespace "$NS" --dry-run=client -o yaml | kc apply -f - >/dev/null
+# Each system takes 5 ClusterIPs: the cluster's /20 (4,094) runs out at ~818 systems (seen
+# 2026-12-06: "failed to allocate a service IP" from the 819th on). A second range the way a
+# cluster admin adds one (ServiceCIDR, GA since Kubernetes 1.33) makes room for ~1,600.
+if ((max_count > 800)); then
+  kc apply -f - >/dev/null <<'YAML'
+apiVersion: networking.k8s.io/v1
+kind: ServiceCIDR
+metadata: {name: ovu-bench}
+spec: {cidrs: [198.18.144.0/20]}
+YAML
+fi
 
 port=18180
 while (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; do port=$((port + 1)); done
@@ -197,6 +210,11 @@ for n in $counts; do
   while :; do
     ready=$(ready_count)
     ((ready >= n)) && break
+    if (($(date +%s) - ${t0%.*} > ready_timeout)); then
+      say "$n systems: only $ready Ready after ${ready_timeout} s; the operator's most frequent warnings:"
+      sed 's/\x1b\[[0-9;]*m//g' "$STATE/operator.log" | grep -o 'error=.*' | cut -c1-200 | sed 's/s[0-9]\{4\}/sNNNN/g' | sort | uniq -c | sort -rn | head -5 | tee -a "$out"
+      exit 1
+    fi
     # When the operator has written every system's workloads (4 Deployments, 1 StatefulSet);
     # the rest of the bring-up is pods being made, scheduled and started.
     deployments=$(count_of apis/apps/v1 deployments) pods_now=$(count_of api/v1 pods)
@@ -292,6 +310,7 @@ if ((external)); then
   # get the default capacity back.
   kc delete namespace "$NS" --wait=false >/dev/null
   kc wait --for=delete "namespace/$NS" --timeout=600s >/dev/null || echo "namespace $NS still terminating" >&2
+  kc delete servicecidr ovu-bench --ignore-not-found --wait=false >/dev/null
   default='{"cpu":"4","memory":"8Gi","pods":"110","ephemeral-storage":"100Gi"}'
   for tier in frontend backend database; do
     kc patch node "ovu-$tier" --subresource=status --type=merge \
