@@ -116,15 +116,12 @@ bconf="$dir/backup-rclone.conf"
 printf '[s3]\ntype = s3\nprovider = Other\nendpoint = %s\naccess_key_id = %s\nsecret_access_key = %s\nforce_path_style = true\nno_check_bucket = true\n' \
   "$endpoint" "$S3_ACCESS_KEY_ID" "$S3_SECRET_ACCESS_KEY" > "$bconf"
 chmod 600 "$bconf"
+as_backup() { rclone --config "$bconf" --ca-cert "$dir/ca.crt" --retries 1 --low-level-retries 1 "$@"; }
 probe="s3:$bucket/.ovu-ready-$(rnd 6)"
-writes() {
-  echo ready | rclone --config "$bconf" --ca-cert "$dir/ca.crt" --retries 1 --low-level-retries 1 \
-    rcat "$probe" > /dev/null 2>&1 &&
-    [[ $(rclone --config "$bconf" --ca-cert "$dir/ca.crt" --retries 1 --low-level-retries 1 cat "$probe" 2> /dev/null) == ready ]]
-}
+writes() { echo ready | as_backup rcat "$probe" > /dev/null 2>&1 && [[ $(as_backup cat "$probe" 2> /dev/null) == ready ]]; }
 if ! WAIT_EVERY=0.5 wait_for 60 writes; then
   tail -30 "$dir/weed.log" >&2
   die "weed served S3 at $endpoint but the backup key could not write and read back $probe within 60 s (log above: $dir/weed.log)"
 fi
-rclone --config "$bconf" --ca-cert "$dir/ca.crt" --retries 1 --low-level-retries 1 deletefile "$probe"
+as_backup deletefile "$probe"
 log "S3 at $endpoint (CA $dir/ca.crt), bucket $bucket: the backup key writes and reads"
