@@ -22,7 +22,7 @@ use k8s_openapi::api::apps::v1::{Deployment, StatefulSet};
 use k8s_openapi::api::batch::v1::{CronJob, Job};
 use k8s_openapi::api::coordination::v1::Lease;
 use k8s_openapi::api::core::v1::{
-    ConfigMap, Namespace, PersistentVolumeClaim, Secret, Service, ServiceAccount,
+    ConfigMap, Namespace, PersistentVolumeClaim, Pod, Secret, Service, ServiceAccount,
 };
 use k8s_openapi::api::networking::v1::NetworkPolicy;
 use k8s_openapi::api::policy::v1::PodDisruptionBudget;
@@ -128,6 +128,21 @@ impl Cluster {
             );
         }
         Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+    }
+
+    /// The log of the Job's pod that succeeded. `kubectl logs job/<name>` shows any one of the
+    /// Job's pods, so after a retry it may show the try that failed, not the one that did the work.
+    pub async fn succeeded_job_log(&self, ns: &str, job: &str) -> anyhow::Result<String> {
+        let pods: Api<Pod> = Api::namespaced(self.client.clone(), ns);
+        let pods = pods
+            .list(&ListParams::default().labels(&format!("job-name={job}")))
+            .await?
+            .items;
+        let done = pods
+            .iter()
+            .find(|p| p.status.as_ref().and_then(|s| s.phase.as_deref()) == Some("Succeeded"))
+            .with_context(|| format!("none of Job {job}'s {} pods succeeded", pods.len()))?;
+        self.kubectl(&["-n", ns, "logs", &done.name_any()])
     }
 
     /// Run kubectl from the repository root and return whatever it did.

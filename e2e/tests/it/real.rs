@@ -904,7 +904,8 @@ async fn backup_now_runs_a_real_dump() {
         );
     }
     let log = c
-        .kubectl(&["-n", &t.ns, "logs", &format!("job/{job_name}")])
+        .succeeded_job_log(&t.ns, &job_name)
+        .await
         .expect("Job log");
     assert!(!log.to_lowercase().contains("error"), "backup log: {log}");
 }

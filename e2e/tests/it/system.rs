@@ -1260,7 +1260,7 @@ async fn backup_now_runs_a_backup_and_status_records_it() {
             if nodes() == Nodes::Real {
                 // The real pg_dump and the real test restore, into a scratch database that is
                 // gone again (kwok completes Job pods without running them).
-                let log = c.kubectl(&["-n", &ns, "logs", &format!("job/{job}")])?;
+                let log = c.succeeded_job_log(&ns, &job).await?;
                 for db in ["ulm_db", "aam_db"] {
                     ensure!(
                         log.contains(&format!("verified {db}: a test restore holds all")),
@@ -1380,8 +1380,15 @@ async fn a_new_system_starts_from_the_backup_of_a_deleted_one() {
         if ovu_e2e::nodes() == ovu_e2e::Nodes::Real {
             // Real PostgreSQL: the old system's users are in the new database, and since the
             // old bootstrap admin is an active super-admin, ULM made no second one.
-            let job = format!("job/{}", Names::new(n).restore_job());
-            let log = c.kubectl(&["-n", &ns, "logs", &job])?;
+            let log = c
+                .succeeded_job_log(&ns, &Names::new(n).restore_job())
+                .await?;
+            // No try spent on a server not yet reachable: the restore waits for it.
+            let failed = job.status.as_ref().and_then(|s| s.failed).unwrap_or(0);
+            ensure!(
+                failed == 0,
+                "{failed} restore pods failed before one succeeded; the one that did said: {log}"
+            );
             ensure!(
                 log.contains("ulm_db restored from") && log.contains("restore complete"),
                 "restore log: {log}"

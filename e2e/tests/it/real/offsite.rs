@@ -620,12 +620,9 @@ async fn offsite_round_trip() -> anyhow::Result<()> {
             && restore.completed_time.is_some(),
         "status.restore is {restore:?}"
     );
-    let log = c.kubectl(&[
-        "-n",
-        ns,
-        "logs",
-        &format!("job/{}", Names::new(dst).restore_job()),
-    ])?;
+    let log = c
+        .succeeded_job_log(ns, &Names::new(dst).restore_job())
+        .await?;
     ensure!(
         log.contains(&key),
         "the restore Job's log does not name the newest object {key}: {log}"

@@ -9,6 +9,7 @@ find "$dir" -mindepth 1 -maxdepth 1 -name '.partial-*' -mmin +120 -exec rm -rf {
 work=$(mktemp -d "$dir/.partial-$ts-XXXXXX")
 # The same for the scratch databases of the test restores below.
 run_id=$(basename "$work" | sed 's/.*-//' | tr '[:upper:]' '[:lower:]')
+pg_wait
 for db in ulm_db aam_db; do
   pg_dump -h "$PGHOST" -p "${PGPORT:-5432}" -Fc -f "$work/$db.dump" "$db"
   pg_restore --list "$work/$db.dump" > /dev/null

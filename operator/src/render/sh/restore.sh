@@ -23,6 +23,7 @@ for db in ulm_db aam_db; do
   fi
   pg_restore --list "$b/$db.dump" > /dev/null
 done
+pg_wait
 q() { psql -h "$PGHOST" -p "${PGPORT:-5432}" -d "$1" -v ON_ERROR_STOP=1 -tAc "$2"; }
 marker="ovu: restored from backup $name"
 for db in ulm_db aam_db; do
