@@ -672,7 +672,7 @@ fn run_restore(backup_name: &str) -> Result<(), String> {
         write(&dir.path(&format!("restore/{name}/{db}.dump")), "dump")?;
     }
     write(&dir.path("secrets/backup-password"), "pw\n")?;
-    let path = shims(&dir, &["psql", "pg_restore"])?;
+    let path = shims(&dir, &["pg_isready", "psql", "pg_restore"])?;
     let src = dir.path("restore").to_string_lossy().into_owned();
     let secrets = dir.path("secrets").to_string_lossy().into_owned();
     run_sh(
