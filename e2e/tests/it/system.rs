@@ -1456,6 +1456,52 @@ async fn a_strangers_object_is_never_adopted() {
                 && msg.contains("not managed by this OvuSystem"),
             "{msg}"
         );
+        // Each retry fails the same way: one Warning, counted as a series on one Event
+        // object, not an object per retry (kube's recorder keyed its memory by the
+        // system's resourceVersion, so the status write after the first failure made the
+        // second a new object; and it held every event for six minutes).
+        let failures: Api<k8s_openapi::api::events::v1::Event> =
+            Api::namespaced(c.client.clone(), &ns);
+        let objects = wait_for(
+            soon(),
+            "three ReconcileFailed Events naming the ConfigMap",
+            || {
+                let failures = failures.clone();
+                async move {
+                    let objs: Vec<(String, i32)> = failures
+                        .list(&ListParams::default())
+                        .await?
+                        .items
+                        .into_iter()
+                        .filter(|e| {
+                            e.reason.as_deref() == Some("ReconcileFailed")
+                                && e.regarding.as_ref().and_then(|r| r.name.as_deref()) == Some(n)
+                                && e.note
+                                    .as_deref()
+                                    .is_some_and(|t| t.contains("ConfigMap foreign-nginx"))
+                        })
+                        .map(|e| {
+                            (
+                                e.note.unwrap_or_default(),
+                                e.series.map(|s| s.count).unwrap_or(1),
+                            )
+                        })
+                        .collect();
+                    let seen: i32 = objs.iter().map(|(_, c)| c).sum();
+                    Ok(if seen >= 3 {
+                        Ok(objs)
+                    } else {
+                        Err(format!("{seen} so far: {objs:?}"))
+                    })
+                }
+            },
+        )
+        .await?;
+        ensure!(
+            objects.len() == 1,
+            "the same failure made {} Event objects: {objects:?}",
+            objects.len()
+        );
         let still = cms.get("foreign-nginx").await?;
         ensure!(
             still.data == theirs.data && still.labels().get(names::INSTANCE_LABEL).is_none(),

@@ -3,11 +3,11 @@
 
 use std::sync::Arc;
 
+use super::events::{EventType, Recorder};
 use k8s_openapi::api::core::v1::{PersistentVolumeClaim, Secret};
 use kube::ResourceExt;
 use kube::api::{Api, DeleteParams, ListParams};
 use kube::runtime::controller::Action;
-use kube::runtime::events::{EventType, Recorder};
 use ovu_crds::{DeletionPolicy, OvuSystem};
 
 use super::error::read;

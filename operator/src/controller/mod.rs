@@ -7,6 +7,7 @@ pub mod cache;
 mod certificate;
 mod cleanup;
 mod error;
+pub mod events;
 mod monitoring;
 mod pipeline;
 mod placement;
@@ -24,13 +25,13 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
+use events::{EventType, Occurrence, Recorder};
 use futures::StreamExt;
 use k8s_openapi::jiff::Timestamp;
 use kube::runtime::controller::{self, Action, Controller};
-use kube::runtime::events::{Event, EventType, Recorder, Reporter};
 use kube::runtime::finalizer::{self, finalizer};
 use kube::runtime::{WatchStreamExt, reflector, watcher};
-use kube::{Api, Client, Resource, ResourceExt};
+use kube::{Api, Client, ResourceExt};
 use ovu_crds::OvuSystem;
 use std::sync::Mutex;
 use tracing::Instrument;
@@ -52,7 +53,7 @@ pub const FINALIZER: &str = "ovu.co.il/cleanup";
 /// Everything a reconcile needs.
 pub struct Context {
     pub client: Client,
-    /// One recorder for all objects, so repeated events become a series instead of new ones.
+    /// One recorder for all systems, so repeated events become a series instead of new ones.
     pub recorder: Recorder,
     pub metrics: Metrics,
     /// Namespace the operator runs in (NetworkPolicies admit its health probes).
@@ -89,13 +90,9 @@ impl Context {
         instance: Option<String>,
         prober: Option<Prober>,
     ) -> Self {
-        let reporter = Reporter {
-            controller: "ovu-operator".into(),
-            instance,
-        };
         let (cache, writers) = cache::caches();
         Self {
-            recorder: Recorder::new(client.clone(), reporter),
+            recorder: Recorder::new(client.clone(), "ovu-operator", instance),
             cache,
             writers: Mutex::new(Some(writers)),
             client,
@@ -251,14 +248,13 @@ pub async fn publish(
         note.truncate(cut);
         note.push_str("...");
     }
-    let ev = Event {
+    let ev = Occurrence {
         type_,
-        reason: reason.into(),
-        note: Some(note),
-        action: action.into(),
-        secondary: None,
+        reason,
+        action,
+        note: &note,
     };
-    if let Err(e) = recorder.publish(&ev, &sys.object_ref(&())).await {
+    if let Err(e) = recorder.publish(sys, &ev).await {
         debug!(error = %e, "could not publish event");
     }
 }

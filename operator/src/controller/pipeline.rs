@@ -7,11 +7,11 @@
 
 use std::sync::Arc;
 
+use super::events::Recorder;
 use k8s_openapi::api::core::v1::Pod;
 use k8s_openapi::jiff::Timestamp;
 use kube::api::Api;
 use kube::runtime::controller::Action;
-use kube::runtime::events::Recorder;
 use ovu_crds::{Endpoints, OvuSystem, RestoreStatus, Tiers};
 use tracing::info;
 
