@@ -25,8 +25,8 @@
 //! operator's is never in the label-selected cache, and a generated Secret must never be made
 //! twice), and a kind whose watch has not synced is read the old way.
 
-use std::collections::{BTreeMap, HashMap};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
@@ -570,9 +570,13 @@ fn slim(source: Source, full: &Value) -> Value {
 }
 
 /// One cached object: the `app.kubernetes.io/instance` label (to find a system's objects
-/// without parsing the others) and the slimmed object as compact JSON.
+/// without parsing the others), its labels and owner references (shared, see [`Shared`]) and
+/// the rest of the slimmed object as compact JSON, less what the key and the source say
+/// (name, namespace, apiVersion, kind). [`Part::entry`] splits an object so, [`parse`] puts it
+/// back together.
 struct Entry {
     instance: Option<Box<str>>,
+    shared: Option<Arc<str>>,
     body: Box<str>,
 }
 
@@ -582,14 +586,66 @@ type Objects = HashMap<Key, Entry>;
 /// (kind, namespace, name) → (resourceVersion, rendered fingerprint); see [`Cache::verified`].
 type Verified = HashMap<(Kind, String, String), (String, String)>;
 
+/// The labels and owner references of cached objects, each distinct JSON text kept once. They
+/// were ~60 % of a cached child (five `app.kubernetes.io/` labels and the owner reference to
+/// the system, ~370 of ~560 bytes) and are the same on every child of one component of one
+/// system, whatever its kind: 500 systems' ~17,000 cached children share ~3,000 of them. A
+/// text no cached object holds any more is dropped by [`Shared::sweep`].
+#[derive(Default)]
+struct Shared {
+    texts: Mutex<HashSet<Arc<str>>>,
+    changes: AtomicUsize,
+}
+
+impl Shared {
+    fn intern(&self, text: String) -> Arc<str> {
+        let Ok(mut texts) = self.texts.lock() else {
+            return Arc::from(text);
+        };
+        if let Some(t) = texts.get(text.as_str()) {
+            return t.clone();
+        }
+        let t: Arc<str> = Arc::from(text);
+        texts.insert(t.clone());
+        t
+    }
+
+    /// Drop the texts only this set still holds.
+    fn sweep(&self) {
+        if let Ok(mut texts) = self.texts.lock() {
+            texts.retain(|t| Arc::strong_count(t) > 1);
+        }
+    }
+
+    /// Count a change to a cache; every [`SWEEP_EVERY`] changes, sweep.
+    fn changed(&self) {
+        if self.changes.fetch_add(1, Ordering::Relaxed) % SWEEP_EVERY == SWEEP_EVERY - 1 {
+            self.sweep();
+        }
+    }
+
+    #[cfg(test)]
+    fn len(&self) -> usize {
+        self.texts.lock().map(|t| t.len()).unwrap_or(0)
+    }
+}
+
+/// How many cache changes between two sweeps of [`Shared`] (a sweep walks its few thousand
+/// texts; a stale one costs only its bytes until then).
+const SWEEP_EVERY: usize = 1024;
+
+/// The metadata fields kept in [`Shared`] rather than in each object's own text.
+const SHARED_FIELDS: [&str; 2] = ["labels", "ownerReferences"];
+
 /// One cache: its objects by namespace and name, and whether its first list is in.
 struct Part {
     objects: RwLock<Objects>,
     synced: AtomicBool,
+    shared: Arc<Shared>,
 }
 
 impl Part {
-    fn entry(source: Source, o: &DynamicObject) -> Option<(Key, Entry)> {
+    fn entry(&self, source: Source, o: &DynamicObject) -> Option<(Key, Entry)> {
         let full = serde_json::to_value(o).ok()?;
         let key = (
             o.metadata
@@ -603,9 +659,56 @@ impl Part {
             .labels()
             .get(INSTANCE_LABEL)
             .map(|s| s.clone().into_boxed_str());
-        let body = slim(source, &full).to_string().into_boxed_str();
-        Some((key, Entry { instance, body }))
+        let mut v = slim(source, &full);
+        let mut fragment = serde_json::Map::new();
+        if let Some(m) = v.get_mut("metadata").and_then(Value::as_object_mut) {
+            for f in SHARED_FIELDS {
+                if let Some(x) = m.remove(f) {
+                    fragment.insert(f.into(), x);
+                }
+            }
+            m.remove("name");
+            if !key.0.is_empty() {
+                m.remove("namespace");
+            }
+        }
+        if let Some(m) = v.as_object_mut() {
+            m.remove("apiVersion");
+            m.remove("kind");
+        }
+        let shared =
+            (!fragment.is_empty()).then(|| self.shared.intern(Value::Object(fragment).to_string()));
+        let body = v.to_string().into_boxed_str();
+        Some((
+            key,
+            Entry {
+                instance,
+                shared,
+                body,
+            },
+        ))
     }
+}
+
+/// The object `e` of `source` under `key`, as [`slim`] made it.
+fn parse(ar: &ApiResource, key: &Key, e: &Entry) -> Value {
+    let mut v: Value = serde_json::from_str(&e.body).unwrap_or_else(|_| json!({}));
+    if !v.is_object() {
+        v = json!({});
+    }
+    v["apiVersion"] = json!(ar.api_version);
+    v["kind"] = json!(ar.kind);
+    let meta = &mut v["metadata"];
+    meta["name"] = json!(&*key.1);
+    if !key.0.is_empty() {
+        meta["namespace"] = json!(&*key.0);
+    }
+    if let Some(Ok(Value::Object(f))) = e.shared.as_deref().map(serde_json::from_str::<Value>) {
+        for (k, x) in f {
+            meta[k] = x;
+        }
+    }
+    v
 }
 
 /// The read side, in the reconcile's [`super::Context`].
@@ -662,12 +765,14 @@ pub fn caches() -> (Cache, Writers) {
         Source::Other(Other::SolverServices),
     ]);
     let served = Served::default();
+    let shared = Arc::new(Shared::default());
     let mut parts = BTreeMap::new();
     let mut writers = Vec::new();
     for s in sources {
         let p = Arc::new(Part {
             objects: RwLock::new(HashMap::new()),
             synced: AtomicBool::new(false),
+            shared: shared.clone(),
         });
         parts.insert(s, p.clone());
         writers.push((s, p));
@@ -709,10 +814,6 @@ impl Cache {
         p.synced.load(Ordering::Relaxed).then_some(&**p)
     }
 
-    fn parse(e: &Entry) -> Value {
-        serde_json::from_str(&e.body).unwrap_or_else(|_| json!({}))
-    }
-
     /// One child by name.
     pub fn child(&self, kind: Kind, ns: &str, name: &str) -> Lookup {
         let Some(part) = self.part(Source::Child(kind)) else {
@@ -721,8 +822,9 @@ impl Cache {
         let Ok(objects) = part.objects.read() else {
             return Lookup::Unknown;
         };
-        match objects.get(&(Box::from(ns), Box::from(name))) {
-            Some(e) => Lookup::Found(Self::parse(e)),
+        let key: Key = (Box::from(ns), Box::from(name));
+        match objects.get(&key) {
+            Some(e) => Lookup::Found(parse(&kind.api_resource(), &key, e)),
             None => Lookup::Missing,
         }
     }
@@ -753,13 +855,14 @@ impl Cache {
         labels: &[(&str, &str)],
     ) -> Option<Vec<Value>> {
         let part = self.part(source)?;
+        let ar = source.api_resource();
         let objects = part.objects.read().ok()?;
         Some(
             objects
                 .iter()
                 .filter(|((n, _), _)| ns.is_none_or(|ns| &**n == ns))
                 .filter(|(_, e)| instance.is_none_or(|i| e.instance.as_deref() == Some(i)))
-                .map(|(_, e)| Self::parse(e))
+                .map(|(k, e)| parse(&ar, k, e))
                 .filter(|v| {
                     labels
                         .iter()
@@ -825,12 +928,14 @@ impl Cache {
     /// The `default/kubernetes` EndpointSlice: `Some(None)` when it does not exist, `None`
     /// when not cached.
     pub fn api_server_slice(&self) -> Option<Option<Value>> {
-        let part = self.part(Source::Other(Other::ApiServerSlice))?;
+        let source = Source::Other(Other::ApiServerSlice);
+        let part = self.part(source)?;
         let objects = part.objects.read().ok()?;
+        let key: Key = (Box::from("default"), Box::from("kubernetes"));
         Some(
             objects
-                .get(&(Box::from("default"), Box::from("kubernetes")))
-                .map(Self::parse),
+                .get(&key)
+                .map(|e| parse(&source.api_resource(), &key, e)),
         )
     }
 
@@ -891,26 +996,32 @@ fn apply_event(
     match ev {
         watcher::Event::Init => *buf = Some(HashMap::new()),
         watcher::Event::InitApply(o) => {
-            if let (Some(b), Some((k, e))) = (buf.as_mut(), Part::entry(source, o)) {
+            if let (Some(b), Some((k, e))) = (buf.as_mut(), part.entry(source, o)) {
                 b.insert(k, e);
             }
         }
         watcher::Event::InitDone => {
             if let (Some(b), Ok(mut objects)) = (buf.take(), part.objects.write()) {
-                *objects = b;
+                // The list replaced every object: the old ones' shared texts may be unused now.
+                drop(std::mem::replace(&mut *objects, b));
+                drop(objects);
+                part.shared.sweep();
             }
             part.synced.store(true, Ordering::Relaxed);
         }
         watcher::Event::Apply(o) => {
-            if let (Some((k, e)), Ok(mut objects)) = (Part::entry(source, o), part.objects.write())
-            {
+            if let (Some((k, e)), Ok(mut objects)) = (part.entry(source, o), part.objects.write()) {
                 objects.insert(k, e);
+                drop(objects);
+                part.shared.changed();
             }
         }
         watcher::Event::Delete(o) => {
             if let (Some(name), Ok(mut objects)) = (o.metadata.name.clone(), part.objects.write()) {
                 let ns = o.metadata.namespace.clone().unwrap_or_default();
                 objects.remove(&(ns.into_boxed_str(), name.into_boxed_str()));
+                drop(objects);
+                part.shared.changed();
             }
         }
     }
@@ -1113,6 +1224,155 @@ mod tests {
                              "f:data": {"f:password": {}}, "f:type": {}}}],
             "annotations": {"kubectl.kubernetes.io/last-applied-configuration": "{}", "keep": "1"}});
         v
+    }
+
+    fn part(shared: &Arc<Shared>) -> Part {
+        Part {
+            objects: RwLock::new(HashMap::new()),
+            synced: AtomicBool::new(true),
+            shared: shared.clone(),
+        }
+    }
+
+    fn child_of(kind: &str, api_version: &str, name: &str, component: &str) -> Value {
+        json!({"apiVersion": api_version, "kind": kind,
+            "metadata": {"name": name, "namespace": "bench", "uid": format!("uid-{name}"),
+                "resourceVersion": "42", "generation": 3,
+                "labels": {"app.kubernetes.io/component": component, "app.kubernetes.io/instance": "s1",
+                    "app.kubernetes.io/managed-by": "ovu-operator", "app.kubernetes.io/name": "ovu",
+                    "app.kubernetes.io/part-of": "ovu"},
+                "annotations": {"ovu.co.il/config-hash": "abc"},
+                "ownerReferences": [{"apiVersion": "ovu.co.il/v1alpha1", "kind": "OvuSystem", "name": "s1",
+                    "uid": "11111111-2222-3333-4444-555555555555", "controller": true, "blockOwnerDeletion": true}]},
+            "spec": {"replicas": 1}, "status": {"replicas": 1, "readyReplicas": 1}})
+    }
+
+    /// What a reconcile reads back from the cache is exactly what `slim` made, whatever was
+    /// moved out of the object's own text: for namespaced children, pods, cluster-scoped
+    /// nodes and the API server's EndpointSlice.
+    #[test]
+    fn a_cached_object_reads_back_as_slim_made_it() {
+        let shared = Arc::new(Shared::default());
+        let cases = [
+            (
+                Source::Child(Kind::Deployment),
+                child_of("Deployment", "apps/v1", "s1-ulm", "ulm"),
+            ),
+            (
+                Source::Child(Kind::Service),
+                child_of("Service", "v1", "s1-ulm", "ulm"),
+            ),
+            (
+                Source::Child(Kind::Secret),
+                obj(
+                    "Secret",
+                    json!({"type": "Opaque", "data": {"password": "c2VjcmV0"}}),
+                ),
+            ),
+            (
+                Source::Other(Other::Pods),
+                json!({"apiVersion": "v1", "kind": "Pod",
+                    "metadata": {"name": "s1-ulm-abc", "namespace": "bench", "labels": {"app.kubernetes.io/instance": "s1"}},
+                    "spec": {"nodeName": "n1", "containers": [{"name": "ulm", "image": "ovu/ulm:1"}]},
+                    "status": {"phase": "Running"}}),
+            ),
+            (
+                Source::Other(Other::Nodes),
+                json!({"apiVersion": "v1", "kind": "Node",
+                    "metadata": {"name": "n1", "labels": {"ovu.co.il/tier": "backend"}},
+                    "spec": {"podCIDR": "198.18.1.0/24"}}),
+            ),
+            (
+                Source::Other(Other::ApiServerSlice),
+                json!({"apiVersion": "discovery.k8s.io/v1", "kind": "EndpointSlice",
+                    "metadata": {"name": "kubernetes", "namespace": "default"},
+                    "addressType": "IPv4", "endpoints": [{"addresses": ["198.18.0.1"]}]}),
+            ),
+        ];
+        for (source, full) in cases {
+            let p = part(&shared);
+            let o: DynamicObject = serde_json::from_value(full.clone()).unwrap();
+            let (key, e) = p.entry(source, &o).unwrap();
+            assert!(
+                !e.body.contains("app.kubernetes.io/part-of") && !e.body.contains("\"kind\""),
+                "{source:?}: {}",
+                e.body
+            );
+            assert_eq!(
+                parse(&source.api_resource(), &key, &e),
+                slim(source, &full),
+                "{source:?}"
+            );
+        }
+    }
+
+    /// Children of one component of one system share one text of labels and owner references,
+    /// whatever their kind; a text no object holds any more goes at the next sweep.
+    #[test]
+    fn labels_and_owners_are_kept_once_and_dropped_when_unused() {
+        let shared = Arc::new(Shared::default());
+        let deployments = part(&shared);
+        let services = part(&shared);
+        let mut buf = None;
+        let ev =
+            |v: Value| watcher::Event::Apply(serde_json::from_value::<DynamicObject>(v).unwrap());
+        apply_event(
+            Source::Child(Kind::Deployment),
+            &deployments,
+            &mut buf,
+            &ev(child_of("Deployment", "apps/v1", "s1-ulm", "ulm")),
+        );
+        apply_event(
+            Source::Child(Kind::Service),
+            &services,
+            &mut buf,
+            &ev(child_of("Service", "v1", "s1-ulm", "ulm")),
+        );
+        apply_event(
+            Source::Child(Kind::Service),
+            &services,
+            &mut buf,
+            &ev(child_of("Service", "v1", "s1-aam", "aam")),
+        );
+        assert_eq!(shared.len(), 2, "ulm's text once for both kinds, and aam's");
+        {
+            let d = deployments.objects.read().unwrap();
+            let s = services.objects.read().unwrap();
+            let k: Key = (Box::from("bench"), Box::from("s1-ulm"));
+            assert!(Arc::ptr_eq(
+                d[&k].shared.as_ref().unwrap(),
+                s[&k].shared.as_ref().unwrap()
+            ));
+        }
+        let gone = |name: &str, kind: &str| {
+            watcher::Event::Delete(serde_json::from_value::<DynamicObject>(
+                json!({"apiVersion": "v1", "kind": kind, "metadata": {"name": name, "namespace": "bench"}}),
+            ).unwrap())
+        };
+        apply_event(
+            Source::Child(Kind::Service),
+            &services,
+            &mut buf,
+            &gone("s1-aam", "Service"),
+        );
+        shared.sweep();
+        assert_eq!(shared.len(), 1, "aam's text went with its last object");
+        apply_event(
+            Source::Child(Kind::Service),
+            &services,
+            &mut buf,
+            &gone("s1-ulm", "Service"),
+        );
+        shared.sweep();
+        assert_eq!(shared.len(), 1, "the Deployment still holds ulm's");
+        apply_event(
+            Source::Child(Kind::Deployment),
+            &deployments,
+            &mut buf,
+            &gone("s1-ulm", "Deployment"),
+        );
+        shared.sweep();
+        assert_eq!(shared.len(), 0);
     }
 
     #[test]
