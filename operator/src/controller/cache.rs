@@ -1003,7 +1003,7 @@ fn apply_event(
         watcher::Event::InitDone => {
             if let (Some(b), Ok(mut objects)) = (buf.take(), part.objects.write()) {
                 // The list replaced every object: the old ones' shared texts may be unused now.
-                drop(std::mem::replace(&mut *objects, b));
+                *objects = b;
                 drop(objects);
                 part.shared.sweep();
             }

@@ -220,11 +220,6 @@ impl Recorder {
             r.record(key, name, count, Instant::now());
         }
     }
-
-    /// How many sent events are remembered now (for tests and the bench).
-    pub fn remembered(&self) -> usize {
-        self.recent.lock().map(|r| r.sent.len()).unwrap_or(0)
-    }
 }
 
 #[cfg(test)]
