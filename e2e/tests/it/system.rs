@@ -279,6 +279,28 @@ async fn a_sample_system_gets_every_child_on_its_tier_and_a_truthful_status() {
         // Health probes ran and say what they found (on kwok nothing listens, so not Healthy).
         let comps: Vec<&str> = st.health.iter().map(|h| h.component.as_str()).collect();
         ensure!(comps == ["ulm", "aam"], "status.health {:?}", st.health);
+        // The bring-up applied every child without a failed round: no apply error Event.
+        // (Applied beside its Role, AAM's RoleBinding got a 404 on nearly every new
+        // system — the API server checks a binding against the Role it names — and the
+        // first reconcile failed, was retried 5 s later, and said so as a Warning.)
+        let events: Api<k8s_openapi::api::events::v1::Event> =
+            Api::namespaced(c.client.clone(), &ns);
+        let failed: Vec<String> = events
+            .list(&ListParams::default())
+            .await?
+            .items
+            .into_iter()
+            .filter(|e| {
+                e.reason.as_deref() == Some("ReconcileFailed")
+                    && e.regarding.as_ref().and_then(|r| r.name.as_deref()) == Some(n)
+            })
+            .filter_map(|e| e.note)
+            .filter(|note| note.contains("apply "))
+            .collect();
+        ensure!(
+            failed.is_empty(),
+            "the bring-up of a new system failed to apply a child: {failed:?}"
+        );
         Ok(())
     })
     .await;

@@ -20,20 +20,48 @@ use crate::render::{Child, Kind};
 /// ([`Run::ensure_all`]); the controller runs up to `--concurrency` reconciles at once.
 pub const APPLY_CONCURRENCY: usize = 8;
 
-/// Whether pods are made from this kind: applied after what they refer to.
-fn is_workload(kind: Kind) -> bool {
-    matches!(
-        kind,
-        Kind::Deployment | Kind::StatefulSet | Kind::CronJob | Kind::Job
-    )
+/// In which wave [`Run::ensure_all`] applies a kind: what others refer to first, then the
+/// RoleBindings (the API server looks their Role up to check the binding grants nothing its
+/// creator lacks, and answers 404 while the Role is not there yet: applied beside the Role,
+/// every new system's first reconcile failed on it), then the kinds pods are made from (a
+/// pod is never created before its ServiceAccount or volume).
+fn wave(kind: Kind) -> u8 {
+    match kind {
+        Kind::RoleBinding => 1,
+        Kind::Deployment | Kind::StatefulSet | Kind::CronJob | Kind::Job => 2,
+        _ => 0,
+    }
 }
+
+/// The waves in order.
+const WAVES: [u8; 3] = [0, 1, 2];
+
+/// How often a RoleBinding's 404 is retried within the round, and the first pause (doubled
+/// each time): the Role was created in the wave before, but the API server checks bindings
+/// against its own watch of Roles, which may lag the create by a moment.
+const ROLE_LAG_RETRIES: u32 = 3;
+const ROLE_LAG_PAUSE: std::time::Duration = std::time::Duration::from_millis(200);
 
 async fn apply_one<'c>(
     client: &Client,
     cache: &Cache,
     c: &'c Child,
 ) -> (&'c Child, Result<apply::Applied, apply::ApplyError>) {
-    (c, apply::ensure(client, cache, c).await)
+    let mut pause = ROLE_LAG_PAUSE;
+    let mut tries = 0;
+    loop {
+        let r = apply::ensure(client, cache, c).await;
+        match &r {
+            Err(apply::ApplyError::Kube(kube::Error::Api(e)))
+                if c.kind == Kind::RoleBinding && e.code == 404 && tries < ROLE_LAG_RETRIES =>
+            {
+                tries += 1;
+                tokio::time::sleep(pause).await;
+                pause *= 2;
+            }
+            _ => return (c, r),
+        }
+    }
 }
 
 /// What the apply steps did and saw.
@@ -75,10 +103,11 @@ impl<'a> Run<'a> {
         self.record(c, a).map_or(Ok(()), Err)
     }
 
-    /// Ensure many children, up to [`APPLY_CONCURRENCY`] at a time, in two waves: first
-    /// everything a workload refers to (ServiceAccounts, ConfigMaps, Secrets, Services,
-    /// PVCs, …), then the workloads, so that a pod is never created before its
-    /// ServiceAccount or volume (the workload controllers would back off and retry). At
+    /// Ensure many children, up to [`APPLY_CONCURRENCY`] at a time, in three waves ([`wave`]):
+    /// first everything the others refer to (ServiceAccounts, Roles, ConfigMaps, Secrets,
+    /// Services, PVCs, …), then the RoleBindings, then the workloads, so that a binding never
+    /// reaches the API server before its Role, nor a pod before its ServiceAccount or volume
+    /// (the workload controllers would back off and retry). At
     /// scale a reconcile that creates a tier waits on the API server, not on the CPU: one
     /// request after the other, ~30 creates took 5–10 s each under load (bench/README.md).
     /// An error that `tolerated` does not accept ends the round after its wave; the results
@@ -92,15 +121,12 @@ impl<'a> Run<'a> {
             self.keep(c.kind, &c.name);
         }
         let mut results = Vec::with_capacity(children.len());
-        for workloads in [false, true] {
-            let wave: Vec<&Child> = children
-                .iter()
-                .filter(|c| is_workload(c.kind) == workloads)
-                .collect();
+        for w in WAVES {
             // The futures made first, from an `async fn` (an async block in the stream's
             // `map` closure is not provably `Send` for the controller).
-            let futures: Vec<_> = wave
-                .into_iter()
+            let futures: Vec<_> = children
+                .iter()
+                .filter(|c| wave(c.kind) == w)
                 .map(|c| apply_one(self.client, self.cache, c))
                 .collect();
             let applied: Vec<_> = futures::stream::iter(futures)
