@@ -283,18 +283,10 @@ async fn a_sample_system_gets_every_child_on_its_tier_and_a_truthful_status() {
         // (Applied beside its Role, AAM's RoleBinding got a 404 on nearly every new
         // system — the API server checks a binding against the Role it names — and the
         // first reconcile failed, was retried 5 s later, and said so as a Warning.)
-        let events: Api<k8s_openapi::api::events::v1::Event> =
-            Api::namespaced(c.client.clone(), &ns);
-        let failed: Vec<String> = events
-            .list(&ListParams::default())
+        let failed: Vec<String> = reconcile_failures(&c, &ns, n)
             .await?
-            .items
             .into_iter()
-            .filter(|e| {
-                e.reason.as_deref() == Some("ReconcileFailed")
-                    && e.regarding.as_ref().and_then(|r| r.name.as_deref()) == Some(n)
-            })
-            .filter_map(|e| e.note)
+            .map(|(note, _)| note)
             .filter(|note| note.contains("apply "))
             .collect();
         ensure!(
@@ -304,6 +296,28 @@ async fn a_sample_system_gets_every_child_on_its_tier_and_a_truthful_status() {
         Ok(())
     })
     .await;
+}
+
+/// The `ReconcileFailed` Events the operator posted on system `n`: each Event object's note
+/// and how many times it happened (`series.count`).
+async fn reconcile_failures(c: &Cluster, ns: &str, n: &str) -> anyhow::Result<Vec<(String, i32)>> {
+    let events: Api<k8s_openapi::api::events::v1::Event> = Api::namespaced(c.client.clone(), ns);
+    Ok(events
+        .list(&ListParams::default())
+        .await?
+        .items
+        .into_iter()
+        .filter(|e| {
+            e.reason.as_deref() == Some("ReconcileFailed")
+                && e.regarding.as_ref().and_then(|r| r.name.as_deref()) == Some(n)
+        })
+        .map(|e| {
+            (
+                e.note.unwrap_or_default(),
+                e.series.map(|s| s.count).unwrap_or(1),
+            )
+        })
+        .collect())
 }
 
 /// Delete `n` and wait until the object is gone (the operator removed its finalizer).
@@ -1482,32 +1496,16 @@ async fn a_strangers_object_is_never_adopted() {
         // object, not an object per retry (kube's recorder keyed its memory by the
         // system's resourceVersion, so the status write after the first failure made the
         // second a new object; and it held every event for six minutes).
-        let failures: Api<k8s_openapi::api::events::v1::Event> =
-            Api::namespaced(c.client.clone(), &ns);
         let objects = wait_for(
             soon(),
             "three ReconcileFailed Events naming the ConfigMap",
             || {
-                let failures = failures.clone();
+                let (c, ns) = (&c, ns.as_str());
                 async move {
-                    let objs: Vec<(String, i32)> = failures
-                        .list(&ListParams::default())
+                    let objs: Vec<(String, i32)> = reconcile_failures(c, ns, n)
                         .await?
-                        .items
                         .into_iter()
-                        .filter(|e| {
-                            e.reason.as_deref() == Some("ReconcileFailed")
-                                && e.regarding.as_ref().and_then(|r| r.name.as_deref()) == Some(n)
-                                && e.note
-                                    .as_deref()
-                                    .is_some_and(|t| t.contains("ConfigMap foreign-nginx"))
-                        })
-                        .map(|e| {
-                            (
-                                e.note.unwrap_or_default(),
-                                e.series.map(|s| s.count).unwrap_or(1),
-                            )
-                        })
+                        .filter(|(note, _)| note.contains("ConfigMap foreign-nginx"))
                         .collect();
                     let seen: i32 = objs.iter().map(|(_, c)| c).sum();
                     Ok(if seen >= 3 {
