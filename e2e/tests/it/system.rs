@@ -298,9 +298,13 @@ async fn a_sample_system_gets_every_child_on_its_tier_and_a_truthful_status() {
     .await;
 }
 
-/// The `ReconcileFailed` Events the operator posted on system `n`: each Event object's note
-/// and how many times it happened (`series.count`).
-async fn reconcile_failures(c: &Cluster, ns: &str, n: &str) -> anyhow::Result<Vec<(String, i32)>> {
+/// The Events with `reason` the operator posted on system `n`.
+async fn system_events(
+    c: &Cluster,
+    ns: &str,
+    n: &str,
+    reason: &str,
+) -> anyhow::Result<Vec<k8s_openapi::api::events::v1::Event>> {
     let events: Api<k8s_openapi::api::events::v1::Event> = Api::namespaced(c.client.clone(), ns);
     Ok(events
         .list(&ListParams::default())
@@ -308,9 +312,18 @@ async fn reconcile_failures(c: &Cluster, ns: &str, n: &str) -> anyhow::Result<Ve
         .items
         .into_iter()
         .filter(|e| {
-            e.reason.as_deref() == Some("ReconcileFailed")
+            e.reason.as_deref() == Some(reason)
                 && e.regarding.as_ref().and_then(|r| r.name.as_deref()) == Some(n)
         })
+        .collect())
+}
+
+/// The `ReconcileFailed` Events the operator posted on system `n`: each Event object's note
+/// and how many times it happened (`series.count`).
+async fn reconcile_failures(c: &Cluster, ns: &str, n: &str) -> anyhow::Result<Vec<(String, i32)>> {
+    Ok(system_events(c, ns, n, "ReconcileFailed")
+        .await?
+        .into_iter()
         .map(|e| {
             (
                 e.note.unwrap_or_default(),
@@ -1069,22 +1082,15 @@ async fn applied_events(
     ns: &str,
     system: &str,
 ) -> anyhow::Result<std::collections::BTreeMap<String, (String, String)>> {
-    let events: Api<k8s_openapi::api::core::v1::Event> = Api::namespaced(c.client.clone(), ns);
-    Ok(events
-        .list(&ListParams::default())
+    Ok(system_events(c, ns, system, "Applied")
         .await?
-        .items
         .into_iter()
-        .filter(|e| {
-            e.reason.as_deref() == Some("Applied")
-                && e.involved_object.name.as_deref() == Some(system)
-        })
         .map(|e| {
             (
-                e.metadata.name.clone().unwrap_or_default(),
+                e.metadata.name.unwrap_or_default(),
                 (
-                    e.metadata.resource_version.clone().unwrap_or_default(),
-                    e.message.clone().unwrap_or_default(),
+                    e.metadata.resource_version.unwrap_or_default(),
+                    e.note.unwrap_or_default(),
                 ),
             )
         })

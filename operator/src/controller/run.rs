@@ -33,9 +33,6 @@ fn wave(kind: Kind) -> u8 {
     }
 }
 
-/// The waves in order.
-const WAVES: [u8; 3] = [0, 1, 2];
-
 /// How often a RoleBinding's 404 is retried within the round, and the first pause (doubled
 /// each time): the Role was created in the wave before, but the API server checks bindings
 /// against its own watch of Roles, which may lag the create by a moment.
@@ -121,7 +118,8 @@ impl<'a> Run<'a> {
             self.keep(c.kind, &c.name);
         }
         let mut results = Vec::with_capacity(children.len());
-        for w in WAVES {
+        // The waves of [`wave`], in order.
+        for w in 0..=2 {
             // The futures made first, from an `async fn` (an async block in the stream's
             // `map` closure is not provably `Send` for the controller).
             let futures: Vec<_> = children
