@@ -111,6 +111,24 @@ impl Error {
         }
     }
 
+    /// Whether the API refused to create something because the namespace is being deleted
+    /// (403 with the cause `NamespaceTerminating`, from the API server's NamespaceLifecycle
+    /// admission). Nothing can be made there any more, Events included, and the namespace's
+    /// deletion reaches this OvuSystem as its own deletion (the finalizer's cleanup): a
+    /// reconcile that meets it has not failed, it has been overtaken.
+    pub fn namespace_terminating(&self) -> bool {
+        if let Error::Finalizer(e) = self {
+            return match &**e {
+                finalizer::Error::ApplyFailed(inner) | finalizer::Error::CleanupFailed(inner) => {
+                    inner.namespace_terminating()
+                }
+                _ => false,
+            };
+        }
+        matches!(self.kube(), Some(kube::Error::Api(s)) if s.code == 403
+            && s.details.as_ref().is_some_and(|d| d.causes.iter().any(|c| c.reason == "NamespaceTerminating")))
+    }
+
     /// Whether the API answered 404 (an API group that is not installed, such as
     /// cert-manager's).
     pub(crate) fn is_not_found(&self) -> bool {
@@ -174,6 +192,42 @@ mod tests {
         };
         assert!(e.to_string().starts_with("write status: "), "{e}");
         assert_eq!(e.metric_label(), "invalid");
+    }
+
+    #[test]
+    fn a_terminating_namespace_is_recognised_by_its_cause_through_the_wrapping() {
+        // The API server's answer to a create in a namespace being deleted.
+        let terminating = || {
+            let status: kube::core::Status = serde_json::from_value(serde_json::json!({
+                "kind": "Status", "apiVersion": "v1", "status": "Failure",
+                "message": "deployments.apps \"ovu-ulm\" is forbidden: unable to create new content in namespace shop because it is being terminated",
+                "reason": "Forbidden",
+                "details": {"name": "ovu-ulm", "group": "apps", "kind": "deployments",
+                    "causes": [{"reason": "NamespaceTerminating",
+                        "message": "namespace shop is being terminated", "field": "metadata.namespace"}]},
+                "code": 403}))
+            .unwrap();
+            kube::Error::Api(status.boxed())
+        };
+        let apply = || Error::ApplyChild {
+            kind: "Deployment".into(),
+            name: "ovu-ulm".into(),
+            source: ApplyError::Kube(terminating()),
+        };
+        assert!(apply().namespace_terminating());
+        assert!(
+            Error::Finalizer(Box::new(finalizer::Error::ApplyFailed(apply())))
+                .namespace_terminating()
+        );
+        assert!(read("backups", "Jobs")(terminating()).namespace_terminating());
+        // Any other 403 is a failure (RBAC that does not allow a write, say).
+        let forbidden = Error::ApplyChild {
+            kind: "Deployment".into(),
+            name: "ovu-ulm".into(),
+            source: ApplyError::Kube(api_error(403)),
+        };
+        assert!(!forbidden.namespace_terminating());
+        assert!(!Error::Metadata("namespace").namespace_terminating());
     }
 
     #[test]

@@ -962,6 +962,50 @@ async fn failures_back_off_per_object() {
 }
 
 #[tokio::test]
+async fn a_namespace_being_deleted_is_waited_out_not_reported_as_a_failure() {
+    // A system whose children are gone (the namespace controller deleted them) in a namespace
+    // being deleted: every create is refused, as the API server's admission does.
+    let (fake, ctx) = setup(common::minimal(), true);
+    fake.terminating_namespaces
+        .lock()
+        .unwrap()
+        .push("ovu-test".into());
+    fake.clear_log();
+    let err = reconcile(&fake, &ctx).await.unwrap_err();
+    assert!(err.namespace_terminating(), "{err}");
+    // No Warning Event tried (the API refuses it too, and it is not a failure) and nothing
+    // counted against the operator.
+    let events: Vec<_> = fake
+        .writes()
+        .into_iter()
+        .filter(|(_, p)| p.contains("/events"))
+        .collect();
+    assert!(events.is_empty(), "{events:?}");
+    let forbidden = ctx
+        .metrics
+        .failures
+        .get_or_create(&ovu_operator::metrics::ReasonLabels {
+            reason: "forbidden".into(),
+        })
+        .get();
+    assert_eq!(forbidden, 0, "a terminating namespace counted as a failure");
+    // Looked at again after a short while, however often it happens: no backoff growth.
+    use kube::runtime::controller::Action;
+    let sys: OvuSystem = serde_json::from_value(fake.get(SYS_PATH).unwrap()).unwrap();
+    let sys = Arc::new(sys);
+    for _ in 0..4 {
+        let got = controller::error_policy(sys.clone(), &err, ctx.clone());
+        assert_eq!(
+            got,
+            Action::requeue(controller::NAMESPACE_TERMINATING_RECHECK)
+        );
+    }
+    // A real failure of the same object afterwards starts its backoff at the first step.
+    let got = controller::error_policy(sys, &controller::Error::Metadata("namespace"), ctx);
+    assert_eq!(got, Action::requeue(std::time::Duration::from_secs(5)));
+}
+
+#[tokio::test]
 async fn a_restore_runs_after_the_database_and_before_the_backend_once() {
     let mut sys = common::minimal();
     sys.spec.database.restore = Some(ovu_crds::Restore {

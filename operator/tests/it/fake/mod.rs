@@ -29,6 +29,10 @@ pub struct Fake {
     /// API groups this cluster does not serve (a CRD not installed): every request under
     /// `/apis/<group>/` is answered 404, as the API server does.
     pub absent_groups: Mutex<Vec<String>>,
+    /// Namespaces being deleted: a create in one (a POST, an apply of an absent object) is
+    /// answered 403 with the cause `NamespaceTerminating`, as the API server's
+    /// NamespaceLifecycle admission does; reads, updates and deletes still work.
+    pub terminating_namespaces: Mutex<Vec<String>>,
 }
 
 impl Fake {
@@ -151,6 +155,21 @@ impl Fake {
             return not_found(&key);
         }
         let mut objects = self.objects.lock().unwrap();
+        let creates = method == Method::POST
+            || (method == Method::PATCH
+                && ctype.contains("apply-patch")
+                && !objects.contains_key(&key));
+        if creates
+            && let Some(ns) = namespace_of(&key)
+            && self
+                .terminating_namespaces
+                .lock()
+                .unwrap()
+                .iter()
+                .any(|t| t == ns)
+        {
+            return namespace_terminating(ns);
+        }
         match method {
             Method::GET => {
                 if let Some(o) = objects.get(&key) {
@@ -345,6 +364,26 @@ fn status(code: StatusCode, reason: &str) -> Response<Body> {
         code,
         &json!({"apiVersion": "v1", "kind": "Status", "status": "Failure",
             "message": reason, "reason": reason, "code": code.as_u16()}),
+    )
+}
+
+/// The namespace in an object or collection path (`…/namespaces/<ns>/…`).
+fn namespace_of(path: &str) -> Option<&str> {
+    let (_, rest) = path.split_once("/namespaces/")?;
+    let ns = rest.split('/').next()?;
+    // `/api/v1/namespaces/<name>` is the namespace itself, not something in it.
+    rest.contains('/').then_some(ns)
+}
+
+fn namespace_terminating(ns: &str) -> Response<Body> {
+    respond(
+        StatusCode::FORBIDDEN,
+        &json!({"apiVersion": "v1", "kind": "Status", "status": "Failure",
+            "message": format!("unable to create new content in namespace {ns} because it is being terminated"),
+            "reason": "Forbidden",
+            "details": {"causes": [{"reason": "NamespaceTerminating",
+                "message": format!("namespace {ns} is being terminated"), "field": "metadata.namespace"}]},
+            "code": 403}),
     )
 }
 
