@@ -27,8 +27,15 @@ t0=$SECONDS
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 cache_dir=${XDG_CACHE_HOME:-$HOME/.cache}/ovu
 mkdir -p "$cache_dir"
+gib() { awk -v m="$1" 'BEGIN { printf "%.1f GiB", m / 1024 }'; }
 low_file=$(mktemp "${TMPDIR:-/tmp}/ovu-stages-disk.XXXXXX")
 free_mib "$ROOT" "$cache_dir" >"$low_file"
+# A run of `make test` wrote ~16 GiB at its peak (README, session 22: 41 → 25.3 GiB free), most
+# of it in the kind pass near the end: say so at the start rather than after 45 minutes.
+NEED_GIB=${OVU_TEST_DISK_GIB:-18}
+if (($(<"$low_file") < NEED_GIB * 1024)); then
+  log "warning: $(gib "$(<"$low_file")") free on the clone's or ~/.cache/ovu's filesystem; a run of make $name may need ~$NEED_GIB GiB (it stops with \"no space left on device\" if it runs out)"
+fi
 # The sampler keeps the lowest value since the file was last reset (at each stage's start).
 (
   while sleep 5; do
@@ -36,7 +43,6 @@ free_mib "$ROOT" "$cache_dir" >"$low_file"
   done
 ) </dev/null >/dev/null 2>&1 &
 sampler=$!
-gib() { awk -v m="$1" 'BEGIN { printf "%.1f GiB", m / 1024 }'; }
 # disk_line: "N GiB free, lowest M GiB" for the stage that just ended.
 disk_line() {
   local f l
