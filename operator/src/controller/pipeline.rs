@@ -52,7 +52,14 @@ pub async fn apply_system(
         }
     }
     let observed = observe(&sys, ctx, now).await?;
-    let j = verdict::judge(sys.status.as_ref(), sys.metadata.generation, &observed, now);
+    let mut j = verdict::judge(sys.status.as_ref(), sys.metadata.generation, &observed, now);
+    if let Observed::Applied(_) = &observed {
+        j.events.extend(verdict::development_settings(
+            &sys.spec,
+            sys.status.as_ref(),
+            sys.metadata.generation,
+        ));
+    }
     ctx.metrics.systems.observe(&sys, &j.status);
     if j.changed {
         status::write(api, &sys, &j.status)

@@ -261,6 +261,32 @@ pub fn images_changing(
     Some(st)
 }
 
+/// Warnings about settings of the spec that are meant for development, said once per spec
+/// generation (when the stored status has not yet observed it): a production system that has
+/// one by mistake is told so where `kubectl describe` and `kubectl get events` show it.
+pub fn development_settings(
+    spec: &ovu_crds::OvuSystemSpec,
+    old: Option<&OvuSystemStatus>,
+    generation: Option<i64>,
+) -> Vec<Note> {
+    if old.and_then(|o| o.observed_generation) == generation && generation.is_some() {
+        return Vec::new();
+    }
+    let mut notes = Vec::new();
+    if spec.frontend.writable_web_root {
+        notes.push(Note {
+            type_: EventType::Warning,
+            reason: "DevelopmentSetting".into(),
+            action: EventAction::Apply,
+            message: "spec.frontend.writableWebRoot is on: nginx serves the web apps from a \
+                      writable copy in the pod, so a process in it can change what users load \
+                      (meant for Tilt's live update; turn it off in production)"
+                .into(),
+        });
+    }
+    notes
+}
+
 /// Judge one round. `old` is the status stored on the object (`None`: never written),
 /// `generation` the spec's generation, `now` whole seconds (what metav1.Time keeps, so a
 /// recomputed status compares equal).
@@ -562,6 +588,26 @@ mod tests {
     use super::*;
     use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
     use ovu_crds::TierStatus;
+
+    #[test]
+    fn a_development_setting_is_said_once_per_generation() {
+        let mut spec: ovu_crds::OvuSystemSpec =
+            serde_json::from_value(serde_json::json!({"domain": "shop.example"})).unwrap();
+        assert!(development_settings(&spec, None, Some(1)).is_empty());
+        spec.frontend.writable_web_root = true;
+        let notes = development_settings(&spec, None, Some(1));
+        assert_eq!(notes.len(), 1);
+        assert_eq!(notes[0].type_, EventType::Warning);
+        assert_eq!(notes[0].reason, "DevelopmentSetting");
+        assert!(notes[0].message.contains("writableWebRoot"));
+        // Not again while the stored status has observed this generation; again for a new one.
+        let seen = OvuSystemStatus {
+            observed_generation: Some(1),
+            ..Default::default()
+        };
+        assert!(development_settings(&spec, Some(&seen), Some(1)).is_empty());
+        assert_eq!(development_settings(&spec, Some(&seen), Some(2)).len(), 1);
+    }
 
     fn t0() -> Timestamp {
         Timestamp::from_second(1_800_000_000).unwrap()

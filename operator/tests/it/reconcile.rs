@@ -961,6 +961,48 @@ async fn failures_back_off_per_object() {
     assert_eq!(d, Action::requeue(Duration::from_secs(5)));
 }
 
+/// The Events of one reason the fake holds (the recorder POSTs them; a repeat of the same
+/// Event becomes a PATCH of the series).
+fn events_of(fake: &Fake, reason: &str) -> Vec<Value> {
+    fake.objects
+        .lock()
+        .unwrap()
+        .iter()
+        .filter(|(p, e)| p.contains("/events") && e["reason"] == reason)
+        .map(|(_, e)| e.clone())
+        .collect()
+}
+
+#[tokio::test]
+async fn a_development_setting_gets_one_warning_per_spec_generation() {
+    let mut sys = common::minimal();
+    sys.spec.frontend.writable_web_root = true;
+    sys.metadata.generation = Some(1);
+    let (fake, ctx) = setup(sys, true);
+    reconcile(&fake, &ctx).await.unwrap();
+    let warnings = events_of(&fake, "DevelopmentSetting");
+    assert_eq!(warnings.len(), 1, "{warnings:?}");
+    assert_eq!(warnings[0]["type"], "Warning");
+    assert!(
+        warnings[0]["note"]
+            .as_str()
+            .unwrap()
+            .contains("writableWebRoot"),
+        "{warnings:?}"
+    );
+    // The status has observed generation 1 now: later rounds say nothing more (a repeat
+    // would be a PATCH giving the stored Event a `series`).
+    reconcile(&fake, &ctx).await.unwrap();
+    reconcile(&fake, &ctx).await.unwrap();
+    let after = events_of(&fake, "DevelopmentSetting");
+    assert_eq!(after.len(), 1, "{after:?}");
+    assert!(after[0].get("series").is_none(), "said again: {after:?}");
+    // Off (the default): never said.
+    let (fake, ctx) = setup(common::minimal(), true);
+    reconcile(&fake, &ctx).await.unwrap();
+    assert!(events_of(&fake, "DevelopmentSetting").is_empty());
+}
+
 #[tokio::test]
 async fn a_namespace_being_deleted_is_waited_out_not_reported_as_a_failure() {
     // A system whose children are gone (the namespace controller deleted them) in a namespace
