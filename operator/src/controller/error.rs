@@ -68,9 +68,24 @@ impl Error {
         }
     }
 
+    /// The step's own error inside the finalizer's wrapping (the error itself otherwise):
+    /// what the questions below are asked of.
+    fn unwrapped(&self) -> &Error {
+        match self {
+            Error::Finalizer(e) => match &**e {
+                finalizer::Error::ApplyFailed(inner) | finalizer::Error::CleanupFailed(inner) => {
+                    inner.unwrapped()
+                }
+                _ => self,
+            },
+            _ => self,
+        }
+    }
+
     /// The `reason` label of the failure metric.
     pub fn metric_label(&self) -> &'static str {
-        if let Some(k) = self.kube() {
+        let e = self.unwrapped();
+        if let Some(k) = e.kube() {
             return match k {
                 kube::Error::Api(s) if s.code == 409 => "conflict",
                 kube::Error::Api(s) if s.code == 403 => "forbidden",
@@ -78,35 +93,24 @@ impl Error {
                 _ => "kube",
             };
         }
-        match self {
+        match e {
             Error::ApplyChild { .. } => "foreign_object",
             Error::Render(_) => "render",
             Error::Tls(_) => "tls",
             Error::KeyGen => "keygen",
             Error::Metadata(_) => "metadata",
-            Error::Finalizer(e) => match &**e {
-                finalizer::Error::ApplyFailed(inner) | finalizer::Error::CleanupFailed(inner) => {
-                    inner.metric_label()
-                }
-                _ => "finalizer",
-            },
+            Error::Finalizer(_) => "finalizer",
             _ => "kube",
         }
     }
 
     /// The message of a stranger's object in the way, wherever the error was wrapped.
     pub(crate) fn foreign(&self) -> Option<String> {
-        match self {
+        match self.unwrapped() {
             Error::ApplyChild {
                 source: f @ ApplyError::Foreign { .. },
                 ..
             } => Some(f.to_string()),
-            Error::Finalizer(e) => match &**e {
-                finalizer::Error::ApplyFailed(inner) | finalizer::Error::CleanupFailed(inner) => {
-                    inner.foreign()
-                }
-                _ => None,
-            },
             _ => None,
         }
     }
@@ -117,15 +121,7 @@ impl Error {
     /// deletion reaches this OvuSystem as its own deletion (the finalizer's cleanup): a
     /// reconcile that meets it has not failed, it has been overtaken.
     pub fn namespace_terminating(&self) -> bool {
-        if let Error::Finalizer(e) = self {
-            return match &**e {
-                finalizer::Error::ApplyFailed(inner) | finalizer::Error::CleanupFailed(inner) => {
-                    inner.namespace_terminating()
-                }
-                _ => false,
-            };
-        }
-        matches!(self.kube(), Some(kube::Error::Api(s)) if s.code == 403
+        matches!(self.unwrapped().kube(), Some(kube::Error::Api(s)) if s.code == 403
             && s.details.as_ref().is_some_and(|d| d.causes.iter().any(|c| c.reason == "NamespaceTerminating")))
     }
 
