@@ -203,9 +203,11 @@ run_schemathesis() {
 # free_mib PATH...: the least free space (MiB) among the filesystems holding PATHs; a long run
 # (make test, the kind pass) logs it, since the disk is what a CI machine runs out of first.
 free_mib() { df -Pm "$@" | awk 'NR > 1 && (m == "" || $4 < m) { m = $4 } END { print m }'; }
+# gib MIB: "N.N GiB".
+gib() { awk -v m="$1" 'BEGIN { printf "%.1f GiB", m / 1024 }'; }
 # disk_free: "N.N GiB free" on the clone's and ~/.cache/ovu's filesystems (the kind nodes).
 disk_free() {
   local here
   here=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-  awk -v m="$(free_mib "$here" "${XDG_CACHE_HOME:-$HOME/.cache}")" 'BEGIN { printf "%.1f GiB free", m / 1024 }'
+  echo "$(gib "$(free_mib "$here" "${XDG_CACHE_HOME:-$HOME/.cache}")") free"
 }

@@ -27,7 +27,6 @@ t0=$SECONDS
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 cache_dir=${XDG_CACHE_HOME:-$HOME/.cache}/ovu
 mkdir -p "$cache_dir"
-gib() { awk -v m="$1" 'BEGIN { printf "%.1f GiB", m / 1024 }'; }
 low_file=$(mktemp "${TMPDIR:-/tmp}/ovu-stages-disk.XXXXXX")
 free_mib "$ROOT" "$cache_dir" >"$low_file"
 # A run of `make test` wrote ~16 GiB at its peak (README, session 22: 41 → 25.3 GiB free), most
