@@ -118,8 +118,8 @@ struct SessionRow {
     status: String,
     session_ok: bool,
     mfa: bool,
-    permissions: Vec<String>,
-    super_admin: bool,
+    role_ids: Vec<Uuid>,
+    stamp: Uuid,
 }
 
 #[derive(sqlx::FromRow)]
@@ -133,9 +133,8 @@ struct KeyRow {
     email: String,
     status: String,
     mfa_enabled: bool,
-    permissions: Vec<String>,
-    super_admin: bool,
-    permission_count: i64,
+    role_ids: Vec<Uuid>,
+    stamp: Uuid,
 }
 
 pub enum Presented<'a> {
@@ -175,17 +174,14 @@ pub async fn authenticate(state: &AppState, headers: &HeaderMap) -> Result<Princ
     match presented(headers) {
         Presented::Bearer(t) => {
             let claims = verify_bearer(state, t)?;
-            // PERMISSIONS_OF_USER and IS_SUPER_ADMIN written out: the checked macros take
-            // only literals.
+            // The caller's role ids and the catalogue's stamp, in one snapshot; what the roles
+            // grant comes from the replica's catalogue as of that stamp (crate::catalog).
             let row: Option<SessionRow> = sqlx::query_as!(
                 SessionRow,
                 r#"SELECT u.username, u.email, u.status, s.mfa,
                         (s.revoked_at IS NULL AND s.expires_at > now()) AS "session_ok!",
-                        ARRAY(SELECT DISTINCT p.resource || ':' || p.action
-                              FROM user_roles ur JOIN role_permissions rp ON rp.role_id = ur.role_id
-                              JOIN permissions p ON p.id = rp.permission_id WHERE ur.user_id = u.id) AS "permissions!",
-                        EXISTS (SELECT 1 FROM user_roles ur JOIN roles r ON r.id = ur.role_id
-                                WHERE ur.user_id = u.id AND r.name = 'super_admin') AS "super_admin!"
+                        ARRAY(SELECT ur.role_id FROM user_roles ur WHERE ur.user_id = u.id) AS "role_ids!",
+                        (SELECT c.stamp FROM role_catalog c) AS "stamp!"
                  FROM users u JOIN sessions s ON s.id = $2 AND s.user_id = u.id
                  WHERE u.id = $1"#,
                 claims.sub,
@@ -194,16 +190,23 @@ pub async fn authenticate(state: &AppState, headers: &HeaderMap) -> Result<Princ
             .fetch_optional(&state.db)
             .await?;
             match row {
-                Some(r) if r.session_ok && r.status == "active" => Ok(Principal {
-                    user_id: claims.sub,
-                    username: r.username,
-                    email: r.email,
-                    session_id: Some(claims.sid),
-                    api_key_id: None,
-                    permissions: r.permissions,
-                    mfa: r.mfa,
-                    super_admin: r.super_admin,
-                }),
+                Some(r) if r.session_ok && r.status == "active" => {
+                    let grants = state
+                        .catalog
+                        .at(&state.db, r.stamp)
+                        .await?
+                        .grants(&r.role_ids);
+                    Ok(Principal {
+                        user_id: claims.sub,
+                        username: r.username,
+                        email: r.email,
+                        session_id: Some(claims.sid),
+                        api_key_id: None,
+                        permissions: grants.permissions,
+                        mfa: r.mfa,
+                        super_admin: grants.super_admin,
+                    })
+                }
                 _ => Err(ApiError::invalid_token().with_detail("reason", "session_ended")),
             }
         }
@@ -220,12 +223,8 @@ async fn authenticate_key(state: &AppState, key: &str) -> Result<Principal, ApiE
         KeyRow,
         r#"SELECT k.id, k.user_id, k.scopes, k.expires_at, k.last_used_at,
                 u.username, u.email, u.status, u.mfa_enabled,
-                ARRAY(SELECT DISTINCT p.resource || ':' || p.action
-                      FROM user_roles ur JOIN role_permissions rp ON rp.role_id = ur.role_id
-                      JOIN permissions p ON p.id = rp.permission_id WHERE ur.user_id = u.id) AS "permissions!",
-                EXISTS (SELECT 1 FROM user_roles ur JOIN roles r ON r.id = ur.role_id
-                        WHERE ur.user_id = u.id AND r.name = 'super_admin') AS "super_admin!",
-                (SELECT count(*) FROM permissions) AS "permission_count!"
+                ARRAY(SELECT ur.role_id FROM user_roles ur WHERE ur.user_id = u.id) AS "role_ids!",
+                (SELECT c.stamp FROM role_catalog c) AS "stamp!"
          FROM api_keys k JOIN users u ON u.id = k.user_id
          WHERE k.key_hash = $1 AND k.revoked_at IS NULL"#,
         token_hash(key)
@@ -253,14 +252,16 @@ async fn authenticate_key(state: &AppState, key: &str) -> Result<Principal, ApiE
         .execute(&state.db)
         .await?;
     }
+    let catalog = state.catalog.at(&state.db, r.stamp).await?;
+    let owner = catalog.grants(&r.role_ids);
     // A key can never do more than its owner can do today.
-    let permissions: Vec<String> = r
+    let permissions: Vec<String> = owner
         .permissions
         .into_iter()
         .filter(|p| r.scopes.contains(p))
         .collect();
     // A narrowly scoped key of a super_admin does not carry the rank.
-    let super_admin = r.super_admin && permissions.len() as i64 == r.permission_count;
+    let super_admin = owner.super_admin && permissions.len() as i64 == catalog.permission_count;
     Ok(Principal {
         user_id: r.user_id,
         username: r.username,

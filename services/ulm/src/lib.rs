@@ -17,6 +17,7 @@ use ovu_kit::health::{self, Deps};
 pub mod audit;
 pub mod auth;
 pub mod bootstrap;
+pub mod catalog;
 pub mod config;
 pub mod crypto;
 pub mod fuzz;

@@ -8,6 +8,7 @@ use ovu_kit::metrics::Metrics;
 use redis::aio::ConnectionManager;
 use sqlx::PgPool;
 
+use crate::catalog::Catalog;
 use crate::config::Config;
 use crate::crypto::Passwords;
 use crate::mail::Mailer;
@@ -26,6 +27,8 @@ pub struct Inner {
     pub passwords: Passwords,
     pub metrics: Metrics,
     pub me_cache: MeCache,
+    /// What each role grants, as of the database's latest stamp (see `catalog`).
+    pub catalog: Catalog,
     pub mailer: Arc<Mailer>,
 }
 
@@ -51,6 +54,7 @@ impl AppState {
         let mailer = Mailer::new(cfg.smtp.as_ref())?;
         Ok(Self(Arc::new(Inner {
             me_cache,
+            catalog: Catalog::new(),
             mailer,
             cfg,
             db,

@@ -157,10 +157,11 @@ fn refuse_outranking(
     Ok(())
 }
 
-/// A user together with what [`reachable`] weighs (their rank), read in one statement.
+/// A user together with the role catalogue's stamp their rank is weighed against, read in one
+/// statement.
 struct RankedUser {
-    target_permissions: Vec<String>,
-    target_super_admin: bool,
+    /// The role catalogue's stamp: the target's rank is what its roles grant as of it.
+    stamp: Uuid,
     id: Uuid,
     email: String,
     username: String,
@@ -442,14 +443,12 @@ pub async fn get_user(
 ) -> Result<Json<User>, ApiError> {
     p.require(&state, Perm::UsersRead)?;
     // The rank check and the account in one statement (the admin panel's most frequent
-    // read): `reachable` and `load_user` were two round trips; the verdict is the same.
+    // read): `reachable` and `load_user` were two round trips; the verdict is the same. The
+    // target's rank is what its roles grant in the replica's role catalogue as of the stamp
+    // read here (crate::catalog), not a join over every permission per call.
     let row = crate::sql::query_users!(
         as RankedUser,
-        r#"SELECT ARRAY(SELECT DISTINCT p.resource || ':' || p.action
-                  FROM user_roles ur JOIN role_permissions rp ON rp.role_id = ur.role_id
-                  JOIN permissions p ON p.id = rp.permission_id WHERE ur.user_id = u.id) AS "target_permissions!",
-            EXISTS (SELECT 1 FROM user_roles ur JOIN roles r ON r.id = ur.role_id
-                    WHERE ur.user_id = u.id AND r.name = 'super_admin') AS "target_super_admin!","#,
+        r#"SELECT (SELECT c.stamp FROM role_catalog c) AS "stamp!","#,
         "FROM users u WHERE u.id = $1",
         id
     )
@@ -458,7 +457,12 @@ pub async fn get_user(
     let Some(r) = row else {
         return Err(ApiError::not_found());
     };
-    refuse_outranking(&p, id, &r.target_permissions, r.target_super_admin)?;
+    let target = state
+        .catalog
+        .at(&state.db, r.stamp)
+        .await?
+        .grants_of_names(&r.roles);
+    refuse_outranking(&p, id, &target.permissions, target.super_admin)?;
     Ok(Json(r.into()))
 }
 

@@ -1372,3 +1372,116 @@ async fn retention_prunes_only_what_ended_long_ago(db: PgPool) {
     .unwrap();
     assert_eq!(again.total(), 0);
 }
+
+/// Each replica keeps what roles grant in memory (the role catalogue), so two replicas on one
+/// database must still agree on the next request: a role's permissions changed through one
+/// replica, or by hand in SQL, or the role deleted, take effect on the other's very next
+/// request, for a bearer token and for an API key; and a target's rank as `GET /users/{id}`
+/// weighs it follows too.
+#[sqlx::test(migrator = "ovu_ulm::MIGRATOR")]
+async fn a_role_changed_anywhere_takes_effect_on_the_next_request_of_every_replica(db: PgPool) {
+    let a = setup(db.clone()).await;
+    let b = setup(db.clone()).await;
+    let (_, root) = a.with_role("catroot", "super_admin").await;
+    let role = a
+        .send(
+            req("POST", "/api/v1/roles")
+                .bearer(&root)
+                .json(json!({"name": "auditor", "permissions": ["audit:read"]})),
+        )
+        .await
+        .expect(201)
+        .body["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let reader = a.user("catreader", PW).await;
+    a.grant(reader, "auditor").await;
+    // Signed by replica b: each test replica has a signing key of its own.
+    let tok = b.token("catreader", PW).await;
+    let key = b
+        .send(
+            req("POST", "/api/v1/api-keys")
+                .bearer(&tok)
+                .json(json!({"name": "reports", "scopes": ["audit:read"]})),
+        )
+        .await
+        .expect(201)
+        .body["key"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let both = [Cred::Bearer(&tok), Cred::Key(&key)];
+    for c in both {
+        audit_as(&b, c).await.expect(200);
+    }
+
+    // Through replica a: b's catalogue still holds audit:read for the role.
+    a.send(
+        req("PATCH", &format!("/api/v1/roles/{role}"))
+            .bearer(&root)
+            .json(json!({"permissions": ["users:read"]})),
+    )
+    .await
+    .expect(200);
+    for c in both {
+        audit_as(&b, c).await.error(403, "forbidden");
+    }
+
+    // By hand, behind every replica's back.
+    sqlx::query(
+        "INSERT INTO role_permissions (role_id, permission_id)
+         SELECT $1::uuid, id FROM permissions WHERE resource = 'audit' AND action = 'read'",
+    )
+    .bind(Uuid::parse_str(&role).unwrap())
+    .execute(&db)
+    .await
+    .unwrap();
+    for c in both {
+        audit_as(&b, c).await.expect(200);
+    }
+
+    // A target's rank: b's admin may read the reader until the role grants more than admins
+    // hold; then the reader outranks them.
+    let (_, admin) = b.with_role("catadmin", "admin").await;
+    b.send(req("GET", &format!("/api/v1/users/{reader}")).bearer(&admin))
+        .await
+        .expect(200);
+    sqlx::query(
+        "INSERT INTO role_permissions (role_id, permission_id)
+         SELECT $1::uuid, id FROM permissions WHERE resource = 'settings' AND action = 'write'",
+    )
+    .bind(Uuid::parse_str(&role).unwrap())
+    .execute(&db)
+    .await
+    .unwrap();
+    let r = b
+        .send(req("GET", &format!("/api/v1/users/{reader}")).bearer(&admin))
+        .await
+        .error(403, "forbidden");
+    assert_eq!(r.body["error"]["details"]["reason"], "target_outranks_you");
+
+    // The role deleted through a: gone on b at once.
+    a.send(req("DELETE", &format!("/api/v1/roles/{role}")).bearer(&root))
+        .await
+        .expect(204);
+    for c in both {
+        audit_as(&b, c).await.error(403, "forbidden");
+    }
+}
+
+#[derive(Clone, Copy)]
+enum Cred<'a> {
+    Bearer(&'a str),
+    Key(&'a str),
+}
+
+/// `GET /api/v1/audit` (needs `audit:read`) with a bearer token or an API key.
+async fn audit_as(t: &T, cred: Cred<'_>) -> Resp {
+    let r = req("GET", "/api/v1/audit");
+    t.send(match cred {
+        Cred::Bearer(tok) => r.bearer(tok),
+        Cred::Key(k) => r.header("authorization", &format!("ApiKey {k}")),
+    })
+    .await
+}
