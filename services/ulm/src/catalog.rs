@@ -28,6 +28,9 @@ pub const SUPER_ADMIN: &str = "super_admin";
 #[derive(Debug)]
 struct Role {
     name: String,
+    /// Where the name sorts among all roles in the database's own collation (`ORDER BY
+    /// name`), so a user's roles list in the same order whichever endpoint lists them.
+    rank: usize,
     /// `resource:action`, sorted.
     permissions: Vec<String>,
 }
@@ -67,16 +70,15 @@ impl Snapshot {
         )
     }
 
-    /// The names of the roles with these ids, sorted (how a User lists them). An id the
-    /// catalogue does not know is left out.
+    /// The names of the roles with these ids, in the database's order of names (how a User
+    /// lists them everywhere). An id the catalogue does not know is left out.
     pub fn names(&self, role_ids: &[Uuid]) -> Vec<String> {
-        let mut names: Vec<String> = role_ids
+        let mut roles: Vec<&Role> = role_ids
             .iter()
             .filter_map(|id| self.roles.get(id))
-            .map(|r| r.name.clone())
             .collect();
-        names.sort_unstable();
-        names
+        roles.sort_unstable_by_key(|r| r.rank);
+        roles.into_iter().map(|r| r.name.clone()).collect()
     }
 
     fn grants_of<'a>(&self, roles: impl Iterator<Item = &'a Role>) -> Grants {
@@ -100,12 +102,13 @@ impl Snapshot {
                           FROM role_permissions rp JOIN permissions p ON p.id = rp.permission_id
                           WHERE rp.role_id = r.id ORDER BY 1) AS "permissions!",
                     (SELECT count(*) FROM permissions) AS "permission_count!"
-               FROM role_catalog c LEFT JOIN roles r ON true"#
+               FROM role_catalog c LEFT JOIN roles r ON true
+              ORDER BY r.name"#
         )
         .fetch_all(db)
         .await?;
         let mut snap = Snapshot::default();
-        for row in rows {
+        for (rank, row) in rows.into_iter().enumerate() {
             snap.stamp = row.stamp;
             snap.permission_count = row.permission_count;
             if let (Some(id), Some(name)) = (row.id, row.name) {
@@ -114,6 +117,7 @@ impl Snapshot {
                     id,
                     Role {
                         name,
+                        rank,
                         permissions: row.permissions,
                     },
                 );
@@ -188,10 +192,11 @@ impl Catalog {
 mod tests {
     use super::*;
 
+    /// A catalogue of these roles, ranked in the order given (as the database would sort them).
     fn snapshot(roles: &[(&str, &[&str])]) -> (Snapshot, Vec<Uuid>) {
         let mut s = Snapshot::default();
         let mut ids = Vec::new();
-        for (name, perms) in roles {
+        for (rank, (name, perms)) in roles.iter().enumerate() {
             let id = Uuid::new_v4();
             ids.push(id);
             s.by_name.insert((*name).to_owned(), id);
@@ -199,6 +204,7 @@ mod tests {
                 id,
                 Role {
                     name: (*name).to_owned(),
+                    rank,
                     permissions: perms.iter().map(|p| (*p).to_owned()).collect(),
                 },
             );
@@ -242,8 +248,9 @@ mod tests {
     }
 
     #[test]
-    fn names_are_sorted_like_a_user_lists_them() {
-        let (s, ids) = snapshot(&[("support", &[]), ("admin", &[]), ("user", &[])]);
-        assert_eq!(s.names(&ids), ["admin", "support", "user"]);
+    fn names_follow_the_databases_order_not_the_order_held() {
+        // Ranked as a collation that ignores `_` at first might sort them, unlike byte order.
+        let (s, ids) = snapshot(&[("ab", &[]), ("a_c", &[]), ("b", &[])]);
+        assert_eq!(s.names(&[ids[2], ids[1], ids[0]]), ["ab", "a_c", "b"]);
     }
 }
