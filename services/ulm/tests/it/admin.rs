@@ -904,6 +904,21 @@ async fn user_search_is_served_by_the_trigram_index(db: PgPool) {
     assert_eq!(n, 1);
 }
 
+/// Creates a role through the API as `token`'s holder: its id.
+async fn new_role(t: &T, token: &str, name: &str, permissions: serde_json::Value) -> String {
+    t.send(
+        req("POST", "/api/v1/roles")
+            .bearer(token)
+            .json(json!({"name": name, "permissions": permissions})),
+    )
+    .await
+    .expect(201)
+    .body["id"]
+        .as_str()
+        .unwrap()
+        .to_string()
+}
+
 /// The id of a role by name.
 async fn role_id(t: &T, name: &str) -> String {
     sqlx::query_scalar("SELECT id::text FROM roles WHERE name = $1")
@@ -1032,30 +1047,8 @@ async fn custom_roles_and_super_admin_rank(db: PgPool) {
         .fetch_all(&t.db)
         .await
         .unwrap();
-    let everything = t
-        .send(
-            req("POST", "/api/v1/roles")
-                .bearer(&root)
-                .json(json!({"name": "everything", "permissions": all})),
-        )
-        .await
-        .expect(201)
-        .body["id"]
-        .as_str()
-        .unwrap()
-        .to_string();
-    let policy = t
-        .send(
-            req("POST", "/api/v1/roles")
-                .bearer(&root)
-                .json(json!({"name": "policy", "permissions": ["settings:write"]})),
-        )
-        .await
-        .expect(201)
-        .body["id"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let everything = new_role(&t, &root, "everything", json!(all)).await;
+    let policy = new_role(&t, &root, "policy", json!(["settings:write"])).await;
     let keeper = t.user("keeper", PW).await;
     t.send(req("PUT", &format!("/api/v1/users/{keeper}/roles/{policy}")).bearer(&root))
         .await
@@ -1383,18 +1376,7 @@ async fn a_role_changed_anywhere_takes_effect_on_the_next_request_of_every_repli
     let a = setup(db.clone()).await;
     let b = setup(db.clone()).await;
     let (_, root) = a.with_role("catroot", "super_admin").await;
-    let role = a
-        .send(
-            req("POST", "/api/v1/roles")
-                .bearer(&root)
-                .json(json!({"name": "auditor", "permissions": ["audit:read"]})),
-        )
-        .await
-        .expect(201)
-        .body["id"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let role = new_role(&a, &root, "auditor", json!(["audit:read"])).await;
     let reader = a.user("catreader", PW).await;
     a.grant(reader, "auditor").await;
     // Signed by replica b: each test replica has a signing key of its own.
