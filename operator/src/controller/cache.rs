@@ -575,13 +575,15 @@ fn slim(source: Source, full: &Value) -> Value {
 /// (name, namespace, apiVersion, kind). [`Part::entry`] splits an object so, [`parse`] puts it
 /// back together.
 struct Entry {
-    instance: Option<Box<str>>,
+    instance: Option<Arc<str>>,
     shared: Option<Arc<str>>,
     body: Box<str>,
 }
 
-/// (namespace, or empty for cluster-scoped objects; name).
-type Key = (Box<str>, Box<str>);
+/// (namespace, or empty for cluster-scoped objects; name). The namespace, like the instance,
+/// is one [`Shared::name`] for every object that has it: each was a small allocation of its
+/// own, ~40,000 of them at 500 systems, costing more than their text in allocator chunks.
+type Key = (Arc<str>, Box<str>);
 type Objects = HashMap<Key, Entry>;
 /// (kind, namespace, name) → (resourceVersion, rendered fingerprint); see [`Cache::verified`].
 type Verified = HashMap<(Kind, String, String), (String, String)>;
@@ -591,18 +593,29 @@ type Verified = HashMap<(Kind, String, String), (String, String)>;
 /// the system, ~370 of ~560 bytes) and are the same on every child of one component of one
 /// system, whatever its kind: 500 systems' ~17,000 cached children share ~3,000 of them. A
 /// text no cached object holds any more is dropped by [`Shared::sweep`].
+/// Namespaces and instance names are kept the same way, in a set of their own.
 #[derive(Default)]
 struct Shared {
     texts: Mutex<HashSet<Arc<str>>>,
+    names: Mutex<HashSet<Arc<str>>>,
     changes: AtomicUsize,
 }
 
 impl Shared {
     fn intern(&self, text: String) -> Arc<str> {
-        let Ok(mut texts) = self.texts.lock() else {
+        Self::intern_in(&self.texts, text.as_str())
+    }
+
+    /// A namespace or an instance name, kept once.
+    fn name(&self, name: &str) -> Arc<str> {
+        Self::intern_in(&self.names, name)
+    }
+
+    fn intern_in(set: &Mutex<HashSet<Arc<str>>>, text: &str) -> Arc<str> {
+        let Ok(mut texts) = set.lock() else {
             return Arc::from(text);
         };
-        if let Some(t) = texts.get(text.as_str()) {
+        if let Some(t) = texts.get(text) {
             return t.clone();
         }
         let t: Arc<str> = Arc::from(text);
@@ -612,8 +625,10 @@ impl Shared {
 
     /// Drop the texts only this set still holds.
     fn sweep(&self) {
-        if let Ok(mut texts) = self.texts.lock() {
-            texts.retain(|t| Arc::strong_count(t) > 1);
+        for set in [&self.texts, &self.names] {
+            if let Ok(mut texts) = set.lock() {
+                texts.retain(|t| Arc::strong_count(t) > 1);
+            }
         }
     }
 
@@ -627,6 +642,11 @@ impl Shared {
     #[cfg(test)]
     fn len(&self) -> usize {
         self.texts.lock().map(|t| t.len()).unwrap_or(0)
+    }
+
+    #[cfg(test)]
+    fn names_len(&self) -> usize {
+        self.names.lock().map(|t| t.len()).unwrap_or(0)
     }
 }
 
@@ -648,17 +668,11 @@ impl Part {
     fn entry(&self, source: Source, o: &DynamicObject) -> Option<(Key, Entry)> {
         let full = serde_json::to_value(o).ok()?;
         let key = (
-            o.metadata
-                .namespace
-                .clone()
-                .unwrap_or_default()
-                .into_boxed_str(),
+            self.shared
+                .name(o.metadata.namespace.as_deref().unwrap_or_default()),
             o.metadata.name.clone()?.into_boxed_str(),
         );
-        let instance = o
-            .labels()
-            .get(INSTANCE_LABEL)
-            .map(|s| s.clone().into_boxed_str());
+        let instance = o.labels().get(INSTANCE_LABEL).map(|s| self.shared.name(s));
         let mut v = slim(source, &full);
         let mut fragment = serde_json::Map::new();
         if let Some(m) = v.get_mut("metadata").and_then(Value::as_object_mut) {
@@ -822,7 +836,7 @@ impl Cache {
         let Ok(objects) = part.objects.read() else {
             return Lookup::Unknown;
         };
-        let key: Key = (Box::from(ns), Box::from(name));
+        let key: Key = (Arc::from(ns), Box::from(name));
         match objects.get(&key) {
             Some(e) => Lookup::Found(parse(&kind.api_resource(), &key, e)),
             None => Lookup::Missing,
@@ -931,7 +945,7 @@ impl Cache {
         let source = Source::Other(Other::ApiServerSlice);
         let part = self.part(source)?;
         let objects = part.objects.read().ok()?;
-        let key: Key = (Box::from("default"), Box::from("kubernetes"));
+        let key: Key = (Arc::from("default"), Box::from("kubernetes"));
         Some(
             objects
                 .get(&key)
@@ -1019,7 +1033,7 @@ fn apply_event(
         watcher::Event::Delete(o) => {
             if let (Some(name), Ok(mut objects)) = (o.metadata.name.clone(), part.objects.write()) {
                 let ns = o.metadata.namespace.clone().unwrap_or_default();
-                objects.remove(&(ns.into_boxed_str(), name.into_boxed_str()));
+                objects.remove(&(Arc::from(ns), name.into_boxed_str()));
                 drop(objects);
                 part.shared.changed();
             }
@@ -1335,13 +1349,25 @@ mod tests {
             &ev(child_of("Service", "v1", "s1-aam", "aam")),
         );
         assert_eq!(shared.len(), 2, "ulm's text once for both kinds, and aam's");
+        assert_eq!(
+            shared.names_len(),
+            2,
+            "the namespace and the instance, once"
+        );
         {
             let d = deployments.objects.read().unwrap();
             let s = services.objects.read().unwrap();
-            let k: Key = (Box::from("bench"), Box::from("s1-ulm"));
+            let k: Key = (Arc::from("bench"), Box::from("s1-ulm"));
             assert!(Arc::ptr_eq(
                 d[&k].shared.as_ref().unwrap(),
                 s[&k].shared.as_ref().unwrap()
+            ));
+            let (dk, de) = d.get_key_value(&k).unwrap();
+            let (sk, se) = s.get_key_value(&k).unwrap();
+            assert!(Arc::ptr_eq(&dk.0, &sk.0), "one namespace text");
+            assert!(Arc::ptr_eq(
+                de.instance.as_ref().unwrap(),
+                se.instance.as_ref().unwrap()
             ));
         }
         let gone = |name: &str, kind: &str| {
@@ -1373,6 +1399,7 @@ mod tests {
         );
         shared.sweep();
         assert_eq!(shared.len(), 0);
+        assert_eq!(shared.names_len(), 0, "names go with their last object too");
     }
 
     #[test]
