@@ -70,8 +70,10 @@ struct Run {
     #[arg(long, env = "OVU_HEALTH_PROBES", value_enum, default_value = "auto")]
     health_probes: health::ProbeMode,
     /// Reconciles running at the same time. Bounds memory: each one holds a system's rendered
-    /// and live children while it runs.
-    #[arg(long, env = "OVU_RECONCILE_CONCURRENCY", default_value_t = 8, value_parser = clap::value_parser!(u16).range(1..))]
+    /// and live children while it runs. 4 brought 500 systems up as fast as 8 did (the control
+    /// plane paces a bring-up; a reconcile makes ~3 requests) with 1.5–2.6 MB less peak memory
+    /// (bench/README.md, session 24).
+    #[arg(long, env = "OVU_RECONCILE_CONCURRENCY", default_value_t = 4, value_parser = clap::value_parser!(u16).range(1..))]
     concurrency: u16,
     /// Debounce of reconcile requests in milliseconds (a burst of child events becomes one
     /// reconcile).

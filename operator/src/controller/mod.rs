@@ -294,7 +294,7 @@ pub struct Tuning {
 impl Default for Tuning {
     fn default() -> Self {
         Self {
-            concurrency: 8,
+            concurrency: 4,
             debounce: Duration::from_millis(500),
             page_size: 20,
         }
