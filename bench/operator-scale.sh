@@ -95,6 +95,18 @@ OVU_KUBECTL=$KUBECTL "$CLUSTER/crd-established"
 kc apply -k manifests/ >/dev/null
 kc -n ovu-system scale deployment/ovu-operator --replicas=0 >/dev/null
 "$CLUSTER/sa-kubeconfig" --output "$STATE/operator.kubeconfig" ovu-system ovu-operator >/dev/null
+# A cluster stopped by `down` without --purge keeps its etcd, and with it the last bench's
+# systems: their pods fill the nodes' pod capacity and the new systems stall (seen 2026-12-06:
+# 100 of 500 Ready, "Too many pods"), which no figure of this bench may include.
+left=$(kc get ovusystems -A --no-headers 2>/dev/null | wc -l)
+if ((left > 0)); then
+  if ((external)); then
+    log "note: $left OvuSystems exist already and share the nodes' pod capacity"
+  else
+    echo "the cluster still holds $left OvuSystems of an earlier run: run e2e/cluster/down --purge, then this again" >&2
+    exit 2
+  fi
+fi
 kc create namespace "$NS" --dry-run=client -o yaml | kc apply -f - >/dev/null
 # Each system takes 5 ClusterIPs: the cluster's /20 (4,094) runs out at ~818 systems (seen
 # 2026-12-06: "failed to allocate a service IP" from the 819th on). A second range the way a
