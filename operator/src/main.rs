@@ -72,8 +72,8 @@ struct Run {
     /// Reconciles running at the same time. Bounds memory: each one holds a system's rendered
     /// and live children while it runs. 4 brought 500 systems up as fast as 8 did (the control
     /// plane paces a bring-up; a reconcile makes ~3 requests) with 1.5–2.6 MB less peak memory
-    /// (bench/README.md, session 24).
-    #[arg(long, env = "OVU_RECONCILE_CONCURRENCY", default_value_t = 4, value_parser = clap::value_parser!(u16).range(1..))]
+    /// (bench/README.md, session 24). The default is `Tuning`'s, kept in one place.
+    #[arg(long, env = "OVU_RECONCILE_CONCURRENCY", default_value_t = ovu_operator::controller::Tuning::default().concurrency, value_parser = clap::value_parser!(u16).range(1..))]
     concurrency: u16,
     /// Debounce of reconcile requests in milliseconds (a burst of child events becomes one
     /// reconcile).
