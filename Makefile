@@ -17,7 +17,7 @@ export RUST_BACKTRACE ?= 1
 help:
 	@echo "make up     run OVU on a local kind cluster (OVU_CLUSTER=nodes: on the real-node cluster; see README)"
 	@echo "make test   run the CI suites (installs what it needs)"
-	@echo "make test-all  make test plus the long scenarios (real-node chaos, the kind pass, release pull)"
+	@echo "make test-all  make test plus the long scenarios (real-node chaos and operator suite, release pull)"
 	@echo "make down   stop what make up/dev started"
 
 ## --- the two commands -------------------------------------------------------
@@ -25,26 +25,28 @@ help:
 up:
 	@scripts/up.sh
 
-# The one real-container pass in make test is kind's (test-e2e-kind: make up on kind, the real
-# tests, the browser, the operator suite, tilt ci), then the official images' layout
-# (test-images-smoke) and the release path (test-release). See README "make up: kind or real
-# nodes" for why kind and what each cluster proves.
+# The operator's e2e suite runs on kwok (test-e2e: simulated nodes, 2.5 min); the one
+# real-container pass in make test is kind's (test-e2e-kind: make up on kind, the real tests,
+# the browser, tilt ci), then the official images' layout (test-images-smoke) and the release
+# path (test-release). The same suite on real containers (~9 min) is make test-all's, on the
+# real-node cluster: it outgrew CI's budget (README "Test stages and CI budget"). See README
+# "make up: kind or real nodes" for why kind and what each cluster proves.
 # Each stage is timed (scripts/stages.sh prints the table at the end, also on failure).
 TEST_STAGES := deps lint clippy test-sqlx test-rust test-api test-monitoring test-web test-web-e2e \
-               test-e2e-kind test-images-smoke test-release
+               test-e2e test-e2e-kind test-images-smoke test-release
 # CARGO_INCREMENTAL=0: a test run compiles each crate once; the incremental caches it would
 # keep are ~3 GB of target/debug (of a CI machine's disk, which a run once filled) for no gain.
 test:
 	@CARGO_INCREMENTAL=$${CARGO_INCREMENTAL:-0} MAKE="$(MAKE)" scripts/stages.sh test $(TEST_STAGES)
 	@echo "make test: all suites passed"
 
-# Everything `make test` runs, plus the long scenarios that do not fit CI's budget: the suite
-# on kwok (simulated nodes: fast, and the scale benchmark's cluster), the real-node cluster's
-# real tests and chaos tests (killed operator and API server, PostgreSQL deleted under load,
-# rolling changes), and the install from a registry with an upgrade (test-release-pull).
+# Everything `make test` runs, plus the long scenarios that do not fit CI's budget: on the
+# real-node cluster the real tests, the chaos tests (killed operator and API server, PostgreSQL
+# deleted under load, rolling changes) and the operator's suite on real containers, and the
+# install from a registry with an upgrade (test-release-pull).
 # Run it before calling an issue resolved.
 test-all:
-	@CARGO_INCREMENTAL=$${CARGO_INCREMENTAL:-0} MAKE="$(MAKE)" scripts/stages.sh test-all $(TEST_STAGES) test-e2e test-e2e-real-all test-release-pull
+	@CARGO_INCREMENTAL=$${CARGO_INCREMENTAL:-0} MAKE="$(MAKE)" scripts/stages.sh test-all $(TEST_STAGES) test-e2e-real-all test-release-pull
 	@echo "make test-all: all suites passed"
 
 ## --- steps ------------------------------------------------------------------
@@ -183,7 +185,9 @@ test-e2e:
 	@e2e/run --mode kwok
 
 # The suite alone on a fresh kind cluster (e2e/kind/run: OVU's own dockerd, kind and a node
-# image built here from the project's Kubernetes build); make test-all runs it in test-e2e-kind.
+# image built here from the project's Kubernetes build). make test runs the suite on kwok (test-e2e),
+# make test-all on the real-node cluster too (test-e2e-real-all); OVU_KIND_SUITE=1 make test-e2e-kind
+# runs it on the kind pass's cluster.
 .PHONY: test-kind
 test-kind:
 	@e2e/kind/run
@@ -201,20 +205,20 @@ test-tilt:
 test-e2e-real:
 	@OVU_CLUSTER=nodes e2e/run-real --only-real
 
-# The same plus the chaos tests: `make test-all`. They stop the API server and the operator as
-# processes, which the real-node cluster makes direct. The operator suite is kind's
-# (test-e2e-kind) and kwok's (test-e2e); `e2e/run-real` alone runs it here too.
+# The same plus the chaos tests and the operator's e2e suite on these real containers (e2e/run
+# --external --mode real): `make test-all`. The chaos tests stop the API server and the operator
+# as processes, which the real-node cluster makes direct. make test runs the suite on kwok.
 test-e2e-real-all:
-	@OVU_CLUSTER=nodes e2e/run-real --only-real --chaos
+	@OVU_CLUSTER=nodes e2e/run-real --only-real --chaos --suite
 
 # The real-container pass on ONE kind cluster (e2e/run-real with OVU_CLUSTER=kind): `make up` on
-# kind, the `real` tests and the browser sign-in at its URLs, the operator's e2e suite on the
-# same nodes (e2e/run --external --mode real), then `tilt ci` last (the Tiltfile takes the system
-# over and must reach Ready, then must fail on a broken build); the cluster is deleted after.
-# make test's one real-container pass.
+# kind, the `real` tests and the browser sign-in at its URLs, then `tilt ci` last (the Tiltfile
+# takes the system over and must reach Ready, then must fail on a broken build); the cluster is
+# deleted after. make test's one real-container pass. OVU_KIND_SUITE=1 adds the operator's e2e
+# suite on the same nodes before Tilt (e2e/run --external --mode real; ~9 min).
 .PHONY: test-e2e-kind
 test-e2e-kind:
-	@OVU_CLUSTER=kind e2e/run-real --only-real --suite --tilt
+	@OVU_CLUSTER=kind e2e/run-real --only-real --tilt $(if $(filter 1,$(OVU_KIND_SUITE)),--suite)
 
 # The PostgreSQL and Redis images run as the official postgres:16 and redis:7 images do
 # (uid/gid 999, their data directories and PATH), in a private containerd: images/smoke, ~10 s.
