@@ -582,22 +582,81 @@ fn slim(source: Source, full: &Value) -> Value {
     v
 }
 
-/// One cached object: the `app.kubernetes.io/instance` label (to find a system's objects
-/// without parsing the others), its labels and owner references (shared, see [`Shared`]) and
-/// the rest of the slimmed object as compact JSON, less what the key and the source say
-/// (name, namespace, apiVersion, kind). [`Part::entry`] splits an object so, [`parse`] puts it
-/// back together.
-struct Entry {
+/// One cached object: its namespace (empty for cluster-scoped objects), its name and the rest
+/// of the slimmed object as compact JSON in one text (name first), less what the source says
+/// (apiVersion, kind); its `app.kubernetes.io/instance` label (to find a system's objects
+/// without parsing the others); and its labels and owner references (shared, see [`Shared`]).
+/// The namespace, like the instance, is one [`Shared::name`] for every object that has it:
+/// each was a small allocation of its own, ~40,000 of them at 500 systems, costing more than
+/// their text in allocator chunks; the name was one more, and a key of its own in the table.
+/// [`Part::entry`] splits an object so, [`parse`] puts it back together.
+struct Obj {
+    ns: Arc<str>,
+    text: Box<str>,
+    name_len: u32,
     instance: Option<Arc<str>>,
     shared: Option<Arc<str>>,
-    body: Box<str>,
 }
 
-/// (namespace, or empty for cluster-scoped objects; name). The namespace, like the instance,
-/// is one [`Shared::name`] for every object that has it: each was a small allocation of its
-/// own, ~40,000 of them at 500 systems, costing more than their text in allocator chunks.
-type Key = (Arc<str>, Box<str>);
-type Objects = HashMap<Key, Entry>;
+impl Obj {
+    fn name(&self) -> &str {
+        self.text.get(..self.name_len as usize).unwrap_or_default()
+    }
+
+    fn body(&self) -> &str {
+        self.text.get(self.name_len as usize..).unwrap_or_default()
+    }
+}
+
+/// One cache's objects by (namespace, name): a hash table of [`Obj`]s found by hashing the two
+/// texts each holds, so no key is kept beside the object (std's `HashMap` needs one).
+#[derive(Default)]
+struct Objects {
+    table: hashbrown::HashTable<Obj>,
+    hasher: std::hash::RandomState,
+}
+
+impl Objects {
+    fn hash(hasher: &std::hash::RandomState, ns: &str, name: &str) -> u64 {
+        std::hash::BuildHasher::hash_one(hasher, (ns, name))
+    }
+
+    fn get(&self, ns: &str, name: &str) -> Option<&Obj> {
+        self.table.find(Self::hash(&self.hasher, ns, name), |o| {
+            &*o.ns == ns && o.name() == name
+        })
+    }
+
+    /// Insert `o`, replacing the object of the same namespace and name.
+    fn insert(&mut self, o: Obj) {
+        let Objects { table, hasher } = self;
+        let h = Self::hash(hasher, &o.ns, o.name());
+        match table.entry(
+            h,
+            |x| x.ns == o.ns && x.name() == o.name(),
+            |x| Self::hash(hasher, &x.ns, x.name()),
+        ) {
+            hashbrown::hash_table::Entry::Occupied(mut e) => *e.get_mut() = o,
+            hashbrown::hash_table::Entry::Vacant(e) => {
+                e.insert(o);
+            }
+        }
+    }
+
+    fn remove(&mut self, ns: &str, name: &str) {
+        let h = Self::hash(&self.hasher, ns, name);
+        if let Ok(e) = self
+            .table
+            .find_entry(h, |o| &*o.ns == ns && o.name() == name)
+        {
+            e.remove();
+        }
+    }
+
+    fn iter(&self) -> impl Iterator<Item = &Obj> {
+        self.table.iter()
+    }
+}
 /// (kind, namespace, name) → (resourceVersion, rendered fingerprint); see [`Cache::verified`].
 type Verified = HashMap<(Kind, String, String), (String, String)>;
 
@@ -678,13 +737,13 @@ struct Part {
 }
 
 impl Part {
-    fn entry(&self, source: Source, o: &DynamicObject) -> Option<(Key, Entry)> {
+    fn entry(&self, source: Source, o: &DynamicObject) -> Option<Obj> {
         let full = serde_json::to_value(o).ok()?;
-        let key = (
-            self.shared
-                .name(o.metadata.namespace.as_deref().unwrap_or_default()),
-            o.metadata.name.clone()?.into_boxed_str(),
-        );
+        let ns = self
+            .shared
+            .name(o.metadata.namespace.as_deref().unwrap_or_default());
+        let name = o.metadata.name.as_deref()?;
+        let name_len = u32::try_from(name.len()).ok()?;
         let instance = o.labels().get(INSTANCE_LABEL).map(|s| self.shared.name(s));
         let mut v = slim(source, &full);
         let mut fragment = serde_json::Map::new();
@@ -695,7 +754,7 @@ impl Part {
                 }
             }
             m.remove("name");
-            if !key.0.is_empty() {
+            if !ns.is_empty() {
                 m.remove("namespace");
             }
         }
@@ -705,30 +764,32 @@ impl Part {
         }
         let shared =
             (!fragment.is_empty()).then(|| self.shared.intern(Value::Object(fragment).to_string()));
-        let body = v.to_string().into_boxed_str();
-        Some((
-            key,
-            Entry {
-                instance,
-                shared,
-                body,
-            },
-        ))
+        let body = v.to_string();
+        let mut text = String::with_capacity(name.len() + body.len());
+        text.push_str(name);
+        text.push_str(&body);
+        Some(Obj {
+            ns,
+            text: text.into_boxed_str(),
+            name_len,
+            instance,
+            shared,
+        })
     }
 }
 
-/// The object `e` of `source` under `key`, as [`slim`] made it.
-fn parse(ar: &ApiResource, key: &Key, e: &Entry) -> Value {
-    let mut v: Value = serde_json::from_str(&e.body).unwrap_or_else(|_| json!({}));
+/// The cached object `e` of a source of kind `ar`, as [`slim`] made it.
+fn parse(ar: &ApiResource, e: &Obj) -> Value {
+    let mut v: Value = serde_json::from_str(e.body()).unwrap_or_else(|_| json!({}));
     if !v.is_object() {
         v = json!({});
     }
     v["apiVersion"] = json!(ar.api_version);
     v["kind"] = json!(ar.kind);
     let meta = &mut v["metadata"];
-    meta["name"] = json!(&*key.1);
-    if !key.0.is_empty() {
-        meta["namespace"] = json!(&*key.0);
+    meta["name"] = json!(e.name());
+    if !e.ns.is_empty() {
+        meta["namespace"] = json!(&*e.ns);
     }
     if let Some(Ok(Value::Object(f))) = e.shared.as_deref().map(serde_json::from_str::<Value>) {
         for (k, x) in f {
@@ -797,7 +858,7 @@ pub fn caches() -> (Cache, Writers) {
     let mut writers = Vec::new();
     for s in sources {
         let p = Arc::new(Part {
-            objects: RwLock::new(HashMap::new()),
+            objects: RwLock::new(Objects::default()),
             synced: AtomicBool::new(false),
             shared: shared.clone(),
         });
@@ -849,9 +910,8 @@ impl Cache {
         let Ok(objects) = part.objects.read() else {
             return Lookup::Unknown;
         };
-        let key: Key = (Arc::from(ns), Box::from(name));
-        match objects.get(&key) {
-            Some(e) => Lookup::Found(parse(&kind.api_resource(), &key, e)),
+        match objects.get(ns, name) {
+            Some(e) => Lookup::Found(parse(&kind.api_resource(), e)),
             None => Lookup::Missing,
         }
     }
@@ -887,9 +947,9 @@ impl Cache {
         Some(
             objects
                 .iter()
-                .filter(|((n, _), _)| ns.is_none_or(|ns| &**n == ns))
-                .filter(|(_, e)| instance.is_none_or(|i| e.instance.as_deref() == Some(i)))
-                .map(|(k, e)| parse(&ar, k, e))
+                .filter(|e| ns.is_none_or(|ns| &*e.ns == ns))
+                .filter(|e| instance.is_none_or(|i| e.instance.as_deref() == Some(i)))
+                .map(|e| parse(&ar, e))
                 .filter(|v| {
                     labels
                         .iter()
@@ -958,11 +1018,10 @@ impl Cache {
         let source = Source::Other(Other::ApiServerSlice);
         let part = self.part(source)?;
         let objects = part.objects.read().ok()?;
-        let key: Key = (Arc::from("default"), Box::from("kubernetes"));
         Some(
             objects
-                .get(&key)
-                .map(|e| parse(&source.api_resource(), &key, e)),
+                .get("default", "kubernetes")
+                .map(|e| parse(&source.api_resource(), e)),
         )
     }
 
@@ -1021,10 +1080,10 @@ fn apply_event(
     ev: &watcher::Event<DynamicObject>,
 ) {
     match ev {
-        watcher::Event::Init => *buf = Some(HashMap::new()),
+        watcher::Event::Init => *buf = Some(Objects::default()),
         watcher::Event::InitApply(o) => {
-            if let (Some(b), Some((k, e))) = (buf.as_mut(), part.entry(source, o)) {
-                b.insert(k, e);
+            if let (Some(b), Some(e)) = (buf.as_mut(), part.entry(source, o)) {
+                b.insert(e);
             }
         }
         watcher::Event::InitDone => {
@@ -1037,16 +1096,18 @@ fn apply_event(
             part.synced.store(true, Ordering::Relaxed);
         }
         watcher::Event::Apply(o) => {
-            if let (Some((k, e)), Ok(mut objects)) = (part.entry(source, o), part.objects.write()) {
-                objects.insert(k, e);
+            if let (Some(e), Ok(mut objects)) = (part.entry(source, o), part.objects.write()) {
+                objects.insert(e);
                 drop(objects);
                 part.shared.changed();
             }
         }
         watcher::Event::Delete(o) => {
-            if let (Some(name), Ok(mut objects)) = (o.metadata.name.clone(), part.objects.write()) {
-                let ns = o.metadata.namespace.clone().unwrap_or_default();
-                objects.remove(&(Arc::from(ns), name.into_boxed_str()));
+            if let (Some(name), Ok(mut objects)) =
+                (o.metadata.name.as_deref(), part.objects.write())
+            {
+                let ns = o.metadata.namespace.as_deref().unwrap_or_default();
+                objects.remove(ns, name);
                 drop(objects);
                 part.shared.changed();
             }
@@ -1255,7 +1316,7 @@ mod tests {
 
     fn part(shared: &Arc<Shared>) -> Part {
         Part {
-            objects: RwLock::new(HashMap::new()),
+            objects: RwLock::new(Objects::default()),
             synced: AtomicBool::new(true),
             shared: shared.clone(),
         }
@@ -1319,18 +1380,53 @@ mod tests {
         for (source, full) in cases {
             let p = part(&shared);
             let o: DynamicObject = serde_json::from_value(full.clone()).unwrap();
-            let (key, e) = p.entry(source, &o).unwrap();
+            let e = p.entry(source, &o).unwrap();
             assert!(
-                !e.body.contains("app.kubernetes.io/part-of") && !e.body.contains("\"kind\""),
+                !e.body().contains("app.kubernetes.io/part-of") && !e.body().contains("\"kind\""),
                 "{source:?}: {}",
-                e.body
+                e.body()
             );
             assert_eq!(
-                parse(&source.api_resource(), &key, &e),
+                parse(&source.api_resource(), &e),
                 slim(source, &full),
                 "{source:?}"
             );
         }
+    }
+
+    /// A cache's table finds an object by namespace and name, keeps one per pair (a later
+    /// event replaces it), tells namespaces apart, and holds the name in the object's own text.
+    #[test]
+    fn objects_are_one_per_namespace_and_name() {
+        let shared = Arc::new(Shared::default());
+        let p = part(&shared);
+        let source = Source::Child(Kind::Service);
+        let obj = |ns: &str, rv: u16| {
+            let o: DynamicObject = serde_json::from_value(json!({"apiVersion": "v1", "kind": "Service",
+                "metadata": {"name": "s1-ulm", "namespace": ns, "resourceVersion": rv.to_string()}}))
+            .unwrap();
+            p.entry(source, &o).unwrap()
+        };
+        let mut t = Objects::default();
+        t.insert(obj("a", 1));
+        t.insert(obj("b", 2));
+        t.insert(obj("a", 3));
+        assert_eq!(t.iter().count(), 2, "a's second object replaced its first");
+        let rv = |ns: &str| {
+            let e = t.get(ns, "s1-ulm").unwrap();
+            assert_eq!(e.name(), "s1-ulm");
+            assert!(e.body().starts_with('{'), "{}", e.body());
+            let v = parse(&source.api_resource(), e);
+            assert_eq!(v["metadata"]["namespace"], ns);
+            v["metadata"]["resourceVersion"].clone()
+        };
+        assert_eq!((rv("a"), rv("b")), (json!("3"), json!("2")));
+        assert!(t.get("c", "s1-ulm").is_none() && t.get("a", "s1-ul").is_none());
+        t.remove("a", "s1-ulm");
+        assert!(t.get("a", "s1-ulm").is_none());
+        assert!(t.get("b", "s1-ulm").is_some(), "only a's went");
+        // What a table slot costs: the object is the slot (no key beside it).
+        assert!(std::mem::size_of::<Obj>() <= 72);
     }
 
     /// Children of one component of one system share one text of labels and owner references,
@@ -1370,14 +1466,15 @@ mod tests {
         {
             let d = deployments.objects.read().unwrap();
             let s = services.objects.read().unwrap();
-            let k: Key = (Arc::from("bench"), Box::from("s1-ulm"));
+            let (de, se) = (
+                d.get("bench", "s1-ulm").unwrap(),
+                s.get("bench", "s1-ulm").unwrap(),
+            );
             assert!(Arc::ptr_eq(
-                d[&k].shared.as_ref().unwrap(),
-                s[&k].shared.as_ref().unwrap()
+                de.shared.as_ref().unwrap(),
+                se.shared.as_ref().unwrap()
             ));
-            let (dk, de) = d.get_key_value(&k).unwrap();
-            let (sk, se) = s.get_key_value(&k).unwrap();
-            assert!(Arc::ptr_eq(&dk.0, &sk.0), "one namespace text");
+            assert!(Arc::ptr_eq(&de.ns, &se.ns), "one namespace text");
             assert!(Arc::ptr_eq(
                 de.instance.as_ref().unwrap(),
                 se.instance.as_ref().unwrap()
