@@ -29,7 +29,7 @@ up:
 # real-container pass in make test is kind's (test-e2e-kind: make up on kind, the real tests,
 # the browser, tilt ci), then the official images' layout (test-images-smoke) and the release
 # path (test-release). The same suite on real containers (~9 min) is make test-all's, on the
-# real-node cluster: it outgrew CI's budget (README "Test stages and CI budget"). See README
+# real-node cluster: it outgrew CI's budget (README, "Session 25"). See README
 # "make up: kind or real nodes" for why kind and what each cluster proves.
 # Each stage is timed (scripts/stages.sh prints the table at the end, also on failure).
 TEST_STAGES := deps lint clippy test-sqlx test-rust test-api test-monitoring test-web test-web-e2e \
