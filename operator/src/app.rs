@@ -90,9 +90,7 @@ pub fn render_manifest(
 /// The operator process: metrics server, leader election, then the controller.
 pub async fn run(args: RunConfig) -> anyhow::Result<()> {
     telemetry::init();
-    let client = kube::Client::try_default()
-        .await
-        .context("no Kubernetes configuration (in-cluster or KUBECONFIG)")?;
+    let client = crate::client::infer().await?;
     let mut registry = prometheus_client::registry::Registry::default();
     let metrics = metrics::Metrics::new(&mut registry);
     let readiness = Arc::new(server::Readiness::default());

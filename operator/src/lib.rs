@@ -11,6 +11,7 @@
 //! the process `main.rs` starts.
 
 pub mod app;
+pub mod client;
 pub mod apply;
 pub mod controller;
 pub mod fuzz;
