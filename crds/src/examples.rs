@@ -224,6 +224,20 @@ pub fn invalid_specs() -> Vec<InvalidSpec> {
             "should be greater than or equal to 1",
         ),
         bound(
+            "sign-in-rate-zero",
+            json!({"frontend": {"rateLimits": {"signInPerSecond": 0}}}),
+            "spec.frontend.rateLimits.signInPerSecond",
+            "signInPerSecond must be between 1 and 1000",
+            "should be greater than or equal to 1",
+        ),
+        bound(
+            "api-burst-many",
+            json!({"frontend": {"rateLimits": {"apiBurst": 10001}}}),
+            "spec.frontend.rateLimits.apiBurst",
+            "apiBurst must be between 0 and 10000",
+            "should be less than or equal to 10000",
+        ),
+        bound(
             "replicas-many",
             json!({"backend": {"aam": {"replicas": 21}}}),
             "spec.backend.aam.replicas",

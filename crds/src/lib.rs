@@ -356,6 +356,11 @@ pub struct Frontend {
     #[serde(default = "Resources::frontend")]
     pub resources: Resources,
 
+    /// How many API requests nginx takes from one client address; a client over the limit
+    /// gets a 429 in the error shape with `Retry-After`.
+    #[serde(default, skip_serializing_if = "RateLimits::is_default")]
+    pub rate_limits: RateLimits,
+
     /// Development only (Tilt's `live_update`, see the README's "Develop with Tilt"): nginx
     /// serves the web apps from a writable copy of the image's bundle in the pod (an emptyDir
     /// filled when nginx starts), so files synced into a running pod are served at once. Off
@@ -374,7 +379,68 @@ impl Default for Frontend {
             tls: Tls::default(),
             cors_origins: Vec::new(),
             resources: Resources::frontend(),
+            rate_limits: RateLimits::default(),
             writable_web_root: false,
+        }
+    }
+}
+
+/// Requests per second nginx accepts from one client address (`$remote_addr`: the PROXY
+/// header's client behind a trusted load balancer), each with a burst it lets through at once
+/// above that rate. The defaults suit people signing in from their own addresses; raise the
+/// sign-in rate when many sign in from behind one address (a company's NAT, a proxy that sends
+/// no PROXY header). ULM's own limits (per account and per address) and its lockout still
+/// apply behind nginx.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct RateLimits {
+    /// Sign-in and registration requests (`/api/v1/auth/login` and `register`, ULM's and
+    /// AAM's) per second (1–1000, default 1).
+    #[serde(default = "RateLimits::default_sign_in_per_second")]
+    #[schemars(range(min = 1, max = 1000))]
+    pub sign_in_per_second: i32,
+
+    /// Sign-in requests let through at once above that rate (0–1000, default 2).
+    #[serde(default = "RateLimits::default_sign_in_burst")]
+    #[schemars(range(min = 0, max = 1000))]
+    pub sign_in_burst: i32,
+
+    /// Every other API request, per second (1–10000, default 10).
+    #[serde(default = "RateLimits::default_api_per_second")]
+    #[schemars(range(min = 1, max = 10000))]
+    pub api_per_second: i32,
+
+    /// API requests let through at once above that rate (0–10000, default 20).
+    #[serde(default = "RateLimits::default_api_burst")]
+    #[schemars(range(min = 0, max = 10000))]
+    pub api_burst: i32,
+}
+
+impl RateLimits {
+    fn default_sign_in_per_second() -> i32 {
+        1
+    }
+    fn default_sign_in_burst() -> i32 {
+        2
+    }
+    fn default_api_per_second() -> i32 {
+        10
+    }
+    fn default_api_burst() -> i32 {
+        20
+    }
+    fn is_default(&self) -> bool {
+        *self == Self::default()
+    }
+}
+
+impl Default for RateLimits {
+    fn default() -> Self {
+        Self {
+            sign_in_per_second: Self::default_sign_in_per_second(),
+            sign_in_burst: Self::default_sign_in_burst(),
+            api_per_second: Self::default_api_per_second(),
+            api_burst: Self::default_api_burst(),
         }
     }
 }

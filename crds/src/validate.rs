@@ -245,6 +245,19 @@ impl OvuSystemSpec {
             );
         }
         c.resources(&fe.resources, "spec.frontend.resources");
+        let rl = &fe.rate_limits;
+        for (n, field, min, max) in [
+            (rl.sign_in_per_second, "signInPerSecond", 1, 1000),
+            (rl.sign_in_burst, "signInBurst", 0, 1000),
+            (rl.api_per_second, "apiPerSecond", 1, 10000),
+            (rl.api_burst, "apiBurst", 0, 10000),
+        ] {
+            c.check(
+                (min..=max).contains(&n),
+                &format!("spec.frontend.rateLimits.{field}"),
+                &format!("{field} must be between {min} and {max}"),
+            );
+        }
 
         let pull = &self.image_pull_secrets;
         c.check(

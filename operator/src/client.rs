@@ -57,7 +57,11 @@ pub fn from_config(config: kube::Config) -> anyhow::Result<kube::Client> {
                 .then(|| RetryLayer::new(RetryPolicy::server_retry())),
         )
         .option_layer(config.auth_layer().context("the API server credentials")?)
-        .layer(config.extra_headers_layer().context("the configured headers")?)
+        .layer(
+            config
+                .extra_headers_layer()
+                .context("the configured headers")?,
+        )
         .map_err(BoxError::from)
         .service(hyper);
     Ok(kube::Client::new(service, config.default_namespace))

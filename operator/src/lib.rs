@@ -11,8 +11,8 @@
 //! the process `main.rs` starts.
 
 pub mod app;
-pub mod client;
 pub mod apply;
+pub mod client;
 pub mod controller;
 pub mod fuzz;
 pub mod health;

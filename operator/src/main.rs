@@ -115,6 +115,18 @@ struct RenderNginx {
     /// Allowed CORS origin (repeatable). Defaults to the system's own sites.
     #[arg(long = "cors-origin")]
     cors_origins: Vec<String>,
+    /// Sign-in and registration requests per second from one client address.
+    #[arg(long, default_value_t = ovu_crds::RateLimits::default().sign_in_per_second, value_parser = clap::value_parser!(i32).range(1..=1000))]
+    sign_in_per_second: i32,
+    /// Sign-in requests let through at once above that rate.
+    #[arg(long, default_value_t = ovu_crds::RateLimits::default().sign_in_burst, value_parser = clap::value_parser!(i32).range(0..=1000))]
+    sign_in_burst: i32,
+    /// Other API requests per second from one client address.
+    #[arg(long, default_value_t = ovu_crds::RateLimits::default().api_per_second, value_parser = clap::value_parser!(i32).range(1..=10000))]
+    api_per_second: i32,
+    /// API requests let through at once above that rate.
+    #[arg(long, default_value_t = ovu_crds::RateLimits::default().api_burst, value_parser = clap::value_parser!(i32).range(0..=10000))]
+    api_burst: i32,
 }
 
 fn main() -> anyhow::Result<()> {
@@ -168,6 +180,12 @@ fn main() -> anyhow::Result<()> {
                 // The local stack has no load balancer in front, nor an ACME CA.
                 proxy_protocol: None,
                 acme_challenges: Vec::new(),
+                rate_limits: ovu_crds::RateLimits {
+                    sign_in_per_second: a.sign_in_per_second,
+                    sign_in_burst: a.sign_in_burst,
+                    api_per_second: a.api_per_second,
+                    api_burst: a.api_burst,
+                },
             };
             write_stdout(&nginx::render(&input)?)
         }

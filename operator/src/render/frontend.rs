@@ -68,6 +68,7 @@ pub fn nginx_input(ctx: &Ctx) -> NginxInput {
         } else {
             Vec::new()
         },
+        rate_limits: ctx.sys.spec.frontend.rate_limits,
     }
 }
 

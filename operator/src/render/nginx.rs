@@ -76,6 +76,8 @@ pub struct NginxInput {
     /// HTTP-01 challenges answered on the plain-HTTP port, before its redirect to HTTPS
     /// (only with TLS: without it there is no certificate to ask for).
     pub acme_challenges: Vec<AcmeChallenge>,
+    /// Requests per second (and bursts) per client address: `spec.frontend.rateLimits`.
+    pub rate_limits: ovu_crds::RateLimits,
 }
 
 /// Why a config cannot be rendered.
@@ -228,14 +230,19 @@ http {{
     gzip_min_length 1024;
     gzip_types text/plain text/css application/javascript application/json image/svg+xml application/manifest+json;
 
-    # The seed's rate limits: bursts of 20 on the API, 2 on login and registration.
-    limit_req_zone $binary_remote_addr zone=ovu_api:10m rate=10r/s;
-    limit_req_zone $binary_remote_addr zone=ovu_auth:10m rate=1r/s;
+    # Per client address (spec.frontend.rateLimits): {api_rate}/s and bursts of {api_burst} on
+    # the API, {auth_rate}/s and bursts of {auth_burst} on sign-in and registration.
+    limit_req_zone $binary_remote_addr zone=ovu_api:10m rate={api_rate}r/s;
+    limit_req_zone $binary_remote_addr zone=ovu_auth:10m rate={auth_rate}r/s;
     limit_req_status 429;
 
 ",
         pid = i.pid_file,
         log = i.access_log,
+        api_rate = i.rate_limits.api_per_second,
+        api_burst = i.rate_limits.api_burst,
+        auth_rate = i.rate_limits.sign_in_per_second,
+        auth_burst = i.rate_limits.sign_in_burst,
     );
     if let Some(p) = &i.proxy_protocol {
         // $remote_addr (and so the rate limits, the access log and the X-Forwarded-For sent
@@ -367,7 +374,7 @@ http {{
 "
     );
     for (site, upstream) in [("ulm", "ovu_ulm"), ("aam", "ovu_aam")] {
-        let api = api_location("/api/", upstream, "", &api_headers);
+        let api = api_location("/api/", upstream, "", &api_headers, &i.rate_limits);
         let _ = write!(
             w,
             "
@@ -392,8 +399,8 @@ http {{
             root = i.html_root,
         );
     }
-    let ulm_api = api_location("/", "ovu_ulm", "", &api_headers);
-    let aam_api = api_location("/aam/", "ovu_aam", "/", &api_headers);
+    let ulm_api = api_location("/", "ovu_ulm", "", &api_headers, &i.rate_limits);
+    let aam_api = api_location("/aam/", "ovu_aam", "/", &api_headers, &i.rate_limits);
     let _ = write!(
         w,
         "
@@ -609,13 +616,28 @@ fn nginx_error_locations(headers: &str) -> String {
     out
 }
 
+/// `limit_req`'s burst argument: none for 0 (nginx refuses `burst=0`; no burst is its default).
+fn burst(n: i32) -> String {
+    if n > 0 {
+        format!(" burst={n}")
+    } else {
+        String::new()
+    }
+}
+
 /// A proxied API location with CORS and rate limits. `strip` is the path that replaces the
 /// location prefix upstream (empty: keep the path).
 ///
 /// `X-Forwarded-For` is overwritten with `$remote_addr`, never appended to
 /// (`$proxy_add_x_forwarded_for`): an appended header keeps whatever the client sent on its
 /// left, and a service that trusts the whole chain would believe it.
-fn api_location(prefix: &str, upstream: &str, strip: &str, headers: &str) -> String {
+fn api_location(
+    prefix: &str,
+    upstream: &str,
+    strip: &str,
+    headers: &str,
+    limits: &ovu_crds::RateLimits,
+) -> String {
     let p = "            ";
     let auth_prefix = if prefix == "/aam/" { "/aam" } else { "" };
     let common = format!(
@@ -659,15 +681,17 @@ fn api_location(prefix: &str, upstream: &str, strip: &str, headers: &str) -> Str
     };
     format!(
         "        location ~ {auth_re} {{
-{p}limit_req zone=ovu_auth burst=2 nodelay;
+{p}limit_req zone=ovu_auth{auth_burst} nodelay;
 {p}error_page 429 = @ovu_rate_limited;
 {common}{auth_rewrite}{p}proxy_pass http://{upstream};
         }}
         location {prefix} {{
-{p}limit_req zone=ovu_api burst=20 nodelay;
+{p}limit_req zone=ovu_api{api_burst} nodelay;
 {p}error_page 429 = @ovu_rate_limited;
 {common}{p}proxy_pass http://{upstream}{strip};
         }}
-"
+",
+        auth_burst = burst(limits.sign_in_burst),
+        api_burst = burst(limits.api_burst),
     )
 }

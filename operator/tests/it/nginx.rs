@@ -106,6 +106,38 @@ fn full_sample_passes_nginx_t_and_redirects_to_its_node_port() {
 }
 
 #[test]
+fn the_specs_rate_limits_set_both_zones_and_every_bursts() {
+    let default = localize(input_for(&common::minimal()), &Tmp::new("rl-default"));
+    let conf = nginx::render(&default).unwrap();
+    assert!(conf.contains("zone=ovu_auth:10m rate=1r/s;"), "{conf}");
+    assert!(conf.contains("zone=ovu_api:10m rate=10r/s;"), "{conf}");
+
+    let mut sys = common::minimal();
+    sys.spec.frontend.rate_limits = ovu_crds::RateLimits {
+        sign_in_per_second: 40,
+        sign_in_burst: 0,
+        api_per_second: 300,
+        api_burst: 600,
+    };
+    let dir = Tmp::new("rl");
+    let conf = nginx_t(&localize(input_for(&sys), &dir), &dir);
+    assert!(conf.contains("zone=ovu_auth:10m rate=40r/s;"), "{conf}");
+    assert!(conf.contains("zone=ovu_api:10m rate=300r/s;"), "{conf}");
+    // The sign-in locations of the ULM and AAM sites, and ULM's and AAM's on the API host.
+    // nginx refuses `burst=0`: no burst at all is the same limit.
+    assert_eq!(conf.matches("limit_req zone=ovu_auth nodelay;").count(), 4);
+    assert_eq!(
+        conf.matches("limit_req zone=ovu_api burst=600 nodelay;")
+            .count(),
+        4
+    );
+    assert!(
+        !conf.contains("burst=2 ") && !conf.contains("burst=20 "),
+        "{conf}"
+    );
+}
+
+#[test]
 fn tls_disabled_passes_nginx_t_without_hsts() {
     let mut sys = common::minimal();
     sys.spec.frontend.tls.mode = ovu_crds::TlsMode::Disabled;
