@@ -294,7 +294,10 @@ pub struct Tuning {
 impl Default for Tuning {
     fn default() -> Self {
         Self {
-            concurrency: 4,
+            // 2, not 4 (session 26, 500 systems on two cores): the bring-up was faster
+            // (406 s against 459-549 s), its peak RSS 1.4 MB lower and its CPU ~40 % less;
+            // requests queued longer coalesce more child events into one reconcile.
+            concurrency: 2,
             debounce: Duration::from_millis(500),
             page_size: 20,
         }
