@@ -9,9 +9,12 @@
 #     GET /users/me, GET /users/{id}, then AAM's relayed GET /users/{id} against ULM's own at
 #     CONNS connections and at 1 connection (where the p50 difference is the relay's own cost,
 #     not queueing behind a second service on the same cores).
+#     The /users rows run twice: every request with one token (one session: requests waiting
+#     together share one row of ULM's coalesced reads), and with CONNS sessions taken in turn
+#     (bench/sessions.lua: a row per request).
 #  3. ovu-stack with the cache on (the default 1000 ms): /api/health, /users/me, /users/{id}.
 #
-#   bench/ulm-vs-pgbench.sh      # DURATION=10s CONNS=64 PGBENCH_SCALE=1 ULM_PORT=18201 AAM_PORT=18202
+#   bench/ulm-vs-pgbench.sh      # DURATION=10s CONNS=64 PGBENCH_SCALE=1 ULM_PORT=18201 AAM_PORT=18202 ULM_ENV=
 #
 # Raw outputs land in $OVU_RUN_DIR/bench-pg/. Prints one markdown table (for bench/README.md)
 # whose last column is the 1-minute load average right after each row: the machine is shared.
@@ -31,6 +34,9 @@ mkdir -p "$WORK"
 command -v wrk >/dev/null || die "wrk is not installed (scripts/deps.sh)"
 command -v pgbench >/dev/null || die "pgbench is not installed (scripts/deps.sh: postgresql)"
 [[ $DURATION =~ ^[0-9]+s$ ]] || die "DURATION must be whole seconds, like 10s"
+# ULM_ENV: more settings for ULM, space-separated (e.g. "ULM_READ_LANES=1").
+EXTRA_ENV=()
+for kv in ${ULM_ENV:-}; do EXTRA_ENV+=(--ulm-env "$kv"); done
 # STACK_BIN: another build to measure (e.g. a copy of an earlier commit's); default: build this one.
 services_and_stack
 
@@ -72,7 +78,9 @@ stack_up() {
   RUST_LOG=warn start_stack "$dir" "$dir.log" --ulm --aam \
     --ulm-addr "127.0.0.1:$ULM_PORT" --aam-addr "127.0.0.1:$AAM_PORT" \
     --db-prefix "ulm_bench_$1" --drop-db --admin-email bench@ovu.test \
-    --ulm-env "ULM_ME_CACHE_MS=$2"
+    --ulm-env "ULM_ME_CACHE_MS=$2" \
+    --ulm-env ULM_RATE_LOGIN_PER_MIN=1000000 --ulm-env ULM_LOCKOUT_THRESHOLD=1000000 \
+    "${EXTRA_ENV[@]}"
   BASE="$STACK_ULM_URL"
   AAM="$STACK_AAM_URL"
   local resp
@@ -80,6 +88,17 @@ stack_up() {
     -d "{\"login\":\"$STACK_ADMIN_EMAIL\",\"password\":\"$STACK_ADMIN_PASSWORD\"}" "$BASE/api/v1/auth/login")"
   TOKEN="$(python3 -c 'import json,sys; print(json.loads(sys.argv[1])["access_token"])' "$resp")"
   USER_ID="$(python3 -c 'import json,sys; print(json.loads(sys.argv[1])["user"]["id"])' "$resp")"
+  # CONNS more sessions of the same account, one per line, for the rows where concurrent
+  # requests carry different sessions (bench/sessions.lua).
+  TOKENS_FILE="$WORK/tokens-$1.txt"
+  : >"$TOKENS_FILE"
+  local i
+  for ((i = 0; i < CONNS; i++)); do
+    curl -fsS -H 'content-type: application/json' \
+      -d "{\"login\":\"$STACK_ADMIN_EMAIL\",\"password\":\"$STACK_ADMIN_PASSWORD\"}" "$BASE/api/v1/auth/login" |
+      python3 -c 'import json,sys; print(json.load(sys.stdin)["access_token"])' >>"$TOKENS_FILE"
+  done
+  export TOKENS_FILE
   # Warm both paths (AAM's JWKS and session check, the statement caches).
   curl -fsS -o /dev/null -H "Authorization: Bearer $TOKEN" "$AAM/api/v1/users/$USER_ID"
   curl -fsS -o /dev/null -H "Authorization: Bearer $TOKEN" "$BASE/api/v1/users/me"
@@ -97,6 +116,8 @@ AUTH=(-H "Authorization: Bearer $TOKEN")
 row "cache off: GET /api/health" "$CONNS" "$BASE/api/health"
 row "cache off: GET /api/v1/users/me" "$CONNS" "${AUTH[@]}" "$BASE/api/v1/users/me"
 row "cache off: GET /api/v1/users/{id}" "$CONNS" "${AUTH[@]}" "$BASE/api/v1/users/$USER_ID"
+row "cache off: GET /api/v1/users/me, $CONNS sessions" "$CONNS" -s bench/sessions.lua "$BASE/api/v1/users/me"
+row "cache off: GET /api/v1/users/{id}, $CONNS sessions" "$CONNS" -s bench/sessions.lua "$BASE/api/v1/users/$USER_ID"
 row "AAM relay: GET /api/v1/users/{id}" "$CONNS" "${AUTH[@]}" "$AAM/api/v1/users/$USER_ID"
 row "ULM own: GET /api/v1/users/{id}" 1 "${AUTH[@]}" "$BASE/api/v1/users/$USER_ID"
 row "AAM relay: GET /api/v1/users/{id}" 1 "${AUTH[@]}" "$AAM/api/v1/users/$USER_ID"

@@ -8,8 +8,10 @@
 //! published as a JWKS; [`health`] answers liveness/readiness from the PostgreSQL
 //! pool and Redis connection built in [`db`]; [`http::serve`] stops gracefully on
 //! SIGTERM/SIGINT; [`startup`] applies the migrations and reports a failed start to the
-//! cluster (termination message, exit code).
+//! cluster (termination message, exit code). Hot point reads by key (a session, a user)
+//! can be coalesced into one statement per batch of waiting requests ([`batch`]).
 
+pub mod batch;
 pub mod config;
 pub mod db;
 pub mod error;

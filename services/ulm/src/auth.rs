@@ -112,17 +112,6 @@ impl Principal {
 }
 
 #[derive(sqlx::FromRow)]
-struct SessionRow {
-    username: String,
-    email: String,
-    status: String,
-    session_ok: bool,
-    mfa: bool,
-    role_ids: Vec<Uuid>,
-    stamp: Uuid,
-}
-
-#[derive(sqlx::FromRow)]
 struct KeyRow {
     id: Uuid,
     user_id: Uuid,
@@ -175,20 +164,9 @@ pub async fn authenticate(state: &AppState, headers: &HeaderMap) -> Result<Princ
         Presented::Bearer(t) => {
             let claims = verify_bearer(state, t)?;
             // The caller's role ids and the catalogue's stamp, in one snapshot; what the roles
-            // grant comes from the replica's catalogue as of that stamp (crate::catalog).
-            let row: Option<SessionRow> = sqlx::query_as!(
-                SessionRow,
-                r#"SELECT u.username, u.email, u.status, s.mfa,
-                        (s.revoked_at IS NULL AND s.expires_at > now()) AS "session_ok!",
-                        ARRAY(SELECT ur.role_id FROM user_roles ur WHERE ur.user_id = u.id) AS "role_ids!",
-                        (SELECT c.stamp FROM role_catalog c) AS "stamp!"
-                 FROM users u JOIN sessions s ON s.id = $2 AND s.user_id = u.id
-                 WHERE u.id = $1"#,
-                claims.sub,
-                claims.sid
-            )
-            .fetch_optional(&state.db)
-            .await?;
+            // grant comes from the replica's catalogue as of that stamp (crate::catalog). The
+            // read is shared with the other requests waiting at this moment (crate::reads).
+            let row = state.reads.session(claims.sub, claims.sid).await?;
             match row {
                 Some(r) if r.session_ok && r.status == "active" => {
                     let grants = state

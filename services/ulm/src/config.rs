@@ -376,6 +376,11 @@ pub struct Config {
     /// `ULM_ME_CACHE_MS` (default 1000, 0 = off): how long this replica may reuse a
     /// `GET /users/me` answer for a session (see `me_cache`).
     pub me_cache_ms: u64,
+    /// `ULM_READ_LANES` (default half of `DB_MAX_CONNECTIONS`, at least 1; 1–64): how many
+    /// coalesced statements of each hot read may run at once (see `reads`). Half the pool:
+    /// enough statements in flight to keep PostgreSQL busy, few enough that each carries
+    /// many waiting keys and other queries still find a connection.
+    pub read_lanes: usize,
     /// `ULM_ACCESS_TTL_SECS` (unset by default; 10–86400): when set, access tokens live this
     /// many seconds instead of the token policy's minutes. The policy's floor is 5 minutes,
     /// which is right for operators but makes a test of silent token refresh wait that long;
@@ -461,6 +466,14 @@ impl Config {
                 mail_days: env.ranged("ULM_MAIL_RETENTION_DAYS", 30, 1, 365),
             },
             me_cache_ms: env.ranged("ULM_ME_CACHE_MS", 1000, 0, 10_000),
+            read_lanes: env.ranged(
+                "ULM_READ_LANES",
+                db.as_ref()
+                    .map_or(1, |d| u64::from(d.max_connections) / 2)
+                    .max(1),
+                1,
+                64,
+            ) as usize,
             access_ttl_secs: match env.optional::<u64>("ULM_ACCESS_TTL_SECS") {
                 Some(s) if !(10..=86_400).contains(&s) => {
                     env.problem("ULM_ACCESS_TTL_SECS must be 10–86400 seconds");

@@ -5,7 +5,8 @@
 //! [`auth`] (Ed25519 JWT bound to a live session, or a scoped API key), checks a
 //! permission, and changes PostgreSQL in one transaction together with its [`audit`]
 //! record. Passwords go through argon2id in [`crypto`] on blocking threads; rate limits
-//! and lockouts live in Redis ([`ratelimit`]); tokens are minted in [`sessions`] and
+//! and lockouts live in Redis ([`ratelimit`]); the session, profile and account reads of
+//! concurrent requests share statements ([`reads`]); tokens are minted in [`sessions`] and
 //! signed by [`signing`], whose public key is published as a JWKS for AAM. Mail is queued
 //! in the outbox table and delivered over SMTP by the worker in [`mail`], which mints each
 //! link's token only when it sends. A background task ([`jobs`]) applies scheduled
@@ -28,6 +29,7 @@ pub mod me_cache;
 pub mod models;
 pub mod password_policy;
 pub mod ratelimit;
+pub mod reads;
 pub mod retention;
 pub mod routes;
 pub mod sessions;

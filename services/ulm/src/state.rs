@@ -3,6 +3,7 @@
 use std::ops::Deref;
 use std::sync::Arc;
 
+use ovu_kit::batch::BatchMetrics;
 use ovu_kit::jwt::JwtVerifier;
 use ovu_kit::metrics::Metrics;
 use redis::aio::ConnectionManager;
@@ -13,6 +14,7 @@ use crate::config::Config;
 use crate::crypto::Passwords;
 use crate::mail::Mailer;
 use crate::me_cache::MeCache;
+use crate::reads::Reads;
 use crate::signing::Signer;
 
 #[derive(Clone)]
@@ -30,6 +32,8 @@ pub struct Inner {
     /// What each role grants, as of the database's latest stamp (see `catalog`).
     pub catalog: Catalog,
     pub mailer: Arc<Mailer>,
+    /// The hot point reads, coalesced across the requests waiting at once (see `reads`).
+    pub reads: Reads,
 }
 
 impl Deref for AppState {
@@ -52,17 +56,20 @@ impl AppState {
             Passwords::new(cfg.argon2).map_err(|e| anyhow::anyhow!("argon2 parameters: {e}"))?;
         let me_cache = MeCache::new(std::time::Duration::from_millis(cfg.me_cache_ms));
         let mailer = Mailer::new(cfg.smtp.as_ref())?;
+        let metrics = Metrics::new("ulm");
+        let reads = Reads::spawn(&db, cfg.read_lanes, &BatchMetrics::registered(&metrics));
         Ok(Self(Arc::new(Inner {
             me_cache,
             catalog: Catalog::new(),
             mailer,
+            reads,
             cfg,
             db,
             redis,
             signer,
             verifier,
             passwords,
-            metrics: Metrics::new("ulm"),
+            metrics,
         })))
     }
 

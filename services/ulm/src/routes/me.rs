@@ -81,25 +81,10 @@ pub async fn get_me(
             return Ok(json_bytes(body));
         }
         let generation = state.me_cache.generation();
-        // The session's liveness is a join condition rather than a column, so a dead session
-        // answers like a missing one. Role names come from the replica's role catalogue as of
-        // the stamp read here (crate::catalog): ids only, no join over `roles` per call.
-        let row = sqlx::query_as!(
-            MeRow,
-            r#"SELECT u.id, u.email, u.username, u.display_name, u.preferred_language, u.phone,
-                    u.status, (u.email_verified_at IS NOT NULL) AS "email_verified!", u.mfa_enabled,
-                    ARRAY(SELECT ur.role_id FROM user_roles ur WHERE ur.user_id = u.id) AS "role_ids!",
-                    (SELECT c.stamp FROM role_catalog c) AS "stamp!",
-                    u.created_at, u.updated_at, u.last_login_at, u.deactivated_at, u.deactivation_reason,
-                    u.scheduled_deactivation_at, u.scheduled_deactivation_reason
-               FROM users u JOIN sessions s ON s.id = $2 AND s.user_id = u.id
-                    AND s.revoked_at IS NULL AND s.expires_at > now()
-              WHERE u.id = $1"#,
-            claims.sub,
-            claims.sid
-        )
-        .fetch_optional(&state.db)
-        .await?;
+        // Only a live session finds a row. Role names come from the replica's role
+        // catalogue as of the stamp read with it (crate::catalog); the read is shared with
+        // the other requests waiting at this moment (crate::reads).
+        let row = state.reads.me(claims.sub, claims.sid).await?;
         return match row {
             Some(r) if r.status == "active" => {
                 let roles = state
@@ -122,53 +107,6 @@ pub async fn get_me(
         .await?
         .ok_or_else(ApiError::invalid_token)?;
     Ok(Json(user).into_response())
-}
-
-/// `GET /users/me`'s row: a User's columns with its role ids and the role catalogue's stamp
-/// in place of the role names.
-struct MeRow {
-    id: Uuid,
-    email: String,
-    username: String,
-    display_name: String,
-    preferred_language: String,
-    phone: String,
-    status: String,
-    email_verified: bool,
-    mfa_enabled: bool,
-    role_ids: Vec<Uuid>,
-    stamp: Uuid,
-    created_at: chrono::DateTime<chrono::Utc>,
-    updated_at: chrono::DateTime<chrono::Utc>,
-    last_login_at: Option<chrono::DateTime<chrono::Utc>>,
-    deactivated_at: Option<chrono::DateTime<chrono::Utc>>,
-    deactivation_reason: Option<String>,
-    scheduled_deactivation_at: Option<chrono::DateTime<chrono::Utc>>,
-    scheduled_deactivation_reason: Option<String>,
-}
-
-impl MeRow {
-    fn into_user(self, roles: Vec<String>) -> User {
-        User {
-            id: self.id,
-            email: self.email,
-            username: self.username,
-            display_name: self.display_name,
-            preferred_language: self.preferred_language,
-            phone: self.phone,
-            status: self.status,
-            email_verified: self.email_verified,
-            mfa_enabled: self.mfa_enabled,
-            roles,
-            created_at: self.created_at,
-            updated_at: self.updated_at,
-            last_login_at: self.last_login_at,
-            deactivated_at: self.deactivated_at,
-            deactivation_reason: self.deactivation_reason,
-            scheduled_deactivation_at: self.scheduled_deactivation_at,
-            scheduled_deactivation_reason: self.scheduled_deactivation_reason,
-        }
-    }
 }
 
 fn json_bytes(body: Bytes) -> Response {

@@ -157,54 +157,6 @@ fn refuse_outranking(
     Ok(())
 }
 
-/// A user together with the role catalogue's stamp their rank is weighed against, read in one
-/// statement.
-struct RankedUser {
-    /// The role catalogue's stamp: the target's rank is what its roles grant as of it.
-    stamp: Uuid,
-    id: Uuid,
-    email: String,
-    username: String,
-    display_name: String,
-    preferred_language: String,
-    phone: String,
-    status: String,
-    email_verified: bool,
-    mfa_enabled: bool,
-    roles: Vec<String>,
-    created_at: chrono::DateTime<Utc>,
-    updated_at: chrono::DateTime<Utc>,
-    last_login_at: Option<chrono::DateTime<Utc>>,
-    deactivated_at: Option<chrono::DateTime<Utc>>,
-    deactivation_reason: Option<String>,
-    scheduled_deactivation_at: Option<chrono::DateTime<Utc>>,
-    scheduled_deactivation_reason: Option<String>,
-}
-
-impl From<RankedUser> for User {
-    fn from(r: RankedUser) -> Self {
-        User {
-            id: r.id,
-            email: r.email,
-            username: r.username,
-            display_name: r.display_name,
-            preferred_language: r.preferred_language,
-            phone: r.phone,
-            status: r.status,
-            email_verified: r.email_verified,
-            mfa_enabled: r.mfa_enabled,
-            roles: r.roles,
-            created_at: r.created_at,
-            updated_at: r.updated_at,
-            last_login_at: r.last_login_at,
-            deactivated_at: r.deactivated_at,
-            deactivation_reason: r.deactivation_reason,
-            scheduled_deactivation_at: r.scheduled_deactivation_at,
-            scheduled_deactivation_reason: r.scheduled_deactivation_reason,
-        }
-    }
-}
-
 /// Refuses to take away the last active super_admin (by deletion, deactivation or losing
 /// the role): nobody would be left who can administer everything.
 async fn keep_a_super_admin(conn: &mut sqlx::PgConnection, leaving: Uuid) -> Result<(), ApiError> {
@@ -446,14 +398,7 @@ pub async fn get_user(
     // read): `reachable` and `load_user` were two round trips; the verdict is the same. The
     // target's rank is what its roles grant in the replica's role catalogue as of the stamp
     // read here (crate::catalog), not a join over every permission per call.
-    let row = crate::sql::query_users!(
-        as RankedUser,
-        r#"SELECT (SELECT c.stamp FROM role_catalog c) AS "stamp!","#,
-        "FROM users u WHERE u.id = $1",
-        id
-    )
-    .fetch_optional(&state.db)
-    .await?;
+    let row = state.reads.user(id).await?;
     let Some(r) = row else {
         return Err(ApiError::not_found());
     };

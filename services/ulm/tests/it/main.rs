@@ -11,4 +11,5 @@ mod client_ip;
 mod errors;
 mod fuzz;
 mod mail;
+mod reads;
 mod startup;
