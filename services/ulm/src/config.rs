@@ -376,10 +376,11 @@ pub struct Config {
     /// `ULM_ME_CACHE_MS` (default 1000, 0 = off): how long this replica may reuse a
     /// `GET /users/me` answer for a session (see `me_cache`).
     pub me_cache_ms: u64,
-    /// `ULM_READ_LANES` (default half of `DB_MAX_CONNECTIONS`, at least 1; 1–64): how many
-    /// coalesced statements of each hot read may run at once (see `reads`). Half the pool:
-    /// enough statements in flight to keep PostgreSQL busy, few enough that each carries
-    /// many waiting keys and other queries still find a connection.
+    /// `ULM_READ_LANES` (default half of `DB_MAX_CONNECTIONS`, 1 to 4; 1–64): how many
+    /// coalesced statements of each hot read may run at once, and the size of their own pool
+    /// (see `reads`), so ULM opens up to `DB_MAX_CONNECTIONS` + this many connections. A few
+    /// are enough: each statement carries every key waiting, so more lanes only make
+    /// smaller batches.
     pub read_lanes: usize,
     /// `ULM_ACCESS_TTL_SECS` (unset by default; 10–86400): when set, access tokens live this
     /// many seconds instead of the token policy's minutes. The policy's floor is 5 minutes,
@@ -470,7 +471,7 @@ impl Config {
                 "ULM_READ_LANES",
                 db.as_ref()
                     .map_or(1, |d| u64::from(d.max_connections) / 2)
-                    .max(1),
+                    .clamp(1, 4),
                 1,
                 64,
             ) as usize,

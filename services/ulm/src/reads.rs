@@ -7,7 +7,9 @@
 //! Nothing is cached: each request is answered by a statement that started after it
 //! arrived, so a session ended or a role changed on any replica is seen by the next
 //! request, exactly as with a statement per request. The rows carry the role catalogue's
-//! stamp, read in the same statement (crate::catalog).
+//! stamp, read in the same statement (crate::catalog). The statements run on a few
+//! connections of their own that always use the statement's generic plan: the same index
+//! lookups for any number of keys, without planning each execution.
 
 use std::sync::Arc;
 
@@ -95,13 +97,16 @@ pub struct Reads {
 }
 
 impl Reads {
-    /// Starts `lanes` lanes per read on the current runtime: at most that many statements
-    /// of each kind at once, each taking every key waiting when it starts.
-    pub fn spawn(db: &PgPool, lanes: usize, metrics: &BatchMetrics) -> Self {
+    /// At most `lanes` statements of each kind at once, each taking every key waiting when
+    /// it starts.
+    pub fn new(db: &PgPool, lanes: usize, metrics: &BatchMetrics) -> Self {
+        // Their own connections, where PostgreSQL keeps one plan per statement rather than
+        // planning each array of keys anew (ovu_kit::db::generic_plan_pool).
+        let db = &ovu_kit::db::generic_plan_pool(db, u32::try_from(lanes).unwrap_or(u32::MAX));
         Self {
-            sessions: Batcher::spawn("session", lanes, MAX_BATCH, sessions(db.clone()), metrics),
-            me: Batcher::spawn("me", lanes, MAX_BATCH, me(db.clone()), metrics),
-            users: Batcher::spawn("user", lanes, MAX_BATCH, users(db.clone()), metrics),
+            sessions: Batcher::new("session", lanes, MAX_BATCH, sessions(db.clone()), metrics),
+            me: Batcher::new("me", lanes, MAX_BATCH, me(db.clone()), metrics),
+            users: Batcher::new("user", lanes, MAX_BATCH, users(db.clone()), metrics),
         }
     }
 

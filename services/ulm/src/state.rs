@@ -57,7 +57,7 @@ impl AppState {
         let me_cache = MeCache::new(std::time::Duration::from_millis(cfg.me_cache_ms));
         let mailer = Mailer::new(cfg.smtp.as_ref())?;
         let metrics = Metrics::new("ulm");
-        let reads = Reads::spawn(&db, cfg.read_lanes, &BatchMetrics::registered(&metrics));
+        let reads = Reads::new(&db, cfg.read_lanes, &BatchMetrics::registered(&metrics));
         Ok(Self(Arc::new(Inner {
             me_cache,
             catalog: Catalog::new(),
