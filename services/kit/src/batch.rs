@@ -358,25 +358,48 @@ mod tests {
         })
     }
 
-    #[tokio::test]
-    async fn keys_waiting_while_a_statement_runs_share_the_next_one() {
+    struct Rig {
+        calls: Arc<std::sync::Mutex<Vec<Vec<u32>>>>,
+        gate: Arc<tokio::sync::Semaphore>,
+        b: Arc<Batcher<u32, u32>>,
+    }
+
+    /// One lane, `max` keys a statement, the [`recording`] read.
+    fn rig(max: usize) -> Rig {
         let calls = Arc::new(std::sync::Mutex::new(Vec::new()));
         let gate = Arc::new(tokio::sync::Semaphore::new(0));
         let b = Arc::new(Batcher::new(
             "t",
             1,
-            64,
+            max,
             recording(calls.clone(), gate.clone()),
             &BatchMetrics::default(),
         ));
-        // The first key starts a statement, which the gate holds open.
-        let first = tokio::spawn({
+        Rig { calls, gate, b }
+    }
+
+    /// Asks for `key` on a task of its own and returns once its statement has started (and is
+    /// held open by the gate).
+    async fn lead(
+        b: &Arc<Batcher<u32, u32>>,
+        calls: &std::sync::Mutex<Vec<Vec<u32>>>,
+        key: u32,
+    ) -> tokio::task::JoinHandle<Result<Option<u32>, ApiError>> {
+        let task = tokio::spawn({
             let b = b.clone();
-            async move { b.get(2).await }
+            async move { b.get(key).await }
         });
         while calls.lock().unwrap().is_empty() {
             tokio::time::sleep(Duration::from_millis(1)).await;
         }
+        task
+    }
+
+    #[tokio::test]
+    async fn keys_waiting_while_a_statement_runs_share_the_next_one() {
+        let Rig { calls, gate, b } = rig(64);
+        // The first key starts a statement, which the gate holds open.
+        let first = lead(&b, &calls, 2).await;
         // These arrive while it runs: none may be answered by it.
         let mut later = Vec::new();
         for k in [4u32, 5, 4, 6] {
@@ -406,22 +429,8 @@ mod tests {
 
     #[tokio::test]
     async fn a_statement_takes_at_most_max_batch_keys() {
-        let calls = Arc::new(std::sync::Mutex::new(Vec::new()));
-        let gate = Arc::new(tokio::sync::Semaphore::new(0));
-        let b = Arc::new(Batcher::new(
-            "t",
-            1,
-            3,
-            recording(calls.clone(), gate.clone()),
-            &BatchMetrics::default(),
-        ));
-        let first = tokio::spawn({
-            let b = b.clone();
-            async move { b.get(0).await }
-        });
-        while calls.lock().unwrap().is_empty() {
-            tokio::time::sleep(Duration::from_millis(1)).await;
-        }
+        let Rig { calls, gate, b } = rig(3);
+        let first = lead(&b, &calls, 0).await;
         let mut later = Vec::new();
         for k in 1u32..=7 {
             let b = b.clone();
@@ -470,23 +479,9 @@ mod tests {
 
     #[tokio::test]
     async fn keys_carried_by_a_request_that_goes_away_are_answered_by_the_next_statement() {
-        let calls = Arc::new(std::sync::Mutex::new(Vec::new()));
-        let gate = Arc::new(tokio::sync::Semaphore::new(0));
-        let b = Arc::new(Batcher::new(
-            "t",
-            1,
-            64,
-            recording(calls.clone(), gate.clone()),
-            &BatchMetrics::default(),
-        ));
+        let Rig { calls, gate: _, b } = rig(64);
         // The first request runs a statement for its key, held open by the gate.
-        let leader = tokio::spawn({
-            let b = b.clone();
-            async move { b.get(2).await }
-        });
-        while calls.lock().unwrap().is_empty() {
-            tokio::time::sleep(Duration::from_millis(1)).await;
-        }
+        let leader = lead(&b, &calls, 2).await;
         // Two more wait for the lane.
         let waiting: Vec<_> = [4u32, 6]
             .into_iter()
@@ -507,25 +502,11 @@ mod tests {
     #[tokio::test]
     async fn a_key_carried_by_a_cancelled_statement_is_put_back() {
         // The same, with the waiting key already taken into the statement that is dropped.
-        let calls = Arc::new(std::sync::Mutex::new(Vec::new()));
-        let gate = Arc::new(tokio::sync::Semaphore::new(0));
-        let b = Arc::new(Batcher::new(
-            "t",
-            1,
-            64,
-            recording(calls.clone(), gate.clone()),
-            &BatchMetrics::default(),
-        ));
+        let Rig { calls, gate: _, b } = rig(64);
         let (tx, answer) = oneshot::channel();
         // A key queued before anyone leads: the leader below takes it along.
         b.shared.push(Job { key: 8, reply: tx });
-        let leader = tokio::spawn({
-            let b = b.clone();
-            async move { b.get(2).await }
-        });
-        while calls.lock().unwrap().is_empty() {
-            tokio::time::sleep(Duration::from_millis(1)).await;
-        }
+        let leader = lead(&b, &calls, 2).await;
         assert_eq!(calls.lock().unwrap()[0], vec![8, 2]);
         leader.abort();
         let _ = leader.await;
