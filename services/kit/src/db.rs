@@ -116,22 +116,6 @@ pub async fn connect_pg(cfg: &DbConfig) -> Result<PgPool, sqlx::Error> {
         .await
 }
 
-/// A second, lazily connected pool to the same server as `main`, of `max_connections`, whose
-/// sessions always use the generic plan of a prepared statement
-/// (`plan_cache_mode=force_generic_plan`).
-///
-/// For the coalesced key reads ([`crate::batch`]): their parameters are arrays of keys, which
-/// the planner cannot size for a generic plan, so left to itself PostgreSQL may plan every
-/// execution anew (measured: 0.29 ms a read against 0.13 ms with the generic plan, the
-/// difference all planning) — the same index lookups each time. The main pool keeps the
-/// default, where a custom plan can still matter (searches, optional filters).
-pub fn generic_plan_pool(main: &PgPool, max_connections: u32) -> PgPool {
-    let opts = (*main.connect_options())
-        .clone()
-        .options([("plan_cache_mode", "force_generic_plan")]);
-    pool_options(max_connections, main.options().get_acquire_timeout()).connect_lazy_with(opts)
-}
-
 /// The services' pool policy: size, acquire timeout, and when a checked-out connection is
 /// pinged.
 fn pool_options(max_connections: u32, acquire_timeout: Duration) -> PgPoolOptions {
@@ -319,26 +303,6 @@ mod pool_tests {
             .await
             .unwrap();
         (connect_pg(&cfg).await.unwrap(), admin)
-    }
-
-    #[tokio::test]
-    async fn the_key_read_pool_keeps_one_plan_per_statement_and_the_main_pool_does_not() {
-        let (main, _admin) = pool().await;
-        let reads = generic_plan_pool(&main, 2);
-        let mode = |p: PgPool| async move {
-            sqlx::query_scalar::<_, String>("SHOW plan_cache_mode")
-                .fetch_one(&p)
-                .await
-                .unwrap()
-        };
-        assert_eq!(mode(reads.clone()).await, "force_generic_plan");
-        assert_eq!(mode(main.clone()).await, "auto");
-        // The same server and the same pool policy.
-        assert_eq!(reads.options().get_max_connections(), 2);
-        assert_eq!(
-            reads.options().get_acquire_timeout(),
-            main.options().get_acquire_timeout()
-        );
     }
 
     async fn backend(pool: &PgPool) -> Result<i32, sqlx::Error> {

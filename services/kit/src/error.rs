@@ -254,7 +254,7 @@ impl IntoResponse for ApiError {
 /// connection exceptions (class 08), a server shutting down, restarting or still starting
 /// (57P01–57P03: what a client sees while PostgreSQL's pod is replaced), and no free
 /// connection slot (53300).
-fn unavailable_sqlstate(code: &str) -> bool {
+pub(crate) fn unavailable_sqlstate(code: &str) -> bool {
     code.starts_with("08") || code.starts_with("57P") || code == "53300"
 }
 

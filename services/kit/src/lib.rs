@@ -9,7 +9,8 @@
 //! pool and Redis connection built in [`db`]; [`http::serve`] stops gracefully on
 //! SIGTERM/SIGINT; [`startup`] applies the migrations and reports a failed start to the
 //! cluster (termination message, exit code). Hot point reads by key (a session, a user)
-//! can be coalesced into one statement per batch of waiting requests ([`batch`]).
+//! can be coalesced into one statement per batch of waiting requests ([`batch`]), run on a
+//! few connections held between statements ([`held`]).
 
 pub mod batch;
 pub mod config;
@@ -18,6 +19,7 @@ pub mod error;
 pub mod extract;
 pub mod fuzz;
 pub mod health;
+pub mod held;
 pub mod http;
 pub mod input;
 pub mod jwt;

@@ -15,6 +15,7 @@ use ovu_ulm_api::Perm;
 use uuid::Uuid;
 
 use crate::crypto::token_hash;
+use crate::reads::SessionRow;
 use crate::state::AppState;
 
 pub const API_KEY_PREFIX: &str = "ovuk_";
@@ -163,33 +164,44 @@ pub async fn authenticate(state: &AppState, headers: &HeaderMap) -> Result<Princ
     match presented(headers) {
         Presented::Bearer(t) => {
             let claims = verify_bearer(state, t)?;
-            // The caller's role ids and the catalogue's stamp, in one snapshot; what the roles
-            // grant comes from the replica's catalogue as of that stamp (crate::catalog). The
-            // read is shared with the other requests waiting at this moment (crate::reads).
+            // The read is shared with the other requests waiting at this moment
+            // (crate::reads).
             let row = state.reads.session(claims.sub, claims.sid).await?;
-            match row {
-                Some(r) if r.session_ok && r.status == "active" => {
-                    let grants = state
-                        .catalog
-                        .at(&state.db, r.stamp)
-                        .await?
-                        .grants(&r.role_ids);
-                    Ok(Principal {
-                        user_id: claims.sub,
-                        username: r.username,
-                        email: r.email,
-                        session_id: Some(claims.sid),
-                        api_key_id: None,
-                        permissions: grants.permissions,
-                        mfa: r.mfa,
-                        super_admin: grants.super_admin,
-                    })
-                }
-                _ => Err(ApiError::invalid_token().with_detail("reason", "session_ended")),
-            }
+            session_principal(state, &claims, row).await
         }
         Presented::ApiKey(k) => authenticate_key(state, k).await,
         Presented::None => Err(ApiError::unauthorized()),
+    }
+}
+
+/// The caller a bearer token speaks for, given its session's row (`None`: no such session):
+/// only a live session of an active account is one.
+pub async fn session_principal(
+    state: &AppState,
+    claims: &AccessClaims,
+    row: Option<SessionRow>,
+) -> Result<Principal, ApiError> {
+    match row {
+        Some(r) if r.session_ok && r.status == "active" => {
+            // The caller's role ids and the catalogue's stamp come from one snapshot; what the
+            // roles grant comes from the replica's catalogue as of that stamp (crate::catalog).
+            let grants = state
+                .catalog
+                .at(&state.db, r.stamp)
+                .await?
+                .grants(&r.role_ids);
+            Ok(Principal {
+                user_id: claims.sub,
+                username: r.username,
+                email: r.email,
+                session_id: Some(claims.sid),
+                api_key_id: None,
+                permissions: grants.permissions,
+                mfa: r.mfa,
+                super_admin: grants.super_admin,
+            })
+        }
+        _ => Err(ApiError::invalid_token().with_detail("reason", "session_ended")),
     }
 }
 
@@ -264,7 +276,13 @@ impl FromRequestParts<AppState> for Auth {
         parts: &mut Parts,
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
-        let p = authenticate(state, &parts.headers).await?;
+        Auth::admit(state, authenticate(state, &parts.headers).await?)
+    }
+}
+
+impl Auth {
+    /// Lets an authenticated caller through unless they still have to enrol in MFA.
+    pub fn admit(state: &AppState, p: Principal) -> Result<Self, ApiError> {
         if p.must_enrol(state) {
             tracing::info!(user_id = %p.user_id, "admin without mfa: enrolment only");
             return Err(ApiError::mfa_required());

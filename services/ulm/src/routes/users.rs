@@ -12,7 +12,7 @@ use serde_json::json;
 use uuid::Uuid;
 
 use crate::audit::{self, Event, Meta};
-use crate::auth::{Auth, Principal, SELF_SERVICE};
+use crate::auth::{self, Auth, Principal, SELF_SERVICE};
 use crate::models::*;
 use crate::state::AppState;
 use crate::{password_policy, routes::me::sessions_of, sessions, validate};
@@ -390,15 +390,17 @@ pub async fn create(
     responses((status = 200, description = "the user", body = User)))]
 pub async fn get_user(
     State(state): State<AppState>,
-    Auth(p): Auth,
-    Path(id): Path<Uuid>,
+    CallerAndAccount { caller: p, id, account }: CallerAndAccount,
 ) -> Result<Json<User>, ApiError> {
     p.require(&state, Perm::UsersRead)?;
     // The rank check and the account in one statement (the admin panel's most frequent
     // read): `reachable` and `load_user` were two round trips; the verdict is the same. The
     // target's rank is what its roles grant in the replica's role catalogue as of the stamp
     // read here (crate::catalog), not a join over every permission per call.
-    let row = state.reads.user(id).await?;
+    let row = match account {
+        Some(r) => Some(r),
+        None => state.reads.user(id).await?,
+    };
     let Some(r) = row else {
         return Err(ApiError::not_found());
     };
@@ -409,6 +411,56 @@ pub async fn get_user(
         .grants_of_names(&r.roles);
     refuse_outranking(&p, id, &target.permissions, target.super_admin)?;
     Ok(Json(r.into()))
+}
+
+/// `GET /users/{id}`'s caller (as [`Auth`] admits them) and, for a bearer token, the account
+/// read in the same statement as the caller's session ([`crate::reads::Reads::session_and_user`]):
+/// one read where authenticating and then reading would be two. The account is only read
+/// beside a live session, and only handed on with the caller admitted; whatever the
+/// combined read does not find (an API key, no such account, a dead session) takes the usual
+/// way, so every answer — 401, 403, 404, 400 for a malformed id — is the one [`Auth`] then
+/// [`Path`] would give, in the same order.
+pub struct CallerAndAccount {
+    caller: Principal,
+    id: Uuid,
+    /// `None`: not read yet.
+    account: Option<crate::reads::RankedUser>,
+}
+
+impl axum::extract::FromRequestParts<AppState> for CallerAndAccount {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let id = Path::<Uuid>::from_request_parts(parts, state).await;
+        if let (Ok(Path(id)), auth::Presented::Bearer(token)) =
+            (&id, auth::presented(&parts.headers))
+        {
+            let claims = auth::verify_bearer(state, token)?;
+            if let Some((session, account)) = state
+                .reads
+                .session_and_user(claims.sub, claims.sid, *id)
+                .await?
+            {
+                let caller = auth::session_principal(state, &claims, Some(session)).await?;
+                let Auth(caller) = Auth::admit(state, caller)?;
+                return Ok(Self {
+                    caller,
+                    id: *id,
+                    account: Some(account),
+                });
+            }
+        }
+        let Auth(caller) = Auth::from_request_parts(parts, state).await?;
+        let Path(id) = id?;
+        Ok(Self {
+            caller,
+            id,
+            account: None,
+        })
+    }
 }
 
 /// Edit a user.
