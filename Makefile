@@ -182,6 +182,7 @@ crd:
 # ServiceAccount, and stops everything again (also on failure).
 .PHONY: test-e2e test-e2e-real
 test-e2e:
+	@e2e/cluster/real/netns-test
 	@e2e/run --mode kwok
 
 # The suite alone on a fresh kind cluster (e2e/kind/run: OVU's own dockerd, kind and a node

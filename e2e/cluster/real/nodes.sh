@@ -205,6 +205,23 @@ import_images() {
   done
 }
 
+# netns_dir_shared: /run/netns made its own shared mount, as `ip netns add` makes it the first
+# time it runs, before any node's containerd puts a pod's network namespace there. Otherwise
+# the first `ip netns add` after the pods started (the offsite and ACME tests make namespaces
+# of their own) bind-mounts /run/netns over itself: every pod namespace mounted until then is
+# left on the directory underneath, where containerd's unmount (through the path, which now
+# leads into the bind mount) cannot reach it — "unlinkat /run/netns/cni-…: device or resource
+# busy" on every teardown, pods stuck Terminating, a StatefulSet unable to start its pod again.
+# Asked of the kernel rather than of mountpoint(1), which goes by the path's text in the mount
+# table and so can be fooled by a mount the path no longer leads to.
+netns_dir_shared() {
+  mkdir -p /run/netns
+  mount --make-shared /run/netns 2>/dev/null && return 0
+  if ! mount --bind /run/netns /run/netns || ! mount --make-shared /run/netns; then
+    die "could not make /run/netns a shared mount of its own"
+  fi
+}
+
 # real_up: containerd + kubelet per tier, the node objects completed, then the network
 # services and the add-ons. Called by `up` after the control plane is healthy.
 real_up() {
@@ -227,6 +244,7 @@ real_up() {
     log "node images built ($((SECONDS - t0))s)"
   fi
 
+  netns_dir_shared
   for tier in "${TIERS[@]}"; do
     node_files "$tier"
     node_cgroups "$tier"
