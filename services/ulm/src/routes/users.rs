@@ -390,7 +390,11 @@ pub async fn create(
     responses((status = 200, description = "the user", body = User)))]
 pub async fn get_user(
     State(state): State<AppState>,
-    CallerAndAccount { caller: p, id, account }: CallerAndAccount,
+    CallerAndAccount {
+        caller: p,
+        id,
+        account,
+    }: CallerAndAccount,
 ) -> Result<Json<User>, ApiError> {
     p.require(&state, Perm::UsersRead)?;
     // The rank check and the account in one statement (the admin panel's most frequent

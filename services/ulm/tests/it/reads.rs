@@ -76,11 +76,17 @@ async fn requests_in_flight_together_share_statements_and_each_gets_its_own_answ
             unreachable!()
         };
         assert_eq!(outranked.status, 403, "{}", outranked.body);
-        assert_eq!(outranked.body["error"]["details"]["reason"], "target_outranks_you");
+        assert_eq!(
+            outranked.body["error"]["details"]["reason"],
+            "target_outranks_you"
+        );
         assert_eq!(plain.status, 200, "{}", plain.body);
         assert_eq!(plain.body["id"], people[0].0.to_string());
         assert_eq!(signed_out.status, 401, "{}", signed_out.body);
-        assert_eq!(signed_out.body["error"]["details"]["reason"], "session_ended");
+        assert_eq!(
+            signed_out.body["error"]["details"]["reason"],
+            "session_ended"
+        );
         assert_eq!(missing.status, 404, "{}", missing.body);
         assert_eq!(own.status, 200, "{}", own.body);
         assert_eq!(own.body["id"], admin_id.to_string());
