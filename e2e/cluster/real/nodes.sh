@@ -528,7 +528,9 @@ real_down() {
     for f in "${netns[@]}"; do
       [[ $f == /var/run/netns/* || $f == /run/netns/* ]] || continue
       # Busy when another mount namespace holds a copy of the mount (a Docker engine started
-      # after the cluster, e.g. for kind): detach it lazily; a file that still cannot go is
+      # after the cluster, e.g. for kind), or when the mount was stranded under a later bind
+      # mount of /run/netns (a cluster made before netns_dir_shared existed; unmounting
+      # /run/netns once nothing uses it frees those): detach it lazily; a file that still cannot go is
       # named, and the rest of `down` goes on (under `set -e` one rm ended it here, leaving
       # the API server, etcd and two containerds running).
       umount "$f" 2>/dev/null || umount -l "$f" 2>/dev/null || true
