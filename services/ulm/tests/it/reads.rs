@@ -69,10 +69,12 @@ async fn requests_in_flight_together_share_statements_and_each_gets_its_own_answ
             by_id(&gone, people[1].0),
             by_id(&admin, nobody),
             by_id(&admin, admin_id),
+            // No users:read at all: refused though the account is found with their session.
+            by_id(&people[1].2, people[0].0),
         ]);
         let (answers, others) = tokio::join!(join_all(calls), others);
         sent += (answers.len() + others.len()) as u64;
-        let [outranked, plain, signed_out, missing, own] = &others[..] else {
+        let [outranked, plain, signed_out, missing, own, unprivileged] = &others[..] else {
             unreachable!()
         };
         assert_eq!(outranked.status, 403, "{}", outranked.body);
@@ -90,6 +92,12 @@ async fn requests_in_flight_together_share_statements_and_each_gets_its_own_answ
         assert_eq!(missing.status, 404, "{}", missing.body);
         assert_eq!(own.status, 200, "{}", own.body);
         assert_eq!(own.body["id"], admin_id.to_string());
+        assert_eq!(unprivileged.status, 403, "{}", unprivileged.body);
+        assert_eq!(unprivileged.body["error"]["code"], "forbidden");
+        assert_eq!(
+            unprivileged.body["error"]["details"]["permission"],
+            "users:read"
+        );
         for (n, three) in answers.chunks(3).enumerate() {
             let (id, name, _) = &people[n];
             let [me, session, by_id] = three else {
@@ -112,7 +120,7 @@ async fn requests_in_flight_together_share_statements_and_each_gets_its_own_answ
             assert_eq!(by_id.body["username"], name.as_str());
         }
     }
-    assert_eq!(sent, 69);
+    assert_eq!(sent, 72);
 
     // The account alone ("user") is read only where the combined read found nothing and the
     // caller then proved live: the missing account, once a round.
