@@ -29,11 +29,18 @@ cache_dir=${XDG_CACHE_HOME:-$HOME/.cache}/ovu
 mkdir -p "$cache_dir"
 low_file=$(mktemp "${TMPDIR:-/tmp}/ovu-stages-disk.XXXXXX")
 free_mib "$ROOT" "$cache_dir" >"$low_file"
-# A run of `make test` wrote ~16 GiB at its peak (README, session 22: 41 → 25.3 GiB free), most
-# of it in the kind pass near the end: say so at the start rather than after 45 minutes.
-NEED_GIB=${OVU_TEST_DISK_GIB:-18}
+# A run of `make test` from a fresh clone wrote 13.3 GiB at its peak (README, session 29: 39.3 →
+# 26.0 GiB free; 16.5 GiB before that session), most of it in the kind pass near the end: say
+# so at the start rather than after 30 minutes, and below this much free go lean (below).
+NEED_GIB=${OVU_TEST_DISK_GIB:-16}
 if (($(<"$low_file") < NEED_GIB * 1024)); then
   log "warning: $(gib "$(<"$low_file")") free on the clone's or ~/.cache/ovu's filesystem; a run of make $name may need ~$NEED_GIB GiB (it stops with \"no space left on device\" if it runs out)"
+  # Short of disk: the release builds' intermediate files go once the images are built
+  # (images/build), ~2 GB that this run does not read again. OVU_LEAN_DISK=0 keeps them.
+  if [[ -z ${OVU_LEAN_DISK:-} ]]; then
+    export OVU_LEAN_DISK=1
+    log "OVU_LEAN_DISK=1: images/build will remove target/release*'s intermediate files after the images are built (the next make up compiles them again)"
+  fi
 fi
 # The sampler keeps the lowest value since the file was last reset (at each stage's start).
 (
