@@ -25,15 +25,17 @@ help:
 up:
 	@scripts/up.sh
 
-# The operator's e2e suite runs on kwok (test-e2e: simulated nodes, 2.5 min); the one
-# real-container pass in make test is kind's (test-e2e-kind: make up on kind, the real tests,
-# the browser, tilt ci), then the official images' layout (test-images-smoke) and the release
-# path (test-release). The same suite on real containers (~9 min) is make test-all's, on the
+# The operator's e2e suite runs on kwok (test-e2e: simulated nodes, 2.5 min); then the official
+# images' layout (test-images-smoke) and the release path (test-release); last the one
+# real-container pass in make test, kind's (test-e2e-kind: make up on kind, the real tests, the
+# browser, tilt ci). Last because it fills the disk most, and a run short of disk
+# (OVU_LEAN_DISK, scripts/stages.sh) drops the release builds' intermediate files during its
+# make up: no stage after it may need them. The same suite on real containers (~9 min) is make test-all's, on the
 # real-node cluster: it outgrew CI's budget (README, "Session 25"). See README
 # "make up: kind or real nodes" for why kind and what each cluster proves.
 # Each stage is timed (scripts/stages.sh prints the table at the end, also on failure).
 TEST_STAGES := deps lint clippy test-sqlx test-rust test-api test-monitoring test-web test-web-e2e \
-               test-e2e test-e2e-kind test-images-smoke test-release
+               test-e2e test-images-smoke test-release test-e2e-kind
 # CARGO_INCREMENTAL=0: a test run compiles each crate once; the incremental caches it would
 # keep are ~3 GB of target/debug (of a CI machine's disk, which a run once filled) for no gain.
 test:

@@ -115,6 +115,20 @@ if [[ $OVU_CLUSTER == kind ]]; then
 else
   images/build >&2
 fi
+# OVU_LEAN_DISK=1 (scripts/stages.sh sets it when a test run starts short of disk): the release
+# profiles' intermediate files — every dependency compiled twice over, ~1.9 GiB — go once the
+# binaries are in the images, before the cluster fills the disk. make test's later stages build
+# no release binary (test-images-smoke and test-release run before its kind pass); the next
+# images/build compiles the dependencies again (~10 min).
+if [[ ${OVU_LEAN_DISK:-0} == 1 ]]; then
+  for profile in release release-operator; do
+    d=${CARGO_TARGET_DIR:-$ROOT/target}/$profile
+    [[ -d $d/deps ]] || continue
+    freed=$(du -scm "$d"/{deps,build,.fingerprint,incremental,examples} 2>/dev/null | tail -1 | cut -f1)
+    rm -rf "${d:?}"/{deps,build,.fingerprint,incremental,examples}
+    log "OVU_LEAN_DISK: removed target/$profile's intermediate files ($freed MB), kept its binaries"
+  done
+fi
 if [[ $OVU_CLUSTER == kind ]]; then
   step "4/8 the local cluster: kind (a control plane and three tier nodes in OVU's dockerd)"
   KUBECONFIG=$("$KIND_DIR/cluster" up)
