@@ -35,11 +35,11 @@ free_mib "$ROOT" "$cache_dir" >"$low_file"
 NEED_GIB=${OVU_TEST_DISK_GIB:-16}
 if (($(<"$low_file") < NEED_GIB * 1024)); then
   log "warning: $(gib "$(<"$low_file")") free on the clone's or ~/.cache/ovu's filesystem; a run of make $name may need ~$NEED_GIB GiB (it stops with \"no space left on device\" if it runs out)"
-  # Short of disk: the release builds' intermediate files go once the images are built
-  # (images/build), ~2 GB that this run does not read again. OVU_LEAN_DISK=0 keeps them.
+  # Short of disk: make up (scripts/up.sh) drops the release builds' intermediate files once
+  # its images are built, ~1.9 GiB that the rest of the run does not read. OVU_LEAN_DISK=0 keeps them.
   if [[ -z ${OVU_LEAN_DISK:-} ]]; then
     export OVU_LEAN_DISK=1
-    log "OVU_LEAN_DISK=1: images/build will remove target/release*'s intermediate files after the images are built (the next make up compiles them again)"
+    log "OVU_LEAN_DISK=1: make up will remove target/release*'s intermediate files once its images are built (the next images/build compiles them again)"
   fi
 fi
 # The sampler keeps the lowest value since the file was last reset (at each stage's start).
