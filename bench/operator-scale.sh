@@ -12,7 +12,12 @@
 #     MODIFIED event to the operator's restoring ADDED / MODIFIED event, as seen by watches
 #     (--drift-samples N systems, one after the other; 0 skips it).
 #
-#   bench/operator-scale.sh [--counts "100 500"] [--drift-samples 7] [--keep] [--external] [--cluster-qps N]
+#   bench/operator-scale.sh [--counts "100 500"] [--drift-samples 7] [--keep] [--external] [--cluster-qps N] [--audit]
+#
+# --audit (a diagnosis, not a measurement: the audit log costs the API server CPU) restarts the
+# API server with an audit log (metadata only) and profiling, prints who made which requests
+# during each bring-up (user, verb, resource), and saves a 60 s CPU profile of the API server
+# taken 30 s into it (`go tool pprof -top <file>`).
 #
 # OPERATOR_BIN=<path> runs that binary instead of building target/release-operator/ovu-operator (to
 # measure an older build next to a newer one). OVU_CLUSTER_RUN_DIR/OVU_CLUSTER_PORT_OFFSET
@@ -32,7 +37,7 @@ KUBECTL=$CLUSTER/bin/kubectl
 STATE=${OVU_CLUSTER_RUN_DIR:-$CLUSTER/_run}/bench
 # A fresh namespace per run: up keeps etcd data, so an interrupted run leaves its systems behind.
 NS=ovu-bench-$(date -u +%H%M%S)
-counts="100 500" keep=0 external=0 drift_samples=7 cluster_qps="" ready_timeout=1800
+counts="100 500" keep=0 external=0 drift_samples=7 cluster_qps="" ready_timeout=1800 audit=0
 while (($#)); do
   case $1 in
     --counts) counts=$2; shift 2 ;;
@@ -44,7 +49,8 @@ while (($#)); do
     --cluster-qps) cluster_qps=$2; shift 2 ;;
     # Seconds a count may take to be all Ready before the bench stops and says why.
     --ready-timeout) ready_timeout=$2; shift 2 ;;
-    *) echo "usage: $0 [--counts \"100 500\"] [--drift-samples 7] [--keep] [--external] [--cluster-qps N]" >&2; exit 2 ;;
+    --audit) audit=1; shift ;;
+    *) echo "usage: $0 [--counts \"100 500\"] [--drift-samples 7] [--keep] [--external] [--cluster-qps N] [--audit]" >&2; exit 2 ;;
   esac
 done
 mkdir -p "$STATE" bench/results
@@ -84,6 +90,11 @@ if ((external)); then
   done
 else
   "$CLUSTER/build"
+  if ((audit)); then
+    printf '%s\n' 'apiVersion: audit.k8s.io/v1' 'kind: Policy' 'omitStages: [RequestReceived]' 'rules: [{level: Metadata}]' >"$STATE/audit-policy.yaml"
+    rm -f "$STATE/audit.log"
+    export OVU_APISERVER_FLAGS="--profiling=true --audit-policy-file=$STATE/audit-policy.yaml --audit-log-path=$STATE/audit.log --audit-log-maxsize=4000"
+  fi
   KUBECONFIG=$("$CLUSTER/up" --mode kwok --node-capacity "cpu=64,memory=256Gi,pods=$pods" ${cluster_qps:+--client-qps "$cluster_qps"})
 fi
 if [[ -z ${OPERATOR_BIN:-} ]]; then
@@ -209,6 +220,13 @@ versions() {
     -o jsonpath='{range .items[*]}{.kind}/{.metadata.name} {.metadata.resourceVersion}{"\n"}{end}' | sort
 }
 
+# Requests in the audit log from line $1 on, counted by user, verb and resource.
+audit_summary() {
+  tail -n +"$1" "$STATE/audit.log" |
+    jq -r '[(.user.username | sub("^system:serviceaccount:"; "sa:")), .verb, (.objectRef.resource // .requestURI) + (if .objectRef.subresource then "/" + .objectRef.subresource else "" end)] | join(" ")' |
+    sort | uniq -c | sort -rn | head -40
+}
+
 start_operator
 say "# operator at scale, $(date -u +%FT%TZ), $(nproc) cores, kwok nodes with pods=$pods, controller-manager/scheduler client QPS ${cluster_qps:-default}, load $(cut -d' ' -f1-3 /proc/loadavg)"
 have=0
@@ -217,6 +235,11 @@ for n in $counts; do
   r0=$(sa_requests) c0=$(metric ovu_operator_reconciles_total) cpu0=$(cpu_seconds)
   k0=$(kcm_requests) kt0=$(kcm_throttled) t_children="" plane0=$(plane_cpu)
   t0=$(date +%s.%N)
+  if ((audit)); then
+    a0=$(($(wc -l <"$STATE/audit.log") + 1)) prof=bench/results/apiserver-cpu-$(date -u +%Y%m%dT%H%M%SZ).pprof
+    (sleep 30 && kc get --raw '/debug/pprof/profile?seconds=60' >"$prof") &
+    prof_pid=$!
+  fi
   system_yaml $((have + 1)) "$n" | kc create -f - >/dev/null
   t_applied=$(date +%s.%N)
   while :; do
@@ -244,6 +267,12 @@ for n in $counts; do
   say "  every system's Deployments and StatefulSet written $(awk -v a="$t0" -v b="${t_children:-$t1}" 'BEGIN { printf "%.1f", b - a }') s after apply${t_children:+ (first seen by the 5 s poll)}"
   say "  control plane CPU during it: $(cpu_delta "$plane0" "$(plane_cpu)")"
   say "  controller-manager: API requests $(($(kcm_requests) - k0)), its clients waited $(awk -v a="$kt0" -v b="$(kcm_throttled)" 'BEGIN { printf "%.1f", b - a }') s in all on their own rate limiters"
+  if ((audit)); then
+    say "  requests by user, verb and resource (audit log; 40 most frequent):"
+    audit_summary "$a0" | tee -a "$out"
+    wait "$prof_pid" || say "  (the profile could not be taken)"
+    say "  API server CPU profile (60 s from 30 s in): $prof"
+  fi
   have=$n
 done
 

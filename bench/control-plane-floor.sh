@@ -1,0 +1,187 @@
+#!/usr/bin/env bash
+# The control plane's floor for an OVU bring-up (a benchmark, not a test): how long this
+# cluster needs to run the workload N OvuSystems ask for when nothing orchestrates it.
+#
+# Every child the operator would make for N systems (`ovu-operator render`, the operator's own
+# renderer, with each referenced Secret added as a small placeholder and the owner references
+# dropped, since no OvuSystem exists to own them) is created at once, 16 requests at a time;
+# the clock stops when every Deployment has its pod available and every
+# StatefulSet its pod ready, which is what makes an OvuSystem Ready. No waves, no status
+# writes, no Events, no reads: whatever an operator does, a bring-up of the same systems on
+# the same machine cannot be faster than this. bench/operator-scale.sh's "all Ready" minus
+# this floor is what the operator's orchestration costs.
+#
+#   bench/control-plane-floor.sh [--count 500] [--cluster-qps 1000] [--keep]
+#
+# Starts a purged kwok cluster (e2e/cluster/up --mode kwok) with room for the pods, like
+# operator-scale.sh, and stops it at the end unless --keep. Results: stdout and
+# bench/results/control-plane-floor-*.txt.
+set -euo pipefail
+LOG_TAG=floor
+source "$(dirname "$0")/../scripts/lib.sh"
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+cd "$ROOT"
+CLUSTER=$ROOT/e2e/cluster
+KUBECTL=$CLUSTER/bin/kubectl
+# Outside the cluster's run directory, which `down --purge` removes.
+STATE=$ROOT/.run/floor
+NS=ovu-floor
+count=500 cluster_qps=1000 keep=0
+while (($#)); do
+  case $1 in
+    --count) count=$2; shift 2 ;;
+    --cluster-qps) cluster_qps=$2; shift 2 ;;
+    --keep) keep=1; shift ;;
+    *) echo "usage: $0 [--count 500] [--cluster-qps 1000] [--keep]" >&2; exit 2 ;;
+  esac
+done
+[[ $count =~ ^[1-9][0-9]*$ ]] || { echo "--count takes a whole number of systems (got '$count')" >&2; exit 2; }
+mkdir -p "$STATE" bench/results
+out=bench/results/control-plane-floor-$(date -u +%Y%m%dT%H%M%SZ).txt
+say() { printf '%s\n' "$*" | tee -a "$out"; }
+# shellcheck disable=SC2317  # called by the EXIT trap
+cleanup() {
+  local rc=$?
+  ((keep)) || "$CLUSTER/down" --purge >/dev/null 2>&1 || true
+  exit "$rc"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+cargo build --profile release-operator --locked -p ovu-operator >&2
+OPERATOR_BIN=${CARGO_TARGET_DIR:-$ROOT/target}/release-operator/ovu-operator
+
+# The children, rendered before the clock starts: chunk files of YAML, one per kubectl.
+stamp="$count $(sha256sum "$OPERATOR_BIN" "$0" | cut -c1-16 | tr "\n" " ")"
+if [[ $(cat "$STATE/chunks/stamp" 2>/dev/null) != "$stamp" ]]; then
+log "rendering the children of $count systems"
+rm -rf "$STATE/chunks" && mkdir -p "$STATE/chunks"
+python3 - "$OPERATOR_BIN" "$count" "$NS" "$STATE/chunks" <<'PY'
+import json, subprocess, sys, yaml
+binary, count, ns, outdir = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4]
+out = open(f"{outdir}/objects.jsonl", "w")
+res = {"requests": {"cpu": "1m", "memory": "4Mi"}, "limits": {"cpu": "10m", "memory": "16Mi"}}
+for i in range(1, count + 1):
+    # The same spec as bench/operator-scale.sh's systems.
+    system = {"apiVersion": "ovu.co.il/v1alpha1", "kind": "OvuSystem",
+              "metadata": {"name": f"s{i:04d}", "namespace": ns, "uid": f"00000000-0000-0000-0000-{i:012d}"},
+              "spec": {"domain": f"s{i}.bench.example.com",
+                       "frontend": {"replicas": 1, "resources": res},
+                       "backend": {"ulm": {"image": "ovu/ulm:0.1.0", "replicas": 1, "resources": res},
+                                   "aam": {"image": "ovu/aam:0.1.0", "replicas": 1, "resources": res}},
+                       "database": {"postgres": {"storage": {"size": "1Gi"}, "resources": res},
+                                    "redis": {"resources": res}, "backup": {"storage": {"size": "1Gi"}}}}}
+    spec_file = f"{outdir}/system.yaml"
+    with open(spec_file, "w") as f:
+        yaml.safe_dump(system, f)
+    rendered = subprocess.run([binary, "render", spec_file], check=True, capture_output=True, text=True).stdout
+    docs = [d for d in yaml.safe_load_all(rendered) if d]
+    secrets = set()
+    def walk(v):
+        if isinstance(v, dict):
+            for k, x in v.items():
+                if k in ("secretName",) and isinstance(x, str):
+                    secrets.add(x)
+                elif k == "secretKeyRef" and isinstance(x, dict):
+                    secrets.add(x["name"])
+                walk(x)
+        elif isinstance(v, list):
+            for x in v:
+                walk(x)
+    for d in docs:
+        d["metadata"].pop("ownerReferences", None)
+        walk(d)
+    docs += [{"apiVersion": "v1", "kind": "Secret", "metadata": {"name": s, "namespace": ns},
+              "stringData": {"placeholder": "floor"}} for s in sorted(secrets)]
+    for d in docs:
+        out.write(json.dumps(d, separators=(",", ":")) + "\n")
+out.close()
+PY
+echo "$stamp" >"$STATE/chunks/stamp"
+fi
+objects=$(wc -l <"$STATE/chunks/objects.jsonl")
+log "$objects objects"
+
+pods=$((2 * count + 500 > 1500 ? 2 * count + 500 : 1500))
+"$CLUSTER/down" --purge >/dev/null 2>&1 || true
+"$CLUSTER/build"
+KUBECONFIG=$("$CLUSTER/up" --mode kwok --node-capacity "cpu=64,memory=256Gi,pods=$pods" --client-qps "$cluster_qps")
+export KUBECONFIG
+kc() { "$KUBECTL" "$@"; }
+kc create namespace "$NS" >/dev/null
+if ((count > 800)); then
+  kc apply -f - >/dev/null <<'YAML'
+apiVersion: networking.k8s.io/v1
+kind: ServiceCIDR
+metadata: {name: ovu-bench}
+spec: {cidrs: [198.18.144.0/20]}
+YAML
+fi
+
+PIDS=${OVU_CLUSTER_RUN_DIR:-$CLUSTER/_run}/pids
+PKI=${OVU_CLUSTER_RUN_DIR:-$CLUSTER/_run}/pki
+plane_cpu() {
+  local f pid
+  for f in "$PIDS"/*.pid; do
+    [[ -e $f ]] || continue
+    pid=$(<"$f")
+    [[ -r /proc/$pid/stat ]] || continue
+    awk -v n="$(basename "$f" .pid)" '{ printf "%s=%.1f ", n, ($14 + $15) / 100 }' "/proc/$pid/stat"
+  done
+}
+# Workloads whose pod serves: Deployments with an available replica, StatefulSets with a ready one.
+serving() {
+  { kc -n "$NS" get deployments -o jsonpath='{range .items[*]}{.status.availableReplicas}{"\n"}{end}'
+    kc -n "$NS" get statefulsets -o jsonpath='{range .items[*]}{.status.readyReplicas}{"\n"}{end}'; } | grep -c '^[1-9]' || true
+}
+want=$((5 * count))
+say "# control-plane floor, $(date -u +%FT%TZ), $(nproc) cores, $count systems ($objects objects), controller-manager/scheduler client QPS $cluster_qps, load $(cut -d' ' -f1-3 /proc/loadavg)"
+plane0=$(plane_cpu)
+t0=$(date +%s.%N)
+# kubectl throttles itself (5 requests/s per process): the creates go straight to the API
+# server instead, 16 at a time over kept-alive connections, with the admin certificate.
+python3 - "$STATE/chunks" "$(kc config view --minify -o jsonpath='{.clusters[0].cluster.server}')" "$PKI" <<'PY' || { echo "the creates failed" >&2; exit 1; }
+import concurrent.futures, http.client, json, ssl, sys, threading, urllib.parse
+chunks, server, pki = sys.argv[1:4]
+url = urllib.parse.urlparse(server)
+ctx = ssl.create_default_context(cafile=f"{pki}/ca.crt")
+ctx.load_cert_chain(f"{pki}/admin.crt", f"{pki}/admin.key")
+paths = {"ConfigMap": "api/v1/{}/configmaps", "Secret": "api/v1/{}/secrets",
+         "Service": "api/v1/{}/services", "ServiceAccount": "api/v1/{}/serviceaccounts",
+         "PersistentVolumeClaim": "api/v1/{}/persistentvolumeclaims",
+         "Deployment": "apis/apps/v1/{}/deployments", "StatefulSet": "apis/apps/v1/{}/statefulsets",
+         "CronJob": "apis/batch/v1/{}/cronjobs",
+         "NetworkPolicy": "apis/networking.k8s.io/v1/{}/networkpolicies",
+         "Role": "apis/rbac.authorization.k8s.io/v1/{}/roles",
+         "RoleBinding": "apis/rbac.authorization.k8s.io/v1/{}/rolebindings"}
+docs = [json.loads(line) for line in open(f"{chunks}/objects.jsonl")]
+local = threading.local()
+def create(d):
+    if not hasattr(local, "conn"):
+        local.conn = http.client.HTTPSConnection(url.hostname, url.port, context=ctx)
+    path = "/" + paths[d["kind"]].format("namespaces/" + d["metadata"]["namespace"])
+    local.conn.request("POST", path, json.dumps(d).encode(), {"Content-Type": "application/json"})
+    r = local.conn.getresponse()
+    body = r.read()
+    if r.status != 201:
+        raise SystemExit(f"{d['kind']} {d['metadata']['name']}: HTTP {r.status} {body[:300]!r}")
+with concurrent.futures.ThreadPoolExecutor(16) as pool:
+    for _ in pool.map(create, docs):
+        pass
+PY
+t_created=$(date +%s.%N)
+while :; do
+  n=$(serving)
+  ((n >= want)) && break
+  (($(date +%s) - ${t0%.*} > 1800)) && { say "only $n of $want workloads serving after 1800 s"; exit 1; }
+  log "$n of $want workloads serving after $(awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN { printf "%.0f", b - a }') s"
+  sleep 5
+done
+t1=$(date +%s.%N)
+cpu_line=$(awk -v before="$plane0" -v after="$(plane_cpu)" 'BEGIN {
+  n = split(before, b, " "); for (i = 1; i <= n; i++) { split(b[i], kv, "="); was[kv[1]] = kv[2] }
+  n = split(after, a, " "); for (i = 1; i <= n; i++) { split(a[i], kv, "="); printf "%s%s %.1f s", (i > 1 ? ", " : ""), kv[1], kv[2] - was[kv[1]] }
+}')
+say "$count systems' workloads all serving $(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.1f", b - a }') s after the creates began (the $objects creates took $(awk -v a="$t0" -v b="$t_created" 'BEGIN { printf "%.1f", b - a }') s)"
+say "  control plane CPU during it: $cpu_line"
+say "results in $out"
