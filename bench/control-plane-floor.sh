@@ -11,7 +11,12 @@
 # the same machine cannot be faster than this. bench/operator-scale.sh's "all Ready" minus
 # this floor is what the operator's orchestration costs.
 #
-#   bench/control-plane-floor.sh [--count 500] [--cluster-qps 1000] [--keep]
+#   bench/control-plane-floor.sh [--count 500] [--cluster-qps 1000] [--apply] [--keep]
+#
+# --apply writes the children the way the operator does, which costs the control plane more
+# than a plain create: the N OvuSystems are created first (before the clock; no operator runs,
+# so they get no status), and each child is a server-side apply (field manager ovu-operator,
+# force) with its owner reference to its system, so the garbage collector tracks it.
 #
 # Starts a purged kwok cluster (e2e/cluster/up --mode kwok) with room for the pods, like
 # operator-scale.sh, and stops it at the end unless --keep. Results: stdout and
@@ -26,13 +31,14 @@ KUBECTL=$CLUSTER/bin/kubectl
 # Outside the cluster's run directory, which `down --purge` removes.
 STATE=$ROOT/.run/floor
 NS=ovu-floor
-count=500 cluster_qps=1000 keep=0
+count=500 cluster_qps=1000 keep=0 mode=create
 while (($#)); do
   case $1 in
     --count) count=$2; shift 2 ;;
     --cluster-qps) cluster_qps=$2; shift 2 ;;
     --keep) keep=1; shift ;;
-    *) echo "usage: $0 [--count 500] [--cluster-qps 1000] [--keep]" >&2; exit 2 ;;
+    --apply) mode=apply; shift ;;
+    *) echo "usage: $0 [--count 500] [--cluster-qps 1000] [--apply] [--keep]" >&2; exit 2 ;;
   esac
 done
 [[ $count =~ ^[1-9][0-9]*$ ]] || { echo "--count takes a whole number of systems (got '$count')" >&2; exit 2; }
@@ -51,7 +57,7 @@ trap 'exit 130' INT TERM
 cargo build --profile release-operator --locked -p ovu-operator >&2
 OPERATOR_BIN=${CARGO_TARGET_DIR:-$ROOT/target}/release-operator/ovu-operator
 
-# The children, rendered before the clock starts: chunk files of YAML, one per kubectl.
+# The children, rendered before the clock starts, one JSON object a line; the systems too.
 stamp="$count $(sha256sum "$OPERATOR_BIN" "$0" | cut -c1-16 | tr "\n" " ")"
 if [[ $(cat "$STATE/chunks/stamp" 2>/dev/null) != "$stamp" ]]; then
 log "rendering the children of $count systems"
@@ -71,6 +77,8 @@ for i in range(1, count + 1):
                                    "aam": {"image": "ovu/aam:0.1.0", "replicas": 1, "resources": res}},
                        "database": {"postgres": {"storage": {"size": "1Gi"}, "resources": res},
                                     "redis": {"resources": res}, "backup": {"storage": {"size": "1Gi"}}}}}
+    with open(f"{outdir}/systems.jsonl", "a") as f:
+        f.write(json.dumps({k: v for k, v in system.items()}, separators=(",", ":")) + "\n")
     spec_file = f"{outdir}/system.yaml"
     with open(spec_file, "w") as f:
         yaml.safe_dump(system, f)
@@ -89,7 +97,6 @@ for i in range(1, count + 1):
             for x in v:
                 walk(x)
     for d in docs:
-        d["metadata"].pop("ownerReferences", None)
         walk(d)
     docs += [{"apiVersion": "v1", "kind": "Secret", "metadata": {"name": s, "namespace": ns},
               "stringData": {"placeholder": "floor"}} for s in sorted(secrets)]
@@ -147,14 +154,23 @@ serving() {
   echo $((d + s))
 }
 want=$((5 * count))
-say "# control-plane floor, $(date -u +%FT%TZ), $(nproc) cores, $count systems ($objects objects), controller-manager/scheduler client QPS $cluster_qps, load $(cut -d' ' -f1-3 /proc/loadavg)"
+if [[ $mode == apply ]]; then
+  kc apply -f crds/ovusystem.yaml >/dev/null
+  OVU_KUBECTL=$KUBECTL "$CLUSTER/crd-established"
+  jq -s '{apiVersion: "v1", kind: "List", items: [.[] | del(.metadata.uid)]}' "$STATE/chunks/systems.jsonl" | kc create -f - >/dev/null
+  # Each system's uid in place of the placeholder its children's owner references carry.
+  kc -n "$NS" get ovusystems -o json |
+    jq -c '[.items[] | {key: ("00000000-0000-0000-0000-" + (.metadata.name[1:] | tonumber | tostring | ("000000000000" + .) | .[-12:])), value: .metadata.uid}] | from_entries' >"$STATE/uids.json"
+fi
+say "# control-plane floor ($mode), $(date -u +%FT%TZ), $(nproc) cores, $count systems ($objects objects), controller-manager/scheduler client QPS $cluster_qps, load $(cut -d' ' -f1-3 /proc/loadavg)"
 plane0=$(plane_cpu)
 t0=$(date +%s.%N)
 # kubectl throttles itself (5 requests/s per process): the creates go straight to the API
 # server instead, 16 at a time over kept-alive connections, with the admin certificate.
-python3 - "$STATE/chunks" "$api" "$PKI" <<'PY' || { echo "the creates failed" >&2; exit 1; }
+python3 - "$STATE/chunks" "$api" "$PKI" "$mode" "$STATE/uids.json" <<'PY' || { echo "the creates failed" >&2; exit 1; }
 import concurrent.futures, http.client, json, ssl, sys, threading, urllib.parse
-chunks, server, pki = sys.argv[1:4]
+chunks, server, pki, mode, uids_file = sys.argv[1:6]
+uids = json.load(open(uids_file)) if mode == "apply" else {}
 url = urllib.parse.urlparse(server)
 ctx = ssl.create_default_context(cafile=f"{pki}/ca.crt")
 ctx.load_cert_chain(f"{pki}/admin.crt", f"{pki}/admin.key")
@@ -167,12 +183,22 @@ paths = {"ConfigMap": "api/v1/{}/configmaps", "Secret": "api/v1/{}/secrets",
          "Role": "apis/rbac.authorization.k8s.io/v1/{}/roles",
          "RoleBinding": "apis/rbac.authorization.k8s.io/v1/{}/rolebindings"}
 docs = [json.loads(line) for line in open(f"{chunks}/objects.jsonl")]
+for d in docs:
+    if mode == "apply":
+        for o in d["metadata"].get("ownerReferences", []):
+            o["uid"] = uids[o["uid"]]
+    else:
+        d["metadata"].pop("ownerReferences", None)
 local = threading.local()
 def create(d):
     if not hasattr(local, "conn"):
         local.conn = http.client.HTTPSConnection(url.hostname, url.port, context=ctx)
     path = "/" + paths[d["kind"]].format("namespaces/" + d["metadata"]["namespace"])
-    local.conn.request("POST", path, json.dumps(d).encode(), {"Content-Type": "application/json"})
+    if mode == "apply":
+        local.conn.request("PATCH", f"{path}/{d['metadata']['name']}?fieldManager=ovu-operator&force=true",
+                           json.dumps(d).encode(), {"Content-Type": "application/apply-patch+yaml"})
+    else:
+        local.conn.request("POST", path, json.dumps(d).encode(), {"Content-Type": "application/json"})
     r = local.conn.getresponse()
     body = r.read()
     if r.status != 201:
