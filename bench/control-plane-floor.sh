@@ -125,32 +125,16 @@ spec: {cidrs: [198.18.144.0/20]}
 YAML
 fi
 
-PIDS=${OVU_CLUSTER_RUN_DIR:-$CLUSTER/_run}/pids
-PKI=${OVU_CLUSTER_RUN_DIR:-$CLUSTER/_run}/pki
-plane_cpu() {
-  local f pid
-  for f in "$PIDS"/*.pid; do
-    [[ -e $f ]] || continue
-    pid=$(<"$f")
-    [[ -r /proc/$pid/stat ]] || continue
-    awk -v n="$(basename "$f" .pid)" '{ printf "%s=%.1f ", n, ($14 + $15) / 100 }' "/proc/$pid/stat"
-  done
-}
+# shellcheck source=bench/cluster.sh
+source "$ROOT/bench/cluster.sh"
 # Workloads whose pod serves: Deployments with an available replica, StatefulSets with a ready
-# one. Asked as the API server's Table rows (the columns `kubectl get` prints, no objects) from
-# its watch cache (resourceVersion=0), with curl, every 5 s: the poll must not load the API
-# server whose floor it measures (a full list of 2,000 Deployments is ~10 MB of JSON).
-api=$(kc config view --minify -o jsonpath='{.clusters[0].cluster.server}')
-rows() {
-  curl -fsS --cacert "$PKI/ca.crt" --cert "$PKI/admin.crt" --key "$PKI/admin.key" \
-    -H 'Accept: application/json;as=Table;v=v1;g=meta.k8s.io' \
-    "$api/apis/apps/v1/namespaces/$NS/$1?resourceVersion=0&includeObject=None"
-}
+# one, from Table rows every 5 s (bench/cluster.sh): the poll must not load the API server
+# whose floor it measures (a full list of 2,000 Deployments is ~10 MB of JSON).
 # Deployment columns: Name, Ready, Up-to-date, Available, Age; StatefulSet: Name, Ready ("1/1"), Age.
 serving() {
   local d s
-  d=$(rows deployments | jq '[.rows[] | select(.cells[3] >= 1)] | length') || d=0
-  s=$(rows statefulsets | jq '[.rows[] | select((.cells[1] | split("/") | .[0] | tonumber) >= 1)] | length') || s=0
+  d=$(table_rows "/apis/apps/v1/namespaces/$NS/deployments" | jq '[.rows[] | select(.cells[3] >= 1)] | length') || d=0
+  s=$(table_rows "/apis/apps/v1/namespaces/$NS/statefulsets" | jq '[.rows[] | select((.cells[1] | split("/") | .[0] | tonumber) >= 1)] | length') || s=0
   echo $((d + s))
 }
 want=$((5 * count))
@@ -167,7 +151,7 @@ plane0=$(plane_cpu)
 t0=$(date +%s.%N)
 # kubectl throttles itself (5 requests/s per process): the creates go straight to the API
 # server instead, 16 at a time over kept-alive connections, with the admin certificate.
-python3 - "$STATE/chunks" "$api" "$PKI" "$mode" "$STATE/uids.json" <<'PY' || { echo "the creates failed" >&2; exit 1; }
+python3 - "$STATE/chunks" "$api_url" "$PKI" "$mode" "$STATE/uids.json" <<'PY' || { echo "the creates failed" >&2; exit 1; }
 import concurrent.futures, http.client, json, ssl, sys, threading, urllib.parse
 chunks, server, pki, mode, uids_file = sys.argv[1:6]
 uids = json.load(open(uids_file)) if mode == "apply" else {}
@@ -216,10 +200,7 @@ while :; do
   sleep 5
 done
 t1=$(date +%s.%N)
-cpu_line=$(awk -v before="$plane0" -v after="$(plane_cpu)" 'BEGIN {
-  n = split(before, b, " "); for (i = 1; i <= n; i++) { split(b[i], kv, "="); was[kv[1]] = kv[2] }
-  n = split(after, a, " "); for (i = 1; i <= n; i++) { split(a[i], kv, "="); printf "%s%s %.1f s", (i > 1 ? ", " : ""), kv[1], kv[2] - was[kv[1]] }
-}')
+cpu_line=$(cpu_delta "$plane0" "$(plane_cpu)")
 say "$count systems' workloads all serving $(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.1f", b - a }') s after the creates began (the $objects creates took $(awk -v a="$t0" -v b="$t_created" 'BEGIN { printf "%.1f", b - a }') s)"
 say "  control plane CPU during it: $cpu_line"
 say "results in $out"

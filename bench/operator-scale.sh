@@ -148,11 +148,12 @@ metric() { curl -fsS "http://127.0.0.1:$port/metrics" | awk -v m="$1" '$1 == m |
 sa_requests() {
   kc get --raw /metrics | awk '/^apiserver_flowcontrol_dispatched_requests_total\{/ && /flow_schema="service-accounts"/ { s += $NF } END { print s + 0 }'
 }
+# shellcheck source=bench/cluster.sh
+source "$ROOT/bench/cluster.sh"
 # What else paces a bring-up: the seconds the controller-manager's API clients (one per
 # controller) spent waiting on their own client-side rate limiter, summed, and the requests
 # the API server dispatched for them. Read from the controller-manager's /metrics with the
 # admin certificate (0 if it cannot be read, e.g. with --external on another cluster).
-PKI=${OVU_CLUSTER_RUN_DIR:-$CLUSTER/_run}/pki
 kcm_port=$((16257 + ${OVU_CLUSTER_PORT_OFFSET:-0}))
 kcm_throttled() {
   curl -fsSk --cert "$PKI/admin.crt" --key "$PKI/admin.key" "https://127.0.0.1:$kcm_port/metrics" 2>/dev/null |
@@ -166,43 +167,8 @@ kcm_requests() {
 # A list of one item carries the count of the rest (remainingItemCount): cheap enough to poll
 # every 5 s without loading the API server the bench measures.
 count_of() {
-  raw "/$1/namespaces/$NS/$2?limit=1" 2>/dev/null |
+  api_get "/$1/namespaces/$NS/$2?limit=1" 2>/dev/null |
     jq '(.items | length) + (.metadata.remainingItemCount // 0)' 2>/dev/null || echo 0
-}
-# The poll's requests go with curl and the admin certificate when this script's cluster has
-# one (a kubectl process per request cost ~0.15 s of CPU on the cores the bench measures), and
-# the Ready count asks for the API server's Table rows (the printer columns, no objects) from
-# its watch cache (control-plane-floor.sh, 2026-12-07: 500 systems' workloads serving in 314 s
-# polled with kubectl's full lists every 5 s, in 250 s polled this way).
-api_url=$(kc config view --minify -o jsonpath='{.clusters[0].cluster.server}')
-light() { [[ -r $PKI/admin.key ]]; }
-raw() {
-  local accept=()
-  [[ -z ${2:-} ]] || accept=(-H "Accept: $2")
-  if light; then
-    curl -fsS --cacert "$PKI/ca.crt" --cert "$PKI/admin.crt" --key "$PKI/admin.key" "${accept[@]}" "$api_url$1"
-  else
-    kc get --raw "$1"
-  fi
-}
-# CPU seconds (user + system) of each control-plane process this repo's cluster recorded, as
-# "name=seconds ..."; on a machine of 2 cores they share the cores with the operator.
-PIDS=${OVU_CLUSTER_RUN_DIR:-$CLUSTER/_run}/pids
-plane_cpu() {
-  local f pid
-  for f in "$PIDS"/*.pid; do
-    [[ -e $f ]] || continue
-    pid=$(<"$f")
-    [[ -r /proc/$pid/stat ]] || continue
-    awk -v n="$(basename "$f" .pid)" '{ printf "%s=%.1f ", n, ($14 + $15) / 100 }' "/proc/$pid/stat"
-  done
-}
-# "a=1 b=2" then "a=4 b=7" → "a 3.0 s, b 5.0 s" (what each used in between)
-cpu_delta() {
-  awk -v before="$1" -v after="$2" 'BEGIN {
-    n = split(before, b, " "); for (i = 1; i <= n; i++) { split(b[i], kv, "="); was[kv[1]] = kv[2] }
-    n = split(after, a, " "); for (i = 1; i <= n; i++) { split(a[i], kv, "="); printf "%s%s %.1f s", (i > 1 ? ", " : ""), kv[1], kv[2] - was[kv[1]] }
-  }'
 }
 cpu_seconds() { awk '{ printf "%.1f", ($14 + $15) / 100 }' "/proc/$operator_pid/stat"; }
 # The peak as "<KiB> KiB = <MiB> MiB = <MB> MB" (the target is in MB, 10^6 bytes).
@@ -211,8 +177,7 @@ rss_kib() { awk '/^VmRSS/ { print $2 }' "/proc/$operator_pid/status"; }
 ready_count() {
   if light; then
     # Columns: Name, Phase, Ready, Domain, Last Backup, Age (crds/ovusystem.yaml).
-    raw "/apis/ovu.co.il/v1alpha1/namespaces/$NS/ovusystems?resourceVersion=0&includeObject=None" \
-      'application/json;as=Table;v=v1;g=meta.k8s.io' | jq '[.rows[] | select(.cells[1] == "Ready")] | length'
+    table_rows "/apis/ovu.co.il/v1alpha1/namespaces/$NS/ovusystems" | jq '[.rows[] | select(.cells[1] == "Ready")] | length'
   else
     kc -n "$NS" get ovusystems -o jsonpath='{range .items[*]}{.status.phase}{"\n"}{end}' | grep -c '^Ready$' || true
   fi
